@@ -1,0 +1,19 @@
+# Two commands do all the set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: venv test
+
+venv: $(STAMP)
+
+# Rebuilt whenever a requirements file changes.
+$(STAMP): requirements.txt requirements-local.txt requirements-detector.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-detector.txt
+	touch $(STAMP)
+
+test: $(STAMP)
+	$(PY) -m pytest

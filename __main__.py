@@ -1,0 +1,48 @@
+"""The Pulumi program: stack config in, the face-detection component, stack outputs out.
+
+The output names are a contract: the launcher and other stacks' StackReferences read them.
+Every config key is declared, with its default, in Pulumi.yaml; the same defaults live in
+FaceDetectionPipelineArgs so the program also runs where Pulumi.yaml's defaults are not applied
+(under mocks, or the offline deployer).
+"""
+
+import pulumi
+
+from components import ConfigError, FaceDetectionPipeline, FaceDetectionPipelineArgs
+
+DEFAULT_NAME_PREFIX = "faces"
+
+
+def read_args(config: pulumi.Config) -> FaceDetectionPipelineArgs:
+    defaults = FaceDetectionPipelineArgs()
+    try:
+        tags = config.get_object("tags") or {}
+    except pulumi.ConfigTypeError as error:
+        raise ConfigError(f'tags must be a JSON object of strings, e.g. {{"team": "vision"}}: {error}') from None
+    return FaceDetectionPipelineArgs(
+        tags=tags,
+        version_retention_days=config.get_int("versionRetentionDays", defaults.version_retention_days),
+        max_receive_count=config.get_int("maxReceiveCount", defaults.max_receive_count),
+        raw_message_delivery=config.get_bool("rawMessageDelivery", defaults.raw_message_delivery),
+        existing_bucket_name=config.get("existingBucketName") or None,
+        bucket_kms_key_arn=config.get("bucketKmsKeyArn") or None,
+        topic_kms_key_arn=config.get("topicKmsKeyArn") or None,
+        queue_kms_key_arn=config.get("queueKmsKeyArn") or None,
+        force_destroy=config.get_bool("forceDestroy", defaults.force_destroy),
+    )
+
+
+config = pulumi.Config()
+pipeline = FaceDetectionPipeline(config.get("namePrefix") or DEFAULT_NAME_PREFIX, read_args(config))
+
+pulumi.export("bucketName", pipeline.bucket_name)
+pulumi.export("bucketArn", pipeline.bucket_arn)
+pulumi.export("topicArn", pipeline.topic_arn)
+pulumi.export("topicName", pipeline.topic_name)
+pulumi.export("roleArn", pipeline.role_arn)
+pulumi.export("queueUrl", pipeline.queue_url)
+pulumi.export("queueArn", pipeline.queue_arn)
+pulumi.export("deadLetterQueueUrl", pipeline.dead_letter_queue_url)
+pulumi.export("deadLetterQueueArn", pipeline.dead_letter_queue_arn)
+pulumi.export("launcherPolicyArn", pipeline.launcher_policy_arn)
+pulumi.export("region", pipeline.region)

@@ -1,0 +1,126 @@
+"""The whole program (__main__.py) under mocks: config in, stack outputs out."""
+
+import json
+import re
+
+import pulumi
+import pytest
+import yaml
+
+from components import ConfigError, FaceDetectionPipelineArgs
+
+from .conftest import ACCOUNT_ID, REGION, ROOT
+
+STACK_OUTPUTS = {
+    "bucketName",
+    "bucketArn",
+    "topicArn",
+    "topicName",
+    "roleArn",
+    "queueUrl",
+    "queueArn",
+    "deadLetterQueueUrl",
+    "deadLetterQueueArn",
+    "launcherPolicyArn",
+    "region",
+}
+PROJECT_FILE = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+
+
+def test_runs_with_only_a_region_and_exports_every_output(run_program):
+    declared = run_program({"aws:region": REGION})
+    assert set(declared.outputs) == STACK_OUTPUTS
+    outputs = declared.outputs
+    assert outputs["region"] == REGION
+    assert outputs["bucketArn"] == f"arn:aws:s3:::{outputs['bucketName']}"
+    assert outputs["topicName"].startswith("AmazonRekognition")
+    assert outputs["topicArn"] == f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:{outputs['topicName']}"
+    assert outputs["roleArn"].startswith(f"arn:aws:iam::{ACCOUNT_ID}:role/faces-")
+    assert outputs["queueArn"].endswith(":faces-completion-0a1b2c3")
+    assert outputs["queueUrl"].endswith("/faces-completion-0a1b2c3")
+    assert outputs["deadLetterQueueArn"].endswith(":faces-dead-letter-0a1b2c3")
+    assert outputs["deadLetterQueueUrl"].endswith("/faces-dead-letter-0a1b2c3")
+    assert outputs["launcherPolicyArn"].startswith(f"arn:aws:iam::{ACCOUNT_ID}:policy/faces-launcher")
+    # The names the launcher passes to start_face_detection satisfy the service's patterns.
+    assert re.match(r"^arn:aws:sns:.*:\w{12}:.+$", outputs["topicArn"])
+    assert re.match(r"^arn:aws:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+$", outputs["roleArn"])
+    # Every resource the issue lists is declared.
+    declared_types = {r.typ for r in declared.resources}
+    assert {
+        "aws:s3/bucket:Bucket",
+        "aws:sns/topic:Topic",
+        "aws:sns/topicPolicy:TopicPolicy",
+        "aws:sns/topicSubscription:TopicSubscription",
+        "aws:iam/role:Role",
+        "aws:iam/rolePolicy:RolePolicy",
+        "aws:iam/policy:Policy",
+        "aws:sqs/queue:Queue",
+        "aws:sqs/queuePolicy:QueuePolicy",
+    } <= declared_types
+
+
+def test_stack_config_reaches_the_resources(run_program):
+    declared = run_program(
+        {
+            "aws:region": REGION,
+            "namePrefix": "vision",
+            "tags": json.dumps({"team": "vision", "env": "dev"}),
+            "versionRetentionDays": "9",
+            "maxReceiveCount": "3",
+            "rawMessageDelivery": "true",
+            "forceDestroy": "true",
+        }
+    )
+    assert declared.outputs["topicName"].startswith("AmazonRekognition-vision-")
+    bucket = declared.one("aws:s3/bucket:Bucket")
+    assert bucket["tags"] == {"team": "vision", "env": "dev"}
+    assert bucket["forceDestroy"] is True
+    rules = declared.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")["rules"]
+    assert {"noncurrentDays": 9} in [r.get("noncurrentVersionExpiration") for r in rules]
+    assert json.loads(declared.one("aws:sqs/queue:Queue", "-completion")["redrivePolicy"])["maxReceiveCount"] == 3
+    assert declared.one("aws:sns/topicSubscription:TopicSubscription")["rawMessageDelivery"] is True
+
+
+def test_existing_bucket_and_keys_from_config(run_program):
+    key = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    declared = run_program(
+        {"aws:region": REGION, "existingBucketName": "team-videos", "bucketKmsKeyArn": key, "queueKmsKeyArn": key}
+    )
+    assert declared.outputs["bucketName"] == "team-videos"
+    assert declared.outputs["bucketArn"] == "arn:aws:s3:::team-videos"
+    assert not declared.of_type("aws:s3/bucket:Bucket")
+    assert declared.one("aws:sqs/queue:Queue", "-completion")["kmsMasterKeyId"] == key
+
+
+@pytest.mark.parametrize(
+    "key, value, message",
+    [
+        ("maxReceiveCount", "0", "maxReceiveCount"),
+        ("maxReceiveCount", "many", "maxReceiveCount"),
+        ("tags", "not json", "tags"),
+        ("tags", '["a"]', "tags"),
+    ],
+)
+def test_bad_config_is_a_clear_error(run_program, key, value, message):
+    with pytest.raises(Exception, match=message) as raised:
+        run_program({"aws:region": REGION, key: value})
+    assert isinstance(raised.value, (ConfigError, pulumi.ConfigTypeError))
+
+
+def test_project_file_declares_every_key_with_the_components_defaults():
+    runtime = PROJECT_FILE["runtime"]
+    assert runtime == {"name": "python", "options": {"toolchain": "pip", "virtualenv": ".venv"}}
+    declared = PROJECT_FILE["config"]
+    program = (ROOT / "__main__.py").read_text()
+    read_by_program = set(re.findall(r'config\.get\w*\("(\w+)"', program))
+    assert set(declared) == read_by_program
+    for key, spec in declared.items():
+        assert spec["type"] in {"string", "integer", "boolean"}, key
+        assert spec["description"], key
+        assert "default" in spec, key
+    defaults = FaceDetectionPipelineArgs()
+    assert declared["versionRetentionDays"]["default"] == defaults.version_retention_days
+    assert declared["maxReceiveCount"]["default"] == defaults.max_receive_count
+    assert declared["rawMessageDelivery"]["default"] == defaults.raw_message_delivery
+    assert declared["forceDestroy"]["default"] == defaults.force_destroy
+    assert json.loads(declared["tags"]["default"]) == dict(defaults.tags)
