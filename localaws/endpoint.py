@@ -1,0 +1,101 @@
+"""One local endpoint for the whole stack: moto answers S3, SNS, SQS, IAM and STS; our emulator answers
+Rekognition's StartFaceDetection and GetFaceDetection. Other Rekognition operations fall through to
+moto. Point any AWS client at it with ``AWS_ENDPOINT_URL=http://127.0.0.1:<port>``."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any, Iterable, Optional
+
+import boto3
+from botocore.config import Config
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from .rekognition.detector import FaceDetector
+from .rekognition.models import EmulatorSettings, RekognitionBackend
+from .rekognition.responses import HANDLED_TARGETS, RekognitionApp
+
+log = logging.getLogger(__name__)
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 4566
+DEFAULT_REGION = "us-east-1"
+# moto accepts any credentials; these only make clients sign their requests.
+DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+class LocalEndpoint:
+    """The endpoint, served from a background thread; use as a context manager or start()/stop()."""
+
+    def __init__(
+        self,
+        settings: EmulatorSettings,
+        host: str = DEFAULT_HOST,
+        port: int = DEFAULT_PORT,
+        detector: Optional[FaceDetector] = None,
+    ) -> None:
+        self.settings = settings
+        self._host, self._port = host, port
+        self._server: Optional[BaseWSGIServer] = None
+        self._thread: Optional[threading.Thread] = None
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._clients_lock = threading.Lock()
+        self._moto = DomainDispatcherApplication(create_backend_app)
+        # One line per request is noise here; set the "werkzeug" logger to INFO to see them.
+        werkzeug_log = logging.getLogger("werkzeug")
+        if werkzeug_log.level == logging.NOTSET:
+            werkzeug_log.setLevel(logging.WARNING)
+        self.rekognition = RekognitionBackend(settings, self.client, detector)
+        self._rekognition_app = RekognitionApp(self.rekognition)
+
+    @property
+    def url(self) -> str:
+        if self._server is None:
+            raise RuntimeError("the endpoint is not started")
+        return f"http://{self._host}:{self._server.server_port}"
+
+    def _dispatch(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        if environ.get("HTTP_X_AMZ_TARGET") in HANDLED_TARGETS:
+            return self._rekognition_app(environ, start_response)
+        return self._moto(environ, start_response)
+
+    def start(self) -> "LocalEndpoint":
+        self._server = make_server(self._host, self._port, self._dispatch, threaded=True, request_handler=MotoRequestHandler)
+        self._thread = threading.Thread(target=self._server.serve_forever, name="local-endpoint", daemon=True)
+        self._thread.start()
+        resumed = self.rekognition.resume_interrupted()
+        if resumed:
+            log.info("resumed %d interrupted face-detection job(s)", len(resumed))
+        return self
+
+    def stop(self) -> None:
+        """Stop the workers (an unfinished job resumes at the next start), then stop serving: workers
+        reach S3 and SNS through this very endpoint."""
+        self.rekognition.shutdown()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join()
+
+    def __enter__(self) -> "LocalEndpoint":
+        return self.start()
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.stop()
+
+    def client(self, service: str, region_name: str = DEFAULT_REGION) -> Any:
+        """A boto3 client of this endpoint (cached: boto3 clients are thread-safe)."""
+        key = (service, region_name)
+        with self._clients_lock:
+            if key not in self._clients:
+                self._clients[key] = boto3.session.Session().client(
+                    service,
+                    region_name=region_name,
+                    endpoint_url=self.url,
+                    config=Config(retries={"mode": "standard"}),
+                    **DUMMY_CREDENTIALS,
+                )
+            return self._clients[key]

@@ -1,0 +1,106 @@
+"""Shaping a detected face into Rekognition's ``FaceDetail``.
+
+Coordinates become ratios of the frame. Pose comes from the five landmarks:
+- Roll: the angle of the line from eyeLeft to eyeRight, in degrees; positive when eyeRight is lower
+  in the image (the head tilts clockwise as seen).
+- Yaw: from how far the nose sits beside the eyes' midpoint, measured along the eye line, for a head
+  whose nose tip stands ``NOSE_DEPTH`` half inter-ocular distances in front of the eyes; positive when
+  the nose is right of the midpoint in the image.
+- Pitch: from where the nose sits between the eye line and the mouth line, against the frontal
+  ratio of the standard five-point face template (ArcFace's); positive when the face looks up.
+Yaw and Pitch are coarse geometric estimates, not a trained head-pose model.
+
+Quality: Brightness is the mean luma of the face box (0-100); Sharpness is the variance of the
+Laplacian of the face scaled to 64x64, mapped onto 0-100.
+
+With ``FaceAttributes=ALL`` the attributes no bundled model can tell (``NO_MODEL_ATTRIBUTES``)
+are returned in the service's shape with ``Confidence`` 0; AgeRange spans 0-100.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import cv2
+import numpy as np
+
+from .detector import DetectedFace
+
+LANDMARK_TYPES = ("eyeLeft", "eyeRight", "nose", "mouthLeft", "mouthRight")
+NOSE_DEPTH = 0.7  # nose-tip protrusion, in half inter-ocular distances
+FRONTAL_NOSE_RATIO = 0.495  # (nose - eyes) / (mouth - eyes), vertically, in ArcFace's template
+NOSE_DEPTH_OVER_MOUTH = 0.5  # nose-tip protrusion over the eye-to-mouth distance
+SHARPNESS_SCALE = 300.0  # Laplacian variance that maps to about 63 (1 - 1/e)
+
+NO_MODEL_BOOLEANS = ("Smile", "Eyeglasses", "Sunglasses", "Beard", "Mustache", "EyesOpen", "MouthOpen")
+NO_MODEL_ATTRIBUTES = ("AgeRange", *NO_MODEL_BOOLEANS, "Gender", "Emotions")
+
+
+def _clip01(value: float) -> float:
+    return min(1.0, max(0.0, value))
+
+
+def pose(landmarks: tuple[tuple[float, float], ...]) -> dict[str, float]:
+    (lx, ly), (rx, ry), (nx, ny), (mlx, mly), (mrx, mry) = landmarks
+    roll = math.degrees(math.atan2(ry - ly, rx - lx))
+    # Undo the roll around the eyes' midpoint, so the eye line is horizontal.
+    cx, cy = (lx + rx) / 2, (ly + ry) / 2
+    cos_r, sin_r = math.cos(math.radians(-roll)), math.sin(math.radians(-roll))
+
+    def unrolled(x: float, y: float) -> tuple[float, float]:
+        dx, dy = x - cx, y - cy
+        return dx * cos_r - dy * sin_r, dx * sin_r + dy * cos_r
+
+    eye_distance = math.hypot(rx - lx, ry - ly) or 1.0
+    nose_x, nose_y = unrolled(nx, ny)
+    mouth_y = (unrolled(mlx, mly)[1] + unrolled(mrx, mry)[1]) / 2
+    yaw = math.degrees(math.atan2(nose_x / eye_distance * 2, NOSE_DEPTH))
+    nose_ratio = nose_y / mouth_y if mouth_y > 0 else FRONTAL_NOSE_RATIO
+    pitch = math.degrees(math.atan((FRONTAL_NOSE_RATIO - nose_ratio) / NOSE_DEPTH_OVER_MOUTH))
+    return {"Roll": round(roll, 3), "Yaw": round(yaw, 3), "Pitch": round(pitch, 3)}
+
+
+def quality(rgb: np.ndarray, face: DetectedFace) -> dict[str, float]:
+    height, width = rgb.shape[:2]
+    x0, y0 = max(0, int(face.left)), max(0, int(face.top))
+    x1, y1 = min(width, int(face.left + face.width)), min(height, int(face.top + face.height))
+    if x1 <= x0 or y1 <= y0:
+        return {"Brightness": 0.0, "Sharpness": 0.0}
+    luma = cv2.cvtColor(np.ascontiguousarray(rgb[y0:y1, x0:x1]), cv2.COLOR_RGB2GRAY)
+    brightness = float(luma.mean()) / 255 * 100
+    laplacian_variance = float(cv2.Laplacian(cv2.resize(luma, (64, 64)), cv2.CV_64F).var())
+    sharpness = 100 * (1 - math.exp(-laplacian_variance / SHARPNESS_SCALE))
+    return {"Brightness": round(brightness, 3), "Sharpness": round(sharpness, 3)}
+
+
+def _unknown_attributes() -> dict[str, Any]:
+    detail: dict[str, Any] = {"AgeRange": {"Low": 0, "High": 100}}
+    for name in NO_MODEL_BOOLEANS:
+        detail[name] = {"Value": False, "Confidence": 0.0}
+    detail["Gender"] = {"Value": "Female", "Confidence": 0.0}
+    detail["Emotions"] = [{"Type": "UNKNOWN", "Confidence": 0.0}]
+    return detail
+
+
+def face_detail(rgb: np.ndarray, face: DetectedFace, attributes: str = "DEFAULT") -> dict[str, Any]:
+    """The FaceDetail for one face in one frame."""
+    height, width = rgb.shape[:2]
+    left, top = _clip01(face.left / width), _clip01(face.top / height)
+    detail: dict[str, Any] = {
+        "BoundingBox": {
+            "Width": _clip01((face.left + face.width) / width) - left,
+            "Height": _clip01((face.top + face.height) / height) - top,
+            "Left": left,
+            "Top": top,
+        },
+        "Landmarks": [
+            {"Type": kind, "X": x / width, "Y": y / height} for kind, (x, y) in zip(LANDMARK_TYPES, face.landmarks)
+        ],
+        "Pose": pose(face.landmarks),
+        "Quality": quality(rgb, face),
+        "Confidence": round(face.confidence * 100, 4),
+    }
+    if attributes == "ALL":
+        detail.update(_unknown_attributes())
+    return detail

@@ -1,0 +1,267 @@
+"""The Rekognition Video face-detection backend: jobs and their rules, no HTTP.
+
+StartFaceDetection checks what the service checks (the request against botocore's model, the video
+object in S3, the notification channel, idempotency, the open-job limit), stores the job in SQLite
+and hands it to a worker pool; the API never waits on video work. A worker downloads the video,
+samples frames, detects faces, stores each FaceDetail and, when the job ends, publishes the
+documented completion message to the job's SNS topic.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import logging
+import secrets
+import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from botocore.exceptions import ClientError
+
+from ..video import MAX_DURATION_MS, UnsupportedVideo, probe, sample_frames
+from .channel import check_notification_channel
+from .detector import DEFAULT_DETECTOR, FaceDetector, load_detector
+from .exceptions import (
+    IdempotentParameterMismatchException,
+    InvalidPaginationTokenException,
+    InvalidS3ObjectException,
+    LimitExceededException,
+    ResourceNotFoundException,
+    VideoTooLargeException,
+)
+from .faces import face_detail
+from .store import FAILED, IN_PROGRESS, SUCCEEDED, Job, JobStore, now_ms
+from .validation import validate_request
+
+log = logging.getLogger(__name__)
+
+API_NAME = "StartFaceDetection"
+TOKEN_LIFETIME_MS = 7 * 24 * 3600 * 1000  # the service remembers a ClientRequestToken 7 days
+MAX_RESULTS = 1000
+# One sample every 200 ms (5 per second): close to the cadence of the service's own results, fine
+# enough that a face on screen for a fraction of a second is found, and cheap enough to process a
+# 640x360 30 fps video at more than 10x real time on 2 cores (bench/emulator_speed.py).
+DEFAULT_SAMPLE_INTERVAL_MS = 200
+S3_OBJECT_ERROR = "Unable to get object metadata from S3. Check object key, region and/or access permissions."
+
+ClientFactory = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class EmulatorSettings:
+    data_dir: Path
+    max_open_jobs: int = 20
+    max_video_bytes: int = 10 * 1024**3
+    sample_interval_ms: int = DEFAULT_SAMPLE_INTERVAL_MS
+    workers: int = 1
+    detector: str = DEFAULT_DETECTOR
+
+
+def _request_hash(request: dict[str, Any]) -> str:
+    """What makes two starts 'the same parameters' for an idempotency token."""
+    significant = {k: v for k, v in request.items() if k != "ClientRequestToken"}
+    significant.setdefault("FaceAttributes", "DEFAULT")
+    return hashlib.sha256(json.dumps(significant, sort_keys=True).encode()).hexdigest()
+
+
+def encode_next_token(job_id: str, offset: int) -> str:
+    return base64.urlsafe_b64encode(json.dumps([job_id, offset]).encode()).decode()
+
+
+def decode_next_token(token: str, job: Job) -> int:
+    """The offset a NextToken stands for, if it was issued for this job's results."""
+    try:
+        job_id, offset = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (ValueError, TypeError, binascii.Error):
+        raise InvalidPaginationTokenException("Invalid Token") from None
+    if job_id != job.job_id or not isinstance(offset, int) or not 0 < offset < job.face_count:
+        raise InvalidPaginationTokenException("Invalid Token")
+    return offset
+
+
+class RekognitionBackend:
+    def __init__(
+        self,
+        settings: EmulatorSettings,
+        client: ClientFactory,
+        detector: Optional[FaceDetector] = None,
+    ) -> None:
+        self.settings = settings
+        self._client = client
+        self._detector = detector
+        self._detector_lock = threading.Lock()
+        self._start_lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._scratch = settings.data_dir / "scratch"
+        self._scratch.mkdir(parents=True, exist_ok=True)
+        self.store = JobStore(settings.data_dir / "rekognition.sqlite3")
+        self._pool = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="face-job")
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def resume_interrupted(self) -> list[str]:
+        """Run again the jobs a previous process left IN_PROGRESS (their partial results dropped)."""
+        resumed = []
+        for job in self.store.open_jobs():
+            self.store.restart(job.job_id)
+            self._pool.submit(self._run, job.job_id)
+            resumed.append(job.job_id)
+        return resumed
+
+    def shutdown(self) -> None:
+        """Stop at once: running jobs stay IN_PROGRESS and resume at the next start."""
+        self._stopping.set()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self.store.close()
+
+    def _face_detector(self) -> FaceDetector:
+        with self._detector_lock:
+            if self._detector is None:
+                self._detector = load_detector(self.settings.detector)
+            return self._detector
+
+    # -- StartFaceDetection --------------------------------------------------------------------
+
+    def start_face_detection(self, request: dict[str, Any], region: str, account_id: str) -> dict[str, Any]:
+        validate_request("StartFaceDetection", request)
+        token = request.get("ClientRequestToken")
+        request_hash = _request_hash(request)
+        with self._start_lock:
+            if token:
+                earlier = self.store.by_token(token, since_ms=now_ms() - TOKEN_LIFETIME_MS)
+                if earlier is not None:
+                    if earlier.request_hash != request_hash:
+                        raise IdempotentParameterMismatchException(
+                            f"ClientRequestToken {token} was used for a job with different parameters."
+                        )
+                    return {"JobId": earlier.job_id}  # and no second notification
+            open_jobs = self.store.count_open()
+            if open_jobs >= self.settings.max_open_jobs:
+                raise LimitExceededException(
+                    f"{open_jobs} open Jobs for User {account_id}. Maximum limit: {self.settings.max_open_jobs}"
+                )
+            self._check_video(request["Video"]["S3Object"], region)
+            channel = request.get("NotificationChannel")
+            if channel:
+                check_notification_channel(self._client, channel["SNSTopicArn"], channel["RoleArn"], account_id, region)
+            job = Job(
+                job_id=secrets.token_hex(32),
+                client_token=token,
+                request_hash=request_hash,
+                request=request,
+                region=region,
+                account_id=account_id,
+                status=IN_PROGRESS,
+                status_message=None,
+                video_metadata=None,
+                face_count=0,
+                created_ms=now_ms(),
+                finished_ms=None,
+            )
+            self.store.create(job)
+        self._pool.submit(self._run, job.job_id)
+        return {"JobId": job.job_id}
+
+    def _check_video(self, s3_object: dict[str, Any], region: str) -> None:
+        params = {"Bucket": s3_object.get("Bucket"), "Key": s3_object.get("Name")}
+        if not params["Bucket"] or not params["Key"]:
+            raise InvalidS3ObjectException(S3_OBJECT_ERROR)
+        if s3_object.get("Version"):
+            params["VersionId"] = s3_object["Version"]
+        try:
+            head = self._client("s3", region_name=region).head_object(**params)
+        except ClientError:
+            raise InvalidS3ObjectException(S3_OBJECT_ERROR) from None
+        if head["ContentLength"] > self.settings.max_video_bytes:
+            raise VideoTooLargeException(
+                f"The video is {head['ContentLength']} bytes; the maximum is {self.settings.max_video_bytes} bytes."
+            )
+
+    # -- the worker ------------------------------------------------------------------------------
+
+    def _run(self, job_id: str) -> None:
+        job = self.store.get(job_id)
+        if job is None or job.status != IN_PROGRESS:
+            return
+        with tempfile.NamedTemporaryFile(dir=self._scratch, suffix=".video") as video_file:
+            try:
+                self._detect(job, Path(video_file.name))
+                status, message = SUCCEEDED, None
+            except UnsupportedVideo as error:
+                status, message = FAILED, f"Unsupported video: {error}"
+            except ClientError as error:
+                status, message = FAILED, f"Unable to read the video from S3: {error}"
+            except Exception as error:  # a job must end FAILED, never hang IN_PROGRESS
+                log.exception("face detection job %s failed", job_id)
+                status, message = FAILED, f"Internal error: {error}"
+        if self._stopping.is_set():
+            return  # cut off by a shutdown, not by the video: it runs again at the next start
+        self.store.finish(job_id, status, message)
+        self._notify(job_id)
+
+    def _detect(self, job: Job, path: Path) -> None:
+        s3_object = job.request["Video"]["S3Object"]
+        version = {"VersionId": s3_object["Version"]} if s3_object.get("Version") else None
+        s3 = self._client("s3", region_name=job.region)
+        s3.download_file(s3_object["Bucket"], s3_object["Name"], str(path), ExtraArgs=version)
+        metadata = probe(path)
+        self.store.set_metadata(job.job_id, metadata.to_api())
+        if metadata.duration_millis > MAX_DURATION_MS:
+            raise UnsupportedVideo(f"the video lasts {metadata.duration_millis} ms; the maximum is 6 hours")
+        detector = self._face_detector()
+        attributes = job.request.get("FaceAttributes", "DEFAULT")
+        for timestamp_ms, rgb in sample_frames(path, self.settings.sample_interval_ms):
+            if self._stopping.is_set():
+                return
+            faces = [{"Timestamp": timestamp_ms, "Face": face_detail(rgb, face, attributes)} for face in detector.detect(rgb)]
+            self.store.add_faces(job.job_id, faces)
+
+    def _notify(self, job_id: str) -> None:
+        job = self.store.get(job_id)
+        channel = job.request.get("NotificationChannel") if job else None
+        if not job or not channel:
+            return
+        message: dict[str, Any] = {"JobId": job.job_id, "Status": job.status, "API": API_NAME}
+        if job.request.get("JobTag"):
+            message["JobTag"] = job.request["JobTag"]
+        s3_object = job.request["Video"]["S3Object"]
+        message["Timestamp"] = job.finished_ms
+        message["Video"] = {"S3ObjectName": s3_object["Name"], "S3Bucket": s3_object["Bucket"]}
+        topic_arn = channel["SNSTopicArn"]
+        try:
+            self._client("sns", region_name=topic_arn.split(":")[3]).publish(
+                TopicArn=topic_arn, Message=json.dumps(message)
+            )
+        except ClientError:
+            log.exception("job %s: could not publish its completion to %s", job_id, topic_arn)
+
+    # -- GetFaceDetection ------------------------------------------------------------------------
+
+    def get_face_detection(self, request: dict[str, Any]) -> dict[str, Any]:
+        validate_request("GetFaceDetection", request)
+        job = self.store.get(request["JobId"])
+        if job is None:
+            raise ResourceNotFoundException(f"The job {request['JobId']} was not found.")
+        response: dict[str, Any] = {"JobStatus": job.status, "JobId": job.job_id, "Video": job.request["Video"]}
+        if job.request.get("JobTag"):
+            response["JobTag"] = job.request["JobTag"]
+        if job.status == IN_PROGRESS:
+            return response
+        if job.video_metadata:
+            response["VideoMetadata"] = job.video_metadata
+        if job.status == FAILED:
+            response["StatusMessage"] = job.status_message
+            response["Faces"] = []
+            return response
+        limit = min(request.get("MaxResults", MAX_RESULTS), MAX_RESULTS)
+        offset = decode_next_token(request["NextToken"], job) if request.get("NextToken") else 0
+        response["Faces"] = list(self.store.faces(job.job_id, offset, limit))
+        if offset + limit < job.face_count:
+            response["NextToken"] = encode_next_token(job.job_id, offset + limit)
+        return response

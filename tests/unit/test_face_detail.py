@@ -1,0 +1,61 @@
+"""Shaping detections into Rekognition's FaceDetail: geometry, pose, quality."""
+
+import math
+
+import numpy as np
+import pytest
+
+from localaws.rekognition.detector import DetectedFace
+from localaws.rekognition.faces import FRONTAL_NOSE_RATIO, face_detail, pose
+
+# A frontal face laid out like the five-point template: eyes level, nose centred.
+FRONTAL = ((40.0, 50.0), (80.0, 50.0), (60.0, 50 + 40 * FRONTAL_NOSE_RATIO), (45.0, 90.0), (75.0, 90.0))
+
+
+def rotated(points, degrees, centre=(60.0, 60.0)):
+    angle = math.radians(degrees)
+    cx, cy = centre
+    return tuple(
+        (cx + (x - cx) * math.cos(angle) - (y - cy) * math.sin(angle),
+         cy + (x - cx) * math.sin(angle) + (y - cy) * math.cos(angle)) for x, y in points
+    )
+
+
+def test_frontal_face_has_no_rotation():
+    assert pose(FRONTAL) == pytest.approx({"Roll": 0, "Yaw": 0, "Pitch": 0}, abs=1e-6)
+
+
+@pytest.mark.parametrize("degrees", [-30, -5, 12, 45])
+def test_roll_follows_the_eye_line_and_leaves_yaw_and_pitch(degrees):
+    result = pose(rotated(FRONTAL, degrees))
+    assert result["Roll"] == pytest.approx(degrees, abs=0.01)
+    assert result["Yaw"] == pytest.approx(0, abs=0.01)
+    assert result["Pitch"] == pytest.approx(0, abs=0.01)
+
+
+def test_yaw_and_pitch_signs():
+    nose_right = list(FRONTAL)
+    nose_right[2] = (FRONTAL[2][0] + 10, FRONTAL[2][1])
+    assert pose(tuple(nose_right))["Yaw"] > 10
+    nose_up = list(FRONTAL)
+    nose_up[2] = (FRONTAL[2][0], FRONTAL[2][1] - 8)
+    assert pose(tuple(nose_up))["Pitch"] > 10
+
+
+def test_face_detail_uses_ratios_of_the_frame():
+    frame = np.full((200, 400, 3), 128, dtype=np.uint8)
+    face = DetectedFace(left=100, top=50, width=80, height=100, confidence=0.98, landmarks=FRONTAL)
+    detail = face_detail(frame, face)
+    assert detail["BoundingBox"] == pytest.approx({"Width": 0.2, "Height": 0.5, "Left": 0.25, "Top": 0.25})
+    assert detail["Confidence"] == pytest.approx(98)
+    assert detail["Landmarks"][0] == {"Type": "eyeLeft", "X": 0.1, "Y": 0.25}
+    assert detail["Quality"]["Brightness"] == pytest.approx(128 / 255 * 100, abs=0.5)
+    assert detail["Quality"]["Sharpness"] == pytest.approx(0, abs=1e-6), "a flat patch has no edges"
+    assert "Smile" not in detail
+
+
+def test_boxes_reaching_past_the_frame_are_clipped():
+    frame = np.zeros((100, 100, 3), dtype=np.uint8)
+    face = DetectedFace(left=-10, top=80, width=30, height=40, confidence=0.9, landmarks=FRONTAL)
+    box = face_detail(frame, face)["BoundingBox"]
+    assert box == pytest.approx({"Width": 0.2, "Height": 0.2, "Left": 0.0, "Top": 0.8})
