@@ -1,20 +1,36 @@
-"""``scripts/local.py``: run the local endpoint (``serve``)."""
+"""``scripts/local.py``: run the local endpoint (``serve``), and deploy this project's Pulumi program
+into it (``deploy``, ``destroy``)."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import os
 import signal
 import sys
 import threading
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
-from .endpoint import DEFAULT_HOST, DEFAULT_PORT, LocalEndpoint
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from components import ConfigError
+
+from .deploy import engine
+from .deploy.handlers import Context, UnsupportedResource
+from .deploy.program import StackConfigError, stack_config
+from .deploy.pulumi_cli import PulumiCli, PulumiCliError, cli_available
+from .endpoint import DEFAULT_HOST, DEFAULT_PORT, DUMMY_CREDENTIALS, LocalEndpoint
 from .rekognition.detector import DEFAULT_DETECTOR
 from .rekognition.models import DEFAULT_SAMPLE_INTERVAL_MS, EmulatorSettings
 
 DEFAULT_DATA_DIR = Path(".local")
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+DEPLOY_ERRORS = (ConfigError, StackConfigError, UnsupportedResource, PulumiCliError, ClientError, BotoCoreError,
+                 RuntimeError, ValueError)
 
 
 def _positive(text: str) -> int:
@@ -39,6 +55,19 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--sample-interval-ms", type=_positive, default=DEFAULT_SAMPLE_INTERVAL_MS)
     serve.add_argument("--workers", type=_positive, default=1, help="jobs processed at once")
     serve.add_argument("--detector", default=DEFAULT_DETECTOR, help="'retinaface' or 'package.module:factory'")
+
+    for command, text in (
+        ("deploy", "apply this project's Pulumi program to the endpoint and write the stack outputs"),
+        ("destroy", "remove what deploy made"),
+    ):
+        sub = commands.add_parser(command, help=text, description=text)
+        sub.add_argument("--endpoint", default=os.environ.get("AWS_ENDPOINT_URL", f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"),
+                         help="default: $AWS_ENDPOINT_URL, else http://127.0.0.1:4566")
+        sub.add_argument("--stack", default="local", help="its config is read from Pulumi.<stack>.yaml if present")
+        sub.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="deploy state lives here")
+        sub.add_argument("--outputs-file", type=Path, help="default: <data-dir>/outputs-<stack>.json")
+        sub.add_argument("--engine", choices=("auto", "cli", "in-process"), default="auto",
+                         help="auto: the Pulumi CLI when it is installed, else in-process")
     return parser
 
 
@@ -66,7 +95,67 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _outputs_file(args: argparse.Namespace) -> Path:
+    return args.outputs_file or args.data_dir / f"outputs-{args.stack}.json"
+
+
+def _use_cli(args: argparse.Namespace) -> bool:
+    if args.engine == "cli" and not cli_available():
+        raise PulumiCliError("--engine cli: the pulumi command is not on PATH")
+    return args.engine == "cli" or (args.engine == "auto" and cli_available())
+
+
+def _context(endpoint: str, region: str) -> Context:
+    config = Config(retries={"mode": "standard"}, connect_timeout=5, read_timeout=60)
+
+    def client(service: str) -> Any:
+        return boto3.client(service, region_name=region, endpoint_url=endpoint, config=config, **DUMMY_CREDENTIALS)
+
+    try:
+        account_id = client("sts").get_caller_identity()["Account"]
+    except BotoCoreError as error:
+        raise PulumiCliError(
+            f"no local endpoint answers at {endpoint} ({error}); start it with: python scripts/local.py serve"
+        ) from None
+    return Context(client, region, account_id)
+
+
+def deploy(args: argparse.Namespace) -> int:
+    outputs_file = _outputs_file(args)
+    if _use_cli(args):
+        outputs = PulumiCli(PROJECT_DIR, args.data_dir, args.stack).deploy(args.endpoint)
+    else:
+        region = stack_config(PROJECT_DIR, args.stack)["aws:region"]
+        state = args.data_dir / "deploy" / f"{args.stack}.json"
+        outputs, changes = engine.deploy(_context(args.endpoint, region), PROJECT_DIR, args.stack, state)
+        for change in changes:
+            if change.action != "unchanged":
+                print(f"  {change.action:9} {change.type} {change.name}")
+        unchanged = sum(change.action == "unchanged" for change in changes)
+        print(f"{len(changes) - unchanged} change(s), {unchanged} resource(s) unchanged (in-process deployer)")
+    engine.write_atomically(outputs_file, json.dumps(outputs, indent=2) + "\n")
+    print(f"stack outputs written to {outputs_file}")
+    return 0
+
+
+def destroy(args: argparse.Namespace) -> int:
+    if _use_cli(args):
+        PulumiCli(PROJECT_DIR, args.data_dir, args.stack).destroy()
+    else:
+        state = args.data_dir / "deploy" / f"{args.stack}.json"
+        region = stack_config(PROJECT_DIR, args.stack)["aws:region"]
+        changes = engine.destroy(_context(args.endpoint, region), state)
+        print(f"{len(changes)} resource(s) deleted (in-process deployer)")
+    _outputs_file(args).unlink(missing_ok=True)
+    return 0
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
-    return {"serve": serve}[args.command](args)
+    command = {"serve": serve, "deploy": deploy, "destroy": destroy}[args.command]
+    try:
+        return command(args)
+    except DEPLOY_ERRORS as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1

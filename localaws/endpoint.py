@@ -13,6 +13,7 @@ from botocore.config import Config
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from . import moto_fixes
 from .rekognition.detector import FaceDetector
 from .rekognition.models import EmulatorSettings, RekognitionBackend
 from .rekognition.responses import HANDLED_TARGETS, RekognitionApp
@@ -42,6 +43,7 @@ class LocalEndpoint:
         self._thread: Optional[threading.Thread] = None
         self._clients: dict[tuple[str, str], Any] = {}
         self._clients_lock = threading.Lock()
+        moto_fixes.apply()
         self._moto = DomainDispatcherApplication(create_backend_app)
         # One line per request is noise here; set the "werkzeug" logger to INFO to see them.
         werkzeug_log = logging.getLogger("werkzeug")

@@ -1,4 +1,4 @@
-"""Run the local AWS endpoint: python scripts/local.py serve --help"""
+"""The local AWS endpoint: python scripts/local.py {serve,deploy,destroy} --help"""
 
 import sys
 from pathlib import Path

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-import runpy
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Optional
 
 import pulumi
 import pytest
+
+from localaws.deploy import program as pulumi_program
 
 PROJECT = "rekognition-faces"
 ROOT = Path(__file__).resolve().parents[2]
@@ -84,18 +85,9 @@ class Declared:
 
 def _run(body: Callable[[], Any], config: Optional[dict[str, str]]) -> Declared:
     mocks = RecordingMocks()
-    pulumi.runtime.set_mocks(mocks, project=PROJECT, stack="test", preview=False)
-    pulumi.runtime.set_all_config({f"{PROJECT}:{k}" if ":" not in k else k: v for k, v in (config or {}).items()})
-    stack = pulumi.runtime.get_root_resource()
-    stack.outputs.clear()
+    namespaced = {k if ":" in k else f"{PROJECT}:{k}": v for k, v in (config or {}).items()}
     declared = Declared(mocks.resources)
-
-    @pulumi.runtime.test
-    def program() -> pulumi.Output:
-        body()
-        return pulumi.Output.all(**stack.outputs).apply(declared.outputs.update)
-
-    program()
+    declared.outputs = pulumi_program.run_program(mocks, PROJECT, "test", namespaced, body)
     return declared
 
 
@@ -115,6 +107,6 @@ def run_program() -> Callable[..., Declared]:
     """Run the project's __main__.py with the given stack config and record it."""
 
     def run(config: Optional[dict[str, str]] = None) -> Declared:
-        return _run(lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"), config)
+        return _run(pulumi_program.main_program(ROOT), config)
 
     return run

@@ -1,0 +1,200 @@
+"""The in-process deployer: the project's own program, run under Pulumi's mocks, whose mocks create
+each declared resource in the local endpoint with boto3.
+
+Pulumi registers a resource only once its inputs (and ``depends_on``) have resolved, so resources
+are created in dependency order, from exactly the inputs the program declared: there is no second
+copy of the resource definitions. A state file remembers what was made, so a second deploy changes
+nothing that is already right, a changed input updates in place or replaces (create the new, then
+delete the old, as Pulumi does), and ``destroy`` removes everything in reverse order.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import pulumi
+
+from .handlers import Context, UnsupportedResource, handler_for
+from .program import run_main
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ResourceState:
+    type: str
+    name: str
+    id: str
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+
+    @property
+    def key(self) -> str:
+        return f"{self.type}::{self.name}"
+
+
+@dataclass
+class StackState:
+    """What a deploy made, in creation order, and the stack outputs."""
+
+    resources: list[ResourceState] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, path: Path) -> "StackState":
+        if not path.exists():
+            return cls()
+        raw = json.loads(path.read_text())
+        return cls([ResourceState(**r) for r in raw["resources"]], raw.get("outputs", {}))
+
+    def save(self, path: Path) -> None:
+        write_atomically(path, json.dumps(asdict(self), indent=2))
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write beside, then rename: readers see the old file or the new one, never half of one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    partial.write_text(text)
+    partial.replace(path)
+
+
+def _normalise(value: Any) -> Any:
+    """The engine sends every number as a float; keep whole numbers whole, for AWS and for diffs."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _normalise(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_normalise(v) for v in value]
+    return value
+
+
+@dataclass
+class Change:
+    action: str  # created, recreated, updated, replaced, unchanged, deleted
+    type: str
+    name: str
+
+
+class ProvisioningMocks(pulumi.runtime.Mocks):
+    """Pulumi mocks that make each custom resource real in the endpoint."""
+
+    def __init__(self, ctx: Context, previous: StackState, save: Callable[[StackState], None]) -> None:
+        self.ctx = ctx
+        self._previous = {r.key: r for r in previous.resources}
+        self._previous_order = [r.key for r in previous.resources]
+        self.current: list[ResourceState] = []
+        self.superseded: list[ResourceState] = []  # replaced: deleted once the new ones exist
+        self.changes: list[Change] = []
+        self.failure: Optional[BaseException] = None
+        self._save = save
+        self._lock = threading.Lock()
+
+    def pending_state(self) -> StackState:
+        """Everything that exists right now: safe to save at any moment."""
+        matched = {r.key for r in self.current}
+        left = [self._previous[k] for k in self._previous_order if k not in matched]
+        return StackState(left + self.superseded + self.current)
+
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+        if not args.custom:
+            return "", {}  # a component: nothing to make
+        with self._lock:
+            if self.failure is not None:
+                raise RuntimeError("an earlier resource failed")
+            try:
+                state = self._provision(args.typ, args.name, _normalise(args.inputs))
+            except BaseException as error:
+                self.failure = error
+                raise
+            self._save(self.pending_state())
+            return state.id, state.outputs
+
+    def _provision(self, type_token: str, name: str, inputs: dict[str, Any]) -> ResourceState:
+        handler = handler_for(type_token)
+        handler.check_inputs(inputs)
+        old = self._previous.get(f"{type_token}::{name}")
+        if old is not None and handler.exists(self.ctx, old.id, old.outputs):
+            if old.inputs == inputs:
+                action, state = "unchanged", old
+            elif any(old.inputs.get(k) != inputs.get(k) for k in handler.replace_on):
+                resource_id, outputs = handler.create(self.ctx, name, inputs)
+                self.superseded.append(old)
+                action, state = "replaced", ResourceState(type_token, name, resource_id, inputs, outputs)
+            else:
+                outputs = handler.update(self.ctx, old.id, old.inputs, inputs, old.outputs)
+                action, state = "updated", ResourceState(type_token, name, old.id, inputs, outputs)
+        else:  # new, or recorded but gone from the endpoint (restarted, or deleted by hand)
+            resource_id, outputs = handler.create(self.ctx, name, inputs)
+            action = "created" if old is None else "recreated"
+            state = ResourceState(type_token, name, resource_id, inputs, outputs)
+        self.current.append(state)
+        self.changes.append(Change(action, type_token, name))
+        return state
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            identity = self.ctx.client("sts").get_caller_identity()
+            return {"accountId": identity["Account"], "arn": identity["Arn"], "userId": identity["UserId"],
+                    "id": identity["Account"]}
+        if args.token == "aws:index/getPartition:getPartition":
+            return {"partition": "aws", "dnsSuffix": "amazonaws.com", "reverseDnsPrefix": "com.amazonaws", "id": "aws"}
+        if args.token == "aws:index/getRegion:getRegion":
+            region = self.ctx.region
+            return {"region": region, "name": region, "endpoint": f"ec2.{region}.amazonaws.com",
+                    "description": region, "id": region}
+        raise UnsupportedResource(f"invoke {args.token} is not supported by the offline deployer")
+
+
+def delete_all(
+    ctx: Context,
+    resources: list[ResourceState],
+    changes: list[Change],
+    after_each: Callable[[list[ResourceState]], None] = lambda remaining: None,
+) -> None:
+    """Delete in reverse creation order (dependents before what they depend on); ``after_each``
+    gets what is left, to record it."""
+    remaining = list(resources)
+    while remaining:
+        resource = remaining[-1]
+        handler_for(resource.type).delete(ctx, resource.id, resource.outputs)
+        remaining.pop()
+        changes.append(Change("deleted", resource.type, resource.name))
+        after_each(remaining)
+
+
+def deploy(ctx: Context, project_dir: Path, stack: str, state_path: Path,
+           config: Optional[dict[str, str]] = None) -> tuple[dict[str, Any], list[Change]]:
+    """Bring the endpoint in line with the program; return the stack outputs and what changed."""
+    previous = StackState.load(state_path)
+    mocks = ProvisioningMocks(ctx, previous, lambda state: state.save(state_path))
+    try:
+        outputs = run_main(mocks, project_dir, stack, config)
+    except Exception as error:
+        if mocks.failure is not None:  # the SDK's own error says less than ours
+            raise mocks.failure from error
+        raise
+    if mocks.failure is not None:
+        raise mocks.failure
+    declared = {r.key for r in mocks.current}
+    removed = [r for r in previous.resources if r.key not in declared]
+    changes = mocks.changes
+    delete_all(ctx, mocks.superseded + removed, changes,
+               lambda remaining: StackState(remaining + mocks.current).save(state_path))
+    StackState(mocks.current, outputs).save(state_path)
+    return outputs, changes
+
+
+def destroy(ctx: Context, state_path: Path) -> list[Change]:
+    """Delete everything the state file records, then the state file."""
+    state = StackState.load(state_path)
+    changes: list[Change] = []
+    delete_all(ctx, state.resources, changes, lambda remaining: StackState(remaining, state.outputs).save(state_path))
+    state_path.unlink(missing_ok=True)
+    return changes

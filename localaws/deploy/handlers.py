@@ -1,0 +1,579 @@
+"""Create, update, check and delete each resource type the component declares, with boto3.
+
+One handler per Pulumi type token, fed exactly the inputs the program declared (camelCase, as the
+Pulumi engine sends them) and answering with the outputs the AWS provider would. An input a handler
+does not know is refused by name rather than silently dropped.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar, Optional
+
+from botocore.exceptions import ClientError
+
+Inputs = dict[str, Any]
+Outputs = dict[str, Any]
+
+
+class UnsupportedResource(Exception):
+    """A type, input or invoke the offline deployer does not implement."""
+
+
+@dataclass
+class Context:
+    """What handlers need: clients of the endpoint, and the stack's region and account."""
+
+    client: Callable[[str], Any]
+    region: str
+    account_id: str
+
+
+def physical_name(logical_name: str, max_length: int = 63) -> str:
+    """Pulumi's auto-naming: the logical name plus a dash and 7 random hex characters."""
+    return f"{logical_name[: max_length - 8]}-{secrets.token_hex(4)[:7]}"
+
+
+def prefixed_name(prefix: str) -> str:
+    """The provider's ``name_prefix``: the prefix plus a 26-character unique suffix."""
+    return prefix + secrets.token_hex(13)
+
+
+def choose_name(inputs: Inputs, logical_name: str, max_length: int, key: str = "name", prefix_key: str = "namePrefix") -> str:
+    """The name the program gave, else its prefix plus a unique suffix, else Pulumi's auto-name."""
+    if inputs.get(key):
+        return inputs[key]
+    if inputs.get(prefix_key):
+        return prefixed_name(inputs[prefix_key])
+    return physical_name(logical_name, max_length)
+
+
+def _tag_list(tags: Optional[dict[str, str]], key: str = "Key", value: str = "Value") -> list[dict[str, str]]:
+    return [{key: k, value: v} for k, v in (tags or {}).items()]
+
+
+def _missing(error: ClientError) -> bool:
+    code = error.response.get("Error", {}).get("Code", "")
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return status == 404 or "NotFound" in code or "NoSuch" in code or code == "AWS.SimpleQueueService.NonExistentQueue"
+
+
+class Handler:
+    """Base: subclasses set ``type_token``, ``inputs`` (known input names) and ``replace_on``."""
+
+    type_token: ClassVar[str]
+    inputs: ClassVar[frozenset[str]]
+    replace_on: ClassVar[frozenset[str]] = frozenset()
+
+    def check_inputs(self, inputs: Inputs) -> None:
+        unknown = sorted(set(inputs) - self.inputs)
+        if unknown:
+            raise UnsupportedResource(
+                f"{self.type_token}: input(s) {', '.join(unknown)} are not supported by the offline deployer; "
+                "deploy with the Pulumi CLI, or add them to localaws/deploy/handlers.py"
+            )
+
+    def create(self, ctx: Context, name: str, inputs: Inputs) -> tuple[str, Outputs]:
+        raise NotImplementedError
+
+    def update(self, ctx: Context, resource_id: str, old: Inputs, new: Inputs, outputs: Outputs) -> Outputs:
+        """Default: re-apply (the put-style APIs are idempotent)."""
+        return self.apply(ctx, new, outputs)
+
+    def apply(self, ctx: Context, inputs: Inputs, outputs: Outputs) -> Outputs:
+        raise NotImplementedError
+
+    def exists(self, ctx: Context, resource_id: str, outputs: Outputs) -> bool:
+        raise NotImplementedError
+
+    def delete(self, ctx: Context, resource_id: str, outputs: Outputs) -> None:
+        raise NotImplementedError
+
+
+def _exists(call: Callable[[], Any]) -> bool:
+    try:
+        call()
+        return True
+    except ClientError as error:
+        if _missing(error):
+            return False
+        raise
+
+
+def _ignore_missing(call: Callable[[], Any]) -> None:
+    try:
+        call()
+    except ClientError as error:
+        if not _missing(error):
+            raise
+
+
+# -- S3 -----------------------------------------------------------------------------------------
+
+
+class Bucket(Handler):
+    type_token = "aws:s3/bucket:Bucket"
+    inputs = frozenset({"bucket", "bucketPrefix", "forceDestroy", "tags"})
+    replace_on = frozenset({"bucket", "bucketPrefix"})
+
+    def create(self, ctx: Context, name: str, inputs: Inputs) -> tuple[str, Outputs]:
+        bucket = choose_name(inputs, name, 63, key="bucket", prefix_key="bucketPrefix").lower()
+        s3 = ctx.client("s3")
+        if ctx.region == "us-east-1":
+            s3.create_bucket(Bucket=bucket)
+        else:
+            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": ctx.region})
+        outputs = {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}", "region": ctx.region,
+                   "bucketDomainName": f"{bucket}.s3.amazonaws.com"}
+        return bucket, self.apply(ctx, inputs, outputs)
+
+    def apply(self, ctx: Context, inputs: Inputs, outputs: Outputs) -> Outputs:
+        s3 = ctx.client("s3")
+        if inputs.get("tags"):
+            s3.put_bucket_tagging(Bucket=outputs["bucket"], Tagging={"TagSet": _tag_list(inputs["tags"])})
+        else:
+            s3.delete_bucket_tagging(Bucket=outputs["bucket"])
+        return {**outputs, "tags": inputs.get("tags") or {}, "forceDestroy": bool(inputs.get("forceDestroy"))}
+
+    def exists(self, ctx: Context, resource_id: str, outputs: Outputs) -> bool:
+        return _exists(lambda: ctx.client("s3").head_bucket(Bucket=resource_id))
+
+    def delete(self, ctx: Context, resource_id: str, outputs: Outputs) -> None:
+        s3 = ctx.client("s3")
+        if not self.exists(ctx, resource_id, outputs):
+            return
+        versions = s3.get_paginator("list_object_versions").paginate(Bucket=resource_id)
+        objects = [
+            {"Key": item["Key"], "VersionId": item["VersionId"]}
+            for page in versions
+            for item in page.get("Versions", []) + page.get("DeleteMarkers", [])
+        ]
+        if objects and not outputs.get("forceDestroy"):
+            raise RuntimeError(
+                f"bucket {resource_id} still holds {len(objects)} object version(s); empty it, or set the stack's "
+                "forceDestroy config to true and deploy, then destroy again"
+            )
+        for start in range(0, len(objects), 1000):
+            s3.delete_objects(Bucket=resource_id, Delete={"Objects": objects[start : start + 1000], "Quiet": True})
+        s3.delete_bucket(Bucket=resource_id)
+
+
+class BucketSetting(Handler):
+    """The bucket-level settings: one put, one get and one delete call each, keyed by bucket."""
+
+    replace_on = frozenset({"bucket"})
+    get_call: ClassVar[str]
+    delete_call: ClassVar[Optional[str]]
+
+    def create(self, ctx: Context, name: str, inputs: Inputs) -> tuple[str, Outputs]:
+        return inputs["bucket"], self.apply(ctx, inputs, {})
+
+    def apply(self, ctx: Context, inputs: Inputs, outputs: Outputs) -> Outputs:
+        self.put(ctx.client("s3"), inputs)
+        return dict(inputs)
+
+    def put(self, s3: Any, inputs: Inputs) -> None:
+        raise NotImplementedError
+
+    def exists(self, ctx: Context, resource_id: str, outputs: Outputs) -> bool:
+        return _exists(lambda: getattr(ctx.client("s3"), self.get_call)(Bucket=resource_id))
+
+    def delete(self, ctx: Context, resource_id: str, outputs: Outputs) -> None:
+        if self.delete_call:
+            _ignore_missing(lambda: getattr(ctx.client("s3"), self.delete_call)(Bucket=resource_id))
+
+
+class BucketOwnershipControls(BucketSetting):
+    type_token = "aws:s3/bucketOwnershipControls:BucketOwnershipControls"
+    inputs = frozenset({"bucket", "rule"})
+    get_call, delete_call = "get_bucket_ownership_controls", "delete_bucket_ownership_controls"
+
+    def put(self, s3: Any, inputs: Inputs) -> None:
+        s3.put_bucket_ownership_controls(
+            Bucket=inputs["bucket"],
+            OwnershipControls={"Rules": [{"ObjectOwnership": inputs["rule"]["objectOwnership"]}]},
+        )
+
+
+class BucketPublicAccessBlock(BucketSetting):
+    type_token = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+    inputs = frozenset({"bucket", "blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"})
+    get_call, delete_call = "get_public_access_block", "delete_public_access_block"
+
+    def put(self, s3: Any, inputs: Inputs) -> None:
+        s3.put_public_access_block(
+            Bucket=inputs["bucket"],
+            PublicAccessBlockConfiguration={
+                "BlockPublicAcls": bool(inputs.get("blockPublicAcls")),
+                "IgnorePublicAcls": bool(inputs.get("ignorePublicAcls")),
+                "BlockPublicPolicy": bool(inputs.get("blockPublicPolicy")),
+                "RestrictPublicBuckets": bool(inputs.get("restrictPublicBuckets")),
+            },
+        )
+
+
+class BucketServerSideEncryptionConfiguration(BucketSetting):
+    type_token = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
+    inputs = frozenset({"bucket", "rules"})
+    get_call, delete_call = "get_bucket_encryption", "delete_bucket_encryption"
+
+    def put(self, s3: Any, inputs: Inputs) -> None:
+        rules = []
+        for rule in inputs["rules"]:
+            default = rule["applyServerSideEncryptionByDefault"]
+            by_default = {"SSEAlgorithm": default["sseAlgorithm"]}
+            if default.get("kmsMasterKeyId"):
+                by_default["KMSMasterKeyID"] = default["kmsMasterKeyId"]
+            rules.append({"ApplyServerSideEncryptionByDefault": by_default,
+                          "BucketKeyEnabled": bool(rule.get("bucketKeyEnabled"))})
+        s3.put_bucket_encryption(Bucket=inputs["bucket"], ServerSideEncryptionConfiguration={"Rules": rules})
+
+
+class BucketVersioning(BucketSetting):
+    type_token = "aws:s3/bucketVersioning:BucketVersioning"
+    inputs = frozenset({"bucket", "versioningConfiguration"})
+    get_call, delete_call = "get_bucket_versioning", None
+
+    def put(self, s3: Any, inputs: Inputs) -> None:
+        status = inputs["versioningConfiguration"]["status"]
+        s3.put_bucket_versioning(Bucket=inputs["bucket"], VersioningConfiguration={"Status": status})
+
+    def delete(self, ctx: Context, resource_id: str, outputs: Outputs) -> None:
+        # Versioning cannot be switched off once on; like the provider, suspend it.
+        _ignore_missing(lambda: ctx.client("s3").put_bucket_versioning(
+            Bucket=resource_id, VersioningConfiguration={"Status": "Suspended"}))
+
+
+class BucketLifecycleConfiguration(BucketSetting):
+    type_token = "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration"
+    inputs = frozenset({"bucket", "rules"})
+    get_call, delete_call = "get_bucket_lifecycle_configuration", "delete_bucket_lifecycle"
+
+    def put(self, s3: Any, inputs: Inputs) -> None:
+        rules = []
+        for rule in inputs["rules"]:
+            shaped: dict[str, Any] = {"ID": rule["id"], "Status": rule["status"],
+                                      "Filter": {"Prefix": (rule.get("filter") or {}).get("prefix", "")}}
+            if rule.get("abortIncompleteMultipartUpload"):
+                days = rule["abortIncompleteMultipartUpload"]["daysAfterInitiation"]
+                shaped["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": int(days)}
+            if rule.get("noncurrentVersionExpiration"):
+                days = rule["noncurrentVersionExpiration"]["noncurrentDays"]
+                shaped["NoncurrentVersionExpiration"] = {"NoncurrentDays": int(days)}
+            unsupported = set(rule) - {"id", "status", "filter", "abortIncompleteMultipartUpload",
+                                       "noncurrentVersionExpiration"}
+            if unsupported:
+                raise UnsupportedResource(f"{self.type_token}: rule field(s) {', '.join(sorted(unsupported))} "
+                                          "are not supported by the offline deployer")
+            rules.append(shaped)
+        s3.put_bucket_lifecycle_configuration(Bucket=inputs["bucket"], LifecycleConfiguration={"Rules": rules})
+
+
+class BucketPolicy(BucketSetting):
+    type_token = "aws:s3/bucketPolicy:BucketPolicy"
+    inputs = frozenset({"bucket", "policy"})
+    get_call, delete_call = "get_bucket_policy", "delete_bucket_policy"
+
+    def put(self, s3: Any, inputs: Inputs) -> None:
+        s3.put_bucket_policy(Bucket=inputs["bucket"], Policy=inputs["policy"])
+
+
+# -- SNS ----------------------------------------------------------------------------------------
+
+
+class Topic(Handler):
+    type_token = "aws:sns/topic:Topic"
+    inputs = frozenset({"name", "namePrefix", "kmsMasterKeyId", "tags"})
+    replace_on = frozenset({"name", "namePrefix"})
+
+    def create(self, ctx: Context, name: str, inputs: Inputs) -> tuple[str, Outputs]:
+        topic = choose_name(inputs, name, 256)
+        arn = ctx.client("sns").create_topic(Name=topic, Tags=_tag_list(inputs.get("tags")))["TopicArn"]
+        return arn, self.apply(ctx, inputs, {"arn": arn, "name": topic, "owner": ctx.account_id})
+
+    def apply(self, ctx: Context, inputs: Inputs, outputs: Outputs) -> Outputs:
+        sns = ctx.client("sns")
+        sns.set_topic_attributes(TopicArn=outputs["arn"], AttributeName="KmsMasterKeyId",
+                                 AttributeValue=inputs.get("kmsMasterKeyId") or "")
+        if inputs.get("tags"):
+            sns.tag_resource(ResourceArn=outputs["arn"], Tags=_tag_list(inputs["tags"]))
+        return {**outputs, "kmsMasterKeyId": inputs.get("kmsMasterKeyId"), "tags": inputs.get("tags") or {}}
+
+    def exists(self, ctx: Context, resource_id: str, outputs: Outputs) -> bool:
+        return _exists(lambda: ctx.client("sns").get_topic_attributes(TopicArn=resource_id))
+
+    def delete(self, ctx: Context, resource_id: str, outputs: Outputs) -> None:
+        _ignore_missing(lambda: ctx.client("sns").delete_topic(TopicArn=resource_id))
+
+
+def default_topic_policy(topic_arn: str, account_id: str) -> str:
+    """What SNS gives a new topic: its owner account may use it. Restored when a TopicPolicy goes."""
+    return json.dumps({
+        "Version": "2008-10-17",
+        "Statement": [{
+            "Sid": "__default_statement_ID",
+            "Effect": "Allow",
+            "Principal": {"AWS": "*"},
+            "Action": ["SNS:GetTopicAttributes", "SNS:SetTopicAttributes", "SNS:AddPermission",
+                       "SNS:RemovePermission", "SNS:DeleteTopic", "SNS:Subscribe", "SNS:ListSubscriptionsByTopic",
+                       "SNS:Publish"],
+            "Resource": topic_arn,
+            "Condition": {"StringEquals": {"AWS:SourceOwner": account_id}},
+        }],
+    })
+
+
+class TopicPolicy(Handler):
+    type_token = "aws:sns/topicPolicy:TopicPolicy"
+    inputs = frozenset({"arn", "policy"})
+    replace_on = frozenset({"arn"})
+
+    def create(self, ctx: Context, name: str, inputs: Inputs) -> tuple[str, Outputs]:
+        return inputs["arn"], self.apply(ctx, inputs, {})
+
+    def apply(self, ctx: Context, inputs: Inputs, outputs: Outputs) -> Outputs:
+        ctx.client("sns").set_topic_attributes(TopicArn=inputs["arn"], AttributeName="Policy",
+                                               AttributeValue=inputs["policy"])
+        return {**inputs, "owner": ctx.account_id}
+
+    def exists(self, ctx: Context, resource_id: str, outputs: Outputs) -> bool:
+        try:
+            attributes = ctx.client("sns").get_topic_attributes(TopicArn=resource_id)["Attributes"]
+        except ClientError as error:
+            if _missing(error):
+                return False
+            raise
+        return json.loads(attributes.get("Policy", "{}")) == json.loads(outputs["policy"])
+
+    def delete(self, ctx: Context, resource_id: str, outputs: Outputs) -> None:
+        _ignore_missing(lambda: ctx.client("sns").set_topic_attributes(
+            TopicArn=resource_id, AttributeName="Policy",
+            AttributeValue=default_topic_policy(resource_id, ctx.account_id)))
+
+
+class TopicSubscription(Handler):
+    type_token = "aws:sns/topicSubscription:TopicSubscription"
+    inputs = frozenset({"topic", "protocol", "endpoint", "rawMessageDelivery"})
+    replace_on = frozenset({"topic", "protocol", "endpoint"})
+
+    def create(self, ctx: Context, name: str, inputs: Inputs) -> tuple[str, Outputs]:
+        arn = ctx.client("sns").subscribe(
+            TopicArn=inputs["topic"], Protocol=inputs["protocol"], Endpoint=inputs["endpoint"],
+            Attributes={"RawMessageDelivery": str(bool(inputs.get("rawMessageDelivery"))).lower()},
+            ReturnSubscriptionArn=True,
+        )["SubscriptionArn"]
+        return arn, {**inputs, "arn": arn}
+
+    def update(self, ctx: Context, resource_id: str, old: Inputs, new: Inputs, outputs: Outputs) -> Outputs:
+        ctx.client("sns").set_subscription_attributes(
+            SubscriptionArn=resource_id, AttributeName="RawMessageDelivery",
+            AttributeValue=str(bool(new.get("rawMessageDelivery"))).lower())
+        return {**new, "arn": resource_id}
+
+    def exists(self, ctx: Context, resource_id: str, outputs: Outputs) -> bool:
+        return _exists(lambda: ctx.client("sns").get_subscription_attributes(SubscriptionArn=resource_id))
+
+    def delete(self, ctx: Context, resource_id: str, outputs: Outputs) -> None:
+        _ignore_missing(lambda: ctx.client("sns").unsubscribe(SubscriptionArn=resource_id))
+
+
+# -- IAM ----------------------------------------------------------------------------------------
+
+
+class Role(Handler):
+    type_token = "aws:iam/role:Role"
+    inputs = frozenset({"name", "namePrefix", "assumeRolePolicy", "description", "tags"})
+    replace_on = frozenset({"name", "namePrefix"})
+
+    def create(self, ctx: Context, name: str, inputs: Inputs) -> tuple[str, Outputs]:
+        role_name = choose_name(inputs, name, 64)
+        role = ctx.client("iam").create_role(
+            RoleName=role_name, AssumeRolePolicyDocument=inputs["assumeRolePolicy"],
+            Description=inputs.get("description") or "", Tags=_tag_list(inputs.get("tags")),
+        )["Role"]
+        return role_name, {**inputs, "name": role_name, "arn": role["Arn"], "uniqueId": role["RoleId"]}
+
+    def update(self, ctx: Context, resource_id: str, old: Inputs, new: Inputs, outputs: Outputs) -> Outputs:
+        iam = ctx.client("iam")
+        iam.update_assume_role_policy(RoleName=resource_id, PolicyDocument=new["assumeRolePolicy"])
+        iam.update_role(RoleName=resource_id, Description=new.get("description") or "")
+        if new.get("tags"):
+            iam.tag_role(RoleName=resource_id, Tags=_tag_list(new["tags"]))
+        return {**outputs, **new, "name": resource_id}
+
+    def exists(self, ctx: Context, resource_id: str, outputs: Outputs) -> bool:
+        return _exists(lambda: ctx.client("iam").get_role(RoleName=resource_id))
+
+    def delete(self, ctx: Context, resource_id: str, outputs: Outputs) -> None:
+        _ignore_missing(lambda: ctx.client("iam").delete_role(RoleName=resource_id))
+
+
+class RolePolicy(Handler):
+    type_token = "aws:iam/rolePolicy:RolePolicy"
+    inputs = frozenset({"name", "namePrefix", "role", "policy"})
+    replace_on = frozenset({"name", "namePrefix", "role"})
+
+    def create(self, ctx: Context, name: str, inputs: Inputs) -> tuple[str, Outputs]:
+        policy_name = choose_name(inputs, name, 128)
+        outputs = self.apply(ctx, inputs, {"name": policy_name})
+        return f"{inputs['role']}:{policy_name}", outputs
+
+    def apply(self, ctx: Context, inputs: Inputs, outputs: Outputs) -> Outputs:
+        ctx.client("iam").put_role_policy(RoleName=inputs["role"], PolicyName=outputs["name"],
+                                          PolicyDocument=inputs["policy"])
+        return {**inputs, "name": outputs["name"]}
+
+    def exists(self, ctx: Context, resource_id: str, outputs: Outputs) -> bool:
+        role, _, policy_name = resource_id.partition(":")
+        return _exists(lambda: ctx.client("iam").get_role_policy(RoleName=role, PolicyName=policy_name))
+
+    def delete(self, ctx: Context, resource_id: str, outputs: Outputs) -> None:
+        role, _, policy_name = resource_id.partition(":")
+        _ignore_missing(lambda: ctx.client("iam").delete_role_policy(RoleName=role, PolicyName=policy_name))
+
+
+class Policy(Handler):
+    type_token = "aws:iam/policy:Policy"
+    inputs = frozenset({"name", "namePrefix", "policy", "description", "path", "tags"})
+    replace_on = frozenset({"name", "namePrefix", "description", "path"})
+
+    def create(self, ctx: Context, name: str, inputs: Inputs) -> tuple[str, Outputs]:
+        policy_name = choose_name(inputs, name, 128)
+        policy = ctx.client("iam").create_policy(
+            PolicyName=policy_name, PolicyDocument=inputs["policy"], Description=inputs.get("description") or "",
+            Path=inputs.get("path") or "/", Tags=_tag_list(inputs.get("tags")),
+        )["Policy"]
+        return policy["Arn"], {**inputs, "name": policy_name, "arn": policy["Arn"], "policyId": policy["PolicyId"]}
+
+    def update(self, ctx: Context, resource_id: str, old: Inputs, new: Inputs, outputs: Outputs) -> Outputs:
+        iam = ctx.client("iam")
+        if old.get("policy") != new["policy"]:
+            self._drop_old_versions(iam, resource_id)
+            iam.create_policy_version(PolicyArn=resource_id, PolicyDocument=new["policy"], SetAsDefault=True)
+        if new.get("tags"):
+            iam.tag_policy(PolicyArn=resource_id, Tags=_tag_list(new["tags"]))
+        return {**outputs, **new, "name": outputs["name"]}
+
+    @staticmethod
+    def _drop_old_versions(iam: Any, arn: str) -> None:
+        for version in iam.list_policy_versions(PolicyArn=arn)["Versions"]:
+            if not version["IsDefaultVersion"]:
+                iam.delete_policy_version(PolicyArn=arn, VersionId=version["VersionId"])
+
+    def exists(self, ctx: Context, resource_id: str, outputs: Outputs) -> bool:
+        return _exists(lambda: ctx.client("iam").get_policy(PolicyArn=resource_id))
+
+    def delete(self, ctx: Context, resource_id: str, outputs: Outputs) -> None:
+        iam = ctx.client("iam")
+        if self.exists(ctx, resource_id, outputs):
+            self._drop_old_versions(iam, resource_id)
+            iam.delete_policy(PolicyArn=resource_id)
+
+
+# -- SQS ----------------------------------------------------------------------------------------
+
+# Pulumi input name -> SQS attribute name.
+QUEUE_ATTRIBUTES = {
+    "delaySeconds": "DelaySeconds",
+    "maxMessageSize": "MaximumMessageSize",
+    "messageRetentionSeconds": "MessageRetentionPeriod",
+    "receiveWaitTimeSeconds": "ReceiveMessageWaitTimeSeconds",
+    "visibilityTimeoutSeconds": "VisibilityTimeout",
+    "redrivePolicy": "RedrivePolicy",
+    "sqsManagedSseEnabled": "SqsManagedSseEnabled",
+    "kmsMasterKeyId": "KmsMasterKeyId",
+    "kmsDataKeyReusePeriodSeconds": "KmsDataKeyReusePeriodSeconds",
+}
+
+
+def _attribute_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+class Queue(Handler):
+    type_token = "aws:sqs/queue:Queue"
+    inputs = frozenset({"name", "namePrefix", "tags", *QUEUE_ATTRIBUTES})
+    replace_on = frozenset({"name", "namePrefix"})
+
+    @staticmethod
+    def _attributes(inputs: Inputs) -> dict[str, str]:
+        return {QUEUE_ATTRIBUTES[k]: _attribute_value(v) for k, v in inputs.items() if k in QUEUE_ATTRIBUTES}
+
+    def create(self, ctx: Context, name: str, inputs: Inputs) -> tuple[str, Outputs]:
+        queue_name = choose_name(inputs, name, 80)
+        sqs = ctx.client("sqs")
+        url = sqs.create_queue(QueueName=queue_name, Attributes=self._attributes(inputs),
+                               tags=inputs.get("tags") or {})["QueueUrl"]
+        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        return url, {**inputs, "name": queue_name, "url": url, "arn": arn}
+
+    def update(self, ctx: Context, resource_id: str, old: Inputs, new: Inputs, outputs: Outputs) -> Outputs:
+        sqs = ctx.client("sqs")
+        before = self._attributes(old)
+        changed = {k: v for k, v in self._attributes(new).items() if before.get(k) != v}
+        if changed:
+            # moto forgets a queue's Policy on any SetQueueAttributes (SQS does not); the QueuePolicy
+            # resource, registered after its queue, finds that and puts it back.
+            sqs.set_queue_attributes(QueueUrl=resource_id, Attributes=changed)
+        if new.get("tags"):
+            sqs.tag_queue(QueueUrl=resource_id, Tags=new["tags"])
+        return {**outputs, **new, "name": outputs["name"]}
+
+    def exists(self, ctx: Context, resource_id: str, outputs: Outputs) -> bool:
+        return _exists(lambda: ctx.client("sqs").get_queue_attributes(QueueUrl=resource_id, AttributeNames=["QueueArn"]))
+
+    def delete(self, ctx: Context, resource_id: str, outputs: Outputs) -> None:
+        _ignore_missing(lambda: ctx.client("sqs").delete_queue(QueueUrl=resource_id))
+
+
+class QueuePolicy(Handler):
+    type_token = "aws:sqs/queuePolicy:QueuePolicy"
+    inputs = frozenset({"queueUrl", "policy"})
+    replace_on = frozenset({"queueUrl"})
+
+    def create(self, ctx: Context, name: str, inputs: Inputs) -> tuple[str, Outputs]:
+        return inputs["queueUrl"], self.apply(ctx, inputs, {})
+
+    def apply(self, ctx: Context, inputs: Inputs, outputs: Outputs) -> Outputs:
+        ctx.client("sqs").set_queue_attributes(QueueUrl=inputs["queueUrl"], Attributes={"Policy": inputs["policy"]})
+        return dict(inputs)
+
+    def exists(self, ctx: Context, resource_id: str, outputs: Outputs) -> bool:
+        try:
+            attributes = ctx.client("sqs").get_queue_attributes(QueueUrl=resource_id, AttributeNames=["Policy"])
+        except ClientError as error:
+            if _missing(error):
+                return False
+            raise
+        policy = attributes.get("Attributes", {}).get("Policy")
+        return bool(policy) and json.loads(policy) == json.loads(outputs["policy"])
+
+    def delete(self, ctx: Context, resource_id: str, outputs: Outputs) -> None:
+        _ignore_missing(lambda: ctx.client("sqs").set_queue_attributes(QueueUrl=resource_id, Attributes={"Policy": ""}))
+
+
+HANDLERS: dict[str, Handler] = {
+    handler.type_token: handler
+    for handler in (
+        Bucket(), BucketOwnershipControls(), BucketPublicAccessBlock(), BucketServerSideEncryptionConfiguration(),
+        BucketVersioning(), BucketLifecycleConfiguration(), BucketPolicy(), Topic(), TopicPolicy(),
+        TopicSubscription(), Role(), RolePolicy(), Policy(), Queue(), QueuePolicy(),
+    )
+}
+
+
+def handler_for(type_token: str) -> Handler:
+    try:
+        return HANDLERS[type_token]
+    except KeyError:
+        raise UnsupportedResource(
+            f"resource type {type_token} is not supported by the offline deployer; supported: "
+            f"{', '.join(sorted(HANDLERS))}. Deploy with the Pulumi CLI, or add a handler in "
+            "localaws/deploy/handlers.py"
+        ) from None

@@ -1,0 +1,84 @@
+"""Running a Pulumi program in-process under Pulumi's mocks, with a stack's config.
+
+The same runner serves the offline deployer (whose mocks create real resources in the local
+endpoint) and the unit tests (whose mocks only record)."""
+
+from __future__ import annotations
+
+import json
+import runpy
+import sys
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import pulumi
+import yaml
+
+DEFAULT_REGION = "us-east-1"
+
+
+class StackConfigError(ValueError):
+    """The stack's config file cannot be used; the message says why and what to do."""
+
+
+def project_name(project_dir: Path) -> str:
+    return yaml.safe_load((project_dir / "Pulumi.yaml").read_text())["name"]
+
+
+def stack_config(project_dir: Path, stack: str) -> dict[str, str]:
+    """The stack's config (``Pulumi.<stack>.yaml``) as the engine hands it to a program: namespaced
+    keys, string values (structured values as JSON). ``aws:region`` defaults to us-east-1."""
+    project = project_name(project_dir)
+    path = project_dir / f"Pulumi.{stack}.yaml"
+    raw = (yaml.safe_load(path.read_text()) or {}).get("config", {}) if path.exists() else {}
+    config = {"aws:region": DEFAULT_REGION}
+    for key, value in (raw or {}).items():
+        if isinstance(value, dict) and "secure" in value:
+            raise StackConfigError(
+                f"{path.name}: {key} is a secret; the in-process deployer cannot decrypt secrets. "
+                "Deploy with the Pulumi CLI, or set it as plain config for the local stack."
+            )
+        namespaced = key if ":" in key else f"{project}:{key}"
+        config[namespaced] = value if isinstance(value, str) else json.dumps(value)
+    return config
+
+
+def run_program(
+    mocks: pulumi.runtime.Mocks,
+    project: str,
+    stack: str,
+    config: dict[str, str],
+    body: Callable[[], Any],
+) -> dict[str, Any]:
+    """Run ``body`` (which declares resources) under ``mocks``; return the stack outputs it exported."""
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False)
+    pulumi.runtime.set_all_config(config)
+    root = pulumi.runtime.get_root_resource()
+    root.outputs.clear()
+    exported: dict[str, Any] = {}
+
+    @pulumi.runtime.test
+    def program() -> pulumi.Output:
+        body()
+        return pulumi.Output.all(**root.outputs).apply(exported.update)
+
+    program()
+    return exported
+
+
+def main_program(project_dir: Path) -> Callable[[], Any]:
+    """A body that runs the project's ``__main__.py`` as the Pulumi language host would."""
+
+    def body() -> None:
+        if str(project_dir) not in sys.path:
+            sys.path.insert(0, str(project_dir))
+        runpy.run_path(str(project_dir / "__main__.py"), run_name="__main__")
+
+    return body
+
+
+def run_main(mocks: pulumi.runtime.Mocks, project_dir: Path, stack: str, config: Optional[dict[str, str]] = None) -> dict[str, Any]:
+    """Run the project's program with the given config (default: the stack's own)."""
+    if config is None:
+        config = stack_config(project_dir, stack)
+    return run_program(mocks, project_name(project_dir), stack, config, main_program(project_dir))

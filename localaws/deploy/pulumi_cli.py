@@ -1,0 +1,86 @@
+"""Deploying into the local endpoint with the real Pulumi CLI, when it is installed.
+
+A local stack on a file backend under the data dir (no Pulumi Cloud login), a passphrase secrets
+provider with a fixed local passphrase, and the AWS provider pointed at the endpoint. Then
+``pulumi up --yes`` and ``pulumi stack output --json``, exactly as a user would type them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+from .program import DEFAULT_REGION
+
+# Only protects the local stack's secrets from nobody in particular: this stack lives on a laptop.
+LOCAL_PASSPHRASE = "local-endpoint-only"
+SERVICES = ("s3", "sns", "sqs", "iam", "sts", "rekognition")
+
+
+class PulumiCliError(RuntimeError):
+    """A pulumi command failed; the message carries its output."""
+
+
+def cli_available() -> bool:
+    return shutil.which("pulumi") is not None
+
+
+def provider_config(endpoint: str, region: str) -> dict[str, str]:
+    """The AWS provider pointed at the local endpoint, with dummy credentials."""
+    config = {
+        "aws:region": region,
+        "aws:accessKey": "testing",
+        "aws:secretKey": "testing",
+        "aws:skipCredentialsValidation": "true",
+        "aws:skipRequestingAccountId": "true",
+        "aws:skipMetadataApiCheck": "true",
+        "aws:s3UsePathStyle": "true",
+    }
+    for service in SERVICES:
+        config[f"aws:endpoints[0].{service}"] = endpoint
+    return config
+
+
+class PulumiCli:
+    def __init__(self, project_dir: Path, data_dir: Path, stack: str) -> None:
+        self.project_dir = project_dir
+        self.stack = stack
+        backend = (data_dir / "pulumi-backend").resolve()
+        backend.mkdir(parents=True, exist_ok=True)
+        self.env = {
+            **os.environ,
+            "PULUMI_BACKEND_URL": f"file://{backend}",
+            "PULUMI_CONFIG_PASSPHRASE": LOCAL_PASSPHRASE,
+            "PULUMI_SKIP_UPDATE_CHECK": "true",
+        }
+
+    def run(self, *args: str) -> str:
+        result = subprocess.run(
+            ["pulumi", *args, "--non-interactive"], cwd=self.project_dir, env=self.env,
+            capture_output=True, text=True, check=False,
+        )
+        if result.returncode != 0:
+            raise PulumiCliError(f"pulumi {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
+        return result.stdout
+
+    def deploy(self, endpoint: str) -> dict[str, Any]:
+        self.run("stack", "select", "--create", self.stack, "--secrets-provider", "passphrase")
+        region = self._config_value("aws:region") or DEFAULT_REGION
+        for key, value in provider_config(endpoint, region).items():
+            self.run("config", "set", "--stack", self.stack, "--path", key, value)
+        self.run("up", "--yes", "--skip-preview", "--stack", self.stack)
+        return json.loads(self.run("stack", "output", "--json", "--show-secrets", "--stack", self.stack))
+
+    def destroy(self) -> None:
+        self.run("destroy", "--yes", "--skip-preview", "--stack", self.stack)
+        self.run("stack", "rm", "--yes", "--preserve-config", self.stack)
+
+    def _config_value(self, key: str) -> str:
+        try:
+            return self.run("config", "get", "--stack", self.stack, key).strip()
+        except PulumiCliError:
+            return ""

@@ -1,0 +1,299 @@
+"""The offline deployer: this project's Pulumi program applied to the local endpoint, then audited
+with boto3 as an auditor would."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from components import ConfigError
+from localaws.deploy import engine
+from localaws.deploy.handlers import Context, UnsupportedResource, handler_for
+from localaws.deploy.program import project_name
+
+from .conftest import ACCOUNT_ID, REGION, receive_all, unique, upload, wait_for_job
+
+ROOT = Path(__file__).resolve().parents[2]
+PROJECT = project_name(ROOT)
+STACK_OUTPUTS = {"bucketName", "bucketArn", "topicArn", "topicName", "roleArn", "queueUrl", "queueArn",
+                 "deadLetterQueueUrl", "deadLetterQueueArn", "launcherPolicyArn", "region"}
+
+
+def config(**settings: str) -> dict[str, str]:
+    return {"aws:region": REGION, **{f"{PROJECT}:{k}": v for k, v in settings.items()}}
+
+
+@pytest.fixture(scope="module")
+def ctx(endpoint) -> Context:
+    return Context(lambda service: endpoint.client(service, REGION), REGION, ACCOUNT_ID)
+
+
+def inventory(aws) -> dict[str, set[str]]:
+    """Everything of the kinds the stack makes, to compare before and after."""
+    iam = aws("iam")
+    sns = aws("sns")
+    return {
+        "buckets": {b["Name"] for b in aws("s3").list_buckets()["Buckets"]},
+        "topics": {t["TopicArn"] for t in sns.list_topics()["Topics"]},
+        "subscriptions": {s["SubscriptionArn"] for s in sns.list_subscriptions()["Subscriptions"]},
+        "queues": set(aws("sqs").list_queues().get("QueueUrls", [])),
+        "roles": {r["RoleName"] for r in iam.list_roles()["Roles"]},
+        "policies": {p["Arn"] for p in iam.list_policies(Scope="Local")["Policies"]},
+    }
+
+
+@pytest.fixture(scope="module")
+def deployed(ctx, aws, tmp_path_factory) -> dict[str, Any]:
+    state = tmp_path_factory.mktemp("deploy") / "state.json"
+    before = inventory(aws)
+    outputs, changes = engine.deploy(ctx, ROOT, "audit", state, config(namePrefix=unique("audit")))
+    return {"outputs": outputs, "changes": changes, "state": state, "before": before}
+
+
+def test_every_output_is_exported(deployed):
+    outputs = deployed["outputs"]
+    assert set(outputs) == STACK_OUTPUTS
+    assert outputs["region"] == REGION
+    assert outputs["topicName"].startswith("AmazonRekognition-audit-")
+    assert {c.action for c in deployed["changes"]} == {"created"}
+    assert len(deployed["changes"]) == 17
+
+
+def test_bucket_as_an_auditor_sees_it(deployed, aws):
+    s3, bucket = aws("s3"), deployed["outputs"]["bucketName"]
+    block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert block == {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
+                     "RestrictPublicBuckets": True}
+    ownership = s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"]
+    assert ownership == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    (rule,) = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
+    assert rule["ApplyServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    rules = {r["ID"]: r for r in s3.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]}
+    assert rules["abort-incomplete-multipart-uploads"]["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 7}
+    assert rules["expire-noncurrent-versions"]["NoncurrentVersionExpiration"]["NoncurrentDays"] == 30
+    (deny,) = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])["Statement"]
+    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_topic_role_and_policies_as_an_auditor_sees_them(deployed, aws):
+    outputs = deployed["outputs"]
+    attributes = aws("sns").get_topic_attributes(TopicArn=outputs["topicArn"])["Attributes"]
+    assert attributes["KmsMasterKeyId"] == "alias/aws/sns"
+    statements = json.loads(attributes["Policy"])["Statement"]
+    allows = [s for s in statements if s["Effect"] == "Allow"]
+    assert [s["Principal"] for s in allows] == [{"AWS": outputs["roleArn"]}]
+    iam = aws("iam")
+    role_name = outputs["roleArn"].rsplit("/", 1)[1]
+    trust = iam.get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]
+    assert trust["Statement"][0]["Principal"] == {"Service": "rekognition.amazonaws.com"}
+    assert trust["Statement"][0]["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}}
+    (inline,) = iam.list_role_policies(RoleName=role_name)["PolicyNames"]
+    (publish,) = iam.get_role_policy(RoleName=role_name, PolicyName=inline)["PolicyDocument"]["Statement"]
+    assert publish["Action"] == "sns:Publish" and publish["Resource"] == outputs["topicArn"]
+    launcher = iam.get_policy(PolicyArn=outputs["launcherPolicyArn"])["Policy"]
+    document = iam.get_policy_version(PolicyArn=outputs["launcherPolicyArn"],
+                                      VersionId=launcher["DefaultVersionId"])["PolicyVersion"]["Document"]
+    by_sid = {s["Sid"]: s for s in document["Statement"]}
+    assert by_sid["PassServiceRoleToRekognition"]["Resource"] == outputs["roleArn"]
+
+
+def test_queues_and_subscription_as_an_auditor_sees_them(deployed, aws):
+    outputs = deployed["outputs"]
+    sqs = aws("sqs")
+    queue = sqs.get_queue_attributes(QueueUrl=outputs["queueUrl"], AttributeNames=["All"])["Attributes"]
+    dead_letter = sqs.get_queue_attributes(QueueUrl=outputs["deadLetterQueueUrl"], AttributeNames=["All"])["Attributes"]
+    assert queue["QueueArn"] == outputs["queueArn"] and dead_letter["QueueArn"] == outputs["deadLetterQueueArn"]
+    for attributes in (queue, dead_letter):
+        assert attributes["SqsManagedSseEnabled"] == "true"
+        assert int(attributes["MessageRetentionPeriod"]) == 14 * 24 * 3600
+        assert any(s["Effect"] == "Deny" for s in json.loads(attributes["Policy"])["Statement"])
+    assert queue["ReceiveMessageWaitTimeSeconds"] == "20"
+    assert json.loads(queue["RedrivePolicy"]) == {"deadLetterTargetArn": outputs["deadLetterQueueArn"],
+                                                  "maxReceiveCount": 5}
+    (allow,) = [s for s in json.loads(queue["Policy"])["Statement"] if s["Effect"] == "Allow"]
+    assert allow["Condition"] == {"ArnEquals": {"aws:SourceArn": outputs["topicArn"]}}
+    (subscription,) = aws("sns").list_subscriptions_by_topic(TopicArn=outputs["topicArn"])["Subscriptions"]
+    assert (subscription["Protocol"], subscription["Endpoint"]) == ("sqs", outputs["queueArn"])
+    raw = aws("sns").get_subscription_attributes(SubscriptionArn=subscription["SubscriptionArn"])["Attributes"]
+    assert raw["RawMessageDelivery"] == "false"
+
+
+def test_a_message_published_to_the_topic_arrives_on_the_queue(deployed, aws):
+    outputs = deployed["outputs"]
+    aws("sns").publish(TopicArn=outputs["topicArn"], Message="ping")
+    (message,) = receive_all(aws, outputs["queueUrl"])
+    assert json.loads(message["Body"])["Message"] == "ping"
+
+
+def test_rekognition_accepts_the_deployed_channel_and_reports_on_the_queue(deployed, aws, videos):
+    outputs = deployed["outputs"]
+    s3_object = upload(aws, outputs["bucketName"], videos["no-face"].path)
+    job_id = aws("rekognition").start_face_detection(
+        Video={"S3Object": s3_object},
+        NotificationChannel={"SNSTopicArn": outputs["topicArn"], "RoleArn": outputs["roleArn"]},
+    )["JobId"]
+    wait_for_job(aws, job_id)
+    (message,) = receive_all(aws, outputs["queueUrl"])
+    assert json.loads(json.loads(message["Body"])["Message"])["JobId"] == job_id
+    aws("s3").delete_objects(Bucket=outputs["bucketName"], Delete={"Objects": [
+        {"Key": s3_object["Name"], "VersionId": s3_object["Version"]}]})
+
+
+def test_deploying_again_changes_nothing(deployed, ctx, aws):
+    before = inventory(aws)
+    outputs, changes = engine.deploy(ctx, ROOT, "audit", deployed["state"],
+                                     config(namePrefix=deployed["outputs"]["topicName"].split("-")[1] + "-"
+                                            + deployed["outputs"]["topicName"].split("-")[2]))
+    assert outputs == deployed["outputs"]
+    assert {c.action for c in changes} == {"unchanged"}
+    assert inventory(aws) == before
+
+
+@pytest.fixture
+def scratch_stack(ctx, aws, tmp_path):
+    """A stack of its own, destroyed at the end; yields (state path, name prefix, inventory before)."""
+    before = inventory(aws)
+    state = tmp_path / "state.json"
+    yield state, unique("scratch"), before
+    engine.destroy(ctx, state)
+
+
+def test_config_changes_update_in_place_or_replace(ctx, aws, scratch_stack):
+    state, prefix, before = scratch_stack
+    first, _ = engine.deploy(ctx, ROOT, "scratch", state, config(namePrefix=prefix))
+    updated, changes = engine.deploy(ctx, ROOT, "scratch", state, config(namePrefix=prefix, maxReceiveCount="2",
+                                                                         rawMessageDelivery="true"))
+    actions = {(c.type.split(":")[-1], c.action) for c in changes if c.action != "unchanged"}
+    assert ("Queue", "updated") in actions and ("TopicSubscription", "updated") in actions
+    assert updated["queueUrl"] == first["queueUrl"], "updated in place, not replaced"
+    redrive = aws("sqs").get_queue_attributes(QueueUrl=updated["queueUrl"], AttributeNames=["RedrivePolicy"])
+    assert json.loads(redrive["Attributes"]["RedrivePolicy"])["maxReceiveCount"] == 2
+    policy = aws("sqs").get_queue_attributes(QueueUrl=updated["queueUrl"], AttributeNames=["Policy"])["Attributes"]
+    assert "Policy" in policy, "the queue keeps its policy"
+    (subscription,) = aws("sns").list_subscriptions_by_topic(TopicArn=updated["topicArn"])["Subscriptions"]
+    raw = aws("sns").get_subscription_attributes(SubscriptionArn=subscription["SubscriptionArn"])["Attributes"]
+    assert raw["RawMessageDelivery"] == "true"
+    tagged, changes = engine.deploy(ctx, ROOT, "scratch", state, config(namePrefix=prefix, tags='{"team": "vision"}'))
+    assert tagged == updated | {}, "tags change in place"
+    assert {c.type.split(":")[-1] for c in changes if c.action == "updated"} >= {"Bucket", "Topic", "Queue", "Role",
+                                                                                   "Policy"}
+    assert aws("sns").list_tags_for_resource(ResourceArn=tagged["topicArn"])["Tags"] == [{"Key": "team", "Value": "vision"}]
+    # A new name prefix renames every resource: the new ones are made, then the old ones deleted.
+    renamed, changes = engine.deploy(ctx, ROOT, "scratch", state, config(namePrefix=prefix + "x"))
+    assert sum(c.action == "created" for c in changes) == 17 and sum(c.action == "deleted" for c in changes) == 17
+    topics = {t["TopicArn"] for t in aws("sns").list_topics()["Topics"]}
+    assert first["topicArn"] not in topics and renamed["topicArn"] in topics
+    assert first["bucketName"] not in inventory(aws)["buckets"]
+
+
+def test_bad_config_is_a_clear_error_and_makes_nothing(ctx, aws, tmp_path):
+    before = inventory(aws)
+    state = tmp_path / "state.json"
+    with pytest.raises(ConfigError, match="maxReceiveCount"):
+        engine.deploy(ctx, ROOT, "bad", state, config(maxReceiveCount="0"))
+    with pytest.raises(ConfigError, match="topicKmsKeyArn"):
+        engine.deploy(ctx, ROOT, "bad", state, config(topicKmsKeyArn="my-key"))
+    assert inventory(aws) == before
+    assert not state.exists()
+
+
+def test_destroy_leaves_the_endpoint_as_it_was(ctx, aws, tmp_path):
+    before = inventory(aws)
+    state = tmp_path / "state.json"
+    engine.deploy(ctx, ROOT, "gone", state, config(namePrefix=unique("gone")))
+    assert inventory(aws) != before
+    changes = engine.destroy(ctx, state)
+    assert len(changes) == 17 and {c.action for c in changes} == {"deleted"}
+    assert inventory(aws) == before
+    assert not state.exists()
+
+
+def test_a_bucket_holding_videos_is_not_destroyed_without_force_destroy(ctx, aws, tmp_path, videos):
+    state = tmp_path / "state.json"
+    outputs, _ = engine.deploy(ctx, ROOT, "kept", state, config(namePrefix=unique("kept")))
+    upload(aws, outputs["bucketName"], videos["no-face"].path)
+    with pytest.raises(RuntimeError, match="forceDestroy"):
+        engine.destroy(ctx, state)
+    engine.deploy(ctx, ROOT, "kept", state, config(namePrefix=outputs["topicName"].split("-")[1] + "-"
+                                                   + outputs["topicName"].split("-")[2], forceDestroy="true"))
+    engine.destroy(ctx, state)
+    assert outputs["bucketName"] not in inventory(aws)["buckets"]
+
+
+def test_unsupported_types_are_named():
+    with pytest.raises(UnsupportedResource, match="aws:ec2/instance:Instance"):
+        handler_for("aws:ec2/instance:Instance")
+    with pytest.raises(UnsupportedResource, match="fifoQueue"):
+        handler_for("aws:sqs/queue:Queue").check_inputs({"fifoQueue": True})
+
+
+def run_script(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "scripts" / "local.py"), *args],
+                          capture_output=True, text=True, timeout=120, check=False)
+
+
+def test_the_command_line_deploys_writes_outputs_and_destroys(endpoint, aws, tmp_path):
+    before = inventory(aws)
+    outputs_file = tmp_path / "outputs.json"
+    deployed = run_script("deploy", "--endpoint", endpoint.url, "--data-dir", str(tmp_path), "--stack", "cli-test",
+                          "--outputs-file", str(outputs_file), "--engine", "in-process")
+    assert deployed.returncode == 0, deployed.stderr
+    outputs = json.loads(outputs_file.read_text())
+    assert set(outputs) == STACK_OUTPUTS
+    assert outputs_file.read_text() == json.dumps(outputs, indent=2) + "\n"  # as `pulumi stack output --json`
+    destroyed = run_script("destroy", "--endpoint", endpoint.url, "--data-dir", str(tmp_path), "--stack", "cli-test",
+                           "--outputs-file", str(outputs_file), "--engine", "in-process")
+    assert destroyed.returncode == 0, destroyed.stderr
+    assert inventory(aws) == before and not outputs_file.exists()
+
+
+def test_the_command_line_says_when_no_endpoint_answers(tmp_path):
+    result = run_script("deploy", "--endpoint", "http://127.0.0.1:9", "--data-dir", str(tmp_path), "--engine",
+                        "in-process")
+    assert result.returncode == 1
+    assert "no local endpoint answers at http://127.0.0.1:9" in result.stderr
+    assert "scripts/local.py serve" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.needs_pulumi_cli
+@pytest.mark.skipif(shutil.which("pulumi") is None,
+                    reason="the Pulumi CLI is not installed (it cannot be installed offline); the in-process path is tested")
+def test_the_pulumi_cli_path(endpoint, aws, tmp_path):
+    outputs_file = tmp_path / "outputs.json"
+    deployed = run_script("deploy", "--endpoint", endpoint.url, "--data-dir", str(tmp_path), "--stack", "cli-real",
+                          "--outputs-file", str(outputs_file), "--engine", "cli")
+    assert deployed.returncode == 0, deployed.stderr
+    outputs = json.loads(outputs_file.read_text())
+    assert set(outputs) == STACK_OUTPUTS
+    assert aws("sns").get_topic_attributes(TopicArn=outputs["topicArn"])
+    destroyed = run_script("destroy", "--endpoint", endpoint.url, "--data-dir", str(tmp_path), "--stack", "cli-real",
+                           "--engine", "cli")
+    assert destroyed.returncode == 0, destroyed.stderr
+
+
+def test_a_replacement_makes_the_new_resource_before_deleting_the_old(ctx, aws, tmp_path):
+    """A tiny program of its own, whose topic name comes from config: renaming it forces a replace."""
+    (tmp_path / "Pulumi.yaml").write_text("name: replace-test\nruntime: python\n")
+    (tmp_path / "__main__.py").write_text(
+        "import pulumi, pulumi_aws as aws\n"
+        "topic = aws.sns.Topic('topic', name=pulumi.Config().require('topicName'))\n"
+        "pulumi.export('topicArn', topic.arn)\n"
+    )
+    state = tmp_path / "state.json"
+    first_name, second_name = unique("first"), unique("second")
+    first, _ = engine.deploy(ctx, tmp_path, "t", state, {"aws:region": REGION, "replace-test:topicName": first_name})
+    second, changes = engine.deploy(ctx, tmp_path, "t", state, {"aws:region": REGION, "replace-test:topicName": second_name})
+    assert [(c.action, c.name) for c in changes] == [("replaced", "topic"), ("deleted", "topic")]
+    topics = {t["TopicArn"] for t in aws("sns").list_topics()["Topics"]}
+    assert second["topicArn"].endswith(second_name) and second["topicArn"] in topics
+    assert first["topicArn"] not in topics
+    engine.destroy(ctx, state)
+    assert second["topicArn"] not in {t["TopicArn"] for t in aws("sns").list_topics()["Topics"]}
