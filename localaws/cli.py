@@ -18,6 +18,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from components import ConfigError
+from launcher.video import MAX_VIDEO_BYTES
 
 from .deploy import engine
 from .deploy.handlers import Context, UnsupportedResource
@@ -51,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
     serve.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="job store and scratch space")
     serve.add_argument("--max-open-jobs", type=_positive, default=20, help="then LimitExceededException")
-    serve.add_argument("--max-video-bytes", type=_positive, default=10 * 1024**3, help="then VideoTooLargeException")
+    serve.add_argument("--max-video-bytes", type=_positive, default=MAX_VIDEO_BYTES, help="then VideoTooLargeException")
     serve.add_argument("--sample-interval-ms", type=_positive, default=DEFAULT_SAMPLE_INTERVAL_MS)
     serve.add_argument("--workers", type=_positive, default=1, help="jobs processed at once")
     serve.add_argument("--detector", default=DEFAULT_DETECTOR, help="'retinaface' or 'package.module:factory'")

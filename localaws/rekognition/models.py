@@ -24,10 +24,12 @@ from typing import Any, Callable, Optional
 
 from botocore.exceptions import ClientError
 
-from ..video import MAX_DURATION_MS, UnsupportedVideo, probe, sample_frames
+from launcher.video import MAX_DURATION_MS, MAX_VIDEO_BYTES, UnsupportedVideo, probe
+
 from .channel import check_notification_channel
 from .detector import DEFAULT_DETECTOR, FaceDetector, load_detector
 from .exceptions import (
+    ERRORS_BY_CODE,
     IdempotentParameterMismatchException,
     InvalidPaginationTokenException,
     InvalidS3ObjectException,
@@ -36,6 +38,7 @@ from .exceptions import (
     VideoTooLargeException,
 )
 from .faces import face_detail
+from .frames import sample_frames
 from .store import FAILED, IN_PROGRESS, SUCCEEDED, Job, JobStore, now_ms
 from .validation import validate_request
 
@@ -57,7 +60,7 @@ ClientFactory = Callable[..., Any]
 class EmulatorSettings:
     data_dir: Path
     max_open_jobs: int = 20
-    max_video_bytes: int = 10 * 1024**3
+    max_video_bytes: int = MAX_VIDEO_BYTES
     sample_interval_ms: int = DEFAULT_SAMPLE_INTERVAL_MS
     workers: int = 1
     detector: str = DEFAULT_DETECTOR
@@ -98,6 +101,8 @@ class RekognitionBackend:
         self._detector_lock = threading.Lock()
         self._start_lock = threading.Lock()
         self._stopping = threading.Event()
+        self._faults: dict[str, list[str]] = {}
+        self._faults_lock = threading.Lock()
         self._scratch = settings.data_dir / "scratch"
         self._scratch.mkdir(parents=True, exist_ok=True)
         self.store = JobStore(settings.data_dir / "rekognition.sqlite3")
@@ -119,6 +124,19 @@ class RekognitionBackend:
         self._stopping.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
         self.store.close()
+
+    def inject_fault(self, operation: str, code: str, times: int = 1) -> None:
+        """Test hook: the next ``times`` calls of ``operation`` fail with the error ``code`` (for
+        errors the service raises on its own schedule: throttling, internal errors)."""
+        with self._faults_lock:
+            self._faults.setdefault(operation, []).extend([code] * times)
+
+    def raise_injected_fault(self, operation: str) -> None:
+        with self._faults_lock:
+            pending = self._faults.get(operation)
+            code = pending.pop(0) if pending else None
+        if code is not None:
+            raise ERRORS_BY_CODE[code](f"{code} (injected)")
 
     def _face_detector(self) -> FaceDetector:
         with self._detector_lock:

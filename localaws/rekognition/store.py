@@ -96,6 +96,9 @@ class JobStore:
         )
         return _job(rows[0]) if rows else None
 
+    def count(self) -> int:
+        return self._query("SELECT COUNT(*) FROM jobs")[0][0]
+
     def count_open(self) -> int:
         return self._query("SELECT COUNT(*) FROM jobs WHERE status = ?", (IN_PROGRESS,))[0][0]
 

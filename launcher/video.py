@@ -1,6 +1,7 @@
-"""Reading videos the way Rekognition Video accepts them: H.264 in MP4/MOV (or AVI), decoded with PyAV.
+"""Videos the way Rekognition Video accepts them: H.264 in MP4/MOV (or AVI), read with PyAV.
 
-Shared by the emulator (metadata and frames) and the launcher (checking a file before upload).
+The launcher checks a file with it before uploading; the local emulator uses it to probe and sample
+the videos it processes.
 """
 
 from __future__ import annotations
@@ -8,15 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import av
-import numpy as np
 
 # FFmpeg's demuxer names for the containers Rekognition Video documents (.mp4, .mov, and .avi).
 SUPPORTED_FORMATS = {"mov,mp4,m4a,3gp,3g2,mj2": "QuickTime / MOV", "avi": "AVI (Audio Video Interleaved)"}
 SUPPORTED_CODEC = "h264"
 MAX_DURATION_MS = 6 * 3600 * 1000
+MAX_VIDEO_BYTES = 10 * 1024**3
 
 # FFmpeg's AVColorRange: 2 is JPEG (full); 1 (MPEG) and 0 (unspecified) are limited/TV range.
 _FULL_RANGE = 2
@@ -49,14 +50,14 @@ class VideoMetadata:
         }
 
 
-def _open(path: Path) -> av.container.InputContainer:
+def open_video(path: Path) -> av.container.InputContainer:
     try:
         return av.open(str(path), mode="r")
     except (av.error.FFmpegError, UnicodeDecodeError) as error:
         raise UnsupportedVideo(f"not a readable video container: {error}") from None
 
 
-def _video_stream(container: av.container.InputContainer) -> av.video.stream.VideoStream:
+def video_stream(container: av.container.InputContainer) -> av.video.stream.VideoStream:
     if container.format.name not in SUPPORTED_FORMATS:
         raise UnsupportedVideo(
             f"unsupported container {container.format.long_name!r}: use MP4 or MOV (or AVI) with H.264 video"
@@ -71,8 +72,8 @@ def _video_stream(container: av.container.InputContainer) -> av.video.stream.Vid
 
 def probe(path: Path) -> VideoMetadata:
     """Container metadata, or UnsupportedVideo if Rekognition would refuse the file."""
-    with _open(path) as container:
-        stream = _video_stream(container)
+    with open_video(path) as container:
+        stream = video_stream(container)
         rate = stream.average_rate or stream.guessed_rate or Fraction(0)
         if stream.duration is not None and stream.time_base is not None:
             duration_ms = int(stream.duration * stream.time_base * 1000)
@@ -91,26 +92,3 @@ def probe(path: Path) -> VideoMetadata:
             frame_width=stream.width,
             color_range="FULL" if stream.codec_context.color_range == _FULL_RANGE else "LIMITED",
         )
-
-
-def sample_frames(path: Path, interval_ms: int) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield (timestamp in ms, RGB frame) for the first frame at or after each multiple of
-    ``interval_ms``. Every frame is decoded (H.264 needs its references); only sampled ones are
-    converted. A decoding error mid-file raises UnsupportedVideo."""
-    with _open(path) as container:
-        stream = _video_stream(container)
-        stream.thread_type = "AUTO"
-        start = stream.start_time or 0
-        next_ms = 0.0
-        try:
-            for frame in container.decode(stream):
-                if frame.pts is None:
-                    continue
-                timestamp_ms = float((frame.pts - start) * stream.time_base * 1000)
-                if timestamp_ms + 0.5 < next_ms:
-                    continue
-                yield round(timestamp_ms), frame.to_ndarray(format="rgb24")
-                while next_ms <= timestamp_ms + 0.5:
-                    next_ms += interval_ms
-        except av.error.FFmpegError as error:
-            raise UnsupportedVideo(f"the video is corrupt: {error}") from None

@@ -1,0 +1,103 @@
+"""What can go wrong, what to do about it, and the exit code that says which it was.
+
+Every failure the launcher reports is a LauncherError: one line for the user (what went wrong and
+what to do) and a documented exit code, so scripts can tell a bad input from a failed job from a
+service refusal.
+"""
+
+from __future__ import annotations
+
+from enum import IntEnum
+from typing import Optional
+
+from botocore.exceptions import ClientError
+
+
+class ExitCode(IntEnum):
+    OK = 0
+    UNEXPECTED = 1
+    BAD_INPUT = 2  # a missing or unusable argument, file, URI, token, tag or stack output
+    JOB_FAILED = 3  # the job ended FAILED (or ERROR): its StatusMessage says why
+    TIMEOUT = 4  # --timeout passed before the job ended; it keeps running (re-attach with --attach)
+    ACCESS_DENIED = 10
+    INVALID_PARAMETER = 11
+    INVALID_S3_OBJECT = 12
+    VIDEO_TOO_LARGE = 13
+    IDEMPOTENT_PARAMETER_MISMATCH = 14
+    LIMIT_EXCEEDED = 15
+    THROTTLED = 16
+    PROVISIONED_THROUGHPUT_EXCEEDED = 17
+    INTERNAL_SERVER_ERROR = 18
+    RESOURCE_NOT_FOUND = 19
+    INVALID_PAGINATION_TOKEN = 20
+    AWS_ERROR = 21  # any other AWS error (S3, SQS, credentials, network)
+    INTERRUPTED = 130  # Ctrl-C
+
+
+class LauncherError(Exception):
+    def __init__(self, message: str, exit_code: ExitCode = ExitCode.UNEXPECTED) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class BadInput(LauncherError):
+    def __init__(self, message: str) -> None:
+        super().__init__(message, ExitCode.BAD_INPUT)
+
+
+# Each exception in StartFaceDetection's and GetFaceDetection's service model: the exit code, and
+# what to do about it.
+SERVICE_ERRORS: dict[str, tuple[ExitCode, str]] = {
+    "AccessDeniedException": (
+        ExitCode.ACCESS_DENIED,
+        "attach the stack's launcherPolicyArn to the identity running the launcher (iam:PassRole on the "
+        "stack's role and read access to the video are needed), and check the role's trust policy",
+    ),
+    "InvalidParameterException": (
+        ExitCode.INVALID_PARAMETER,
+        "check the stack outputs (topicArn, roleArn) and the --token / --job-tag values",
+    ),
+    "InvalidS3ObjectException": (
+        ExitCode.INVALID_S3_OBJECT,
+        "check that the object exists, that you may read it, and that the bucket is in the region "
+        "Rekognition is called in (AWS_REGION or the stack's region)",
+    ),
+    "VideoTooLargeException": (ExitCode.VIDEO_TOO_LARGE, "split the video: Rekognition takes at most 10 GB"),
+    "IdempotentParameterMismatchException": (
+        ExitCode.IDEMPOTENT_PARAMETER_MISMATCH,
+        "this --token was used for a job with other parameters in the last 7 days: pick another --token, "
+        "or leave it out to derive one",
+    ),
+    "LimitExceededException": (
+        ExitCode.LIMIT_EXCEEDED,
+        "the account has too many open video jobs (20 by default): wait for some to finish, or ask AWS "
+        "for a higher quota",
+    ),
+    "ThrottlingException": (ExitCode.THROTTLED, "Rekognition is throttling requests: try again in a while"),
+    "ProvisionedThroughputExceededException": (
+        ExitCode.PROVISIONED_THROUGHPUT_EXCEEDED,
+        "the account's request rate is exceeded: try again in a while, or ask AWS for a higher quota",
+    ),
+    "InternalServerError": (ExitCode.INTERNAL_SERVER_ERROR, "Rekognition failed internally: try again"),
+    "ResourceNotFoundException": (
+        ExitCode.RESOURCE_NOT_FOUND,
+        "no such job in this account and region (results are kept 7 days): check the job ID and AWS_REGION",
+    ),
+    "InvalidPaginationTokenException": (
+        ExitCode.INVALID_PAGINATION_TOKEN,
+        "a results page token expired (they last 24 hours): run the command again to fetch from the start",
+    ),
+}
+
+
+def error_code(error: ClientError) -> str:
+    return error.response.get("Error", {}).get("Code", "")
+
+
+def from_client_error(error: ClientError, doing: str, job_id: Optional[str] = None) -> LauncherError:
+    """One line: what failed (with which job), the service's message, and what to do."""
+    code = error_code(error)
+    message = error.response.get("Error", {}).get("Message") or str(error)
+    exit_code, advice = SERVICE_ERRORS.get(code, (ExitCode.AWS_ERROR, "check your AWS credentials, region and endpoint"))
+    where = f" (job {job_id})" if job_id else ""
+    return LauncherError(f"{doing}{where} failed: {code or 'error'}: {message}. What to do: {advice}.", exit_code)

@@ -1,0 +1,147 @@
+"""Waiting for a job's completion on the stack's SQS queue.
+
+Long polls (20 s waits) return the moment a message arrives. The queue may be shared: a message for
+this job is deleted; another job's message is made visible again at once for its owner; a message
+that is not a Rekognition completion is logged and left alone, so that after maxReceiveCount
+receives SQS moves it to the dead-letter queue. Both the SNS envelope and raw delivery are read.
+After giving messages back, the launcher pauses a moment before its next receive, so that their
+owners, not this launcher again, receive them (and a message nobody owns reaches the dead-letter
+queue after a few seconds rather than in a hot loop).
+
+A notification can fail to come: the token returned a job that had already ended (the service
+publishes no second notification), another launcher consumed it, or the channel is broken. So the
+job's status is checked at once, then again after a grace period without notification, and then
+with backoff, until the job ends or the deadline passes.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Iterator, Optional
+
+from botocore.exceptions import ClientError
+
+from .errors import ExitCode, LauncherError, from_client_error
+
+log = logging.getLogger(__name__)
+
+SQS_MAX_WAIT_SECONDS = 20
+DEFAULT_GRACE_SECONDS = 60.0
+MAX_STATUS_INTERVAL_SECONDS = 60.0
+YIELD_SECONDS = 1.0  # the pause after giving other messages back
+FINAL_STATUSES = ("SUCCEEDED", "FAILED", "ERROR")
+
+
+@dataclass(frozen=True)
+class Completion:
+    """A Rekognition completion message (its ``API`` is not checked: the docs show two spellings)."""
+
+    job_id: str
+    status: str
+    job_tag: Optional[str] = None
+
+
+def parse_completion(body: str) -> Optional[Completion]:
+    """The completion in an SQS message body (SNS envelope or raw), or None if it is not one."""
+    try:
+        message = json.loads(body)
+        if isinstance(message, dict) and message.get("Type") == "Notification" and isinstance(message.get("Message"), str):
+            message = json.loads(message["Message"])
+    except ValueError:
+        return None
+    if not isinstance(message, dict):
+        return None
+    job_id, status = message.get("JobId"), message.get("Status")
+    if not isinstance(job_id, str) or status not in FINAL_STATUSES:
+        return None
+    return Completion(job_id, status, message.get("JobTag"))
+
+
+class Timeout(LauncherError):
+    def __init__(self, job_id: str, seconds: float) -> None:
+        super().__init__(
+            f"job {job_id} did not end within {seconds:g} s; it keeps running. Re-attach with --attach {job_id}",
+            ExitCode.TIMEOUT,
+        )
+
+
+class CompletionWaiter:
+    def __init__(
+        self,
+        sqs: Any,
+        queue_url: str,
+        job_status: Callable[[str], str],
+        grace_seconds: float = DEFAULT_GRACE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._sqs = sqs
+        self._queue_url = queue_url
+        self._job_status = job_status
+        self._grace = grace_seconds
+        self._clock = clock
+        self._sleep = sleep
+
+    def wait(self, job_id: str, deadline: float, on_tick: Callable[[], None] = lambda: None) -> str:
+        """Block until the job ends; return its final status (SUCCEEDED, FAILED or ERROR). ``deadline``
+        is a value of the clock (time.monotonic() by default)."""
+        started = self._clock()
+        status_checks = self._status_check_times(started)
+        next_status_check = next(status_checks)
+        while True:
+            now = self._clock()
+            if now >= next_status_check:
+                status = self._job_status(job_id)
+                if status in FINAL_STATUSES:
+                    return status
+                next_status_check = next(status_checks)
+            if now >= deadline:
+                raise Timeout(job_id, deadline - started)
+            wait = min(SQS_MAX_WAIT_SECONDS, deadline - now, next_status_check - now)
+            completion, gave_back = self._receive(job_id, max(0, math.ceil(wait)))
+            on_tick()
+            if completion is not None:
+                return completion.status
+            if gave_back:
+                self._sleep(max(0.0, min(YIELD_SECONDS, deadline - self._clock())))
+
+    def _status_check_times(self, start: float) -> Iterator[float]:
+        """At once; after the grace period; then with doubling intervals (at most a minute apart)."""
+        yield start
+        at, interval = start + self._grace, max(1.0, self._grace / 4)
+        while True:
+            yield at
+            at += interval
+            interval = min(interval * 2, MAX_STATUS_INTERVAL_SECONDS)
+
+    def _receive(self, job_id: str, wait_seconds: int) -> tuple[Optional[Completion], bool]:
+        """This job's completion if it came, and whether other messages were seen (and left)."""
+        try:
+            messages = self._sqs.receive_message(
+                QueueUrl=self._queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds
+            ).get("Messages", [])
+        except ClientError as error:
+            raise from_client_error(error, f"receiving from {self._queue_url}", job_id) from None
+        mine, gave_back = None, False
+        for message in messages:
+            completion = parse_completion(message.get("Body", ""))
+            try:
+                if completion is None:
+                    gave_back = True
+                    log.warning("ignoring message %s on the queue: not a Rekognition completion; after the queue's "
+                                "maxReceiveCount receives it moves to the dead-letter queue", message.get("MessageId"))
+                elif completion.job_id == job_id:
+                    self._sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])
+                    mine = completion
+                else:  # another job's: give it straight back to its owner
+                    gave_back = True
+                    self._sqs.change_message_visibility(
+                        QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                    )
+            except ClientError as error:
+                log.warning("could not settle message %s: %s", message.get("MessageId"), error)
+        return mine, gave_back

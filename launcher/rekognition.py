@@ -1,0 +1,121 @@
+"""Rekognition Video face detection, as the launcher uses it: one small wrapper whose methods mirror
+the operations, catching ClientError once at this boundary and raising what the caller can act on.
+
+Throttling and ProvisionedThroughputExceeded are retried by botocore's own retry modes (see
+``launcher.aws``). LimitExceeded (too many open jobs in the account), which botocore retries only
+briefly, is retried here too, telling the user, with backoff until the launch's deadline: a slot
+frees when any job ends.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Callable, Iterator, Optional
+
+import botocore.session
+from botocore.exceptions import ClientError
+
+from .errors import BadInput, ExitCode, LauncherError, error_code, from_client_error
+from .source import S3Video
+
+log = logging.getLogger(__name__)
+
+MAX_RESULTS = 1000  # GetFaceDetection's maximum page
+IN_PROGRESS = "IN_PROGRESS"
+
+
+@lru_cache(maxsize=None)
+def _input_member(operation: str, member: str) -> Any:
+    model = botocore.session.get_session().get_service_model("rekognition")
+    return model.operation_model(operation).input_shape.members[member]
+
+
+def check_parameter(operation: str, member: str, value: str, option: str) -> None:
+    """Refuse a value the service would refuse, by botocore's model of it, before anything is sent."""
+    shape = _input_member(operation, member)
+    low, high = shape.metadata.get("min", 0), shape.metadata.get("max")
+    pattern = shape.metadata.get("pattern")
+    if len(value) < low or (high is not None and len(value) > high):
+        raise BadInput(f"{option} {value!r} must be {low} to {high} characters long")
+    if pattern and not re.fullmatch(pattern, value):
+        raise BadInput(f"{option} {value!r} may contain only the characters {pattern}")
+
+
+@dataclass(frozen=True)
+class StartRequest:
+    video: S3Video
+    topic_arn: str
+    role_arn: str
+    attributes: str = "DEFAULT"
+    job_tag: Optional[str] = None
+    token: Optional[str] = None
+
+    def derived_token(self) -> str:
+        """Same video version and parameters, same token: running a command twice starts one job.
+        Every parameter goes in, since the service refuses a known token with other parameters."""
+        significant = [self.video.bucket, self.video.key, self.video.version, self.attributes, self.job_tag,
+                       self.topic_arn, self.role_arn]
+        return hashlib.sha256(json.dumps(significant).encode()).hexdigest()  # 64 of [0-9a-f]
+
+    def as_api(self) -> dict[str, Any]:
+        request: dict[str, Any] = {
+            "Video": {"S3Object": self.video.as_s3_object()},
+            "NotificationChannel": {"SNSTopicArn": self.topic_arn, "RoleArn": self.role_arn},
+            "FaceAttributes": self.attributes,
+            "ClientRequestToken": self.token or self.derived_token(),
+        }
+        if self.job_tag:
+            request["JobTag"] = self.job_tag
+        return request
+
+
+class FaceDetection:
+    def __init__(self, client: Any, sleep: Callable[[float], None] = time.sleep) -> None:
+        self._client = client
+        self._sleep = sleep
+
+    def start(self, request: StartRequest, deadline: float, first_wait: float = 5.0, max_wait: float = 60.0) -> str:
+        """StartFaceDetection; on LimitExceeded, wait and try again (doubling the wait) until ``deadline``
+        (a time.monotonic() value)."""
+        wait = first_wait
+        while True:
+            try:
+                return self._client.start_face_detection(**request.as_api())["JobId"]
+            except ClientError as error:
+                if error_code(error) != "LimitExceededException":
+                    raise from_client_error(error, f"starting face detection on {request.video.uri}") from None
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise from_client_error(error, f"starting face detection on {request.video.uri}") from None
+                log.warning("Rekognition has too many open jobs in this account (%s); trying again in %.0f s",
+                            error.response["Error"].get("Message", ""), min(wait, remaining))
+                self._sleep(min(wait, remaining))
+                wait = min(wait * 2, max_wait)
+
+    def status(self, job_id: str) -> dict[str, Any]:
+        """The job's status, from a one-face page."""
+        try:
+            return self._client.get_face_detection(JobId=job_id, MaxResults=1)
+        except ClientError as error:
+            raise from_client_error(error, "reading the job's status", job_id) from None
+
+    def pages(self, job_id: str) -> Iterator[dict[str, Any]]:
+        """Every page of results (there is no botocore paginator for GetFaceDetection)."""
+        params: dict[str, Any] = {"JobId": job_id, "MaxResults": MAX_RESULTS}
+        while True:
+            try:
+                page = self._client.get_face_detection(**params)
+            except ClientError as error:
+                raise from_client_error(error, "fetching results", job_id) from None
+            if page["JobStatus"] == IN_PROGRESS:
+                raise LauncherError(f"job {job_id} is still IN_PROGRESS: its results are not ready", ExitCode.UNEXPECTED)
+            yield page
+            if not page.get("NextToken"):
+                return
+            params["NextToken"] = page["NextToken"]

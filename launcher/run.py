@@ -1,0 +1,131 @@
+"""One launch, from a video to its results file: check, upload (or pin), start, wait, write."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional
+
+from tqdm import tqdm
+
+from .aws import Clients
+from .errors import BadInput, ExitCode, LauncherError
+from .notifications import DEFAULT_GRACE_SECONDS, CompletionWaiter
+from .rekognition import FaceDetection, StartRequest, check_parameter
+from .results import FORMATS, Summary, write_results
+from .source import S3Video, check_local_video, parse_s3_uri, pin_s3_video, upload
+from .stack import StackOutputs
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT_SECONDS = 6 * 3600.0  # Rekognition's longest video is 6 hours
+
+
+@dataclass(frozen=True)
+class LaunchOptions:
+    video: str  # a local path or s3://bucket/key[?versionId=...]
+    outputs: StackOutputs
+    attributes: str = "DEFAULT"
+    job_tag: Optional[str] = None
+    token: Optional[str] = None
+    key: Optional[str] = None
+    out: Optional[Path] = None
+    fmt: str = "json"
+    timeout: float = DEFAULT_TIMEOUT_SECONDS
+    attach: Optional[str] = None
+    grace: float = DEFAULT_GRACE_SECONDS
+    retry_wait: float = 5.0
+
+    @property
+    def is_s3(self) -> bool:
+        return self.video.lower().startswith("s3:")  # a malformed s3:/ URI is refused as a URI, not as a path
+
+    def out_path(self) -> Path:
+        if self.out:
+            return self.out
+        name = (parse_s3_uri(self.video).key if self.is_s3 else self.video).rstrip("/").rsplit("/", 1)[-1]
+        return Path(f"{name}.faces.{self.fmt}")
+
+
+@dataclass(frozen=True)
+class LaunchResult:
+    job_id: str
+    video: Optional[S3Video]
+    uploaded: bool
+    out: Path
+    summary: Summary
+
+
+def check_options(options: LaunchOptions) -> None:
+    """Everything that can be refused before a byte is sent."""
+    if options.fmt not in FORMATS:
+        raise BadInput(f"--format {options.fmt!r}: choose one of {', '.join(FORMATS)}")
+    if options.attributes not in ("DEFAULT", "ALL"):
+        raise BadInput(f"--attributes {options.attributes!r}: choose DEFAULT or ALL")
+    if options.token is not None:
+        check_parameter("StartFaceDetection", "ClientRequestToken", options.token, "--token")
+    if options.job_tag is not None:
+        check_parameter("StartFaceDetection", "JobTag", options.job_tag, "--job-tag")
+    if options.attach is not None:
+        check_parameter("GetFaceDetection", "JobId", options.attach, "--attach")
+    if options.timeout <= 0:
+        raise BadInput(f"--timeout must be positive, got {options.timeout:g}")
+    if options.is_s3:
+        parse_s3_uri(options.video)
+        if options.key:
+            raise BadInput("--key names where a local video is uploaded; an s3:// video is not uploaded")
+    elif options.attach is None:
+        check_local_video(Path(options.video))
+    out = options.out_path()
+    if not out.parent.is_dir():
+        raise BadInput(f"cannot write {out}: the folder {out.parent} does not exist")
+    if out.is_dir():
+        raise BadInput(f"cannot write {out}: it is a folder")
+
+
+class Launch:
+    """Runs one launch; ``job_id`` is known as soon as the job is started (for Ctrl-C)."""
+
+    def __init__(self, options: LaunchOptions, report: Callable[[str], None] = print) -> None:
+        self.options = options
+        self.job_id: Optional[str] = options.attach
+        self._report = report
+
+    def run(self) -> LaunchResult:
+        options = self.options
+        check_options(options)
+        deadline = time.monotonic() + options.timeout
+        clients = Clients(options.outputs.region)
+        jobs = FaceDetection(clients("rekognition"))
+        video, uploaded = None, False
+        if options.attach is None:
+            video, uploaded = self._video(clients)
+            request = StartRequest(video, options.outputs.topic_arn, options.outputs.role_arn, options.attributes,
+                                   options.job_tag, options.token)
+            self.job_id = jobs.start(request, deadline, first_wait=options.retry_wait)
+            self._report(f"job {self.job_id} on {video.uri}")
+        job_id = self.job_id
+        assert job_id is not None
+        waiter = CompletionWaiter(clients("sqs"), options.outputs.queue_url,
+                                  lambda job: jobs.status(job)["JobStatus"], options.grace)
+        with tqdm(desc=f"waiting for job {job_id[:12]}…", unit=" polls", leave=False) as progress:
+            status = waiter.wait(job_id, deadline, on_tick=progress.update)
+        if status != "SUCCEEDED":
+            message = jobs.status(job_id).get("StatusMessage") or "no StatusMessage"
+            raise LauncherError(f"job {job_id} ended {status}: {message}", ExitCode.JOB_FAILED)
+        out = options.out_path()
+        with tqdm(desc="fetching results", unit=" faces", leave=False) as progress:
+            summary = write_results(jobs.pages(job_id), out, options.fmt, on_face=progress.update)
+        return LaunchResult(job_id, video, uploaded, out, summary)
+
+    def _video(self, clients: Clients) -> tuple[S3Video, bool]:
+        options = self.options
+        s3 = clients("s3")
+        if options.is_s3:
+            return pin_s3_video(s3, parse_s3_uri(options.video)), False
+        video, uploaded = upload(s3, Path(options.video), options.outputs.bucket_name, options.key)
+        if not uploaded:
+            self._report(f"{options.video} is already in the bucket as {video.uri}: not uploaded again")
+        return video, uploaded

@@ -1,0 +1,66 @@
+"""The stack outputs the launcher runs on: from `pulumi stack output --json`, or its saved JSON."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import BadInput, LauncherError
+
+
+@dataclass(frozen=True)
+class StackOutputs:
+    """The outputs of this project's stack that a launch needs (names as the program exports them)."""
+
+    bucket_name: str
+    topic_arn: str
+    role_arn: str
+    queue_url: str
+    region: str
+
+    KEYS = {"bucket_name": "bucketName", "topic_arn": "topicArn", "role_arn": "roleArn", "queue_url": "queueUrl",
+            "region": "region"}
+
+    @classmethod
+    def from_dict(cls, outputs: Any, source: str) -> "StackOutputs":
+        if not isinstance(outputs, dict):
+            raise BadInput(f"{source} is not a JSON object of stack outputs (`pulumi stack output --json`)")
+        missing = [key for key in cls.KEYS.values() if not isinstance(outputs.get(key), str) or not outputs[key]]
+        if missing:
+            raise BadInput(
+                f"{source} lacks the stack output(s) {', '.join(missing)}: is it this project's stack? "
+                "Run `pulumi up` with this project, then `pulumi stack output --json`"
+            )
+        return cls(**{field: outputs[key] for field, key in cls.KEYS.items()})
+
+
+def load_outputs_file(path: Path) -> StackOutputs:
+    try:
+        outputs = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise BadInput(f"outputs file {path} does not exist: write it with `pulumi stack output --json > {path}`") from None
+    except (OSError, ValueError) as error:
+        raise BadInput(f"outputs file {path} is not readable JSON ({error})") from None
+    return StackOutputs.from_dict(outputs, f"outputs file {path}")
+
+
+def load_stack(stack: str) -> StackOutputs:
+    """Ask the Pulumi CLI, as a user would."""
+    if shutil.which("pulumi") is None:
+        raise BadInput(
+            "--stack needs the Pulumi CLI, which is not on PATH: install it, or pass --outputs FILE "
+            "(written by `pulumi stack output --json > FILE` where the CLI is)"
+        )
+    result = subprocess.run(["pulumi", "stack", "output", "--json", "--stack", stack],
+                            capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise LauncherError(f"`pulumi stack output --json --stack {stack}` failed: {result.stderr.strip()}")
+    try:
+        outputs = json.loads(result.stdout)
+    except ValueError:
+        raise LauncherError(f"`pulumi stack output --json --stack {stack}` did not print JSON") from None
+    return StackOutputs.from_dict(outputs, f"stack {stack}")

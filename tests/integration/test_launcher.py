@@ -1,0 +1,347 @@
+"""The launcher against the local endpoint with the stack deployed into it, configured the AWS way
+(AWS_ENDPOINT_URL, AWS_REGION, credentials in the environment)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from launcher.cli import main
+from launcher.errors import ExitCode
+from localaws.deploy import engine
+from localaws.deploy.handlers import Context
+
+from .conftest import ACCOUNT_ID, REGION, unique, upload
+from .test_rekognition_emulator import GateDetector
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="module")
+def stack(endpoint, tmp_path_factory) -> dict[str, Any]:
+    """The project's stack, deployed into the endpoint; its outputs file."""
+    folder = tmp_path_factory.mktemp("stack")
+    ctx = Context(lambda service: endpoint.client(service, REGION), REGION, ACCOUNT_ID)
+    outputs, _ = engine.deploy(ctx, ROOT, "launcher", folder / "state.json",
+                               {"aws:region": REGION, "rekognition-faces:namePrefix": unique("launch")})
+    path = folder / "outputs.json"
+    path.write_text(json.dumps(outputs, indent=2))
+    return {"outputs": outputs, "file": path}
+
+
+@pytest.fixture
+def aws_env(endpoint, monkeypatch) -> dict[str, str]:
+    env = {"AWS_ENDPOINT_URL": endpoint.url, "AWS_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing",
+           "AWS_SECRET_ACCESS_KEY": "testing"}
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    return env
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def launch(stack, *args: str) -> int:
+    return main([*args, "--outputs", str(stack["file"])])
+
+
+def job_count(endpoint) -> int:
+    return endpoint.rekognition.store.count()
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text())
+
+
+# -- the happy paths ------------------------------------------------------------------------------
+
+
+def test_a_local_video_to_results(stack, aws_env, workdir, videos, capsys):
+    video = workdir / "clip.mp4"
+    shutil.copy(videos["face"].path, video)
+    assert launch(stack, str(video)) == ExitCode.OK
+    result = read_json(workdir / "clip.mp4.faces.json")
+    assert result["JobStatus"] == "SUCCEEDED"
+    assert set(result) >= {"JobId", "JobStatus", "VideoMetadata", "Video", "Faces"}
+    assert len(result["Faces"]) == 10
+    assert result["Video"]["S3Object"]["Version"], "the launch pins the object version"
+    assert result["Video"]["S3Object"]["Name"].startswith("videos/")
+    out = capsys.readouterr().out
+    assert "10 face(s) found from 0.0 s to 1.8 s of a 2.0 s video" in out
+    assert list(workdir.glob(".*partial")) == []
+
+
+def test_an_s3_video_to_results(stack, aws, aws_env, workdir, videos):
+    s3_object = upload(aws, stack["outputs"]["bucketName"], videos["face"].path, key="incoming/clip.mp4")
+    assert launch(stack, f"s3://{s3_object['Bucket']}/incoming/clip.mp4") == ExitCode.OK
+    result = read_json(workdir / "clip.mp4.faces.json")
+    assert result["Video"]["S3Object"] == s3_object, "the current version is pinned"
+    assert len(result["Faces"]) == 10
+    pinned = f"s3://{s3_object['Bucket']}/incoming/clip.mp4?versionId={s3_object['Version']}"
+    assert launch(stack, pinned, "--out", "pinned.json") == ExitCode.OK
+    assert read_json(workdir / "pinned.json")["JobId"] == result["JobId"]
+
+
+def test_the_same_command_twice_starts_one_job_and_uploads_once(stack, aws, aws_env, workdir, videos, endpoint):
+    video = workdir / "twice.mp4"
+    shutil.copy(videos["no-face"].path, video)
+    jobs_before = job_count(endpoint)
+    assert launch(stack, str(video), "--job-tag", "twice") == ExitCode.OK
+    first = read_json(workdir / "twice.mp4.faces.json")
+    assert launch(stack, str(video), "--job-tag", "twice") == ExitCode.OK
+    second = read_json(workdir / "twice.mp4.faces.json")
+    assert first["JobId"] == second["JobId"]
+    assert job_count(endpoint) == jobs_before + 1
+    key = first["Video"]["S3Object"]["Name"]
+    versions = aws("s3").list_object_versions(Bucket=stack["outputs"]["bucketName"], Prefix=key)["Versions"]
+    assert len(versions) == 1, "uploaded once"
+
+
+def test_attach_to_a_job_started_elsewhere(stack, aws, aws_env, workdir, videos):
+    outputs = stack["outputs"]
+    s3_object = upload(aws, outputs["bucketName"], videos["face"].path)
+    job_id = aws("rekognition").start_face_detection(
+        Video={"S3Object": s3_object},
+        NotificationChannel={"SNSTopicArn": outputs["topicArn"], "RoleArn": outputs["roleArn"]})["JobId"]
+    assert launch(stack, "elsewhere.mp4", "--attach", job_id) == ExitCode.OK
+    result = read_json(workdir / "elsewhere.mp4.faces.json")
+    assert result["JobId"] == job_id and len(result["Faces"]) == 10
+
+
+def test_every_output_format(stack, aws_env, workdir, videos):
+    video = workdir / "formats.mp4"
+    shutil.copy(videos["face"].path, video)
+    assert launch(stack, str(video), "--format", "jsonl") == ExitCode.OK
+    lines = (workdir / "formats.mp4.faces.jsonl").read_text().splitlines()
+    assert len(lines) == 10
+    assert all(set(json.loads(line)) == {"Timestamp", "Face"} for line in lines)
+    assert launch(stack, str(video), "--format", "csv", "--out", "faces.csv") == ExitCode.OK
+    rows = list(csv.DictReader((workdir / "faces.csv").open()))
+    assert len(rows) == 10
+    assert list(rows[0]) == ["timestamp_ms", "left", "top", "width", "height", "confidence", "roll", "yaw", "pitch",
+                             "brightness", "sharpness"]
+    assert [int(r["timestamp_ms"]) for r in rows] == [json.loads(line)["Timestamp"] for line in lines]
+    assert all(0 <= float(r["left"]) <= 1 and float(r["confidence"]) > 90 for r in rows)
+
+
+# -- the queue is shared ---------------------------------------------------------------------------
+
+
+def drain(aws, queue_url: str) -> list[dict]:
+    sqs, messages = aws("sqs"), []
+    while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages"):
+        for message in batch:
+            messages.append(message)
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return messages
+
+
+def test_other_jobs_and_malformed_messages_are_left_alone(stack, aws, aws_env, workdir, videos, caplog):
+    outputs = stack["outputs"]
+    drain(aws, outputs["queueUrl"])
+    drain(aws, outputs["deadLetterQueueUrl"])
+    foreign = json.dumps({"JobId": "f" * 64, "Status": "SUCCEEDED", "API": "StartFaceDetection",
+                          "Timestamp": 1, "Video": {"S3ObjectName": "x", "S3Bucket": "y"}})
+    aws("sqs").send_message(QueueUrl=outputs["queueUrl"], MessageBody=foreign)
+    aws("sqs").send_message(QueueUrl=outputs["queueUrl"], MessageBody="{not json")
+    video = workdir / "shared.mp4"
+    shutil.copy(videos["no-face"].path, video)
+    assert launch(stack, str(video), "--grace", "600") == ExitCode.OK
+    assert "not a Rekognition completion" in caplog.text
+    queued = [m["Body"] for m in drain(aws, outputs["queueUrl"])]
+    dead = [m["Body"] for m in drain(aws, outputs["deadLetterQueueUrl"])]
+    # The completion waits for its owner (or, if it has none, goes to the dead-letter queue after
+    # maxReceiveCount receives). The malformed one was left in flight, not deleted: it comes back
+    # after the visibility timeout, on its way to the dead-letter queue.
+    assert foreign in queued + dead
+    in_flight = aws("sqs").get_queue_attributes(QueueUrl=outputs["queueUrl"],
+                                                AttributeNames=["ApproximateNumberOfMessagesNotVisible"])
+    assert in_flight["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "1"
+    own = read_json(workdir / "shared.mp4.faces.json")["JobId"]
+    assert not any(own in body for body in queued + dead), "the launcher's own message was deleted"
+
+
+def test_a_lost_notification_is_recovered_by_the_status_fallback(stack, aws, aws_env, workdir, videos, tmp_path):
+    lonely_queue = aws("sqs").create_queue(QueueName=unique("unsubscribed"))["QueueUrl"]
+    outputs = dict(stack["outputs"], queueUrl=lonely_queue)
+    outputs_file = tmp_path / "lonely-outputs.json"
+    outputs_file.write_text(json.dumps(outputs))
+    video = workdir / "lost.mp4"
+    shutil.copy(videos["no-face"].path, video)
+    code = main([str(video), "--outputs", str(outputs_file), "--grace", "1", "--job-tag", "lost"])
+    assert code == ExitCode.OK
+    assert read_json(workdir / "lost.mp4.faces.json")["JobStatus"] == "SUCCEEDED"
+
+
+# -- service errors, retried or reported -----------------------------------------------------------
+
+
+def test_throttling_and_limit_exceeded_are_recovered(stack, aws_env, workdir, videos, endpoint, caplog, monkeypatch):
+    backend = endpoint.rekognition
+    backend.inject_fault("StartFaceDetection", "ThrottlingException", 2)
+    backend.inject_fault("GetFaceDetection", "ProvisionedThroughputExceededException", 2)
+    video = workdir / "busy.mp4"
+    shutil.copy(videos["no-face"].path, video)
+    assert launch(stack, str(video), "--job-tag", "throttled") == ExitCode.OK
+    # botocore retries LimitExceeded a few times by itself; without its retries, the launcher's own
+    # loop waits for a free slot and says so.
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    backend.inject_fault("StartFaceDetection", "LimitExceededException", 2)
+    assert launch(stack, str(video), "--job-tag", "limited", "--retry-wait", "0.1") == ExitCode.OK
+    assert "too many open jobs" in caplog.text
+    assert backend._faults == {"StartFaceDetection": [], "GetFaceDetection": []}
+
+
+def test_limit_exceeded_until_the_timeout_is_its_own_exit_code(stack, aws_env, workdir, videos, endpoint, capsys,
+                                                                monkeypatch):
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    endpoint.rekognition.inject_fault("StartFaceDetection", "LimitExceededException", 1000)
+    video = workdir / "never.mp4"
+    shutil.copy(videos["no-face"].path, video)
+    try:
+        code = launch(stack, str(video), "--job-tag", "never", "--retry-wait", "0.2", "--timeout", "1")
+    finally:
+        endpoint.rekognition._faults.clear()
+    assert code == ExitCode.LIMIT_EXCEEDED
+    assert "LimitExceededException" in capsys.readouterr().err
+    assert not (workdir / "never.mp4.faces.json").exists()
+
+
+def test_a_failed_job_exits_non_zero_with_its_message(stack, aws, aws_env, workdir, videos, capsys):
+    corrupt = workdir / "corrupt.mp4"
+    corrupt.write_bytes(videos["face"].path.read_bytes()[:2000])
+    s3_object = upload(aws, stack["outputs"]["bucketName"], corrupt, key="broken/corrupt.mp4")
+    code = launch(stack, f"s3://{s3_object['Bucket']}/broken/corrupt.mp4")
+    assert code == ExitCode.JOB_FAILED
+    assert "ended FAILED: Unsupported video" in capsys.readouterr().err
+    assert not (workdir / "corrupt.mp4.faces.json").exists()
+
+
+def test_access_denied_names_the_fix(stack, aws, aws_env, workdir, videos, capsys):
+    outputs_file = workdir / "wrong-role.json"
+    outputs_file.write_text(json.dumps(dict(stack["outputs"],
+                                            roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/{unique('nobody')}")))
+    video = workdir / "denied.mp4"
+    shutil.copy(videos["no-face"].path, video)
+    assert main([str(video), "--outputs", str(outputs_file)]) == ExitCode.ACCESS_DENIED
+    err = capsys.readouterr().err
+    assert "AccessDeniedException" in err and "What to do:" in err
+
+
+# -- bad inputs: a clear error, no job, no file ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["missing.mp4"], "does not exist"),
+        (["notes.mp4"], "not a readable video container"),
+        (["mpeg4.mp4"], "Rekognition Video needs H.264"),
+        (["s3:/bucket/key.mp4"], "is not an S3 video URI"),
+        (["s3://bucket-only"], "is not an S3 video URI"),
+        (["s3://bucket/key.mp4?version=1"], "versionId"),
+        (["clip.mp4", "--token", "not a token!"], "--token"),
+        (["clip.mp4", "--token", "x" * 65], "--token"),
+        (["clip.mp4", "--job-tag", "spaces are not allowed"], "--job-tag"),
+        (["clip.mp4", "--out", "no/such/folder/out.json"], "does not exist"),
+        (["clip.mp4", "--attach", "bad job id!"], "--attach"),
+    ],
+)
+def test_bad_inputs_are_refused_before_anything_starts(stack, aws_env, workdir, videos, endpoint, capsys, args, message):
+    shutil.copy(videos["face"].path, workdir / "clip.mp4")
+    shutil.copy(videos["mpeg4"].path, workdir / "mpeg4.mp4")
+    (workdir / "notes.mp4").write_text("not a video")
+    before = set(workdir.iterdir())
+    jobs = job_count(endpoint)
+    assert launch(stack, *args) == ExitCode.BAD_INPUT
+    assert message in capsys.readouterr().err
+    assert job_count(endpoint) == jobs
+    assert set(workdir.iterdir()) == before
+
+
+def test_a_missing_s3_object_is_a_clear_error(stack, aws_env, workdir, endpoint, capsys):
+    jobs = job_count(endpoint)
+    uri = f"s3://{stack['outputs']['bucketName']}/no/such/video.mp4"
+    assert launch(stack, uri) == ExitCode.BAD_INPUT
+    assert f"{uri} does not exist" in capsys.readouterr().err
+    assert job_count(endpoint) == jobs
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "does not exist"),
+    ("not json", "not readable JSON"),
+    (json.dumps({"bucketName": "b", "region": "us-east-1"}), "topicArn, roleArn, queueUrl"),
+])
+def test_missing_or_incomplete_outputs(aws_env, workdir, videos, capsys, content, message):
+    outputs = workdir / "outputs.json"
+    if content is not None:
+        outputs.write_text(content)
+    shutil.copy(videos["face"].path, workdir / "clip.mp4")
+    assert main(["clip.mp4", "--outputs", str(outputs)]) == ExitCode.BAD_INPUT
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.skipif(shutil.which("pulumi") is not None, reason="the Pulumi CLI is installed here")
+def test_stack_without_the_pulumi_cli(aws_env, workdir, videos, capsys):
+    shutil.copy(videos["face"].path, workdir / "clip.mp4")
+    assert main(["clip.mp4", "--stack", "dev"]) == ExitCode.BAD_INPUT
+    assert "--stack needs the Pulumi CLI" in capsys.readouterr().err
+
+
+# -- waiting: timeout and Ctrl-C -------------------------------------------------------------------
+
+
+@pytest.fixture
+def gate(endpoint, monkeypatch):
+    """Jobs on the shared endpoint stay IN_PROGRESS until the test opens the gate."""
+    detector = GateDetector()
+    monkeypatch.setattr(endpoint.rekognition, "_detector", detector)
+    yield detector
+    detector.gate.set()
+
+
+def test_timeout_leaves_the_job_running_and_says_how_to_reattach(stack, aws_env, workdir, videos, gate, capsys):
+    video = workdir / "slow.mp4"
+    shutil.copy(videos["no-face"].path, video)
+    assert launch(stack, str(video), "--timeout", "1.5", "--job-tag", "slow") == ExitCode.TIMEOUT
+    err = capsys.readouterr().err
+    assert "keeps running" in err and "--attach" in err
+    job_id = err.split("--attach ")[1].split()[0]
+    gate.gate.set()
+    assert launch(stack, str(video), "--attach", job_id) == ExitCode.OK
+
+
+def test_ctrl_c_prints_the_job_and_the_command_that_reattaches(stack, endpoint, aws_env, workdir, videos, gate):
+    video = workdir / "interrupted.mp4"
+    shutil.copy(videos["no-face"].path, video)
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "scripts" / "launch.py"), str(video), "--outputs", str(stack["file"]),
+         "--job-tag", "interrupted"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ), cwd=workdir,
+    )
+    started = ""
+    while not started.startswith("job "):
+        started = process.stdout.readline()
+        assert started, "the launcher ended before starting a job"
+    job_id = started.split()[1]
+    timer = threading.Timer(0.5, process.send_signal, (signal.SIGINT,))
+    timer.start()
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == ExitCode.INTERRUPTED
+    assert f"job {job_id} keeps running" in err
+    assert f"--attach {job_id}" in err and "scripts/launch.py" in err
+    assert not (workdir / "interrupted.mp4.faces.json").exists()
