@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test
+.PHONY: venv test demo bench
 
 venv: $(STAMP)
 
@@ -17,3 +17,11 @@ $(STAMP): requirements.txt requirements-local.txt requirements-detector.txt requ
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+# The whole flow offline: local endpoint, deploy, sample video, launcher, pictures in demo-output/.
+demo: $(STAMP)
+	$(PY) scripts/demo.py
+
+bench: $(STAMP)
+	$(PY) bench/emulator_speed.py
+	$(PY) bench/launcher_overhead.py

@@ -1,0 +1,61 @@
+"""``make demo``: the whole flow offline, as a new user would run it.
+
+Starts the local endpoint on a free port, deploys the stack into it, makes a short H.264 sample
+video of a real face (scikit-image's astronaut portrait moving across the frame), runs the launcher
+exactly as a user would (``scripts/launch.py VIDEO --outputs FILE`` with ``AWS_ENDPOINT_URL`` set),
+and draws the result. The endpoint is stopped at the end, on failure or on Ctrl-C alike.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+from typing import Optional, Sequence
+
+from .pictures import render
+from .process import ROOT, EndpointProcess
+from .synthetic import make_video
+
+
+def _run(step: str, command: list[str], env: dict[str, str]) -> None:
+    print(f"\n== {step}\n$ {' '.join(command)}", flush=True)
+    result = subprocess.run(command, env=env, cwd=ROOT, check=False)
+    if result.returncode != 0:
+        raise SystemExit(f"demo: {step} failed (exit {result.returncode})")
+
+
+def run_demo(output: Path, seconds: float) -> None:
+    output.mkdir(parents=True, exist_ok=True)
+    python = sys.executable
+    with tempfile.TemporaryDirectory(prefix="faces-demo-") as scratch, EndpointProcess(Path(scratch)) as endpoint:
+        env = endpoint.environment()
+        print(f"== local endpoint at {endpoint.url} (AWS_ENDPOINT_URL), log in {endpoint.log_path}", flush=True)
+        outputs = output / "stack-outputs.json"
+        _run("deploy the stack into it", [python, "scripts/local.py", "deploy", "--endpoint", endpoint.url,
+                                          "--data-dir", scratch, "--outputs-file", str(outputs)], env)
+        video = make_video(output / "sample.mp4", seconds=seconds).path
+        print(f"\n== sample video: {video} ({seconds:g} s, 640x360, 30 fps, H.264, one real face)", flush=True)
+        faces = output / "faces.json"
+        _run("run the launcher", [python, "scripts/launch.py", str(video), "--outputs", str(outputs),
+                                  "--out", str(faces)], env)
+    pictures = render(faces, video, output)
+    print("\n== demo output")
+    for path in [faces, *pictures, video, outputs]:
+        print(f"  {path}")
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="scripts/demo.py", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--output", type=Path, default=ROOT / "demo-output")
+    parser.add_argument("--seconds", type=float, default=6.0, help="length of the sample video")
+    args = parser.parse_args(argv)
+    try:
+        run_demo(args.output, args.seconds)
+    except KeyboardInterrupt:
+        print("\ndemo interrupted; the local endpoint was stopped", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,11 @@
+"""The whole flow offline, end to end: python scripts/demo.py --help (or: make demo)"""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, no install needed
+
+from localaws.demo import main  # noqa: E402
+
+if __name__ == "__main__":
+    sys.exit(main())

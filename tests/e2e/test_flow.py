@@ -1,0 +1,130 @@
+"""The whole flow as a user runs it: the endpoint, the deployer and the launcher as separate
+processes, talking over 127.0.0.1."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from localaws.process import ROOT, EndpointProcess, client_environment
+from localaws.synthetic import make_video
+
+
+def run(command: list[str], env: dict[str, str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, *command], env=env, cwd=cwd, capture_output=True, text=True, timeout=300)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def deploy(endpoint: EndpointProcess, folder: Path) -> Path:
+    outputs = folder / "outputs.json"
+    run([str(ROOT / "scripts" / "local.py"), "deploy", "--endpoint", endpoint.url, "--data-dir", str(folder),
+         "--outputs-file", str(outputs)], endpoint.environment(), folder)
+    return outputs
+
+
+def launch(endpoint: EndpointProcess, folder: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    return run([str(ROOT / "scripts" / "launch.py"), *args], endpoint.environment(), folder, check)
+
+
+def client(endpoint: EndpointProcess, service: str) -> Any:
+    env = client_environment(endpoint.url)
+    return boto3.client(service, endpoint_url=endpoint.url, region_name=env["AWS_REGION"],
+                        aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("clips")
+    return {
+        "a": make_video(folder / "a.mp4", seconds=2.0).path,
+        "b": make_video(folder / "b.mp4", seconds=1.4).path,
+    }
+
+
+def test_fresh_endpoint_deploy_upload_start_notify_results_and_once_only(tmp_path, clips):
+    with EndpointProcess(tmp_path / "endpoint") as endpoint:
+        outputs = deploy(endpoint, tmp_path)
+        first = launch(endpoint, tmp_path, str(clips["a"]), "--outputs", str(outputs))
+        result = json.loads((tmp_path / "a.mp4.faces.json").read_text())
+        assert result["JobStatus"] == "SUCCEEDED" and len(result["Faces"]) == 10
+        assert "10 face(s) found" in first.stdout
+        again = launch(endpoint, tmp_path, str(clips["a"]), "--outputs", str(outputs))
+        assert "not uploaded again" in again.stdout
+        assert json.loads((tmp_path / "a.mp4.faces.json").read_text())["JobId"] == result["JobId"]
+        bucket = json.loads(outputs.read_text())["bucketName"]
+        assert len(client(endpoint, "s3").list_object_versions(Bucket=bucket)["Versions"]) == 1
+
+
+def test_two_launchers_share_the_queue_with_strangers_on_it(tmp_path, clips):
+    with EndpointProcess(tmp_path / "endpoint") as endpoint:
+        outputs = deploy(endpoint, tmp_path)
+        queue_url = json.loads(outputs.read_text())["queueUrl"]
+        sqs = client(endpoint, "sqs")
+        sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(
+            {"JobId": "0" * 64, "Status": "SUCCEEDED", "API": "StartFaceDetection", "Timestamp": 1,
+             "Video": {"S3ObjectName": "unknown.mp4", "S3Bucket": "nobody"}}))
+        sqs.send_message(QueueUrl=queue_url, MessageBody="a message that is not JSON")
+        env = endpoint.environment()
+        launchers = [
+            subprocess.Popen([sys.executable, str(ROOT / "scripts" / "launch.py"), str(clips[name]), "--outputs",
+                              str(outputs), "--out", f"{name}.json", "--timeout", "120"],
+                             env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            for name in ("a", "b")
+        ]
+        for process in launchers:
+            _, err = process.communicate(timeout=180)
+            assert process.returncode == 0, err
+        a, b = (json.loads((tmp_path / f"{name}.json").read_text()) for name in ("a", "b"))
+        assert a["JobId"] != b["JobId"]
+        assert a["VideoMetadata"]["DurationMillis"] == 2000 and b["VideoMetadata"]["DurationMillis"] == 1400
+        assert len(a["Faces"]) == 10 and len(b["Faces"]) == 7
+
+
+def test_a_restart_mid_job_loses_no_finished_result(tmp_path, clips):
+    slow = ["--detector", "tests.e2e.slow_detector:factory"]
+    data = tmp_path / "endpoint"
+    with EndpointProcess(data, extra_args=slow) as endpoint:
+        outputs = deploy(endpoint, tmp_path)
+        launch(endpoint, tmp_path, str(clips["a"]), "--outputs", str(outputs))
+        finished = json.loads((tmp_path / "a.mp4.faces.json").read_text())
+        s3_object = finished["Video"]["S3Object"]
+        interrupted = client(endpoint, "rekognition").start_face_detection(
+            Video={"S3Object": s3_object}, JobTag="interrupted")["JobId"]
+    # The endpoint stopped mid-job. In the new process moto's S3 starts empty; the job store does not.
+    with EndpointProcess(data, port=endpoint.port, extra_args=slow) as restarted:
+        rekognition = client(restarted, "rekognition")
+        again = rekognition.get_face_detection(JobId=finished["JobId"])
+        assert again["JobStatus"] == "SUCCEEDED"
+        assert again["Faces"] == finished["Faces"]
+        reattached = launch(restarted, tmp_path, str(clips["a"]), "--outputs", str(outputs),
+                            "--attach", finished["JobId"], "--out", "reattached.json")
+        assert "10 face(s) found" in reattached.stdout
+        assert json.loads((tmp_path / "reattached.json").read_text())["Faces"] == finished["Faces"]
+        # The interrupted job was kept and run again; its video lived in the old process's S3, so it
+        # now fails, saying why, instead of vanishing or hanging IN_PROGRESS.
+        deadline = time.monotonic() + 60
+        while (resumed := rekognition.get_face_detection(JobId=interrupted))["JobStatus"] == "IN_PROGRESS":
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        assert resumed["JobStatus"] == "FAILED"
+        assert "Unable to read the video from S3" in resumed["StatusMessage"]
+
+
+def test_the_demo_command(tmp_path):
+    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "demo.py"), "--output", str(tmp_path),
+                             "--seconds", "2"], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert result.returncode == 0, result.stderr + result.stdout
+    faces = json.loads((tmp_path / "faces.json").read_text())
+    assert faces["JobStatus"] == "SUCCEEDED" and len(faces["Faces"]) == 10
+    for picture in ("contact-sheet.png", "timeline.png"):
+        assert (tmp_path / picture).read_bytes().startswith(b"\x89PNG")
+    assert "local endpoint at http://127.0.0.1:" in result.stdout
