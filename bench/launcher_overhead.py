@@ -81,6 +81,32 @@ def baseline_wait(rekognition, job_id: str, out: Path) -> None:
     out.write_text(json.dumps({"JobId": job_id, "Faces": faces}))
 
 
+def measure_job(index: int, video: Path, outputs: StackOutputs, rekognition, folder: Path) -> tuple[float, tuple[str, float]]:
+    """Launch one job; the baseline waits for the same job beside it. Returns when the launcher's file
+    was on disk, and (job ID, when the baseline's file was on disk)."""
+    started = threading.Event()
+    job: dict[str, str] = {}
+    baseline_done: dict[str, float] = {}
+
+    def report(line: str) -> None:
+        if line.startswith("job "):  # "job <JobId> on s3://..."
+            job["id"] = line.split()[1]
+            started.set()
+
+    def baseline() -> None:
+        started.wait()
+        baseline_wait(rekognition, job["id"], folder / f"baseline-{index}.json")
+        baseline_done["at"] = time.perf_counter()
+
+    thread = threading.Thread(target=baseline)
+    thread.start()
+    Launch(LaunchOptions(str(video), outputs, job_tag=f"bench-{index}-{time.time_ns()}",
+                         out=folder / f"launcher-{index}.json"), report=report).run()
+    launcher_done = time.perf_counter()
+    thread.join()
+    return launcher_done, (job["id"], baseline_done["at"])
+
+
 def overhead(jobs: int, folder: Path) -> tuple[list[float], list[float]]:
     published: dict[str, float] = {}
     with LocalEndpoint(EmulatorSettings(data_dir=folder / "endpoint"), port=0) as endpoint:
@@ -98,30 +124,9 @@ def overhead(jobs: int, folder: Path) -> tuple[list[float], list[float]]:
         rekognition = endpoint.client("rekognition", REGION)
         launcher_overheads, baseline_overheads = [], []
         for index in range(jobs):
-            started = threading.Event()
-            job: dict[str, str] = {}
-
-            def report(line: str) -> None:
-                if line.startswith("job "):  # "job <JobId> on s3://..."
-                    job["id"] = line.split()[1]
-                    started.set()
-
-            launch = Launch(LaunchOptions(str(video), outputs, job_tag=f"bench-{index}-{time.time_ns()}",
-                                          out=folder / f"launcher-{index}.json"), report=report)
-            baseline_done: dict[str, float] = {}
-
-            def baseline() -> None:
-                started.wait()
-                baseline_wait(rekognition, job["id"], folder / f"baseline-{index}.json")
-                baseline_done["at"] = time.perf_counter()
-
-            thread = threading.Thread(target=baseline)
-            thread.start()
-            launch.run()
-            launcher_done = time.perf_counter()
-            thread.join()
-            launcher_overheads.append(launcher_done - published[job["id"]])
-            baseline_overheads.append(baseline_done["at"] - published[job["id"]])
+            launched, baseline = measure_job(index, video, outputs, rekognition, folder)
+            launcher_overheads.append(launched - published[baseline[0]])
+            baseline_overheads.append(baseline[1] - published[baseline[0]])
             print(f"  job {index + 1:2}/{jobs}: launcher {launcher_overheads[-1] * 1000:6.1f} ms, "
                   f"baseline {baseline_overheads[-1] * 1000:7.1f} ms", flush=True)
     return launcher_overheads, baseline_overheads

@@ -81,9 +81,11 @@ def check_notification_channel(
 
 def _role_policies(iam: Any, role_name: str) -> list[dict[str, Any]]:
     documents = []
-    for name in iam.list_role_policies(RoleName=role_name)["PolicyNames"]:
+    inline = iam.get_paginator("list_role_policies").paginate(RoleName=role_name)
+    for name in (name for page in inline for name in page["PolicyNames"]):
         documents.append(_document(iam.get_role_policy(RoleName=role_name, PolicyName=name)["PolicyDocument"]))
-    for attached in iam.list_attached_role_policies(RoleName=role_name)["AttachedPolicies"]:
+    attached_pages = iam.get_paginator("list_attached_role_policies").paginate(RoleName=role_name)
+    for attached in (policy for page in attached_pages for policy in page["AttachedPolicies"]):
         policy = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]
         version = iam.get_policy_version(PolicyArn=attached["PolicyArn"], VersionId=policy["DefaultVersionId"])
         documents.append(_document(version["PolicyVersion"]["Document"]))

@@ -95,7 +95,7 @@ def face_detail(rgb: np.ndarray, face: DetectedFace, attributes: str = "DEFAULT"
             "Top": top,
         },
         "Landmarks": [
-            {"Type": kind, "X": x / width, "Y": y / height} for kind, (x, y) in zip(LANDMARK_TYPES, face.landmarks)
+            {"Type": kind, "X": x / width, "Y": y / height} for kind, (x, y) in zip(LANDMARK_TYPES, face.landmarks, strict=True)
         ],
         "Pose": pose(face.landmarks),
         "Quality": quality(rgb, face),

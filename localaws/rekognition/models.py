@@ -131,6 +131,15 @@ class RekognitionBackend:
         with self._faults_lock:
             self._faults.setdefault(operation, []).extend([code] * times)
 
+    def pending_faults(self) -> dict[str, int]:
+        """Injected faults not yet raised, by operation."""
+        with self._faults_lock:
+            return {operation: len(codes) for operation, codes in self._faults.items() if codes}
+
+    def clear_faults(self) -> None:
+        with self._faults_lock:
+            self._faults.clear()
+
     def raise_injected_fault(self, operation: str) -> None:
         with self._faults_lock:
             pending = self._faults.get(operation)

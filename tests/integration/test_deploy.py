@@ -51,9 +51,9 @@ def inventory(aws) -> dict[str, set[str]]:
 @pytest.fixture(scope="module")
 def deployed(ctx, aws, tmp_path_factory) -> dict[str, Any]:
     state = tmp_path_factory.mktemp("deploy") / "state.json"
-    before = inventory(aws)
-    outputs, changes = engine.deploy(ctx, ROOT, "audit", state, config(namePrefix=unique("audit")))
-    return {"outputs": outputs, "changes": changes, "state": state, "before": before}
+    settings = config(namePrefix=unique("audit"))
+    outputs, changes = engine.deploy(ctx, ROOT, "audit", state, settings)
+    return {"outputs": outputs, "changes": changes, "state": state, "config": settings}
 
 
 def test_every_output_is_exported(deployed):
@@ -148,9 +148,7 @@ def test_rekognition_accepts_the_deployed_channel_and_reports_on_the_queue(deplo
 
 def test_deploying_again_changes_nothing(deployed, ctx, aws):
     before = inventory(aws)
-    outputs, changes = engine.deploy(ctx, ROOT, "audit", deployed["state"],
-                                     config(namePrefix=deployed["outputs"]["topicName"].split("-")[1] + "-"
-                                            + deployed["outputs"]["topicName"].split("-")[2]))
+    outputs, changes = engine.deploy(ctx, ROOT, "audit", deployed["state"], deployed["config"])
     assert outputs == deployed["outputs"]
     assert {c.action for c in changes} == {"unchanged"}
     assert inventory(aws) == before
@@ -217,12 +215,12 @@ def test_destroy_leaves_the_endpoint_as_it_was(ctx, aws, tmp_path):
 
 def test_a_bucket_holding_videos_is_not_destroyed_without_force_destroy(ctx, aws, tmp_path, videos):
     state = tmp_path / "state.json"
-    outputs, _ = engine.deploy(ctx, ROOT, "kept", state, config(namePrefix=unique("kept")))
+    prefix = unique("kept")
+    outputs, _ = engine.deploy(ctx, ROOT, "kept", state, config(namePrefix=prefix))
     upload(aws, outputs["bucketName"], videos["no-face"].path)
     with pytest.raises(RuntimeError, match="forceDestroy"):
         engine.destroy(ctx, state)
-    engine.deploy(ctx, ROOT, "kept", state, config(namePrefix=outputs["topicName"].split("-")[1] + "-"
-                                                   + outputs["topicName"].split("-")[2], forceDestroy="true"))
+    engine.deploy(ctx, ROOT, "kept", state, config(namePrefix=prefix, forceDestroy="true"))
     engine.destroy(ctx, state)
     assert outputs["bucketName"] not in inventory(aws)["buckets"]
 

@@ -203,7 +203,7 @@ def test_throttling_and_limit_exceeded_are_recovered(stack, aws_env, workdir, vi
     backend.inject_fault("StartFaceDetection", "LimitExceededException", 2)
     assert launch(stack, str(video), "--job-tag", "limited", "--retry-wait", "0.1") == ExitCode.OK
     assert "too many open jobs" in caplog.text
-    assert backend._faults == {"StartFaceDetection": [], "GetFaceDetection": []}
+    assert backend.pending_faults() == {}, "every injected fault was met, and recovered from"
 
 
 def test_limit_exceeded_until_the_timeout_is_its_own_exit_code(stack, aws_env, workdir, videos, endpoint, capsys,
@@ -215,7 +215,7 @@ def test_limit_exceeded_until_the_timeout_is_its_own_exit_code(stack, aws_env, w
     try:
         code = launch(stack, str(video), "--job-tag", "never", "--retry-wait", "0.2", "--timeout", "1")
     finally:
-        endpoint.rekognition._faults.clear()
+        endpoint.rekognition.clear_faults()
     assert code == ExitCode.LIMIT_EXCEEDED
     assert "LimitExceededException" in capsys.readouterr().err
     assert not (workdir / "never.mp4.faces.json").exists()
