@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any, Optional
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 from tqdm import tqdm
 
-from .errors import BadInput, LauncherError, error_code, from_client_error
+from .errors import BadInput, ExitCode, LauncherError, error_code, from_client_error
 from .video import MAX_DURATION_MS, MAX_VIDEO_BYTES, UnsupportedVideo, probe
 
 UPLOAD_PREFIX = "videos/"
@@ -115,6 +116,10 @@ def upload(s3: Any, path: Path, bucket: str, key: Optional[str] = None) -> tuple
                            Config=TRANSFER, Callback=progress.update)
     except ClientError as error:
         raise from_client_error(error, f"uploading {path} to s3://{bucket}/{key}") from None
+    except S3UploadFailedError as error:  # what upload_file raises when S3 refuses a part or the upload
+        raise LauncherError(f"uploading {path} to s3://{bucket}/{key} failed: {error}. What to do: check that the "
+                            "stack's bucket exists and that you may write to it (the launcher policy)",
+                            ExitCode.AWS_ERROR) from None
     head = _head(s3, S3Video(bucket, key, None))
     if head is None:
         raise LauncherError(f"s3://{bucket}/{key} is missing right after its upload")

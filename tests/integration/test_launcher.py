@@ -242,6 +242,16 @@ def test_access_denied_names_the_fix(stack, aws, aws_env, workdir, videos, capsy
     assert "AccessDeniedException" in err and "What to do:" in err
 
 
+def test_a_missing_bucket_is_a_clear_error(stack, aws_env, workdir, videos, capsys):
+    outputs_file = workdir / "no-bucket.json"
+    outputs_file.write_text(json.dumps(dict(stack["outputs"], bucketName=unique("no-such-bucket"))))
+    video = workdir / "nowhere.mp4"
+    shutil.copy(videos["no-face"].path, video)
+    assert main([str(video), "--outputs", str(outputs_file)]) == ExitCode.AWS_ERROR
+    err = capsys.readouterr().err
+    assert "uploading" in err and "What to do:" in err and "Traceback" not in err
+
+
 # -- bad inputs: a clear error, no job, no file ----------------------------------------------------
 
 

@@ -1,0 +1,50 @@
+"""Reading a stack's config the way the Pulumi engine hands it to the program."""
+
+import json
+
+import pytest
+
+from localaws.deploy.program import StackConfigError, stack_config
+from localaws.deploy.pulumi_cli import provider_config
+
+
+@pytest.fixture
+def project(tmp_path):
+    (tmp_path / "Pulumi.yaml").write_text("name: demo-project\nruntime: python\n")
+    return tmp_path
+
+
+def test_no_stack_file_means_only_the_default_region(project):
+    assert stack_config(project, "local") == {"aws:region": "us-east-1"}
+
+
+def test_values_are_namespaced_strings(project):
+    (project / "Pulumi.local.yaml").write_text(
+        "config:\n"
+        "  aws:region: eu-west-1\n"
+        "  demo-project:maxReceiveCount: 3\n"
+        "  rawMessageDelivery: true\n"
+        "  demo-project:tags:\n"
+        "    team: vision\n"
+    )
+    config = stack_config(project, "local")
+    assert config == {
+        "aws:region": "eu-west-1",
+        "demo-project:maxReceiveCount": "3",
+        "demo-project:rawMessageDelivery": "true",
+        "demo-project:tags": json.dumps({"team": "vision"}),
+    }
+
+
+def test_secrets_need_the_pulumi_cli(project):
+    (project / "Pulumi.local.yaml").write_text("config:\n  demo-project:token:\n    secure: AAABAA==\n")
+    with pytest.raises(StackConfigError, match="demo-project:token is a secret"):
+        stack_config(project, "local")
+
+
+def test_the_cli_path_points_every_service_at_the_endpoint():
+    config = provider_config("http://127.0.0.1:4566", "us-east-1")
+    for service in ("s3", "sns", "sqs", "iam", "sts"):
+        assert config[f"aws:endpoints[0].{service}"] == "http://127.0.0.1:4566"
+    for flag in ("skipCredentialsValidation", "skipRequestingAccountId", "skipMetadataApiCheck", "s3UsePathStyle"):
+        assert config[f"aws:{flag}"] == "true"
