@@ -17,12 +17,11 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from components import ConfigError
 from launcher.video import MAX_VIDEO_BYTES
 
 from .deploy import engine
 from .deploy.handlers import Context, UnsupportedResource
-from .deploy.program import StackConfigError, stack_config
+from .deploy.program import stack_config
 from .deploy.pulumi_cli import PulumiCli, PulumiCliError, cli_available
 from .endpoint import DEFAULT_HOST, DEFAULT_PORT, DUMMY_CREDENTIALS, LocalEndpoint
 from .rekognition.detector import DEFAULT_DETECTOR
@@ -30,8 +29,13 @@ from .rekognition.models import DEFAULT_SAMPLE_INTERVAL_MS, EmulatorSettings
 
 DEFAULT_DATA_DIR = Path(".local")
 PROJECT_DIR = Path(__file__).resolve().parents[1]
-DEPLOY_ERRORS = (ConfigError, StackConfigError, UnsupportedResource, PulumiCliError, ClientError, BotoCoreError,
-                 RuntimeError, ValueError)
+# Reported in one line, no traceback: bad config (ConfigError, StackConfigError are ValueErrors), an
+# unsupported resource, a failed pulumi command or unreachable endpoint (RuntimeErrors), AWS refusals.
+DEPLOY_ERRORS = (ValueError, RuntimeError, UnsupportedResource, ClientError, BotoCoreError)
+
+
+class EndpointUnreachable(RuntimeError):
+    """Nothing answers at the endpoint URL."""
 
 
 def _positive(text: str) -> int:
@@ -100,6 +104,14 @@ def _outputs_file(args: argparse.Namespace) -> Path:
     return args.outputs_file or args.data_dir / f"outputs-{args.stack}.json"
 
 
+def _state_file(args: argparse.Namespace) -> Path:
+    return args.data_dir / "deploy" / f"{args.stack}.json"
+
+
+def _in_process_context(args: argparse.Namespace) -> Context:
+    return _context(args.endpoint, stack_config(PROJECT_DIR, args.stack)["aws:region"])
+
+
 def _use_cli(args: argparse.Namespace) -> bool:
     if args.engine == "cli" and not cli_available():
         raise PulumiCliError("--engine cli: the pulumi command is not on PATH")
@@ -115,7 +127,7 @@ def _context(endpoint: str, region: str) -> Context:
     try:
         account_id = client("sts").get_caller_identity()["Account"]
     except BotoCoreError as error:
-        raise PulumiCliError(
+        raise EndpointUnreachable(
             f"no local endpoint answers at {endpoint} ({error}); start it with: python scripts/local.py serve"
         ) from None
     return Context(client, region, account_id)
@@ -126,9 +138,7 @@ def deploy(args: argparse.Namespace) -> int:
     if _use_cli(args):
         outputs = PulumiCli(PROJECT_DIR, args.data_dir, args.stack).deploy(args.endpoint)
     else:
-        region = stack_config(PROJECT_DIR, args.stack)["aws:region"]
-        state = args.data_dir / "deploy" / f"{args.stack}.json"
-        outputs, changes = engine.deploy(_context(args.endpoint, region), PROJECT_DIR, args.stack, state)
+        outputs, changes = engine.deploy(_in_process_context(args), PROJECT_DIR, args.stack, _state_file(args))
         for change in changes:
             if change.action != "unchanged":
                 print(f"  {change.action:9} {change.type} {change.name}")
@@ -143,9 +153,7 @@ def destroy(args: argparse.Namespace) -> int:
     if _use_cli(args):
         PulumiCli(PROJECT_DIR, args.data_dir, args.stack).destroy()
     else:
-        state = args.data_dir / "deploy" / f"{args.stack}.json"
-        region = stack_config(PROJECT_DIR, args.stack)["aws:region"]
-        changes = engine.destroy(_context(args.endpoint, region), state)
+        changes = engine.destroy(_in_process_context(args), _state_file(args))
         print(f"{len(changes)} resource(s) deleted (in-process deployer)")
     _outputs_file(args).unlink(missing_ok=True)
     return 0
