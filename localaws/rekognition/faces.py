@@ -13,18 +13,20 @@ Yaw and Pitch are coarse geometric estimates, not a trained head-pose model.
 Quality: Brightness is the mean luma of the face box (0-100); Sharpness is the variance of the
 Laplacian of the face scaled to 64x64, mapped onto 0-100.
 
-With ``FaceAttributes=ALL`` the attributes no bundled model can tell (``NO_MODEL_ATTRIBUTES``)
-are returned in the service's shape with ``Confidence`` 0; AgeRange spans 0-100.
+With ``FaceAttributes=ALL``, AgeRange and Gender come from a bundled model (``attributes.py``); the
+attributes no bundled model can tell (``NO_MODEL_ATTRIBUTES``) are returned in the service's shape
+with ``Confidence`` 0.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Optional
 
 import cv2
 import numpy as np
 
+from .attributes import AttributeEstimator
 from .detector import DetectedFace
 
 LANDMARK_TYPES = ("eyeLeft", "eyeRight", "nose", "mouthLeft", "mouthRight")
@@ -34,7 +36,7 @@ NOSE_DEPTH_OVER_MOUTH = 0.5  # nose-tip protrusion over the eye-to-mouth distanc
 SHARPNESS_SCALE = 300.0  # Laplacian variance that maps to about 63 (1 - 1/e)
 
 NO_MODEL_BOOLEANS = ("Smile", "Eyeglasses", "Sunglasses", "Beard", "Mustache", "EyesOpen", "MouthOpen")
-NO_MODEL_ATTRIBUTES = ("AgeRange", *NO_MODEL_BOOLEANS, "Gender", "Emotions")
+NO_MODEL_ATTRIBUTES = (*NO_MODEL_BOOLEANS, "Emotions")
 
 
 def _clip01(value: float) -> float:
@@ -75,16 +77,18 @@ def quality(rgb: np.ndarray, face: DetectedFace) -> dict[str, float]:
 
 
 def _unknown_attributes() -> dict[str, Any]:
-    detail: dict[str, Any] = {"AgeRange": {"Low": 0, "High": 100}}
-    for name in NO_MODEL_BOOLEANS:
-        detail[name] = {"Value": False, "Confidence": 0.0}
-    detail["Gender"] = {"Value": "Female", "Confidence": 0.0}
+    detail: dict[str, Any] = {name: {"Value": False, "Confidence": 0.0} for name in NO_MODEL_BOOLEANS}
     detail["Emotions"] = [{"Type": "UNKNOWN", "Confidence": 0.0}]
     return detail
 
 
-def face_detail(rgb: np.ndarray, face: DetectedFace, attributes: str = "DEFAULT") -> dict[str, Any]:
-    """The FaceDetail for one face in one frame."""
+def face_detail(
+    rgb: np.ndarray,
+    face: DetectedFace,
+    attributes: str = "DEFAULT",
+    estimator: Optional[AttributeEstimator] = None,
+) -> dict[str, Any]:
+    """The FaceDetail for one face in one frame; ``estimator`` is needed for ``ALL``."""
     height, width = rgb.shape[:2]
     left, top = _clip01(face.left / width), _clip01(face.top / height)
     detail: dict[str, Any] = {
@@ -102,5 +106,8 @@ def face_detail(rgb: np.ndarray, face: DetectedFace, attributes: str = "DEFAULT"
         "Confidence": round(face.confidence * 100, 4),
     }
     if attributes == "ALL":
+        if estimator is None:
+            raise ValueError("FaceAttributes ALL needs an attribute estimator")
+        detail.update(estimator.estimate(rgb, face))
         detail.update(_unknown_attributes())
     return detail

@@ -26,6 +26,7 @@ from botocore.exceptions import ClientError
 
 from launcher.video import MAX_DURATION_MS, MAX_VIDEO_BYTES, UnsupportedVideo, probe
 
+from .attributes import AgeGenderEstimator, AttributeEstimator
 from .channel import check_notification_channel
 from .detector import DEFAULT_DETECTOR, FaceDetector, load_detector
 from .exceptions import (
@@ -98,7 +99,8 @@ class RekognitionBackend:
         self.settings = settings
         self._client = client
         self._detector = detector
-        self._detector_lock = threading.Lock()
+        self._estimator: Optional[AttributeEstimator] = None  # loaded by the first ALL job
+        self._models_lock = threading.Lock()
         self._start_lock = threading.Lock()
         self._stopping = threading.Event()
         self._faults: dict[str, list[str]] = {}
@@ -148,10 +150,16 @@ class RekognitionBackend:
             raise ERRORS_BY_CODE[code](f"{code} (injected)")
 
     def _face_detector(self) -> FaceDetector:
-        with self._detector_lock:
+        with self._models_lock:
             if self._detector is None:
                 self._detector = load_detector(self.settings.detector)
             return self._detector
+
+    def _attribute_estimator(self) -> AttributeEstimator:
+        with self._models_lock:
+            if self._estimator is None:
+                self._estimator = AgeGenderEstimator()
+            return self._estimator
 
     # -- StartFaceDetection --------------------------------------------------------------------
 
@@ -243,10 +251,12 @@ class RekognitionBackend:
             raise UnsupportedVideo(f"the video lasts {metadata.duration_millis} ms; the maximum is 6 hours")
         detector = self._face_detector()
         attributes = job.request.get("FaceAttributes", "DEFAULT")
+        estimator = self._attribute_estimator() if attributes == "ALL" else None
         for timestamp_ms, rgb in sample_frames(path, self.settings.sample_interval_ms):
             if self._stopping.is_set():
                 return
-            faces = [{"Timestamp": timestamp_ms, "Face": face_detail(rgb, face, attributes)} for face in detector.detect(rgb)]
+            faces = [{"Timestamp": timestamp_ms, "Face": face_detail(rgb, face, attributes, estimator)}
+                     for face in detector.detect(rgb)]
             self.store.add_faces(job.job_id, faces)
 
     def _notify(self, job_id: str) -> None:

@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 
+from localaws.rekognition.attributes import age_range
 from localaws.rekognition.detector import DetectedFace
 from localaws.rekognition.faces import FRONTAL_NOSE_RATIO, face_detail, pose
 
@@ -59,3 +60,25 @@ def test_boxes_reaching_past_the_frame_are_clipped():
     face = DetectedFace(left=-10, top=80, width=30, height=40, confidence=0.9, landmarks=FRONTAL)
     box = face_detail(frame, face)["BoundingBox"]
     assert box == pytest.approx({"Width": 0.2, "Height": 0.2, "Left": 0.0, "Top": 0.8})
+
+
+class FixedEstimator:
+    def estimate(self, rgb, face):
+        return {"AgeRange": {"Low": 30, "High": 38}, "Gender": {"Value": "Male", "Confidence": 97.0}}
+
+
+def test_all_attributes_come_from_the_estimator_or_say_they_are_unknown():
+    frame = np.zeros((100, 100, 3), dtype=np.uint8)
+    face = DetectedFace(left=10, top=10, width=40, height=50, confidence=0.9, landmarks=FRONTAL)
+    detail = face_detail(frame, face, "ALL", FixedEstimator())
+    assert detail["AgeRange"] == {"Low": 30, "High": 38}
+    assert detail["Gender"] == {"Value": "Male", "Confidence": 97.0}
+    assert detail["Smile"] == {"Value": False, "Confidence": 0.0}
+    assert detail["Emotions"] == [{"Type": "UNKNOWN", "Confidence": 0.0}]
+    with pytest.raises(ValueError, match="estimator"):
+        face_detail(frame, face, "ALL")
+
+
+@pytest.mark.parametrize("age, confidence, expected", [(33, 23, (25, 41)), (40, 95, (37, 43)), (2, 10, (0, 11))])
+def test_age_ranges_widen_as_confidence_falls(age, confidence, expected):
+    assert age_range(age, confidence) == {"Low": expected[0], "High": expected[1]}
