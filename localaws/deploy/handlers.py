@@ -50,6 +50,18 @@ def choose_name(inputs: Inputs, logical_name: str, max_length: int, key: str = "
     return physical_name(logical_name, max_length)
 
 
+def retag(old: Optional[dict[str, str]], new: Optional[dict[str, str]],
+          tag: Callable[[dict[str, str]], Any], untag: Callable[[list[str]], Any]) -> None:
+    """Bring a resource's tags from ``old`` to ``new``: untag what is gone, tag what is new or changed."""
+    old, new = old or {}, new or {}
+    removed = sorted(set(old) - set(new))
+    if removed:
+        untag(removed)
+    changed = {k: v for k, v in new.items() if old.get(k) != v}
+    if changed:
+        tag(changed)
+
+
 def _tag_list(tags: Optional[dict[str, str]], key: str = "Key", value: str = "Value") -> list[dict[str, str]]:
     return [{key: k, value: v} for k, v in (tags or {}).items()]
 
@@ -290,16 +302,20 @@ class Topic(Handler):
 
     def create(self, ctx: Context, name: str, inputs: Inputs) -> tuple[str, Outputs]:
         topic = choose_name(inputs, name, 256)
-        arn = ctx.client("sns").create_topic(Name=topic, Tags=_tag_list(inputs.get("tags")))["TopicArn"]
-        return arn, self.apply(ctx, inputs, {"arn": arn, "name": topic, "owner": ctx.account_id})
+        attributes = {"KmsMasterKeyId": inputs["kmsMasterKeyId"]} if inputs.get("kmsMasterKeyId") else {}
+        arn = ctx.client("sns").create_topic(Name=topic, Attributes=attributes,
+                                             Tags=_tag_list(inputs.get("tags")))["TopicArn"]
+        return arn, {**inputs, "arn": arn, "name": topic, "owner": ctx.account_id}
 
-    def apply(self, ctx: Context, inputs: Inputs, outputs: Outputs) -> Outputs:
+    def update(self, ctx: Context, resource_id: str, old: Inputs, new: Inputs, outputs: Outputs) -> Outputs:
         sns = ctx.client("sns")
-        sns.set_topic_attributes(TopicArn=outputs["arn"], AttributeName="KmsMasterKeyId",
-                                 AttributeValue=inputs.get("kmsMasterKeyId") or "")
-        if inputs.get("tags"):
-            sns.tag_resource(ResourceArn=outputs["arn"], Tags=_tag_list(inputs["tags"]))
-        return {**outputs, "kmsMasterKeyId": inputs.get("kmsMasterKeyId"), "tags": inputs.get("tags") or {}}
+        if old.get("kmsMasterKeyId") != new.get("kmsMasterKeyId"):
+            sns.set_topic_attributes(TopicArn=resource_id, AttributeName="KmsMasterKeyId",
+                                     AttributeValue=new.get("kmsMasterKeyId") or "")
+        retag(old.get("tags"), new.get("tags"),
+              lambda tags: sns.tag_resource(ResourceArn=resource_id, Tags=_tag_list(tags)),
+              lambda keys: sns.untag_resource(ResourceArn=resource_id, TagKeys=keys))
+        return {**outputs, **new, "name": outputs["name"]}
 
     def exists(self, ctx: Context, resource_id: str, outputs: Outputs) -> bool:
         return _exists(lambda: ctx.client("sns").get_topic_attributes(TopicArn=resource_id))
@@ -399,8 +415,9 @@ class Role(Handler):
         iam = ctx.client("iam")
         iam.update_assume_role_policy(RoleName=resource_id, PolicyDocument=new["assumeRolePolicy"])
         iam.update_role(RoleName=resource_id, Description=new.get("description") or "")
-        if new.get("tags"):
-            iam.tag_role(RoleName=resource_id, Tags=_tag_list(new["tags"]))
+        retag(old.get("tags"), new.get("tags"),
+              lambda tags: iam.tag_role(RoleName=resource_id, Tags=_tag_list(tags)),
+              lambda keys: iam.untag_role(RoleName=resource_id, TagKeys=keys))
         return {**outputs, **new, "name": resource_id}
 
     def exists(self, ctx: Context, resource_id: str, outputs: Outputs) -> bool:
@@ -452,8 +469,9 @@ class Policy(Handler):
         if old.get("policy") != new["policy"]:
             self._drop_old_versions(iam, resource_id)
             iam.create_policy_version(PolicyArn=resource_id, PolicyDocument=new["policy"], SetAsDefault=True)
-        if new.get("tags"):
-            iam.tag_policy(PolicyArn=resource_id, Tags=_tag_list(new["tags"]))
+        retag(old.get("tags"), new.get("tags"),
+              lambda tags: iam.tag_policy(PolicyArn=resource_id, Tags=_tag_list(tags)),
+              lambda keys: iam.untag_policy(PolicyArn=resource_id, TagKeys=keys))
         return {**outputs, **new, "name": outputs["name"]}
 
     @staticmethod
@@ -521,8 +539,9 @@ class Queue(Handler):
             # moto forgets a queue's Policy on any SetQueueAttributes (SQS does not); the QueuePolicy
             # resource, registered after its queue, finds that and puts it back.
             sqs.set_queue_attributes(QueueUrl=resource_id, Attributes=changed)
-        if new.get("tags"):
-            sqs.tag_queue(QueueUrl=resource_id, Tags=new["tags"])
+        retag(old.get("tags"), new.get("tags"),
+              lambda tags: sqs.tag_queue(QueueUrl=resource_id, Tags=tags),
+              lambda keys: sqs.untag_queue(QueueUrl=resource_id, TagKeys=keys))
         return {**outputs, **new, "name": outputs["name"]}
 
     def exists(self, ctx: Context, resource_id: str, outputs: Outputs) -> bool:

@@ -30,7 +30,6 @@ from .attributes import AgeGenderEstimator, AttributeEstimator
 from .channel import check_notification_channel
 from .detector import DEFAULT_DETECTOR, FaceDetector, load_detector
 from .exceptions import (
-    ERRORS_BY_CODE,
     IdempotentParameterMismatchException,
     InvalidPaginationTokenException,
     InvalidS3ObjectException,
@@ -39,6 +38,7 @@ from .exceptions import (
     VideoTooLargeException,
 )
 from .faces import face_detail
+from .faults import FaultInjector
 from .frames import sample_frames
 from .store import FAILED, IN_PROGRESS, SUCCEEDED, Job, JobStore, now_ms
 from .validation import validate_request
@@ -103,8 +103,7 @@ class RekognitionBackend:
         self._models_lock = threading.Lock()
         self._start_lock = threading.Lock()
         self._stopping = threading.Event()
-        self._faults: dict[str, list[str]] = {}
-        self._faults_lock = threading.Lock()
+        self.faults = FaultInjector()
         self._scratch = settings.data_dir / "scratch"
         self._scratch.mkdir(parents=True, exist_ok=True)
         self.store = JobStore(settings.data_dir / "rekognition.sqlite3")
@@ -126,28 +125,6 @@ class RekognitionBackend:
         self._stopping.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
         self.store.close()
-
-    def inject_fault(self, operation: str, code: str, times: int = 1) -> None:
-        """Test hook: the next ``times`` calls of ``operation`` fail with the error ``code`` (for
-        errors the service raises on its own schedule: throttling, internal errors)."""
-        with self._faults_lock:
-            self._faults.setdefault(operation, []).extend([code] * times)
-
-    def pending_faults(self) -> dict[str, int]:
-        """Injected faults not yet raised, by operation."""
-        with self._faults_lock:
-            return {operation: len(codes) for operation, codes in self._faults.items() if codes}
-
-    def clear_faults(self) -> None:
-        with self._faults_lock:
-            self._faults.clear()
-
-    def raise_injected_fault(self, operation: str) -> None:
-        with self._faults_lock:
-            pending = self._faults.get(operation)
-            code = pending.pop(0) if pending else None
-        if code is not None:
-            raise ERRORS_BY_CODE[code](f"{code} (injected)")
 
     def _face_detector(self) -> FaceDetector:
         with self._models_lock:

@@ -43,7 +43,7 @@ class RekognitionApp:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         operation = environ.get("HTTP_X_AMZ_TARGET", "")[len(TARGET_PREFIX):]
         try:
-            self.backend.raise_injected_fault(operation)
+            self.backend.faults.raise_for(operation)
             request = self._parse(environ)
             if operation == "StartFaceDetection":
                 body = self.backend.start_face_detection(request, request_region(environ), DEFAULT_ACCOUNT_ID)

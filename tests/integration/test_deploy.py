@@ -183,6 +183,11 @@ def test_config_changes_update_in_place_or_replace(ctx, aws, scratch_stack):
     assert {c.type.split(":")[-1] for c in changes if c.action == "updated"} >= {"Bucket", "Topic", "Queue", "Role",
                                                                                    "Policy"}
     assert aws("sns").list_tags_for_resource(ResourceArn=tagged["topicArn"])["Tags"] == [{"Key": "team", "Value": "vision"}]
+    untagged, _ = engine.deploy(ctx, ROOT, "scratch", state, config(namePrefix=prefix, tags='{"env": "dev"}'))
+    assert aws("sns").list_tags_for_resource(ResourceArn=untagged["topicArn"])["Tags"] == [{"Key": "env", "Value": "dev"}]
+    assert aws("sqs").list_queue_tags(QueueUrl=untagged["queueUrl"])["Tags"] == {"env": "dev"}
+    role_name = untagged["roleArn"].rsplit("/", 1)[1]
+    assert aws("iam").list_role_tags(RoleName=role_name)["Tags"] == [{"Key": "env", "Value": "dev"}]
     # A new name prefix renames every resource: the new ones are made, then the old ones deleted.
     renamed, changes = engine.deploy(ctx, ROOT, "scratch", state, config(namePrefix=prefix + "x"))
     assert sum(c.action == "created" for c in changes) == 17 and sum(c.action == "deleted" for c in changes) == 17

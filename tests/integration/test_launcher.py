@@ -192,30 +192,30 @@ def test_a_lost_notification_is_recovered_by_the_status_fallback(stack, aws, aws
 
 def test_throttling_and_limit_exceeded_are_recovered(stack, aws_env, workdir, videos, endpoint, caplog, monkeypatch):
     backend = endpoint.rekognition
-    backend.inject_fault("StartFaceDetection", "ThrottlingException", 2)
-    backend.inject_fault("GetFaceDetection", "ProvisionedThroughputExceededException", 2)
+    backend.faults.inject("StartFaceDetection", "ThrottlingException", 2)
+    backend.faults.inject("GetFaceDetection", "ProvisionedThroughputExceededException", 2)
     video = workdir / "busy.mp4"
     shutil.copy(videos["no-face"].path, video)
     assert launch(stack, str(video), "--job-tag", "throttled") == ExitCode.OK
     # botocore retries LimitExceeded a few times by itself; without its retries, the launcher's own
     # loop waits for a free slot and says so.
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
-    backend.inject_fault("StartFaceDetection", "LimitExceededException", 2)
+    backend.faults.inject("StartFaceDetection", "LimitExceededException", 2)
     assert launch(stack, str(video), "--job-tag", "limited", "--retry-wait", "0.1") == ExitCode.OK
     assert "too many open jobs" in caplog.text
-    assert backend.pending_faults() == {}, "every injected fault was met, and recovered from"
+    assert backend.faults.pending() == {}, "every injected fault was met, and recovered from"
 
 
 def test_limit_exceeded_until_the_timeout_is_its_own_exit_code(stack, aws_env, workdir, videos, endpoint, capsys,
                                                                 monkeypatch):
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
-    endpoint.rekognition.inject_fault("StartFaceDetection", "LimitExceededException", 1000)
+    endpoint.rekognition.faults.inject("StartFaceDetection", "LimitExceededException", 1000)
     video = workdir / "never.mp4"
     shutil.copy(videos["no-face"].path, video)
     try:
         code = launch(stack, str(video), "--job-tag", "never", "--retry-wait", "0.2", "--timeout", "1")
     finally:
-        endpoint.rekognition.clear_faults()
+        endpoint.rekognition.faults.clear()
     assert code == ExitCode.LIMIT_EXCEEDED
     assert "LimitExceededException" in capsys.readouterr().err
     assert not (workdir / "never.mp4.faces.json").exists()
