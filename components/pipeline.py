@@ -265,18 +265,22 @@ class FaceDetectionPipeline(pulumi.ComponentResource):
             restrict_public_buckets=True,
             opts=child,
         )
-        if args.bucket_kms_key_arn:
-            default_encryption = {"sse_algorithm": "aws:kms", "kms_master_key_id": args.bucket_kms_key_arn}
+        if args.bucket_kms_key_arn:  # SSE-KMS, with an S3 Bucket Key to cut KMS calls
+            default_encryption = aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                sse_algorithm="aws:kms", kms_master_key_id=args.bucket_kms_key_arn
+            )
         else:
-            default_encryption = {"sse_algorithm": "AES256"}
+            default_encryption = aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                sse_algorithm="AES256"
+            )
         aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-videos",
             bucket=bucket.id,
             rules=[
-                {
-                    "apply_server_side_encryption_by_default": default_encryption,
-                    "bucket_key_enabled": bool(args.bucket_kms_key_arn),
-                }
+                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+                    apply_server_side_encryption_by_default=default_encryption,
+                    bucket_key_enabled=bool(args.bucket_kms_key_arn),
+                )
             ],
             opts=child,
         )

@@ -36,7 +36,7 @@ class Summary:
 
     def describe(self) -> str:
         length = f"{self.video_ms / 1000:.1f} s" if self.video_ms is not None else "unknown length"
-        if not self.faces:
+        if self.first_ms is None or self.last_ms is None:
             return f"no faces found in the video ({length})"
         return (f"{self.faces} face(s) found from {self.first_ms / 1000:.1f} s to {self.last_ms / 1000:.1f} s "
                 f"of a {length} video")

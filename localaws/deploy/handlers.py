@@ -193,8 +193,9 @@ class BucketSetting(Handler):
         return _exists(lambda: getattr(ctx.client("s3"), self.get_call)(Bucket=resource_id))
 
     def delete(self, ctx: Context, resource_id: str, outputs: Outputs) -> None:
-        if self.delete_call:
-            _ignore_missing(lambda: getattr(ctx.client("s3"), self.delete_call)(Bucket=resource_id))
+        call = self.delete_call
+        if call is not None:
+            _ignore_missing(lambda: getattr(ctx.client("s3"), call)(Bucket=resource_id))
 
 
 class BucketOwnershipControls(BucketSetting):
