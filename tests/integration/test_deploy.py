@@ -242,19 +242,31 @@ def run_script(*args: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=120, check=False)
 
 
-def test_the_command_line_deploys_writes_outputs_and_destroys(endpoint, aws, tmp_path):
+NO_PULUMI_CLI = pytest.mark.skipif(
+    shutil.which("pulumi") is None,
+    reason="the Pulumi CLI is not installed (it cannot be installed offline); the in-process path is tested",
+)
+
+
+@pytest.mark.parametrize("engine", ["in-process", pytest.param("cli", marks=[pytest.mark.needs_pulumi_cli, NO_PULUMI_CLI])])
+def test_the_command_line_deploys_writes_outputs_and_destroys(endpoint, aws, tmp_path, engine):
     before = inventory(aws)
+    stack = f"cli-test-{engine}"
     outputs_file = tmp_path / "outputs.json"
-    deployed = run_script("deploy", "--endpoint", endpoint.url, "--data-dir", str(tmp_path), "--stack", "cli-test",
-                          "--outputs-file", str(outputs_file), "--engine", "in-process")
-    assert deployed.returncode == 0, deployed.stderr
-    outputs = json.loads(outputs_file.read_text())
-    assert set(outputs) == STACK_OUTPUTS
-    assert outputs_file.read_text() == json.dumps(outputs, indent=2) + "\n"  # as `pulumi stack output --json`
-    destroyed = run_script("destroy", "--endpoint", endpoint.url, "--data-dir", str(tmp_path), "--stack", "cli-test",
-                           "--outputs-file", str(outputs_file), "--engine", "in-process")
-    assert destroyed.returncode == 0, destroyed.stderr
-    assert inventory(aws) == before and not outputs_file.exists()
+    common = ["--endpoint", endpoint.url, "--data-dir", str(tmp_path), "--stack", stack, "--outputs-file",
+              str(outputs_file), "--engine", engine]
+    try:
+        deployed = run_script("deploy", *common)
+        assert deployed.returncode == 0, deployed.stderr
+        outputs = json.loads(outputs_file.read_text())
+        assert set(outputs) == STACK_OUTPUTS
+        assert outputs_file.read_text() == json.dumps(outputs, indent=2) + "\n"  # as `pulumi stack output --json`
+        assert aws("sns").get_topic_attributes(TopicArn=outputs["topicArn"])
+        destroyed = run_script("destroy", *common)
+        assert destroyed.returncode == 0, destroyed.stderr
+        assert inventory(aws) == before and not outputs_file.exists()
+    finally:  # the CLI keeps a stack's config beside Pulumi.yaml
+        (ROOT / f"Pulumi.{stack}.yaml").unlink(missing_ok=True)
 
 
 def test_the_command_line_says_when_no_endpoint_answers(tmp_path):
@@ -264,22 +276,6 @@ def test_the_command_line_says_when_no_endpoint_answers(tmp_path):
     assert "no local endpoint answers at http://127.0.0.1:9" in result.stderr
     assert "scripts/local.py serve" in result.stderr
     assert "Traceback" not in result.stderr
-
-
-@pytest.mark.needs_pulumi_cli
-@pytest.mark.skipif(shutil.which("pulumi") is None,
-                    reason="the Pulumi CLI is not installed (it cannot be installed offline); the in-process path is tested")
-def test_the_pulumi_cli_path(endpoint, aws, tmp_path):
-    outputs_file = tmp_path / "outputs.json"
-    deployed = run_script("deploy", "--endpoint", endpoint.url, "--data-dir", str(tmp_path), "--stack", "cli-real",
-                          "--outputs-file", str(outputs_file), "--engine", "cli")
-    assert deployed.returncode == 0, deployed.stderr
-    outputs = json.loads(outputs_file.read_text())
-    assert set(outputs) == STACK_OUTPUTS
-    assert aws("sns").get_topic_attributes(TopicArn=outputs["topicArn"])
-    destroyed = run_script("destroy", "--endpoint", endpoint.url, "--data-dir", str(tmp_path), "--stack", "cli-real",
-                           "--engine", "cli")
-    assert destroyed.returncode == 0, destroyed.stderr
 
 
 def test_a_replacement_makes_the_new_resource_before_deleting_the_old(ctx, aws, tmp_path):
