@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,8 +16,6 @@ from .rekognition import FaceDetection, StartRequest, check_parameter
 from .results import FORMATS, Summary, write_results
 from .source import S3Video, check_local_video, parse_s3_uri, pin_s3_video, upload
 from .stack import StackOutputs
-
-log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_SECONDS = 6 * 3600.0  # Rekognition's longest video is 6 hours
 
@@ -52,8 +49,6 @@ class LaunchOptions:
 @dataclass(frozen=True)
 class LaunchResult:
     job_id: str
-    video: Optional[S3Video]
-    uploaded: bool
     out: Path
     summary: Summary
 
@@ -70,8 +65,11 @@ def check_options(options: LaunchOptions) -> None:
         check_parameter("StartFaceDetection", "JobTag", options.job_tag, "--job-tag")
     if options.attach is not None:
         check_parameter("GetFaceDetection", "JobId", options.attach, "--attach")
-    if options.timeout <= 0:
-        raise BadInput(f"--timeout must be positive, got {options.timeout:g}")
+    for option, value in (("--timeout", options.timeout), ("--retry-wait", options.retry_wait)):
+        if not value > 0:  # also refuses NaN
+            raise BadInput(f"{option} must be a positive number of seconds, got {value:g}")
+    if not options.grace >= 0:
+        raise BadInput(f"--grace must be zero or more seconds, got {options.grace:g}")
     if options.is_s3:
         parse_s3_uri(options.video)
         if options.key:
@@ -99,9 +97,8 @@ class Launch:
         deadline = time.monotonic() + options.timeout
         clients = Clients(options.outputs.region)
         jobs = FaceDetection(clients("rekognition"))
-        video, uploaded = None, False
         if options.attach is None:
-            video, uploaded = self._video(clients)
+            video = self._video(clients)
             request = StartRequest(video, options.outputs.topic_arn, options.outputs.role_arn, options.attributes,
                                    options.job_tag, options.token)
             self.job_id = jobs.start(request, deadline, first_wait=options.retry_wait)
@@ -118,14 +115,15 @@ class Launch:
         out = options.out_path()
         with tqdm(desc="fetching results", unit=" faces", leave=False) as progress:
             summary = write_results(jobs.pages(job_id), out, options.fmt, on_face=progress.update)
-        return LaunchResult(job_id, video, uploaded, out, summary)
+        return LaunchResult(job_id, out, summary)
 
-    def _video(self, clients: Clients) -> tuple[S3Video, bool]:
+    def _video(self, clients: Clients) -> S3Video:
+        """The pinned object version to run on: the s3:// URI's, or the local file's upload."""
         options = self.options
         s3 = clients("s3")
         if options.is_s3:
-            return pin_s3_video(s3, parse_s3_uri(options.video)), False
+            return pin_s3_video(s3, parse_s3_uri(options.video))
         video, uploaded = upload(s3, Path(options.video), options.outputs.bucket_name, options.key)
         if not uploaded:
             self._report(f"{options.video} is already in the bucket as {video.uri}: not uploaded again")
-        return video, uploaded
+        return video

@@ -11,7 +11,6 @@ delete the old, as Pulumi does), and ``destroy`` removes everything in reverse o
 from __future__ import annotations
 
 import json
-import logging
 import threading
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -22,7 +21,8 @@ import pulumi
 from .handlers import Context, UnsupportedResource, handler_for
 from .program import run_main
 
-log = logging.getLogger(__name__)
+class StateFileError(ValueError):
+    """The deploy state file is damaged; the message says what to do."""
 
 
 @dataclass
@@ -49,8 +49,14 @@ class StackState:
     def load(cls, path: Path) -> "StackState":
         if not path.exists():
             return cls()
-        raw = json.loads(path.read_text())
-        return cls([ResourceState(**r) for r in raw["resources"]], raw.get("outputs", {}))
+        try:
+            raw = json.loads(path.read_text())
+            return cls([ResourceState(**r) for r in raw["resources"]], raw.get("outputs", {}))
+        except (ValueError, KeyError, TypeError) as error:
+            raise StateFileError(
+                f"deploy state {path} is unreadable ({error!r}). If the endpoint was restarted, nothing it "
+                "records exists any more: delete the file and deploy again"
+            ) from None
 
     def save(self, path: Path) -> None:
         write_atomically(path, json.dumps(asdict(self), indent=2))
@@ -92,7 +98,7 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
         self.current: list[ResourceState] = []
         self.superseded: list[ResourceState] = []  # replaced: deleted once the new ones exist
         self.changes: list[Change] = []
-        self.failure: Optional[BaseException] = None
+        self.failure: Optional[Exception] = None
         self._save = save
         self._lock = threading.Lock()
 
@@ -106,15 +112,17 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
         if not args.custom:
             return "", {}  # a component: nothing to make
         with self._lock:
-            if self.failure is not None:
-                raise RuntimeError("an earlier resource failed")
-            try:
-                state = self._provision(args.typ, args.name, _normalise(args.inputs))
-            except BaseException as error:
-                self.failure = error
-                raise
-            self._save(self.pending_state())
-            return state.id, state.outputs
+            if self.failure is None:
+                try:
+                    state = self._provision(args.typ, args.name, _normalise(args.inputs))
+                except Exception as error:
+                    self.failure = error
+                else:
+                    self._save(self.pending_state())
+                    return state.id, state.outputs
+        # After a failure nothing more is made. The error is not raised into Pulumi's own futures
+        # (which would print it again, unretrieved, at exit): deploy() raises it when the program ends.
+        return "", {}
 
     def _provision(self, type_token: str, name: str, inputs: dict[str, Any]) -> ResourceState:
         handler = handler_for(type_token)

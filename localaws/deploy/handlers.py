@@ -62,8 +62,8 @@ def retag(old: Optional[dict[str, str]], new: Optional[dict[str, str]],
         tag(changed)
 
 
-def _tag_list(tags: Optional[dict[str, str]], key: str = "Key", value: str = "Value") -> list[dict[str, str]]:
-    return [{key: k, value: v} for k, v in (tags or {}).items()]
+def _tag_list(tags: Optional[dict[str, str]]) -> list[dict[str, str]]:
+    return [{"Key": k, "Value": v} for k, v in (tags or {}).items()]
 
 
 def _missing(error: ClientError) -> bool:

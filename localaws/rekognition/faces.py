@@ -14,8 +14,8 @@ Quality: Brightness is the mean luma of the face box (0-100); Sharpness is the v
 Laplacian of the face scaled to 64x64, mapped onto 0-100.
 
 With ``FaceAttributes=ALL``, AgeRange and Gender come from a bundled model (``attributes.py``); the
-attributes no bundled model can tell (``NO_MODEL_ATTRIBUTES``) are returned in the service's shape
-with ``Confidence`` 0.
+attributes no bundled model can tell (``NO_MODEL_BOOLEANS`` and Emotions) are returned in the
+service's shape with ``Confidence`` 0.
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ NOSE_DEPTH_OVER_MOUTH = 0.5  # nose-tip protrusion over the eye-to-mouth distanc
 SHARPNESS_SCALE = 300.0  # Laplacian variance that maps to about 63 (1 - 1/e)
 
 NO_MODEL_BOOLEANS = ("Smile", "Eyeglasses", "Sunglasses", "Beard", "Mustache", "EyesOpen", "MouthOpen")
-NO_MODEL_ATTRIBUTES = (*NO_MODEL_BOOLEANS, "Emotions")
 
 
 def _clip01(value: float) -> float:

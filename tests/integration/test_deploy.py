@@ -230,6 +230,21 @@ def test_a_bucket_holding_videos_is_not_destroyed_without_force_destroy(ctx, aws
     assert outputs["bucketName"] not in inventory(aws)["buckets"]
 
 
+def test_an_unsupported_type_in_a_program_is_named_and_what_was_made_can_be_destroyed(ctx, aws, tmp_path):
+    (tmp_path / "Pulumi.yaml").write_text("name: unsupported\nruntime: python\n")
+    (tmp_path / "__main__.py").write_text(
+        "import pulumi_aws as aws\n"
+        f"aws.sns.Topic('topic', name='{unique('made-first')}')\n"
+        "aws.sqs.RedriveAllowPolicy('allow', queue_url='https://queue', redrive_allow_policy='{}')\n"
+    )
+    before = inventory(aws)
+    state = tmp_path / "state.json"
+    with pytest.raises(UnsupportedResource, match="aws:sqs/redriveAllowPolicy:RedriveAllowPolicy"):
+        engine.deploy(ctx, tmp_path, "t", state, {"aws:region": REGION})
+    engine.destroy(ctx, state)  # whatever was made before the failure is recorded, so it goes
+    assert inventory(aws) == before
+
+
 def test_unsupported_types_are_named():
     with pytest.raises(UnsupportedResource, match="aws:ec2/instance:Instance"):
         handler_for("aws:ec2/instance:Instance")
@@ -267,6 +282,15 @@ def test_the_command_line_deploys_writes_outputs_and_destroys(endpoint, aws, tmp
         assert inventory(aws) == before and not outputs_file.exists()
     finally:  # the CLI keeps a stack's config beside Pulumi.yaml
         (ROOT / f"Pulumi.{stack}.yaml").unlink(missing_ok=True)
+
+
+def test_a_damaged_state_file_is_a_clear_error(endpoint, tmp_path):
+    (tmp_path / "deploy").mkdir()
+    (tmp_path / "deploy" / "local.json").write_text("{half a file")
+    result = run_script("deploy", "--endpoint", endpoint.url, "--data-dir", str(tmp_path), "--engine", "in-process")
+    assert result.returncode == 1
+    assert "is unreadable" in result.stderr and "delete the file and deploy again" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_the_command_line_says_when_no_endpoint_answers(tmp_path):

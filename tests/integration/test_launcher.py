@@ -269,6 +269,9 @@ def test_a_missing_bucket_is_a_clear_error(stack, aws_env, workdir, videos, caps
         (["clip.mp4", "--job-tag", "spaces are not allowed"], "--job-tag"),
         (["clip.mp4", "--out", "no/such/folder/out.json"], "does not exist"),
         (["clip.mp4", "--attach", "bad job id!"], "--attach"),
+        (["clip.mp4", "--retry-wait", "0"], "--retry-wait must be a positive number"),
+        (["clip.mp4", "--timeout", "nan"], "--timeout must be a positive number"),
+        (["clip.mp4", "--grace", "-1"], "--grace must be zero or more"),
     ],
 )
 def test_bad_inputs_are_refused_before_anything_starts(stack, aws_env, workdir, videos, endpoint, capsys, args, message):
