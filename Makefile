@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test demo bench
+.PHONY: venv test lint demo bench
 
 venv: $(STAMP)
 
@@ -17,6 +17,12 @@ $(STAMP): requirements.txt requirements-local.txt requirements-detector.txt requ
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+# Settings in pyproject.toml. CI runs this before the tests.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 # The whole flow offline: local endpoint, deploy, sample video, launcher, pictures in demo-output/.
 demo: $(STAMP)

@@ -20,9 +20,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from localaws.endpoint import LocalEndpoint  # noqa: E402
-from localaws.rekognition.models import EmulatorSettings  # noqa: E402
-from localaws.synthetic import Box, SyntheticVideo, make_video  # noqa: E402
+from localaws.endpoint import LocalEndpoint
+from localaws.rekognition.models import EmulatorSettings
+from localaws.synthetic import Box, SyntheticVideo, make_video
 
 
 def run_job(endpoint: LocalEndpoint, bucket: str, video: SyntheticVideo) -> tuple[float, list[dict]]:
@@ -48,8 +48,12 @@ def score(video: SyntheticVideo, faces: list[dict], sample_interval_ms: int) -> 
     found, false_positives = set(), 0
     for face in faces:
         box = face["Face"]["BoundingBox"]
-        detected = Box(box["Left"] * video.width, box["Top"] * video.height,
-                       box["Width"] * video.width, box["Height"] * video.height)
+        detected = Box(
+            box["Left"] * video.width,
+            box["Top"] * video.height,
+            box["Width"] * video.width,
+            box["Height"] * video.height,
+        )
         truth = video.face_at(face["Timestamp"])
         if truth is not None and detected.iou(truth) >= 0.5:
             found.add(face["Timestamp"])

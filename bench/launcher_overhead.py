@@ -29,17 +29,17 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TQDM_DISABLE", "True")  # no progress bars in the figures; tqdm reads it on import
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from launcher.run import Launch, LaunchOptions  # noqa: E402
-from launcher.stack import StackOutputs  # noqa: E402
-from localaws.deploy import engine  # noqa: E402
-from localaws.deploy.handlers import Context  # noqa: E402
-from localaws.endpoint import LocalEndpoint  # noqa: E402
-from localaws.process import ROOT, client_environment  # noqa: E402
-from localaws.rekognition.detector import DetectedFace  # noqa: E402
-from localaws.rekognition.models import EmulatorSettings  # noqa: E402
-from localaws.synthetic import make_video  # noqa: E402
+from launcher.run import Launch, LaunchOptions
+from launcher.stack import StackOutputs
+from localaws.deploy import engine
+from localaws.deploy.handlers import Context
+from localaws.endpoint import LocalEndpoint
+from localaws.process import ROOT, client_environment
+from localaws.rekognition.detector import DetectedFace
+from localaws.rekognition.models import EmulatorSettings
+from localaws.synthetic import make_video
 
 REGION = "us-east-1"
 BASELINE_SLEEP = 5.0
@@ -52,10 +52,22 @@ class ThousandFaces:
         height, width = rgb.shape[:2]
         w, h = width / 40, height / 25
         return [
-            DetectedFace(col * w, row * h, w, h, 0.99, ((col * w + w * 0.3, row * h + h * 0.4),
-                         (col * w + w * 0.7, row * h + h * 0.4), (col * w + w * 0.5, row * h + h * 0.6),
-                         (col * w + w * 0.35, row * h + h * 0.8), (col * w + w * 0.65, row * h + h * 0.8)))
-            for row in range(25) for col in range(40)
+            DetectedFace(
+                col * w,
+                row * h,
+                w,
+                h,
+                0.99,
+                (
+                    (col * w + w * 0.3, row * h + h * 0.4),
+                    (col * w + w * 0.7, row * h + h * 0.4),
+                    (col * w + w * 0.5, row * h + h * 0.6),
+                    (col * w + w * 0.35, row * h + h * 0.8),
+                    (col * w + w * 0.65, row * h + h * 0.8),
+                ),
+            )
+            for row in range(25)
+            for col in range(40)
         ]
 
 
@@ -81,7 +93,9 @@ def baseline_wait(rekognition, job_id: str, out: Path) -> None:
     out.write_text(json.dumps({"JobId": job_id, "Faces": faces}))
 
 
-def measure_job(index: int, video: Path, outputs: StackOutputs, rekognition, folder: Path) -> tuple[float, tuple[str, float]]:
+def measure_job(
+    index: int, video: Path, outputs: StackOutputs, rekognition, folder: Path
+) -> tuple[float, tuple[str, float]]:
     """Launch one job; the baseline waits for the same job beside it. Returns when the launcher's file
     was on disk, and (job ID, when the baseline's file was on disk)."""
     started = threading.Event()
@@ -100,8 +114,12 @@ def measure_job(index: int, video: Path, outputs: StackOutputs, rekognition, fol
 
     thread = threading.Thread(target=baseline)
     thread.start()
-    Launch(LaunchOptions(str(video), outputs, job_tag=f"bench-{index}-{time.time_ns()}",
-                         out=folder / f"launcher-{index}.json"), report=report).run()
+    Launch(
+        LaunchOptions(
+            str(video), outputs, job_tag=f"bench-{index}-{time.time_ns()}", out=folder / f"launcher-{index}.json"
+        ),
+        report=report,
+    ).run()
     launcher_done = time.perf_counter()
     thread.join()
     return launcher_done, (job["id"], baseline_done["at"])
@@ -127,12 +145,17 @@ def overhead(jobs: int, folder: Path) -> tuple[list[float], list[float]]:
             launched, baseline = measure_job(index, video, outputs, rekognition, folder)
             launcher_overheads.append(launched - published[baseline[0]])
             baseline_overheads.append(baseline[1] - published[baseline[0]])
-            print(f"  job {index + 1:2}/{jobs}: launcher {launcher_overheads[-1] * 1000:6.1f} ms, "
-                  f"baseline {baseline_overheads[-1] * 1000:7.1f} ms", flush=True)
+            print(
+                f"  job {index + 1:2}/{jobs}: launcher {launcher_overheads[-1] * 1000:6.1f} ms, "
+                f"baseline {baseline_overheads[-1] * 1000:7.1f} ms",
+                flush=True,
+            )
     return launcher_overheads, baseline_overheads
 
 
-def peak_rss_fetching(endpoint: LocalEndpoint, folder: Path, outputs_file: Path, seconds: float) -> tuple[int, float, int]:
+def peak_rss_fetching(
+    endpoint: LocalEndpoint, folder: Path, outputs_file: Path, seconds: float
+) -> tuple[int, float, int]:
     """(faces, launcher's peak RSS in MiB, result file size in bytes) for a job on a clip this long."""
     video = make_video(folder / f"many-{seconds:g}.mp4", seconds=seconds, with_face=False).path
     s3 = endpoint.client("s3", REGION)
@@ -146,19 +169,36 @@ def peak_rss_fetching(endpoint: LocalEndpoint, folder: Path, outputs_file: Path,
     peak_file = folder / f"many-{seconds:g}.peak"
     # VmHWM is the peak resident set of the launcher's own process image (getrusage's ru_maxrss
     # would also count this big benchmark process, from before the child's exec).
-    measure = ("import atexit, runpy, sys\n"
-               "sys.argv.pop(0)  # -c\n"
-               "peak = sys.argv.pop(0)\n"
-               "def record():\n"
-               "    with open('/proc/self/status') as s, open(peak, 'w') as out:\n"
-               "        out.write(next(l for l in s if l.startswith('VmHWM')).split()[1])\n"
-               "atexit.register(record)\n"
-               "runpy.run_path(sys.argv[0], run_name='__main__')\n")
+    measure = (
+        "import atexit, runpy, sys\n"
+        "sys.argv.pop(0)  # -c\n"
+        "peak = sys.argv.pop(0)\n"
+        "def record():\n"
+        "    with open('/proc/self/status') as s, open(peak, 'w') as out:\n"
+        "        out.write(next(l for l in s if l.startswith('VmHWM')).split()[1])\n"
+        "atexit.register(record)\n"
+        "runpy.run_path(sys.argv[0], run_name='__main__')\n"
+    )
     result = subprocess.run(
-        [sys.executable, "-c", measure, str(peak_file), str(ROOT / "scripts" / "launch.py"), str(video),
-         "--outputs", str(outputs_file), "--attach", job_id, "--out", str(out)],
-        env={**os.environ, **client_environment(endpoint.url)}, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        text=True, check=False,
+        [
+            sys.executable,
+            "-c",
+            measure,
+            str(peak_file),
+            str(ROOT / "scripts" / "launch.py"),
+            str(video),
+            "--outputs",
+            str(outputs_file),
+            "--attach",
+            job_id,
+            "--out",
+            str(out),
+        ],
+        env={**os.environ, **client_environment(endpoint.url)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     faces = len(json.loads(out.read_text())["Faces"])
@@ -182,7 +222,8 @@ def main() -> None:
         launcher, baseline = overhead(args.jobs, folder)
         rows = memory(folder)
     median_launcher, median_baseline = statistics.median(launcher), statistics.median(baseline)
-    print(f"\nlauncher: median {median_launcher * 1000:.1f} ms (p90 {sorted(launcher)[int(0.9 * len(launcher))] * 1000:.1f} ms)")
+    p90_launcher = sorted(launcher)[int(0.9 * len(launcher))]
+    print(f"\nlauncher: median {median_launcher * 1000:.1f} ms (p90 {p90_launcher * 1000:.1f} ms)")
     print(f"baseline (poll, sleep {BASELINE_SLEEP:g} s): median {median_baseline * 1000:.1f} ms")
     print(f"the launcher is {median_baseline / median_launcher:.0f}x faster than the baseline")
     print("\nlauncher peak memory fetching a result (separate process, max RSS):")

@@ -4,8 +4,9 @@ job on a video in S3 and tell us it is done."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Optional
 
 import pulumi
 import pulumi_aws as aws
@@ -59,13 +60,9 @@ def validate_args(args: FaceDetectionPipelineArgs) -> None:
     ):
         raise ConfigError('tags must be a JSON object of strings, e.g. {"team": "vision"}')
     if not 1 <= args.version_retention_days <= 36500:
-        raise ConfigError(
-            f"versionRetentionDays must be between 1 and 36500 days, got {args.version_retention_days}"
-        )
+        raise ConfigError(f"versionRetentionDays must be between 1 and 36500 days, got {args.version_retention_days}")
     if not 1 <= args.max_receive_count <= 1000:
-        raise ConfigError(
-            f"maxReceiveCount must be between 1 and 1000 (SQS's limit), got {args.max_receive_count}"
-        )
+        raise ConfigError(f"maxReceiveCount must be between 1 and 1000 (SQS's limit), got {args.max_receive_count}")
     if args.existing_bucket_name and not _BUCKET_NAME.match(args.existing_bucket_name):
         raise ConfigError(
             f"existingBucketName {args.existing_bucket_name!r} is not a valid S3 bucket name "
@@ -78,8 +75,7 @@ def validate_args(args: FaceDetectionPipelineArgs) -> None:
     ):
         if value and not _KMS_KEY_ARN.match(value):
             raise ConfigError(
-                f"{setting} must be a KMS key or alias ARN (arn:aws:kms:<region>:<account>:key/<id>), "
-                f"got {value!r}"
+                f"{setting} must be a KMS key or alias ARN (arn:aws:kms:<region>:<account>:key/<id>), got {value!r}"
             )
 
 
@@ -247,9 +243,7 @@ class FaceDetectionPipeline(pulumi.ComponentResource):
 
     def _video_bucket(self, child: pulumi.ResourceOptions) -> aws.s3.Bucket:
         name, args = self._name, self._args
-        bucket = aws.s3.Bucket(
-            f"{name}-videos", force_destroy=args.force_destroy, tags=self._tags, opts=child
-        )
+        bucket = aws.s3.Bucket(f"{name}-videos", force_destroy=args.force_destroy, tags=self._tags, opts=child)
         aws.s3.BucketOwnershipControls(
             f"{name}-videos",
             bucket=bucket.id,
@@ -266,12 +260,16 @@ class FaceDetectionPipeline(pulumi.ComponentResource):
             opts=child,
         )
         if args.bucket_kms_key_arn:  # SSE-KMS, with an S3 Bucket Key to cut KMS calls
-            default_encryption = aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                sse_algorithm="aws:kms", kms_master_key_id=args.bucket_kms_key_arn
+            default_encryption = (
+                aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                    sse_algorithm="aws:kms", kms_master_key_id=args.bucket_kms_key_arn
+                )
             )
         else:
-            default_encryption = aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                sse_algorithm="AES256"
+            default_encryption = (
+                aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
+                    sse_algorithm="AES256"
+                )
             )
         aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-videos",
@@ -298,9 +296,7 @@ class FaceDetectionPipeline(pulumi.ComponentResource):
                     "id": "abort-incomplete-multipart-uploads",
                     "status": "Enabled",
                     "filter": {},
-                    "abort_incomplete_multipart_upload": {
-                        "days_after_initiation": ABORT_INCOMPLETE_UPLOAD_DAYS
-                    },
+                    "abort_incomplete_multipart_upload": {"days_after_initiation": ABORT_INCOMPLETE_UPLOAD_DAYS},
                 },
                 {
                     "id": "expire-noncurrent-versions",

@@ -6,8 +6,8 @@ import argparse
 import logging
 import shlex
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
 
 from botocore.exceptions import BotoCoreError
 
@@ -22,27 +22,53 @@ EPILOG = "Exit codes: " + ", ".join(f"{code.value} {code.name.lower().replace('_
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="scripts/launch.py", description=__doc__, epilog=EPILOG,
+        prog="scripts/launch.py",
+        description=__doc__,
+        epilog=EPILOG,
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument("video", metavar="VIDEO", help="a local MP4/MOV (H.264) file, or s3://bucket/key[?versionId=ID]")
+    parser.add_argument(
+        "video", metavar="VIDEO", help="a local MP4/MOV (H.264) file, or s3://bucket/key[?versionId=ID]"
+    )
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--stack", metavar="NAME", help="read the outputs with `pulumi stack output --json --stack NAME`")
+    source.add_argument(
+        "--stack", metavar="NAME", help="read the outputs with `pulumi stack output --json --stack NAME`"
+    )
     source.add_argument("--outputs", metavar="FILE", type=Path, help="the JSON of `pulumi stack output --json`")
     parser.add_argument("--attributes", choices=("DEFAULT", "ALL"), default="DEFAULT", help="FaceAttributes")
     parser.add_argument("--job-tag", metavar="TAG", help="JobTag, echoed in the completion message")
-    parser.add_argument("--token", metavar="TOKEN",
-                        help="ClientRequestToken (default: derived from the video version and every parameter)")
-    parser.add_argument("--key", metavar="KEY", help="upload a local video under this key (default: videos/<sha256>.<ext>)")
+    parser.add_argument(
+        "--token",
+        metavar="TOKEN",
+        help="ClientRequestToken (default: derived from the video version and every parameter)",
+    )
+    parser.add_argument(
+        "--key", metavar="KEY", help="upload a local video under this key (default: videos/<sha256>.<ext>)"
+    )
     parser.add_argument("--out", metavar="FILE", type=Path, help="results file (default: <video name>.faces.<format>)")
     parser.add_argument("--format", choices=FORMATS, default="json", dest="fmt")
-    parser.add_argument("--timeout", metavar="SECONDS", type=float, default=DEFAULT_TIMEOUT_SECONDS,
-                        help="give up waiting (the job keeps running)")
+    parser.add_argument(
+        "--timeout",
+        metavar="SECONDS",
+        type=float,
+        default=DEFAULT_TIMEOUT_SECONDS,
+        help="give up waiting (the job keeps running)",
+    )
     parser.add_argument("--attach", metavar="JOB_ID", help="wait for a job already started, instead of starting one")
-    parser.add_argument("--grace", metavar="SECONDS", type=float, default=DEFAULT_GRACE_SECONDS,
-                        help="without a notification for this long, also poll the job's status")
-    parser.add_argument("--retry-wait", metavar="SECONDS", type=float, default=5.0,
-                        help="first wait after LimitExceededException (then doubled, up to a minute)")
+    parser.add_argument(
+        "--grace",
+        metavar="SECONDS",
+        type=float,
+        default=DEFAULT_GRACE_SECONDS,
+        help="without a notification for this long, also poll the job's status",
+    )
+    parser.add_argument(
+        "--retry-wait",
+        metavar="SECONDS",
+        type=float,
+        default=5.0,
+        help="first wait after LimitExceededException (then doubled, up to a minute)",
+    )
     return parser
 
 
@@ -58,24 +84,37 @@ def _reattach_command(argv: Sequence[str], job_id: str) -> str:
     return shlex.join(["python", "scripts/launch.py", *kept, "--attach", job_id])
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     args = build_parser().parse_args(argv)
-    launch: Optional[Launch] = None
+    launch: Launch | None = None
     try:
         outputs = load_outputs_file(args.outputs) if args.outputs else load_stack(args.stack)
-        launch = Launch(LaunchOptions(
-            video=args.video, outputs=outputs, attributes=args.attributes, job_tag=args.job_tag, token=args.token,
-            key=args.key, out=args.out, fmt=args.fmt, timeout=args.timeout, attach=args.attach, grace=args.grace,
-            retry_wait=args.retry_wait,
-        ))
+        launch = Launch(
+            LaunchOptions(
+                video=args.video,
+                outputs=outputs,
+                attributes=args.attributes,
+                job_tag=args.job_tag,
+                token=args.token,
+                key=args.key,
+                out=args.out,
+                fmt=args.fmt,
+                timeout=args.timeout,
+                attach=args.attach,
+                grace=args.grace,
+                retry_wait=args.retry_wait,
+            )
+        )
         result = launch.run()
     except KeyboardInterrupt:
         job_id = launch.job_id if launch else None
         if job_id:
-            print(f"\ninterrupted: job {job_id} keeps running. Re-attach with:\n  {_reattach_command(argv, job_id)}",
-                  file=sys.stderr)
+            print(
+                f"\ninterrupted: job {job_id} keeps running. Re-attach with:\n  {_reattach_command(argv, job_id)}",
+                file=sys.stderr,
+            )
         else:
             print("\ninterrupted before any job was started", file=sys.stderr)
         return ExitCode.INTERRUPTED

@@ -8,7 +8,6 @@ service refusal.
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import Optional
 
 from botocore.exceptions import ClientError
 
@@ -94,10 +93,12 @@ def error_code(error: ClientError) -> str:
     return error.response.get("Error", {}).get("Code", "")
 
 
-def from_client_error(error: ClientError, doing: str, job_id: Optional[str] = None) -> LauncherError:
+def from_client_error(error: ClientError, doing: str, job_id: str | None = None) -> LauncherError:
     """One line: what failed (with which job), the service's message, and what to do."""
     code = error_code(error)
     message = error.response.get("Error", {}).get("Message") or str(error)
-    exit_code, advice = SERVICE_ERRORS.get(code, (ExitCode.AWS_ERROR, "check your AWS credentials, region and endpoint"))
+    exit_code, advice = SERVICE_ERRORS.get(
+        code, (ExitCode.AWS_ERROR, "check your AWS credentials, region and endpoint")
+    )
     where = f" (job {job_id})" if job_id else ""
     return LauncherError(f"{doing}{where} failed: {code or 'error'}: {message}. What to do: {advice}.", exit_code)

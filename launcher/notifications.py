@@ -20,8 +20,9 @@ import json
 import logging
 import math
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Optional
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -42,14 +43,18 @@ class Completion:
 
     job_id: str
     status: str
-    job_tag: Optional[str] = None
+    job_tag: str | None = None
 
 
-def parse_completion(body: str) -> Optional[Completion]:
+def parse_completion(body: str) -> Completion | None:
     """The completion in an SQS message body (SNS envelope or raw), or None if it is not one."""
     try:
         message = json.loads(body)
-        if isinstance(message, dict) and message.get("Type") == "Notification" and isinstance(message.get("Message"), str):
+        if (
+            isinstance(message, dict)
+            and message.get("Type") == "Notification"
+            and isinstance(message.get("Message"), str)
+        ):
             message = json.loads(message["Message"])
     except ValueError:
         return None
@@ -118,7 +123,7 @@ class CompletionWaiter:
             at += interval
             interval = min(interval * 2, MAX_STATUS_INTERVAL_SECONDS)
 
-    def _receive(self, job_id: str, wait_seconds: int) -> tuple[Optional[Completion], bool]:
+    def _receive(self, job_id: str, wait_seconds: int) -> tuple[Completion | None, bool]:
         """This job's completion if it came, and whether other messages were seen (and left)."""
         try:
             messages = self._sqs.receive_message(
@@ -132,8 +137,11 @@ class CompletionWaiter:
             try:
                 if completion is None:
                     gave_back = True
-                    log.warning("ignoring message %s on the queue: not a Rekognition completion; after the queue's "
-                                "maxReceiveCount receives it moves to the dead-letter queue", message.get("MessageId"))
+                    log.warning(
+                        "ignoring message %s on the queue: not a Rekognition completion; after the queue's "
+                        "maxReceiveCount receives it moves to the dead-letter queue",
+                        message.get("MessageId"),
+                    )
                 elif completion.job_id == job_id:
                     self._sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])
                     mine = completion

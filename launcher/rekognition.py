@@ -14,9 +14,10 @@ import json
 import logging
 import re
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import lru_cache
-from typing import Any, Callable, Iterator, Optional
+from functools import cache
+from typing import Any
 
 import botocore.session
 from botocore.exceptions import ClientError
@@ -30,7 +31,7 @@ MAX_RESULTS = 1000  # GetFaceDetection's maximum page
 IN_PROGRESS = "IN_PROGRESS"
 
 
-@lru_cache(maxsize=None)
+@cache
 def _input_member(operation: str, member: str) -> Any:
     model = botocore.session.get_session().get_service_model("rekognition")
     return model.operation_model(operation).input_shape.members[member]
@@ -53,14 +54,21 @@ class StartRequest:
     topic_arn: str
     role_arn: str
     attributes: str = "DEFAULT"
-    job_tag: Optional[str] = None
-    token: Optional[str] = None
+    job_tag: str | None = None
+    token: str | None = None
 
     def derived_token(self) -> str:
         """Same video version and parameters, same token: running a command twice starts one job.
         Every parameter goes in, since the service refuses a known token with other parameters."""
-        significant = [self.video.bucket, self.video.key, self.video.version, self.attributes, self.job_tag,
-                       self.topic_arn, self.role_arn]
+        significant = [
+            self.video.bucket,
+            self.video.key,
+            self.video.version,
+            self.attributes,
+            self.job_tag,
+            self.topic_arn,
+            self.role_arn,
+        ]
         return hashlib.sha256(json.dumps(significant).encode()).hexdigest()  # 64 of [0-9a-f]
 
     def as_api(self) -> dict[str, Any]:
@@ -93,8 +101,11 @@ class FaceDetection:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
                     raise from_client_error(error, f"starting face detection on {request.video.uri}") from None
-                log.warning("Rekognition has too many open jobs in this account (%s); trying again in %.0f s",
-                            error.response["Error"].get("Message", ""), min(wait, remaining))
+                log.warning(
+                    "Rekognition has too many open jobs in this account (%s); trying again in %.0f s",
+                    error.response["Error"].get("Message", ""),
+                    min(wait, remaining),
+                )
                 self._sleep(min(wait, remaining))
                 wait = min(wait * 2, max_wait)
 
@@ -114,7 +125,9 @@ class FaceDetection:
             except ClientError as error:
                 raise from_client_error(error, "fetching results", job_id) from None
             if page["JobStatus"] == IN_PROGRESS:
-                raise LauncherError(f"job {job_id} is still IN_PROGRESS: its results are not ready", ExitCode.UNEXPECTED)
+                raise LauncherError(
+                    f"job {job_id} is still IN_PROGRESS: its results are not ready", ExitCode.UNEXPECTED
+                )
             yield page
             if not page.get("NextToken"):
                 return

@@ -8,14 +8,24 @@ import itertools
 import json
 import os
 import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Optional, TextIO
+from typing import Any, TextIO
 
 FORMATS = ("json", "jsonl", "csv")
 CSV_COLUMNS = (
-    "timestamp_ms", "left", "top", "width", "height", "confidence",
-    "roll", "yaw", "pitch", "brightness", "sharpness",
+    "timestamp_ms",
+    "left",
+    "top",
+    "width",
+    "height",
+    "confidence",
+    "roll",
+    "yaw",
+    "pitch",
+    "brightness",
+    "sharpness",
 )
 # The response members written before the faces, in the service's order.
 HEADER_MEMBERS = ("JobStatus", "StatusMessage", "VideoMetadata", "JobId", "Video", "JobTag")
@@ -24,9 +34,9 @@ HEADER_MEMBERS = ("JobStatus", "StatusMessage", "VideoMetadata", "JobId", "Video
 @dataclass
 class Summary:
     faces: int = 0
-    first_ms: Optional[int] = None
-    last_ms: Optional[int] = None
-    video_ms: Optional[int] = None
+    first_ms: int | None = None
+    last_ms: int | None = None
+    video_ms: int | None = None
 
     def add(self, face: dict[str, Any]) -> None:
         self.faces += 1
@@ -38,16 +48,27 @@ class Summary:
         length = f"{self.video_ms / 1000:.1f} s" if self.video_ms is not None else "unknown length"
         if self.first_ms is None or self.last_ms is None:
             return f"no faces found in the video ({length})"
-        return (f"{self.faces} face(s) found from {self.first_ms / 1000:.1f} s to {self.last_ms / 1000:.1f} s "
-                f"of a {length} video")
+        return (
+            f"{self.faces} face(s) found from {self.first_ms / 1000:.1f} s to {self.last_ms / 1000:.1f} s "
+            f"of a {length} video"
+        )
 
 
 def _csv_row(face: dict[str, Any]) -> list[Any]:
     detail = face["Face"]
     box, pose, quality = detail["BoundingBox"], detail.get("Pose", {}), detail.get("Quality", {})
     return [
-        face["Timestamp"], box["Left"], box["Top"], box["Width"], box["Height"], detail.get("Confidence"),
-        pose.get("Roll"), pose.get("Yaw"), pose.get("Pitch"), quality.get("Brightness"), quality.get("Sharpness"),
+        face["Timestamp"],
+        box["Left"],
+        box["Top"],
+        box["Width"],
+        box["Height"],
+        detail.get("Confidence"),
+        pose.get("Roll"),
+        pose.get("Yaw"),
+        pose.get("Pitch"),
+        quality.get("Brightness"),
+        quality.get("Sharpness"),
     ]
 
 
@@ -76,12 +97,15 @@ def _write_csv(stream: TextIO, first_page: dict[str, Any], faces: Iterable[dict[
 
 
 _WRITERS: dict[str, Callable[[TextIO, dict[str, Any], Iterable[dict[str, Any]]], None]] = {
-    "json": _write_json, "jsonl": _write_jsonl, "csv": _write_csv,
+    "json": _write_json,
+    "jsonl": _write_jsonl,
+    "csv": _write_csv,
 }
 
 
-def write_results(pages: Iterator[dict[str, Any]], out: Path, fmt: str,
-                  on_face: Callable[[], None] = lambda: None) -> Summary:
+def write_results(
+    pages: Iterator[dict[str, Any]], out: Path, fmt: str, on_face: Callable[[], None] = lambda: None
+) -> Summary:
     """Stream every page's faces to ``out`` in ``fmt``; the file appears only once it is whole."""
     first_page = next(pages)
     summary = Summary(video_ms=first_page.get("VideoMetadata", {}).get("DurationMillis"))

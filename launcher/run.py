@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
 
 from tqdm import tqdm
 
@@ -25,13 +25,13 @@ class LaunchOptions:
     video: str  # a local path or s3://bucket/key[?versionId=...]
     outputs: StackOutputs
     attributes: str = "DEFAULT"
-    job_tag: Optional[str] = None
-    token: Optional[str] = None
-    key: Optional[str] = None
-    out: Optional[Path] = None
+    job_tag: str | None = None
+    token: str | None = None
+    key: str | None = None
+    out: Path | None = None
     fmt: str = "json"
     timeout: float = DEFAULT_TIMEOUT_SECONDS
-    attach: Optional[str] = None
+    attach: str | None = None
     grace: float = DEFAULT_GRACE_SECONDS
     retry_wait: float = 5.0
 
@@ -88,7 +88,7 @@ class Launch:
 
     def __init__(self, options: LaunchOptions, report: Callable[[str], None] = print) -> None:
         self.options = options
-        self.job_id: Optional[str] = options.attach
+        self.job_id: str | None = options.attach
         self._report = report
 
     def run(self) -> LaunchResult:
@@ -99,14 +99,21 @@ class Launch:
         jobs = FaceDetection(clients("rekognition"))
         if options.attach is None:
             video = self._video(clients)
-            request = StartRequest(video, options.outputs.topic_arn, options.outputs.role_arn, options.attributes,
-                                   options.job_tag, options.token)
+            request = StartRequest(
+                video,
+                options.outputs.topic_arn,
+                options.outputs.role_arn,
+                options.attributes,
+                options.job_tag,
+                options.token,
+            )
             self.job_id = jobs.start(request, deadline, first_wait=options.retry_wait)
             self._report(f"job {self.job_id} on {video.uri}")
         job_id = self.job_id
         assert job_id is not None
-        waiter = CompletionWaiter(clients("sqs"), options.outputs.queue_url,
-                                  lambda job: jobs.status(job)["JobStatus"], options.grace)
+        waiter = CompletionWaiter(
+            clients("sqs"), options.outputs.queue_url, lambda job: jobs.status(job)["JobStatus"], options.grace
+        )
         with tqdm(desc=f"waiting for job {job_id[:12]}…", unit=" polls", leave=False) as progress:
             status = waiter.wait(job_id, deadline, on_tick=progress.update)
         if status != "SUCCEEDED":

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from boto3.exceptions import S3UploadFailedError
@@ -30,7 +30,7 @@ class S3Video:
 
     bucket: str
     key: str
-    version: Optional[str]
+    version: str | None
 
     def as_s3_object(self) -> dict[str, str]:
         s3_object = {"Bucket": self.bucket, "Name": self.key}
@@ -72,15 +72,17 @@ def check_local_video(path: Path) -> None:
 
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
-    with path.open("rb") as video, tqdm(total=path.stat().st_size, unit="B", unit_scale=True, desc="hashing",
-                                         leave=False) as progress:
+    with (
+        path.open("rb") as video,
+        tqdm(total=path.stat().st_size, unit="B", unit_scale=True, desc="hashing", leave=False) as progress,
+    ):
         while chunk := video.read(_HASH_CHUNK):
             digest.update(chunk)
             progress.update(len(chunk))
     return digest.hexdigest()
 
 
-def _head(s3: Any, video: S3Video) -> Optional[dict[str, Any]]:
+def _head(s3: Any, video: S3Video) -> dict[str, Any] | None:
     params = {"Bucket": video.bucket, "Key": video.key}
     if video.version:
         params["VersionId"] = video.version
@@ -102,7 +104,7 @@ def pin_s3_video(s3: Any, video: S3Video) -> S3Video:
     return S3Video(video.bucket, video.key, video.version or head.get("VersionId"))
 
 
-def upload(s3: Any, path: Path, bucket: str, key: Optional[str] = None) -> tuple[S3Video, bool]:
+def upload(s3: Any, path: Path, bucket: str, key: str | None = None) -> tuple[S3Video, bool]:
     """Upload unless the same bytes are already there; return the pinned version and whether it
     uploaded. By default the key is the content's SHA-256, so a file is never uploaded twice."""
     digest = sha256_of(path)
@@ -112,14 +114,22 @@ def upload(s3: Any, path: Path, bucket: str, key: Optional[str] = None) -> tuple
         return S3Video(bucket, key, existing.get("VersionId")), False
     try:
         with tqdm(total=path.stat().st_size, unit="B", unit_scale=True, desc=f"uploading {path.name}") as progress:
-            s3.upload_file(str(path), bucket, key, ExtraArgs={"Metadata": {DIGEST_METADATA: digest}},
-                           Config=TRANSFER, Callback=progress.update)
+            s3.upload_file(
+                str(path),
+                bucket,
+                key,
+                ExtraArgs={"Metadata": {DIGEST_METADATA: digest}},
+                Config=TRANSFER,
+                Callback=progress.update,
+            )
     except ClientError as error:
         raise from_client_error(error, f"uploading {path} to s3://{bucket}/{key}") from None
     except S3UploadFailedError as error:  # what upload_file raises when S3 refuses a part or the upload
-        raise LauncherError(f"uploading {path} to s3://{bucket}/{key} failed: {error}. What to do: check that the "
-                            "stack's bucket exists and that you may write to it (the launcher policy)",
-                            ExitCode.AWS_ERROR) from None
+        raise LauncherError(
+            f"uploading {path} to s3://{bucket}/{key} failed: {error}. What to do: check that the "
+            "stack's bucket exists and that you may write to it (the launcher policy)",
+            ExitCode.AWS_ERROR,
+        ) from None
     head = _head(s3, S3Video(bucket, key, None))
     if head is None:
         raise LauncherError(f"s3://{bucket}/{key} is missing right after its upload")

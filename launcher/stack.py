@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from .errors import BadInput, LauncherError
 
@@ -22,11 +22,16 @@ class StackOutputs:
     queue_url: str
     region: str
 
-    KEYS = {"bucket_name": "bucketName", "topic_arn": "topicArn", "role_arn": "roleArn", "queue_url": "queueUrl",
-            "region": "region"}
+    KEYS: ClassVar[dict[str, str]] = {
+        "bucket_name": "bucketName",
+        "topic_arn": "topicArn",
+        "role_arn": "roleArn",
+        "queue_url": "queueUrl",
+        "region": "region",
+    }
 
     @classmethod
-    def from_dict(cls, outputs: Any, source: str) -> "StackOutputs":
+    def from_dict(cls, outputs: Any, source: str) -> StackOutputs:
         if not isinstance(outputs, dict):
             raise BadInput(f"{source} is not a JSON object of stack outputs (`pulumi stack output --json`)")
         missing = [key for key in cls.KEYS.values() if not isinstance(outputs.get(key), str) or not outputs[key]]
@@ -42,7 +47,9 @@ def load_outputs_file(path: Path) -> StackOutputs:
     try:
         outputs = json.loads(path.read_text())
     except FileNotFoundError:
-        raise BadInput(f"outputs file {path} does not exist: write it with `pulumi stack output --json > {path}`") from None
+        raise BadInput(
+            f"outputs file {path} does not exist: write it with `pulumi stack output --json > {path}`"
+        ) from None
     except (OSError, ValueError) as error:
         raise BadInput(f"outputs file {path} is not readable JSON ({error})") from None
     return StackOutputs.from_dict(outputs, f"outputs file {path}")
@@ -55,8 +62,9 @@ def load_stack(stack: str) -> StackOutputs:
             "--stack needs the Pulumi CLI, which is not on PATH: install it, or pass --outputs FILE "
             "(written by `pulumi stack output --json > FILE` where the CLI is)"
         )
-    result = subprocess.run(["pulumi", "stack", "output", "--json", "--stack", stack],
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        ["pulumi", "stack", "output", "--json", "--stack", stack], capture_output=True, text=True, check=False
+    )
     if result.returncode != 0:
         raise LauncherError(f"`pulumi stack output --json --stack {stack}` failed: {result.stderr.strip()}")
     try:

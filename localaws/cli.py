@@ -10,8 +10,9 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import boto3
 from botocore.config import Config
@@ -66,13 +67,20 @@ def build_parser() -> argparse.ArgumentParser:
         ("destroy", "remove what deploy made"),
     ):
         sub = commands.add_parser(command, help=text, description=text)
-        sub.add_argument("--endpoint", default=os.environ.get("AWS_ENDPOINT_URL", f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"),
-                         help="default: $AWS_ENDPOINT_URL, else http://127.0.0.1:4566")
+        sub.add_argument(
+            "--endpoint",
+            default=os.environ.get("AWS_ENDPOINT_URL", f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"),
+            help="default: $AWS_ENDPOINT_URL, else http://127.0.0.1:4566",
+        )
         sub.add_argument("--stack", default="local", help="its config is read from Pulumi.<stack>.yaml if present")
         sub.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="deploy state lives here")
         sub.add_argument("--outputs-file", type=Path, help="default: <data-dir>/outputs-<stack>.json")
-        sub.add_argument("--engine", choices=("auto", "cli", "in-process"), default="auto",
-                         help="auto: the Pulumi CLI when it is installed, else in-process")
+        sub.add_argument(
+            "--engine",
+            choices=("auto", "cli", "in-process"),
+            default="auto",
+            help="auto: the Pulumi CLI when it is installed, else in-process",
+        )
     return parser
 
 
@@ -91,7 +99,9 @@ def serve(args: argparse.Namespace) -> int:
     try:
         endpoint = LocalEndpoint(settings, args.host, args.port).start()
     except OSError as error:
-        print(f"error: cannot listen on {args.host}:{args.port}: {error.strerror}; choose another --port", file=sys.stderr)
+        print(
+            f"error: cannot listen on {args.host}:{args.port}: {error.strerror}; choose another --port", file=sys.stderr
+        )
         return 2
     print(f"Local AWS endpoint ready at {endpoint.url} (data in {args.data_dir})", flush=True)
     stop.wait()
@@ -159,7 +169,7 @@ def destroy(args: argparse.Namespace) -> int:
     return 0
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     command = {"serve": serve, "deploy": deploy, "destroy": destroy}[args.command]

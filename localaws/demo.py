@@ -12,8 +12,8 @@ import argparse
 import subprocess
 import sys
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
 
 from .pictures import render
 from .process import ROOT, EndpointProcess
@@ -34,22 +34,39 @@ def run_demo(output: Path, seconds: float) -> None:
         env = endpoint.environment()
         print(f"== local endpoint at {endpoint.url} (AWS_ENDPOINT_URL), log in {endpoint.log_path}", flush=True)
         outputs = output / "stack-outputs.json"
-        _run("deploy the stack into it", [python, "scripts/local.py", "deploy", "--endpoint", endpoint.url,
-                                          "--data-dir", scratch, "--outputs-file", str(outputs)], env)
+        _run(
+            "deploy the stack into it",
+            [
+                python,
+                "scripts/local.py",
+                "deploy",
+                "--endpoint",
+                endpoint.url,
+                "--data-dir",
+                scratch,
+                "--outputs-file",
+                str(outputs),
+            ],
+            env,
+        )
         video = make_video(output / "sample.mp4", seconds=seconds).path
         print(f"\n== sample video: {video} ({seconds:g} s, 640x360, 30 fps, H.264, one real face)", flush=True)
         faces = output / "faces.json"
-        _run("run the launcher", [python, "scripts/launch.py", str(video), "--outputs", str(outputs),
-                                  "--out", str(faces)], env)
+        _run(
+            "run the launcher",
+            [python, "scripts/launch.py", str(video), "--outputs", str(outputs), "--out", str(faces)],
+            env,
+        )
     pictures = render(faces, video, output)
     print("\n== demo output")
     for path in [faces, *pictures, video, outputs]:
         print(f"  {path}")
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="scripts/demo.py", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="scripts/demo.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--output", type=Path, default=ROOT / "demo-output")
     parser.add_argument("--seconds", type=float, default=6.0, help="length of the sample video")
     args = parser.parse_args(argv)

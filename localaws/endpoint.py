@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from typing import Any, Iterable, Optional
+from collections.abc import Iterable
+from typing import Any
 
 import boto3
 from botocore.config import Config
@@ -35,12 +36,12 @@ class LocalEndpoint:
         settings: EmulatorSettings,
         host: str = DEFAULT_HOST,
         port: int = DEFAULT_PORT,
-        detector: Optional[FaceDetector] = None,
+        detector: FaceDetector | None = None,
     ) -> None:
         self.settings = settings
         self._host, self._port = host, port
-        self._server: Optional[BaseWSGIServer] = None
-        self._thread: Optional[threading.Thread] = None
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
         self._clients: dict[tuple[str, str], Any] = {}
         self._clients_lock = threading.Lock()
         moto_fixes.apply()
@@ -63,8 +64,10 @@ class LocalEndpoint:
             return self._rekognition_app(environ, start_response)
         return self._moto(environ, start_response)
 
-    def start(self) -> "LocalEndpoint":
-        self._server = make_server(self._host, self._port, self._dispatch, threaded=True, request_handler=MotoRequestHandler)
+    def start(self) -> LocalEndpoint:
+        self._server = make_server(
+            self._host, self._port, self._dispatch, threaded=True, request_handler=MotoRequestHandler
+        )
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-endpoint", daemon=True)
         self._thread.start()
         resumed = self.rekognition.resume_interrupted()
@@ -82,7 +85,7 @@ class LocalEndpoint:
         if self._thread is not None:
             self._thread.join()
 
-    def __enter__(self) -> "LocalEndpoint":
+    def __enter__(self) -> LocalEndpoint:
         return self.start()
 
     def __exit__(self, *exc_info: Any) -> None:

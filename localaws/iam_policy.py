@@ -13,10 +13,11 @@ is treated as not matching (so it never grants anything).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import lru_cache
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any
 
 
 class Decision(Enum):
@@ -34,8 +35,8 @@ class Request:
     """
 
     action: str
-    resource: Optional[str] = None
-    principal: Optional[tuple[str, str]] = None
+    resource: str | None = None
+    principal: tuple[str, str] | None = None
     context: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -89,7 +90,7 @@ def _applies(statement: Mapping[str, Any], request: Request) -> bool:
     return _conditions_hold(statement.get("Condition", {}), request.context)
 
 
-def _principal_matches(principal: Any, caller: Optional[tuple[str, str]]) -> bool:
+def _principal_matches(principal: Any, caller: tuple[str, str] | None) -> bool:
     if principal == "*":
         return True
     if caller is None or not isinstance(principal, Mapping):

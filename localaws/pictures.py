@@ -18,8 +18,13 @@ from launcher.video import open_video, video_stream
 THUMB_WIDTH = 320
 COLUMNS = 4
 BOX_COLOUR = (255, 64, 64)
-LANDMARK_COLOURS = {"eyeLeft": (255, 255, 0), "eyeRight": (255, 255, 0), "nose": (255, 0, 255),
-                    "mouthLeft": (0, 255, 0), "mouthRight": (0, 255, 0)}
+LANDMARK_COLOURS = {
+    "eyeLeft": (255, 255, 0),
+    "eyeRight": (255, 255, 0),
+    "nose": (255, 0, 255),
+    "mouthLeft": (0, 255, 0),
+    "mouthRight": (0, 255, 0),
+}
 
 
 def faces_by_timestamp(result: dict[str, Any]) -> dict[int, list[dict[str, Any]]]:
@@ -52,8 +57,9 @@ def _draw_faces(image: Image.Image, faces: list[dict[str, Any]], timestamp: int)
     for face in faces:
         box = face["BoundingBox"]
         left, top = box["Left"] * width, box["Top"] * height
-        draw.rectangle([left, top, left + box["Width"] * width, top + box["Height"] * height],
-                       outline=BOX_COLOUR, width=3)
+        draw.rectangle(
+            [left, top, left + box["Width"] * width, top + box["Height"] * height], outline=BOX_COLOUR, width=3
+        )
         draw.text((left + 3, max(0, top - 12)), f"{face.get('Confidence', 0):.1f}%", fill=BOX_COLOUR)
         for landmark in face.get("Landmarks", []):
             x, y = landmark["X"] * width, landmark["Y"] * height
@@ -103,8 +109,12 @@ def timeline(result: dict[str, Any], out: Path, width: int = 1000, height: int =
         bar = (axis - 20) * len(faces) / most
         shade = int(255 * (1 - max(face.get("Confidence", 0) for face in faces) / 100))
         draw.rectangle([x - 2, axis - bar, x + 2, axis], fill=(shade, 80, 200))
-    draw.text((margin, 6), f"faces over time: {sum(len(f) for f in grouped.values())} detections in "
-                           f"{len(grouped)} sampled frames, {duration / 1000:.1f} s of video", fill=(0, 0, 0))
+    draw.text(
+        (margin, 6),
+        f"faces over time: {sum(len(f) for f in grouped.values())} detections in "
+        f"{len(grouped)} sampled frames, {duration / 1000:.1f} s of video",
+        fill=(0, 0, 0),
+    )
     image.save(out)
     return out
 
@@ -112,4 +122,3 @@ def timeline(result: dict[str, Any], out: Path, width: int = 1000, height: int =
 def render(result_file: Path, video: Path, folder: Path) -> list[Path]:
     result = json.loads(result_file.read_text())
     return [contact_sheet(result, video, folder / "contact-sheet.png"), timeline(result, folder / "timeline.png")]
-

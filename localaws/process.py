@@ -8,8 +8,8 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Optional, Sequence
 
 ROOT = Path(__file__).resolve().parents[1]
 READY = "Local AWS endpoint ready at "
@@ -23,26 +23,42 @@ def free_port() -> int:
 
 def client_environment(url: str) -> dict[str, str]:
     """What a user exports to point the AWS SDK and CLI at the endpoint."""
-    return {"AWS_ENDPOINT_URL": url, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1"}
+    return {
+        "AWS_ENDPOINT_URL": url,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
 
 
 class EndpointProcess:
-    def __init__(self, data_dir: Path, port: Optional[int] = None, extra_args: Sequence[str] = ()) -> None:
+    def __init__(self, data_dir: Path, port: int | None = None, extra_args: Sequence[str] = ()) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._args = list(extra_args)
-        self._process: Optional[subprocess.Popen] = None
+        self._process: subprocess.Popen | None = None
         self.log_path = data_dir / "endpoint.log"
 
-    def start(self) -> "EndpointProcess":
+    def start(self) -> EndpointProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._log = self.log_path.open("a")
         self._process = subprocess.Popen(
-            [sys.executable, str(ROOT / "scripts" / "local.py"), "serve", "--port", str(self.port),
-             "--data-dir", str(self.data_dir), *self._args],
-            stdout=subprocess.PIPE, stderr=self._log, text=True, cwd=ROOT,
+            [
+                sys.executable,
+                str(ROOT / "scripts" / "local.py"),
+                "serve",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(self.data_dir),
+                *self._args,
+            ],
+            stdout=subprocess.PIPE,
+            stderr=self._log,
+            text=True,
+            cwd=ROOT,
         )
         assert self._process.stdout is not None
         line = self._process.stdout.readline()  # the one line it prints when ready
@@ -67,7 +83,7 @@ class EndpointProcess:
             process.stdout.close()
         self._log.close()
 
-    def __enter__(self) -> "EndpointProcess":
+    def __enter__(self) -> EndpointProcess:
         return self.start()
 
     def __exit__(self, *exc_info: object) -> None:

@@ -31,7 +31,7 @@ class Box:
     width: float
     height: float
 
-    def iou(self, other: "Box") -> float:
+    def iou(self, other: Box) -> float:
         x1, y1 = max(self.left, other.left), max(self.top, other.top)
         x2 = min(self.left + self.width, other.left + other.width)
         y2 = min(self.top + self.height, other.top + other.height)

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import pulumi
 
 from .handlers import Context, UnsupportedResource, handler_for
 from .program import run_main
+
 
 class StateFileError(ValueError):
     """The deploy state file is damaged; the message says what to do."""
@@ -46,7 +48,7 @@ class StackState:
     outputs: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, path: Path) -> "StackState":
+    def load(cls, path: Path) -> StackState:
         if not path.exists():
             return cls()
         try:
@@ -98,7 +100,7 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
         self.current: list[ResourceState] = []
         self.superseded: list[ResourceState] = []  # replaced: deleted once the new ones exist
         self.changes: list[Change] = []
-        self.failure: Optional[Exception] = None
+        self.failure: Exception | None = None
         self._save = save
         self._lock = threading.Lock()
 
@@ -149,14 +151,23 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             identity = self.ctx.client("sts").get_caller_identity()
-            return {"accountId": identity["Account"], "arn": identity["Arn"], "userId": identity["UserId"],
-                    "id": identity["Account"]}
+            return {
+                "accountId": identity["Account"],
+                "arn": identity["Arn"],
+                "userId": identity["UserId"],
+                "id": identity["Account"],
+            }
         if args.token == "aws:index/getPartition:getPartition":
             return {"partition": "aws", "dnsSuffix": "amazonaws.com", "reverseDnsPrefix": "com.amazonaws", "id": "aws"}
         if args.token == "aws:index/getRegion:getRegion":
             region = self.ctx.region
-            return {"region": region, "name": region, "endpoint": f"ec2.{region}.amazonaws.com",
-                    "description": region, "id": region}
+            return {
+                "region": region,
+                "name": region,
+                "endpoint": f"ec2.{region}.amazonaws.com",
+                "description": region,
+                "id": region,
+            }
         raise UnsupportedResource(f"invoke {args.token} is not supported by the offline deployer")
 
 
@@ -177,8 +188,9 @@ def delete_all(
         after_each(remaining)
 
 
-def deploy(ctx: Context, project_dir: Path, stack: str, state_path: Path,
-           config: Optional[dict[str, str]] = None) -> tuple[dict[str, Any], list[Change]]:
+def deploy(
+    ctx: Context, project_dir: Path, stack: str, state_path: Path, config: dict[str, str] | None = None
+) -> tuple[dict[str, Any], list[Change]]:
     """Bring the endpoint in line with the program; return the stack outputs and what changed."""
     previous = StackState.load(state_path)
     mocks = ProvisioningMocks(ctx, previous, lambda state: state.save(state_path))
@@ -193,8 +205,12 @@ def deploy(ctx: Context, project_dir: Path, stack: str, state_path: Path,
     declared = {r.key for r in mocks.current}
     removed = [r for r in previous.resources if r.key not in declared]
     changes = mocks.changes
-    delete_all(ctx, mocks.superseded + removed, changes,
-               lambda remaining: StackState(remaining + mocks.current).save(state_path))
+    delete_all(
+        ctx,
+        mocks.superseded + removed,
+        changes,
+        lambda remaining: StackState(remaining + mocks.current).save(state_path),
+    )
     StackState(mocks.current, outputs).save(state_path)
     return outputs, changes
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Optional
+from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
@@ -41,7 +42,9 @@ def prefixed_name(prefix: str) -> str:
     return prefix + secrets.token_hex(13)
 
 
-def choose_name(inputs: Inputs, logical_name: str, max_length: int, key: str = "name", prefix_key: str = "namePrefix") -> str:
+def choose_name(
+    inputs: Inputs, logical_name: str, max_length: int, key: str = "name", prefix_key: str = "namePrefix"
+) -> str:
     """The name the program gave, else its prefix plus a unique suffix, else Pulumi's auto-name."""
     if inputs.get(key):
         return inputs[key]
@@ -50,8 +53,12 @@ def choose_name(inputs: Inputs, logical_name: str, max_length: int, key: str = "
     return physical_name(logical_name, max_length)
 
 
-def retag(old: Optional[dict[str, str]], new: Optional[dict[str, str]],
-          tag: Callable[[dict[str, str]], Any], untag: Callable[[list[str]], Any]) -> None:
+def retag(
+    old: dict[str, str] | None,
+    new: dict[str, str] | None,
+    tag: Callable[[dict[str, str]], Any],
+    untag: Callable[[list[str]], Any],
+) -> None:
     """Bring a resource's tags from ``old`` to ``new``: untag what is gone, tag what is new or changed."""
     old, new = old or {}, new or {}
     removed = sorted(set(old) - set(new))
@@ -62,7 +69,7 @@ def retag(old: Optional[dict[str, str]], new: Optional[dict[str, str]],
         tag(changed)
 
 
-def _tag_list(tags: Optional[dict[str, str]]) -> list[dict[str, str]]:
+def _tag_list(tags: dict[str, str] | None) -> list[dict[str, str]]:
     return [{"Key": k, "Value": v} for k, v in (tags or {}).items()]
 
 
@@ -137,8 +144,12 @@ class Bucket(Handler):
             s3.create_bucket(Bucket=bucket)
         else:
             s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": ctx.region})
-        outputs = {"bucket": bucket, "arn": f"arn:aws:s3:::{bucket}", "region": ctx.region,
-                   "bucketDomainName": f"{bucket}.s3.amazonaws.com"}
+        outputs = {
+            "bucket": bucket,
+            "arn": f"arn:aws:s3:::{bucket}",
+            "region": ctx.region,
+            "bucketDomainName": f"{bucket}.s3.amazonaws.com",
+        }
         return bucket, self.apply(ctx, inputs, outputs)
 
     def apply(self, ctx: Context, inputs: Inputs, outputs: Outputs) -> Outputs:
@@ -177,7 +188,7 @@ class BucketSetting(Handler):
 
     replace_on = frozenset({"bucket"})
     get_call: ClassVar[str]
-    delete_call: ClassVar[Optional[str]]
+    delete_call: ClassVar[str | None]
 
     def create(self, ctx: Context, name: str, inputs: Inputs) -> tuple[str, Outputs]:
         return inputs["bucket"], self.apply(ctx, inputs, {})
@@ -239,8 +250,12 @@ class BucketServerSideEncryptionConfiguration(BucketSetting):
             by_default = {"SSEAlgorithm": default["sseAlgorithm"]}
             if default.get("kmsMasterKeyId"):
                 by_default["KMSMasterKeyID"] = default["kmsMasterKeyId"]
-            rules.append({"ApplyServerSideEncryptionByDefault": by_default,
-                          "BucketKeyEnabled": bool(rule.get("bucketKeyEnabled"))})
+            rules.append(
+                {
+                    "ApplyServerSideEncryptionByDefault": by_default,
+                    "BucketKeyEnabled": bool(rule.get("bucketKeyEnabled")),
+                }
+            )
         s3.put_bucket_encryption(Bucket=inputs["bucket"], ServerSideEncryptionConfiguration={"Rules": rules})
 
 
@@ -255,8 +270,11 @@ class BucketVersioning(BucketSetting):
 
     def delete(self, ctx: Context, resource_id: str, outputs: Outputs) -> None:
         # Versioning cannot be switched off once on; like the provider, suspend it.
-        _ignore_missing(lambda: ctx.client("s3").put_bucket_versioning(
-            Bucket=resource_id, VersioningConfiguration={"Status": "Suspended"}))
+        _ignore_missing(
+            lambda: ctx.client("s3").put_bucket_versioning(
+                Bucket=resource_id, VersioningConfiguration={"Status": "Suspended"}
+            )
+        )
 
 
 class BucketLifecycleConfiguration(BucketSetting):
@@ -267,19 +285,29 @@ class BucketLifecycleConfiguration(BucketSetting):
     def put(self, s3: Any, inputs: Inputs) -> None:
         rules = []
         for rule in inputs["rules"]:
-            shaped: dict[str, Any] = {"ID": rule["id"], "Status": rule["status"],
-                                      "Filter": {"Prefix": (rule.get("filter") or {}).get("prefix", "")}}
+            shaped: dict[str, Any] = {
+                "ID": rule["id"],
+                "Status": rule["status"],
+                "Filter": {"Prefix": (rule.get("filter") or {}).get("prefix", "")},
+            }
             if rule.get("abortIncompleteMultipartUpload"):
                 days = rule["abortIncompleteMultipartUpload"]["daysAfterInitiation"]
                 shaped["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": int(days)}
             if rule.get("noncurrentVersionExpiration"):
                 days = rule["noncurrentVersionExpiration"]["noncurrentDays"]
                 shaped["NoncurrentVersionExpiration"] = {"NoncurrentDays": int(days)}
-            unsupported = set(rule) - {"id", "status", "filter", "abortIncompleteMultipartUpload",
-                                       "noncurrentVersionExpiration"}
+            unsupported = set(rule) - {
+                "id",
+                "status",
+                "filter",
+                "abortIncompleteMultipartUpload",
+                "noncurrentVersionExpiration",
+            }
             if unsupported:
-                raise UnsupportedResource(f"{self.type_token}: rule field(s) {', '.join(sorted(unsupported))} "
-                                          "are not supported by the offline deployer")
+                raise UnsupportedResource(
+                    f"{self.type_token}: rule field(s) {', '.join(sorted(unsupported))} "
+                    "are not supported by the offline deployer"
+                )
             rules.append(shaped)
         s3.put_bucket_lifecycle_configuration(Bucket=inputs["bucket"], LifecycleConfiguration={"Rules": rules})
 
@@ -304,18 +332,23 @@ class Topic(Handler):
     def create(self, ctx: Context, name: str, inputs: Inputs) -> tuple[str, Outputs]:
         topic = choose_name(inputs, name, 256)
         attributes = {"KmsMasterKeyId": inputs["kmsMasterKeyId"]} if inputs.get("kmsMasterKeyId") else {}
-        arn = ctx.client("sns").create_topic(Name=topic, Attributes=attributes,
-                                             Tags=_tag_list(inputs.get("tags")))["TopicArn"]
+        arn = ctx.client("sns").create_topic(Name=topic, Attributes=attributes, Tags=_tag_list(inputs.get("tags")))[
+            "TopicArn"
+        ]
         return arn, {**inputs, "arn": arn, "name": topic, "owner": ctx.account_id}
 
     def update(self, ctx: Context, resource_id: str, old: Inputs, new: Inputs, outputs: Outputs) -> Outputs:
         sns = ctx.client("sns")
         if old.get("kmsMasterKeyId") != new.get("kmsMasterKeyId"):
-            sns.set_topic_attributes(TopicArn=resource_id, AttributeName="KmsMasterKeyId",
-                                     AttributeValue=new.get("kmsMasterKeyId") or "")
-        retag(old.get("tags"), new.get("tags"),
-              lambda tags: sns.tag_resource(ResourceArn=resource_id, Tags=_tag_list(tags)),
-              lambda keys: sns.untag_resource(ResourceArn=resource_id, TagKeys=keys))
+            sns.set_topic_attributes(
+                TopicArn=resource_id, AttributeName="KmsMasterKeyId", AttributeValue=new.get("kmsMasterKeyId") or ""
+            )
+        retag(
+            old.get("tags"),
+            new.get("tags"),
+            lambda tags: sns.tag_resource(ResourceArn=resource_id, Tags=_tag_list(tags)),
+            lambda keys: sns.untag_resource(ResourceArn=resource_id, TagKeys=keys),
+        )
         return {**outputs, **new, "name": outputs["name"]}
 
     def exists(self, ctx: Context, resource_id: str, outputs: Outputs) -> bool:
@@ -327,19 +360,30 @@ class Topic(Handler):
 
 def default_topic_policy(topic_arn: str, account_id: str) -> str:
     """What SNS gives a new topic: its owner account may use it. Restored when a TopicPolicy goes."""
-    return json.dumps({
-        "Version": "2008-10-17",
-        "Statement": [{
-            "Sid": "__default_statement_ID",
-            "Effect": "Allow",
-            "Principal": {"AWS": "*"},
-            "Action": ["SNS:GetTopicAttributes", "SNS:SetTopicAttributes", "SNS:AddPermission",
-                       "SNS:RemovePermission", "SNS:DeleteTopic", "SNS:Subscribe", "SNS:ListSubscriptionsByTopic",
-                       "SNS:Publish"],
-            "Resource": topic_arn,
-            "Condition": {"StringEquals": {"AWS:SourceOwner": account_id}},
-        }],
-    })
+    return json.dumps(
+        {
+            "Version": "2008-10-17",
+            "Statement": [
+                {
+                    "Sid": "__default_statement_ID",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": "*"},
+                    "Action": [
+                        "SNS:GetTopicAttributes",
+                        "SNS:SetTopicAttributes",
+                        "SNS:AddPermission",
+                        "SNS:RemovePermission",
+                        "SNS:DeleteTopic",
+                        "SNS:Subscribe",
+                        "SNS:ListSubscriptionsByTopic",
+                        "SNS:Publish",
+                    ],
+                    "Resource": topic_arn,
+                    "Condition": {"StringEquals": {"AWS:SourceOwner": account_id}},
+                }
+            ],
+        }
+    )
 
 
 class TopicPolicy(Handler):
@@ -351,8 +395,9 @@ class TopicPolicy(Handler):
         return inputs["arn"], self.apply(ctx, inputs, {})
 
     def apply(self, ctx: Context, inputs: Inputs, outputs: Outputs) -> Outputs:
-        ctx.client("sns").set_topic_attributes(TopicArn=inputs["arn"], AttributeName="Policy",
-                                               AttributeValue=inputs["policy"])
+        ctx.client("sns").set_topic_attributes(
+            TopicArn=inputs["arn"], AttributeName="Policy", AttributeValue=inputs["policy"]
+        )
         return {**inputs, "owner": ctx.account_id}
 
     def exists(self, ctx: Context, resource_id: str, outputs: Outputs) -> bool:
@@ -365,9 +410,13 @@ class TopicPolicy(Handler):
         return json.loads(attributes.get("Policy", "{}")) == json.loads(outputs["policy"])
 
     def delete(self, ctx: Context, resource_id: str, outputs: Outputs) -> None:
-        _ignore_missing(lambda: ctx.client("sns").set_topic_attributes(
-            TopicArn=resource_id, AttributeName="Policy",
-            AttributeValue=default_topic_policy(resource_id, ctx.account_id)))
+        _ignore_missing(
+            lambda: ctx.client("sns").set_topic_attributes(
+                TopicArn=resource_id,
+                AttributeName="Policy",
+                AttributeValue=default_topic_policy(resource_id, ctx.account_id),
+            )
+        )
 
 
 class TopicSubscription(Handler):
@@ -377,7 +426,9 @@ class TopicSubscription(Handler):
 
     def create(self, ctx: Context, name: str, inputs: Inputs) -> tuple[str, Outputs]:
         arn = ctx.client("sns").subscribe(
-            TopicArn=inputs["topic"], Protocol=inputs["protocol"], Endpoint=inputs["endpoint"],
+            TopicArn=inputs["topic"],
+            Protocol=inputs["protocol"],
+            Endpoint=inputs["endpoint"],
             Attributes={"RawMessageDelivery": str(bool(inputs.get("rawMessageDelivery"))).lower()},
             ReturnSubscriptionArn=True,
         )["SubscriptionArn"]
@@ -385,8 +436,10 @@ class TopicSubscription(Handler):
 
     def update(self, ctx: Context, resource_id: str, old: Inputs, new: Inputs, outputs: Outputs) -> Outputs:
         ctx.client("sns").set_subscription_attributes(
-            SubscriptionArn=resource_id, AttributeName="RawMessageDelivery",
-            AttributeValue=str(bool(new.get("rawMessageDelivery"))).lower())
+            SubscriptionArn=resource_id,
+            AttributeName="RawMessageDelivery",
+            AttributeValue=str(bool(new.get("rawMessageDelivery"))).lower(),
+        )
         return {**new, "arn": resource_id}
 
     def exists(self, ctx: Context, resource_id: str, outputs: Outputs) -> bool:
@@ -407,8 +460,10 @@ class Role(Handler):
     def create(self, ctx: Context, name: str, inputs: Inputs) -> tuple[str, Outputs]:
         role_name = choose_name(inputs, name, 64)
         role = ctx.client("iam").create_role(
-            RoleName=role_name, AssumeRolePolicyDocument=inputs["assumeRolePolicy"],
-            Description=inputs.get("description") or "", Tags=_tag_list(inputs.get("tags")),
+            RoleName=role_name,
+            AssumeRolePolicyDocument=inputs["assumeRolePolicy"],
+            Description=inputs.get("description") or "",
+            Tags=_tag_list(inputs.get("tags")),
         )["Role"]
         return role_name, {**inputs, "name": role_name, "arn": role["Arn"], "uniqueId": role["RoleId"]}
 
@@ -416,9 +471,12 @@ class Role(Handler):
         iam = ctx.client("iam")
         iam.update_assume_role_policy(RoleName=resource_id, PolicyDocument=new["assumeRolePolicy"])
         iam.update_role(RoleName=resource_id, Description=new.get("description") or "")
-        retag(old.get("tags"), new.get("tags"),
-              lambda tags: iam.tag_role(RoleName=resource_id, Tags=_tag_list(tags)),
-              lambda keys: iam.untag_role(RoleName=resource_id, TagKeys=keys))
+        retag(
+            old.get("tags"),
+            new.get("tags"),
+            lambda tags: iam.tag_role(RoleName=resource_id, Tags=_tag_list(tags)),
+            lambda keys: iam.untag_role(RoleName=resource_id, TagKeys=keys),
+        )
         return {**outputs, **new, "name": resource_id}
 
     def exists(self, ctx: Context, resource_id: str, outputs: Outputs) -> bool:
@@ -439,8 +497,9 @@ class RolePolicy(Handler):
         return f"{inputs['role']}:{policy_name}", outputs
 
     def apply(self, ctx: Context, inputs: Inputs, outputs: Outputs) -> Outputs:
-        ctx.client("iam").put_role_policy(RoleName=inputs["role"], PolicyName=outputs["name"],
-                                          PolicyDocument=inputs["policy"])
+        ctx.client("iam").put_role_policy(
+            RoleName=inputs["role"], PolicyName=outputs["name"], PolicyDocument=inputs["policy"]
+        )
         return {**inputs, "name": outputs["name"]}
 
     def exists(self, ctx: Context, resource_id: str, outputs: Outputs) -> bool:
@@ -460,8 +519,11 @@ class Policy(Handler):
     def create(self, ctx: Context, name: str, inputs: Inputs) -> tuple[str, Outputs]:
         policy_name = choose_name(inputs, name, 128)
         policy = ctx.client("iam").create_policy(
-            PolicyName=policy_name, PolicyDocument=inputs["policy"], Description=inputs.get("description") or "",
-            Path=inputs.get("path") or "/", Tags=_tag_list(inputs.get("tags")),
+            PolicyName=policy_name,
+            PolicyDocument=inputs["policy"],
+            Description=inputs.get("description") or "",
+            Path=inputs.get("path") or "/",
+            Tags=_tag_list(inputs.get("tags")),
         )["Policy"]
         return policy["Arn"], {**inputs, "name": policy_name, "arn": policy["Arn"], "policyId": policy["PolicyId"]}
 
@@ -470,9 +532,12 @@ class Policy(Handler):
         if old.get("policy") != new["policy"]:
             self._drop_old_versions(iam, resource_id)
             iam.create_policy_version(PolicyArn=resource_id, PolicyDocument=new["policy"], SetAsDefault=True)
-        retag(old.get("tags"), new.get("tags"),
-              lambda tags: iam.tag_policy(PolicyArn=resource_id, Tags=_tag_list(tags)),
-              lambda keys: iam.untag_policy(PolicyArn=resource_id, TagKeys=keys))
+        retag(
+            old.get("tags"),
+            new.get("tags"),
+            lambda tags: iam.tag_policy(PolicyArn=resource_id, Tags=_tag_list(tags)),
+            lambda keys: iam.untag_policy(PolicyArn=resource_id, TagKeys=keys),
+        )
         return {**outputs, **new, "name": outputs["name"]}
 
     @staticmethod
@@ -527,8 +592,9 @@ class Queue(Handler):
     def create(self, ctx: Context, name: str, inputs: Inputs) -> tuple[str, Outputs]:
         queue_name = choose_name(inputs, name, 80)
         sqs = ctx.client("sqs")
-        url = sqs.create_queue(QueueName=queue_name, Attributes=self._attributes(inputs),
-                               tags=inputs.get("tags") or {})["QueueUrl"]
+        url = sqs.create_queue(
+            QueueName=queue_name, Attributes=self._attributes(inputs), tags=inputs.get("tags") or {}
+        )["QueueUrl"]
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         return url, {**inputs, "name": queue_name, "url": url, "arn": arn}
 
@@ -540,13 +606,18 @@ class Queue(Handler):
             # moto forgets a queue's Policy on any SetQueueAttributes (SQS does not); the QueuePolicy
             # resource, registered after its queue, finds that and puts it back.
             sqs.set_queue_attributes(QueueUrl=resource_id, Attributes=changed)
-        retag(old.get("tags"), new.get("tags"),
-              lambda tags: sqs.tag_queue(QueueUrl=resource_id, Tags=tags),
-              lambda keys: sqs.untag_queue(QueueUrl=resource_id, TagKeys=keys))
+        retag(
+            old.get("tags"),
+            new.get("tags"),
+            lambda tags: sqs.tag_queue(QueueUrl=resource_id, Tags=tags),
+            lambda keys: sqs.untag_queue(QueueUrl=resource_id, TagKeys=keys),
+        )
         return {**outputs, **new, "name": outputs["name"]}
 
     def exists(self, ctx: Context, resource_id: str, outputs: Outputs) -> bool:
-        return _exists(lambda: ctx.client("sqs").get_queue_attributes(QueueUrl=resource_id, AttributeNames=["QueueArn"]))
+        return _exists(
+            lambda: ctx.client("sqs").get_queue_attributes(QueueUrl=resource_id, AttributeNames=["QueueArn"])
+        )
 
     def delete(self, ctx: Context, resource_id: str, outputs: Outputs) -> None:
         _ignore_missing(lambda: ctx.client("sqs").delete_queue(QueueUrl=resource_id))
@@ -581,9 +652,21 @@ class QueuePolicy(Handler):
 HANDLERS: dict[str, Handler] = {
     handler.type_token: handler
     for handler in (
-        Bucket(), BucketOwnershipControls(), BucketPublicAccessBlock(), BucketServerSideEncryptionConfiguration(),
-        BucketVersioning(), BucketLifecycleConfiguration(), BucketPolicy(), Topic(), TopicPolicy(),
-        TopicSubscription(), Role(), RolePolicy(), Policy(), Queue(), QueuePolicy(),
+        Bucket(),
+        BucketOwnershipControls(),
+        BucketPublicAccessBlock(),
+        BucketServerSideEncryptionConfiguration(),
+        BucketVersioning(),
+        BucketLifecycleConfiguration(),
+        BucketPolicy(),
+        Topic(),
+        TopicPolicy(),
+        TopicSubscription(),
+        Role(),
+        RolePolicy(),
+        Policy(),
+        Queue(),
+        QueuePolicy(),
     )
 }
 

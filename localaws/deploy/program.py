@@ -8,8 +8,9 @@ from __future__ import annotations
 import json
 import runpy
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import pulumi
 import yaml
@@ -77,7 +78,9 @@ def main_program(project_dir: Path) -> Callable[[], Any]:
     return body
 
 
-def run_main(mocks: pulumi.runtime.Mocks, project_dir: Path, stack: str, config: Optional[dict[str, str]] = None) -> dict[str, Any]:
+def run_main(
+    mocks: pulumi.runtime.Mocks, project_dir: Path, stack: str, config: dict[str, str] | None = None
+) -> dict[str, Any]:
     """Run the project's program with the given config (default: the stack's own)."""
     if config is None:
         config = stack_config(project_dir, stack)

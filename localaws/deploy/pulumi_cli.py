@@ -60,8 +60,12 @@ class PulumiCli:
 
     def run(self, *args: str) -> str:
         result = subprocess.run(
-            ["pulumi", *args, "--non-interactive"], cwd=self.project_dir, env=self.env,
-            capture_output=True, text=True, check=False,
+            ["pulumi", *args, "--non-interactive"],
+            cwd=self.project_dir,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         if result.returncode != 0:
             raise PulumiCliError(f"pulumi {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")

@@ -13,7 +13,8 @@ not publish to the topic is ``AccessDeniedException`` (the service is refused th
 from __future__ import annotations
 
 import json
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import unquote
 
 from botocore.exceptions import ClientError

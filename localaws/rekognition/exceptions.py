@@ -60,6 +60,4 @@ class InternalServerError(RekognitionError):
     status = 500
 
 
-ERRORS_BY_CODE: dict[str, type[RekognitionError]] = {
-    cls.code: cls for cls in RekognitionError.__subclasses__()
-}
+ERRORS_BY_CODE: dict[str, type[RekognitionError]] = {cls.code: cls for cls in RekognitionError.__subclasses__()}

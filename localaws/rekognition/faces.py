@@ -21,7 +21,7 @@ service's shape with ``Confidence`` 0.
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from typing import Any
 
 import cv2
 import numpy as np
@@ -85,7 +85,7 @@ def face_detail(
     rgb: np.ndarray,
     face: DetectedFace,
     attributes: str = "DEFAULT",
-    estimator: Optional[AttributeEstimator] = None,
+    estimator: AttributeEstimator | None = None,
 ) -> dict[str, Any]:
     """The FaceDetail for one face in one frame; ``estimator`` is needed for ``ALL``."""
     height, width = rgb.shape[:2]
@@ -98,7 +98,8 @@ def face_detail(
             "Top": top,
         },
         "Landmarks": [
-            {"Type": kind, "X": x / width, "Y": y / height} for kind, (x, y) in zip(LANDMARK_TYPES, face.landmarks, strict=True)
+            {"Type": kind, "X": x / width, "Y": y / height}
+            for kind, (x, y) in zip(LANDMARK_TYPES, face.landmarks, strict=True)
         ],
         "Pose": pose(face.landmarks),
         "Quality": quality(rgb, face),

@@ -17,10 +17,11 @@ import logging
 import secrets
 import tempfile
 import threading
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -94,12 +95,12 @@ class RekognitionBackend:
         self,
         settings: EmulatorSettings,
         client: ClientFactory,
-        detector: Optional[FaceDetector] = None,
+        detector: FaceDetector | None = None,
     ) -> None:
         self.settings = settings
         self._client = client
         self._detector = detector
-        self._estimator: Optional[AttributeEstimator] = None  # loaded by the first ALL job
+        self._estimator: AttributeEstimator | None = None  # loaded by the first ALL job
         self._models_lock = threading.Lock()
         self._start_lock = threading.Lock()
         self._stopping = threading.Event()
@@ -232,8 +233,10 @@ class RekognitionBackend:
         for timestamp_ms, rgb in sample_frames(path, self.settings.sample_interval_ms):
             if self._stopping.is_set():
                 return
-            faces = [{"Timestamp": timestamp_ms, "Face": face_detail(rgb, face, attributes, estimator)}
-                     for face in detector.detect(rgb)]
+            faces = [
+                {"Timestamp": timestamp_ms, "Face": face_detail(rgb, face, attributes, estimator)}
+                for face in detector.detect(rgb)
+            ]
             self.store.add_faces(job.job_id, faces)
 
     def _notify(self, job_id: str) -> None:

@@ -10,7 +10,8 @@ import json
 import logging
 import re
 import uuid
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from moto.core import DEFAULT_ACCOUNT_ID
 
@@ -41,7 +42,7 @@ class RekognitionApp:
         self.backend = backend
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        operation = environ.get("HTTP_X_AMZ_TARGET", "")[len(TARGET_PREFIX):]
+        operation = environ.get("HTTP_X_AMZ_TARGET", "")[len(TARGET_PREFIX) :]
         try:
             self.backend.faults.raise_for(operation)
             request = self._parse(environ)

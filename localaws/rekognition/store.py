@@ -6,9 +6,10 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Optional
+from typing import Any
 
 IN_PROGRESS, SUCCEEDED, FAILED = "IN_PROGRESS", "SUCCEEDED", "FAILED"
 
@@ -41,17 +42,17 @@ CREATE TABLE IF NOT EXISTS faces (
 @dataclass(frozen=True)
 class Job:
     job_id: str
-    client_token: Optional[str]
+    client_token: str | None
     request_hash: str
     request: dict[str, Any]
     region: str
     account_id: str
     status: str
-    status_message: Optional[str]
-    video_metadata: Optional[dict[str, Any]]
+    status_message: str | None
+    video_metadata: dict[str, Any] | None
     face_count: int
     created_ms: int
-    finished_ms: Optional[int]
+    finished_ms: int | None
 
 
 def now_ms() -> int:
@@ -81,15 +82,23 @@ class JobStore:
             self._db.execute(
                 "INSERT INTO jobs (job_id, client_token, request_hash, request, region, account_id, status,"
                 " created_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (job.job_id, job.client_token, job.request_hash, json.dumps(job.request), job.region,
-                 job.account_id, job.status, job.created_ms),
+                (
+                    job.job_id,
+                    job.client_token,
+                    job.request_hash,
+                    json.dumps(job.request),
+                    job.region,
+                    job.account_id,
+                    job.status,
+                    job.created_ms,
+                ),
             )
 
-    def get(self, job_id: str) -> Optional[Job]:
+    def get(self, job_id: str) -> Job | None:
         rows = self._query(f"SELECT {_COLUMNS} FROM jobs WHERE job_id = ?", (job_id,))
         return _job(rows[0]) if rows else None
 
-    def by_token(self, client_token: str, since_ms: int) -> Optional[Job]:
+    def by_token(self, client_token: str, since_ms: int) -> Job | None:
         rows = self._query(
             f"SELECT {_COLUMNS} FROM jobs WHERE client_token = ? AND created_ms >= ? ORDER BY created_ms DESC LIMIT 1",
             (client_token, since_ms),
@@ -108,7 +117,9 @@ class JobStore:
 
     def set_metadata(self, job_id: str, video_metadata: dict[str, Any]) -> None:
         with self._lock:
-            self._db.execute("UPDATE jobs SET video_metadata = ? WHERE job_id = ?", (json.dumps(video_metadata), job_id))
+            self._db.execute(
+                "UPDATE jobs SET video_metadata = ? WHERE job_id = ?", (json.dumps(video_metadata), job_id)
+            )
 
     def restart(self, job_id: str) -> None:
         """Forget partial results of an interrupted job before it runs again."""
@@ -129,7 +140,7 @@ class JobStore:
             self._db.execute("UPDATE jobs SET face_count = ? WHERE job_id = ?", (start + len(faces), job_id))
             self._db.execute("COMMIT")
 
-    def finish(self, job_id: str, status: str, status_message: Optional[str] = None) -> None:
+    def finish(self, job_id: str, status: str, status_message: str | None = None) -> None:
         with self._lock:
             self._db.execute(
                 "UPDATE jobs SET status = ?, status_message = ?, finished_ms = ? WHERE job_id = ?",
@@ -151,7 +162,20 @@ _COLUMNS = (
 
 
 def _job(row: tuple) -> Job:
-    (job_id, token, request_hash, request, region, account_id, status, message, metadata, count, created,
-     finished) = row
-    return Job(job_id, token, request_hash, json.loads(request), region, account_id, status, message,
-               json.loads(metadata) if metadata else None, count, created, finished)
+    (job_id, token, request_hash, request, region, account_id, status, message, metadata, count, created, finished) = (
+        row
+    )
+    return Job(
+        job_id,
+        token,
+        request_hash,
+        json.loads(request),
+        region,
+        account_id,
+        status,
+        message,
+        json.loads(metadata) if metadata else None,
+        count,
+        created,
+        finished,
+    )

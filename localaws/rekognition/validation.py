@@ -4,7 +4,7 @@ service enforces (botocore's client checks only types and required members)."""
 from __future__ import annotations
 
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 import botocore.session
@@ -18,12 +18,12 @@ def service_model() -> ServiceModel:
     return botocore.session.get_session().get_service_model("rekognition")
 
 
-@lru_cache(maxsize=None)
+@cache
 def operation_model(operation: str) -> OperationModel:
     return service_model().operation_model(operation)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _compiled(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern)
 

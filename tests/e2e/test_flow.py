@@ -26,8 +26,20 @@ def run(command: list[str], env: dict[str, str], cwd: Path, check: bool = True) 
 
 def deploy(endpoint: EndpointProcess, folder: Path) -> Path:
     outputs = folder / "outputs.json"
-    run([str(ROOT / "scripts" / "local.py"), "deploy", "--endpoint", endpoint.url, "--data-dir", str(folder),
-         "--outputs-file", str(outputs)], endpoint.environment(), folder)
+    run(
+        [
+            str(ROOT / "scripts" / "local.py"),
+            "deploy",
+            "--endpoint",
+            endpoint.url,
+            "--data-dir",
+            str(folder),
+            "--outputs-file",
+            str(outputs),
+        ],
+        endpoint.environment(),
+        folder,
+    )
     return outputs
 
 
@@ -37,8 +49,13 @@ def launch(endpoint: EndpointProcess, folder: Path, *args: str, check: bool = Tr
 
 def client(endpoint: EndpointProcess, service: str) -> Any:
     env = client_environment(endpoint.url)
-    return boto3.client(service, endpoint_url=endpoint.url, region_name=env["AWS_REGION"],
-                        aws_access_key_id=env["AWS_ACCESS_KEY_ID"], aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
+    return boto3.client(
+        service,
+        endpoint_url=endpoint.url,
+        region_name=env["AWS_REGION"],
+        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+    )
 
 
 @pytest.fixture(scope="module")
@@ -69,15 +86,39 @@ def test_two_launchers_share_the_queue_with_strangers_on_it(tmp_path, clips):
         outputs = deploy(endpoint, tmp_path)
         queue_url = json.loads(outputs.read_text())["queueUrl"]
         sqs = client(endpoint, "sqs")
-        sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(
-            {"JobId": "0" * 64, "Status": "SUCCEEDED", "API": "StartFaceDetection", "Timestamp": 1,
-             "Video": {"S3ObjectName": "unknown.mp4", "S3Bucket": "nobody"}}))
+        sqs.send_message(
+            QueueUrl=queue_url,
+            MessageBody=json.dumps(
+                {
+                    "JobId": "0" * 64,
+                    "Status": "SUCCEEDED",
+                    "API": "StartFaceDetection",
+                    "Timestamp": 1,
+                    "Video": {"S3ObjectName": "unknown.mp4", "S3Bucket": "nobody"},
+                }
+            ),
+        )
         sqs.send_message(QueueUrl=queue_url, MessageBody="a message that is not JSON")
         env = endpoint.environment()
         launchers = [
-            subprocess.Popen([sys.executable, str(ROOT / "scripts" / "launch.py"), str(clips[name]), "--outputs",
-                              str(outputs), "--out", f"{name}.json", "--timeout", "120"],
-                             env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    str(ROOT / "scripts" / "launch.py"),
+                    str(clips[name]),
+                    "--outputs",
+                    str(outputs),
+                    "--out",
+                    f"{name}.json",
+                    "--timeout",
+                    "120",
+                ],
+                env=env,
+                cwd=tmp_path,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
             for name in ("a", "b")
         ]
         for process in launchers:
@@ -98,15 +139,25 @@ def test_a_restart_mid_job_loses_no_finished_result(tmp_path, clips):
         finished = json.loads((tmp_path / "a.mp4.faces.json").read_text())
         s3_object = finished["Video"]["S3Object"]
         interrupted = client(endpoint, "rekognition").start_face_detection(
-            Video={"S3Object": s3_object}, JobTag="interrupted")["JobId"]
+            Video={"S3Object": s3_object}, JobTag="interrupted"
+        )["JobId"]
     # The endpoint stopped mid-job. In the new process moto's S3 starts empty; the job store does not.
     with EndpointProcess(data, port=endpoint.port, extra_args=slow) as restarted:
         rekognition = client(restarted, "rekognition")
         again = rekognition.get_face_detection(JobId=finished["JobId"])
         assert again["JobStatus"] == "SUCCEEDED"
         assert again["Faces"] == finished["Faces"]
-        reattached = launch(restarted, tmp_path, str(clips["a"]), "--outputs", str(outputs),
-                            "--attach", finished["JobId"], "--out", "reattached.json")
+        reattached = launch(
+            restarted,
+            tmp_path,
+            str(clips["a"]),
+            "--outputs",
+            str(outputs),
+            "--attach",
+            finished["JobId"],
+            "--out",
+            "reattached.json",
+        )
         assert "10 face(s) found" in reattached.stdout
         assert json.loads((tmp_path / "reattached.json").read_text())["Faces"] == finished["Faces"]
         # The interrupted job was kept and run again; its video lived in the old process's S3, so it
@@ -120,8 +171,13 @@ def test_a_restart_mid_job_loses_no_finished_result(tmp_path, clips):
 
 
 def test_the_demo_command(tmp_path):
-    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "demo.py"), "--output", str(tmp_path),
-                             "--seconds", "2"], capture_output=True, text=True, timeout=300, cwd=ROOT)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "demo.py"), "--output", str(tmp_path), "--seconds", "2"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+    )
     assert result.returncode == 0, result.stderr + result.stdout
     faces = json.loads((tmp_path / "faces.json").read_text())
     assert faces["JobStatus"] == "SUCCEEDED" and len(faces["Faces"]) == 10

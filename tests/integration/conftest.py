@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -65,7 +66,9 @@ def make_channel(aws: Callable[..., Any], raw: bool = False) -> Channel:
         PolicyDocument=json.dumps(policies.service_role_policy(topic_arn)),
     )
     sns.set_topic_attributes(
-        TopicArn=topic_arn, AttributeName="Policy", AttributeValue=json.dumps(policies.topic_policy(topic_arn, role_arn))
+        TopicArn=topic_arn,
+        AttributeName="Policy",
+        AttributeValue=json.dumps(policies.topic_policy(topic_arn, role_arn)),
     )
     queue_url = sqs.create_queue(QueueName=unique("completions"))["QueueUrl"]
     queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]

@@ -21,8 +21,19 @@ from .conftest import ACCOUNT_ID, REGION, receive_all, unique, upload, wait_for_
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = project_name(ROOT)
-STACK_OUTPUTS = {"bucketName", "bucketArn", "topicArn", "topicName", "roleArn", "queueUrl", "queueArn",
-                 "deadLetterQueueUrl", "deadLetterQueueArn", "launcherPolicyArn", "region"}
+STACK_OUTPUTS = {
+    "bucketName",
+    "bucketArn",
+    "topicArn",
+    "topicName",
+    "roleArn",
+    "queueUrl",
+    "queueArn",
+    "deadLetterQueueUrl",
+    "deadLetterQueueArn",
+    "launcherPolicyArn",
+    "region",
+}
 
 
 def config(**settings: str) -> dict[str, str]:
@@ -68,8 +79,12 @@ def test_every_output_is_exported(deployed):
 def test_bucket_as_an_auditor_sees_it(deployed, aws):
     s3, bucket = aws("s3"), deployed["outputs"]["bucketName"]
     block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
-    assert block == {"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True,
-                     "RestrictPublicBuckets": True}
+    assert block == {
+        "BlockPublicAcls": True,
+        "IgnorePublicAcls": True,
+        "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True,
+    }
     ownership = s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"]
     assert ownership == [{"ObjectOwnership": "BucketOwnerEnforced"}]
     (rule,) = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
@@ -98,8 +113,9 @@ def test_topic_role_and_policies_as_an_auditor_sees_them(deployed, aws):
     (publish,) = iam.get_role_policy(RoleName=role_name, PolicyName=inline)["PolicyDocument"]["Statement"]
     assert publish["Action"] == "sns:Publish" and publish["Resource"] == outputs["topicArn"]
     launcher = iam.get_policy(PolicyArn=outputs["launcherPolicyArn"])["Policy"]
-    document = iam.get_policy_version(PolicyArn=outputs["launcherPolicyArn"],
-                                      VersionId=launcher["DefaultVersionId"])["PolicyVersion"]["Document"]
+    document = iam.get_policy_version(PolicyArn=outputs["launcherPolicyArn"], VersionId=launcher["DefaultVersionId"])[
+        "PolicyVersion"
+    ]["Document"]
     by_sid = {s["Sid"]: s for s in document["Statement"]}
     assert by_sid["PassServiceRoleToRekognition"]["Resource"] == outputs["roleArn"]
 
@@ -115,8 +131,10 @@ def test_queues_and_subscription_as_an_auditor_sees_them(deployed, aws):
         assert int(attributes["MessageRetentionPeriod"]) == 14 * 24 * 3600
         assert any(s["Effect"] == "Deny" for s in json.loads(attributes["Policy"])["Statement"])
     assert queue["ReceiveMessageWaitTimeSeconds"] == "20"
-    assert json.loads(queue["RedrivePolicy"]) == {"deadLetterTargetArn": outputs["deadLetterQueueArn"],
-                                                  "maxReceiveCount": 5}
+    assert json.loads(queue["RedrivePolicy"]) == {
+        "deadLetterTargetArn": outputs["deadLetterQueueArn"],
+        "maxReceiveCount": 5,
+    }
     (allow,) = [s for s in json.loads(queue["Policy"])["Statement"] if s["Effect"] == "Allow"]
     assert allow["Condition"] == {"ArnEquals": {"aws:SourceArn": outputs["topicArn"]}}
     (subscription,) = aws("sns").list_subscriptions_by_topic(TopicArn=outputs["topicArn"])["Subscriptions"]
@@ -142,8 +160,10 @@ def test_rekognition_accepts_the_deployed_channel_and_reports_on_the_queue(deplo
     wait_for_job(aws, job_id)
     (message,) = receive_all(aws, outputs["queueUrl"])
     assert json.loads(json.loads(message["Body"])["Message"])["JobId"] == job_id
-    aws("s3").delete_objects(Bucket=outputs["bucketName"], Delete={"Objects": [
-        {"Key": s3_object["Name"], "VersionId": s3_object["Version"]}]})
+    aws("s3").delete_objects(
+        Bucket=outputs["bucketName"],
+        Delete={"Objects": [{"Key": s3_object["Name"], "VersionId": s3_object["Version"]}]},
+    )
 
 
 def test_deploying_again_changes_nothing(deployed, ctx, aws):
@@ -164,10 +184,11 @@ def scratch_stack(ctx, aws, tmp_path):
 
 
 def test_config_changes_update_in_place_or_replace(ctx, aws, scratch_stack):
-    state, prefix, before = scratch_stack
+    state, prefix, _ = scratch_stack
     first, _ = engine.deploy(ctx, ROOT, "scratch", state, config(namePrefix=prefix))
-    updated, changes = engine.deploy(ctx, ROOT, "scratch", state, config(namePrefix=prefix, maxReceiveCount="2",
-                                                                         rawMessageDelivery="true"))
+    updated, changes = engine.deploy(
+        ctx, ROOT, "scratch", state, config(namePrefix=prefix, maxReceiveCount="2", rawMessageDelivery="true")
+    )
     actions = {(c.type.split(":")[-1], c.action) for c in changes if c.action != "unchanged"}
     assert ("Queue", "updated") in actions and ("TopicSubscription", "updated") in actions
     assert updated["queueUrl"] == first["queueUrl"], "updated in place, not replaced"
@@ -180,11 +201,20 @@ def test_config_changes_update_in_place_or_replace(ctx, aws, scratch_stack):
     assert raw["RawMessageDelivery"] == "true"
     tagged, changes = engine.deploy(ctx, ROOT, "scratch", state, config(namePrefix=prefix, tags='{"team": "vision"}'))
     assert tagged == updated | {}, "tags change in place"
-    assert {c.type.split(":")[-1] for c in changes if c.action == "updated"} >= {"Bucket", "Topic", "Queue", "Role",
-                                                                                   "Policy"}
-    assert aws("sns").list_tags_for_resource(ResourceArn=tagged["topicArn"])["Tags"] == [{"Key": "team", "Value": "vision"}]
+    assert {c.type.split(":")[-1] for c in changes if c.action == "updated"} >= {
+        "Bucket",
+        "Topic",
+        "Queue",
+        "Role",
+        "Policy",
+    }
+    assert aws("sns").list_tags_for_resource(ResourceArn=tagged["topicArn"])["Tags"] == [
+        {"Key": "team", "Value": "vision"}
+    ]
     untagged, _ = engine.deploy(ctx, ROOT, "scratch", state, config(namePrefix=prefix, tags='{"env": "dev"}'))
-    assert aws("sns").list_tags_for_resource(ResourceArn=untagged["topicArn"])["Tags"] == [{"Key": "env", "Value": "dev"}]
+    assert aws("sns").list_tags_for_resource(ResourceArn=untagged["topicArn"])["Tags"] == [
+        {"Key": "env", "Value": "dev"}
+    ]
     assert aws("sqs").list_queue_tags(QueueUrl=untagged["queueUrl"])["Tags"] == {"env": "dev"}
     role_name = untagged["roleArn"].rsplit("/", 1)[1]
     assert aws("iam").list_role_tags(RoleName=role_name)["Tags"] == [{"Key": "env", "Value": "dev"}]
@@ -253,8 +283,13 @@ def test_unsupported_types_are_named():
 
 
 def run_script(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, str(ROOT / "scripts" / "local.py"), *args],
-                          capture_output=True, text=True, timeout=120, check=False)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "local.py"), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 NO_PULUMI_CLI = pytest.mark.skipif(
@@ -263,13 +298,25 @@ NO_PULUMI_CLI = pytest.mark.skipif(
 )
 
 
-@pytest.mark.parametrize("engine", ["in-process", pytest.param("cli", marks=[pytest.mark.needs_pulumi_cli, NO_PULUMI_CLI])])
+@pytest.mark.parametrize(
+    "engine", ["in-process", pytest.param("cli", marks=[pytest.mark.needs_pulumi_cli, NO_PULUMI_CLI])]
+)
 def test_the_command_line_deploys_writes_outputs_and_destroys(endpoint, aws, tmp_path, engine):
     before = inventory(aws)
     stack = f"cli-test-{engine}"
     outputs_file = tmp_path / "outputs.json"
-    common = ["--endpoint", endpoint.url, "--data-dir", str(tmp_path), "--stack", stack, "--outputs-file",
-              str(outputs_file), "--engine", engine]
+    common = [
+        "--endpoint",
+        endpoint.url,
+        "--data-dir",
+        str(tmp_path),
+        "--stack",
+        stack,
+        "--outputs-file",
+        str(outputs_file),
+        "--engine",
+        engine,
+    ]
     try:
         deployed = run_script("deploy", *common)
         assert deployed.returncode == 0, deployed.stderr
@@ -294,8 +341,9 @@ def test_a_damaged_state_file_is_a_clear_error(endpoint, tmp_path):
 
 
 def test_the_command_line_says_when_no_endpoint_answers(tmp_path):
-    result = run_script("deploy", "--endpoint", "http://127.0.0.1:9", "--data-dir", str(tmp_path), "--engine",
-                        "in-process")
+    result = run_script(
+        "deploy", "--endpoint", "http://127.0.0.1:9", "--data-dir", str(tmp_path), "--engine", "in-process"
+    )
     assert result.returncode == 1
     assert "no local endpoint answers at http://127.0.0.1:9" in result.stderr
     assert "scripts/local.py serve" in result.stderr
@@ -313,7 +361,9 @@ def test_a_replacement_makes_the_new_resource_before_deleting_the_old(ctx, aws, 
     state = tmp_path / "state.json"
     first_name, second_name = unique("first"), unique("second")
     first, _ = engine.deploy(ctx, tmp_path, "t", state, {"aws:region": REGION, "replace-test:topicName": first_name})
-    second, changes = engine.deploy(ctx, tmp_path, "t", state, {"aws:region": REGION, "replace-test:topicName": second_name})
+    second, changes = engine.deploy(
+        ctx, tmp_path, "t", state, {"aws:region": REGION, "replace-test:topicName": second_name}
+    )
     assert [(c.action, c.name) for c in changes] == [("replaced", "topic"), ("deleted", "topic")]
     topics = {t["TopicArn"] for t in aws("sns").list_topics()["Topics"]}
     assert second["topicArn"].endswith(second_name) and second["topicArn"] in topics

@@ -32,8 +32,13 @@ def stack(endpoint, tmp_path_factory) -> dict[str, Any]:
     """The project's stack, deployed into the endpoint; its outputs file."""
     folder = tmp_path_factory.mktemp("stack")
     ctx = Context(lambda service: endpoint.client(service, REGION), REGION, ACCOUNT_ID)
-    outputs, _ = engine.deploy(ctx, ROOT, "launcher", folder / "state.json",
-                               {"aws:region": REGION, "rekognition-faces:namePrefix": unique("launch")})
+    outputs, _ = engine.deploy(
+        ctx,
+        ROOT,
+        "launcher",
+        folder / "state.json",
+        {"aws:region": REGION, "rekognition-faces:namePrefix": unique("launch")},
+    )
     path = folder / "outputs.json"
     path.write_text(json.dumps(outputs, indent=2))
     return {"outputs": outputs, "file": path}
@@ -41,8 +46,12 @@ def stack(endpoint, tmp_path_factory) -> dict[str, Any]:
 
 @pytest.fixture
 def aws_env(endpoint, monkeypatch) -> dict[str, str]:
-    env = {"AWS_ENDPOINT_URL": endpoint.url, "AWS_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing",
-           "AWS_SECRET_ACCESS_KEY": "testing"}
+    env = {
+        "AWS_ENDPOINT_URL": endpoint.url,
+        "AWS_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
@@ -116,7 +125,8 @@ def test_attach_to_a_job_started_elsewhere(stack, aws, aws_env, workdir, videos)
     s3_object = upload(aws, outputs["bucketName"], videos["face"].path)
     job_id = aws("rekognition").start_face_detection(
         Video={"S3Object": s3_object},
-        NotificationChannel={"SNSTopicArn": outputs["topicArn"], "RoleArn": outputs["roleArn"]})["JobId"]
+        NotificationChannel={"SNSTopicArn": outputs["topicArn"], "RoleArn": outputs["roleArn"]},
+    )["JobId"]
     assert launch(stack, "elsewhere.mp4", "--attach", job_id) == ExitCode.OK
     result = read_json(workdir / "elsewhere.mp4.faces.json")
     assert result["JobId"] == job_id and len(result["Faces"]) == 10
@@ -132,8 +142,19 @@ def test_every_output_format(stack, aws_env, workdir, videos):
     assert launch(stack, str(video), "--format", "csv", "--out", "faces.csv") == ExitCode.OK
     rows = list(csv.DictReader((workdir / "faces.csv").open()))
     assert len(rows) == 10
-    assert list(rows[0]) == ["timestamp_ms", "left", "top", "width", "height", "confidence", "roll", "yaw", "pitch",
-                             "brightness", "sharpness"]
+    assert list(rows[0]) == [
+        "timestamp_ms",
+        "left",
+        "top",
+        "width",
+        "height",
+        "confidence",
+        "roll",
+        "yaw",
+        "pitch",
+        "brightness",
+        "sharpness",
+    ]
     assert [int(r["timestamp_ms"]) for r in rows] == [json.loads(line)["Timestamp"] for line in lines]
     assert all(0 <= float(r["left"]) <= 1 and float(r["confidence"]) > 90 for r in rows)
 
@@ -154,8 +175,15 @@ def test_other_jobs_and_malformed_messages_are_left_alone(stack, aws, aws_env, w
     outputs = stack["outputs"]
     drain(aws, outputs["queueUrl"])
     drain(aws, outputs["deadLetterQueueUrl"])
-    foreign = json.dumps({"JobId": "f" * 64, "Status": "SUCCEEDED", "API": "StartFaceDetection",
-                          "Timestamp": 1, "Video": {"S3ObjectName": "x", "S3Bucket": "y"}})
+    foreign = json.dumps(
+        {
+            "JobId": "f" * 64,
+            "Status": "SUCCEEDED",
+            "API": "StartFaceDetection",
+            "Timestamp": 1,
+            "Video": {"S3ObjectName": "x", "S3Bucket": "y"},
+        }
+    )
     aws("sqs").send_message(QueueUrl=outputs["queueUrl"], MessageBody=foreign)
     aws("sqs").send_message(QueueUrl=outputs["queueUrl"], MessageBody="{not json")
     video = workdir / "shared.mp4"
@@ -168,8 +196,9 @@ def test_other_jobs_and_malformed_messages_are_left_alone(stack, aws, aws_env, w
     # maxReceiveCount receives). The malformed one was left in flight, not deleted: it comes back
     # after the visibility timeout, on its way to the dead-letter queue.
     assert foreign in queued + dead
-    in_flight = aws("sqs").get_queue_attributes(QueueUrl=outputs["queueUrl"],
-                                                AttributeNames=["ApproximateNumberOfMessagesNotVisible"])
+    in_flight = aws("sqs").get_queue_attributes(
+        QueueUrl=outputs["queueUrl"], AttributeNames=["ApproximateNumberOfMessagesNotVisible"]
+    )
     assert in_flight["Attributes"]["ApproximateNumberOfMessagesNotVisible"] == "1"
     own = read_json(workdir / "shared.mp4.faces.json")["JobId"]
     assert not any(own in body for body in queued + dead), "the launcher's own message was deleted"
@@ -206,8 +235,9 @@ def test_throttling_and_limit_exceeded_are_recovered(stack, aws_env, workdir, vi
     assert backend.faults.pending() == {}, "every injected fault was met, and recovered from"
 
 
-def test_limit_exceeded_until_the_timeout_is_its_own_exit_code(stack, aws_env, workdir, videos, endpoint, capsys,
-                                                                monkeypatch):
+def test_limit_exceeded_until_the_timeout_is_its_own_exit_code(
+    stack, aws_env, workdir, videos, endpoint, capsys, monkeypatch
+):
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     endpoint.rekognition.faults.inject("StartFaceDetection", "LimitExceededException", 1000)
     video = workdir / "never.mp4"
@@ -233,8 +263,9 @@ def test_a_failed_job_exits_non_zero_with_its_message(stack, aws, aws_env, workd
 
 def test_access_denied_names_the_fix(stack, aws, aws_env, workdir, videos, capsys):
     outputs_file = workdir / "wrong-role.json"
-    outputs_file.write_text(json.dumps(dict(stack["outputs"],
-                                            roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/{unique('nobody')}")))
+    outputs_file.write_text(
+        json.dumps(dict(stack["outputs"], roleArn=f"arn:aws:iam::{ACCOUNT_ID}:role/{unique('nobody')}"))
+    )
     video = workdir / "denied.mp4"
     shutil.copy(videos["no-face"].path, video)
     assert main([str(video), "--outputs", str(outputs_file)]) == ExitCode.ACCESS_DENIED
@@ -274,7 +305,9 @@ def test_a_missing_bucket_is_a_clear_error(stack, aws_env, workdir, videos, caps
         (["clip.mp4", "--grace", "-1"], "--grace must be zero or more"),
     ],
 )
-def test_bad_inputs_are_refused_before_anything_starts(stack, aws_env, workdir, videos, endpoint, capsys, args, message):
+def test_bad_inputs_are_refused_before_anything_starts(
+    stack, aws_env, workdir, videos, endpoint, capsys, args, message
+):
     shutil.copy(videos["face"].path, workdir / "clip.mp4")
     shutil.copy(videos["mpeg4"].path, workdir / "mpeg4.mp4")
     (workdir / "notes.mp4").write_text("not a video")
@@ -294,11 +327,14 @@ def test_a_missing_s3_object_is_a_clear_error(stack, aws_env, workdir, endpoint,
     assert job_count(endpoint) == jobs
 
 
-@pytest.mark.parametrize("content, message", [
-    (None, "does not exist"),
-    ("not json", "not readable JSON"),
-    (json.dumps({"bucketName": "b", "region": "us-east-1"}), "topicArn, roleArn, queueUrl"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (None, "does not exist"),
+        ("not json", "not readable JSON"),
+        (json.dumps({"bucketName": "b", "region": "us-east-1"}), "topicArn, roleArn, queueUrl"),
+    ],
+)
 def test_missing_or_incomplete_outputs(aws_env, workdir, videos, capsys, content, message):
     outputs = workdir / "outputs.json"
     if content is not None:
@@ -342,9 +378,20 @@ def test_ctrl_c_prints_the_job_and_the_command_that_reattaches(stack, endpoint, 
     video = workdir / "interrupted.mp4"
     shutil.copy(videos["no-face"].path, video)
     process = subprocess.Popen(
-        [sys.executable, str(ROOT / "scripts" / "launch.py"), str(video), "--outputs", str(stack["file"]),
-         "--job-tag", "interrupted"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ), cwd=workdir,
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "launch.py"),
+            str(video),
+            "--outputs",
+            str(stack["file"]),
+            "--job-tag",
+            "interrupted",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
+        cwd=workdir,
     )
     started = ""
     while not started.startswith("job "):

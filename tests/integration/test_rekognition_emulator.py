@@ -60,14 +60,23 @@ def test_face_is_found_at_every_sampled_frame(aws, bucket, videos, channel):
     assert len(faces) == len(timestamps), "exactly one face per sampled frame"
     for face in faces:
         box = face["Face"]["BoundingBox"]
-        found = Box(box["Left"] * video.width, box["Top"] * video.height, box["Width"] * video.width,
-                    box["Height"] * video.height)
+        found = Box(
+            box["Left"] * video.width,
+            box["Top"] * video.height,
+            box["Width"] * video.width,
+            box["Height"] * video.height,
+        )
         truth = video.face_at(face["Timestamp"])
         assert found.iou(truth) >= 0.5, (face["Timestamp"], found, truth)
         detail = face["Face"]
         assert detail["Confidence"] > 90
         assert [landmark["Type"] for landmark in detail["Landmarks"]] == [
-            "eyeLeft", "eyeRight", "nose", "mouthLeft", "mouthRight"]
+            "eyeLeft",
+            "eyeRight",
+            "nose",
+            "mouthLeft",
+            "mouthRight",
+        ]
         assert abs(detail["Pose"]["Roll"]) < 10, "the astronaut's head is upright"
         assert 0 < detail["Quality"]["Brightness"] <= 100 and 0 < detail["Quality"]["Sharpness"] <= 100
         assert "AgeRange" not in detail
@@ -185,10 +194,19 @@ def test_same_token_same_parameters_same_job_and_one_notification(aws, bucket, v
         ({"ClientRequestToken": "x" * 65}, "ClientRequestToken"),
         ({"JobTag": "spaces are not allowed"}, "JobTag"),
         ({"FaceAttributes": "SOME"}, "FaceAttributes"),
-        ({"NotificationChannel": {"SNSTopicArn": "arn:aws:sns:us-east-1:123:t", "RoleArn": "arn:aws:iam::123456789012:role/r"}},
-         "SNSTopicArn"),
-        ({"NotificationChannel": {"SNSTopicArn": "arn:aws:sns:us-east-1:123456789012:t", "RoleArn": "role/r"}},
-         "RoleArn"),
+        (
+            {
+                "NotificationChannel": {
+                    "SNSTopicArn": "arn:aws:sns:us-east-1:123:t",
+                    "RoleArn": "arn:aws:iam::123456789012:role/r",
+                }
+            },
+            "SNSTopicArn",
+        ),
+        (
+            {"NotificationChannel": {"SNSTopicArn": "arn:aws:sns:us-east-1:123456789012:t", "RoleArn": "role/r"}},
+            "RoleArn",
+        ),
     ],
 )
 def test_invalid_parameters_name_the_field(aws, bucket, extra, field):
@@ -239,8 +257,13 @@ def test_unknown_job_and_bad_pagination_token(aws, endpoint, bucket, videos):
             rekognition.get_face_detection(JobId=job_id, NextToken=token)
         assert error_code(raised) == "InvalidPaginationTokenException", token
     # botocore checks MaxResults' minimum on the client; the service checks it too.
-    unchecked = boto3.client("rekognition", region_name="us-east-1", endpoint_url=endpoint.url,
-                             config=Config(parameter_validation=False), **DUMMY_CREDENTIALS)
+    unchecked = boto3.client(
+        "rekognition",
+        region_name="us-east-1",
+        endpoint_url=endpoint.url,
+        config=Config(parameter_validation=False),
+        **DUMMY_CREDENTIALS,
+    )
     with pytest.raises(ClientError) as raised:
         unchecked.get_face_detection(JobId=job_id, MaxResults=0)
     assert error_code(raised) == "InvalidParameterException"
@@ -253,7 +276,9 @@ def test_pages_cover_every_face_once(aws, bucket, videos):
     assert "NextToken" not in aws("rekognition").get_face_detection(JobId=job_id, MaxResults=5000)
     paged, token = [], None
     while True:
-        page = aws("rekognition").get_face_detection(JobId=job_id, MaxResults=3, **({"NextToken": token} if token else {}))
+        page = aws("rekognition").get_face_detection(
+            JobId=job_id, MaxResults=3, **({"NextToken": token} if token else {})
+        )
         assert len(page["Faces"]) <= 3
         paged.extend(page["Faces"])
         token = page.get("NextToken")
@@ -265,8 +290,9 @@ def test_pages_cover_every_face_once(aws, bucket, videos):
 # -- the notification channel is checked --------------------------------------------------------
 
 
-@pytest.mark.parametrize("breakage", ["no-topic", "no-role", "foreign-account", "other-service", "no-publish",
-                                      "topic-denies"])
+@pytest.mark.parametrize(
+    "breakage", ["no-topic", "no-role", "foreign-account", "other-service", "no-publish", "topic-denies"]
+)
 def test_broken_channel_is_refused(aws, bucket, videos, channel, breakage):
     iam, sns = aws("iam"), aws("sns")
     expected = "AccessDeniedException"
@@ -276,20 +302,30 @@ def test_broken_channel_is_refused(aws, bucket, videos, channel, breakage):
     elif breakage == "no-role":
         channel.role_arn = f"arn:aws:iam::{ACCOUNT_ID}:role/{unique('nobody')}"
     elif breakage == "foreign-account":
-        iam.update_assume_role_policy(RoleName=channel.role_name,
-                                      PolicyDocument=json.dumps(policies.rekognition_trust_policy("999999999999")))
+        iam.update_assume_role_policy(
+            RoleName=channel.role_name, PolicyDocument=json.dumps(policies.rekognition_trust_policy("999999999999"))
+        )
     elif breakage == "other-service":
         trust = policies.rekognition_trust_policy(ACCOUNT_ID)
         trust["Statement"][0]["Principal"] = {"Service": "lambda.amazonaws.com"}
         iam.update_assume_role_policy(RoleName=channel.role_name, PolicyDocument=json.dumps(trust))
     elif breakage == "no-publish":
         other_topic = f"arn:aws:sns:us-east-1:{ACCOUNT_ID}:AmazonRekognition-other"
-        iam.put_role_policy(RoleName=channel.role_name, PolicyName="publish",
-                            PolicyDocument=json.dumps(policies.service_role_policy(other_topic)))
+        iam.put_role_policy(
+            RoleName=channel.role_name,
+            PolicyName="publish",
+            PolicyDocument=json.dumps(policies.service_role_policy(other_topic)),
+        )
     elif breakage == "topic-denies":
         policy = policies.topic_policy(channel.topic_arn, channel.role_arn)
-        policy["Statement"].append({"Effect": "Deny", "Principal": {"AWS": channel.role_arn}, "Action": "sns:Publish",
-                                    "Resource": channel.topic_arn})
+        policy["Statement"].append(
+            {
+                "Effect": "Deny",
+                "Principal": {"AWS": channel.role_arn},
+                "Action": "sns:Publish",
+                "Resource": channel.topic_arn,
+            }
+        )
         sns.set_topic_attributes(TopicArn=channel.topic_arn, AttributeName="Policy", AttributeValue=json.dumps(policy))
     with pytest.raises(ClientError) as raised:
         start(aws, upload(aws, bucket, videos["no-face"].path), channel)
@@ -300,8 +336,9 @@ def test_broken_channel_is_refused(aws, bucket, videos, channel, breakage):
 def test_a_managed_policy_attached_to_the_role_also_grants_publish(aws, bucket, videos, channel):
     iam = aws("iam")
     iam.delete_role_policy(RoleName=channel.role_name, PolicyName="publish")
-    policy_arn = iam.create_policy(PolicyName=unique("publish"),
-                                   PolicyDocument=json.dumps(policies.service_role_policy(channel.topic_arn)))["Policy"]["Arn"]
+    policy_arn = iam.create_policy(
+        PolicyName=unique("publish"), PolicyDocument=json.dumps(policies.service_role_policy(channel.topic_arn))
+    )["Policy"]["Arn"]
     iam.attach_role_policy(RoleName=channel.role_name, PolicyArn=policy_arn)
     wait_for_job(aws, start(aws, upload(aws, bucket, videos["no-face"].path), channel))
     assert len(receive_all(aws, channel.queue_url)) == 1
@@ -388,17 +425,39 @@ AWS_CLI = shutil.which("aws", path=str(Path(sys.executable).parent)) or shutil.w
 def test_aws_cli_reads_results(endpoint, aws, bucket, videos, tmp_path):
     job_id = start(aws, upload(aws, bucket, videos["face"].path))
     wait_for_job(aws, job_id)
-    env = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-           "PATH": os.environ["PATH"], "HOME": str(tmp_path)}
+    env = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+    }
     result = subprocess.run(
-        [AWS_CLI, "rekognition", "get-face-detection", "--job-id", job_id, "--endpoint-url", endpoint.url,
-         "--output", "json"],
-        capture_output=True, text=True, env=env, timeout=60, check=False,
+        [
+            AWS_CLI,
+            "rekognition",
+            "get-face-detection",
+            "--job-id",
+            job_id,
+            "--endpoint-url",
+            endpoint.url,
+            "--output",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["JobStatus"] == "SUCCEEDED"
     missing = subprocess.run(
         [AWS_CLI, "rekognition", "get-face-detection", "--job-id", "0" * 64, "--endpoint-url", endpoint.url],
-        capture_output=True, text=True, env=env, timeout=60, check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
     )
     assert missing.returncode != 0 and "ResourceNotFoundException" in missing.stderr

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any
 
 import pulumi
 import pytest
@@ -83,7 +84,7 @@ class Declared:
         return json.loads(self.one(typ, name_suffix)[key])
 
 
-def _run(body: Callable[[], Any], config: Optional[dict[str, str]]) -> Declared:
+def _run(body: Callable[[], Any], config: dict[str, str] | None) -> Declared:
     mocks = RecordingMocks()
     namespaced = {k if ":" in k else f"{PROJECT}:{k}": v for k, v in (config or {}).items()}
     declared = Declared(mocks.resources)
@@ -96,7 +97,7 @@ def run_component() -> Callable[..., Declared]:
     """Declare a FaceDetectionPipeline with the given args and record it."""
     from components import FaceDetectionPipeline, FaceDetectionPipelineArgs
 
-    def run(name: str = "faces", args: Optional[FaceDetectionPipelineArgs] = None) -> Declared:
+    def run(name: str = "faces", args: FaceDetectionPipelineArgs | None = None) -> Declared:
         return _run(lambda: FaceDetectionPipeline(name, args), config={"aws:region": REGION})
 
     return run
@@ -106,7 +107,7 @@ def run_component() -> Callable[..., Declared]:
 def run_program() -> Callable[..., Declared]:
     """Run the project's __main__.py with the given stack config and record it."""
 
-    def run(config: Optional[dict[str, str]] = None) -> Declared:
+    def run(config: dict[str, str] | None = None) -> Declared:
         return _run(pulumi_program.main_program(ROOT), config)
 
     return run

@@ -33,7 +33,9 @@ class FakeQueue:
         batch = self.batches.pop(0) if self.batches else []
         if not batch:
             self.clock.now += WaitTimeSeconds
-        return {"Messages": [{"MessageId": f"m{i}", "ReceiptHandle": body, "Body": body} for i, body in enumerate(batch)]}
+        return {
+            "Messages": [{"MessageId": f"m{i}", "ReceiptHandle": body, "Body": body} for i, body in enumerate(batch)]
+        }
 
     def delete_message(self, QueueUrl, ReceiptHandle):
         self.deleted.append(ReceiptHandle)

@@ -63,8 +63,11 @@ def test_no_deprecated_pulumi_aws_classes_or_fields(run_component, caplog):
     assert not any(r.typ.endswith("V2") for r in declared.resources)
     role = declared.one("aws:iam/role:Role")
     assert "inlinePolicies" not in role and "managedPolicyArns" not in role
-    deprecations = [str(w.message) for w in caught if issubclass(w.category, DeprecationWarning)
-                    and "V2 has been deprecated" not in str(w.message)]
+    deprecations = [
+        str(w.message)
+        for w in caught
+        if issubclass(w.category, DeprecationWarning) and "V2 has been deprecated" not in str(w.message)
+    ]
     deprecations += [r.getMessage() for r in caplog.records if "deprecated" in r.getMessage()]
     assert not deprecations, deprecations
 
@@ -75,9 +78,7 @@ def test_bucket_is_private_encrypted_versioned_and_tls_only(default):
     block = default.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock")
     for flag in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"):
         assert block[flag] is True, flag
-    encryption = default.one(
-        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
-    )
+    encryption = default.one("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
     (rule,) = encryption["rules"]
     assert rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "AES256"}
     versioning = default.one("aws:s3/bucketVersioning:BucketVersioning")
@@ -92,8 +93,9 @@ def test_bucket_is_private_encrypted_versioned_and_tls_only(default):
 
 def test_lifecycle_aborts_uploads_and_expires_old_versions(run_component):
     declared = run_component(args=FaceDetectionPipelineArgs(version_retention_days=12))
-    rules = {r["id"]: r for r in declared.one(
-        "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")["rules"]}
+    rules = {
+        r["id"]: r for r in declared.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")["rules"]
+    }
     abort = rules["abort-incomplete-multipart-uploads"]
     assert abort["status"] == "Enabled"
     assert abort["abortIncompleteMultipartUpload"]["daysAfterInitiation"] >= 1
@@ -204,9 +206,9 @@ def test_customer_managed_keys_are_used_and_granted(run_component):
     declared = run_component(
         args=FaceDetectionPipelineArgs(bucket_kms_key_arn=KEY, topic_kms_key_arn=topic_key, queue_kms_key_arn=queue_key)
     )
-    (rule,) = declared.one(
-        "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
-    )["rules"]
+    (rule,) = declared.one("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")[
+        "rules"
+    ]
     assert rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": KEY}
     assert rule["bucketKeyEnabled"] is True
     assert declared.one("aws:sns/topic:Topic")["kmsMasterKeyId"] == topic_key
@@ -214,7 +216,9 @@ def test_customer_managed_keys_are_used_and_granted(run_component):
         queue = declared.one("aws:sqs/queue:Queue", suffix)
         assert queue["kmsMasterKeyId"] == queue_key
         assert "sqsManagedSseEnabled" not in queue
-    key_statements = [s for s in declared.policy("aws:iam/rolePolicy:RolePolicy")["Statement"] if s["Resource"] == topic_key]
+    key_statements = [
+        s for s in declared.policy("aws:iam/rolePolicy:RolePolicy")["Statement"] if s["Resource"] == topic_key
+    ]
     assert set(key_statements[0]["Action"]) == {"kms:GenerateDataKey", "kms:Decrypt"}
     launcher = {s["Sid"]: s for s in declared.policy("aws:iam/policy:Policy")["Statement"]}
     assert launcher["UseBucketKey"]["Resource"] == KEY

@@ -17,8 +17,11 @@ def rotated(points, degrees, centre=(60.0, 60.0)):
     angle = math.radians(degrees)
     cx, cy = centre
     return tuple(
-        (cx + (x - cx) * math.cos(angle) - (y - cy) * math.sin(angle),
-         cy + (x - cx) * math.sin(angle) + (y - cy) * math.cos(angle)) for x, y in points
+        (
+            cx + (x - cx) * math.cos(angle) - (y - cy) * math.sin(angle),
+            cy + (x - cx) * math.sin(angle) + (y - cy) * math.cos(angle),
+        )
+        for x, y in points
     )
 
 

@@ -44,14 +44,21 @@ def test_topic_policy_tls_deny_applies_only_without_tls():
     plain = Request("sns:Publish", TOPIC, ("AWS", ROLE), {"aws:SecureTransport": "false"})
     assert evaluate(topic_policy, over_tls) is Decision.ALLOW
     assert evaluate(topic_policy, plain) is Decision.EXPLICIT_DENY
-    stranger = Request("sns:Publish", TOPIC, ("AWS", f"arn:aws:iam::{ACCOUNT}:role/other"), {"aws:SecureTransport": "true"})
+    stranger = Request(
+        "sns:Publish", TOPIC, ("AWS", f"arn:aws:iam::{ACCOUNT}:role/other"), {"aws:SecureTransport": "true"}
+    )
     assert evaluate(topic_policy, stranger) is Decision.IMPLICIT_DENY
 
 
 @pytest.mark.parametrize(
     "principal, allowed",
-    [("*", True), ({"AWS": ACCOUNT}, True), ({"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, True),
-     ({"AWS": "arn:aws:iam::999999999999:root"}, False), ({"Service": "sns.amazonaws.com"}, False)],
+    [
+        ("*", True),
+        ({"AWS": ACCOUNT}, True),
+        ({"AWS": f"arn:aws:iam::{ACCOUNT}:root"}, True),
+        ({"AWS": "arn:aws:iam::999999999999:root"}, False),
+        ({"Service": "sns.amazonaws.com"}, False),
+    ],
 )
 def test_account_principals_stand_for_the_accounts_roles(principal, allowed):
     document = {"Statement": [{"Effect": "Allow", "Principal": principal, "Action": "sns:Publish", "Resource": TOPIC}]}
@@ -60,13 +67,32 @@ def test_account_principals_stand_for_the_accounts_roles(principal, allowed):
 
 
 def test_unknown_condition_operators_never_grant():
-    document = {"Statement": [{"Effect": "Allow", "Action": "sns:Publish", "Resource": TOPIC,
-                               "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}]}
+    document = {
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "sns:Publish",
+                "Resource": TOPIC,
+                "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}},
+            }
+        ]
+    }
     assert evaluate([document], Request("sns:Publish", TOPIC)) is Decision.IMPLICIT_DENY
 
 
 def test_if_exists_passes_when_the_key_is_absent():
-    document = {"Statement": [{"Effect": "Allow", "Action": "sns:Publish", "Resource": TOPIC,
-                               "Condition": {"StringEqualsIfExists": {"aws:SourceAccount": ACCOUNT}}}]}
+    document = {
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": "sns:Publish",
+                "Resource": TOPIC,
+                "Condition": {"StringEqualsIfExists": {"aws:SourceAccount": ACCOUNT}},
+            }
+        ]
+    }
     assert evaluate([document], Request("sns:Publish", TOPIC)) is Decision.ALLOW
-    assert evaluate([document], Request("sns:Publish", TOPIC, context={"aws:SourceAccount": "1"})) is Decision.IMPLICIT_DENY
+    assert (
+        evaluate([document], Request("sns:Publish", TOPIC, context={"aws:SourceAccount": "1"}))
+        is Decision.IMPLICIT_DENY
+    )

@@ -12,15 +12,28 @@ from launcher.rekognition import StartRequest, check_parameter
 from launcher.results import write_results
 from launcher.source import S3Video, parse_s3_uri
 
-COMPLETION = {"JobId": "a" * 64, "Status": "SUCCEEDED", "API": "StartFaceDetection", "JobTag": "t",
-              "Timestamp": 1510865364756, "Video": {"S3ObjectName": "v.mp4", "S3Bucket": "b"}}
+COMPLETION = {
+    "JobId": "a" * 64,
+    "Status": "SUCCEEDED",
+    "API": "StartFaceDetection",
+    "JobTag": "t",
+    "Timestamp": 1510865364756,
+    "Video": {"S3ObjectName": "v.mp4", "S3Bucket": "b"},
+}
 
 
 def test_s3_uris():
     assert parse_s3_uri("s3://bucket/path/to/v.mp4") == S3Video("bucket", "path/to/v.mp4", None)
     assert parse_s3_uri("s3://bucket/v%20x.mp4?versionId=abc") == S3Video("bucket", "v x.mp4", "abc")
-    for bad in ("s3://bucket", "s3://bucket/", "http://bucket/v.mp4", "s3:///v.mp4", "s3://b/v.mp4?versionId=",
-                "s3://b/v.mp4?versionId=1&versionId=2", "s3://b/v.mp4?acl=1"):
+    for bad in (
+        "s3://bucket",
+        "s3://bucket/",
+        "http://bucket/v.mp4",
+        "s3:///v.mp4",
+        "s3://b/v.mp4?versionId=",
+        "s3://b/v.mp4?versionId=1&versionId=2",
+        "s3://b/v.mp4?acl=1",
+    ):
         with pytest.raises(BadInput):
             parse_s3_uri(bad)
 
@@ -42,30 +55,52 @@ def test_derived_token_is_valid_and_changes_with_every_parameter():
     assert StartRequest(S3Video("b", "k", None), "t", "r", token="mine").as_api()["ClientRequestToken"] == "mine"
 
 
-@pytest.mark.parametrize("body", [
-    json.dumps(COMPLETION),
-    json.dumps({"Type": "Notification", "MessageId": "m", "TopicArn": "arn:aws:sns:x", "Message": json.dumps(COMPLETION)}),
-    json.dumps(dict(COMPLETION, API="FACE_DETECTION")),
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        json.dumps(COMPLETION),
+        json.dumps(
+            {"Type": "Notification", "MessageId": "m", "TopicArn": "arn:aws:sns:x", "Message": json.dumps(COMPLETION)}
+        ),
+        json.dumps(dict(COMPLETION, API="FACE_DETECTION")),
+    ],
+)
 def test_completions_raw_or_in_the_sns_envelope(body):
     completion = parse_completion(body)
     assert completion is not None
     assert (completion.job_id, completion.status, completion.job_tag) == ("a" * 64, "SUCCEEDED", "t")
 
 
-@pytest.mark.parametrize("body", ["", "{not json", "[]", json.dumps({"JobId": "x"}),
-                                  json.dumps(dict(COMPLETION, Status="MAYBE")),
-                                  json.dumps({"Type": "Notification", "Message": "not json"})])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "",
+        "{not json",
+        "[]",
+        json.dumps({"JobId": "x"}),
+        json.dumps(dict(COMPLETION, Status="MAYBE")),
+        json.dumps({"Type": "Notification", "Message": "not json"}),
+    ],
+)
 def test_anything_else_is_not_a_completion(body):
     assert parse_completion(body) is None
 
 
 def pages(faces_per_page, count):
     for page in range(count):
-        response = {"JobStatus": "SUCCEEDED", "JobId": "j", "VideoMetadata": {"DurationMillis": 5000},
-                    "Video": {"S3Object": {"Bucket": "b", "Name": "n"}},
-                    "Faces": [{"Timestamp": page * 1000 + i, "Face": {"BoundingBox": {"Left": 0.1, "Top": 0.2,
-                              "Width": 0.3, "Height": 0.4}, "Confidence": 99.0}} for i in range(faces_per_page)]}
+        response = {
+            "JobStatus": "SUCCEEDED",
+            "JobId": "j",
+            "VideoMetadata": {"DurationMillis": 5000},
+            "Video": {"S3Object": {"Bucket": "b", "Name": "n"}},
+            "Faces": [
+                {
+                    "Timestamp": page * 1000 + i,
+                    "Face": {"BoundingBox": {"Left": 0.1, "Top": 0.2, "Width": 0.3, "Height": 0.4}, "Confidence": 99.0},
+                }
+                for i in range(faces_per_page)
+            ],
+        }
         if page + 1 < count:
             response["NextToken"] = str(page)
         yield response

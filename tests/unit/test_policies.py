@@ -63,8 +63,13 @@ def test_topic_policy_lets_only_the_role_publish_over_tls():
     document = policies.topic_policy(TOPIC, ROLE)
     allows = [s for s in statements(document) if s["Effect"] == "Allow"]
     assert allows == [
-        {"Sid": "ServiceRolePublishes", "Effect": "Allow", "Principal": {"AWS": ROLE},
-         "Action": "sns:Publish", "Resource": TOPIC}
+        {
+            "Sid": "ServiceRolePublishes",
+            "Effect": "Allow",
+            "Principal": {"AWS": ROLE},
+            "Action": "sns:Publish",
+            "Resource": TOPIC,
+        }
     ]
     assert_denies_insecure_transport(document, {TOPIC})
 
@@ -100,7 +105,12 @@ def test_launcher_policy_is_least_privilege():
     assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "rekognition.amazonaws.com"}}
     assert set(by_sid["ReadWriteVideos"]["Action"]) == {"s3:PutObject", "s3:GetObject", "s3:GetObjectVersion"}
     assert by_sid["ReadWriteVideos"]["Resource"] == f"{BUCKET}/*"
-    assert by_sid["ListVideos"] == {"Sid": "ListVideos", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": BUCKET}
+    assert by_sid["ListVideos"] == {
+        "Sid": "ListVideos",
+        "Effect": "Allow",
+        "Action": "s3:ListBucket",
+        "Resource": BUCKET,
+    }
     assert set(by_sid["ConsumeCompletions"]["Action"]) == {
         "sqs:ReceiveMessage",
         "sqs:DeleteMessage",
