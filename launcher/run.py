@@ -114,13 +114,13 @@ class Launch:
         waiter = CompletionWaiter(
             clients("sqs"), options.outputs.queue_url, lambda job: jobs.status(job)["JobStatus"], options.grace
         )
-        with tqdm(desc=f"waiting for job {job_id[:12]}…", unit=" polls", leave=False) as progress:
+        with tqdm(desc=f"waiting for job {job_id[:12]}…", unit=" polls", leave=False, disable=None) as progress:
             status = waiter.wait(job_id, deadline, on_tick=progress.update)
         if status != "SUCCEEDED":
             message = jobs.status(job_id).get("StatusMessage") or "no StatusMessage"
             raise LauncherError(f"job {job_id} ended {status}: {message}", ExitCode.JOB_FAILED)
         out = options.out_path()
-        with tqdm(desc="fetching results", unit=" faces", leave=False) as progress:
+        with tqdm(desc="fetching results", unit=" faces", leave=False, disable=None) as progress:
             summary = write_results(jobs.pages(job_id), out, options.fmt, on_face=progress.update)
         return LaunchResult(job_id, out, summary)
 
