@@ -122,7 +122,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return error.exit_code
     except BotoCoreError as error:  # credentials, endpoint, network
-        print(f"error: {error}. What to do: check AWS_PROFILE, AWS_REGION and AWS_ENDPOINT_URL.", file=sys.stderr)
+        print(
+            f"error: {error}. What to do: check AWS_PROFILE, AWS_DEFAULT_REGION and AWS_ENDPOINT_URL.", file=sys.stderr
+        )
         return ExitCode.AWS_ERROR
     print(f"job {result.job_id}: {result.summary.describe()}")
     print(f"results written to {result.out}")

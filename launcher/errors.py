@@ -11,6 +11,8 @@ from enum import IntEnum
 
 from botocore.exceptions import ClientError
 
+from rekognition_limits import MAX_OPEN_JOBS
+
 
 class ExitCode(IntEnum):
     OK = 0
@@ -59,7 +61,7 @@ SERVICE_ERRORS: dict[str, tuple[ExitCode, str]] = {
     "InvalidS3ObjectException": (
         ExitCode.INVALID_S3_OBJECT,
         "check that the object exists, that you may read it, and that the bucket is in the region "
-        "Rekognition is called in (AWS_REGION or the stack's region)",
+        "Rekognition is called in (AWS_DEFAULT_REGION or the stack's region)",
     ),
     "VideoTooLargeException": (ExitCode.VIDEO_TOO_LARGE, "split the video: Rekognition takes at most 10 GB"),
     "IdempotentParameterMismatchException": (
@@ -69,7 +71,7 @@ SERVICE_ERRORS: dict[str, tuple[ExitCode, str]] = {
     ),
     "LimitExceededException": (
         ExitCode.LIMIT_EXCEEDED,
-        "the account has too many open video jobs (20 by default): wait for some to finish, or ask AWS "
+        f"the account has too many open video jobs ({MAX_OPEN_JOBS} by default): wait for some to finish, or ask AWS "
         "for a higher quota",
     ),
     "ThrottlingException": (ExitCode.THROTTLED, "Rekognition is throttling requests: try again in a while"),
@@ -80,7 +82,7 @@ SERVICE_ERRORS: dict[str, tuple[ExitCode, str]] = {
     "InternalServerError": (ExitCode.INTERNAL_SERVER_ERROR, "Rekognition failed internally: try again"),
     "ResourceNotFoundException": (
         ExitCode.RESOURCE_NOT_FOUND,
-        "no such job in this account and region (results are kept 7 days): check the job ID and AWS_REGION",
+        "no such job in this account and region (results are kept 7 days): check the job ID and AWS_DEFAULT_REGION",
     ),
     "InvalidPaginationTokenException": (
         ExitCode.INVALID_PAGINATION_TOKEN,

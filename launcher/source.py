@@ -14,8 +14,10 @@ from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 from tqdm import tqdm
 
+from rekognition_limits import MAX_DURATION_MS, MAX_VIDEO_BYTES
+
 from .errors import BadInput, ExitCode, LauncherError, error_code, from_client_error
-from .video import MAX_DURATION_MS, MAX_VIDEO_BYTES, UnsupportedVideo, probe
+from .video import UnsupportedVideo, duration_ms
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -67,11 +69,11 @@ def check_local_video(path: Path) -> None:
     if size > MAX_VIDEO_BYTES:
         raise BadInput(f"video {path} is {size} bytes; Rekognition takes at most {MAX_VIDEO_BYTES} (10 GB): split it")
     try:
-        metadata = probe(path)
+        duration = duration_ms(path)
     except UnsupportedVideo as error:
         raise BadInput(f"video {path}: {error}") from None
-    if metadata.duration_millis > MAX_DURATION_MS:
-        raise BadInput(f"video {path} lasts {metadata.duration_millis / 3600000:.1f} hours; the maximum is 6: split it")
+    if duration > MAX_DURATION_MS:
+        raise BadInput(f"video {path} lasts {duration / 3600000:.1f} hours; the maximum is 6: split it")
 
 
 def sha256_of(path: Path) -> str:

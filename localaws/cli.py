@@ -18,15 +18,12 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from launcher.video import MAX_VIDEO_BYTES
-
 from .deploy import engine
 from .deploy.handlers import Context, UnsupportedResource
 from .deploy.program import stack_config
 from .deploy.pulumi_cli import PulumiCli, PulumiCliError, cli_available
 from .endpoint import DEFAULT_HOST, DEFAULT_PORT, DUMMY_CREDENTIALS, LocalEndpoint
-from .rekognition.detector import DEFAULT_DETECTOR
-from .rekognition.models import DEFAULT_SAMPLE_INTERVAL_MS, EmulatorSettings
+from .rekognition.models import EmulatorSettings
 
 DEFAULT_DATA_DIR = Path(".local")
 PROJECT_DIR = Path(__file__).resolve().parents[1]
@@ -56,11 +53,18 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=DEFAULT_HOST)
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
     serve.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="job store and scratch space")
-    serve.add_argument("--max-open-jobs", type=_positive, default=20, help="then LimitExceededException")
-    serve.add_argument("--max-video-bytes", type=_positive, default=MAX_VIDEO_BYTES, help="then VideoTooLargeException")
-    serve.add_argument("--sample-interval-ms", type=_positive, default=DEFAULT_SAMPLE_INTERVAL_MS)
-    serve.add_argument("--workers", type=_positive, default=1, help="jobs processed at once")
-    serve.add_argument("--detector", default=DEFAULT_DETECTOR, help="'retinaface' or 'package.module:factory'")
+    serve.add_argument(
+        "--max-open-jobs", type=_positive, default=EmulatorSettings.max_open_jobs, help="then LimitExceededException"
+    )
+    serve.add_argument(
+        "--max-video-bytes",
+        type=_positive,
+        default=EmulatorSettings.max_video_bytes,
+        help="then VideoTooLargeException",
+    )
+    serve.add_argument("--sample-interval-ms", type=_positive, default=EmulatorSettings.sample_interval_ms)
+    serve.add_argument("--workers", type=_positive, default=EmulatorSettings.workers, help="jobs processed at once")
+    serve.add_argument("--detector", default=EmulatorSettings.detector, help="'retinaface' or 'package.module:factory'")
 
     for command, text in (
         ("deploy", "apply this project's Pulumi program to the endpoint and write the stack outputs"),

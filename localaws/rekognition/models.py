@@ -25,7 +25,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from launcher.video import MAX_DURATION_MS, MAX_VIDEO_BYTES, UnsupportedVideo, probe
+from rekognition_limits import MAX_DURATION_MS, MAX_OPEN_JOBS, MAX_VIDEO_BYTES
 
 from .attributes import AgeGenderEstimator, AttributeEstimator
 from .channel import check_notification_channel
@@ -43,6 +43,7 @@ from .faults import FaultInjector
 from .frames import sample_frames
 from .store import FAILED, IN_PROGRESS, SUCCEEDED, Job, JobStore, now_ms
 from .validation import validate_request
+from .video import UnsupportedVideo, probe
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ ClientFactory = Callable[..., Any]
 @dataclass(frozen=True)
 class EmulatorSettings:
     data_dir: Path
-    max_open_jobs: int = 20
+    max_open_jobs: int = MAX_OPEN_JOBS
     max_video_bytes: int = MAX_VIDEO_BYTES
     sample_interval_ms: int = DEFAULT_SAMPLE_INTERVAL_MS
     workers: int = 1
