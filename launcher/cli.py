@@ -13,6 +13,7 @@ from botocore.exceptions import BotoCoreError
 
 from .errors import ExitCode, LauncherError
 from .notifications import DEFAULT_GRACE_SECONDS
+from .rekognition import DEFAULT_RETRY_WAIT_SECONDS
 from .results import FORMATS
 from .run import DEFAULT_TIMEOUT_SECONDS, Launch, LaunchOptions
 from .stack import load_outputs_file, load_stack
@@ -66,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--retry-wait",
         metavar="SECONDS",
         type=float,
-        default=5.0,
+        default=DEFAULT_RETRY_WAIT_SECONDS,
         help="first wait after LimitExceededException (then doubled, up to a minute)",
     )
     return parser

@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 
 MAX_RESULTS = 1000  # GetFaceDetection's maximum page
 IN_PROGRESS = "IN_PROGRESS"
+DEFAULT_RETRY_WAIT_SECONDS = 5.0  # the first wait after LimitExceededException, then doubled
 
 
 @cache
@@ -94,7 +95,13 @@ class FaceDetection:
         self._client = client
         self._sleep = sleep
 
-    def start(self, request: StartRequest, deadline: float, first_wait: float = 5.0, max_wait: float = 60.0) -> str:
+    def start(
+        self,
+        request: StartRequest,
+        deadline: float,
+        first_wait: float = DEFAULT_RETRY_WAIT_SECONDS,
+        max_wait: float = 60.0,
+    ) -> str:
         """StartFaceDetection; on LimitExceeded, wait and try again (doubling the wait) until ``deadline``
         (a time.monotonic() value)."""
         wait = first_wait

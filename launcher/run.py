@@ -12,7 +12,7 @@ from tqdm import tqdm
 from .aws import Clients
 from .errors import BadInput, ExitCode, LauncherError
 from .notifications import DEFAULT_GRACE_SECONDS, CompletionWaiter
-from .rekognition import FaceDetection, StartRequest, check_parameter
+from .rekognition import DEFAULT_RETRY_WAIT_SECONDS, FaceDetection, StartRequest, check_parameter
 from .results import FORMATS, Summary, write_results
 from .source import S3Video, check_local_video, parse_s3_uri, pin_s3_video, upload
 from .stack import StackOutputs
@@ -33,7 +33,7 @@ class LaunchOptions:
     timeout: float = DEFAULT_TIMEOUT_SECONDS
     attach: str | None = None
     grace: float = DEFAULT_GRACE_SECONDS
-    retry_wait: float = 5.0
+    retry_wait: float = DEFAULT_RETRY_WAIT_SECONDS
 
     @property
     def is_s3(self) -> bool:

@@ -14,15 +14,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .clients import local_client
 from .deploy import engine
 from .deploy.handlers import Context, UnsupportedResource
 from .deploy.program import stack_config
 from .deploy.pulumi_cli import PulumiCli, PulumiCliError, cli_available
-from .endpoint import DEFAULT_HOST, DEFAULT_PORT, DUMMY_CREDENTIALS, LocalEndpoint
+from .endpoint import DEFAULT_HOST, DEFAULT_PORT, LocalEndpoint
 from .rekognition.models import EmulatorSettings
 
 DEFAULT_DATA_DIR = Path(".local")
@@ -136,7 +136,7 @@ def _context(endpoint: str, region: str) -> Context:
     config = Config(retries={"mode": "standard"}, connect_timeout=5, read_timeout=60)
 
     def client(service: str) -> Any:
-        return boto3.client(service, region_name=region, endpoint_url=endpoint, config=config, **DUMMY_CREDENTIALS)
+        return local_client(service, endpoint, region, config)
 
     try:
         account_id = client("sts").get_caller_identity()["Account"]

@@ -148,7 +148,11 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
         self.changes.append(Change(action, type_token, name))
         return state
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
+        """An invoke's result, and no failures (Pulumi's mocks take the pair)."""
+        return self._invoke(args), []
+
+    def _invoke(self, args: pulumi.runtime.MockCallArgs) -> dict:
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             identity = self.ctx.client("sts").get_caller_identity()
             return {

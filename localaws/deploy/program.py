@@ -14,8 +14,9 @@ from typing import Any
 
 import pulumi
 import yaml
+from pulumi.runtime.stack import Stack
 
-DEFAULT_REGION = "us-east-1"
+from ..defaults import DEFAULT_REGION
 
 
 class StackConfigError(ValueError):
@@ -28,7 +29,7 @@ def project_name(project_dir: Path) -> str:
 
 def stack_config(project_dir: Path, stack: str) -> dict[str, str]:
     """The stack's config (``Pulumi.<stack>.yaml``) as the engine hands it to a program: namespaced
-    keys, string values (structured values as JSON). ``aws:region`` defaults to us-east-1."""
+    keys, string values (structured values as JSON). ``aws:region`` defaults to the local endpoint's region."""
     project = project_name(project_dir)
     path = project_dir / f"Pulumi.{stack}.yaml"
     raw = (yaml.safe_load(path.read_text()) or {}).get("config", {}) if path.exists() else {}
@@ -55,6 +56,7 @@ def run_program(
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False)
     pulumi.runtime.set_all_config(config)
     root = pulumi.runtime.get_root_resource()
+    assert isinstance(root, Stack), "set_mocks makes the root resource a Stack"
     root.outputs.clear()
     exported: dict[str, Any] = {}
 

@@ -52,7 +52,7 @@ def client(endpoint: EndpointProcess, service: str) -> Any:
     return boto3.client(
         service,
         endpoint_url=endpoint.url,
-        region_name=env["AWS_REGION"],
+        region_name=env["AWS_DEFAULT_REGION"],
         aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
     )

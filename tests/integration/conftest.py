@@ -13,11 +13,12 @@ from typing import Any
 import pytest
 
 from components import policies
+from localaws.defaults import DEFAULT_REGION
 from localaws.endpoint import LocalEndpoint
 from localaws.rekognition.models import EmulatorSettings
 from localaws.synthetic import SyntheticVideo, make_video
 
-REGION = "us-east-1"
+REGION = DEFAULT_REGION
 ACCOUNT_ID = "123456789012"  # moto's default account
 
 
