@@ -17,7 +17,7 @@ from localaws.deploy import engine
 from localaws.deploy.handlers import Context, UnsupportedResource, handler_for
 from localaws.deploy.program import project_name
 
-from .conftest import ACCOUNT_ID, REGION, receive_all, unique, upload, wait_for_job
+from .support import ACCOUNT_ID, REGION, receive_all, unique, upload, wait_for_job
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = project_name(ROOT)

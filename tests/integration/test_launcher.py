@@ -22,8 +22,7 @@ from localaws.defaults import client_environment
 from localaws.deploy import engine
 from localaws.deploy.handlers import Context
 
-from .conftest import ACCOUNT_ID, REGION, unique, upload
-from .test_rekognition_emulator import GateDetector
+from .support import ACCOUNT_ID, REGION, GateDetector, unique, upload
 
 ROOT = Path(__file__).resolve().parents[2]
 

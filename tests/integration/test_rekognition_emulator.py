@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -20,12 +19,11 @@ from botocore.exceptions import ClientError
 from components import policies
 from localaws.defaults import DUMMY_CREDENTIALS, client_environment
 from localaws.endpoint import LocalEndpoint
-from localaws.rekognition.detector import DetectedFace
 from localaws.rekognition.models import EmulatorSettings
 from localaws.rekognition.validation import operation_model, validate_shape
 from localaws.synthetic import Box
 
-from .conftest import ACCOUNT_ID, REGION, make_channel, receive_all, unique, upload, wait_for_job
+from .support import ACCOUNT_ID, REGION, GateDetector, make_channel, receive_all, unique, upload, wait_for_job
 
 
 def error_code(raised: pytest.ExceptionInfo) -> str:
@@ -348,17 +346,6 @@ def test_a_managed_policy_attached_to_the_role_also_grants_publish(aws, bucket, 
 
 
 # -- jobs in the background, the open-job limit, restarts ---------------------------------------
-
-
-class GateDetector:
-    """Holds every job until the test opens the gate: jobs stay open as long as a test needs."""
-
-    def __init__(self) -> None:
-        self.gate = threading.Event()
-
-    def detect(self, rgb) -> list[DetectedFace]:
-        self.gate.wait(timeout=30)
-        return []
 
 
 @pytest.fixture
