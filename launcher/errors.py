@@ -36,9 +36,10 @@ class ExitCode(IntEnum):
 
 
 class LauncherError(Exception):
-    def __init__(self, message: str, exit_code: ExitCode = ExitCode.UNEXPECTED) -> None:
+    def __init__(self, message: str, exit_code: ExitCode = ExitCode.UNEXPECTED, request_id: str | None = None) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+        self.request_id = request_id  # AWS's, when a service refused: what AWS support asks for
 
 
 class BadInput(LauncherError):
@@ -95,6 +96,10 @@ def error_code(error: ClientError) -> str:
     return error.response.get("Error", {}).get("Code", "")
 
 
+def request_id(error: ClientError) -> str | None:
+    return error.response.get("ResponseMetadata", {}).get("RequestId")
+
+
 def from_client_error(error: ClientError, doing: str, job_id: str | None = None) -> LauncherError:
     """One line: what failed (with which job), the service's message, and what to do."""
     code = error_code(error)
@@ -103,4 +108,6 @@ def from_client_error(error: ClientError, doing: str, job_id: str | None = None)
         code, (ExitCode.AWS_ERROR, "check your AWS credentials, region and endpoint")
     )
     where = f" (job {job_id})" if job_id else ""
-    return LauncherError(f"{doing}{where} failed: {code or 'error'}: {message}. What to do: {advice}.", exit_code)
+    return LauncherError(
+        f"{doing}{where} failed: {code or 'error'}: {message}. What to do: {advice}.", exit_code, request_id(error)
+    )

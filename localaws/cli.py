@@ -10,30 +10,31 @@ import os
 import signal
 import sys
 import threading
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import pulumi
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
+from components import ConfigError
+
 from .clients import local_client
 from .deploy import engine
-from .deploy.handlers import Context, UnsupportedResource
+from .deploy.errors import DeployError, EndpointUnreachable, PulumiCliError
+from .deploy.handlers import Context
 from .deploy.program import stack_config
-from .deploy.pulumi_cli import PulumiCli, PulumiCliError, cli_available
+from .deploy.pulumi_cli import PulumiCli, cli_available
 from .endpoint import DEFAULT_HOST, DEFAULT_PORT, LocalEndpoint
 from .rekognition.models import EmulatorSettings
 
 DEFAULT_DATA_DIR = Path(".local")
 PROJECT_DIR = Path(__file__).resolve().parents[1]
-# Reported in one line, no traceback: bad config (ConfigError, StackConfigError are ValueErrors), an
-# unsupported resource, a failed pulumi command or unreachable endpoint (RuntimeErrors), AWS refusals.
-DEPLOY_ERRORS = (ValueError, RuntimeError, UnsupportedResource, ClientError, BotoCoreError)
-
-
-class EndpointUnreachable(RuntimeError):
-    """Nothing answers at the endpoint URL."""
+# Reported in one line (with --debug, also the traceback and AWS's request id): the deployer's own
+# errors, the component's and Pulumi's config errors, and AWS's. Anything else is a bug: its traceback shows.
+REPORTED_ERRORS = (DeployError, ConfigError, pulumi.RunError, ClientError, BotoCoreError)
 
 
 def _positive(text: str) -> int:
@@ -43,11 +44,19 @@ def _positive(text: str) -> int:
     return value
 
 
+DEBUG_HELP = "on an error, also print the traceback and AWS's request id"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="scripts/local.py", description=__doc__)
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
+    # Also after the command; SUPPRESS keeps the subcommand from resetting a --debug given before it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser(
         "serve",
+        parents=[common],
         help="run S3, SNS, SQS, IAM, STS (moto) and Rekognition Video face detection on one local port",
     )
     serve.add_argument("--host", default=DEFAULT_HOST)
@@ -70,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("deploy", "apply this project's Pulumi program to the endpoint and write the stack outputs"),
         ("destroy", "remove what deploy made"),
     ):
-        sub = commands.add_parser(command, help=text, description=text)
+        sub = commands.add_parser(command, help=text, description=text, parents=[common])
         sub.add_argument(
             "--endpoint",
             default=os.environ.get("AWS_ENDPOINT_URL", f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"),
@@ -179,6 +188,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = {"serve": serve, "deploy": deploy, "destroy": destroy}[args.command]
     try:
         return command(args)
-    except DEPLOY_ERRORS as error:
+    except REPORTED_ERRORS as error:
+        if args.debug:
+            traceback.print_exception(error)
+            if isinstance(error, ClientError):
+                request_id = error.response.get("ResponseMetadata", {}).get("RequestId")
+                print(f"AWS request id: {request_id or 'none in the response'}", file=sys.stderr)
         print(f"error: {error}", file=sys.stderr)
         return 1

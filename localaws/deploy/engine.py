@@ -19,12 +19,9 @@ from typing import Any
 
 import pulumi
 
-from .handlers import Context, UnsupportedResource, handler_for
+from .errors import StateFileError, UnsupportedResource
+from .handlers import Context, handler_for
 from .program import run_main
-
-
-class StateFileError(ValueError):
-    """The deploy state file is damaged; the message says what to do."""
 
 
 @dataclass

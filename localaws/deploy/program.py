@@ -17,10 +17,7 @@ import yaml
 from pulumi.runtime.stack import Stack
 
 from ..defaults import DEFAULT_REGION
-
-
-class StackConfigError(ValueError):
-    """The stack's config file cannot be used; the message says why and what to do."""
+from .errors import StackConfigError
 
 
 def project_name(project_dir: Path) -> str:

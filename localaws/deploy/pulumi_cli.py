@@ -15,14 +15,11 @@ from pathlib import Path
 from typing import Any
 
 from ..defaults import ACCESS_KEY_ID, DEFAULT_REGION, SECRET_ACCESS_KEY
+from .errors import PulumiCliError
 
 # Only protects the local stack's secrets from nobody in particular: this stack lives on a laptop.
 LOCAL_PASSPHRASE = "local-endpoint-only"
 SERVICES = ("s3", "sns", "sqs", "iam", "sts", "rekognition")
-
-
-class PulumiCliError(RuntimeError):
-    """A pulumi command failed; the message carries its output."""
 
 
 def cli_available() -> bool:

@@ -5,7 +5,8 @@ import json
 import pytest
 
 from localaws.defaults import DEFAULT_REGION
-from localaws.deploy.program import StackConfigError, stack_config
+from localaws.deploy.errors import StackConfigError
+from localaws.deploy.program import stack_config
 from localaws.deploy.pulumi_cli import provider_config
 
 
