@@ -94,6 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
             default="auto",
             help="auto: the Pulumi CLI when it is installed, else in-process",
         )
+        if command == "destroy":
+            sub.add_argument(
+                "--force", action="store_true", help="also delete the videos a bucket holds (in-process deployer)"
+            )
     return parser
 
 
@@ -174,9 +178,14 @@ def deploy(args: argparse.Namespace) -> int:
 
 def destroy(args: argparse.Namespace) -> int:
     if _use_cli(args):
+        if args.force:
+            raise PulumiCliError(
+                "--force is for the in-process deployer; with the Pulumi CLI, set the stack's forceDestroy "
+                "config to true and deploy, then destroy"
+            )
         PulumiCli(PROJECT_DIR, args.data_dir, args.stack).destroy()
     else:
-        changes = engine.destroy(_in_process_context(args), _state_file(args))
+        changes = engine.destroy(_in_process_context(args), _state_file(args), force=args.force)
         print(f"{len(changes)} resource(s) deleted (in-process deployer)")
     _outputs_file(args).unlink(missing_ok=True)
     return 0

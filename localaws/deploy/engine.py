@@ -216,9 +216,13 @@ def deploy(
     return outputs, changes
 
 
-def destroy(ctx: Context, state_path: Path) -> list[Change]:
-    """Delete everything the state file records, then the state file."""
+def destroy(ctx: Context, state_path: Path, force: bool = False) -> list[Change]:
+    """Delete everything the state file records, then the state file. ``force`` deletes buckets with
+    what they hold, as if the stack had set forceDestroy."""
     state = StackState.load(state_path)
+    if force:
+        for resource in state.resources:
+            resource.outputs = {**resource.outputs, "forceDestroy": True}
     changes: list[Change] = []
     delete_all(ctx, state.resources, changes, lambda remaining: StackState(remaining, state.outputs).save(state_path))
     state_path.unlink(missing_ok=True)
