@@ -9,6 +9,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from rekognition_limits import MAX_DURATION_MS
+
 from .aws import Clients
 from .errors import BadInput, ExitCode, LauncherError
 from .notifications import DEFAULT_GRACE_SECONDS, CompletionWaiter
@@ -17,7 +19,7 @@ from .results import FORMATS, Summary, write_results
 from .source import S3Video, check_local_video, parse_s3_uri, pin_s3_video, upload
 from .stack import StackOutputs
 
-DEFAULT_TIMEOUT_SECONDS = 6 * 3600.0  # Rekognition's longest video is 6 hours
+DEFAULT_TIMEOUT_SECONDS = MAX_DURATION_MS / 1000  # as long as Rekognition's longest video
 
 
 @dataclass(frozen=True)

@@ -184,3 +184,5 @@ def test_the_demo_command(tmp_path):
     for picture in ("contact-sheet.png", "timeline.png"):
         assert (tmp_path / picture).read_bytes().startswith(b"\x89PNG")
     assert "local endpoint at http://127.0.0.1:" in result.stdout
+    output = result.stdout + result.stderr
+    assert "%|" not in output and "\r" not in output, "piped, as in CI: plain lines, no progress bar redraws"
