@@ -6,7 +6,7 @@ callers that pass the name through (the endpoint's and the deployer's client cac
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Literal, cast, get_args, overload
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast, get_args, overload
 
 import boto3
 from botocore.config import Config
@@ -64,3 +64,20 @@ def local_client(
         config=config,
         **DUMMY_CREDENTIALS,
     )
+
+
+class ClientFactory(Protocol):
+    """``client(service, region_name=...)``: typed per service, like boto3.client (the emulator's)."""
+
+    @overload
+    def __call__(self, service: Literal["s3"], region_name: str = ...) -> S3Client: ...
+    @overload
+    def __call__(self, service: Literal["sns"], region_name: str = ...) -> SNSClient: ...
+    @overload
+    def __call__(self, service: Literal["sqs"], region_name: str = ...) -> SQSClient: ...
+    @overload
+    def __call__(self, service: Literal["iam"], region_name: str = ...) -> IAMClient: ...
+    @overload
+    def __call__(self, service: Literal["sts"], region_name: str = ...) -> STSClient: ...
+    @overload
+    def __call__(self, service: str, region_name: str = ...) -> Any: ...

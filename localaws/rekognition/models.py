@@ -17,7 +17,6 @@ import logging
 import secrets
 import tempfile
 import threading
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +26,7 @@ from botocore.exceptions import ClientError
 
 from rekognition_limits import MAX_DURATION_MS, MAX_OPEN_JOBS, MAX_VIDEO_BYTES
 
+from ..clients import ClientFactory
 from .attributes import AgeGenderEstimator, AttributeEstimator
 from .channel import check_notification_channel
 from .detector import DEFAULT_DETECTOR, FaceDetector, load_detector
@@ -55,8 +55,6 @@ MAX_RESULTS = 1000
 # 640x360 30 fps video at more than 10x real time on 2 cores (bench/emulator_speed.py).
 DEFAULT_SAMPLE_INTERVAL_MS = 200
 S3_OBJECT_ERROR = "Unable to get object metadata from S3. Check object key, region and/or access permissions."
-
-ClientFactory = Callable[..., Any]
 
 
 @dataclass(frozen=True)
@@ -183,7 +181,7 @@ class RekognitionBackend:
         return {"JobId": job.job_id}
 
     def _check_video(self, s3_object: dict[str, Any], region: str) -> None:
-        params = {"Bucket": s3_object.get("Bucket"), "Key": s3_object.get("Name")}
+        params: dict[str, Any] = {"Bucket": s3_object.get("Bucket"), "Key": s3_object.get("Name")}
         if not params["Bucket"] or not params["Key"]:
             raise InvalidS3ObjectException(S3_OBJECT_ERROR)
         if s3_object.get("Version"):
