@@ -93,7 +93,11 @@ class RetinaFaceDetector:
         from retinaface.preprocess import preprocess
         from retinaface.weights import WEIGHTS
 
-        self._session = onnxruntime.InferenceSession(WEIGHTS, providers=["CPUExecutionProvider"])
+        options = onnxruntime.SessionOptions()
+        # Threads that wait for work without spinning: the video decoder runs beside the detector
+        # and needs the cores more than a spinning thread does (same speed alone, less CPU).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        self._session = onnxruntime.InferenceSession(WEIGHTS, options, providers=["CPUExecutionProvider"])
         self._preprocess = preprocess
         self._anchor_layers = list(zip(ANCHOR_STRIDES, ANCHOR_SIZES, strict=True))
         self._generate_anchors = generate_anchors

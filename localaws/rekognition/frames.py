@@ -48,7 +48,7 @@ def downscaled(rgb: np.ndarray, max_short_side: int) -> np.ndarray:
     return cv2.resize(rgb, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
 
 
-def _decode_samples(path: Path, interval_ms: int, max_short_side: int) -> Iterator[SampledFrame]:
+def decode_samples(path: Path, interval_ms: int, max_short_side: int) -> Iterator[SampledFrame]:
     """The sampled frames in order: the first frame at or after each multiple of ``interval_ms``."""
     with open_video(path) as container:
         stream = video_stream(container)
@@ -96,7 +96,7 @@ def sample_frames(path: Path, interval_ms: int, max_short_side: int) -> Generato
 
     def decode() -> None:
         try:
-            for sample in _decode_samples(path, interval_ms, max_short_side):
+            for sample in decode_samples(path, interval_ms, max_short_side):
                 if not put(sample):
                     return
             put(None)

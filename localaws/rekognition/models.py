@@ -76,15 +76,20 @@ class EmulatorSettings:
 
 
 def reported_faces(detector: FaceDetector, sample: SampledFrame) -> list[DetectedFace]:
-    """The faces the service would report in one sampled frame, in full-resolution pixels: the
-    detector's, on the downscaled copy, that are at least the documented minimum size and, for a
-    detector that has a second check (``confirm``), pass it."""
+    """The faces the service would report in one sampled frame, in full-resolution pixels."""
+    return service_rules(detector, sample, detector.detect(sample.detection_rgb))
+
+
+def service_rules(detector: FaceDetector, sample: SampledFrame, found: list[DetectedFace]) -> list[DetectedFace]:
+    """Of the faces a detector found on the downscaled copy, scaled back to full resolution: those
+    of at least the documented minimum size that, for a detector with a second check (``confirm``),
+    pass it."""
     height, width = sample.rgb.shape[:2]
     minimum = minimum_face_px(width, height)
     confirm = getattr(detector, "confirm", None)
     faces = []
-    for found in detector.detect(sample.detection_rgb):
-        face = found.scaled(sample.detection_scale)
+    for candidate in found:
+        face = candidate.scaled(sample.detection_scale)
         if face.at_least(minimum) and (confirm is None or confirm(sample.rgb, face)):
             faces.append(face)
     return faces
