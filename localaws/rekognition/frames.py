@@ -9,9 +9,10 @@ use both cores.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
-from collections.abc import Generator, Iterator
+from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,7 +49,7 @@ def downscaled(rgb: np.ndarray, max_short_side: int) -> np.ndarray:
     return cv2.resize(rgb, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
 
 
-def decode_samples(path: Path, interval_ms: int, max_short_side: int) -> Iterator[SampledFrame]:
+def decode_samples(path: Path, interval_ms: int, max_short_side: int) -> Generator[SampledFrame, None, None]:
     """The sampled frames in order: the first frame at or after each multiple of ``interval_ms``."""
     with open_video(path) as container:
         stream = video_stream(container)
@@ -96,9 +97,10 @@ def sample_frames(path: Path, interval_ms: int, max_short_side: int) -> Generato
 
     def decode() -> None:
         try:
-            for sample in decode_samples(path, interval_ms, max_short_side):
-                if not put(sample):
-                    return
+            with contextlib.closing(decode_samples(path, interval_ms, max_short_side)) as decoded:
+                for sample in decoded:
+                    if not put(sample):
+                        return  # the reader has gone: closing stops decoding and closes the file
             put(None)
         except BaseException as error:  # handed to the reader, who raises it
             put(error)
