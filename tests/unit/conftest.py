@@ -20,15 +20,24 @@ REGION = "eu-west-1"
 
 
 class RecordingMocks(pulumi.runtime.Mocks):
-    """Answers like the AWS provider would (physical names, ARNs, URLs) and keeps every input."""
+    """Answers like the AWS provider would (physical names, ARNs, URLs) and keeps every input.
+    ``stacks`` holds the outputs of the stacks a StackReference may read, by stack name."""
 
-    def __init__(self) -> None:
+    def __init__(self, stacks: dict[str, dict[str, Any]] | None = None) -> None:
         self.resources: list[pulumi.runtime.MockResourceArgs] = []
+        self.stacks = stacks or {}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
         self.resources.append(args)
         outputs = dict(args.inputs)
         physical = f"{args.name}-0a1b2c3"
+        if args.typ == "pulumi:pulumi:StackReference":
+            stack = args.inputs["name"]
+            assert stack in self.stacks, f"no mocked outputs for stack {stack!r}"
+            return stack, {"name": stack, "outputs": self.stacks[stack], "secretOutputNames": []}
+        if args.typ == "aws:kms/key:Key":
+            outputs.update(arn=f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/{physical}", keyId=physical)
+            return physical, outputs
         if args.typ == "aws:s3/bucket:Bucket":
             outputs.update(bucket=physical, arn=f"arn:aws:s3:::{physical}")
             return physical, outputs
@@ -84,11 +93,18 @@ class Declared:
         return json.loads(self.one(typ, name_suffix)[key])
 
 
-def _run(body: Callable[[], Any], config: dict[str, str] | None) -> Declared:
-    mocks = RecordingMocks()
-    namespaced = {k if ":" in k else f"{PROJECT}:{k}": v for k, v in (config or {}).items()}
+def run_body(
+    body: Callable[[], Any],
+    config: dict[str, str] | None = None,
+    project: str = PROJECT,
+    stacks: dict[str, dict[str, Any]] | None = None,
+    mocks: RecordingMocks | None = None,
+) -> Declared:
+    """Run ``body`` as a Pulumi program of ``project`` under recording mocks (new ones unless given)."""
+    mocks = mocks or RecordingMocks(stacks)
+    namespaced = {k if ":" in k else f"{project}:{k}": v for k, v in (config or {}).items()}
     declared = Declared(mocks.resources)
-    declared.outputs = pulumi_program.run_program(mocks, PROJECT, "test", namespaced, body)
+    declared.outputs = pulumi_program.run_program(mocks, project, "test", namespaced, body)
     return declared
 
 
@@ -98,7 +114,7 @@ def run_component() -> Callable[..., Declared]:
     from components import FaceDetectionPipeline, FaceDetectionPipelineArgs
 
     def run(name: str = "faces", args: FaceDetectionPipelineArgs | None = None) -> Declared:
-        return _run(lambda: FaceDetectionPipeline(name, args), config={"aws:region": REGION})
+        return run_body(lambda: FaceDetectionPipeline(name, args or {}), config={"aws:region": REGION})
 
     return run
 
@@ -108,6 +124,6 @@ def run_program() -> Callable[..., Declared]:
     """Run the project's __main__.py with the given stack config and record it."""
 
     def run(config: dict[str, str] | None = None) -> Declared:
-        return _run(pulumi_program.main_program(ROOT), config)
+        return run_body(pulumi_program.main_program(ROOT), config)
 
     return run
