@@ -9,6 +9,7 @@ is committed as `components/schema.json` (`make schema` regenerates it).
 import json
 from pathlib import Path
 
+import pulumi
 from pulumi.provider.experimental import component_provider_host
 from pulumi.provider.experimental.component import ComponentProvider
 
@@ -16,13 +17,15 @@ from .pipeline import TYPE_TOKEN, FaceDetectionPipeline
 
 PACKAGE_NAME = TYPE_TOKEN.split(":", 1)[0]
 PACKAGE_VERSION = "0.1.0"
-COMPONENTS = [FaceDetectionPipeline]
+COMPONENTS: list[type[pulumi.ComponentResource]] = [FaceDetectionPipeline]
 SCHEMA_FILE = Path(__file__).with_name("schema.json")
 
 
 def inferred_schema() -> dict:
     """The package schema Pulumi infers from the code, as the engine will read it."""
-    return json.loads(ComponentProvider(COMPONENTS, PACKAGE_NAME, None, PACKAGE_VERSION).schema)
+    schema = ComponentProvider(COMPONENTS, PACKAGE_NAME, None, PACKAGE_VERSION).schema
+    assert schema is not None, "ComponentProvider always builds a schema"
+    return json.loads(schema)
 
 
 def schema_text() -> str:

@@ -25,10 +25,16 @@ class RecordingMocks(pulumi.runtime.Mocks):
 
     def __init__(self, stacks: dict[str, dict[str, Any]] | None = None) -> None:
         self.resources: list[pulumi.runtime.MockResourceArgs] = []
+        self.outputs: dict[tuple[str, str], dict[str, Any]] = {}  # by (type, name)
         self.stacks = stacks or {}
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
         self.resources.append(args)
+        physical_id, outputs = self._answer(args)
+        self.outputs[(args.typ, args.name)] = outputs
+        return physical_id, outputs
+
+    def _answer(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
         outputs = dict(args.inputs)
         physical = f"{args.name}-0a1b2c3"
         if args.typ == "pulumi:pulumi:StackReference":
@@ -80,6 +86,7 @@ class Declared:
 
     resources: list[pulumi.runtime.MockResourceArgs]
     outputs: dict[str, Any] = field(default_factory=dict)
+    states: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)  # outputs by (type, name)
 
     def of_type(self, typ: str) -> list[pulumi.runtime.MockResourceArgs]:
         return [r for r in self.resources if r.typ == typ]
@@ -103,7 +110,7 @@ def run_body(
     """Run ``body`` as a Pulumi program of ``project`` under recording mocks (new ones unless given)."""
     mocks = mocks or RecordingMocks(stacks)
     namespaced = {k if ":" in k else f"{project}:{k}": v for k, v in (config or {}).items()}
-    declared = Declared(mocks.resources)
+    declared = Declared(mocks.resources, states=mocks.outputs)
     declared.outputs = pulumi_program.run_program(mocks, project, "test", namespaced, body)
     return declared
 
