@@ -13,7 +13,7 @@ from components import ConfigError, FaceDetectionPipeline, FaceDetectionPipeline
 from components.pipeline import TYPE_TOKEN
 from components.settings import SETTINGS as CHECKS
 
-from .conftest import ACCOUNT_ID, REGION, RecordingMocks, run_body
+from .support import ACCOUNT_ID, REGION, RecordingMocks, run_body
 
 BUCKET_TYPES = {
     "aws:s3/bucket:Bucket",

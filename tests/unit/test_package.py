@@ -10,8 +10,7 @@ from components import DEFAULTS
 from components.provider import PACKAGE_VERSION, SCHEMA_FILE, inferred_schema
 from components.settings import setting_key
 
-from .conftest import ROOT
-from .test_program import STACK_OUTPUTS
+from .support import ROOT, STACK_OUTPUTS
 
 TYPE = "rekognition-faces:index:FaceDetectionPipeline"
 COMMITTED = json.loads(SCHEMA_FILE.read_text())

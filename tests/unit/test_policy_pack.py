@@ -20,9 +20,10 @@ from pulumi_policy import (
 )
 
 from components.policies import LAUNCHER_REKOGNITION_ACTIONS
+from localaws.deploy import program as pulumi_program
 from policy import rules
 
-from .conftest import REGION, ROOT, Declared
+from .support import REGION, ROOT, Declared, run_body
 
 KEY = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 BY_NAME = {policy.name: policy for policy in rules.POLICIES}
@@ -96,10 +97,6 @@ def test_this_program_passes_every_rule(run_program, config):
 @pytest.fixture(scope="module")
 def program_inputs() -> dict[str, dict[str, Any]]:
     """The default program's resource inputs by type (one resource of each, the completion queue's)."""
-    from localaws.deploy import program as pulumi_program
-
-    from .conftest import run_body
-
     declared = run_body(pulumi_program.main_program(ROOT), {"aws:region": REGION})
     inputs: dict[str, dict[str, Any]] = {}
     for r in declared.resources:

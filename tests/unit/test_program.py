@@ -10,21 +10,8 @@ import yaml
 from components import DEFAULTS, ConfigError
 from components.settings import setting_key as camel
 
-from .conftest import ACCOUNT_ID, REGION, ROOT
+from .support import ACCOUNT_ID, REGION, ROOT, STACK_OUTPUTS
 
-STACK_OUTPUTS = {
-    "bucketName",
-    "bucketArn",
-    "topicArn",
-    "topicName",
-    "roleArn",
-    "queueUrl",
-    "queueArn",
-    "deadLetterQueueUrl",
-    "deadLetterQueueArn",
-    "launcherPolicyArn",
-    "region",
-}
 PROJECT_FILE = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
 
 
