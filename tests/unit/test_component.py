@@ -333,7 +333,9 @@ def test_an_existing_bucket_named_by_another_stack_replaces_the_bucket():
 def test_a_key_from_a_resource_output_is_used():
     def body():
         key = aws.kms.Key("videos")
-        FaceDetectionPipeline("faces", FaceDetectionPipelineArgs(bucket_kms_key_arn=key.arn))
+        FaceDetectionPipeline(
+            "faces", FaceDetectionPipelineArgs(bucket_kms_key_arn=key.arn, tags={"team": "vision", "key": key.key_id})
+        )
 
     declared = run_body(body, {"aws:region": REGION})
     (rule,) = declared.one("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")[
@@ -342,6 +344,8 @@ def test_a_key_from_a_resource_output_is_used():
     assert rule["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"] == (
         f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/videos-0a1b2c3"
     )
+    # A tag value may be an Output too.
+    assert declared.one("aws:sns/topic:Topic")["tags"] == {"team": "vision", "key": "videos-0a1b2c3"}
 
 
 @pytest.mark.parametrize("settings, message", BAD_SETTINGS)
