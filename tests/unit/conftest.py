@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import gc
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -30,3 +31,12 @@ def run_program() -> Callable[..., Declared]:
         return run_body(pulumi_program.main_program(ROOT), config)
 
     return run
+
+
+@pytest.fixture
+def failed_deployment() -> Iterator[None]:
+    """For a test whose deployment fails on purpose. Pulumi leaves futures holding the error; collect
+    them when the test ends, so their finalizers do not run inside a later test's allocations (seen once
+    inside ast.parse: "SystemError: AST constructor recursion depth mismatch", CPython 3.11)."""
+    yield
+    gc.collect()

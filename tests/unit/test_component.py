@@ -348,6 +348,7 @@ def test_a_key_from_a_resource_output_is_used():
     assert declared.one("aws:sns/topic:Topic")["tags"] == {"team": "vision", "key": "videos-0a1b2c3"}
 
 
+@pytest.mark.usefixtures("failed_deployment")
 @pytest.mark.parametrize("settings, message", BAD_SETTINGS)
 def test_a_bad_value_from_another_stack_fails_the_deployment_with_the_same_message(settings, message):
     ((setting, value),) = settings.items()
@@ -360,6 +361,7 @@ def test_a_bad_value_from_another_stack_fails_the_deployment_with_the_same_messa
         )
 
 
+@pytest.mark.usefixtures("failed_deployment")
 def test_an_empty_value_from_another_stack_is_refused_not_taken_as_unset():
     """The bucket resources are left out as soon as existingBucketName is given: it must name a bucket."""
     with pytest.raises(ValueError, match="existingBucketName '' is not a valid S3 bucket name"):
