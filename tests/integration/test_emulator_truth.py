@@ -102,7 +102,8 @@ def test_non_human_faces_are_not_reported(aws, bucket, clips, resolution, retina
 
 def raw_client(endpoint: LocalEndpoint, service: str) -> Any:
     """A plain boto3 client of the endpoint, for any service (``endpoint.client`` knows only ours)."""
-    return boto3.client(service, endpoint_url=endpoint.url, region_name="us-east-1", **DUMMY_CREDENTIALS)
+    make: Callable[..., Any] = boto3.client  # any service name, which boto3's typed overloads do not take
+    return make(service, endpoint_url=endpoint.url, region_name="us-east-1", **DUMMY_CREDENTIALS)
 
 
 def assert_not_emulated(raised: pytest.ExceptionInfo[ClientError], operation: str | None, service: str) -> None:
