@@ -14,7 +14,8 @@ from .errors import BadInput, ExitCode, LauncherError
 from .notifications import DEFAULT_GRACE_SECONDS, CompletionWaiter
 from .rekognition import FaceDetection, StartRequest, check_parameter
 from .results import FORMATS, Summary, write_results
-from .source import S3Video, check_local_video, parse_s3_uri, pin_s3_video, upload
+from .s3video import S3Video, parse_s3_uri, pin_s3_video
+from .source import check_local_video, upload
 from .stack import StackOutputs
 
 DEFAULT_TIMEOUT_SECONDS = 6 * 3600.0  # Rekognition's longest video is 6 hours
