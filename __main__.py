@@ -29,11 +29,16 @@ def read_args(config: pulumi.Config) -> FaceDetectionPipelineArgs:
         topic_kms_key_arn=config.get("topicKmsKeyArn") or None,
         queue_kms_key_arn=config.get("queueKmsKeyArn") or None,
         force_destroy=config.get_bool("forceDestroy", defaults.force_destroy),
+        auto_process=config.get_bool("autoProcess", defaults.auto_process),
+        incoming_prefix=config.get("incomingPrefix", defaults.incoming_prefix),
+        results_prefix=config.get("resultsPrefix", defaults.results_prefix),
+        intake_max_receive_count=config.get_int("intakeMaxReceiveCount", defaults.intake_max_receive_count),
     )
 
 
 config = pulumi.Config()
-pipeline = FaceDetectionPipeline(config.get("namePrefix") or DEFAULT_NAME_PREFIX, read_args(config))
+args = read_args(config)
+pipeline = FaceDetectionPipeline(config.get("namePrefix") or DEFAULT_NAME_PREFIX, args)
 
 pulumi.export("bucketName", pipeline.bucket_name)
 pulumi.export("bucketArn", pipeline.bucket_arn)
@@ -46,3 +51,9 @@ pulumi.export("deadLetterQueueUrl", pipeline.dead_letter_queue_url)
 pulumi.export("deadLetterQueueArn", pipeline.dead_letter_queue_arn)
 pulumi.export("launcherPolicyArn", pipeline.launcher_policy_arn)
 pulumi.export("region", pipeline.region)
+if pipeline.auto_processing is not None:  # autoProcess: true
+    pulumi.export("incomingPrefix", args.incoming_prefix)
+    pulumi.export("resultsPrefix", args.results_prefix)
+    pulumi.export("intakeQueueUrl", pipeline.auto_processing.intake_queue_url)
+    pulumi.export("starterFunctionName", pipeline.auto_processing.starter_function_name)
+    pulumi.export("collectorFunctionName", pipeline.auto_processing.collector_function_name)

@@ -12,6 +12,12 @@ import pulumi
 import pulumi_aws as aws
 
 from . import policies
+from .auto_processing import (
+    COMPLETION_VISIBILITY_SECONDS,
+    AutoProcessingInputs,
+    AutoProcessingOutputs,
+    add_auto_processing,
+)
 
 TYPE_TOKEN = "rekognition-faces:index:FaceDetectionPipeline"
 
@@ -48,6 +54,10 @@ class FaceDetectionPipelineArgs:
     topic_kms_key_arn: Optional[str] = None
     queue_kms_key_arn: Optional[str] = None
     force_destroy: bool = False
+    auto_process: bool = False
+    incoming_prefix: str = "videos/"
+    results_prefix: str = "results/"
+    intake_max_receive_count: int = 100
 
     def __post_init__(self) -> None:
         validate_args(self)
@@ -68,6 +78,15 @@ def validate_args(args: FaceDetectionPipelineArgs) -> None:
             f"existingBucketName {args.existing_bucket_name!r} is not a valid S3 bucket name "
             "(3-63 lowercase letters, digits, dots and hyphens)"
         )
+    if not 1 <= args.intake_max_receive_count <= 1000:
+        raise ConfigError(
+            f"intakeMaxReceiveCount must be between 1 and 1000 (SQS's limit), got {args.intake_max_receive_count}"
+        )
+    for setting, prefix in (("incomingPrefix", args.incoming_prefix), ("resultsPrefix", args.results_prefix)):
+        if prefix.startswith("/") or len(prefix) > 1024:
+            raise ConfigError(f"{setting} {prefix!r} must be an S3 key prefix such as 'videos/' (no leading '/')")
+    if args.auto_process and args.incoming_prefix == args.results_prefix:
+        raise ConfigError("incomingPrefix and resultsPrefix must differ, so that results are not taken for videos")
     for setting, value in (
         ("bucketKmsKeyArn", args.bucket_kms_key_arn),
         ("topicKmsKeyArn", args.topic_kms_key_arn),
@@ -174,6 +193,7 @@ class FaceDetectionPipeline(pulumi.ComponentResource):
             f"{name}-completion",
             message_retention_seconds=QUEUE_RETENTION_SECONDS,
             receive_wait_time_seconds=RECEIVE_WAIT_SECONDS,
+            visibility_timeout_seconds=COMPLETION_VISIBILITY_SECONDS if args.auto_process else None,
             redrive_policy=pulumi.Output.json_dumps(
                 {"deadLetterTargetArn": dead_letter_queue.arn, "maxReceiveCount": args.max_receive_count}
             ),
@@ -220,6 +240,28 @@ class FaceDetectionPipeline(pulumi.ComponentResource):
         self.dead_letter_queue_url = dead_letter_queue.url
         self.dead_letter_queue_arn = dead_letter_queue.arn
         self.launcher_policy_arn = launcher.arn
+        self.auto_processing: Optional[AutoProcessingOutputs] = None
+        if args.auto_process:
+            self.auto_processing = add_auto_processing(
+                self,
+                name,
+                AutoProcessingInputs(
+                    bucket_name=self.bucket_name,
+                    bucket_arn=self.bucket_arn,
+                    topic_arn=topic.arn,
+                    role_arn=role.arn,
+                    completion_queue_arn=queue.arn,
+                    completion_queue_url=queue.url,
+                    account_id=caller.account_id,
+                    incoming_prefix=args.incoming_prefix,
+                    results_prefix=args.results_prefix,
+                    intake_max_receive_count=args.intake_max_receive_count,
+                    queue_encryption=self._queue_encryption(),
+                    tags=self._tags,
+                    bucket_kms_key_arn=args.bucket_kms_key_arn,
+                    queue_kms_key_arn=args.queue_kms_key_arn,
+                ),
+            )
         self.register_outputs(
             {
                 "bucketName": self.bucket_name,

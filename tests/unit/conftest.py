@@ -48,6 +48,14 @@ class RecordingMocks(pulumi.runtime.Mocks):
             arn = f"arn:aws:iam::{ACCOUNT_ID}:policy/{physical}"
             outputs.update(name=physical, arn=arn)
             return arn, outputs
+        if args.typ == "aws:lambda/function:Function":
+            arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{physical}"
+            outputs.update(name=physical, arn=arn)
+            return physical, outputs
+        if args.typ == "aws:cloudwatch/logGroup:LogGroup":
+            group = args.inputs.get("namePrefix", "") + "0a1b2c3"
+            outputs.update(name=group, arn=f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{group}")
+            return group, outputs
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:

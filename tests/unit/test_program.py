@@ -123,4 +123,8 @@ def test_project_file_declares_every_key_with_the_components_defaults():
     assert declared["maxReceiveCount"]["default"] == defaults.max_receive_count
     assert declared["rawMessageDelivery"]["default"] == defaults.raw_message_delivery
     assert declared["forceDestroy"]["default"] == defaults.force_destroy
+    assert declared["autoProcess"]["default"] == defaults.auto_process
+    assert declared["incomingPrefix"]["default"] == defaults.incoming_prefix
+    assert declared["resultsPrefix"]["default"] == defaults.results_prefix
+    assert declared["intakeMaxReceiveCount"]["default"] == defaults.intake_max_receive_count
     assert json.loads(declared["tags"]["default"]) == dict(defaults.tags)
