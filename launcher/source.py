@@ -50,11 +50,13 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def upload(s3: Any, path: Path, bucket: str, key: str | None = None) -> tuple[S3Video, bool]:
+def upload(
+    s3: Any, path: Path, bucket: str, key: str | None = None, prefix: str = UPLOAD_PREFIX
+) -> tuple[S3Video, bool]:
     """Upload unless the same bytes are already there; return the pinned version and whether it
-    uploaded. By default the key is the content's SHA-256, so a file is never uploaded twice."""
+    uploaded. By default the key is the prefix and the content's SHA-256, so a file is never uploaded twice."""
     digest = sha256_of(path)
-    key = key or f"{UPLOAD_PREFIX}{digest}{path.suffix.lower()}"
+    key = key or f"{prefix}{digest}{path.suffix.lower()}"
     existing = head_object(s3, S3Video(bucket, key, None))
     if existing is not None and existing.get("Metadata", {}).get(DIGEST_METADATA) == digest:
         return S3Video(bucket, key, existing.get("VersionId")), False
