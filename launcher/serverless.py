@@ -64,7 +64,7 @@ def client(service: str) -> Any:
 def backoff_seconds(receive_count: int) -> int:
     """Full jitter over an exponential ceiling (AWS's recommended backoff)."""
     ceiling = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** max(0, receive_count - 1))
-    return max(1, round(random.uniform(ceiling / 2, ceiling)))  # jitter, not security
+    return round(random.uniform(1, ceiling))  # jitter, not security
 
 
 class RetryLater(Exception):
