@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from .exceptions import LambdaError
+
 if TYPE_CHECKING:
     from .models import EventSourceMapping, LambdaBackend
 
@@ -87,11 +89,14 @@ class SqsPoller:
         """Ask to stop; a batch being processed finishes first (the poller does not wait for it)."""
         self._stop.set()
 
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
                 self._poll_once()
-            except (ClientError, BotoCoreError) as error:
+            except (ClientError, BotoCoreError, LambdaError) as error:  # the queue or the function is gone
                 log.warning("event source mapping %s: %s", self.mapping.uuid, error)
                 self._stop.wait(ERROR_PAUSE_SECONDS)
             except Exception:  # a poller must outlive any one bad batch
@@ -100,6 +105,7 @@ class SqsPoller:
 
     def _poll_once(self) -> None:
         mapping = self.mapping
+        function = self._backend.mapping_function(mapping)  # before receiving: a missing function holds nothing
         sqs = self._backend.queue_client(mapping)
         if self._queue_url is None:
             self._queue_url = self._backend.queue_url(mapping)
@@ -116,7 +122,7 @@ class SqsPoller:
                 sqs, queue_url, mapping.batch_size - len(messages), min(POLL_WAIT_SECONDS, int(remaining) or 1)
             )
         records = [sqs_record(m, mapping.event_source_arn, mapping.queue_region) for m in messages]
-        result = self._backend.run_batch(mapping, {"Records": records})
+        result = self._backend.runner.invoke(function, {"Records": records})
         batch_ids = {m["MessageId"] for m in messages}
         if result.failed:
             keep = batch_ids

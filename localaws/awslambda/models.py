@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 from moto.awslambda.exceptions import LambdaClientError
 from moto.awslambda.models import lambda_backends
 
-from .event_sources import SqsPoller
+from .event_sources import POLL_WAIT_SECONDS, SqsPoller
 from .exceptions import InvalidParameterValueException, ResourceConflictException, ResourceNotFoundException
 from .runner import FunctionRunner, FunctionSpec, InvocationResult
 
@@ -248,14 +248,18 @@ class LambdaBackend:
         _, account_id, name = _parse_sqs_arn(mapping.event_source_arn)
         return self.queue_client(mapping).get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account_id)["QueueUrl"]
 
-    def run_batch(self, mapping: EventSourceMapping, event: dict[str, Any]) -> InvocationResult:
+    def mapping_function(self, mapping: EventSourceMapping) -> FunctionSpec:
         region, account_id = mapping.function_arn.split(":")[3:5]
-        return self.invoke(mapping.function_arn, event, region, account_id)
+        return self.function_spec(mapping.function_arn, region, account_id)
 
     def shutdown(self) -> None:
+        """Stop every poller (waiting briefly for their current poll), then every worker."""
         with self._lock:
+            pollers = [poller for pollers in self._pollers.values() for poller in pollers]
             for mapping_uuid in list(self._pollers):
                 self._stop_pollers(mapping_uuid)
+        for poller in pollers:
+            poller.join(timeout=2 * POLL_WAIT_SECONDS)
         self.runner.shutdown()
 
 
