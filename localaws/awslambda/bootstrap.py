@@ -112,6 +112,7 @@ def main() -> None:
     except InitError as error:
         handler, init_error = None, error.detail
         print(f"[ERROR] {error.detail['errorType']}: {error.detail['errorMessage']}", file=sys.stderr)
+    protocol.write(json.dumps({"ready": True}) + "\n")  # the init phase is over
     for line in sys.stdin:
         request = json.loads(line)
         if init_error is not None:

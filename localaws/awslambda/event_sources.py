@@ -105,7 +105,7 @@ class SqsPoller:
 
     def _poll_once(self) -> None:
         mapping = self.mapping
-        function = self._backend.mapping_function(mapping)  # before receiving: a missing function holds nothing
+        self._backend.mapping_function(mapping)  # a missing function must not hold messages
         sqs = self._backend.queue_client(mapping)
         if self._queue_url is None:
             self._queue_url = self._backend.queue_url(mapping)
@@ -122,6 +122,7 @@ class SqsPoller:
                 sqs, queue_url, mapping.batch_size - len(messages), min(POLL_WAIT_SECONDS, int(remaining) or 1)
             )
         records = [sqs_record(m, mapping.event_source_arn, mapping.queue_region) for m in messages]
+        function = self._backend.mapping_function(mapping)  # as it is now: it may have changed during the poll
         result = self._backend.runner.invoke(function, {"Records": records})
         batch_ids = {m["MessageId"] for m in messages}
         if result.failed:

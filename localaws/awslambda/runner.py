@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
 PYTHON_RUNTIME_PREFIX = "python"
 # The endpoint accepts any credentials; these only let the function's SDK sign its requests.
+# Lambda gives a function's init phase (imports, module-level code) 10 s of its own, apart from the
+# invocation's timeout.
+INIT_TIMEOUT_SECONDS = 10
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
 
 
@@ -84,6 +87,7 @@ class Worker:
         )
         self._logger = logging.getLogger(f"localaws.lambda.{spec.name}")
         threading.Thread(target=self._forward_logs, name=f"lambda-logs-{spec.name}", daemon=True).start()
+        self._initialised = False
 
     def _forward_logs(self) -> None:
         stream: IO[str] | None = self._process.stderr
@@ -95,7 +99,31 @@ class Worker:
     def alive(self) -> bool:
         return self._process.poll() is None
 
+    def _line(self, timeout: float) -> str | None:
+        """The next protocol line; "" if the process ended, None if nothing came within ``timeout``."""
+        assert self._process.stdout is not None
+        with selectors.DefaultSelector() as selector:
+            selector.register(self._process.stdout, selectors.EVENT_READ)
+            if not selector.select(timeout=timeout):
+                return None
+        return self._process.stdout.readline()
+
+    def _wait_for_init(self) -> str | None:
+        """Wait for the end of the init phase; None when it went well, else what went wrong."""
+        if not self._initialised:
+            started = time.monotonic()
+            line = self._line(INIT_TIMEOUT_SECONDS)
+            if not line:
+                self.kill()
+                return f"init phase: no answer within {INIT_TIMEOUT_SECONDS} s (or the runtime exited)"
+            self._logger.debug("init phase %.0f ms", (time.monotonic() - started) * 1000)
+            self._initialised = True
+        return None
+
     def invoke(self, event: Any, request_id: str) -> InvocationResult:
+        init_failure = self._wait_for_init()
+        if init_failure is not None:
+            return self._crashed(request_id, time.monotonic(), init_failure)
         started = time.monotonic()
         deadline_ms = int(time.time() * 1000) + self.spec.timeout_seconds * 1000
         assert self._process.stdin is not None and self._process.stdout is not None
@@ -107,17 +135,14 @@ class Worker:
             self._process.stdin.flush()
         except (BrokenPipeError, OSError) as error:
             return self._crashed(request_id, started, f"the runtime exited: {error}")
-        with selectors.DefaultSelector() as selector:
-            selector.register(self._process.stdout, selectors.EVENT_READ)
-            ready = selector.select(timeout=self.spec.timeout_seconds)
+        line = self._line(self.spec.timeout_seconds)
         duration = (time.monotonic() - started) * 1000
-        if not ready:
+        if line is None:
             self.kill()
             message = f"Task timed out after {self.spec.timeout_seconds:.2f} seconds"
             return InvocationResult(
                 request_id, error={"errorMessage": message, "errorType": "Sandbox.Timedout"}, duration_ms=duration
             )
-        line = self._process.stdout.readline()
         if not line:
             return self._crashed(request_id, started, f"the runtime exited with status {self._process.wait()}")
         response = json.loads(line)
