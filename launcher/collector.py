@@ -10,6 +10,7 @@ dead-letter queue.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import tempfile
 from pathlib import Path
@@ -21,7 +22,7 @@ from .rekognition import FaceDetection
 from .result_objects import CONTENT_TYPE, ResultKeys, failed_job_document, result_metadata
 from .results import write_results
 from .s3video import S3Video
-from .serverless import FunctionSettings, RetryLater, client, process_batch, put_json
+from .serverless import FunctionSettings, RetryLater, batch_handler, put_json
 
 log = logging.getLogger()
 log.setLevel(logging.INFO)
@@ -59,7 +60,7 @@ class Collector:
         with tempfile.TemporaryDirectory() as scratch:
             path = Path(scratch) / "faces.json"
             try:
-                summary = write_results(_chain(first, pages), path, "json")
+                summary = write_results(itertools.chain([first], pages), path, "json")
             except LauncherError as error:
                 raise RetryLater(str(error)) from None
             self._s3.upload_file(
@@ -71,17 +72,4 @@ class Collector:
         log.info("job %s on %s: %s", completion.job_id, video.uri, summary.describe())
 
 
-def _chain(first: dict[str, Any], rest: Any) -> Any:
-    yield first
-    yield from rest
-
-
-_collector: Collector | None = None
-
-
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """The Lambda entry point (ReportBatchItemFailures)."""
-    global _collector
-    if _collector is None:  # once per execution environment
-        _collector = Collector(FunctionSettings.from_environment(), client("s3"), client("rekognition"))
-    return process_batch(event, _collector.handle, client("sqs"), _collector.settings.queue_url)
+handler = batch_handler(Collector)  # the Lambda entry point: launcher.collector.handler

@@ -13,7 +13,7 @@ import os
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import unquote_plus
 
 import boto3
@@ -119,3 +119,25 @@ def video_of_record(s3_record: dict[str, Any]) -> S3Video:
     """The object version an S3 event record names (keys arrive URL-encoded, spaces as '+')."""
     s3 = s3_record["s3"]
     return S3Video(s3["bucket"]["name"], unquote_plus(s3["object"]["key"]), s3["object"].get("versionId"))
+
+
+class BatchWorker(Protocol):
+    settings: FunctionSettings
+
+    def handle(self, record: dict[str, Any]) -> None: ...
+
+
+def batch_handler(
+    make: Callable[[FunctionSettings, Any, Any], BatchWorker],
+) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """A Lambda entry point (with ReportBatchItemFailures) around a worker made once per execution
+    environment from the function's settings and its S3 and Rekognition clients."""
+    made: list[BatchWorker] = []
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        if not made:
+            made.append(make(FunctionSettings.from_environment(), client("s3"), client("rekognition")))
+        worker = made[0]
+        return process_batch(event, worker.handle, client("sqs"), worker.settings.queue_url)
+
+    return handler

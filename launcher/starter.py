@@ -23,7 +23,7 @@ from .errors import BadInput, ExitCode, LauncherError
 from .rekognition import FaceDetection, StartRequest
 from .result_objects import ResultKeys, not_started_document, result_metadata
 from .s3video import S3Video, pin_s3_video
-from .serverless import FunctionSettings, RetryLater, client, process_batch, put_json, video_of_record
+from .serverless import FunctionSettings, RetryLater, batch_handler, put_json, video_of_record
 
 log = logging.getLogger()
 log.setLevel(logging.INFO)
@@ -88,12 +88,4 @@ class Starter:
         )
 
 
-_starter: Starter | None = None
-
-
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """The Lambda entry point (ReportBatchItemFailures)."""
-    global _starter
-    if _starter is None:  # once per execution environment
-        _starter = Starter(FunctionSettings.from_environment(), client("s3"), client("rekognition"))
-    return process_batch(event, _starter.handle, client("sqs"), _starter.settings.queue_url)
+handler = batch_handler(Starter)  # the Lambda entry point: launcher.starter.handler

@@ -19,6 +19,8 @@ from launcher.s3video import S3Video
 from launcher.serverless import BACKOFF_BASE_SECONDS, FunctionSettings, process_batch
 from launcher.starter import Starter
 
+from .test_completion_waiter import FakeClock
+
 SETTINGS = FunctionSettings(
     bucket="videos-bucket",
     queue_url="https://sqs/q",
@@ -214,19 +216,8 @@ def test_collector_leaves_other_messages_for_the_dead_letter_queue():
     assert s3.objects == {} and sqs.delays == {}  # no backoff: it only needs to reach maxReceiveCount
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
-
-
 def test_the_launcher_waits_for_the_result_of_its_own_job():
-    s3, clock = FakeS3(), Clock()
+    s3, clock = FakeS3(), FakeClock()
     s3.objects["results/videos/a.mp4.faces.json"] = {"Body": b"{}", "Metadata": {"job-id": "older-job"}}
 
     def written_later(seconds: float) -> None:
@@ -240,7 +231,7 @@ def test_the_launcher_waits_for_the_result_of_its_own_job():
 
 
 def test_the_launcher_says_when_the_job_ended_without_a_result():
-    clock = Clock()
+    clock = FakeClock()
     waiter = ResultWaiter(FakeS3(), "b", "results/", lambda job: "SUCCEEDED", 5, clock=clock, sleep=clock.sleep)
     with pytest.raises(LauncherError, match="collector function's logs"):
         waiter.wait("job-1", "videos/a.mp4", deadline=1000)
