@@ -1,6 +1,8 @@
 """autoProcess: the policies as pure functions, and every new resource under Pulumi's mocks."""
 
 import json
+import logging
+import warnings
 
 import pytest
 
@@ -177,3 +179,17 @@ def test_program_exports_the_new_outputs_only_when_on(run_program):
 def test_bad_settings_are_refused(changes, message):
     with pytest.raises(ConfigError, match=message):
         FaceDetectionPipelineArgs(auto_process=True, **changes)
+
+
+def test_no_deprecated_pulumi_aws_classes_or_fields_when_on(run_component, caplog):
+    with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.WARNING):
+        warnings.simplefilter("always")
+        run_component("faces", FaceDetectionPipelineArgs(auto_process=True))
+    module_warnings = ("V2 has been deprecated", "MicrovmsImage has been deprecated")  # on import, unused
+    deprecations = [
+        str(w.message)
+        for w in caught
+        if issubclass(w.category, DeprecationWarning) and not any(m in str(w.message) for m in module_warnings)
+    ]
+    deprecations += [r.getMessage() for r in caplog.records if "deprecated" in r.getMessage()]
+    assert not deprecations, deprecations
