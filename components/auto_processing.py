@@ -29,7 +29,10 @@ import pulumi_aws as aws
 
 from . import policies
 
-LAUNCHER_DIR = Path(__file__).resolve().parents[1] / "launcher"
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+# The launcher package, and the one top-level module it imports: the service's limits.
+LAUNCHER_DIR = PROJECT_DIR / "launcher"
+SHARED_MODULES = ("rekognition_limits.py",)
 RUNTIME = "python3.12"
 VIDEO_SUFFIXES = (".mp4", ".MP4", ".mov", ".MOV", ".avi", ".AVI")  # S3 suffix filters are case-sensitive
 STARTER_TIMEOUT_SECONDS = 60
@@ -46,12 +49,12 @@ RECEIVE_WAIT_SECONDS = 20
 REPORT_BATCH_ITEM_FAILURES = ["ReportBatchItemFailures"]
 
 
-def function_package(launcher_dir: Path = LAUNCHER_DIR) -> pulumi.AssetArchive:
+def function_package() -> pulumi.AssetArchive:
     """The functions' zip: the launcher package's modules (its heavy ones, video probing and progress
-    bars, are never imported by the functions)."""
-    return pulumi.AssetArchive(
-        {f"launcher/{path.name}": pulumi.FileAsset(str(path)) for path in sorted(launcher_dir.glob("*.py"))}
-    )
+    bars, are never imported by the functions) and the shared top-level modules they import."""
+    files = {f"launcher/{path.name}": path for path in sorted(LAUNCHER_DIR.glob("*.py"))}
+    files.update({name: PROJECT_DIR / name for name in SHARED_MODULES})
+    return pulumi.AssetArchive({name: pulumi.FileAsset(str(path)) for name, path in files.items()})
 
 
 @dataclass(frozen=True)

@@ -53,7 +53,7 @@ class ResultWaiter:
         self._sleep = sleep
 
     def wait(
-        self, job_id: str, video_key: str, deadline: float, on_tick: Callable[[], None] = lambda: None
+        self, job_id: str, video_key: str, deadline: float, on_tick: Callable[[], object] = lambda: None
     ) -> ResultObject:
         keys = ResultKeys.of(self._prefix, video_key)
         started = self._clock()

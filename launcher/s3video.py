@@ -5,12 +5,16 @@ functions use it too."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from botocore.exceptions import ClientError
 
 from .errors import BadInput, error_code, from_client_error
+
+if TYPE_CHECKING:  # type stubs only: not needed at run time (nor in the Lambda runtime)
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import HeadObjectOutputTypeDef
 
 
 @dataclass(frozen=True)
@@ -44,12 +48,12 @@ def parse_s3_uri(uri: str) -> S3Video:
     return S3Video(parts.netloc, key, query.get("versionId", [None])[0])
 
 
-def head_object(s3: Any, video: S3Video) -> dict[str, Any] | None:
-    params = {"Bucket": video.bucket, "Key": video.key}
-    if video.version:
-        params["VersionId"] = video.version
+def head_object(s3: S3Client, video: S3Video) -> HeadObjectOutputTypeDef | None:
+    """The object version's metadata, or None if it does not exist."""
     try:
-        return s3.head_object(**params)
+        if video.version:
+            return s3.head_object(Bucket=video.bucket, Key=video.key, VersionId=video.version)
+        return s3.head_object(Bucket=video.bucket, Key=video.key)
     except ClientError as error:
         if error_code(error) in ("404", "NoSuchKey", "NoSuchVersion", "NotFound") or (
             error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404
@@ -58,7 +62,7 @@ def head_object(s3: Any, video: S3Video) -> dict[str, Any] | None:
         raise from_client_error(error, f"reading {video.uri}") from None
 
 
-def pin_s3_video(s3: Any, video: S3Video) -> S3Video:
+def pin_s3_video(s3: S3Client, video: S3Video) -> S3Video:
     """The URI's object must exist; without a versionId, pin the version that is current now."""
     head = head_object(s3, video)
     if head is None:

@@ -5,16 +5,21 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 from tqdm import tqdm
 
+from rekognition_limits import MAX_DURATION_MS, MAX_VIDEO_BYTES
+
 from .errors import BadInput, ExitCode, LauncherError, from_client_error
 from .s3video import S3Video, head_object
-from .video import MAX_DURATION_MS, MAX_VIDEO_BYTES, UnsupportedVideo, probe
+from .video import UnsupportedVideo, duration_ms
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 UPLOAD_PREFIX = "videos/"
 # Multipart above 64 MiB, in 64 MiB parts: 10 GB is 160 parts, well under S3's 10,000.
@@ -31,18 +36,20 @@ def check_local_video(path: Path) -> None:
     if size > MAX_VIDEO_BYTES:
         raise BadInput(f"video {path} is {size} bytes; Rekognition takes at most {MAX_VIDEO_BYTES} (10 GB): split it")
     try:
-        metadata = probe(path)
+        duration = duration_ms(path)
     except UnsupportedVideo as error:
         raise BadInput(f"video {path}: {error}") from None
-    if metadata.duration_millis > MAX_DURATION_MS:
-        raise BadInput(f"video {path} lasts {metadata.duration_millis / 3600000:.1f} hours; the maximum is 6: split it")
+    if duration > MAX_DURATION_MS:
+        raise BadInput(f"video {path} lasts {duration / 3600000:.1f} hours; the maximum is 6: split it")
 
 
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with (
         path.open("rb") as video,
-        tqdm(total=path.stat().st_size, unit="B", unit_scale=True, desc="hashing", leave=False) as progress,
+        tqdm(
+            total=path.stat().st_size, unit="B", unit_scale=True, desc="hashing", leave=False, disable=None
+        ) as progress,
     ):
         while chunk := video.read(_HASH_CHUNK):
             digest.update(chunk)
@@ -51,7 +58,7 @@ def sha256_of(path: Path) -> str:
 
 
 def upload(
-    s3: Any, path: Path, bucket: str, key: str | None = None, prefix: str = UPLOAD_PREFIX
+    s3: S3Client, path: Path, bucket: str, key: str | None = None, prefix: str = UPLOAD_PREFIX
 ) -> tuple[S3Video, bool]:
     """Upload unless the same bytes are already there; return the pinned version and whether it
     uploaded. By default the key is the prefix and the content's SHA-256, so a file is never uploaded twice."""
@@ -61,7 +68,9 @@ def upload(
     if existing is not None and existing.get("Metadata", {}).get(DIGEST_METADATA) == digest:
         return S3Video(bucket, key, existing.get("VersionId")), False
     try:
-        with tqdm(total=path.stat().st_size, unit="B", unit_scale=True, desc=f"uploading {path.name}") as progress:
+        with tqdm(
+            total=path.stat().st_size, unit="B", unit_scale=True, desc=f"uploading {path.name}", disable=None
+        ) as progress:
             s3.upload_file(
                 str(path),
                 bucket,

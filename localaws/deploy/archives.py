@@ -17,13 +17,11 @@ from typing import Any
 
 import pulumi
 
+from .errors import UnsupportedResource
+
 KIND = "__pulumiAsset"  # marks a description among a resource's inputs
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)  # zip's earliest date: no build time in the bytes
 _SKIPPED_PARTS = {"__pycache__"}
-
-
-class UnsupportedAsset(ValueError):
-    """An asset kind the offline deployer cannot package (remote assets)."""
 
 
 def is_asset(value: Any) -> bool:
@@ -38,7 +36,7 @@ def _description(value: Any) -> dict[str, Any]:
         return {KIND: kind, "path": str(Path(value.path).resolve())}
     if isinstance(value, pulumi.AssetArchive):
         return {KIND: kind, "assets": {name: _description(inner) for name, inner in value.assets.items()}}
-    raise UnsupportedAsset(f"{kind} assets are not supported by the offline deployer: use a file or a folder")
+    raise UnsupportedResource(f"{kind} assets are not supported by the offline deployer: use a file or a folder")
 
 
 def _entries(description: dict[str, Any], name: str = "") -> dict[str, bytes]:

@@ -20,7 +20,7 @@ from localaws.endpoint import LocalEndpoint
 from localaws.rekognition.models import EmulatorSettings
 from localaws.synthetic import make_video
 
-from .conftest import ACCOUNT_ID, REGION, unique
+from .support import ACCOUNT_ID, REGION, unique
 
 ROOT = Path(__file__).resolve().parents[2]
 MAX_OPEN_JOBS = 2

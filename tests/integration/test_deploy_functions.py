@@ -12,7 +12,7 @@ import pytest
 from localaws.deploy import engine
 from localaws.deploy.handlers import Context
 
-from .conftest import ACCOUNT_ID, REGION
+from .support import ACCOUNT_ID, REGION
 
 PROGRAM = textwrap.dedent(
     """

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from .conftest import ACCOUNT_ID, REGION, unique
+from .support import ACCOUNT_ID, REGION, unique
 
 HANDLER = """
 import json, os, time

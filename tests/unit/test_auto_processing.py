@@ -13,7 +13,7 @@ from components.auto_processing import (
     VIDEO_SUFFIXES,
 )
 
-from .conftest import ACCOUNT_ID, REGION
+from .support import ACCOUNT_ID, REGION
 
 BUCKET = "arn:aws:s3:::videos"
 QUEUE = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:intake"

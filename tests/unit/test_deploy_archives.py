@@ -6,6 +6,7 @@ import zipfile
 import pulumi
 
 from localaws.deploy import archives
+from localaws.deploy.errors import UnsupportedResource
 
 
 def test_a_folder_archive_is_deterministic_and_skips_bytecode(tmp_path):
@@ -24,7 +25,7 @@ def test_a_folder_archive_is_deterministic_and_skips_bytecode(tmp_path):
 def test_remote_assets_are_refused_with_a_clear_error():
     try:
         archives.describe(pulumi.RemoteArchive("https://example.invalid/code.zip"))
-    except archives.UnsupportedAsset as error:
+    except UnsupportedResource as error:
         assert "RemoteArchive" in str(error)
     else:
         raise AssertionError("a remote archive was accepted")

@@ -19,7 +19,7 @@ from launcher.s3video import S3Video
 from launcher.serverless import BACKOFF_BASE_SECONDS, FunctionSettings, process_batch
 from launcher.starter import Starter
 
-from .test_completion_waiter import FakeClock
+from .support import FakeClock
 
 SETTINGS = FunctionSettings(
     bucket="videos-bucket",
