@@ -21,11 +21,10 @@ from botocore.exceptions import ClientError
 from moto.awslambda.exceptions import LambdaClientError
 from moto.awslambda.models import lambda_backends
 
+from ..clients import ClientFactory
 from .event_sources import POLL_WAIT_SECONDS, SqsPoller
 from .exceptions import InvalidParameterValueException, ResourceConflictException, ResourceNotFoundException
 from .runner import FunctionRunner, FunctionSpec, InvocationResult
-
-ClientFactory = Callable[..., Any]
 
 REPORT_BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
 # SQS event source limits (CreateEventSourceMapping's documentation).
