@@ -148,7 +148,9 @@ class Launch:
             lambda job: jobs.status(job)["JobStatus"],
             options.grace,
         )
-        with tqdm(desc=f"waiting for the result of job {job_id[:12]}…", unit=" polls", leave=False) as progress:
+        with tqdm(
+            desc=f"waiting for the result of job {job_id[:12]}…", unit=" polls", leave=False, disable=None
+        ) as progress:
             result = waiter.wait(job_id, video_key, deadline, on_tick=progress.update)
         document = waiter.read(result)
         if result.failed:
