@@ -24,8 +24,8 @@ from .results import write_results
 from .s3video import S3Video
 from .serverless import FunctionSettings, RetryLater, batch_handler, put_json
 
-log = logging.getLogger()
-log.setLevel(logging.INFO)
+log = logging.getLogger(__name__)
+log.setLevel(logging.INFO)  # one line per video in the function's log (the runtime's root logger says WARNING)
 
 
 class Collector:

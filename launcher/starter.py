@@ -25,8 +25,8 @@ from .result_objects import ResultKeys, not_started_document, result_metadata
 from .s3video import S3Video, pin_s3_video
 from .serverless import FunctionSettings, RetryLater, batch_handler, put_json, video_of_record
 
-log = logging.getLogger()
-log.setLevel(logging.INFO)
+log = logging.getLogger(__name__)
+log.setLevel(logging.INFO)  # one line per video in the function's log (the runtime's root logger says WARNING)
 
 VIDEO_SUFFIXES = (".mp4", ".mov", ".avi")  # what Rekognition Video reads; S3's filter matches case-sensitively
 # The service's answer will not change on a retry: write an error result instead.

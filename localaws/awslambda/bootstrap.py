@@ -19,6 +19,7 @@ import importlib
 import importlib.abc
 import importlib.machinery
 import json
+import logging
 import os
 import sys
 import time
@@ -103,6 +104,11 @@ def main() -> None:
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # the handler's prints join its logs on stderr
     sys.stdout = sys.stderr
+    # As the managed runtime does: a handler on the root logger (its level left at WARNING), so a
+    # function that sets its logger's level to INFO is heard.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("[%(levelname)s]\t%(asctime)s\t%(message)s"))
+    logging.getLogger().addHandler(handler)
     task_root = os.environ["LAMBDA_TASK_ROOT"]
     sys.path.insert(0, task_root)
     sys.meta_path.insert(0, RuntimeOnlyFinder(task_root))

@@ -8,6 +8,7 @@ and owns the event source mappings, whose SQS pollers (``event_sources.py``) fee
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -25,6 +26,8 @@ from ..clients import ClientFactory
 from .event_sources import POLL_WAIT_SECONDS, SqsPoller
 from .exceptions import InvalidParameterValueException, ResourceConflictException, ResourceNotFoundException
 from .runner import FunctionRunner, FunctionSpec, InvocationResult
+
+log = logging.getLogger(__name__)
 
 REPORT_BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
 # SQS event source limits (CreateEventSourceMapping's documentation).
@@ -127,8 +130,14 @@ class LambdaBackend:
     def invoke_async(self, name_or_arn: str, event: Any, region: str, account_id: str) -> str:
         """InvocationType=Event: queued, run in the background; failures are only logged."""
         spec = self.function_spec(name_or_arn, region, account_id)
-        threading.Thread(target=self.runner.invoke, args=(spec, event), daemon=True).start()
+        threading.Thread(target=self._invoke_in_background, args=(spec, event), daemon=True).start()
         return str(uuid.uuid4())
+
+    def _invoke_in_background(self, spec: FunctionSpec, event: Any) -> None:
+        try:
+            self.runner.invoke(spec, event)
+        except Exception as error:  # nobody waits for the answer: say it in the log
+            log.warning("asynchronous invocation of %s failed: %s", spec.name, error)
 
     # -- event source mappings -------------------------------------------------------------------
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import time
 import zipfile
 from collections.abc import Callable
@@ -16,7 +17,7 @@ from botocore.exceptions import ClientError
 from .support import ACCOUNT_ID, REGION, unique
 
 HANDLER = """
-import json, os, time
+import json, logging, os, time
 import boto3
 
 def handler(event, context):
@@ -24,6 +25,9 @@ def handler(event, context):
         time.sleep(event["sleep"])
     if event.get("fail"):
         raise ValueError("asked to fail")
+    if event.get("say"):
+        print("printed", event["say"])
+        logging.getLogger("app").warning("logged %s", event["say"])
     if "Records" in event:
         records = event["Records"]
         seen = json.dumps([r["body"] for r in records])
@@ -94,6 +98,18 @@ def test_invoke_gives_the_runtime_environment_and_context(aws, role_arn, endpoin
     assert env["AWS_ENDPOINT_URL"] == endpoint.url  # its AWS calls come back here
     assert payload["buckets"] == len(aws("s3").list_buckets()["Buckets"])
     assert invoke(aws, name, {})[1]["request_id"] != payload["request_id"]
+
+
+def test_what_the_function_prints_or_logs_reaches_the_endpoints_log(aws, role_arn, caplog):
+    name = make_function(aws, role_arn)
+    with caplog.at_level(logging.INFO, logger=f"localaws.lambda.{name}"):
+        assert invoke(aws, name, {"say": "hello"})[0] is None
+        deadline = time.monotonic() + 5
+        while len([r for r in caplog.records if "hello" in r.getMessage()]) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    lines = [r.getMessage() for r in caplog.records if r.name == f"localaws.lambda.{name}"]
+    assert "printed hello" in lines
+    assert any(line.startswith("[WARNING]") and line.endswith("logged hello") for line in lines)
 
 
 def test_an_exception_is_a_function_error(aws, role_arn):
