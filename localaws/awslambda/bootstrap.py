@@ -106,9 +106,9 @@ def main() -> None:
     sys.stdout = sys.stderr
     # As the managed runtime does: a handler on the root logger (its level left at WARNING), so a
     # function that sets its logger's level to INFO is heard.
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("[%(levelname)s]\t%(asctime)s\t%(message)s"))
-    logging.getLogger().addHandler(handler)
+    log_handler = logging.StreamHandler(sys.stderr)
+    log_handler.setFormatter(logging.Formatter("[%(levelname)s]\t%(asctime)s\t%(message)s"))
+    logging.getLogger().addHandler(log_handler)
     task_root = os.environ["LAMBDA_TASK_ROOT"]
     sys.path.insert(0, task_root)
     sys.meta_path.insert(0, RuntimeOnlyFinder(task_root))
