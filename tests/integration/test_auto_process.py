@@ -3,6 +3,7 @@ that LimitExceededException happens), processing uploads by itself; then destroy
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -93,6 +94,21 @@ def queue_depth(aws, queue_url: str) -> int:
     return sum(int(value) for value in attributes.values())
 
 
+@pytest.fixture
+def launcher_env(local, tmp_path, monkeypatch) -> Path:
+    """The launcher's environment pointed at this endpoint, run from a scratch folder."""
+    monkeypatch.chdir(tmp_path)
+    for name, value in {
+        "AWS_ENDPOINT_URL": local.url,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    return tmp_path
+
+
 def test_an_upload_under_the_prefix_produces_its_result_object(aws, local, stack, videos):
     bucket = stack["outputs"]["bucketName"]
     video = put(aws, bucket, "videos/first clip.mp4", videos["face"].path.read_bytes())
@@ -124,9 +140,7 @@ def test_a_corrupt_or_unsupported_video_produces_an_error_result(aws, stack, vid
     assert document["metadata"]["video-version"] == video.version
 
 
-def test_one_version_gets_one_job_however_often_it_is_announced_or_launched(
-    aws, local, stack, videos, tmp_path, monkeypatch
-):
+def test_one_version_gets_one_job_however_often_it_is_announced_or_launched(aws, local, stack, videos, launcher_env):
     outputs = stack["outputs"]
     video = put(aws, outputs["bucketName"], "videos/twice.mp4", videos["no-face"].path.read_bytes())
     first = result(aws, stack, video.key)
@@ -142,10 +156,6 @@ def test_one_version_gets_one_job_however_often_it_is_announced_or_launched(
         ]
     }
     aws("sqs").send_message(QueueUrl=outputs["intakeQueueUrl"], MessageBody=json.dumps(event))  # redelivered
-    monkeypatch.chdir(tmp_path)
-    for name, value in {"AWS_ENDPOINT_URL": local.url, "AWS_REGION": REGION, "AWS_ACCESS_KEY_ID": "t"}.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "t")
     uri = f"s3://{video.bucket}/{video.key}?versionId={video.version}"
     assert main([uri, "--outputs", str(stack["file"]), "--out", "launched.json"]) == 0  # and the launcher too
     time.sleep(1)  # the redelivered event has been handled
@@ -153,24 +163,24 @@ def test_one_version_gets_one_job_however_often_it_is_announced_or_launched(
     (job_id,) = jobs_on(local, video)
     token = StartRequest(video, outputs["topicArn"], outputs["roleArn"]).derived_token()
     assert local.rekognition.store.by_token(token, since_ms=0).job_id == job_id == first["metadata"]["job-id"]
-    launched = json.loads((tmp_path / "launched.json").read_text())
+    launched = json.loads((launcher_env / "launched.json").read_text())
     assert launched == {k: v for k, v in first.items() if k != "metadata"}
 
 
-def test_the_launcher_uploads_under_the_prefix_and_reads_the_result_object(
-    aws, local, stack, videos, tmp_path, monkeypatch
-):
-    monkeypatch.chdir(tmp_path)
-    for name, value in {"AWS_ENDPOINT_URL": local.url, "AWS_REGION": REGION}.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "t")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "t")
-    assert main([str(videos["face"].path), "--outputs", str(stack["file"]), "--format", "csv", "--out", "f.csv"]) == 0
-    rows = (tmp_path / "f.csv").read_text().splitlines()
+def test_the_launcher_uploads_under_the_prefix_and_reads_the_result_object(aws, local, stack, tmp_path, launcher_env):
+    clip = make_video(tmp_path / "mine.mp4", seconds=0.6)
+    launch = [str(clip.path), "--outputs", str(stack["file"])]
+    assert main([*launch, "--format", "csv", "--out", "f.csv"]) == 0
+    rows = (launcher_env / "f.csv").read_text().splitlines()
     assert rows[0].startswith("timestamp_ms,") and len(rows) > 1
-    keys = [o["Key"] for o in aws("s3").list_objects_v2(Bucket=stack["outputs"]["bucketName"]).get("Contents", [])]
-    assert any(k.startswith("videos/") and k.endswith(".mp4") and len(k) == len("videos/") + 64 + 4 for k in keys)
-    assert main([str(videos["face"].path), "--outputs", str(stack["file"]), "--attributes", "ALL"]) == 2
+    assert main([*launch, "--out", "again.json"]) == 0  # the same file again: no upload, no job
+    bucket = stack["outputs"]["bucketName"]
+    key = f"videos/{hashlib.sha256(clip.path.read_bytes()).hexdigest()}.mp4"  # under incomingPrefix
+    assert len(aws("s3").list_object_versions(Bucket=bucket, Prefix=key)["Versions"]) == 1
+    assert len(jobs_on(local, S3Video(bucket, key, None))) == 1
+    document = json.loads((launcher_env / "again.json").read_text())
+    assert len(rows) - 1 == len(document["Faces"])
+    assert main([*launch, "--attributes", "ALL"]) == 2
 
 
 def test_limit_exceeded_delays_but_loses_nothing(aws, local, stack, tmp_path):
