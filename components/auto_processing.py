@@ -28,6 +28,7 @@ import pulumi
 import pulumi_aws as aws
 
 from . import policies
+from .documents import policy_json
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 # The launcher package, and the one top-level module it imports: the service's limits.
@@ -68,17 +69,19 @@ class AutoProcessingInputs:
     completion_queue_arn: pulumi.Input[str]
     completion_queue_url: pulumi.Input[str]
     account_id: pulumi.Input[str]
-    incoming_prefix: str
-    results_prefix: str
-    intake_max_receive_count: int
+    incoming_prefix: pulumi.Input[str]
+    results_prefix: pulumi.Input[str]
+    intake_max_receive_count: pulumi.Input[int]
     queue_encryption: Mapping[str, Any]
-    tags: Mapping[str, str]
-    bucket_kms_key_arn: Optional[str] = None
-    queue_kms_key_arn: Optional[str] = None
+    tags: pulumi.Input[Mapping[str, pulumi.Input[str]]]
+    bucket_kms_key_arn: Optional[pulumi.Input[str]] = None
+    queue_kms_key_arn: Optional[pulumi.Input[str]] = None
 
 
 @dataclass(frozen=True)
 class AutoProcessingOutputs:
+    incoming_prefix: pulumi.Output[str]
+    results_prefix: pulumi.Output[str]
     intake_queue_url: pulumi.Output[str]
     intake_queue_arn: pulumi.Output[str]
     intake_dead_letter_queue_url: pulumi.Output[str]
@@ -86,14 +89,10 @@ class AutoProcessingOutputs:
     collector_function_name: pulumi.Output[str]
 
 
-def _policy_json(builder: Callable[..., policies.PolicyDocument], **inputs: Any) -> pulumi.Output[str]:
-    return pulumi.Output.json_dumps(pulumi.Output.all(**inputs).apply(lambda values: builder(**values)))
-
-
 def add_auto_processing(parent: pulumi.Resource, name: str, inputs: AutoProcessingInputs) -> AutoProcessingOutputs:
     """Declare the intake queue, the bucket notification and the two functions as children of ``parent``."""
     child = pulumi.ResourceOptions(parent=parent)
-    tags = dict(inputs.tags)
+    tags = inputs.tags
 
     intake_dead_letter = aws.sqs.Queue(
         f"{name}-intake-dead-letter",
@@ -105,7 +104,7 @@ def add_auto_processing(parent: pulumi.Resource, name: str, inputs: AutoProcessi
     aws.sqs.QueuePolicy(
         f"{name}-intake-dead-letter",
         queue_url=intake_dead_letter.url,
-        policy=_policy_json(policies.dead_letter_queue_policy, queue_arn=intake_dead_letter.arn),
+        policy=policy_json(policies.dead_letter_queue_policy, queue_arn=intake_dead_letter.arn),
         opts=child,
     )
     intake = aws.sqs.Queue(
@@ -123,7 +122,7 @@ def add_auto_processing(parent: pulumi.Resource, name: str, inputs: AutoProcessi
     intake_policy = aws.sqs.QueuePolicy(
         f"{name}-intake",
         queue_url=intake.url,
-        policy=_policy_json(
+        policy=policy_json(
             policies.intake_queue_policy,
             queue_arn=intake.arn,
             bucket_arn=inputs.bucket_arn,
@@ -167,7 +166,7 @@ def add_auto_processing(parent: pulumi.Resource, name: str, inputs: AutoProcessi
         queue_arn=intake.arn,
         batch_size=STARTER_BATCH_SIZE,
         tags=tags,
-        policy=lambda log_group_arn: _policy_json(
+        policy=lambda log_group_arn: policy_json(
             policies.starter_policy,
             queue_arn=intake.arn,
             bucket_arn=inputs.bucket_arn,
@@ -189,7 +188,7 @@ def add_auto_processing(parent: pulumi.Resource, name: str, inputs: AutoProcessi
         queue_arn=inputs.completion_queue_arn,
         batch_size=COLLECTOR_BATCH_SIZE,
         tags=tags,
-        policy=lambda log_group_arn: _policy_json(
+        policy=lambda log_group_arn: policy_json(
             policies.collector_policy,
             queue_arn=inputs.completion_queue_arn,
             bucket_arn=inputs.bucket_arn,
@@ -198,7 +197,15 @@ def add_auto_processing(parent: pulumi.Resource, name: str, inputs: AutoProcessi
             **keys,
         ),
     )
-    return AutoProcessingOutputs(intake.url, intake.arn, intake_dead_letter.url, starter.name, collector.name)
+    return AutoProcessingOutputs(
+        pulumi.Output.from_input(inputs.incoming_prefix),
+        pulumi.Output.from_input(inputs.results_prefix),
+        intake.url,
+        intake.arn,
+        intake_dead_letter.url,
+        starter.name,
+        collector.name,
+    )
 
 
 def _function(
@@ -212,7 +219,7 @@ def _function(
     environment: Mapping[str, pulumi.Input[str]],
     queue_arn: pulumi.Input[str],
     batch_size: int,
-    tags: dict[str, str],
+    tags: pulumi.Input[Mapping[str, pulumi.Input[str]]],
     policy: Callable[[pulumi.Output[str]], pulumi.Output[str]],
 ) -> aws.lambda_.Function:
     """One function with its own log group, execution role and policy, fed by ``queue_arn``."""

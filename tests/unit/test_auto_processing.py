@@ -4,16 +4,17 @@ import json
 import logging
 import warnings
 
+import pulumi
 import pytest
 
-from components import ConfigError, FaceDetectionPipelineArgs, policies
+from components import ConfigError, FaceDetectionPipeline, FaceDetectionPipelineArgs, policies
 from components.auto_processing import (
     COLLECTOR_TIMEOUT_SECONDS,
     STARTER_TIMEOUT_SECONDS,
     VIDEO_SUFFIXES,
 )
 
-from .support import ACCOUNT_ID, REGION
+from .support import ACCOUNT_ID, REGION, RecordingMocks, run_body
 
 BUCKET = "arn:aws:s3:::videos"
 QUEUE = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:intake"
@@ -176,9 +177,36 @@ def test_program_exports_the_new_outputs_only_when_on(run_program):
         ({"intake_max_receive_count": 0}, "intakeMaxReceiveCount"),
     ],
 )
-def test_bad_settings_are_refused(changes, message):
+def test_bad_settings_are_refused_before_anything_is_declared(changes, message):
+    mocks = RecordingMocks()
     with pytest.raises(ConfigError, match=message):
-        FaceDetectionPipelineArgs(auto_process=True, **changes)
+        run_body(
+            lambda: FaceDetectionPipeline("faces", FaceDetectionPipelineArgs(auto_process=True, **changes)),
+            {"aws:region": REGION},
+            mocks=mocks,
+        )
+    assert mocks.resources == []
+
+
+def test_auto_process_must_be_known_when_resources_are_declared():
+    with pytest.raises(ConfigError, match="autoProcess decides which resources"):
+        run_body(
+            lambda: FaceDetectionPipeline("faces", {"auto_process": pulumi.Output.from_input(True)}),
+            {"aws:region": REGION},
+        )
+
+
+def test_prefixes_may_come_from_another_stack():
+    def body():
+        keys = pulumi.StackReference("org/keys/prod")
+        settings = FaceDetectionPipelineArgs(auto_process=True, incoming_prefix=keys.require_output("incoming"))
+        FaceDetectionPipeline("faces", settings)
+
+    declared = run_body(body, {"aws:region": REGION}, mocks=RecordingMocks({"org/keys/prod": {"incoming": "in/"}}))
+    notification = declared.one("aws:s3/bucketNotification:BucketNotification")
+    assert {q["filterPrefix"] for q in notification["queues"]} == {"in/"}
+    policy = statements(declared.policy("aws:iam/rolePolicy:RolePolicy", "-starter"))
+    assert policy["ReadIncomingVideos"]["Resource"] == "arn:aws:s3:::faces-videos-0a1b2c3/in/*"
 
 
 def test_no_deprecated_pulumi_aws_classes_or_fields_when_on(run_component, caplog):
