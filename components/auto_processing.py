@@ -83,8 +83,6 @@ class AutoProcessingOutputs:
     incoming_prefix: pulumi.Output[str]
     results_prefix: pulumi.Output[str]
     intake_queue_url: pulumi.Output[str]
-    intake_queue_arn: pulumi.Output[str]
-    intake_dead_letter_queue_url: pulumi.Output[str]
     starter_function_name: pulumi.Output[str]
     collector_function_name: pulumi.Output[str]
 
@@ -201,8 +199,6 @@ def add_auto_processing(parent: pulumi.Resource, name: str, inputs: AutoProcessi
         pulumi.Output.from_input(inputs.incoming_prefix),
         pulumi.Output.from_input(inputs.results_prefix),
         intake.url,
-        intake.arn,
-        intake_dead_letter.url,
         starter.name,
         collector.name,
     )

@@ -10,7 +10,6 @@ from . import policies
 from .auto_processing import (
     COMPLETION_VISIBILITY_SECONDS,
     AutoProcessingInputs,
-    AutoProcessingOutputs,
     add_auto_processing,
 )
 from .documents import policy_json
@@ -71,6 +70,16 @@ class FaceDetectionPipeline(pulumi.ComponentResource):
     """Least-privilege policy for whoever runs the launcher: attach it to a user, group or role."""
     region: pulumi.Output[str]
     """The region of every resource; Rekognition must be called in the bucket's region."""
+    incoming_prefix: pulumi.Output[Optional[str]]
+    """With autoProcess: the key prefix under which uploads are processed."""
+    results_prefix: pulumi.Output[Optional[str]]
+    """With autoProcess: the key prefix under which results are written."""
+    intake_queue_url: pulumi.Output[Optional[str]]
+    """With autoProcess: the queue S3 sends upload events to."""
+    starter_function_name: pulumi.Output[Optional[str]]
+    """With autoProcess: the Lambda function that starts a job per new video version."""
+    collector_function_name: pulumi.Output[Optional[str]]
+    """With autoProcess: the Lambda function that writes each job's results into the bucket."""
 
     def __init__(
         self,
@@ -196,9 +205,24 @@ class FaceDetectionPipeline(pulumi.ComponentResource):
         self.dead_letter_queue_url = dead_letter_queue.url
         self.dead_letter_queue_arn = dead_letter_queue.arn
         self.launcher_policy_arn = launcher.arn
-        self.auto_processing: Optional[AutoProcessingOutputs] = None
+        outputs: dict[str, pulumi.Output[Any]] = {
+            "bucketName": self.bucket_name,
+            "bucketArn": self.bucket_arn,
+            "topicArn": self.topic_arn,
+            "topicName": self.topic_name,
+            "roleArn": self.role_arn,
+            "queueUrl": self.queue_url,
+            "queueArn": self.queue_arn,
+            "deadLetterQueueUrl": self.dead_letter_queue_url,
+            "deadLetterQueueArn": self.dead_letter_queue_arn,
+            "launcherPolicyArn": self.launcher_policy_arn,
+            "region": self.region,
+        }
+        unset: pulumi.Output[Optional[str]] = pulumi.Output.from_input(None)
+        self.incoming_prefix = self.results_prefix = self.intake_queue_url = unset
+        self.starter_function_name = self.collector_function_name = unset
         if auto_process:
-            self.auto_processing = add_auto_processing(
+            auto = add_auto_processing(
                 self,
                 name,
                 AutoProcessingInputs(
@@ -218,21 +242,18 @@ class FaceDetectionPipeline(pulumi.ComponentResource):
                     queue_kms_key_arn=settings["queue_kms_key_arn"],
                 ),
             )
-        self.register_outputs(
-            {
-                "bucketName": self.bucket_name,
-                "bucketArn": self.bucket_arn,
-                "topicArn": self.topic_arn,
-                "topicName": self.topic_name,
-                "roleArn": self.role_arn,
-                "queueUrl": self.queue_url,
-                "queueArn": self.queue_arn,
-                "deadLetterQueueUrl": self.dead_letter_queue_url,
-                "deadLetterQueueArn": self.dead_letter_queue_arn,
-                "launcherPolicyArn": self.launcher_policy_arn,
-                "region": self.region,
-            }
-        )
+            self.incoming_prefix, self.results_prefix = auto.incoming_prefix, auto.results_prefix
+            self.intake_queue_url = auto.intake_queue_url
+            self.starter_function_name = auto.starter_function_name
+            self.collector_function_name = auto.collector_function_name
+            outputs.update(
+                incomingPrefix=self.incoming_prefix,
+                resultsPrefix=self.results_prefix,
+                intakeQueueUrl=self.intake_queue_url,
+                starterFunctionName=self.starter_function_name,
+                collectorFunctionName=self.collector_function_name,
+            )
+        self.register_outputs(outputs)
 
     def _queue_encryption(self) -> dict[str, Any]:
         key = self._settings["queue_kms_key_arn"]

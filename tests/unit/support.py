@@ -31,6 +31,14 @@ STACK_OUTPUTS = {
     "launcherPolicyArn",
     "region",
 }
+# Exported as well when autoProcess is on.
+AUTO_PROCESS_OUTPUTS = {
+    "incomingPrefix",
+    "resultsPrefix",
+    "intakeQueueUrl",
+    "starterFunctionName",
+    "collectorFunctionName",
+}
 
 
 class RecordingMocks(pulumi.runtime.Mocks):

@@ -14,7 +14,7 @@ from components.auto_processing import (
     VIDEO_SUFFIXES,
 )
 
-from .support import ACCOUNT_ID, REGION, RecordingMocks, run_body
+from .support import ACCOUNT_ID, AUTO_PROCESS_OUTPUTS, REGION, RecordingMocks, run_body
 
 BUCKET = "arn:aws:s3:::videos"
 QUEUE = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:intake"
@@ -161,7 +161,7 @@ def test_keys_reach_the_function_policies(run_component):
 
 
 def test_program_exports_the_new_outputs_only_when_on(run_program):
-    new = {"incomingPrefix", "resultsPrefix", "intakeQueueUrl", "starterFunctionName", "collectorFunctionName"}
+    new = AUTO_PROCESS_OUTPUTS
     assert not new & set(run_program({"aws:region": REGION}).outputs)
     outputs = run_program({"aws:region": REGION, "autoProcess": "true", "incomingPrefix": "in/"}).outputs
     assert new <= set(outputs)
