@@ -1,7 +1,8 @@
-"""One local endpoint for the whole stack: moto answers S3, SNS, SQS, IAM and STS; our emulator answers
-Rekognition's StartFaceDetection and GetFaceDetection. Any other Rekognition operation, or a service
-moto does not know, gets an AWS-shaped "not emulated" error (``not_emulated.py``). Point any AWS
-client at it with ``AWS_ENDPOINT_URL=http://127.0.0.1:<port>``."""
+"""One local endpoint for the whole stack: moto answers S3, SNS, SQS, IAM, STS and CloudWatch Logs; our
+emulator answers Rekognition's StartFaceDetection and GetFaceDetection; moto keeps Lambda functions
+and ``awslambda`` runs them, with their SQS event source mappings. Any other Rekognition operation,
+or a service moto does not know, gets an AWS-shaped "not emulated" error (``not_emulated.py``). Point
+any AWS client at it with ``AWS_ENDPOINT_URL=http://127.0.0.1:<port>``."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from . import moto_fixes, not_emulated
+from .awslambda.models import LambdaBackend, LambdaSettings
+from .awslambda.responses import LambdaApp
 from .clients import local_client
 from .defaults import DEFAULT_REGION
 from .rekognition.detector import FaceDetector
@@ -26,8 +29,8 @@ log = logging.getLogger(__name__)
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4566
 EMULATED = (
-    f"Rekognition's {' and '.join(OPERATIONS)}, and through moto S3, SNS, SQS, IAM, STS and the other"
-    " services moto implements"
+    f"Rekognition's {' and '.join(OPERATIONS)}, Lambda, and through moto S3, SNS, SQS, IAM, STS, CloudWatch"
+    " Logs and the other services moto implements"
 )
 
 
@@ -55,6 +58,8 @@ class LocalEndpoint:
             werkzeug_log.setLevel(logging.WARNING)
         self.rekognition = RekognitionBackend(settings, self.client, detector)
         self._rekognition_app = RekognitionApp(self.rekognition)
+        self.awslambda = LambdaBackend(LambdaSettings(settings.data_dir / "lambda"), self.client, lambda: self.url)
+        self._lambda_app = LambdaApp(self.awslambda)
 
     @property
     def url(self) -> str:
@@ -69,6 +74,8 @@ class LocalEndpoint:
         if target.startswith(TARGET_PREFIX):  # moto's canned Rekognition answers would mislead
             operation = target[len(TARGET_PREFIX) :]
             return not_emulated.respond(environ, start_response, "rekognition", operation, EMULATED)
+        if LambdaApp.handles(environ):
+            return self._lambda_app(environ, start_response)
         service = not_emulated.signed_service(environ)
         if service is not None and not self._moto_serves(environ):
             operation = not_emulated.operation_name(environ)
@@ -94,8 +101,9 @@ class LocalEndpoint:
         return self
 
     def stop(self) -> None:
-        """Stop the workers (an unfinished job resumes at the next start), then stop serving: workers
-        reach S3 and SNS through this very endpoint."""
+        """Stop the Lambda pollers and workers, then the face-detection workers (an unfinished job resumes
+        at the next start), then stop serving: all of them reach the services through this very endpoint."""
+        self.awslambda.shutdown()
         self.rekognition.shutdown()
         if self._server is not None:
             self._server.shutdown()
