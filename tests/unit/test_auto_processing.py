@@ -87,6 +87,19 @@ def test_off_by_default_and_the_stack_is_as_before(run_component):
     assert "visibilityTimeoutSeconds" not in declared.one("aws:sqs/queue:Queue", "-completion")
 
 
+def test_on_only_adds_resources_beside_the_completion_queues_visibility(run_component):
+    def by_name(declared):
+        return {(r.typ, r.name): r.inputs for r in declared.resources}
+
+    off, on = by_name(run_component("faces")), by_name(run_component("faces", {"auto_process": True}))
+    assert set(off) < set(on)
+    completion = ("aws:sqs/queue:Queue", "faces-completion")
+    assert {key: inputs for key, inputs in on.items() if key in off and key != completion} == {
+        key: inputs for key, inputs in off.items() if key != completion
+    }
+    assert {k: v for k, v in on[completion].items() if k != "visibilityTimeoutSeconds"} == off[completion]
+
+
 @pytest.fixture
 def auto(run_component):
     return run_component("faces", FaceDetectionPipelineArgs(auto_process=True, tags={"team": "vision"}))
