@@ -152,6 +152,7 @@ def test_each_function_has_its_role_log_group_and_queue(auto, fn, handler, timeo
     assert mapping["functionName"] == f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:faces-{fn}-0a1b2c3"
     queue = "faces-intake-0a1b2c3" if fn == "starter" else "faces-completion-0a1b2c3"
     assert mapping["eventSourceArn"] == f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{queue}"
+    assert auto.one("aws:iam/rolePolicy:RolePolicy", f"-{fn}")["role"] == f"faces-{fn}-0a1b2c3"  # its own role
     policy = auto.policy("aws:iam/rolePolicy:RolePolicy", f"-{fn}")
     assert statements(policy)["ConsumeItsQueue"]["Resource"] == mapping["eventSourceArn"]
     log_group_arn = f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:/aws/lambda/faces-{fn}-0a1b2c3"
