@@ -233,6 +233,42 @@ def test_the_launcher_runs_a_video_outside_the_prefix_and_the_collector_writes_i
     assert json.loads((launcher_env / "out.json").read_text())["JobStatus"] == "SUCCEEDED"
 
 
+def test_auto_process_turned_on_then_off_adds_then_removes_everything(aws, local, tmp_path, videos):
+    state, name = tmp_path / "state.json", unique("toggle")
+    ctx = Context(lambda service: local.client(service, REGION), REGION, ACCOUNT_ID)
+    off = deploy(local, state, namePrefix=name, forceDestroy="true")
+    on = deploy(local, state, namePrefix=name, forceDestroy="true", autoProcess="true")
+    assert {k: v for k, v in on.items() if k in off} == off  # the existing resources stay as they are
+    lam, sqs = aws("lambda"), aws("sqs")
+    functions = [
+        lam.get_function(FunctionName=on[key])["Configuration"]
+        for key in ("starterFunctionName", "collectorFunctionName")
+    ]
+    assert len(sqs.list_queues(QueueNamePrefix=f"{name}-intake")["QueueUrls"]) == 2
+
+    again = deploy(local, state, namePrefix=name, forceDestroy="true")
+    assert again == off
+    for function in functions:
+        with pytest.raises(lam.exceptions.ResourceNotFoundException):
+            lam.get_function(FunctionName=function["FunctionName"])
+        mappings = lam.list_event_source_mappings()["EventSourceMappings"]
+        assert not [m for m in mappings if m["FunctionArn"] == function["FunctionArn"]]
+        with pytest.raises(aws("iam").exceptions.NoSuchEntityException):
+            aws("iam").get_role(RoleName=function["Role"].rsplit("/", 1)[1])
+        assert not aws("logs").describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{function['FunctionName']}")[
+            "logGroups"
+        ]
+    assert not sqs.list_queues(QueueNamePrefix=f"{name}-intake").get("QueueUrls")
+    notification = aws("s3").get_bucket_notification_configuration(Bucket=off["bucketName"])
+    assert not notification.get("QueueConfigurations")
+    visibility = sqs.get_queue_attributes(QueueUrl=off["queueUrl"], AttributeNames=["VisibilityTimeout"])
+    assert visibility["Attributes"]["VisibilityTimeout"] == "30"  # SQS's default again, as before autoProcess
+    video = put(aws, off["bucketName"], "videos/after.mp4", videos["no-face"].path.read_bytes())
+    time.sleep(1.5)  # an intake poller would have started a job by now
+    assert jobs_on(local, video) == []
+    engine.destroy(ctx, state)
+
+
 def test_destroy_removes_it_all(aws, local, stack):
     outputs = stack["outputs"]
     lam = aws("lambda")
