@@ -32,6 +32,7 @@ from .rekognition.models import EmulatorSettings
 
 DEFAULT_DATA_DIR = Path(".local")
 PROJECT_DIR = Path(__file__).resolve().parents[1]
+SIGNAL_CHECK_SECONDS = 0.5  # how soon `serve` notices a Ctrl-C or SIGTERM
 # Reported in one line (with --debug, also the traceback and AWS's request id): the deployer's own
 # errors, the component's and Pulumi's config errors, and AWS's. Anything else is a bug: its traceback shows.
 REPORTED_ERRORS = (DeployError, ConfigError, pulumi.RunError, ClientError, BotoCoreError)
@@ -122,7 +123,10 @@ def serve(args: argparse.Namespace) -> int:
         )
         return 2
     print(f"Local AWS endpoint ready at {endpoint.url} (data in {args.data_dir})", flush=True)
-    stop.wait()
+    # With a timeout: a signal the kernel delivers to another thread would not wake a main thread
+    # blocked without one, and its handler would wait for good (seen with the Lambda workers' threads).
+    while not stop.wait(timeout=SIGNAL_CHECK_SECONDS):
+        pass
     endpoint.stop()
     print("Local AWS endpoint stopped", flush=True)
     return 0

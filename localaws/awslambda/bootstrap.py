@@ -21,7 +21,6 @@ import importlib.machinery
 import json
 import logging
 import os
-import signal
 import sys
 import threading
 import time
@@ -114,9 +113,6 @@ def _exit_with_parent(parent: int) -> None:
 
 
 def main() -> None:
-    # The endpoint decides when a worker ends: a Ctrl-C in its terminal reaches the whole process group,
-    # and the endpoint then shuts its workers down itself.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="parent-watch", daemon=True).start()
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # the handler's prints join its logs on stderr

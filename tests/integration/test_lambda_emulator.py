@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from localaws.process import is_running
+
 from .support import ACCOUNT_ID, REGION, unique
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -248,16 +250,6 @@ def handler(event, context):
 """
 
 
-def test_a_ctrl_c_in_the_endpoints_terminal_leaves_the_endpoint_in_charge_of_its_workers(aws, role_arn, caplog):
-    name = make_function(aws, role_arn, code=PID_HANDLER)
-    error, pid = invoke(aws, name, {})
-    assert error is None
-    with caplog.at_level(logging.INFO, logger=f"localaws.lambda.{name}"):
-        os.kill(pid, signal.SIGINT)  # what Ctrl-C sends to the whole foreground process group
-        assert invoke(aws, name, {}) == (None, pid)  # the same warm worker, unharmed
-    assert not [r for r in caplog.records if "KeyboardInterrupt" in r.getMessage()]
-
-
 ORPHANING_ENDPOINT = """
 import sys, threading
 from pathlib import Path
@@ -287,18 +279,9 @@ def test_a_worker_ends_when_its_endpoint_is_killed_even_mid_invocation(tmp_path)
         endpoint.kill()  # no chance to shut its workers down
         endpoint.wait()
     deadline = time.monotonic() + 10
-    while alive(worker) and time.monotonic() < deadline:
+    while is_running(worker) and time.monotonic() < deadline:
         time.sleep(0.1)
-    orphaned = alive(worker)
+    orphaned = is_running(worker)
     if orphaned:  # leave no stray process behind, even when failing
         os.kill(worker, signal.SIGKILL)
     assert not orphaned
-
-
-def alive(pid: int) -> bool:
-    """Whether the process runs (a zombie left for init to reap counts as ended)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
