@@ -14,7 +14,8 @@ from .errors import BadInput, ExitCode, LauncherError
 from .notifications import DEFAULT_GRACE_SECONDS, CompletionWaiter
 from .rekognition import FaceDetection, StartRequest, check_parameter
 from .results import FORMATS, Summary, write_results
-from .source import S3Video, check_local_video, parse_s3_uri, pin_s3_video, upload
+from .s3video import S3Video, is_s3_uri, parse_s3_uri
+from .source import check_local_video, pinned_video
 from .stack import StackOutputs
 
 DEFAULT_TIMEOUT_SECONDS = 6 * 3600.0  # Rekognition's longest video is 6 hours
@@ -37,7 +38,7 @@ class LaunchOptions:
 
     @property
     def is_s3(self) -> bool:
-        return self.video.lower().startswith("s3:")  # a malformed s3:/ URI is refused as a URI, not as a path
+        return is_s3_uri(self.video)
 
     def out_path(self) -> Path:
         if self.out:
@@ -127,10 +128,7 @@ class Launch:
     def _video(self, clients: Clients) -> S3Video:
         """The pinned object version to run on: the s3:// URI's, or the local file's upload."""
         options = self.options
-        s3 = clients("s3")
-        if options.is_s3:
-            return pin_s3_video(s3, parse_s3_uri(options.video))
-        video, uploaded = upload(s3, Path(options.video), options.outputs.bucket_name, options.key)
-        if not uploaded:
+        video, uploaded = pinned_video(clients("s3"), options.video, options.outputs.bucket_name, options.key)
+        if not uploaded and not options.is_s3:
             self._report(f"{options.video} is already in the bucket as {video.uri}: not uploaded again")
         return video

@@ -4,10 +4,8 @@ key) or an ``s3://bucket/key[?versionId=...]`` URI. Either way the launch pins a
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
 
 from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
@@ -15,6 +13,7 @@ from botocore.exceptions import ClientError
 from tqdm import tqdm
 
 from .errors import BadInput, ExitCode, LauncherError, error_code, from_client_error
+from .s3video import S3Video, is_s3_uri, parse_s3_uri
 from .video import MAX_DURATION_MS, MAX_VIDEO_BYTES, UnsupportedVideo, probe
 
 UPLOAD_PREFIX = "videos/"
@@ -22,37 +21,6 @@ UPLOAD_PREFIX = "videos/"
 TRANSFER = TransferConfig(multipart_threshold=64 * 1024**2, multipart_chunksize=64 * 1024**2)
 _HASH_CHUNK = 8 * 1024**2
 DIGEST_METADATA = "sha256"  # x-amz-meta-sha256: what an upload holds, to know it need not be redone
-
-
-@dataclass(frozen=True)
-class S3Video:
-    """An object version Rekognition will read."""
-
-    bucket: str
-    key: str
-    version: str | None
-
-    def as_s3_object(self) -> dict[str, str]:
-        s3_object = {"Bucket": self.bucket, "Name": self.key}
-        if self.version:
-            s3_object["Version"] = self.version
-        return s3_object
-
-    @property
-    def uri(self) -> str:
-        return f"s3://{self.bucket}/{self.key}" + (f"?versionId={self.version}" if self.version else "")
-
-
-def parse_s3_uri(uri: str) -> S3Video:
-    parts = urlsplit(uri)
-    key = unquote(parts.path.lstrip("/"))
-    if parts.scheme != "s3" or not parts.netloc or not key or parts.fragment:
-        raise BadInput(f"{uri!r} is not an S3 video URI: write s3://bucket/key or s3://bucket/key?versionId=ID")
-    query = parse_qs(parts.query, keep_blank_values=True)
-    unknown = set(query) - {"versionId"}
-    if unknown or any(len(v) != 1 or not v[0] for v in query.values()):
-        raise BadInput(f"{uri!r}: the only query parameter an S3 video URI takes is one versionId=ID")
-    return S3Video(parts.netloc, key, query.get("versionId", [None])[0])
 
 
 def check_local_video(path: Path) -> None:
@@ -70,11 +38,18 @@ def check_local_video(path: Path) -> None:
         raise BadInput(f"video {path} lasts {metadata.duration_millis / 3600000:.1f} hours; the maximum is 6: split it")
 
 
-def sha256_of(path: Path) -> str:
+def sha256_of(path: Path, progress_bar: bool = True) -> str:
     digest = hashlib.sha256()
     with (
         path.open("rb") as video,
-        tqdm(total=path.stat().st_size, unit="B", unit_scale=True, desc="hashing", leave=False) as progress,
+        tqdm(
+            total=path.stat().st_size,
+            unit="B",
+            unit_scale=True,
+            desc="hashing",
+            leave=False,
+            disable=not progress_bar,
+        ) as progress,
     ):
         while chunk := video.read(_HASH_CHUNK):
             digest.update(chunk)
@@ -104,16 +79,24 @@ def pin_s3_video(s3: Any, video: S3Video) -> S3Video:
     return S3Video(video.bucket, video.key, video.version or head.get("VersionId"))
 
 
-def upload(s3: Any, path: Path, bucket: str, key: str | None = None) -> tuple[S3Video, bool]:
+def upload(
+    s3: Any, path: Path, bucket: str, key: str | None = None, progress_bars: bool = True
+) -> tuple[S3Video, bool]:
     """Upload unless the same bytes are already there; return the pinned version and whether it
     uploaded. By default the key is the content's SHA-256, so a file is never uploaded twice."""
-    digest = sha256_of(path)
+    digest = sha256_of(path, progress_bars)
     key = key or f"{UPLOAD_PREFIX}{digest}{path.suffix.lower()}"
     existing = _head(s3, S3Video(bucket, key, None))
     if existing is not None and existing.get("Metadata", {}).get(DIGEST_METADATA) == digest:
         return S3Video(bucket, key, existing.get("VersionId")), False
     try:
-        with tqdm(total=path.stat().st_size, unit="B", unit_scale=True, desc=f"uploading {path.name}") as progress:
+        with tqdm(
+            total=path.stat().st_size,
+            unit="B",
+            unit_scale=True,
+            desc=f"uploading {path.name}",
+            disable=not progress_bars,
+        ) as progress:
             s3.upload_file(
                 str(path),
                 bucket,
@@ -134,3 +117,14 @@ def upload(s3: Any, path: Path, bucket: str, key: str | None = None) -> tuple[S3
     if head is None:
         raise LauncherError(f"s3://{bucket}/{key} is missing right after its upload")
     return S3Video(bucket, key, head.get("VersionId")), True
+
+
+def pinned_video(
+    s3: Any, video: str, bucket: str, key: str | None = None, progress_bars: bool = True
+) -> tuple[S3Video, bool]:
+    """The object version to run on, and whether it was uploaded now: an s3:// URI's (the current
+    version unless it names one), or a local file's upload to ``bucket`` (checked beforehand with
+    ``check_local_video``)."""
+    if is_s3_uri(video):
+        return pin_s3_video(s3, parse_s3_uri(video)), False
+    return upload(s3, Path(video), bucket, key, progress_bars)
