@@ -72,6 +72,17 @@ def parse_completion(body: str) -> Completion | None:
     return Completion(job_id, status, message.get("JobTag"))
 
 
+def status_check_times(start: float, grace: float) -> Iterator[float]:
+    """When to read a job's status: at once; after the grace period; then with doubling intervals (at
+    most a minute apart)."""
+    yield start
+    at, interval = start + grace, max(1.0, grace / 4)
+    while True:
+        yield at
+        at += interval
+        interval = min(interval * 2, MAX_STATUS_INTERVAL_SECONDS)
+
+
 class Timeout(LauncherError):
     def __init__(self, job_id: str, seconds: float) -> None:
         super().__init__(
@@ -101,7 +112,7 @@ class CompletionWaiter:
         """Block until the job ends; return its final status (SUCCEEDED, FAILED or ERROR). ``deadline``
         is a value of the clock (time.monotonic() by default)."""
         started = self._clock()
-        status_checks = self._status_check_times(started)
+        status_checks = status_check_times(started, self._grace)
         next_status_check = next(status_checks)
         shared = False
         while True:
@@ -127,15 +138,6 @@ class CompletionWaiter:
                 next_status_check = min(next_status_check, self._clock() + SHARED_STATUS_SECONDS)
             if received.gave_back:
                 self._sleep(max(0.0, min(YIELD_SECONDS, deadline - self._clock())))
-
-    def _status_check_times(self, start: float) -> Iterator[float]:
-        """At once; after the grace period; then with doubling intervals (at most a minute apart)."""
-        yield start
-        at, interval = start + self._grace, max(1.0, self._grace / 4)
-        while True:
-            yield at
-            at += interval
-            interval = min(interval * 2, MAX_STATUS_INTERVAL_SECONDS)
 
 
 @dataclass(frozen=True)
