@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint demo bench
+.PHONY: venv test lint demo bench schema
 
 venv: $(STAMP)
 
@@ -31,3 +31,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/emulator_speed.py
 	$(PY) bench/launcher_overhead.py
+
+# The component's package schema (components/schema.json), inferred from its type annotations.
+schema: $(STAMP)
+	$(PY) scripts/schema.py

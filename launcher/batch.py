@@ -38,6 +38,8 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError
 from tqdm import tqdm
 
+from rekognition_limits import MAX_OPEN_JOBS
+
 from .aws import Clients
 from .discovery import discover, result_names
 from .errors import BadInput, ExitCode, LauncherError
@@ -51,15 +53,15 @@ from .notifications import (
     receive_completions,
     status_check_times,
 )
-from .rekognition import RETRY_LATER, FaceDetection, StartRequest, check_parameter
+from .rekognition import DEFAULT_RETRY_WAIT_SECONDS, RETRY_LATER, FaceDetection, StartRequest, check_parameter
 from .results import FORMATS, Summary, write_results
+from .run import DEFAULT_TIMEOUT_SECONDS
 from .s3video import S3Video, is_s3_uri
 from .source import check_local_video, pinned_video
 from .stack import StackOutputs
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_JOBS = 20  # Rekognition's default quota of open stored-video jobs per account
 DEFAULT_OUT_DIR = Path("faces-results")
 BATCH_LOG = "batch.jsonl"
 STATUS_CALLS_PER_SECOND = 2.0  # the bound on the fallback's GetFaceDetection calls
@@ -76,13 +78,13 @@ class BatchOptions:
     outputs: StackOutputs
     out_dir: Path = DEFAULT_OUT_DIR
     recursive: bool = False
-    max_jobs: int = DEFAULT_MAX_JOBS
+    max_jobs: int = MAX_OPEN_JOBS  # the service's default quota
     attributes: str = "DEFAULT"
     job_tag: str | None = None
     fmt: str = "json"
-    timeout: float = 6 * 3600.0
+    timeout: float = DEFAULT_TIMEOUT_SECONDS
     grace: float = DEFAULT_GRACE_SECONDS
-    retry_wait: float = 5.0
+    retry_wait: float = DEFAULT_RETRY_WAIT_SECONDS
 
 
 def check_batch_options(options: BatchOptions) -> None:

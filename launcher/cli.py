@@ -9,15 +9,19 @@ import argparse
 import logging
 import shlex
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from botocore.exceptions import BotoCoreError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from .batch import DEFAULT_MAX_JOBS, DEFAULT_OUT_DIR, Batch, BatchOptions
+from rekognition_limits import MAX_OPEN_JOBS
+
+from .batch import DEFAULT_OUT_DIR, Batch, BatchOptions
 from .discovery import is_batch
-from .errors import BadInput, ExitCode, LauncherError
+from .errors import BadInput, ExitCode, LauncherError, from_client_error
 from .notifications import DEFAULT_GRACE_SECONDS
+from .rekognition import DEFAULT_RETRY_WAIT_SECONDS
 from .results import FORMATS
 from .run import DEFAULT_TIMEOUT_SECONDS, Launch, LaunchOptions
 from .stack import StackOutputs, load_outputs_file, load_stack
@@ -75,8 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--retry-wait",
         metavar="SECONDS",
         type=float,
-        default=5.0,
+        default=DEFAULT_RETRY_WAIT_SECONDS,
         help="first wait after LimitExceededException (then doubled, up to a minute)",
+    )
+    parser.add_argument(
+        "--debug", action="store_true", help="on an error, also print the traceback and AWS's request id"
     )
     batch = parser.add_argument_group("batch (several videos, a folder or an s3:// prefix)")
     batch.add_argument(
@@ -89,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--max-jobs",
         metavar="N",
         type=int,
-        default=DEFAULT_MAX_JOBS,
+        default=MAX_OPEN_JOBS,
         help="never more than N of the batch's jobs open at once",
     )
     batch.add_argument("--recursive", action="store_true", help="a folder's subfolders' videos too")
@@ -146,6 +153,15 @@ def _reattach_command(argv: Sequence[str], job_id: str) -> str:
     return shlex.join(["python", "scripts/launch.py", *kept, "--attach", job_id])
 
 
+def _report(error: LauncherError, debug: bool, cause: BaseException | None = None) -> None:
+    """One line; with --debug, first the traceback and AWS's request id."""
+    if debug:
+        traceback.print_exception(cause or error)
+        if error.request_id:
+            print(f"AWS request id: {error.request_id}", file=sys.stderr)
+    print(f"error: {error}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
@@ -155,7 +171,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         outputs = load_outputs_file(args.outputs) if args.outputs else load_stack(args.stack)
         if args.out_dir is not None or is_batch(args.videos):
             return _run_batch(_batch_options(args, outputs))
-        if args.max_jobs != DEFAULT_MAX_JOBS or args.recursive:
+        if args.max_jobs != MAX_OPEN_JOBS or args.recursive:
             raise BadInput("--max-jobs and --recursive apply to a batch: several videos, a folder or an s3:// prefix")
         launch = Launch(
             LaunchOptions(
@@ -184,11 +200,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             print("\ninterrupted before any job was started", file=sys.stderr)
         return ExitCode.INTERRUPTED
+    except ClientError as error:  # a refusal no wrapper expected: reported like the others
+        launcher_error = from_client_error(error, "an AWS call")
+        _report(launcher_error, args.debug, error)
+        return launcher_error.exit_code
     except LauncherError as error:
-        print(f"error: {error}", file=sys.stderr)
+        _report(error, args.debug)
         return error.exit_code
     except BotoCoreError as error:  # credentials, endpoint, network
-        print(f"error: {error}. What to do: check AWS_PROFILE, AWS_REGION and AWS_ENDPOINT_URL.", file=sys.stderr)
+        if args.debug:
+            traceback.print_exception(error)
+        print(
+            f"error: {error}. What to do: check AWS_PROFILE, AWS_DEFAULT_REGION and AWS_ENDPOINT_URL.", file=sys.stderr
+        )
         return ExitCode.AWS_ERROR
     print(f"job {result.job_id}: {result.summary.describe()}")
     print(f"results written to {result.out}")

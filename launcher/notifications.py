@@ -27,11 +27,14 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
 from .errors import ExitCode, LauncherError, from_client_error
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +97,7 @@ class Timeout(LauncherError):
 class CompletionWaiter:
     def __init__(
         self,
-        sqs: Any,
+        sqs: SQSClient,
         queue_url: str,
         job_status: Callable[[str], str],
         grace_seconds: float = DEFAULT_GRACE_SECONDS,
@@ -108,7 +111,7 @@ class CompletionWaiter:
         self._clock = clock
         self._sleep = sleep
 
-    def wait(self, job_id: str, deadline: float, on_tick: Callable[[], None] = lambda: None) -> str:
+    def wait(self, job_id: str, deadline: float, on_tick: Callable[[], object] = lambda: None) -> str:
         """Block until the job ends; return its final status (SUCCEEDED, FAILED or ERROR). ``deadline``
         is a value of the clock (time.monotonic() by default)."""
         started = self._clock()
@@ -150,7 +153,7 @@ class Received:
     gave_back: bool
 
 
-def receive_completions(sqs: Any, queue_url: str, wait_seconds: int, is_mine: Callable[[str], bool]) -> Received:
+def receive_completions(sqs: SQSClient, queue_url: str, wait_seconds: int, is_mine: Callable[[str], bool]) -> Received:
     """Receive up to 10 messages and settle each: a completion of a job ``is_mine`` accepts is deleted;
     another job's is made visible again at once for its owner; anything else is logged and left to
     reach the dead-letter queue."""

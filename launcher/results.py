@@ -104,7 +104,7 @@ _WRITERS: dict[str, Callable[[TextIO, dict[str, Any], Iterable[dict[str, Any]]],
 
 
 def write_results(
-    pages: Iterator[dict[str, Any]], out: Path, fmt: str, on_face: Callable[[], None] = lambda: None
+    pages: Iterator[dict[str, Any]], out: Path, fmt: str, on_face: Callable[[], object] = lambda: None
 ) -> Summary:
     """Stream every page's faces to ``out`` in ``fmt``; the file appears only once it is whole."""
     first_page = next(pages)

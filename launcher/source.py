@@ -5,16 +5,22 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 from tqdm import tqdm
 
+from rekognition_limits import MAX_DURATION_MS, MAX_VIDEO_BYTES
+
 from .errors import BadInput, ExitCode, LauncherError, error_code, from_client_error
 from .s3video import S3Video, is_s3_uri, parse_s3_uri
-from .video import MAX_DURATION_MS, MAX_VIDEO_BYTES, UnsupportedVideo, probe
+from .video import UnsupportedVideo, duration_ms
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import HeadObjectOutputTypeDef
 
 UPLOAD_PREFIX = "videos/"
 # Multipart above 64 MiB, in 64 MiB parts: 10 GB is 160 parts, well under S3's 10,000.
@@ -31,11 +37,11 @@ def check_local_video(path: Path) -> None:
     if size > MAX_VIDEO_BYTES:
         raise BadInput(f"video {path} is {size} bytes; Rekognition takes at most {MAX_VIDEO_BYTES} (10 GB): split it")
     try:
-        metadata = probe(path)
+        duration = duration_ms(path)
     except UnsupportedVideo as error:
         raise BadInput(f"video {path}: {error}") from None
-    if metadata.duration_millis > MAX_DURATION_MS:
-        raise BadInput(f"video {path} lasts {metadata.duration_millis / 3600000:.1f} hours; the maximum is 6: split it")
+    if duration > MAX_DURATION_MS:
+        raise BadInput(f"video {path} lasts {duration / 3600000:.1f} hours; the maximum is 6: split it")
 
 
 def sha256_of(path: Path, progress_bar: bool = True) -> str:
@@ -48,7 +54,7 @@ def sha256_of(path: Path, progress_bar: bool = True) -> str:
             unit_scale=True,
             desc="hashing",
             leave=False,
-            disable=not progress_bar,
+            disable=None if progress_bar else True,
         ) as progress,
     ):
         while chunk := video.read(_HASH_CHUNK):
@@ -57,12 +63,11 @@ def sha256_of(path: Path, progress_bar: bool = True) -> str:
     return digest.hexdigest()
 
 
-def _head(s3: Any, video: S3Video) -> dict[str, Any] | None:
-    params = {"Bucket": video.bucket, "Key": video.key}
-    if video.version:
-        params["VersionId"] = video.version
+def _head(s3: S3Client, video: S3Video) -> HeadObjectOutputTypeDef | None:
     try:
-        return s3.head_object(**params)
+        if video.version:
+            return s3.head_object(Bucket=video.bucket, Key=video.key, VersionId=video.version)
+        return s3.head_object(Bucket=video.bucket, Key=video.key)
     except ClientError as error:
         if error_code(error) in ("404", "NoSuchKey", "NoSuchVersion", "NotFound") or (
             error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404
@@ -71,7 +76,7 @@ def _head(s3: Any, video: S3Video) -> dict[str, Any] | None:
         raise from_client_error(error, f"reading {video.uri}") from None
 
 
-def pin_s3_video(s3: Any, video: S3Video) -> S3Video:
+def pin_s3_video(s3: S3Client, video: S3Video) -> S3Video:
     """The URI's object must exist; without a versionId, pin the version that is current now."""
     head = _head(s3, video)
     if head is None:
@@ -80,7 +85,7 @@ def pin_s3_video(s3: Any, video: S3Video) -> S3Video:
 
 
 def upload(
-    s3: Any, path: Path, bucket: str, key: str | None = None, progress_bars: bool = True
+    s3: S3Client, path: Path, bucket: str, key: str | None = None, progress_bars: bool = True
 ) -> tuple[S3Video, bool]:
     """Upload unless the same bytes are already there; return the pinned version and whether it
     uploaded. By default the key is the content's SHA-256, so a file is never uploaded twice."""
@@ -95,7 +100,7 @@ def upload(
             unit="B",
             unit_scale=True,
             desc=f"uploading {path.name}",
-            disable=not progress_bars,
+            disable=None if progress_bars else True,
         ) as progress:
             s3.upload_file(
                 str(path),
@@ -120,7 +125,7 @@ def upload(
 
 
 def pinned_video(
-    s3: Any, video: str, bucket: str, key: str | None = None, progress_bars: bool = True
+    s3: S3Client, video: str, bucket: str, key: str | None = None, progress_bars: bool = True
 ) -> tuple[S3Video, bool]:
     """The object version to run on, and whether it was uploaded now: an s3:// URI's (the current
     version unless it names one), or a local file's upload to ``bucket`` (checked beforehand with
