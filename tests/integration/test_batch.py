@@ -27,9 +27,8 @@ from launcher.stack import load_outputs_file
 from localaws.synthetic import make_video
 
 from . import test_launcher
-from .conftest import unique, upload
+from .support import GateDetector, unique, upload
 from .test_launcher import ROOT, read_json
-from .test_rekognition_emulator import GateDetector
 
 # The launcher tests' fixtures: the deployed stack, the AWS environment, a working folder.
 stack, aws_env, workdir = test_launcher.stack, test_launcher.aws_env, test_launcher.workdir
