@@ -68,6 +68,7 @@ STATUS_CALLS_PER_SECOND = 2.0  # the bound on the fallback's GetFaceDetection ca
 MAX_RETRY_WAIT_SECONDS = 60.0
 PREPARE_WORKERS = 2  # hashing and uploading run ahead of the starts
 FETCH_WORKERS = 2
+START_WORKERS = 4  # starts in flight at once: a freed slot does not wait for another start's reply
 CONSUMER_ERROR_PAUSE_SECONDS = 5.0
 ONE_ATTEMPT = Config(retries={"mode": "standard", "max_attempts": 1})
 
@@ -135,7 +136,16 @@ class Tally:
 
 
 # A video's phases, in order.
-WAITING, PREPARING, READY, RUNNING, FETCHING, DONE = "waiting", "preparing", "ready", "running", "fetching", "done"
+WAITING, PREPARING, READY, STARTING, RUNNING, FETCHING, DONE = (
+    "waiting",
+    "preparing",
+    "ready",
+    "starting",
+    "running",
+    "fetching",
+    "done",
+)
+NOT_STARTED = (WAITING, PREPARING, READY, STARTING)
 
 
 @dataclass(eq=False)
@@ -205,6 +215,7 @@ class Batch:
         )
         self._preparers = Workers(PREPARE_WORKERS, "prepare")
         self._fetchers = Workers(FETCH_WORKERS, "fetch")
+        self._starters = Workers(START_WORKERS, "start")
         self._ledger = Ledger(options.out_dir)
         try:
             with (
@@ -286,14 +297,15 @@ class Batch:
         return wake
 
     def _running(self) -> int:
-        """The batch's open jobs."""
-        return len({video.entry.job_id for video in self._videos if video.phase == RUNNING})
+        """The batch's open jobs, and the starts in flight."""
+        running = {video.entry.job_id for video in self._videos if video.phase == RUNNING}
+        return len(running) + sum(1 for video in self._videos if video.phase == STARTING)
 
     def _show(self) -> None:
         phases = [video.phase for video in self._videos]
         self._progress.set_postfix_str(
             f"done {self.tally.counts[SUCCEEDED] + self.tally.counts[SKIPPED]}, running {phases.count(RUNNING)}, "
-            f"waiting {phases.count(WAITING) + phases.count(PREPARING) + phases.count(READY)}, "
+            f"waiting {sum(phases.count(phase) for phase in NOT_STARTED)}, "
             f"failed {self.tally.counts[FAILED] + self.tally.counts[ERROR]}",
             refresh=False,
         )
@@ -301,6 +313,10 @@ class Batch:
     def _handle(self, kind: str, *args: Any) -> None:
         if kind == "prepared":
             self._prepared(*args)
+        elif kind == "started":
+            self._started(*args)
+        elif kind == "refused":
+            self._refused(*args)
         elif kind == "completed":
             self._completed(*args)
         elif kind == "written":
@@ -358,30 +374,47 @@ class Batch:
     # -- starting ----------------------------------------------------------------------------------
 
     def _start_ready(self, now: float) -> None:
+        """Hand ready videos to the start workers while the batch has free slots."""
         while self._ready and now >= self._busy_until and self._running() < self.options.max_jobs:
             video = self._ready.popleft()
-            try:
-                job_id = self._starts.start_once(self._request(video.entry))
-            except LauncherError as error:
-                if error.exit_code not in RETRY_LATER:
-                    self._end(video, ERROR, error=str(error))
-                    continue
-                self._ready.appendleft(video)
-                log.warning(
-                    "Rekognition is busy (%s); %d video(s) wait, trying again in %.0f s",
-                    error.exit_code.name,
-                    len(self._ready),
-                    self._busy_wait,
-                )
-                self._busy_until = self._clock() + self._busy_wait
-                self._busy_wait = min(self._busy_wait * 2, MAX_RETRY_WAIT_SECONDS)
-                return
-            self._busy_wait = self.options.retry_wait
-            video.entry.job_id = job_id
-            self._ledger.save(video.entry)  # before anything else happens to the job
-            self._attach(video)  # open before no longer unstarted: the consumer never sees neither
-            with self._lock:
-                self._unstarted -= 1
+            video.phase = STARTING
+            self._starters.submit(functools.partial(self._start, video))
+
+    def _start(self, video: Video) -> None:
+        """In a worker: one StartFaceDetection call. The job is the batch's before the scheduler hears
+        of it, so that the consumer takes its completion even if it comes first."""
+        try:
+            job_id = self._starts.start_once(self._request(video.entry))
+        except LauncherError as error:
+            self._events.put(("refused", video, error))
+            return
+        with self._lock:  # one step for the consumer: open, no longer unstarted, and "started" queued
+            self._job_ids.setdefault(job_id, []).append(video)
+            self._open.add(job_id)
+            self._unstarted -= 1
+            self._events.put(("started", video, job_id))
+
+    def _started(self, video: Video, job_id: str) -> None:
+        self._busy_wait = self.options.retry_wait
+        video.entry.job_id = job_id
+        self._ledger.save(video.entry)  # before anything else happens to the job
+        self._attach(video)
+
+    def _refused(self, video: Video, error: LauncherError) -> None:
+        if error.exit_code not in RETRY_LATER:
+            self._end(video, ERROR, error=str(error))
+            return
+        video.phase = READY
+        self._ready.appendleft(video)
+        if self._clock() >= self._busy_until:  # the first refusal of several starts in flight
+            log.warning(
+                "Rekognition is busy (%s); %d video(s) wait, trying again in %.1f s or when a job ends",
+                error.exit_code.name,
+                len(self._ready),
+                self._busy_wait,
+            )
+            self._busy_until = self._clock() + self._busy_wait
+            self._busy_wait = min(self._busy_wait * 2, MAX_RETRY_WAIT_SECONDS)
 
     def _attach(self, video: Video) -> None:
         """Wait for the job's completion; its status is read at once, since a reused token publishes none."""
@@ -391,7 +424,8 @@ class Batch:
         video.status_checks = status_check_times(self._clock(), self.options.grace)
         video.next_check = next(video.status_checks)
         with self._lock:
-            self._job_ids.setdefault(job_id, []).append(video)
+            if video not in self._job_ids.setdefault(job_id, []):
+                self._job_ids[job_id].append(video)
             self._open.add(job_id)
 
     # -- waiting -----------------------------------------------------------------------------------
@@ -453,7 +487,9 @@ class Batch:
                 video.next_check = min(video.next_check, now + SHARED_STATUS_SECONDS)
 
     def _completed(self, job_id: str, status: str) -> None:
-        for video in self._job_ids.get(job_id, []):
+        with self._lock:
+            videos = list(self._job_ids.get(job_id, []))
+        for video in videos:
             if video.phase == RUNNING:  # not a duplicate delivery, and the fallback was not first
                 video.phase = FETCHING
                 self._busy_until = 0.0  # a slot of the account's quota is free: try again at once
@@ -483,7 +519,7 @@ class Batch:
         save: bool = True,
     ) -> None:
         entry = video.entry
-        if video.phase in (WAITING, PREPARING, READY) and status != SKIPPED:
+        if video.phase in NOT_STARTED and status != SKIPPED:
             with self._lock:
                 self._unstarted -= 1
         video.phase = DONE
