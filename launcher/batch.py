@@ -53,9 +53,9 @@ from .notifications import (
     receive_completions,
     status_check_times,
 )
-from .rekognition import DEFAULT_RETRY_WAIT_SECONDS, RETRY_LATER, FaceDetection, StartRequest, check_parameter
-from .results import FORMATS, Summary, write_results
-from .run import DEFAULT_TIMEOUT_SECONDS
+from .rekognition import DEFAULT_RETRY_WAIT_SECONDS, RETRY_LATER, FaceDetection, StartRequest
+from .results import Summary, write_results
+from .run import DEFAULT_TIMEOUT_SECONDS, check_job_options
 from .s3video import S3Video, is_s3_uri
 from .source import check_local_video, pinned_video
 from .stack import StackOutputs
@@ -92,17 +92,9 @@ def check_batch_options(options: BatchOptions) -> None:
     """What can be refused before a byte is sent (the videos themselves are checked one by one)."""
     if options.max_jobs < 1:
         raise BadInput(f"--max-jobs must be at least 1, got {options.max_jobs}")
-    if options.fmt not in FORMATS:
-        raise BadInput(f"--format {options.fmt!r}: choose one of {', '.join(FORMATS)}")
-    if options.attributes not in ("DEFAULT", "ALL"):
-        raise BadInput(f"--attributes {options.attributes!r}: choose DEFAULT or ALL")
-    if options.job_tag is not None:
-        check_parameter("StartFaceDetection", "JobTag", options.job_tag, "--job-tag")
-    for option, value in (("--timeout", options.timeout), ("--retry-wait", options.retry_wait)):
-        if not value > 0:  # also refuses NaN
-            raise BadInput(f"{option} must be a positive number of seconds, got {value:g}")
-    if not options.grace >= 0:
-        raise BadInput(f"--grace must be zero or more seconds, got {options.grace:g}")
+    check_job_options(
+        options.fmt, options.attributes, options.job_tag, options.timeout, options.retry_wait, options.grace
+    )
 
 
 def prepare_out_dir(folder: Path) -> None:
@@ -437,7 +429,7 @@ class Batch:
                 received = receive_completions(
                     self._sqs, self.options.outputs.queue_url, SQS_MAX_WAIT_SECONDS, self._owns
                 )
-            except LauncherError as error:
+            except (LauncherError, BotoCoreError) as error:  # the queue unreachable: polling covers
                 log.warning("%s; the jobs' status is polled meanwhile", error)
                 self._stop.wait(CONSUMER_ERROR_PAUSE_SECONDS)
                 continue

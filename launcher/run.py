@@ -56,23 +56,32 @@ class LaunchResult:
     summary: Summary
 
 
-def check_options(options: LaunchOptions) -> None:
-    """Everything that can be refused before a byte is sent."""
-    if options.fmt not in FORMATS:
-        raise BadInput(f"--format {options.fmt!r}: choose one of {', '.join(FORMATS)}")
-    if options.attributes not in ("DEFAULT", "ALL"):
-        raise BadInput(f"--attributes {options.attributes!r}: choose DEFAULT or ALL")
-    if options.token is not None:
-        check_parameter("StartFaceDetection", "ClientRequestToken", options.token, "--token")
-    if options.job_tag is not None:
-        check_parameter("StartFaceDetection", "JobTag", options.job_tag, "--job-tag")
-    if options.attach is not None:
-        check_parameter("GetFaceDetection", "JobId", options.attach, "--attach")
-    for option, value in (("--timeout", options.timeout), ("--retry-wait", options.retry_wait)):
+def check_job_options(
+    fmt: str, attributes: str, job_tag: str | None, timeout: float, retry_wait: float, grace: float
+) -> None:
+    """The options a single launch and a batch share, refused before a byte is sent."""
+    if fmt not in FORMATS:
+        raise BadInput(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    if attributes not in ("DEFAULT", "ALL"):
+        raise BadInput(f"--attributes {attributes!r}: choose DEFAULT or ALL")
+    if job_tag is not None:
+        check_parameter("StartFaceDetection", "JobTag", job_tag, "--job-tag")
+    for option, value in (("--timeout", timeout), ("--retry-wait", retry_wait)):
         if not value > 0:  # also refuses NaN
             raise BadInput(f"{option} must be a positive number of seconds, got {value:g}")
-    if not options.grace >= 0:
-        raise BadInput(f"--grace must be zero or more seconds, got {options.grace:g}")
+    if not grace >= 0:
+        raise BadInput(f"--grace must be zero or more seconds, got {grace:g}")
+
+
+def check_options(options: LaunchOptions) -> None:
+    """Everything that can be refused before a byte is sent."""
+    check_job_options(
+        options.fmt, options.attributes, options.job_tag, options.timeout, options.retry_wait, options.grace
+    )
+    if options.token is not None:
+        check_parameter("StartFaceDetection", "ClientRequestToken", options.token, "--token")
+    if options.attach is not None:
+        check_parameter("GetFaceDetection", "JobId", options.attach, "--attach")
     if options.is_s3:
         parse_s3_uri(options.video)
         if options.key:

@@ -27,11 +27,11 @@ from launcher.stack import load_outputs_file
 from localaws.synthetic import make_video
 
 from . import test_launcher
-from .support import GateDetector, unique, upload
+from .support import unique, upload
 from .test_launcher import ROOT, read_json
 
-# The launcher tests' fixtures: the deployed stack, the AWS environment, a working folder.
-stack, aws_env, workdir = test_launcher.stack, test_launcher.aws_env, test_launcher.workdir
+# The launcher tests' fixtures: the deployed stack, the AWS environment, a working folder, the gate.
+stack, aws_env, workdir, gate = test_launcher.stack, test_launcher.aws_env, test_launcher.workdir, test_launcher.gate
 
 SLOW_WIDTH = 320  # the videos a SelectiveGate holds
 
@@ -80,14 +80,6 @@ def selective_gate(endpoint, monkeypatch):
     monkeypatch.setattr(backend, "_detector", gate)
     yield gate
     gate.gate.set()
-
-
-@pytest.fixture
-def gate(endpoint, monkeypatch):
-    detector = GateDetector()
-    monkeypatch.setattr(endpoint.rekognition, "_detector", detector)
-    yield detector
-    detector.gate.set()
 
 
 def batch(stack, *args: str) -> int:
