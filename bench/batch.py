@@ -7,7 +7,8 @@
    ``scripts/launch.py s3://bucket/prefix/`` in a process of its own, with the default ``--max-jobs 20``.
    From the emulator's own record of each job (start and end, in ms):
    - wall time against the ideal for the quota: the sum of the jobs' durations / 20;
-   - the share of the time fewer jobs were open than could be (20, or the videos left if fewer);
+   - the share of the time fewer jobs were open than could be (20, or the videos left if fewer), and
+     the share of the slots' time left unused (a slot refilled 50 ms late counts 50 ms of one slot);
    - the median delay from a job's end to the next start (target under 50 ms); it includes the
      emulator's own handling of StartFaceDetection (checks of the object, topic and role, one start at
      a time), printed beside it for reference;
@@ -111,11 +112,13 @@ def quota_figures(times: list[tuple[int, int]], quota: int) -> dict[str, float]:
     ends = sorted(end for _, end in times)
     span = ends[-1] - starts[0]
     events = sorted([(start, 1) for start in starts] + [(end, -1) for end in ends])
-    underfilled, open_jobs, ended, last = 0, 0, 0, starts[0]
+    underfilled, unused, capacity, open_jobs, ended, last = 0, 0, 0, 0, 0, starts[0]
     for at, step in events:
         could = min(quota, len(times) - ended)
+        capacity += could * (at - last)
         if open_jobs < could:
             underfilled += at - last
+            unused += (could - open_jobs) * (at - last)
         last = at
         open_jobs += step
         ended += step == -1
@@ -128,6 +131,7 @@ def quota_figures(times: list[tuple[int, int]], quota: int) -> dict[str, float]:
         "ideal": sum(end - start for start, end in times) / quota / 1000,
         "span": span / 1000,
         "underfilled": underfilled / span,
+        "unused": unused / capacity,
         "median_delay": statistics.median(delays) if delays else float("nan"),
         "p90_delay": sorted(delays)[int(0.9 * len(delays))] if delays else float("nan"),
     }
@@ -179,6 +183,7 @@ def main() -> None:
                 f"({figures['span'] / figures['ideal']:.2f}x)"
             )
             print(f"  share of the time fewer jobs open than could be: {figures['underfilled']:.1%}")
+            print(f"  share of the slots' time unused (slots x time): {figures['unused']:.1%}")
             print(
                 f"  job end -> next start: median {figures['median_delay']:.0f} ms "
                 f"(p90 {figures['p90_delay']:.0f} ms); target under 50 ms"
