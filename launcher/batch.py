@@ -92,6 +92,11 @@ def check_batch_options(options: BatchOptions) -> None:
     """What can be refused before a byte is sent (the videos themselves are checked one by one)."""
     if options.max_jobs < 1:
         raise BadInput(f"--max-jobs must be at least 1, got {options.max_jobs}")
+    if options.outputs.auto_process:
+        raise BadInput(
+            "this stack processes its videos itself (autoProcess: its collector owns the queue): copy the "
+            f"videos under s3://{options.outputs.bucket_name}/{options.outputs.incoming_prefix} instead of a batch"
+        )
     check_job_options(
         options.fmt, options.attributes, options.job_tag, options.timeout, options.retry_wait, options.grace
     )

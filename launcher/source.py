@@ -1,5 +1,5 @@
-"""Where the video comes from: a local file (checked, then uploaded once under a content-addressed
-key) or an ``s3://bucket/key[?versionId=...]`` URI. Either way the launch pins an object version."""
+"""A local video: checked, then uploaded once under a content-addressed key, pinned to the version
+uploaded. (An ``s3://`` video is parsed and pinned by ``s3video``.)"""
 
 from __future__ import annotations
 
@@ -14,13 +14,12 @@ from tqdm import tqdm
 
 from rekognition_limits import MAX_DURATION_MS, MAX_VIDEO_BYTES
 
-from .errors import BadInput, ExitCode, LauncherError, error_code, from_client_error
-from .s3video import S3Video, is_s3_uri, parse_s3_uri
+from .errors import BadInput, ExitCode, LauncherError, from_client_error
+from .s3video import S3Video, head_object, is_s3_uri, parse_s3_uri, pin_s3_video
 from .video import UnsupportedVideo, duration_ms
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-    from mypy_boto3_s3.type_defs import HeadObjectOutputTypeDef
 
 UPLOAD_PREFIX = "videos/"
 # Multipart above 64 MiB, in 64 MiB parts: 10 GB is 160 parts, well under S3's 10,000.
@@ -63,35 +62,19 @@ def sha256_of(path: Path, progress_bar: bool = True) -> str:
     return digest.hexdigest()
 
 
-def _head(s3: S3Client, video: S3Video) -> HeadObjectOutputTypeDef | None:
-    try:
-        if video.version:
-            return s3.head_object(Bucket=video.bucket, Key=video.key, VersionId=video.version)
-        return s3.head_object(Bucket=video.bucket, Key=video.key)
-    except ClientError as error:
-        if error_code(error) in ("404", "NoSuchKey", "NoSuchVersion", "NotFound") or (
-            error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404
-        ):
-            return None
-        raise from_client_error(error, f"reading {video.uri}") from None
-
-
-def pin_s3_video(s3: S3Client, video: S3Video) -> S3Video:
-    """The URI's object must exist; without a versionId, pin the version that is current now."""
-    head = _head(s3, video)
-    if head is None:
-        raise BadInput(f"{video.uri} does not exist (or you may not read it)")
-    return S3Video(video.bucket, video.key, video.version or head.get("VersionId"))
-
-
 def upload(
-    s3: S3Client, path: Path, bucket: str, key: str | None = None, progress_bars: bool = True
+    s3: S3Client,
+    path: Path,
+    bucket: str,
+    key: str | None = None,
+    prefix: str = UPLOAD_PREFIX,
+    progress_bars: bool = True,
 ) -> tuple[S3Video, bool]:
     """Upload unless the same bytes are already there; return the pinned version and whether it
-    uploaded. By default the key is the content's SHA-256, so a file is never uploaded twice."""
+    uploaded. By default the key is the prefix and the content's SHA-256, so a file is never uploaded twice."""
     digest = sha256_of(path, progress_bars)
-    key = key or f"{UPLOAD_PREFIX}{digest}{path.suffix.lower()}"
-    existing = _head(s3, S3Video(bucket, key, None))
+    key = key or f"{prefix}{digest}{path.suffix.lower()}"
+    existing = head_object(s3, S3Video(bucket, key, None))
     if existing is not None and existing.get("Metadata", {}).get(DIGEST_METADATA) == digest:
         return S3Video(bucket, key, existing.get("VersionId")), False
     try:
@@ -118,18 +101,23 @@ def upload(
             "stack's bucket exists and that you may write to it (the launcher policy)",
             ExitCode.AWS_ERROR,
         ) from None
-    head = _head(s3, S3Video(bucket, key, None))
+    head = head_object(s3, S3Video(bucket, key, None))
     if head is None:
         raise LauncherError(f"s3://{bucket}/{key} is missing right after its upload")
     return S3Video(bucket, key, head.get("VersionId")), True
 
 
 def pinned_video(
-    s3: S3Client, video: str, bucket: str, key: str | None = None, progress_bars: bool = True
+    s3: S3Client,
+    video: str,
+    bucket: str,
+    key: str | None = None,
+    prefix: str = UPLOAD_PREFIX,
+    progress_bars: bool = True,
 ) -> tuple[S3Video, bool]:
     """The object version to run on, and whether it was uploaded now: an s3:// URI's (the current
-    version unless it names one), or a local file's upload to ``bucket`` (checked beforehand with
-    ``check_local_video``)."""
+    version unless it names one), or a local file's upload to ``bucket`` under ``prefix`` (checked
+    beforehand with ``check_local_video``)."""
     if is_s3_uri(video):
         return pin_s3_video(s3, parse_s3_uri(video)), False
-    return upload(s3, Path(video), bucket, key, progress_bars)
+    return upload(s3, Path(video), bucket, key, prefix, progress_bars)

@@ -3,6 +3,7 @@ light imports (an AWS Lambda function reuses it with boto3 alone)."""
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -87,6 +88,12 @@ def test_the_ledger_keeps_what_it_was_told_across_connections(tmp_path: Path):
 def test_batch_options_refused(change, message):
     with pytest.raises(BadInput, match=message):
         check_batch_options(BatchOptions(videos=["a.mp4"], outputs=OUTPUTS, **change))
+
+
+def test_an_auto_processing_stack_is_not_for_a_batch():
+    outputs = dataclasses.replace(OUTPUTS, incoming_prefix="incoming/", starter_function_name="starter")
+    with pytest.raises(BadInput, match="autoProcess"):
+        check_batch_options(BatchOptions(videos=["a.mp4"], outputs=outputs))
 
 
 def test_an_out_dir_that_cannot_be_a_folder(tmp_path: Path):
