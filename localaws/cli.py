@@ -8,10 +8,11 @@ import json
 import logging
 import os
 import signal
+import socket
 import sys
-import threading
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -101,6 +102,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextmanager
+def _stop_signals() -> Iterator[Callable[[], None]]:
+    """Catch Ctrl-C and SIGTERM from here on; yields a function that blocks until one arrives.
+
+    The kernel may hand a signal to any thread, and Python runs its handler only when the main thread
+    next runs Python code: a main thread blocked on a lock (``threading.Event.wait``) can sleep through
+    it while a job runs to its end. ``signal.set_wakeup_fd`` writes the signal's number into a socket
+    whichever thread took it, and a read of that socket wakes the main thread at once.
+    """
+    receiver, sender = socket.socketpair()
+    sender.setblocking(False)
+    previous_fd = signal.set_wakeup_fd(sender.fileno())
+    previous = {signum: signal.signal(signum, lambda *_: None) for signum in STOP_SIGNALS}
+
+    def wait_for_stop() -> None:
+        while receiver.recv(1)[0] not in STOP_SIGNALS:
+            pass
+
+    try:
+        yield wait_for_stop
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        signal.set_wakeup_fd(previous_fd)
+        receiver.close()
+        sender.close()
+
+
 def serve(args: argparse.Namespace) -> int:
     settings = EmulatorSettings(
         data_dir=args.data_dir,
@@ -110,19 +142,18 @@ def serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         detector=args.detector,
     )
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    try:
-        endpoint = LocalEndpoint(settings, args.host, args.port).start()
-    except OSError as error:
-        print(
-            f"error: cannot listen on {args.host}:{args.port}: {error.strerror}; choose another --port", file=sys.stderr
-        )
-        return 2
-    print(f"Local AWS endpoint ready at {endpoint.url} (data in {args.data_dir})", flush=True)
-    stop.wait()
-    endpoint.stop()
+    with _stop_signals() as wait_for_stop:
+        try:
+            endpoint = LocalEndpoint(settings, args.host, args.port).start()
+        except OSError as error:
+            print(
+                f"error: cannot listen on {args.host}:{args.port}: {error.strerror}; choose another --port",
+                file=sys.stderr,
+            )
+            return 2
+        print(f"Local AWS endpoint ready at {endpoint.url} (data in {args.data_dir})", flush=True)
+        wait_for_stop()
+        endpoint.stop()
     print("Local AWS endpoint stopped", flush=True)
     return 0
 
