@@ -4,6 +4,7 @@ into it (``deploy``, ``destroy``)."""
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import os
@@ -15,6 +16,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pulumi
 from botocore.config import Config
@@ -24,7 +26,7 @@ from components import ConfigError
 
 from .clients import local_client
 from .deploy import engine
-from .deploy.errors import DeployError, EndpointUnreachable, PulumiCliError
+from .deploy.errors import BadPath, DeployError, EndpointUnreachable, PulumiCliError
 from .deploy.handlers import Context
 from .deploy.program import stack_config
 from .deploy.pulumi_cli import PulumiCli, cli_available
@@ -43,6 +45,13 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def _endpoint_url(text: str) -> str:
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"must be a URL such as http://127.0.0.1:{DEFAULT_PORT}, got {text!r}")
+    return text
 
 
 DEBUG_HELP = "on an error, also print the traceback and AWS's request id"
@@ -83,6 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(command, help=text, description=text, parents=[common])
         sub.add_argument(
             "--endpoint",
+            type=_endpoint_url,
             default=os.environ.get("AWS_ENDPOINT_URL", f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"),
             help="default: $AWS_ENDPOINT_URL, else http://127.0.0.1:4566",
         )
@@ -191,7 +201,24 @@ def _context(endpoint: str, region: str) -> Context:
     return Context(client, region, account_id)
 
 
+def _check_paths(args: argparse.Namespace, make_folders: bool) -> None:
+    """Check (and for deploy, make) the folders the command writes to before anything else: a bad path
+    then costs nothing, not a resource made whose state cannot be saved."""
+    outputs_file = _outputs_file(args)
+    if outputs_file.is_dir():
+        raise BadPath(f"--outputs-file {outputs_file} is a folder; give a file name")
+    for folder, option in ((_state_file(args).parent, "--data-dir"), (outputs_file.parent, "--outputs-file")):
+        try:
+            if make_folders:
+                folder.mkdir(parents=True, exist_ok=True)
+            elif any(parent.exists() and not parent.is_dir() for parent in (folder, *folder.parents)):
+                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+        except OSError as error:
+            raise BadPath(f"cannot use the folder {folder} ({error.strerror}); choose another {option}") from None
+
+
 def deploy(args: argparse.Namespace) -> int:
+    _check_paths(args, make_folders=True)
     outputs_file = _outputs_file(args)
     if _use_cli(args):
         outputs = PulumiCli(PROJECT_DIR, args.data_dir, args.stack).deploy(args.endpoint)
@@ -208,6 +235,7 @@ def deploy(args: argparse.Namespace) -> int:
 
 
 def destroy(args: argparse.Namespace) -> int:
+    _check_paths(args, make_folders=False)
     if _use_cli(args):
         if args.force:
             raise PulumiCliError(

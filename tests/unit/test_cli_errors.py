@@ -49,6 +49,36 @@ def test_local_debug_prints_the_traceback_and_request_id(monkeypatch, capsys, ar
     assert err.strip().splitlines()[-1].startswith("error: ")
 
 
+@pytest.mark.parametrize("url", ["notaurl", "ftp://127.0.0.1:4566", "http://"])
+@pytest.mark.parametrize("command", ["deploy", "destroy"])
+def test_local_refuses_an_endpoint_that_is_not_a_url(capsys, command, url):
+    with pytest.raises(SystemExit) as exited:
+        localaws.cli.main([command, "--endpoint", url])
+    assert exited.value.code == 2
+    assert f"--endpoint: must be a URL such as http://127.0.0.1:4566, got {url!r}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["deploy", "destroy"])
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        ("--data-dir", "cannot use the folder {file}/deploy (Not a directory); choose another --data-dir"),
+        ("--outputs-file", "--outputs-file {folder} is a folder; give a file name"),
+    ],
+)
+def test_local_refuses_a_path_it_cannot_write_before_reaching_the_endpoint(tmp_path, capsys, command, option, message):
+    file = tmp_path / "a-file"
+    file.write_text("")
+    value = file if option == "--data-dir" else tmp_path
+    # Nothing answers at this endpoint: the path is refused first, so nothing is made that could not be recorded.
+    argv = [command, "--endpoint", "http://127.0.0.1:1", "--engine", "in-process", option, str(value)]
+    if option == "--outputs-file":
+        argv += ["--data-dir", str(tmp_path / "data")]
+    assert localaws.cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == ["error: " + message.format(file=file, folder=tmp_path)]
+
+
 @pytest.mark.parametrize("bug", [ValueError("a bug"), RuntimeError("another bug"), KeyError("x")])
 def test_local_lets_a_bug_through(monkeypatch, bug):
     monkeypatch.setattr(localaws.cli, "deploy", failing(bug))
