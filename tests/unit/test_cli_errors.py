@@ -12,7 +12,8 @@ from botocore.exceptions import ClientError
 
 import launcher.cli
 import localaws.cli
-from launcher.errors import ExitCode, from_client_error
+from launcher.aws import Clients
+from launcher.errors import BadInput, ExitCode, from_client_error
 from localaws.deploy.errors import DeployError, StateFileError
 
 REQUEST_ID = "0f1e2d3c-request-id"
@@ -137,3 +138,9 @@ def test_launch_lets_a_bug_through(monkeypatch, outputs_file):
     monkeypatch.setattr(launcher.cli, "Launch", failing(ValueError("a bug")))
     with pytest.raises(ValueError, match="a bug"):
         launcher.cli.main(["s3://b/v.mp4", "--outputs", str(outputs_file)])
+
+
+def test_launch_names_a_malformed_endpoint_url_instead_of_a_traceback(monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "notaurl")
+    with pytest.raises(BadInput, match="Invalid endpoint: notaurl: set AWS_ENDPOINT_URL to a URL such as http://"):
+        Clients("eu-west-1")("s3")
