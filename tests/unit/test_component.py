@@ -233,7 +233,7 @@ def test_customer_managed_keys_are_used_and_granted(run_component):
 BAD_SETTINGS = [
     ({"max_receive_count": 0}, "maxReceiveCount must be between 1 and 1000"),
     ({"max_receive_count": 1001}, "maxReceiveCount"),
-    ({"max_receive_count": "many"}, "maxReceiveCount"),
+    ({"max_receive_count": "5"}, r"maxReceiveCount must be between 1 and 1000 \(SQS's limit\), got '5'"),  # not 5
     ({"version_retention_days": 0}, "versionRetentionDays"),
     ({"raw_message_delivery": "yes"}, "rawMessageDelivery must be true or false"),
     ({"existing_bucket_name": "Not_A_Bucket"}, "existingBucketName 'Not_A_Bucket' is not a valid S3 bucket name"),
