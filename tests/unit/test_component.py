@@ -1,5 +1,6 @@
 """Every rule of the component, asserted on the inputs its resources receive under Pulumi's mocks."""
 
+import asyncio
 import gc
 import json
 import logging
@@ -9,7 +10,6 @@ import pulumi
 import pulumi_aws as aws
 import pytest
 from pulumi.runtime.settings import SETTINGS
-from pulumi.runtime.sync_await import _ensure_event_loop  # the loop Pulumi runs programs on
 
 from components import ConfigError, FaceDetectionPipeline, FaceDetectionPipelineArgs
 from components.pipeline import TYPE_TOKEN
@@ -373,7 +373,7 @@ def test_a_failed_deployment_leaves_no_error_to_report_later(caplog):
             stacks={KEYS_STACK: {"value": "not-a-key"}},
         )
     # One such future, made on the loop Pulumi runs programs on, and dropped unretrieved.
-    future = _ensure_event_loop().create_future()
+    future = asyncio.get_event_loop_policy().get_event_loop().create_future()
     future.set_exception(ValueError("bucketKmsKeyArn must be a KMS key"))
     del future
     with caplog.at_level(logging.ERROR, logger="asyncio"):
