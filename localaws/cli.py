@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
             "--endpoint",
             type=_endpoint_url,
             default=os.environ.get("AWS_ENDPOINT_URL", f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"),
-            help="default: $AWS_ENDPOINT_URL, else http://127.0.0.1:4566",
+            help=f"default: $AWS_ENDPOINT_URL, else http://{DEFAULT_HOST}:{DEFAULT_PORT}",
         )
         sub.add_argument("--stack", default="local", help="its config is read from Pulumi.<stack>.yaml if present")
         sub.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="deploy state lives here")
