@@ -77,10 +77,12 @@ class EndpointProcess:
         return self._process.pid
 
     def stop(self, timeout: float = 30.0) -> None:
-        """SIGTERM (a clean stop), then SIGKILL if it does not go."""
+        """SIGTERM (a clean stop), then SIGKILL if it does not go, and then say so: an endpoint that
+        ignores SIGTERM would let its jobs run on and finish, which a restart test must not miss."""
         process, self._process = self._process, None
         if process is None:
             return
+        killed = False
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
             try:
@@ -88,15 +90,22 @@ class EndpointProcess:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+                killed = True
         if process.stdout:
             process.stdout.close()
         self._log.close()
+        if killed:
+            raise RuntimeError(f"the local endpoint did not stop within {timeout:g} s of SIGTERM; see {self.log_path}")
 
     def __enter__(self) -> EndpointProcess:
         return self.start()
 
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+    def __exit__(self, exc_type: type[BaseException] | None, *exc_info: object) -> None:
+        try:
+            self.stop()
+        except RuntimeError:
+            if exc_type is None:  # else the error already on its way matters more
+                raise
 
     def environment(self) -> dict[str, str]:
         return {**os.environ, **client_environment(self.url)}
