@@ -12,6 +12,7 @@ from tqdm import tqdm
 from rekognition_limits import MAX_DURATION_MS
 
 from .aws import Clients
+from .discovery import file_name
 from .errors import BadInput, ExitCode, LauncherError
 from .notifications import DEFAULT_GRACE_SECONDS, CompletionWaiter
 from .rekognition import DEFAULT_RETRY_WAIT_SECONDS, FaceDetection, StartRequest, check_parameter
@@ -46,8 +47,7 @@ class LaunchOptions:
     def out_path(self) -> Path:
         if self.out:
             return self.out
-        name = (parse_s3_uri(self.video).key if self.is_s3 else self.video).rstrip("/").rsplit("/", 1)[-1]
-        return Path(f"{name}.faces.{self.fmt}")
+        return Path(f"{file_name(self.video)}.faces.{self.fmt}")
 
 
 @dataclass(frozen=True)
