@@ -50,6 +50,7 @@ from .notifications import (
     SHARED_STATUS_SECONDS,
     SQS_MAX_WAIT_SECONDS,
     YIELD_SECONDS,
+    Completion,
     receive_completions,
     status_check_times,
 )
@@ -70,6 +71,7 @@ PREPARE_WORKERS = 2  # hashing and uploading run ahead of the starts
 FETCH_WORKERS = 2
 START_WORKERS = 4  # starts in flight at once: a freed slot does not wait for another start's reply
 CONSUMER_ERROR_PAUSE_SECONDS = 5.0
+SETTLE_SECONDS = 10.0  # at the end, the longest wait for the consumer to delete the last completions
 ONE_ATTEMPT = Config(retries={"mode": "standard", "max_attempts": 1})
 
 
@@ -182,6 +184,8 @@ class Batch:
         self._open: set[str] = set()
         self._unstarted = 0
         self._stop = threading.Event()
+        self._settled = threading.Event()  # cleared while completions handed over wait for their delete
+        self._settled.set()
         self._videos: list[Video] = []
         # Each phase's count and the videos the scheduler looks at, kept as videos move: no event
         # makes it look at every video of the batch.
@@ -226,6 +230,7 @@ class Batch:
             ):
                 self._load(sources)
                 self._loop(deadline)
+                self._settled.wait(SETTLE_SECONDS)  # the last completions deleted, not left for the DLQ
         finally:
             self._stop.set()
             self._ledger.close()
@@ -441,20 +446,25 @@ class Batch:
         while not self._stop.is_set() and self._consumer_needed():
             try:
                 received = receive_completions(
-                    self._sqs, self.options.outputs.queue_url, SQS_MAX_WAIT_SECONDS, self._owns
+                    self._sqs, self.options.outputs.queue_url, SQS_MAX_WAIT_SECONDS, self._owns, self._dispatch
                 )
             except (LauncherError, BotoCoreError) as error:  # the queue unreachable: polling covers
                 log.warning("%s; the jobs' status is polled meanwhile", error)
                 self._stop.wait(CONSUMER_ERROR_PAUSE_SECONDS)
                 continue
-            for completion in received.mine:
-                with self._lock:
-                    self._open.discard(completion.job_id)
-                self._events.put(("completed", completion.job_id, completion.status))
+            finally:
+                self._settled.set()
             if received.others:
                 self._events.put(("shared",))
             if received.gave_back:
                 self._stop.wait(YIELD_SECONDS)  # so that their owners, not this batch, receive them next
+
+    def _dispatch(self, completion: Completion) -> None:
+        """To the scheduler, before the message is deleted: a freed slot is filled a round trip sooner."""
+        self._settled.clear()
+        with self._lock:
+            self._open.discard(completion.job_id)
+        self._events.put(("completed", completion.job_id, completion.status))
 
     def _owns(self, job_id: str) -> bool:
         with self._lock:
