@@ -87,6 +87,9 @@ def test_a_local_video_to_results(stack, aws_env, workdir, videos, capsys):
     assert result["JobStatus"] == "SUCCEEDED"
     assert set(result) >= {"JobId", "JobStatus", "VideoMetadata", "Video", "Faces"}
     assert len(result["Faces"]) == 10
+    assert [face["AppearanceIndex"] for face in result["Faces"]] == [0] * 10, "one face crossing the frame"
+    (appearance,) = result["Appearances"]
+    assert (appearance["StartTimestamp"], appearance["EndTimestamp"], appearance["DetectionCount"]) == (0, 1800, 10)
     assert result["Video"]["S3Object"]["Version"], "the launch pins the object version"
     assert result["Video"]["S3Object"]["Name"].startswith("videos/")
     out = capsys.readouterr().out
@@ -138,7 +141,7 @@ def test_every_output_format(stack, aws_env, workdir, videos):
     assert launch(stack, str(video), "--format", "jsonl") == ExitCode.OK
     lines = (workdir / "formats.mp4.faces.jsonl").read_text().splitlines()
     assert len(lines) == 10
-    assert all(set(json.loads(line)) == {"Timestamp", "Face"} for line in lines)
+    assert all(set(json.loads(line)) == {"Timestamp", "Face", "AppearanceIndex"} for line in lines)
     assert launch(stack, str(video), "--format", "csv", "--out", "faces.csv") == ExitCode.OK
     rows = list(csv.DictReader((workdir / "faces.csv").open()))
     assert len(rows) == 10
@@ -154,7 +157,9 @@ def test_every_output_format(stack, aws_env, workdir, videos):
         "pitch",
         "brightness",
         "sharpness",
+        "appearance",
     ]
+    assert {r["appearance"] for r in rows} == {"0"}
     assert [int(r["timestamp_ms"]) for r in rows] == [json.loads(line)["Timestamp"] for line in lines]
     assert all(0 <= float(r["left"]) <= 1 and float(r["confidence"]) > 90 for r in rows)
 
