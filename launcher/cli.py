@@ -48,6 +48,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", metavar="FILE", type=Path, help="results file (default: <video name>.faces.<format>)")
     parser.add_argument("--format", choices=FORMATS, default="json", dest="fmt")
     parser.add_argument(
+        "--report",
+        action="store_true",
+        help="also write <video name>.faces.html beside the results: who is on screen when, with pictures",
+    )
+    parser.add_argument(
         "--timeout",
         metavar="SECONDS",
         type=float,
@@ -105,6 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 attach=args.attach,
                 grace=args.grace,
                 retry_wait=args.retry_wait,
+                report=args.report,
             )
         )
         result = launch.run()
@@ -126,4 +132,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitCode.AWS_ERROR
     print(f"job {result.job_id}: {result.summary.describe()}")
     print(f"results written to {result.out}")
+    if result.report:
+        print(f"report written to {result.report}")
     return ExitCode.OK

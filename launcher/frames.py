@@ -27,6 +27,12 @@ THUMBNAIL_HEIGHT = 160  # pixels
 MARGIN = 0.35  # context around the face box, in box sizes on each side
 JPEG_QUALITY = 80
 
+VideoSource = Path | BinaryIO | io.RawIOBase  # a local file, or a file-like object such as S3ObjectReader
+
+
+class UnreadableVideo(Exception):
+    """The frames could not be read; the message says why."""
+
 
 class S3ObjectReader(io.RawIOBase):
     """A seekable, read-only file over one S3 object version, read in ``block_size`` ranges with a
@@ -87,7 +93,7 @@ class S3ObjectReader(io.RawIOBase):
         return data
 
 
-def frames_at(video: Path | BinaryIO, timestamps: Iterable[int]) -> Iterator[tuple[int, av.VideoFrame]]:
+def frames_at(video: VideoSource, timestamps: Iterable[int]) -> Iterator[tuple[int, av.VideoFrame]]:
     """(timestamp, frame) for each wanted timestamp the video reaches, in time order. Far-apart
     timestamps are reached by seeking to the keyframe before them; near ones by decoding on."""
     wanted = sorted(set(timestamps))
@@ -150,14 +156,17 @@ def thumbnail(image: Image.Image, box: Box, height: int = THUMBNAIL_HEIGHT) -> T
     return Thumbnail(encoded.getvalue(), out_width, height, face_box)
 
 
-def thumbnails(video: Path | BinaryIO, wanted: dict[int, tuple[int, Box]]) -> dict[int, Thumbnail]:
+def thumbnails(video: VideoSource, wanted: dict[int, tuple[int, Box]]) -> dict[int, Thumbnail]:
     """A thumbnail per key of ``wanted`` (key: (timestamp, box)), decoding each frame once."""
     by_timestamp: dict[int, list[tuple[int, Box]]] = {}
     for key, (timestamp, box) in wanted.items():
         by_timestamp.setdefault(timestamp, []).append((key, box))
     made = {}
-    for timestamp, frame in frames_at(video, by_timestamp):
-        image = frame.to_image()
-        for key, box in by_timestamp[timestamp]:
-            made[key] = thumbnail(image, box)
+    try:
+        for timestamp, frame in frames_at(video, by_timestamp):
+            image = frame.to_image()
+            for key, box in by_timestamp[timestamp]:
+                made[key] = thumbnail(image, box)
+    except (av.error.FFmpegError, ValueError, IndexError) as error:  # IndexError: no video stream
+        raise UnreadableVideo(str(error)) from None
     return made

@@ -7,12 +7,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from botocore.exceptions import BotoCoreError, ClientError
 from tqdm import tqdm
 
 from .aws import Clients
 from .errors import BadInput, ExitCode, LauncherError
+from .frames import S3ObjectReader, Thumbnail, UnreadableVideo, thumbnails
 from .notifications import DEFAULT_GRACE_SECONDS, CompletionWaiter
 from .rekognition import FaceDetection, StartRequest, check_parameter
+from .report import VideoReport, write_report
 from .results import FORMATS, Summary, write_results
 from .source import S3Video, check_local_video, parse_s3_uri, pin_s3_video, upload
 from .stack import StackOutputs
@@ -34,16 +37,21 @@ class LaunchOptions:
     attach: str | None = None
     grace: float = DEFAULT_GRACE_SECONDS
     retry_wait: float = 5.0
+    report: bool = False
 
     @property
     def is_s3(self) -> bool:
         return self.video.lower().startswith("s3:")  # a malformed s3:/ URI is refused as a URI, not as a path
 
+    def video_name(self) -> str:
+        return (parse_s3_uri(self.video).key if self.is_s3 else self.video).rstrip("/").rsplit("/", 1)[-1]
+
     def out_path(self) -> Path:
-        if self.out:
-            return self.out
-        name = (parse_s3_uri(self.video).key if self.is_s3 else self.video).rstrip("/").rsplit("/", 1)[-1]
-        return Path(f"{name}.faces.{self.fmt}")
+        return self.out or Path(f"{self.video_name()}.faces.{self.fmt}")
+
+    def report_path(self) -> Path:
+        """Beside the results file."""
+        return self.out_path().parent / f"{self.video_name()}.faces.html"
 
 
 @dataclass(frozen=True)
@@ -51,6 +59,7 @@ class LaunchResult:
     job_id: str
     out: Path
     summary: Summary
+    report: Path | None = None
 
 
 def check_options(options: LaunchOptions) -> None:
@@ -79,8 +88,9 @@ def check_options(options: LaunchOptions) -> None:
     out = options.out_path()
     if not out.parent.is_dir():
         raise BadInput(f"cannot write {out}: the folder {out.parent} does not exist")
-    if out.is_dir():
-        raise BadInput(f"cannot write {out}: it is a folder")
+    for path in (out, options.report_path()) if options.report else (out,):
+        if path.is_dir():
+            raise BadInput(f"cannot write {path}: it is a folder")
 
 
 class Launch:
@@ -122,7 +132,36 @@ class Launch:
         out = options.out_path()
         with tqdm(desc="fetching results", unit=" faces", leave=False) as progress:
             summary = write_results(jobs.pages(job_id), out, options.fmt, on_face=progress.update)
-        return LaunchResult(job_id, out, summary)
+        report = self._write_report(clients, out, summary) if options.report else None
+        return LaunchResult(job_id, out, summary, report)
+
+    def _write_report(self, clients: Clients, results: Path, summary: Summary) -> Path:
+        """The HTML report, with a thumbnail of each appearance's best frame: from the local video
+        if it is here, else read from the job's S3 object. Without them, a note says why."""
+        options = self.options
+        local = None if options.is_s3 else Path(options.video)
+        if local is not None and not local.is_file():
+            local = None  # e.g. --attach with a name only: read the job's S3 object
+        s3_object = summary.header.get("Video", {}).get("S3Object", {})
+        s3_video = S3Video(s3_object["Bucket"], s3_object["Name"], s3_object.get("Version")) if s3_object else None
+        source = options.video if local or s3_video is None else s3_video.uri
+        pictures: dict[int, Thumbnail] = {}
+        note = None
+        wanted = {a.index: (a.best_timestamp, a.best_box) for a in summary.appearances}
+        try:
+            if wanted and local is not None:
+                pictures = thumbnails(local, wanted)
+            elif wanted and s3_video is not None:
+                with S3ObjectReader(clients("s3"), s3_video) as reader:
+                    pictures = thumbnails(reader, wanted)
+            elif wanted:
+                note = f"No thumbnails: {options.video} is not here and the results name no S3 object."
+        except (UnreadableVideo, ClientError, BotoCoreError, OSError) as error:
+            note = f"No thumbnails: the video could not be read ({error})."
+        if note:
+            self._report(note)
+        video = VideoReport(options.video_name(), source, summary, pictures, results, note)
+        return write_report([video], options.report_path())
 
     def _video(self, clients: Clients) -> S3Video:
         """The pinned object version to run on: the s3:// URI's, or the local file's upload."""

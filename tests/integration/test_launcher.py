@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -18,6 +20,7 @@ import pytest
 
 from launcher.cli import main
 from launcher.errors import ExitCode
+from launcher.frames import S3ObjectReader
 from localaws.deploy import engine
 from localaws.deploy.handlers import Context
 
@@ -288,6 +291,66 @@ def test_a_missing_bucket_is_a_clear_error(stack, aws_env, workdir, videos, caps
     assert "uploading" in err and "What to do:" in err and "Traceback" not in err
 
 
+# -- the report ------------------------------------------------------------------------------------
+
+
+def report_figures(path: Path) -> tuple[int, list[str]]:
+    """How many timeline lanes the report has, and its thumbnails' data URIs."""
+    page = path.read_text()
+    return page.count('class="lane"'), re.findall(r'<image href="(data:image/jpeg;base64,[^"]+)"', page)
+
+
+def test_report_beside_the_results_with_a_thumbnail_from_the_local_video(stack, aws_env, workdir, videos, capsys):
+    (workdir / "out").mkdir()
+    video = workdir / "reported.mp4"
+    shutil.copy(videos["face"].path, video)
+    assert launch(stack, str(video), "--report", "--out", "out/faces.json") == ExitCode.OK
+    report = workdir / "out" / "reported.mp4.faces.html"
+    assert f"report written to {Path('out') / 'reported.mp4.faces.html'}" in capsys.readouterr().out
+    lanes, pictures = report_figures(report)
+    assert (lanes, len(pictures)) == (1, 1)
+    assert base64.b64decode(pictures[0].split(",", 1)[1])[:3] == b"\xff\xd8\xff", "a JPEG"
+    assert 'href="faces.json"' in report.read_text(), "links the results beside it"
+    assert list(workdir.glob("out/.*partial")) == []
+
+
+def test_report_of_an_s3_video_reads_its_frames_from_s3(stack, aws, aws_env, workdir, videos, monkeypatch):
+    s3_object = upload(aws, stack["outputs"]["bucketName"], videos["face"].path, key="incoming/remote.mp4")
+    fetched = []
+    original = S3ObjectReader._block
+
+    def counting(reader, number):
+        fetched.append(number)
+        return original(reader, number)
+
+    monkeypatch.setattr(S3ObjectReader, "_block", counting)
+    assert launch(stack, f"s3://{s3_object['Bucket']}/incoming/remote.mp4", "--report") == ExitCode.OK
+    assert fetched, "frames were read from S3"
+    lanes, pictures = report_figures(workdir / "remote.mp4.faces.html")
+    assert (lanes, len(pictures)) == (1, 1)
+
+
+def test_report_after_attach_without_the_local_file_uses_the_job_s_s3_object(stack, aws, aws_env, workdir, videos):
+    outputs = stack["outputs"]
+    s3_object = upload(aws, outputs["bucketName"], videos["face"].path)
+    job_id = aws("rekognition").start_face_detection(
+        Video={"S3Object": s3_object},
+        NotificationChannel={"SNSTopicArn": outputs["topicArn"], "RoleArn": outputs["roleArn"]},
+    )["JobId"]
+    assert launch(stack, "gone.mp4", "--attach", job_id, "--report") == ExitCode.OK
+    page = (workdir / "gone.mp4.faces.html").read_text()
+    assert f"s3://{s3_object['Bucket']}/{s3_object['Name']}" in page
+    assert report_figures(workdir / "gone.mp4.faces.html")[1], "the thumbnail came from S3"
+
+
+def test_report_of_a_video_without_faces_says_so(stack, aws_env, workdir, videos):
+    video = workdir / "empty.mp4"
+    shutil.copy(videos["no-face"].path, video)
+    assert launch(stack, str(video), "--report") == ExitCode.OK
+    page = (workdir / "empty.mp4.faces.html").read_text()
+    assert "No faces were found" in page and report_figures(workdir / "empty.mp4.faces.html") == (0, [])
+
+
 # -- bad inputs: a clear error, no job, no file ----------------------------------------------------
 
 
@@ -308,6 +371,7 @@ def test_a_missing_bucket_is_a_clear_error(stack, aws_env, workdir, videos, caps
         (["clip.mp4", "--retry-wait", "0"], "--retry-wait must be a positive number"),
         (["clip.mp4", "--timeout", "nan"], "--timeout must be a positive number"),
         (["clip.mp4", "--grace", "-1"], "--grace must be zero or more"),
+        (["clip.mp4", "--report", "--out", "faces.json"], "clip.mp4.faces.html: it is a folder"),
     ],
 )
 def test_bad_inputs_are_refused_before_anything_starts(
@@ -316,6 +380,7 @@ def test_bad_inputs_are_refused_before_anything_starts(
     shutil.copy(videos["face"].path, workdir / "clip.mp4")
     shutil.copy(videos["mpeg4"].path, workdir / "mpeg4.mp4")
     (workdir / "notes.mp4").write_text("not a video")
+    (workdir / "clip.mp4.faces.html").mkdir()
     before = set(workdir.iterdir())
     jobs = job_count(endpoint)
     assert launch(stack, *args) == ExitCode.BAD_INPUT
