@@ -46,11 +46,12 @@ ul.counts { display: flex; flex-wrap: wrap; gap: 8px; list-style: none; padding:
 ul.counts li { background: var(--lane); border-radius: 8px; padding: 6px 10px; }
 ul.counts b { font-size: 1.15em; }
 .timeline { position: relative; }
-.axis { position: relative; height: 1.4em; margin-left: 3.6em; border-bottom: 1px solid var(--muted);
-  font-size: .8em; color: var(--muted); }
+.lane, .axis-row { display: grid; grid-template-columns: 3.6em 1fr; align-items: center; min-height: 18px; }
+.axis { position: relative; height: 1.5em; border-bottom: 1px solid var(--muted); font-size: .8em;
+  color: var(--muted); }
 .axis span { position: absolute; bottom: 2px; transform: translateX(-50%); white-space: nowrap; }
 .axis span.first { transform: none; }
-.lane { display: grid; grid-template-columns: 3.6em 1fr; align-items: center; min-height: 18px; }
+.axis span.last { transform: translateX(-100%); }
 .lane a { font-size: .8em; color: var(--muted); text-decoration: none; }
 .track { position: relative; height: 12px; background: var(--lane); border-radius: 3px; }
 .run { position: absolute; top: 0; bottom: 0; min-width: 3px; border-radius: 3px; }
@@ -123,9 +124,11 @@ def _percent(value: float, whole: float) -> str:
 
 def _timeline(video: VideoReport, anchor: str) -> str:
     duration = _duration(video)
+    times = _ticks(duration)
+    placement = ["first" if i == 0 else "last" if t > 0.92 * duration else "tick" for i, t in enumerate(times)]
     ticks = "".join(
-        f'<span class="{"first" if i == 0 else "tick"}" style="left:{_percent(t, duration)}">{clock(t)}</span>'
-        for i, t in enumerate(_ticks(duration))
+        f'<span class="{where}" style="left:{_percent(t, duration)}">{clock(t)}</span>'
+        for where, t in zip(placement, times, strict=True)
     )
     lanes = []
     for appearance in video.summary.appearances:
@@ -141,9 +144,8 @@ def _timeline(video: VideoReport, anchor: str) -> str:
         )
     description = f"timeline of {len(lanes)} appearance(s) over {clock(duration)}"
     return (
-        f'<div class="timeline" role="img" aria-label="{description}"><div class="axis">{ticks}</div>'
-        + "".join(lanes)
-        + "</div>"
+        f'<div class="timeline" role="img" aria-label="{description}">'
+        f'<div class="axis-row"><span></span><div class="axis">{ticks}</div></div>' + "".join(lanes) + "</div>"
     )
 
 

@@ -297,7 +297,7 @@ def test_a_missing_bucket_is_a_clear_error(stack, aws_env, workdir, videos, caps
 def report_figures(path: Path) -> tuple[int, list[str]]:
     """How many timeline lanes the report has, and its thumbnails' data URIs."""
     page = path.read_text()
-    return page.count('class="lane"'), re.findall(r'<image href="(data:image/jpeg;base64,[^"]+)"', page)
+    return page.count('<div class="lane"'), re.findall(r'<image href="(data:image/jpeg;base64,[^"]+)"', page)
 
 
 def test_report_beside_the_results_with_a_thumbnail_from_the_local_video(stack, aws_env, workdir, videos, capsys):
