@@ -183,4 +183,7 @@ def test_the_demo_command(tmp_path):
     assert faces["JobStatus"] == "SUCCEEDED" and len(faces["Faces"]) == 10
     for picture in ("contact-sheet.png", "timeline.png"):
         assert (tmp_path / picture).read_bytes().startswith(b"\x89PNG")
+    report = tmp_path / "sample.mp4.faces.html"
+    assert report.read_text().count("data:image/jpeg;base64,") == len(faces["Appearances"]) == 1
+    assert f"the report, to open in a browser: {report.resolve().as_uri()}" in result.stdout
     assert "local endpoint at http://127.0.0.1:" in result.stdout
