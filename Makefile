@@ -31,3 +31,4 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/emulator_speed.py
 	$(PY) bench/launcher_overhead.py
+	$(PY) bench/appearances.py

@@ -4,8 +4,10 @@ GetFaceDetection answers with one entry per face per sampled timestamp. An appea
 face across sampled timestamps by position (where the face is going, from its last two detections),
 size and landmark layout (where the eyes, nose and mouth sit inside the box: a turned head keeps its
 layout from one sample to the next), and tolerates short gaps (a missed sample, a turned head) of up
-to ``max_gap_ms``. A face that leaves and comes back later is a new appearance: without recognition
-there is no telling it is the same person, and "when was a face on screen" is the question.
+to ``max_gap_ms``, or ``max_hidden_ms`` for a face that went behind another one (its expected place
+taken by a face nearer the camera, as when people cross). A face that leaves and comes back later is a
+new appearance: without recognition there is no telling it is the same person, and "when was a face on
+screen" is the question.
 
 The grouping is online and deterministic: frames are taken in time order, each frame's detections
 are matched to the appearances still open by ascending cost (ties broken by appearance index, then by
@@ -35,6 +37,7 @@ class TrackerSettings:
     """How far one face may move, grow and disappear between two of its detections."""
 
     max_gap_ms: int = 1000  # longer without a detection, and the face has left: a later one is new
+    max_hidden_ms: int = 3000  # ... or this long if it was last seen going behind another face
     max_shift: float = 0.6  # centre distance from where the face was heading, in face sizes ...
     shift_per_second: float = 1.0  # ... plus this many face sizes per second since it was last seen
     max_size_ratio: float = 1.5  # width and height each change by at most this factor
@@ -151,6 +154,7 @@ class _Track:
         "bottom",
         "boxes",
         "count",
+        "hidden",
         "index",
         "last",
         "last_ms",
@@ -167,6 +171,7 @@ class _Track:
         box = detection.box
         self.index, self.start_ms, self.count = index, detection.timestamp, 0
         self.vx = self.vy = 0.0  # centre velocity, ratios of the frame per ms
+        self.hidden = False  # last seen going behind another face
         self.left, self.top = box.left, box.top
         self.right, self.bottom = box.left + box.width, box.top + box.height
         self.boxes = array("d")
@@ -187,6 +192,7 @@ class _Track:
                 self.vx = vx if first_step else (self.vx + vx) / 2
                 self.vy = vy if first_step else (self.vy + vy) / 2
         self.count += 1
+        self.hidden = False
         self.last, self.last_ms = box, at
         if detection.layout:
             self.layout = detection.layout
@@ -247,10 +253,14 @@ class AppearanceTracker:
         indexes: list[int | None] = [None] * len(detections)
         taken: set[int] = set()
         for _cost, _track_index, _rank, track, position in pairs:
-            if indexes[position] is None and track.index not in taken:
+            if track.index in taken:
+                continue
+            if indexes[position] is None:
                 taken.add(track.index)
                 indexes[position] = track.index
                 track.add(detections[position])
+            elif not track.hidden and _covers(detections[position].box, track, timestamp):
+                track.hidden = True  # another face took the place where this one was going
         for position in order:
             if indexes[position] is None:
                 track = _Track(self._count, detections[position])
@@ -267,7 +277,8 @@ class AppearanceTracker:
     def _close_gone(self, timestamp: int) -> None:
         still_open = []
         for track in self._open:
-            if timestamp - track.last_ms > self.settings.max_gap_ms:
+            limit = self.settings.max_hidden_ms if track.hidden else self.settings.max_gap_ms
+            if timestamp - track.last_ms > limit:
                 self._closed.append(track.appearance())
             else:
                 still_open.append(track)
@@ -341,6 +352,15 @@ class AppearanceTracker:
                 / points
             )
         return cost
+
+
+def _covers(box: Box, track: _Track, timestamp: int, share: float = 0.3) -> bool:
+    """Whether ``box`` covers at least ``share`` of where the track's face is expected."""
+    cx, cy = track.predicted_centre(timestamp)
+    width, height = track.last.width, track.last.height
+    overlap_x = min(box.left + box.width, cx + width / 2) - max(box.left, cx - width / 2)
+    overlap_y = min(box.top + box.height, cy + height / 2) - max(box.top, cy - height / 2)
+    return overlap_x > 0 and overlap_y > 0 and overlap_x * overlap_y >= share * width * height
 
 
 def _position_key(detection: Detection) -> tuple[float, float, float, float]:

@@ -1,6 +1,7 @@
 """Grouping detections into appearances, on hand-made detection sequences."""
 
 import random
+from itertools import pairwise
 
 import pytest
 
@@ -67,6 +68,22 @@ def test_two_faces_crossing_keep_their_own_appearance():
     for appearance in grouping.appearances:
         lefts = [box.left for _, box in appearance.boxes()]
         assert lefts == sorted(lefts) or lefts == sorted(lefts, reverse=True), "an appearance swapped faces"
+
+
+def test_a_face_hidden_behind_another_for_two_seconds_keeps_its_appearance():
+    # A goes right in front; B goes left behind it and is not detected while A covers it.
+    entries = []
+    for i in range(40):
+        a_left, b_left = 0.1 + 0.01 * i, 0.5 - 0.01 * i
+        entries.append(face(i * STEP_MS, a_left, 0.40))
+        if abs(a_left - b_left) >= 0.1:
+            entries.append(face(i * STEP_MS, b_left, 0.42))
+    behind = [entry["Timestamp"] for entry in entries if entry["Face"]["BoundingBox"]["Top"] == 0.42]
+    assert max(b - a for a, b in pairwise(behind)) > TrackerSettings().max_gap_ms
+    assert spans(group(entries)) == [(0, 7800, 40), (0, 7800, len(behind))]
+    # Gone as long with nothing in front of it, it would have left.
+    alone = [entry for entry in entries if entry["Face"]["BoundingBox"]["Top"] == 0.42]
+    assert len(group(alone).appearances) == 2
 
 
 def test_a_near_and_a_far_face_one_behind_the_other_are_told_apart_by_size():
