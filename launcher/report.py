@@ -13,16 +13,19 @@ import math
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from html import escape
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+from botocore.exceptions import BotoCoreError, ClientError
+
 from .appearances import Appearance
-from .frames import Thumbnail
+from .frames import S3ObjectReader, Thumbnail, UnreadableVideo, thumbnails
 from .results import Summary
+from .source import S3Video
 
 MAX_RUNS_PER_LANE = 500  # runs closer than 1/500 of the video are drawn as one
 TICK_SECONDS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200)
@@ -77,6 +80,30 @@ class VideoReport:
     thumbnails: dict[int, Thumbnail] = field(default_factory=dict)  # by appearance index
     results: Path | None = None  # the results file, linked from the report
     note: str | None = None  # why something is missing (e.g. no thumbnails)
+
+
+def video_report(name: str, video: str, summary: Summary, results: Path | None, s3: Callable[[], Any]) -> VideoReport:
+    """One video's part of a report, with a thumbnail of each appearance's best detection: cut from
+    ``video`` if it is a local file here, else read from the job's S3 object version (``s3()`` gives
+    the client). Without pictures, the note says why; the report is written all the same."""
+    local = None if video.lower().startswith("s3:") or not Path(video).is_file() else Path(video)
+    s3_object = summary.header.get("Video", {}).get("S3Object", {})
+    s3_video = S3Video(s3_object["Bucket"], s3_object["Name"], s3_object.get("Version")) if s3_object else None
+    source = video if local or s3_video is None else s3_video.uri
+    wanted = {a.index: (a.best_timestamp, a.best_box) for a in summary.appearances}
+    pictures: dict[int, Thumbnail] = {}
+    note = None
+    try:
+        if wanted and local is not None:
+            pictures = thumbnails(local, wanted)
+        elif wanted and s3_video is not None:
+            with S3ObjectReader(s3(), s3_video) as reader:
+                pictures = thumbnails(reader, wanted)
+        elif wanted:
+            note = f"No thumbnails: {video} is not here and the results name no S3 object."
+    except (UnreadableVideo, ClientError, BotoCoreError, OSError) as error:
+        note = f"No thumbnails: the video could not be read ({error})."
+    return VideoReport(name, source, summary, pictures, results, note)
 
 
 def clock(milliseconds: float) -> str:

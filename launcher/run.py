@@ -7,15 +7,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from botocore.exceptions import BotoCoreError, ClientError
 from tqdm import tqdm
 
 from .aws import Clients
 from .errors import BadInput, ExitCode, LauncherError
-from .frames import S3ObjectReader, Thumbnail, UnreadableVideo, thumbnails
 from .notifications import DEFAULT_GRACE_SECONDS, CompletionWaiter
 from .rekognition import FaceDetection, StartRequest, check_parameter
-from .report import VideoReport, write_report
+from .report import video_report, write_report
 from .results import FORMATS, Summary, write_results
 from .source import S3Video, check_local_video, parse_s3_uri, pin_s3_video, upload
 from .stack import StackOutputs
@@ -136,31 +134,10 @@ class Launch:
         return LaunchResult(job_id, out, summary, report)
 
     def _write_report(self, clients: Clients, results: Path, summary: Summary) -> Path:
-        """The HTML report, with a thumbnail of each appearance's best frame: from the local video
-        if it is here, else read from the job's S3 object. Without them, a note says why."""
         options = self.options
-        local = None if options.is_s3 else Path(options.video)
-        if local is not None and not local.is_file():
-            local = None  # e.g. --attach with a name only: read the job's S3 object
-        s3_object = summary.header.get("Video", {}).get("S3Object", {})
-        s3_video = S3Video(s3_object["Bucket"], s3_object["Name"], s3_object.get("Version")) if s3_object else None
-        source = options.video if local or s3_video is None else s3_video.uri
-        pictures: dict[int, Thumbnail] = {}
-        note = None
-        wanted = {a.index: (a.best_timestamp, a.best_box) for a in summary.appearances}
-        try:
-            if wanted and local is not None:
-                pictures = thumbnails(local, wanted)
-            elif wanted and s3_video is not None:
-                with S3ObjectReader(clients("s3"), s3_video) as reader:
-                    pictures = thumbnails(reader, wanted)
-            elif wanted:
-                note = f"No thumbnails: {options.video} is not here and the results name no S3 object."
-        except (UnreadableVideo, ClientError, BotoCoreError, OSError) as error:
-            note = f"No thumbnails: the video could not be read ({error})."
-        if note:
-            self._report(note)
-        video = VideoReport(options.video_name(), source, summary, pictures, results, note)
+        video = video_report(options.video_name(), options.video, summary, results, lambda: clients("s3"))
+        if video.note:
+            self._report(video.note)
         return write_report([video], options.report_path())
 
     def _video(self, clients: Clients) -> S3Video:
