@@ -275,6 +275,18 @@ def scenarios() -> list[Scenario]:
             notes="A walks out to the right at about 2 s, stays out 3 s or more, comes back",
         ),
         Scenario(
+            "four small faces, fast, crossing",
+            6.0,
+            (
+                Actor("A", ((0, -20, 20), (6, 560, 230)), scale=0.45, depth=3),
+                Actor("B", ((0, 560, 20), (6, -20, 230)), scale=0.45, mirrored=True, depth=2),
+                Actor("C", ((0, 560, 130), (3, 270, 130), (6, -20, 130)), scale=0.5, depth=1),
+                Actor("D", ((0, 270, -20), (6, 270, 250)), scale=0.4, mirrored=True),
+            ),
+            notes="about 100 px/s (a face width every 0.4 s), all meeting at the centre; C, passing behind "
+            "the others, is not detected for 3.2 s, more than the 3 s a hidden face is waited for",
+        ),
+        Scenario(
             "short occlusions",
             8.0,
             (
