@@ -13,7 +13,6 @@ from .aws import Clients
 from .errors import BadInput, ExitCode, LauncherError
 from .notifications import DEFAULT_GRACE_SECONDS, CompletionWaiter
 from .rekognition import FaceDetection, StartRequest, check_parameter
-from .report import video_report, write_report
 from .results import FORMATS, Summary, write_results
 from .source import S3Video, check_local_video, parse_s3_uri, pin_s3_video, upload
 from .stack import StackOutputs
@@ -134,6 +133,8 @@ class Launch:
         return LaunchResult(job_id, out, summary, report)
 
     def _write_report(self, clients: Clients, results: Path, summary: Summary) -> Path:
+        from .report import video_report, write_report  # Pillow and the frame grabbing: only for --report
+
         options = self.options
         video = video_report(options.video_name(), options.video, summary, results, lambda: clients("s3"))
         if video.note:
