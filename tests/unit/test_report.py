@@ -19,6 +19,7 @@ from PIL import Image
 
 from launcher.frames import thumbnails
 from launcher.report import VideoReport, clock, colour, render, write_report
+from launcher.report import video_report as video_report_for
 from launcher.results import write_document
 from localaws.synthetic import make_video
 
@@ -180,6 +181,19 @@ def test_several_videos_make_one_page_with_a_section_each_and_links_to_them(vide
     assert page.links[:2] == ["#video-1", "#video-2"]
     assert len(page.lanes) == 6 and len(page.pictures) == 6
     assert sorted(p.name for p in tmp_path.iterdir()) == ["index.html"]
+
+
+def test_a_video_that_cannot_be_read_gives_a_report_without_pictures_and_says_why(video_report, tmp_path):
+    def no_s3():
+        raise AssertionError("S3 is not needed here")
+
+    missing = video_report_for("gone.mp4", "gone.mp4", video_report.summary, None, no_s3)
+    assert missing.thumbnails == {} and "gone.mp4 is not here and the results name no S3 object" in missing.note
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"not a video")
+    unreadable = video_report_for("broken.mp4", str(broken), video_report.summary, None, no_s3)
+    assert unreadable.thumbnails == {} and unreadable.note.startswith("No thumbnails: the video could not be read")
+    assert "No thumbnails" in render([unreadable], tmp_path)
 
 
 def test_names_are_escaped(video_report, tmp_path):
