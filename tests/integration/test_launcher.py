@@ -126,13 +126,19 @@ def test_the_same_command_twice_starts_one_job_and_uploads_once(stack, aws, aws_
     assert len(versions) == 1, "uploaded once"
 
 
-def test_attach_to_a_job_started_elsewhere(stack, aws, aws_env, workdir, videos):
+def start_elsewhere(stack, aws, video: Path) -> tuple[dict[str, str], str]:
+    """Upload and start a job with the stack's channel, as another tool would: (S3Object, JobId)."""
     outputs = stack["outputs"]
-    s3_object = upload(aws, outputs["bucketName"], videos["face"].path)
+    s3_object = upload(aws, outputs["bucketName"], video)
     job_id = aws("rekognition").start_face_detection(
         Video={"S3Object": s3_object},
         NotificationChannel={"SNSTopicArn": outputs["topicArn"], "RoleArn": outputs["roleArn"]},
     )["JobId"]
+    return s3_object, job_id
+
+
+def test_attach_to_a_job_started_elsewhere(stack, aws, aws_env, workdir, videos):
+    _, job_id = start_elsewhere(stack, aws, videos["face"].path)
     assert launch(stack, "elsewhere.mp4", "--attach", job_id) == ExitCode.OK
     result = read_json(workdir / "elsewhere.mp4.faces.json")
     assert result["JobId"] == job_id and len(result["Faces"]) == 10
@@ -331,12 +337,7 @@ def test_report_of_an_s3_video_reads_its_frames_from_s3(stack, aws, aws_env, wor
 
 
 def test_report_after_attach_without_the_local_file_uses_the_job_s_s3_object(stack, aws, aws_env, workdir, videos):
-    outputs = stack["outputs"]
-    s3_object = upload(aws, outputs["bucketName"], videos["face"].path)
-    job_id = aws("rekognition").start_face_detection(
-        Video={"S3Object": s3_object},
-        NotificationChannel={"SNSTopicArn": outputs["topicArn"], "RoleArn": outputs["roleArn"]},
-    )["JobId"]
+    s3_object, job_id = start_elsewhere(stack, aws, videos["face"].path)
     assert launch(stack, "gone.mp4", "--attach", job_id, "--report") == ExitCode.OK
     page = (workdir / "gone.mp4.faces.html").read_text()
     assert f"s3://{s3_object['Bucket']}/{s3_object['Name']}" in page
