@@ -75,7 +75,8 @@ def main() -> None:
         with LocalEndpoint(settings, port=0) as endpoint:
             endpoint.client("s3").create_bucket(Bucket="bench")
             run_job(endpoint, "bench", make_video(folder / "warm.mp4", seconds=0.5))  # load the model
-            timings, faces = [], []
+            timings: list[float] = []
+            faces: list[dict] = []
             for _ in range(args.repeat):
                 elapsed, faces = run_job(endpoint, "bench", face)
                 timings.append(elapsed)

@@ -25,6 +25,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TQDM_DISABLE", "True")  # no progress bars in the figures; tqdm reads it on import
@@ -33,6 +34,7 @@ import numpy as np
 
 from launcher.run import Launch, LaunchOptions
 from launcher.stack import StackOutputs
+from localaws.defaults import DEFAULT_REGION as REGION
 from localaws.deploy import engine
 from localaws.deploy.handlers import Context
 from localaws.endpoint import LocalEndpoint
@@ -41,7 +43,10 @@ from localaws.rekognition.detector import DetectedFace
 from localaws.rekognition.models import EmulatorSettings
 from localaws.synthetic import make_video
 
-REGION = "us-east-1"
+if TYPE_CHECKING:
+    from mypy_boto3_rekognition import RekognitionClient
+    from mypy_boto3_rekognition.type_defs import FaceDetectionTypeDef
+
 BASELINE_SLEEP = 5.0
 
 
@@ -78,12 +83,13 @@ def deploy(endpoint: LocalEndpoint, folder: Path) -> dict:
     return outputs
 
 
-def baseline_wait(rekognition, job_id: str, out: Path) -> None:
+def baseline_wait(rekognition: RekognitionClient, job_id: str, out: Path) -> None:
     """AWS's example: poll, sleep 5 s; then every page into a file."""
     time.sleep(random.uniform(0, BASELINE_SLEEP))
     while rekognition.get_face_detection(JobId=job_id, MaxResults=10)["JobStatus"] == "IN_PROGRESS":
         time.sleep(BASELINE_SLEEP)
-    faces, params = [], {"JobId": job_id, "MaxResults": 1000}
+    faces: list[FaceDetectionTypeDef] = []
+    params: dict[str, Any] = {"JobId": job_id, "MaxResults": 1000}
     while True:
         page = rekognition.get_face_detection(**params)
         faces += page["Faces"]
@@ -94,7 +100,7 @@ def baseline_wait(rekognition, job_id: str, out: Path) -> None:
 
 
 def measure_job(
-    index: int, video: Path, outputs: StackOutputs, rekognition, folder: Path
+    index: int, video: Path, outputs: StackOutputs, rekognition: RekognitionClient, folder: Path
 ) -> tuple[float, tuple[str, float]]:
     """Launch one job; the baseline waits for the same job beside it. Returns when the launcher's file
     was on disk, and (job ID, when the baseline's file was on disk)."""
@@ -136,7 +142,7 @@ def overhead(jobs: int, folder: Path) -> tuple[list[float], list[float]]:
             published[job_id] = time.perf_counter()
             notify(job_id)
 
-        backend._notify = timed_notify  # type: ignore[method-assign]
+        backend._notify = timed_notify  # type: ignore[method-assign]  # timing hook: wraps the real method
         outputs = StackOutputs.from_dict(deploy(endpoint, folder), "bench stack")
         video = make_video(folder / "clip.mp4", seconds=1.0, with_face=False).path
         rekognition = endpoint.client("rekognition", REGION)

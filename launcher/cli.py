@@ -6,13 +6,15 @@ import argparse
 import logging
 import shlex
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-from botocore.exceptions import BotoCoreError
+from botocore.exceptions import BotoCoreError, ClientError
 
-from .errors import ExitCode, LauncherError
+from .errors import ExitCode, LauncherError, from_client_error
 from .notifications import DEFAULT_GRACE_SECONDS
+from .rekognition import DEFAULT_RETRY_WAIT_SECONDS
 from .results import FORMATS
 from .run import DEFAULT_TIMEOUT_SECONDS, Launch, LaunchOptions
 from .stack import load_outputs_file, load_stack
@@ -71,8 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--retry-wait",
         metavar="SECONDS",
         type=float,
-        default=5.0,
+        default=DEFAULT_RETRY_WAIT_SECONDS,
         help="first wait after LimitExceededException (then doubled, up to a minute)",
+    )
+    parser.add_argument(
+        "--debug", action="store_true", help="on an error, also print the traceback and AWS's request id"
     )
     return parser
 
@@ -87,6 +92,15 @@ def _reattach_command(argv: Sequence[str], job_id: str) -> str:
         elif not arg.startswith(("--attach=", "--token=", "--job-tag=", "--key=", "--attributes=")):
             kept.append(arg)
     return shlex.join(["python", "scripts/launch.py", *kept, "--attach", job_id])
+
+
+def _report(error: LauncherError, debug: bool, cause: BaseException | None = None) -> None:
+    """One line; with --debug, first the traceback and AWS's request id."""
+    if debug:
+        traceback.print_exception(cause or error)
+        if error.request_id:
+            print(f"AWS request id: {error.request_id}", file=sys.stderr)
+    print(f"error: {error}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -124,11 +138,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             print("\ninterrupted before any job was started", file=sys.stderr)
         return ExitCode.INTERRUPTED
+    except ClientError as error:  # a refusal no wrapper expected: reported like the others
+        launcher_error = from_client_error(error, "an AWS call")
+        _report(launcher_error, args.debug, error)
+        return launcher_error.exit_code
     except LauncherError as error:
-        print(f"error: {error}", file=sys.stderr)
+        _report(error, args.debug)
         return error.exit_code
     except BotoCoreError as error:  # credentials, endpoint, network
-        print(f"error: {error}. What to do: check AWS_PROFILE, AWS_REGION and AWS_ENDPOINT_URL.", file=sys.stderr)
+        if args.debug:
+            traceback.print_exception(error)
+        print(
+            f"error: {error}. What to do: check AWS_PROFILE, AWS_DEFAULT_REGION and AWS_ENDPOINT_URL.", file=sys.stderr
+        )
         return ExitCode.AWS_ERROR
     print(f"job {result.job_id}: {result.summary.describe()}")
     print(f"results written to {result.out}")

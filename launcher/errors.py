@@ -11,6 +11,8 @@ from enum import IntEnum
 
 from botocore.exceptions import ClientError
 
+from rekognition_limits import MAX_OPEN_JOBS
+
 
 class ExitCode(IntEnum):
     OK = 0
@@ -34,9 +36,10 @@ class ExitCode(IntEnum):
 
 
 class LauncherError(Exception):
-    def __init__(self, message: str, exit_code: ExitCode = ExitCode.UNEXPECTED) -> None:
+    def __init__(self, message: str, exit_code: ExitCode = ExitCode.UNEXPECTED, request_id: str | None = None) -> None:
         super().__init__(message)
         self.exit_code = exit_code
+        self.request_id = request_id  # AWS's, when a service refused: what AWS support asks for
 
 
 class BadInput(LauncherError):
@@ -59,7 +62,7 @@ SERVICE_ERRORS: dict[str, tuple[ExitCode, str]] = {
     "InvalidS3ObjectException": (
         ExitCode.INVALID_S3_OBJECT,
         "check that the object exists, that you may read it, and that the bucket is in the region "
-        "Rekognition is called in (AWS_REGION or the stack's region)",
+        "Rekognition is called in (AWS_DEFAULT_REGION or the stack's region)",
     ),
     "VideoTooLargeException": (ExitCode.VIDEO_TOO_LARGE, "split the video: Rekognition takes at most 10 GB"),
     "IdempotentParameterMismatchException": (
@@ -69,7 +72,7 @@ SERVICE_ERRORS: dict[str, tuple[ExitCode, str]] = {
     ),
     "LimitExceededException": (
         ExitCode.LIMIT_EXCEEDED,
-        "the account has too many open video jobs (20 by default): wait for some to finish, or ask AWS "
+        f"the account has too many open video jobs ({MAX_OPEN_JOBS} by default): wait for some to finish, or ask AWS "
         "for a higher quota",
     ),
     "ThrottlingException": (ExitCode.THROTTLED, "Rekognition is throttling requests: try again in a while"),
@@ -80,7 +83,7 @@ SERVICE_ERRORS: dict[str, tuple[ExitCode, str]] = {
     "InternalServerError": (ExitCode.INTERNAL_SERVER_ERROR, "Rekognition failed internally: try again"),
     "ResourceNotFoundException": (
         ExitCode.RESOURCE_NOT_FOUND,
-        "no such job in this account and region (results are kept 7 days): check the job ID and AWS_REGION",
+        "no such job in this account and region (results are kept 7 days): check the job ID and AWS_DEFAULT_REGION",
     ),
     "InvalidPaginationTokenException": (
         ExitCode.INVALID_PAGINATION_TOKEN,
@@ -93,6 +96,10 @@ def error_code(error: ClientError) -> str:
     return error.response.get("Error", {}).get("Code", "")
 
 
+def request_id(error: ClientError) -> str | None:
+    return error.response.get("ResponseMetadata", {}).get("RequestId")
+
+
 def from_client_error(error: ClientError, doing: str, job_id: str | None = None) -> LauncherError:
     """One line: what failed (with which job), the service's message, and what to do."""
     code = error_code(error)
@@ -101,4 +108,6 @@ def from_client_error(error: ClientError, doing: str, job_id: str | None = None)
         code, (ExitCode.AWS_ERROR, "check your AWS credentials, region and endpoint")
     )
     where = f" (job {job_id})" if job_id else ""
-    return LauncherError(f"{doing}{where} failed: {code or 'error'}: {message}. What to do: {advice}.", exit_code)
+    return LauncherError(
+        f"{doing}{where} failed: {code or 'error'}: {message}. What to do: {advice}.", exit_code, request_id(error)
+    )

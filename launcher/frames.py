@@ -14,13 +14,16 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import av
 from PIL import Image
 
 from .appearances import Box
 from .source import S3Video
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 SEEK_AFTER_MS = 2000  # a wanted frame further ahead than this is reached by seeking, not decoding on
 THUMBNAIL_HEIGHT = 160  # pixels
@@ -39,12 +42,14 @@ class S3ObjectReader(io.RawIOBase):
     small cache of recent blocks: PyAV reads the index (often at the end of an MP4) and the frames
     it decodes, and nothing else is fetched."""
 
-    def __init__(self, s3: Any, video: S3Video, block_size: int = 1024**2, cached_blocks: int = 16) -> None:
+    def __init__(self, s3: S3Client, video: S3Video, block_size: int = 1024**2, cached_blocks: int = 16) -> None:
         super().__init__()
         self._s3, self._video = s3, video
-        params = {"Bucket": video.bucket, "Key": video.key} | ({"VersionId": video.version} if video.version else {})
-        self._params = params
-        self.size = int(s3.head_object(**params)["ContentLength"])
+        if video.version:
+            head = s3.head_object(Bucket=video.bucket, Key=video.key, VersionId=video.version)
+        else:
+            head = s3.head_object(Bucket=video.bucket, Key=video.key)
+        self.size = int(head["ContentLength"])
         self._block_size, self._cached_blocks = block_size, cached_blocks
         self._blocks: OrderedDict[int, bytes] = OrderedDict()
         self._position = 0
@@ -85,7 +90,12 @@ class S3ObjectReader(io.RawIOBase):
             return self._blocks[number]
         first = number * self._block_size
         last = min(self.size, first + self._block_size) - 1
-        data = self._s3.get_object(**self._params, Range=f"bytes={first}-{last}")["Body"].read()
+        video, wanted = self._video, f"bytes={first}-{last}"
+        if video.version:
+            response = self._s3.get_object(Bucket=video.bucket, Key=video.key, VersionId=video.version, Range=wanted)
+        else:
+            response = self._s3.get_object(Bucket=video.bucket, Key=video.key, Range=wanted)
+        data = response["Body"].read()
         self.bytes_fetched += len(data)
         self._blocks[number] = data
         if len(self._blocks) > self._cached_blocks:

@@ -22,11 +22,14 @@ import math
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
 from .errors import ExitCode, LauncherError, from_client_error
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +80,7 @@ class Timeout(LauncherError):
 class CompletionWaiter:
     def __init__(
         self,
-        sqs: Any,
+        sqs: SQSClient,
         queue_url: str,
         job_status: Callable[[str], str],
         grace_seconds: float = DEFAULT_GRACE_SECONDS,
@@ -91,7 +94,7 @@ class CompletionWaiter:
         self._clock = clock
         self._sleep = sleep
 
-    def wait(self, job_id: str, deadline: float, on_tick: Callable[[], None] = lambda: None) -> str:
+    def wait(self, job_id: str, deadline: float, on_tick: Callable[[], object] = lambda: None) -> str:
         """Block until the job ends; return its final status (SUCCEEDED, FAILED or ERROR). ``deadline``
         is a value of the clock (time.monotonic() by default)."""
         started = self._clock()

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import botocore.session
 from botocore.exceptions import ClientError
@@ -25,16 +25,23 @@ from botocore.exceptions import ClientError
 from .errors import BadInput, ExitCode, LauncherError, error_code, from_client_error
 from .source import S3Video
 
+if TYPE_CHECKING:
+    from mypy_boto3_rekognition import RekognitionClient
+    from mypy_boto3_rekognition.type_defs import GetFaceDetectionResponseTypeDef
+
 log = logging.getLogger(__name__)
 
 MAX_RESULTS = 1000  # GetFaceDetection's maximum page
 IN_PROGRESS = "IN_PROGRESS"
+DEFAULT_RETRY_WAIT_SECONDS = 5.0  # the first wait after LimitExceededException, then doubled
 
 
 @cache
 def _input_member(operation: str, member: str) -> Any:
     model = botocore.session.get_session().get_service_model("rekognition")
-    return model.operation_model(operation).input_shape.members[member]
+    input_shape = model.operation_model(operation).input_shape
+    assert input_shape is not None, f"{operation} takes no input"
+    return input_shape.members[member]
 
 
 def check_parameter(operation: str, member: str, value: str, option: str) -> None:
@@ -84,11 +91,17 @@ class StartRequest:
 
 
 class FaceDetection:
-    def __init__(self, client: Any, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, client: RekognitionClient, sleep: Callable[[float], None] = time.sleep) -> None:
         self._client = client
         self._sleep = sleep
 
-    def start(self, request: StartRequest, deadline: float, first_wait: float = 5.0, max_wait: float = 60.0) -> str:
+    def start(
+        self,
+        request: StartRequest,
+        deadline: float,
+        first_wait: float = DEFAULT_RETRY_WAIT_SECONDS,
+        max_wait: float = 60.0,
+    ) -> str:
         """StartFaceDetection; on LimitExceeded, wait and try again (doubling the wait) until ``deadline``
         (a time.monotonic() value)."""
         wait = first_wait
@@ -109,7 +122,7 @@ class FaceDetection:
                 self._sleep(min(wait, remaining))
                 wait = min(wait * 2, max_wait)
 
-    def status(self, job_id: str) -> dict[str, Any]:
+    def status(self, job_id: str) -> GetFaceDetectionResponseTypeDef:
         """The job's status, from a one-face page."""
         try:
             return self._client.get_face_detection(JobId=job_id, MaxResults=1)
@@ -121,7 +134,8 @@ class FaceDetection:
         params: dict[str, Any] = {"JobId": job_id, "MaxResults": MAX_RESULTS}
         while True:
             try:
-                page = self._client.get_face_detection(**params)
+                # A plain JSON document from here on: the result writers copy its members through.
+                page: dict[str, Any] = {**self._client.get_face_detection(**params)}
             except ClientError as error:
                 raise from_client_error(error, "fetching results", job_id) from None
             if page["JobStatus"] == IN_PROGRESS:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from html import escape
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -26,6 +26,9 @@ from .appearances import Appearance
 from .frames import S3ObjectReader, Thumbnail, UnreadableVideo, thumbnails
 from .results import Summary
 from .source import S3Video
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
 
 MAX_RUNS_PER_LANE = 500  # runs closer than 1/500 of the video are drawn as one
 TICK_SECONDS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200)

@@ -130,7 +130,7 @@ def write_document(
     stream: TextIO,
     pages: Iterator[dict[str, Any]],
     fmt: str = "json",
-    on_face: Callable[[], None] = lambda: None,
+    on_face: Callable[[], object] = lambda: None,
     settings: TrackerSettings | None = None,
 ) -> Summary:
     """Stream every page's faces, each with its appearance, to ``stream`` in ``fmt``."""
@@ -154,7 +154,7 @@ def write_document(
 
 
 def write_results(
-    pages: Iterator[dict[str, Any]], out: Path, fmt: str, on_face: Callable[[], None] = lambda: None
+    pages: Iterator[dict[str, Any]], out: Path, fmt: str, on_face: Callable[[], object] = lambda: None
 ) -> Summary:
     """Stream every page's faces to ``out`` in ``fmt``; the file appears only once it is whole."""
     handle, partial = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".partial")

@@ -9,15 +9,17 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from rekognition_limits import MAX_DURATION_MS
+
 from .aws import Clients
 from .errors import BadInput, ExitCode, LauncherError
 from .notifications import DEFAULT_GRACE_SECONDS, CompletionWaiter
-from .rekognition import FaceDetection, StartRequest, check_parameter
+from .rekognition import DEFAULT_RETRY_WAIT_SECONDS, FaceDetection, StartRequest, check_parameter
 from .results import FORMATS, Summary, write_results
 from .source import S3Video, check_local_video, parse_s3_uri, pin_s3_video, upload
 from .stack import StackOutputs
 
-DEFAULT_TIMEOUT_SECONDS = 6 * 3600.0  # Rekognition's longest video is 6 hours
+DEFAULT_TIMEOUT_SECONDS = MAX_DURATION_MS / 1000  # as long as Rekognition's longest video
 
 
 @dataclass(frozen=True)
@@ -33,7 +35,7 @@ class LaunchOptions:
     timeout: float = DEFAULT_TIMEOUT_SECONDS
     attach: str | None = None
     grace: float = DEFAULT_GRACE_SECONDS
-    retry_wait: float = 5.0
+    retry_wait: float = DEFAULT_RETRY_WAIT_SECONDS
     report: bool = False
 
     @property
@@ -121,13 +123,13 @@ class Launch:
         waiter = CompletionWaiter(
             clients("sqs"), options.outputs.queue_url, lambda job: jobs.status(job)["JobStatus"], options.grace
         )
-        with tqdm(desc=f"waiting for job {job_id[:12]}…", unit=" polls", leave=False) as progress:
+        with tqdm(desc=f"waiting for job {job_id[:12]}…", unit=" polls", leave=False, disable=None) as progress:
             status = waiter.wait(job_id, deadline, on_tick=progress.update)
         if status != "SUCCEEDED":
             message = jobs.status(job_id).get("StatusMessage") or "no StatusMessage"
             raise LauncherError(f"job {job_id} ended {status}: {message}", ExitCode.JOB_FAILED)
         out = options.out_path()
-        with tqdm(desc="fetching results", unit=" faces", leave=False) as progress:
+        with tqdm(desc="fetching results", unit=" faces", leave=False, disable=None) as progress:
             summary = write_results(jobs.pages(job_id), out, options.fmt, on_face=progress.update)
         report = self._write_report(clients, out, summary) if options.report else None
         return LaunchResult(job_id, out, summary, report)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from boto3.exceptions import S3UploadFailedError
@@ -14,8 +14,14 @@ from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import ClientError
 from tqdm import tqdm
 
+from rekognition_limits import MAX_DURATION_MS, MAX_VIDEO_BYTES
+
 from .errors import BadInput, ExitCode, LauncherError, error_code, from_client_error
-from .video import MAX_DURATION_MS, MAX_VIDEO_BYTES, UnsupportedVideo, probe
+from .video import UnsupportedVideo, duration_ms
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.type_defs import HeadObjectOutputTypeDef
 
 UPLOAD_PREFIX = "videos/"
 # Multipart above 64 MiB, in 64 MiB parts: 10 GB is 160 parts, well under S3's 10,000.
@@ -63,18 +69,20 @@ def check_local_video(path: Path) -> None:
     if size > MAX_VIDEO_BYTES:
         raise BadInput(f"video {path} is {size} bytes; Rekognition takes at most {MAX_VIDEO_BYTES} (10 GB): split it")
     try:
-        metadata = probe(path)
+        duration = duration_ms(path)
     except UnsupportedVideo as error:
         raise BadInput(f"video {path}: {error}") from None
-    if metadata.duration_millis > MAX_DURATION_MS:
-        raise BadInput(f"video {path} lasts {metadata.duration_millis / 3600000:.1f} hours; the maximum is 6: split it")
+    if duration > MAX_DURATION_MS:
+        raise BadInput(f"video {path} lasts {duration / 3600000:.1f} hours; the maximum is 6: split it")
 
 
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with (
         path.open("rb") as video,
-        tqdm(total=path.stat().st_size, unit="B", unit_scale=True, desc="hashing", leave=False) as progress,
+        tqdm(
+            total=path.stat().st_size, unit="B", unit_scale=True, desc="hashing", leave=False, disable=None
+        ) as progress,
     ):
         while chunk := video.read(_HASH_CHUNK):
             digest.update(chunk)
@@ -82,12 +90,11 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _head(s3: Any, video: S3Video) -> dict[str, Any] | None:
-    params = {"Bucket": video.bucket, "Key": video.key}
-    if video.version:
-        params["VersionId"] = video.version
+def _head(s3: S3Client, video: S3Video) -> HeadObjectOutputTypeDef | None:
     try:
-        return s3.head_object(**params)
+        if video.version:
+            return s3.head_object(Bucket=video.bucket, Key=video.key, VersionId=video.version)
+        return s3.head_object(Bucket=video.bucket, Key=video.key)
     except ClientError as error:
         if error_code(error) in ("404", "NoSuchKey", "NoSuchVersion", "NotFound") or (
             error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404
@@ -96,7 +103,7 @@ def _head(s3: Any, video: S3Video) -> dict[str, Any] | None:
         raise from_client_error(error, f"reading {video.uri}") from None
 
 
-def pin_s3_video(s3: Any, video: S3Video) -> S3Video:
+def pin_s3_video(s3: S3Client, video: S3Video) -> S3Video:
     """The URI's object must exist; without a versionId, pin the version that is current now."""
     head = _head(s3, video)
     if head is None:
@@ -104,7 +111,7 @@ def pin_s3_video(s3: Any, video: S3Video) -> S3Video:
     return S3Video(video.bucket, video.key, video.version or head.get("VersionId"))
 
 
-def upload(s3: Any, path: Path, bucket: str, key: str | None = None) -> tuple[S3Video, bool]:
+def upload(s3: S3Client, path: Path, bucket: str, key: str | None = None) -> tuple[S3Video, bool]:
     """Upload unless the same bytes are already there; return the pinned version and whether it
     uploaded. By default the key is the content's SHA-256, so a file is never uploaded twice."""
     digest = sha256_of(path)
@@ -113,7 +120,9 @@ def upload(s3: Any, path: Path, bucket: str, key: str | None = None) -> tuple[S3
     if existing is not None and existing.get("Metadata", {}).get(DIGEST_METADATA) == digest:
         return S3Video(bucket, key, existing.get("VersionId")), False
     try:
-        with tqdm(total=path.stat().st_size, unit="B", unit_scale=True, desc=f"uploading {path.name}") as progress:
+        with tqdm(
+            total=path.stat().st_size, unit="B", unit_scale=True, desc=f"uploading {path.name}", disable=None
+        ) as progress:
             s3.upload_file(
                 str(path),
                 bucket,

@@ -10,33 +10,31 @@ import os
 import signal
 import sys
 import threading
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import boto3
+import pulumi
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from launcher.video import MAX_VIDEO_BYTES
+from components import ConfigError
 
+from .clients import local_client
 from .deploy import engine
-from .deploy.handlers import Context, UnsupportedResource
+from .deploy.errors import DeployError, EndpointUnreachable, PulumiCliError
+from .deploy.handlers import Context
 from .deploy.program import stack_config
-from .deploy.pulumi_cli import PulumiCli, PulumiCliError, cli_available
-from .endpoint import DEFAULT_HOST, DEFAULT_PORT, DUMMY_CREDENTIALS, LocalEndpoint
-from .rekognition.detector import DEFAULT_DETECTOR
-from .rekognition.models import DEFAULT_SAMPLE_INTERVAL_MS, EmulatorSettings
+from .deploy.pulumi_cli import PulumiCli, cli_available
+from .endpoint import DEFAULT_HOST, DEFAULT_PORT, LocalEndpoint
+from .rekognition.models import EmulatorSettings
 
 DEFAULT_DATA_DIR = Path(".local")
 PROJECT_DIR = Path(__file__).resolve().parents[1]
-# Reported in one line, no traceback: bad config (ConfigError, StackConfigError are ValueErrors), an
-# unsupported resource, a failed pulumi command or unreachable endpoint (RuntimeErrors), AWS refusals.
-DEPLOY_ERRORS = (ValueError, RuntimeError, UnsupportedResource, ClientError, BotoCoreError)
-
-
-class EndpointUnreachable(RuntimeError):
-    """Nothing answers at the endpoint URL."""
+# Reported in one line (with --debug, also the traceback and AWS's request id): the deployer's own
+# errors, the component's and Pulumi's config errors, and AWS's. Anything else is a bug: its traceback shows.
+REPORTED_ERRORS = (DeployError, ConfigError, pulumi.RunError, ClientError, BotoCoreError)
 
 
 def _positive(text: str) -> int:
@@ -46,27 +44,42 @@ def _positive(text: str) -> int:
     return value
 
 
+DEBUG_HELP = "on an error, also print the traceback and AWS's request id"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="scripts/local.py", description=__doc__)
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
+    # Also after the command; SUPPRESS keeps the subcommand from resetting a --debug given before it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser(
         "serve",
+        parents=[common],
         help="run S3, SNS, SQS, IAM, STS (moto) and Rekognition Video face detection on one local port",
     )
     serve.add_argument("--host", default=DEFAULT_HOST)
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
     serve.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="job store and scratch space")
-    serve.add_argument("--max-open-jobs", type=_positive, default=20, help="then LimitExceededException")
-    serve.add_argument("--max-video-bytes", type=_positive, default=MAX_VIDEO_BYTES, help="then VideoTooLargeException")
-    serve.add_argument("--sample-interval-ms", type=_positive, default=DEFAULT_SAMPLE_INTERVAL_MS)
-    serve.add_argument("--workers", type=_positive, default=1, help="jobs processed at once")
-    serve.add_argument("--detector", default=DEFAULT_DETECTOR, help="'retinaface' or 'package.module:factory'")
+    serve.add_argument(
+        "--max-open-jobs", type=_positive, default=EmulatorSettings.max_open_jobs, help="then LimitExceededException"
+    )
+    serve.add_argument(
+        "--max-video-bytes",
+        type=_positive,
+        default=EmulatorSettings.max_video_bytes,
+        help="then VideoTooLargeException",
+    )
+    serve.add_argument("--sample-interval-ms", type=_positive, default=EmulatorSettings.sample_interval_ms)
+    serve.add_argument("--workers", type=_positive, default=EmulatorSettings.workers, help="jobs processed at once")
+    serve.add_argument("--detector", default=EmulatorSettings.detector, help="'retinaface' or 'package.module:factory'")
 
     for command, text in (
         ("deploy", "apply this project's Pulumi program to the endpoint and write the stack outputs"),
         ("destroy", "remove what deploy made"),
     ):
-        sub = commands.add_parser(command, help=text, description=text)
+        sub = commands.add_parser(command, help=text, description=text, parents=[common])
         sub.add_argument(
             "--endpoint",
             default=os.environ.get("AWS_ENDPOINT_URL", f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"),
@@ -81,6 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
             default="auto",
             help="auto: the Pulumi CLI when it is installed, else in-process",
         )
+        if command == "destroy":
+            sub.add_argument(
+                "--force", action="store_true", help="also delete the videos a bucket holds (in-process deployer)"
+            )
     return parser
 
 
@@ -132,7 +149,7 @@ def _context(endpoint: str, region: str) -> Context:
     config = Config(retries={"mode": "standard"}, connect_timeout=5, read_timeout=60)
 
     def client(service: str) -> Any:
-        return boto3.client(service, region_name=region, endpoint_url=endpoint, config=config, **DUMMY_CREDENTIALS)
+        return local_client(service, endpoint, region, config)
 
     try:
         account_id = client("sts").get_caller_identity()["Account"]
@@ -161,9 +178,14 @@ def deploy(args: argparse.Namespace) -> int:
 
 def destroy(args: argparse.Namespace) -> int:
     if _use_cli(args):
+        if args.force:
+            raise PulumiCliError(
+                "--force is for the in-process deployer; with the Pulumi CLI, set the stack's forceDestroy "
+                "config to true and deploy, then destroy"
+            )
         PulumiCli(PROJECT_DIR, args.data_dir, args.stack).destroy()
     else:
-        changes = engine.destroy(_in_process_context(args), _state_file(args))
+        changes = engine.destroy(_in_process_context(args), _state_file(args), force=args.force)
         print(f"{len(changes)} resource(s) deleted (in-process deployer)")
     _outputs_file(args).unlink(missing_ok=True)
     return 0
@@ -175,6 +197,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = {"serve": serve, "deploy": deploy, "destroy": destroy}[args.command]
     try:
         return command(args)
-    except DEPLOY_ERRORS as error:
+    except REPORTED_ERRORS as error:
+        if args.debug:
+            traceback.print_exception(error)
+            if isinstance(error, ClientError):
+                request_id = error.response.get("ResponseMetadata", {}).get("RequestId")
+                print(f"AWS request id: {request_id or 'none in the response'}", file=sys.stderr)
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -3,7 +3,8 @@
 Starts the local endpoint on a free port, deploys the stack into it, makes a short H.264 sample
 video of a real face (scikit-image's astronaut portrait moving across the frame), runs the launcher
 exactly as a user would (``scripts/launch.py VIDEO --outputs FILE --report`` with ``AWS_ENDPOINT_URL``
-set), and draws the result: the launcher's HTML report, and a contact sheet and a timeline. The endpoint is stopped at the end, on failure or on Ctrl-C alike.
+set), and draws the result: the launcher's HTML report, and a contact sheet and a timeline. The
+endpoint is stopped at the end, on failure or on Ctrl-C alike.
 """
 
 from __future__ import annotations

@@ -9,12 +9,13 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
-import boto3
 from botocore.config import Config
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from . import moto_fixes
+from .clients import local_client
+from .defaults import DEFAULT_REGION
 from .rekognition.detector import FaceDetector
 from .rekognition.models import EmulatorSettings, RekognitionBackend
 from .rekognition.responses import HANDLED_TARGETS, RekognitionApp
@@ -23,9 +24,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4566
-DEFAULT_REGION = "us-east-1"
-# moto accepts any credentials; these only make clients sign their requests.
-DUMMY_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
 class LocalEndpoint:
@@ -96,11 +94,5 @@ class LocalEndpoint:
         key = (service, region_name)
         with self._clients_lock:
             if key not in self._clients:
-                self._clients[key] = boto3.session.Session().client(
-                    service,
-                    region_name=region_name,
-                    endpoint_url=self.url,
-                    config=Config(retries={"mode": "standard"}),
-                    **DUMMY_CREDENTIALS,
-                )
+                self._clients[key] = local_client(service, self.url, region_name, Config(retries={"mode": "standard"}))
             return self._clients[key]

@@ -37,4 +37,4 @@ def _bucket_permission(bucket: FakeBucket, action: str, resource: str) -> Any:
 
 def apply() -> None:
     """Idempotent; called by every LocalEndpoint."""
-    FakeBucket.get_permission = _bucket_permission  # type: ignore[method-assign,assignment]
+    FakeBucket.get_permission = _bucket_permission  # type: ignore[method-assign,assignment]  # the patch itself

@@ -13,7 +13,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
-from launcher.video import open_video, video_stream
+from .rekognition.video import open_video, time_base, video_stream
 
 THUMB_WIDTH = 320
 COLUMNS = 4
@@ -45,7 +45,7 @@ def _frames_at(video: Path, timestamps: list[int]) -> dict[int, Image.Image]:
                 break
             if frame.pts is None:
                 continue
-            at_ms = float((frame.pts - start) * stream.time_base * 1000)
+            at_ms = float((frame.pts - start) * time_base(stream) * 1000)
             while wanted and wanted[0] <= at_ms + 0.5:
                 frames[wanted.pop(0)] = frame.to_image()
     return frames

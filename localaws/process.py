@@ -11,6 +11,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from .defaults import client_environment
+
 ROOT = Path(__file__).resolve().parents[1]
 READY = "Local AWS endpoint ready at "
 
@@ -19,17 +21,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-def client_environment(url: str) -> dict[str, str]:
-    """What a user exports to point the AWS SDK and CLI at the endpoint."""
-    return {
-        "AWS_ENDPOINT_URL": url,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_REGION": "us-east-1",
-        "AWS_DEFAULT_REGION": "us-east-1",
-    }
 
 
 class EndpointProcess:

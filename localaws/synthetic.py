@@ -106,6 +106,7 @@ def make_video(
     path = Path(path)
     with av.open(str(path), mode="w", format=container) as output:
         stream = output.add_stream(codec, rate=fps)
+        assert isinstance(stream, av.video.stream.VideoStream), f"{codec} is not a video codec"
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
         for index in range(frame_count):
             frame = background.copy()

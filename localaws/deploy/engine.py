@@ -19,12 +19,9 @@ from typing import Any
 
 import pulumi
 
-from .handlers import Context, UnsupportedResource, handler_for
+from .errors import StateFileError, UnsupportedResource
+from .handlers import Context, handler_for
 from .program import run_main
-
-
-class StateFileError(ValueError):
-    """The deploy state file is damaged; the message says what to do."""
 
 
 @dataclass
@@ -148,7 +145,11 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
         self.changes.append(Change(action, type_token, name))
         return state
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
+        """An invoke's result, and no failures (Pulumi's mocks take the pair)."""
+        return self._invoke(args), []
+
+    def _invoke(self, args: pulumi.runtime.MockCallArgs) -> dict:
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
             identity = self.ctx.client("sts").get_caller_identity()
             return {
@@ -215,9 +216,13 @@ def deploy(
     return outputs, changes
 
 
-def destroy(ctx: Context, state_path: Path) -> list[Change]:
-    """Delete everything the state file records, then the state file."""
+def destroy(ctx: Context, state_path: Path, force: bool = False) -> list[Change]:
+    """Delete everything the state file records, then the state file. ``force`` deletes buckets with
+    what they hold, as if the stack had set forceDestroy."""
     state = StackState.load(state_path)
+    if force:
+        for resource in state.resources:
+            resource.outputs = {**resource.outputs, "forceDestroy": True}
     changes: list[Change] = []
     delete_all(ctx, state.resources, changes, lambda remaining: StackState(remaining, state.outputs).save(state_path))
     state_path.unlink(missing_ok=True)

@@ -15,12 +15,10 @@ from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
+from .errors import ResourceNotEmpty, UnsupportedResource
+
 Inputs = dict[str, Any]
 Outputs = dict[str, Any]
-
-
-class UnsupportedResource(Exception):
-    """A type, input or invoke the offline deployer does not implement."""
 
 
 @dataclass
@@ -174,7 +172,7 @@ class Bucket(Handler):
             for item in page.get("Versions", []) + page.get("DeleteMarkers", [])
         ]
         if objects and not outputs.get("forceDestroy"):
-            raise RuntimeError(
+            raise ResourceNotEmpty(
                 f"bucket {resource_id} still holds {len(objects)} object version(s); empty it, or set the stack's "
                 "forceDestroy config to true and deploy, then destroy again"
             )

@@ -14,12 +14,10 @@ from typing import Any
 
 import pulumi
 import yaml
+from pulumi.runtime.stack import Stack
 
-DEFAULT_REGION = "us-east-1"
-
-
-class StackConfigError(ValueError):
-    """The stack's config file cannot be used; the message says why and what to do."""
+from ..defaults import DEFAULT_REGION
+from .errors import StackConfigError
 
 
 def project_name(project_dir: Path) -> str:
@@ -28,7 +26,7 @@ def project_name(project_dir: Path) -> str:
 
 def stack_config(project_dir: Path, stack: str) -> dict[str, str]:
     """The stack's config (``Pulumi.<stack>.yaml``) as the engine hands it to a program: namespaced
-    keys, string values (structured values as JSON). ``aws:region`` defaults to us-east-1."""
+    keys, string values (structured values as JSON). ``aws:region`` defaults to the local endpoint's region."""
     project = project_name(project_dir)
     path = project_dir / f"Pulumi.{stack}.yaml"
     raw = (yaml.safe_load(path.read_text()) or {}).get("config", {}) if path.exists() else {}
@@ -55,6 +53,7 @@ def run_program(
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False)
     pulumi.runtime.set_all_config(config)
     root = pulumi.runtime.get_root_resource()
+    assert isinstance(root, Stack), "set_mocks makes the root resource a Stack"
     root.outputs.clear()
     exported: dict[str, Any] = {}
 

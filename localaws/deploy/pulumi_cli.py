@@ -14,15 +14,12 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from .program import DEFAULT_REGION
+from ..defaults import ACCESS_KEY_ID, DEFAULT_REGION, SECRET_ACCESS_KEY
+from .errors import PulumiCliError
 
 # Only protects the local stack's secrets from nobody in particular: this stack lives on a laptop.
 LOCAL_PASSPHRASE = "local-endpoint-only"
 SERVICES = ("s3", "sns", "sqs", "iam", "sts", "rekognition")
-
-
-class PulumiCliError(RuntimeError):
-    """A pulumi command failed; the message carries its output."""
 
 
 def cli_available() -> bool:
@@ -33,8 +30,8 @@ def provider_config(endpoint: str, region: str) -> dict[str, str]:
     """The AWS provider pointed at the local endpoint, with dummy credentials."""
     config = {
         "aws:region": region,
-        "aws:accessKey": "testing",
-        "aws:secretKey": "testing",
+        "aws:accessKey": ACCESS_KEY_ID,
+        "aws:secretKey": SECRET_ACCESS_KEY,
         "aws:skipCredentialsValidation": "true",
         "aws:skipRequestingAccountId": "true",
         "aws:skipMetadataApiCheck": "true",

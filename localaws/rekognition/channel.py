@@ -13,19 +13,17 @@ not publish to the topic is ``AccessDeniedException`` (the service is refused th
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
 from botocore.exceptions import ClientError
 
 from .. import iam_policy
+from ..clients import ClientFactory
 from ..iam_policy import Decision, Request
 from .exceptions import AccessDeniedException, InvalidParameterException
 
 REKOGNITION_PRINCIPAL = ("Service", "rekognition.amazonaws.com")
-
-ClientFactory = Callable[..., Any]
 
 
 def _document(raw: Any) -> dict[str, Any]:

@@ -56,7 +56,7 @@ class RetinaFaceDetector:
                 width=face.width,
                 height=face.height,
                 confidence=face.score,
-                landmarks=tuple((point.x, point.y) for point in face.landmarks),  # type: ignore[arg-type]
+                landmarks=tuple((point.x, point.y) for point in face.landmarks),  # type: ignore[arg-type]  # RetinaFace gives exactly 5 points
             )
             for face in faces
         ]

@@ -8,7 +8,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from launcher.video import UnsupportedVideo, open_video, video_stream
+from .video import UnsupportedVideo, open_video, time_base, video_stream
 
 
 def sample_frames(path: Path, interval_ms: int) -> Iterator[tuple[int, np.ndarray]]:
@@ -24,7 +24,7 @@ def sample_frames(path: Path, interval_ms: int) -> Iterator[tuple[int, np.ndarra
             for frame in container.decode(stream):
                 if frame.pts is None:
                     continue
-                timestamp_ms = float((frame.pts - start) * stream.time_base * 1000)
+                timestamp_ms = float((frame.pts - start) * time_base(stream) * 1000)
                 if timestamp_ms + 0.5 < next_ms:
                     continue
                 yield round(timestamp_ms), frame.to_ndarray(format="rgb24")

@@ -17,7 +17,6 @@ import logging
 import secrets
 import tempfile
 import threading
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +24,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from launcher.video import MAX_DURATION_MS, MAX_VIDEO_BYTES, UnsupportedVideo, probe
+from rekognition_limits import MAX_DURATION_MS, MAX_OPEN_JOBS, MAX_VIDEO_BYTES
 
+from ..clients import ClientFactory
 from .attributes import AgeGenderEstimator, AttributeEstimator
 from .channel import check_notification_channel
 from .detector import DEFAULT_DETECTOR, FaceDetector, load_detector
@@ -43,6 +43,7 @@ from .faults import FaultInjector
 from .frames import sample_frames
 from .store import FAILED, IN_PROGRESS, SUCCEEDED, Job, JobStore, now_ms
 from .validation import validate_request
+from .video import UnsupportedVideo, probe
 
 log = logging.getLogger(__name__)
 
@@ -55,13 +56,11 @@ MAX_RESULTS = 1000
 DEFAULT_SAMPLE_INTERVAL_MS = 200
 S3_OBJECT_ERROR = "Unable to get object metadata from S3. Check object key, region and/or access permissions."
 
-ClientFactory = Callable[..., Any]
-
 
 @dataclass(frozen=True)
 class EmulatorSettings:
     data_dir: Path
-    max_open_jobs: int = 20
+    max_open_jobs: int = MAX_OPEN_JOBS
     max_video_bytes: int = MAX_VIDEO_BYTES
     sample_interval_ms: int = DEFAULT_SAMPLE_INTERVAL_MS
     workers: int = 1
@@ -182,7 +181,7 @@ class RekognitionBackend:
         return {"JobId": job.job_id}
 
     def _check_video(self, s3_object: dict[str, Any], region: str) -> None:
-        params = {"Bucket": s3_object.get("Bucket"), "Key": s3_object.get("Name")}
+        params: dict[str, Any] = {"Bucket": s3_object.get("Bucket"), "Key": s3_object.get("Name")}
         if not params["Bucket"] or not params["Key"]:
             raise InvalidS3ObjectException(S3_OBJECT_ERROR)
         if s3_object.get("Version"):

@@ -15,6 +15,7 @@ from typing import Any
 
 from moto.core import DEFAULT_ACCOUNT_ID
 
+from ..defaults import DEFAULT_REGION
 from .exceptions import InternalServerError, InvalidParameterException, RekognitionError
 from .models import RekognitionBackend
 
@@ -24,7 +25,6 @@ TARGET_PREFIX = "RekognitionService."
 OPERATIONS = ("StartFaceDetection", "GetFaceDetection")
 HANDLED_TARGETS = frozenset(TARGET_PREFIX + operation for operation in OPERATIONS)
 CONTENT_TYPE = "application/x-amz-json-1.1"
-DEFAULT_REGION = "us-east-1"
 # SigV4: Credential=<key>/<date>/<region>/<service>/aws4_request
 _CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/rekognition/")
 

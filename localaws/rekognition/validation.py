@@ -8,7 +8,7 @@ from functools import cache, lru_cache
 from typing import Any
 
 import botocore.session
-from botocore.model import OperationModel, ServiceModel, Shape
+from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Shape, StringShape, StructureShape
 
 from .exceptions import InvalidParameterException
 
@@ -30,16 +30,20 @@ def _compiled(pattern: str) -> re.Pattern[str]:
 
 def validate_request(operation: str, request: Any) -> None:
     """Raise InvalidParameterException naming the first member that breaks the model."""
-    _validate(operation_model(operation).input_shape, request, "")
+    input_shape = operation_model(operation).input_shape
+    assert input_shape is not None, f"{operation} takes no input"
+    validate_shape(input_shape, request)
 
 
 def _fail(path: str, problem: str) -> None:
     raise InvalidParameterException(f"{path or 'request'}: {problem}")
 
 
-def _validate(shape: Shape, value: Any, path: str) -> None:
+def validate_shape(shape: Shape, value: Any, path: str = "") -> None:
+    """Raise InvalidParameterException if ``value`` (a request, a response, or a part at ``path``)
+    breaks ``shape``."""
     kind = shape.type_name
-    if kind == "structure":
+    if isinstance(shape, StructureShape):
         if not isinstance(value, dict):
             _fail(path, "must be an object")
         unknown = sorted(set(value) - set(shape.members))
@@ -50,8 +54,8 @@ def _validate(shape: Shape, value: Any, path: str) -> None:
                 _fail(f"{path}.{name}".lstrip("."), "is required")
         for name, member_value in value.items():
             if member_value is not None:
-                _validate(shape.members[name], member_value, f"{path}.{name}".lstrip("."))
-    elif kind == "string":
+                validate_shape(shape.members[name], member_value, f"{path}.{name}".lstrip("."))
+    elif isinstance(shape, StringShape):
         if not isinstance(value, str):
             _fail(path, "must be a string")
         _check_range(shape, len(value), path, "length")
@@ -70,18 +74,18 @@ def _validate(shape: Shape, value: Any, path: str) -> None:
     elif kind == "boolean":
         if not isinstance(value, bool):
             _fail(path, "must be true or false")
-    elif kind == "list":
+    elif isinstance(shape, ListShape):
         if not isinstance(value, list):
             _fail(path, "must be a list")
         _check_range(shape, len(value), path, "length")
         for index, item in enumerate(value):
-            _validate(shape.member, item, f"{path}[{index}]")
-    elif kind == "map":
+            validate_shape(shape.member, item, f"{path}[{index}]")
+    elif isinstance(shape, MapShape):
         if not isinstance(value, dict):
             _fail(path, "must be an object")
         for key, item in value.items():
-            _validate(shape.key, key, f"{path}.{key}")
-            _validate(shape.value, item, f"{path}.{key}")
+            validate_shape(shape.key, key, f"{path}.{key}")
+            validate_shape(shape.value, item, f"{path}.{key}")
 
 
 def _check_range(shape: Shape, measured: int, path: str, what: str) -> None:

@@ -52,7 +52,7 @@ def client(endpoint: EndpointProcess, service: str) -> Any:
     return boto3.client(
         service,
         endpoint_url=endpoint.url,
-        region_name=env["AWS_REGION"],
+        region_name=env["AWS_DEFAULT_REGION"],
         aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
         aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
     )
@@ -187,3 +187,5 @@ def test_the_demo_command(tmp_path):
     assert report.read_text().count("data:image/jpeg;base64,") == len(faces["Appearances"]) == 1
     assert f"the report, to open in a browser: {report.resolve().as_uri()}" in result.stdout
     assert "local endpoint at http://127.0.0.1:" in result.stdout
+    output = result.stdout + result.stderr
+    assert "%|" not in output and "\r" not in output, "piped, as in CI: plain lines, no progress bar redraws"

@@ -1,24 +1,17 @@
-"""A real local endpoint on 127.0.0.1 and the AWS resources a face-detection job needs in it."""
+"""Fixtures: a real local endpoint on 127.0.0.1, a bucket, synthetic videos and a notification channel."""
 
 from __future__ import annotations
 
-import json
-import time
-import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from components import policies
 from localaws.endpoint import LocalEndpoint
 from localaws.rekognition.models import EmulatorSettings
 from localaws.synthetic import SyntheticVideo, make_video
 
-REGION = "us-east-1"
-ACCOUNT_ID = "123456789012"  # moto's default account
+from .support import Channel, make_channel, unique
 
 
 @pytest.fixture(scope="session")
@@ -32,53 +25,6 @@ def endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalEndpoint
 def aws(endpoint: LocalEndpoint) -> Callable[..., Any]:
     """``aws("s3")``: a boto3 client of the local endpoint."""
     return endpoint.client
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-@dataclass
-class Channel:
-    """A notification channel built like the stack builds it, and the queue subscribed to it."""
-
-    topic_arn: str
-    role_arn: str
-    role_name: str
-    queue_url: str
-
-    @property
-    def notification_channel(self) -> dict[str, str]:
-        return {"SNSTopicArn": self.topic_arn, "RoleArn": self.role_arn}
-
-
-def make_channel(aws: Callable[..., Any], raw: bool = False) -> Channel:
-    sns, iam, sqs = aws("sns"), aws("iam"), aws("sqs")
-    topic_arn = sns.create_topic(Name=unique("AmazonRekognition-test"))["TopicArn"]
-    role_name = unique("rekognition-publisher")
-    role_arn = iam.create_role(
-        RoleName=role_name,
-        AssumeRolePolicyDocument=json.dumps(policies.rekognition_trust_policy(ACCOUNT_ID)),
-    )["Role"]["Arn"]
-    iam.put_role_policy(
-        RoleName=role_name,
-        PolicyName="publish",
-        PolicyDocument=json.dumps(policies.service_role_policy(topic_arn)),
-    )
-    sns.set_topic_attributes(
-        TopicArn=topic_arn,
-        AttributeName="Policy",
-        AttributeValue=json.dumps(policies.topic_policy(topic_arn, role_arn)),
-    )
-    queue_url = sqs.create_queue(QueueName=unique("completions"))["QueueUrl"]
-    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(
-        TopicArn=topic_arn,
-        Protocol="sqs",
-        Endpoint=queue_arn,
-        Attributes={"RawMessageDelivery": "true" if raw else "false"},
-    )
-    return Channel(topic_arn, role_arn, role_name, queue_url)
 
 
 @pytest.fixture
@@ -102,34 +48,3 @@ def bucket(aws: Callable[..., Any]) -> str:
     aws("s3").create_bucket(Bucket=name)
     aws("s3").put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
     return name
-
-
-def upload(aws: Callable[..., Any], bucket: str, path: Path, key: str | None = None) -> dict[str, str]:
-    """Upload and return the S3Object a start call names (with the version)."""
-    key = key or unique(path.stem) + path.suffix
-    version = aws("s3").put_object(Bucket=bucket, Key=key, Body=path.read_bytes())["VersionId"]
-    return {"Bucket": bucket, "Name": key, "Version": version}
-
-
-def wait_for_job(aws: Callable[..., Any], job_id: str, timeout: float = 60.0) -> dict[str, Any]:
-    """Poll until the job leaves IN_PROGRESS; return the first page."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        response = aws("rekognition").get_face_detection(JobId=job_id)
-        if response["JobStatus"] != "IN_PROGRESS":
-            return response
-        time.sleep(0.05)
-    raise AssertionError(f"job {job_id} still IN_PROGRESS after {timeout} s")
-
-
-def receive_all(aws: Callable[..., Any], queue_url: str, wait_seconds: int = 1) -> list[dict[str, Any]]:
-    """Every message now on the queue (deleted once read)."""
-    sqs = aws("sqs")
-    messages = []
-    while True:
-        batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds)
-        if not batch.get("Messages"):
-            return messages
-        for message in batch["Messages"]:
-            messages.append(message)
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])

@@ -14,10 +14,11 @@ import pytest
 
 from components import ConfigError
 from localaws.deploy import engine
-from localaws.deploy.handlers import Context, UnsupportedResource, handler_for
+from localaws.deploy.errors import ResourceNotEmpty, UnsupportedResource
+from localaws.deploy.handlers import Context, handler_for
 from localaws.deploy.program import project_name
 
-from .conftest import ACCOUNT_ID, REGION, receive_all, unique, upload, wait_for_job
+from .support import ACCOUNT_ID, REGION, receive_all, unique, upload, wait_for_job
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = project_name(ROOT)
@@ -253,7 +254,7 @@ def test_a_bucket_holding_videos_is_not_destroyed_without_force_destroy(ctx, aws
     prefix = unique("kept")
     outputs, _ = engine.deploy(ctx, ROOT, "kept", state, config(namePrefix=prefix))
     upload(aws, outputs["bucketName"], videos["no-face"].path)
-    with pytest.raises(RuntimeError, match="forceDestroy"):
+    with pytest.raises(ResourceNotEmpty, match="forceDestroy"):
         engine.destroy(ctx, state)
     engine.deploy(ctx, ROOT, "kept", state, config(namePrefix=prefix, forceDestroy="true"))
     engine.destroy(ctx, state)

@@ -1,5 +1,5 @@
 """The launcher against the local endpoint with the stack deployed into it, configured the AWS way
-(AWS_ENDPOINT_URL, AWS_REGION, credentials in the environment)."""
+(AWS_ENDPOINT_URL, AWS_DEFAULT_REGION, credentials in the environment)."""
 
 from __future__ import annotations
 
@@ -21,11 +21,11 @@ import pytest
 from launcher.cli import main
 from launcher.errors import ExitCode
 from launcher.frames import S3ObjectReader
+from localaws.defaults import client_environment
 from localaws.deploy import engine
 from localaws.deploy.handlers import Context
 
-from .conftest import ACCOUNT_ID, REGION, unique, upload
-from .test_rekognition_emulator import GateDetector
+from .support import ACCOUNT_ID, REGION, GateDetector, unique, upload
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,12 +49,7 @@ def stack(endpoint, tmp_path_factory) -> dict[str, Any]:
 
 @pytest.fixture
 def aws_env(endpoint, monkeypatch) -> dict[str, str]:
-    env = {
-        "AWS_ENDPOINT_URL": endpoint.url,
-        "AWS_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }
+    env = client_environment(endpoint.url)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)

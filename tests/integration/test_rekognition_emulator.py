@@ -8,7 +8,6 @@ import os
 import shutil
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -18,13 +17,13 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from components import policies
-from localaws.endpoint import DUMMY_CREDENTIALS, LocalEndpoint
-from localaws.rekognition.detector import DetectedFace
+from localaws.defaults import DUMMY_CREDENTIALS, client_environment
+from localaws.endpoint import LocalEndpoint
 from localaws.rekognition.models import EmulatorSettings
-from localaws.rekognition.validation import _validate, operation_model
+from localaws.rekognition.validation import operation_model, validate_shape
 from localaws.synthetic import Box
 
-from .conftest import ACCOUNT_ID, make_channel, receive_all, unique, upload, wait_for_job
+from .support import ACCOUNT_ID, REGION, GateDetector, make_channel, receive_all, unique, upload, wait_for_job
 
 
 def error_code(raised: pytest.ExceptionInfo) -> str:
@@ -40,7 +39,9 @@ def start(aws, s3_object, channel=None, **extra):
 
 def assert_matches_output_shape(operation: str, response: dict) -> None:
     body = {k: v for k, v in response.items() if k != "ResponseMetadata"}
-    _validate(operation_model(operation).output_shape, body, "")
+    output_shape = operation_model(operation).output_shape
+    assert output_shape is not None
+    validate_shape(output_shape, body)
 
 
 # -- detection -------------------------------------------------------------------------------------
@@ -259,7 +260,7 @@ def test_unknown_job_and_bad_pagination_token(aws, endpoint, bucket, videos):
     # botocore checks MaxResults' minimum on the client; the service checks it too.
     unchecked = boto3.client(
         "rekognition",
-        region_name="us-east-1",
+        region_name=REGION,
         endpoint_url=endpoint.url,
         config=Config(parameter_validation=False),
         **DUMMY_CREDENTIALS,
@@ -347,17 +348,6 @@ def test_a_managed_policy_attached_to_the_role_also_grants_publish(aws, bucket, 
 # -- jobs in the background, the open-job limit, restarts ---------------------------------------
 
 
-class GateDetector:
-    """Holds every job until the test opens the gate: jobs stay open as long as a test needs."""
-
-    def __init__(self) -> None:
-        self.gate = threading.Event()
-
-    def detect(self, rgb) -> list[DetectedFace]:
-        self.gate.wait(timeout=30)
-        return []
-
-
 @pytest.fixture
 def gated_endpoint(tmp_path):
     detector = GateDetector()
@@ -426,9 +416,7 @@ def test_aws_cli_reads_results(endpoint, aws, bucket, videos, tmp_path):
     job_id = start(aws, upload(aws, bucket, videos["face"].path))
     wait_for_job(aws, job_id)
     env = {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
+        **client_environment(endpoint.url),
         "PATH": os.environ["PATH"],
         "HOME": str(tmp_path),
     }

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -13,10 +12,7 @@ import pytest
 
 from localaws.deploy import program as pulumi_program
 
-PROJECT = "rekognition-faces"
-ROOT = Path(__file__).resolve().parents[2]
-ACCOUNT_ID = "111122223333"
-REGION = "eu-west-1"
+from .support import ACCOUNT_ID, PROJECT, REGION, ROOT
 
 
 class RecordingMocks(pulumi.runtime.Mocks):

@@ -10,7 +10,7 @@ from pulumi.runtime.settings import SETTINGS
 from components import ConfigError, FaceDetectionPipelineArgs
 from components.pipeline import TYPE_TOKEN
 
-from .conftest import ACCOUNT_ID
+from .support import ACCOUNT_ID
 
 BUCKET_TYPES = {
     "aws:s3/bucket:Bucket",

@@ -9,7 +9,7 @@ import yaml
 
 from components import ConfigError, FaceDetectionPipelineArgs
 
-from .conftest import ACCOUNT_ID, REGION, ROOT
+from .support import ACCOUNT_ID, REGION, ROOT
 
 STACK_OUTPUTS = {
     "bucketName",

@@ -4,7 +4,9 @@ import json
 
 import pytest
 
-from localaws.deploy.program import StackConfigError, stack_config
+from localaws.defaults import DEFAULT_REGION
+from localaws.deploy.errors import StackConfigError
+from localaws.deploy.program import stack_config
 from localaws.deploy.pulumi_cli import provider_config
 
 
@@ -15,7 +17,7 @@ def project(tmp_path):
 
 
 def test_no_stack_file_means_only_the_default_region(project):
-    assert stack_config(project, "local") == {"aws:region": "us-east-1"}
+    assert stack_config(project, "local") == {"aws:region": DEFAULT_REGION}
 
 
 def test_values_are_namespaced_strings(project):
@@ -43,7 +45,7 @@ def test_secrets_need_the_pulumi_cli(project):
 
 
 def test_the_cli_path_points_every_service_at_the_endpoint():
-    config = provider_config("http://127.0.0.1:4566", "us-east-1")
+    config = provider_config("http://127.0.0.1:4566", DEFAULT_REGION)
     for service in ("s3", "sns", "sqs", "iam", "sts"):
         assert config[f"aws:endpoints[0].{service}"] == "http://127.0.0.1:4566"
     for flag in ("skipCredentialsValidation", "skipRequestingAccountId", "skipMetadataApiCheck", "s3UsePathStyle"):

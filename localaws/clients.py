@@ -1,0 +1,83 @@
+"""boto3 clients of the local endpoint: signed with the local credentials, typed per service.
+
+Callers that name their service get its typed client (``local_client("s3", url)`` is an ``S3Client``);
+callers that pass the name through (the endpoint's and the deployer's client caches) get ``Any``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Literal, Protocol, cast, get_args, overload
+
+import boto3
+from botocore.config import Config
+
+from .defaults import DEFAULT_REGION, DUMMY_CREDENTIALS
+
+if TYPE_CHECKING:
+    from mypy_boto3_iam import IAMClient
+    from mypy_boto3_rekognition import RekognitionClient
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_sns import SNSClient
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sts import STSClient
+
+# What the endpoint answers (moto in-process, our Rekognition emulator) and the deployer may create.
+Service = Literal["s3", "sns", "sqs", "iam", "sts", "rekognition", "lambda", "logs"]
+SERVICES: tuple[str, ...] = get_args(Service)
+
+
+@overload
+def local_client(
+    service: Literal["s3"], endpoint_url: str, region_name: str = ..., config: Config | None = ...
+) -> S3Client: ...
+@overload
+def local_client(
+    service: Literal["sns"], endpoint_url: str, region_name: str = ..., config: Config | None = ...
+) -> SNSClient: ...
+@overload
+def local_client(
+    service: Literal["sqs"], endpoint_url: str, region_name: str = ..., config: Config | None = ...
+) -> SQSClient: ...
+@overload
+def local_client(
+    service: Literal["iam"], endpoint_url: str, region_name: str = ..., config: Config | None = ...
+) -> IAMClient: ...
+@overload
+def local_client(
+    service: Literal["sts"], endpoint_url: str, region_name: str = ..., config: Config | None = ...
+) -> STSClient: ...
+@overload
+def local_client(
+    service: Literal["rekognition"], endpoint_url: str, region_name: str = ..., config: Config | None = ...
+) -> RekognitionClient: ...
+@overload
+def local_client(service: str, endpoint_url: str, region_name: str = ..., config: Config | None = ...) -> Any: ...
+def local_client(
+    service: str, endpoint_url: str, region_name: str = DEFAULT_REGION, config: Config | None = None
+) -> Any:
+    if service not in SERVICES:
+        raise ValueError(f"the local endpoint has no {service!r} service; it answers {', '.join(SERVICES)}")
+    return boto3.session.Session().client(
+        cast(Service, service),  # checked just above
+        region_name=region_name,
+        endpoint_url=endpoint_url,
+        config=config,
+        **DUMMY_CREDENTIALS,
+    )
+
+
+class ClientFactory(Protocol):
+    """``client(service, region_name=...)``: typed per service, like boto3.client (the emulator's)."""
+
+    @overload
+    def __call__(self, service: Literal["s3"], region_name: str = ...) -> S3Client: ...
+    @overload
+    def __call__(self, service: Literal["sns"], region_name: str = ...) -> SNSClient: ...
+    @overload
+    def __call__(self, service: Literal["sqs"], region_name: str = ...) -> SQSClient: ...
+    @overload
+    def __call__(self, service: Literal["iam"], region_name: str = ...) -> IAMClient: ...
+    @overload
+    def __call__(self, service: Literal["sts"], region_name: str = ...) -> STSClient: ...
+    @overload
+    def __call__(self, service: str, region_name: str = ...) -> Any: ...

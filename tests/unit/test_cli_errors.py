@@ -1,0 +1,109 @@
+"""What the command lines report: expected failures in one line (with --debug, also the traceback and
+AWS's request id); a bug is not caught, so its traceback shows."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+import launcher.cli
+import localaws.cli
+from launcher.errors import ExitCode, from_client_error
+from localaws.deploy.errors import DeployError, StateFileError
+
+REQUEST_ID = "0f1e2d3c-request-id"
+
+
+def refusal(code: str = "AccessDeniedException") -> ClientError:
+    return ClientError(
+        {"Error": {"Code": code, "Message": "no"}, "ResponseMetadata": {"RequestId": REQUEST_ID}}, "StartFaceDetection"
+    )
+
+
+def failing(error: BaseException) -> Any:
+    def command(*_: Any, **__: Any) -> Any:
+        raise error
+
+    return command
+
+
+@pytest.mark.parametrize("error", [StateFileError("the state is damaged: delete it"), refusal()])
+def test_local_reports_deploy_and_aws_errors_in_one_line(monkeypatch, capsys, error):
+    monkeypatch.setattr(localaws.cli, "deploy", failing(error))
+    assert localaws.cli.main(["deploy"]) == 1
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [f"error: {error}"]
+
+
+@pytest.mark.parametrize("argv", [["--debug", "deploy"], ["deploy", "--debug"]])
+def test_local_debug_prints_the_traceback_and_request_id(monkeypatch, capsys, argv):
+    monkeypatch.setattr(localaws.cli, "deploy", failing(refusal()))
+    assert localaws.cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err
+    assert f"AWS request id: {REQUEST_ID}" in err
+    assert err.strip().splitlines()[-1].startswith("error: ")
+
+
+@pytest.mark.parametrize("bug", [ValueError("a bug"), RuntimeError("another bug"), KeyError("x")])
+def test_local_lets_a_bug_through(monkeypatch, bug):
+    monkeypatch.setattr(localaws.cli, "deploy", failing(bug))
+    with pytest.raises(type(bug)):
+        localaws.cli.main(["deploy"])
+
+
+def test_every_deployer_error_is_a_deploy_error():
+    from localaws.deploy import errors
+
+    classes = [value for value in vars(errors).values() if isinstance(value, type) and issubclass(value, Exception)]
+    assert len(classes) > 1
+    for cls in classes:
+        assert issubclass(cls, DeployError)
+        assert not issubclass(cls, (ValueError, RuntimeError)), f"{cls.__name__} would hide bugs"
+
+
+@pytest.fixture
+def outputs_file(tmp_path: Path) -> Path:
+    path = tmp_path / "outputs.json"
+    outputs = {
+        "bucketName": "b",
+        "topicArn": "arn:aws:sns:us-east-1:123456789012:AmazonRekognition-t",
+        "roleArn": "arn:aws:iam::123456789012:role/r",
+        "queueUrl": "http://127.0.0.1:1/123456789012/q",
+        "region": "us-east-1",
+    }
+    path.write_text(json.dumps(outputs))
+    return path
+
+
+def test_launch_reports_an_aws_refusal_in_one_line_with_its_exit_code(monkeypatch, capsys, outputs_file):
+    monkeypatch.setattr(launcher.cli, "Launch", failing(refusal()))
+    code = launcher.cli.main(["s3://b/v.mp4", "--outputs", str(outputs_file)])
+    assert code == ExitCode.ACCESS_DENIED
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and "AccessDeniedException" in err
+    assert "Traceback" not in err and REQUEST_ID not in err
+
+
+@pytest.mark.parametrize(
+    "error",
+    [refusal("ThrottlingException"), from_client_error(refusal("ThrottlingException"), "starting face detection")],
+    ids=["unwrapped", "wrapped"],
+)
+def test_launch_debug_prints_the_traceback_and_request_id(monkeypatch, capsys, outputs_file, error):
+    monkeypatch.setattr(launcher.cli, "Launch", failing(error))
+    code = launcher.cli.main(["s3://b/v.mp4", "--outputs", str(outputs_file), "--debug"])
+    assert code == ExitCode.THROTTLED
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err
+    assert f"AWS request id: {REQUEST_ID}" in err
+
+
+def test_launch_lets_a_bug_through(monkeypatch, outputs_file):
+    monkeypatch.setattr(launcher.cli, "Launch", failing(ValueError("a bug")))
+    with pytest.raises(ValueError, match="a bug"):
+        launcher.cli.main(["s3://b/v.mp4", "--outputs", str(outputs_file)])
