@@ -85,7 +85,9 @@ class VideoReport:
     note: str | None = None  # why something is missing (e.g. no thumbnails)
 
 
-def video_report(name: str, video: str, summary: Summary, results: Path | None, s3: Callable[[], Any]) -> VideoReport:
+def video_report(
+    name: str, video: str, summary: Summary, results: Path | None, s3: Callable[[], S3Client]
+) -> VideoReport:
     """One video's part of a report, with a thumbnail of each appearance's best detection: cut from
     ``video`` if it is a local file here, else read from the job's S3 object version (``s3()`` gives
     the client). Without pictures, the note says why; the report is written all the same."""
