@@ -228,7 +228,7 @@ def _size_class(side: float) -> int:
 
 class AppearanceTracker:
     """Feed it the frames of a job in time order (``add_frame``); it says which appearance each
-    detection belongs to at once, and gives every appearance at the end (``appearances``)."""
+    detection belongs to at once, and gives every appearance at the end (``finish``)."""
 
     def __init__(self, settings: TrackerSettings | None = None) -> None:
         self.settings = settings or TrackerSettings()
@@ -236,9 +236,12 @@ class AppearanceTracker:
         self._closed: list[Appearance] = []
         self._count = 0
         self._last_ms: int | None = None
+        self._finished: list[Appearance] | None = None
 
     def add_frame(self, timestamp: int, detections: Sequence[Detection]) -> list[int]:
         """The appearance index of each detection of the frame at ``timestamp`` (in the given order)."""
+        if self._finished is not None:
+            raise ValueError("the grouping is finished: no frame may follow")
         if self._last_ms is not None and timestamp < self._last_ms:
             raise ValueError(
                 f"detections must come in time order: {timestamp} ms after {self._last_ms} ms "
@@ -269,10 +272,14 @@ class AppearanceTracker:
                 indexes[position] = track.index
         return [index for index in indexes if index is not None]
 
-    def appearances(self) -> list[Appearance]:
-        """Every appearance so far (those still open included), by index."""
-        every = self._closed + [track.appearance() for track in self._open]
-        return sorted(every, key=lambda appearance: appearance.index)
+    def finish(self) -> list[Appearance]:
+        """Close every appearance and give them all, by index: the same list on every call, and no
+        frame may follow."""
+        if self._finished is None:
+            self._closed.extend(track.appearance() for track in self._open)
+            self._open = []
+            self._finished = sorted(self._closed, key=lambda appearance: appearance.index)
+        return self._finished
 
     def _close_gone(self, timestamp: int) -> None:
         still_open = []
@@ -403,4 +410,4 @@ def group_appearances(detections: Iterable[Detection], settings: TrackerSettings
         for position, index in zip(positions, tracker.add_frame(timestamp, [given[p] for p in positions]), strict=True):
             indexes[position] = index
         start = end
-    return Grouping(indexes, tracker.appearances())
+    return Grouping(indexes, tracker.finish())

@@ -98,7 +98,7 @@ def _write_json(
     for index, face in enumerate(faces):
         stream.write(("," if index else "") + "\n  " + json.dumps(face))
     stream.write('\n], "Appearances": [')
-    for index, appearance in enumerate(tracker.appearances()):
+    for index, appearance in enumerate(tracker.finish()):
         stream.write(("," if index else "") + "\n  " + json.dumps(appearance.to_api()))
     stream.write("\n]}\n")
 
@@ -149,7 +149,7 @@ def write_document(
                 yield {**face, "AppearanceIndex": index}
 
     _WRITERS[fmt](stream, header, faces(), tracker)
-    summary.appearances = tracker.appearances()
+    summary.appearances = tracker.finish()
     return summary
 
 

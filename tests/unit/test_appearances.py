@@ -232,9 +232,12 @@ def test_the_tracker_says_each_index_at_once_and_refuses_time_going_backwards():
         1,
     ]
     assert tracker.add_frame(200, [Detection.from_face(face(200, 0.61, 0.1))]) == [1]
-    assert [a.detections for a in tracker.appearances()] == [1, 2]
     with pytest.raises(ValueError, match="time order"):
         tracker.add_frame(100, [])
+    assert [a.detections for a in tracker.finish()] == [1, 2]
+    assert tracker.finish() is tracker.finish()
+    with pytest.raises(ValueError, match="finished"):
+        tracker.add_frame(400, [])
 
 
 def test_frames_groups_consecutive_entries_by_timestamp():
