@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint demo bench
+.PHONY: venv test lint demo bench schema
 
 venv: $(STAMP)
 
@@ -32,3 +32,7 @@ bench: $(STAMP)
 	$(PY) bench/emulator_speed.py
 	$(PY) bench/launcher_overhead.py
 	$(PY) bench/appearances.py
+
+# The component's package schema (components/schema.json), inferred from its type annotations.
+schema: $(STAMP)
+	$(PY) scripts/schema.py

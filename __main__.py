@@ -1,9 +1,9 @@
 """The Pulumi program: stack config in, the face-detection component, stack outputs out.
 
 The output names are a contract: the launcher and other stacks' StackReferences read them.
-Every config key is declared, with its default, in Pulumi.yaml; the same defaults live in
-FaceDetectionPipelineArgs so the program also runs where Pulumi.yaml's defaults are not applied
-(under mocks, or the offline deployer).
+Every config key is declared, with its default, in Pulumi.yaml; a key that is not set reaches the
+component as None, which applies the same default (components.DEFAULTS), so the program also runs where
+Pulumi.yaml's defaults are not applied (under mocks, or the offline deployer).
 """
 
 import pulumi
@@ -14,21 +14,20 @@ DEFAULT_NAME_PREFIX = "faces"
 
 
 def read_args(config: pulumi.Config) -> FaceDetectionPipelineArgs:
-    defaults = FaceDetectionPipelineArgs()
     try:
-        tags = config.get_object("tags") or {}
+        tags = config.get_object("tags")
     except pulumi.ConfigTypeError as error:
         raise ConfigError(f'tags must be a JSON object of strings, e.g. {{"team": "vision"}}: {error}') from None
     return FaceDetectionPipelineArgs(
         tags=tags,
-        version_retention_days=config.get_int("versionRetentionDays", defaults.version_retention_days),
-        max_receive_count=config.get_int("maxReceiveCount", defaults.max_receive_count),
-        raw_message_delivery=config.get_bool("rawMessageDelivery", defaults.raw_message_delivery),
-        existing_bucket_name=config.get("existingBucketName") or None,
-        bucket_kms_key_arn=config.get("bucketKmsKeyArn") or None,
-        topic_kms_key_arn=config.get("topicKmsKeyArn") or None,
-        queue_kms_key_arn=config.get("queueKmsKeyArn") or None,
-        force_destroy=config.get_bool("forceDestroy", defaults.force_destroy),
+        version_retention_days=config.get_int("versionRetentionDays"),
+        max_receive_count=config.get_int("maxReceiveCount"),
+        raw_message_delivery=config.get_bool("rawMessageDelivery"),
+        existing_bucket_name=config.get("existingBucketName"),  # "" (Pulumi.yaml's default) means unset
+        bucket_kms_key_arn=config.get("bucketKmsKeyArn"),
+        topic_kms_key_arn=config.get("topicKmsKeyArn"),
+        queue_kms_key_arn=config.get("queueKmsKeyArn"),
+        force_destroy=config.get_bool("forceDestroy"),
     )
 
 

@@ -1,5 +1,6 @@
 """Pulumi resources for Amazon Rekognition Video face detection (IaC only: no launcher logic)."""
 
-from .pipeline import ConfigError, FaceDetectionPipeline, FaceDetectionPipelineArgs
+from .pipeline import FaceDetectionPipeline
+from .settings import DEFAULTS, ConfigError, FaceDetectionPipelineArgs
 
-__all__ = ["ConfigError", "FaceDetectionPipeline", "FaceDetectionPipelineArgs"]
+__all__ = ["DEFAULTS", "ConfigError", "FaceDetectionPipeline", "FaceDetectionPipelineArgs"]

@@ -1,17 +1,14 @@
 """The FaceDetectionPipeline component: everything Rekognition Video needs to run one face-detection
 job on a video in S3 and tell us it is done."""
 
-from __future__ import annotations
-
-import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any, Optional
 
 import pulumi
 import pulumi_aws as aws
 
 from . import policies
+from .settings import FaceDetectionPipelineArgs, checked_args
 
 TYPE_TOKEN = "rekognition-faces:index:FaceDetectionPipeline"
 
@@ -26,57 +23,8 @@ QUEUE_RETENTION_SECONDS = 14 * 24 * 3600
 RECEIVE_WAIT_SECONDS = 20
 # A multipart upload left unfinished this long will not be finished; its parts cost money.
 ABORT_INCOMPLETE_UPLOAD_DAYS = 7
-
-_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/.+$")
-
-
-class ConfigError(ValueError):
-    """A setting the component cannot build from; the message names it and says how to fix it."""
-
-
-@dataclass
-class FaceDetectionPipelineArgs:
-    """Settings of the stack. Defaults are the secure, general-purpose choice."""
-
-    tags: Mapping[str, str] = field(default_factory=dict)
-    version_retention_days: int = 30
-    max_receive_count: int = 5
-    raw_message_delivery: bool = False
-    existing_bucket_name: Optional[str] = None
-    bucket_kms_key_arn: Optional[str] = None
-    topic_kms_key_arn: Optional[str] = None
-    queue_kms_key_arn: Optional[str] = None
-    force_destroy: bool = False
-
-    def __post_init__(self) -> None:
-        validate_args(self)
-
-
-def validate_args(args: FaceDetectionPipelineArgs) -> None:
-    """Refuse settings AWS would refuse later, half-way through a deployment."""
-    if not isinstance(args.tags, Mapping) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in args.tags.items()
-    ):
-        raise ConfigError('tags must be a JSON object of strings, e.g. {"team": "vision"}')
-    if not 1 <= args.version_retention_days <= 36500:
-        raise ConfigError(f"versionRetentionDays must be between 1 and 36500 days, got {args.version_retention_days}")
-    if not 1 <= args.max_receive_count <= 1000:
-        raise ConfigError(f"maxReceiveCount must be between 1 and 1000 (SQS's limit), got {args.max_receive_count}")
-    if args.existing_bucket_name and not _BUCKET_NAME.match(args.existing_bucket_name):
-        raise ConfigError(
-            f"existingBucketName {args.existing_bucket_name!r} is not a valid S3 bucket name "
-            "(3-63 lowercase letters, digits, dots and hyphens)"
-        )
-    for setting, value in (
-        ("bucketKmsKeyArn", args.bucket_kms_key_arn),
-        ("topicKmsKeyArn", args.topic_kms_key_arn),
-        ("queueKmsKeyArn", args.queue_kms_key_arn),
-    ):
-        if value and not _KMS_KEY_ARN.match(value):
-            raise ConfigError(
-                f"{setting} must be a KMS key or alias ARN (arn:aws:kms:<region>:<account>:key/<id>), got {value!r}"
-            )
+# FaceDetectionPipeline(name) with no settings: all defaults. Never mutated.
+NO_SETTINGS = FaceDetectionPipelineArgs()
 
 
 def _policy_json(builder: Callable[..., policies.PolicyDocument], **inputs: Any) -> pulumi.Output[str]:
@@ -85,32 +33,47 @@ def _policy_json(builder: Callable[..., policies.PolicyDocument], **inputs: Any)
 
 
 class FaceDetectionPipeline(pulumi.ComponentResource):
-    """Video bucket, completion topic, Rekognition service role, completion queue with its
-    dead-letter queue, and the least-privilege policy for whoever runs the launcher."""
+    """What Rekognition Video needs to find faces in S3 videos and say when it is done, and a launcher policy."""
+
+    # Video bucket, completion topic, Rekognition service role, completion queue with its dead-letter
+    # queue, and the least-privilege policy for whoever runs the launcher. Outputs below: Pulumi's schema
+    # inference reads their types and docstrings.
 
     bucket_name: pulumi.Output[str]
+    """The video bucket's name (created, or the existing one)."""
     bucket_arn: pulumi.Output[str]
+    """The video bucket's ARN."""
     topic_arn: pulumi.Output[str]
+    """The completion topic: NotificationChannel.SNSTopicArn."""
     topic_name: pulumi.Output[str]
+    """The completion topic's name (starts with AmazonRekognition)."""
     role_arn: pulumi.Output[str]
+    """The role Rekognition assumes to publish: NotificationChannel.RoleArn."""
     queue_url: pulumi.Output[str]
+    """The completion queue the launcher long-polls."""
     queue_arn: pulumi.Output[str]
+    """The completion queue's ARN."""
     dead_letter_queue_url: pulumi.Output[str]
+    """Where completion messages received maxReceiveCount times end up."""
     dead_letter_queue_arn: pulumi.Output[str]
+    """The dead-letter queue's ARN."""
     launcher_policy_arn: pulumi.Output[str]
+    """Least-privilege policy for whoever runs the launcher: attach it to a user, group or role."""
     region: pulumi.Output[str]
+    """The region of every resource; Rekognition must be called in the bucket's region."""
 
     def __init__(
         self,
         name: str,
-        args: Optional[FaceDetectionPipelineArgs] = None,
+        args: FaceDetectionPipelineArgs = NO_SETTINGS,
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
+        # Checked before anything is declared (Outputs are checked when they resolve).
+        settings = checked_args(args)
         super().__init__(TYPE_TOKEN, name, None, opts)
-        args = args or FaceDetectionPipelineArgs()
         self._name = name
-        self._args = args
-        self._tags = dict(args.tags)
+        self._settings = settings
+        self._tags = settings["tags"]
         child = pulumi.ResourceOptions(parent=self)
 
         invoke = pulumi.InvokeOutputOptions(parent=self)
@@ -118,9 +81,10 @@ class FaceDetectionPipeline(pulumi.ComponentResource):
         partition = aws.get_partition_output(opts=invoke).partition
         self.region = aws.get_region_output(opts=invoke).region
 
-        if args.existing_bucket_name:
-            self.bucket_name = pulumi.Output.from_input(args.existing_bucket_name)
-            self.bucket_arn = pulumi.Output.concat("arn:", partition, ":s3:::", args.existing_bucket_name)
+        existing_bucket = settings["existing_bucket_name"]
+        if existing_bucket is not None:
+            self.bucket_name = pulumi.Output.from_input(existing_bucket)
+            self.bucket_arn = pulumi.Output.concat("arn:", partition, ":s3:::", existing_bucket)
         else:
             bucket = self._video_bucket(child)
             self.bucket_name = bucket.bucket
@@ -129,7 +93,7 @@ class FaceDetectionPipeline(pulumi.ComponentResource):
         topic = aws.sns.Topic(
             f"{name}-completion",
             name_prefix=f"{TOPIC_NAME_PREFIX}-{name}-",
-            kms_master_key_id=args.topic_kms_key_arn or AWS_MANAGED_SNS_KEY,
+            kms_master_key_id=settings["topic_kms_key_arn"] or AWS_MANAGED_SNS_KEY,
             tags=self._tags,
             opts=child,
         )
@@ -146,7 +110,7 @@ class FaceDetectionPipeline(pulumi.ComponentResource):
             policy=_policy_json(
                 policies.service_role_policy,
                 topic_arn=topic.arn,
-                topic_kms_key_arn=args.topic_kms_key_arn,
+                topic_kms_key_arn=settings["topic_kms_key_arn"],
             ),
             opts=child,
         )
@@ -175,7 +139,7 @@ class FaceDetectionPipeline(pulumi.ComponentResource):
             message_retention_seconds=QUEUE_RETENTION_SECONDS,
             receive_wait_time_seconds=RECEIVE_WAIT_SECONDS,
             redrive_policy=pulumi.Output.json_dumps(
-                {"deadLetterTargetArn": dead_letter_queue.arn, "maxReceiveCount": args.max_receive_count}
+                {"deadLetterTargetArn": dead_letter_queue.arn, "maxReceiveCount": settings["max_receive_count"]}
             ),
             **self._queue_encryption(),
             tags=self._tags,
@@ -193,7 +157,7 @@ class FaceDetectionPipeline(pulumi.ComponentResource):
             topic=topic.arn,
             protocol="sqs",
             endpoint=queue.arn,
-            raw_message_delivery=args.raw_message_delivery,
+            raw_message_delivery=settings["raw_message_delivery"],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[queue_policy]),
         )
 
@@ -205,8 +169,8 @@ class FaceDetectionPipeline(pulumi.ComponentResource):
                 bucket_arn=self.bucket_arn,
                 role_arn=role.arn,
                 queue_arn=queue.arn,
-                bucket_kms_key_arn=args.bucket_kms_key_arn,
-                queue_kms_key_arn=args.queue_kms_key_arn,
+                bucket_kms_key_arn=settings["bucket_kms_key_arn"],
+                queue_kms_key_arn=settings["queue_kms_key_arn"],
             ),
             tags=self._tags,
             opts=child,
@@ -237,13 +201,14 @@ class FaceDetectionPipeline(pulumi.ComponentResource):
         )
 
     def _queue_encryption(self) -> dict[str, Any]:
-        if self._args.queue_kms_key_arn:
-            return {"kms_master_key_id": self._args.queue_kms_key_arn}
+        key = self._settings["queue_kms_key_arn"]
+        if key is not None:
+            return {"kms_master_key_id": key}
         return {"sqs_managed_sse_enabled": True}
 
     def _video_bucket(self, child: pulumi.ResourceOptions) -> aws.s3.Bucket:
-        name, args = self._name, self._args
-        bucket = aws.s3.Bucket(f"{name}-videos", force_destroy=args.force_destroy, tags=self._tags, opts=child)
+        name, settings = self._name, self._settings
+        bucket = aws.s3.Bucket(f"{name}-videos", force_destroy=settings["force_destroy"], tags=self._tags, opts=child)
         aws.s3.BucketOwnershipControls(
             f"{name}-videos",
             bucket=bucket.id,
@@ -259,27 +224,12 @@ class FaceDetectionPipeline(pulumi.ComponentResource):
             restrict_public_buckets=True,
             opts=child,
         )
-        if args.bucket_kms_key_arn:  # SSE-KMS, with an S3 Bucket Key to cut KMS calls
-            default_encryption = (
-                aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                    sse_algorithm="aws:kms", kms_master_key_id=args.bucket_kms_key_arn
-                )
-            )
-        else:
-            default_encryption = (
-                aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs(
-                    sse_algorithm="AES256"
-                )
-            )
+        # A setting given as an Output goes in as a whole top-level input: Pulumi's mocks hang when a
+        # check fails inside an Output nested in a list or dict input.
         aws.s3.BucketServerSideEncryptionConfiguration(
             f"{name}-videos",
             bucket=bucket.id,
-            rules=[
-                aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
-                    apply_server_side_encryption_by_default=default_encryption,
-                    bucket_key_enabled=bool(args.bucket_kms_key_arn),
-                )
-            ],
+            rules=pulumi.Output.from_input(settings["bucket_kms_key_arn"]).apply(_encryption_rules),
             opts=child,
         )
         versioning = aws.s3.BucketVersioning(
@@ -291,20 +241,7 @@ class FaceDetectionPipeline(pulumi.ComponentResource):
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-videos",
             bucket=bucket.id,
-            rules=[
-                {
-                    "id": "abort-incomplete-multipart-uploads",
-                    "status": "Enabled",
-                    "filter": {},
-                    "abort_incomplete_multipart_upload": {"days_after_initiation": ABORT_INCOMPLETE_UPLOAD_DAYS},
-                },
-                {
-                    "id": "expire-noncurrent-versions",
-                    "status": "Enabled",
-                    "filter": {},
-                    "noncurrent_version_expiration": {"noncurrent_days": args.version_retention_days},
-                },
-            ],
+            rules=pulumi.Output.from_input(settings["version_retention_days"]).apply(_lifecycle_rules),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[versioning]),
         )
         # S3 answers OperationAborted when a bucket policy and a public access block change at once.
@@ -315,3 +252,40 @@ class FaceDetectionPipeline(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access_block]),
         )
         return bucket
+
+
+def _encryption_rules(key: Optional[str]) -> list[aws.s3.BucketServerSideEncryptionConfigurationRuleArgs]:
+    """SSE-KMS with an S3 Bucket Key (fewer KMS calls) when a key is given, else SSE-S3."""
+    by_default = aws.s3.BucketServerSideEncryptionConfigurationRuleApplyServerSideEncryptionByDefaultArgs
+    return [
+        aws.s3.BucketServerSideEncryptionConfigurationRuleArgs(
+            apply_server_side_encryption_by_default=(
+                by_default(sse_algorithm="aws:kms", kms_master_key_id=key)
+                if key
+                else by_default(sse_algorithm="AES256")
+            ),
+            bucket_key_enabled=bool(key),
+        )
+    ]
+
+
+def _lifecycle_rules(version_retention_days: int) -> list[aws.s3.BucketLifecycleConfigurationRuleArgs]:
+    """Abort unfinished multipart uploads; expire noncurrent versions."""
+    return [
+        aws.s3.BucketLifecycleConfigurationRuleArgs(
+            id="abort-incomplete-multipart-uploads",
+            status="Enabled",
+            filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(),
+            abort_incomplete_multipart_upload=aws.s3.BucketLifecycleConfigurationRuleAbortIncompleteMultipartUploadArgs(
+                days_after_initiation=ABORT_INCOMPLETE_UPLOAD_DAYS
+            ),
+        ),
+        aws.s3.BucketLifecycleConfigurationRuleArgs(
+            id="expire-noncurrent-versions",
+            status="Enabled",
+            filter=aws.s3.BucketLifecycleConfigurationRuleFilterArgs(),
+            noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
+                noncurrent_days=version_retention_days
+            ),
+        ),
+    ]

@@ -4,13 +4,16 @@ import json
 import logging
 import warnings
 
+import pulumi
+import pulumi_aws as aws
 import pytest
 from pulumi.runtime.settings import SETTINGS
 
-from components import ConfigError, FaceDetectionPipelineArgs
+from components import ConfigError, FaceDetectionPipeline, FaceDetectionPipelineArgs
 from components.pipeline import TYPE_TOKEN
+from components.settings import SETTINGS as CHECKS
 
-from .support import ACCOUNT_ID
+from .support import ACCOUNT_ID, REGION, RecordingMocks, run_body
 
 BUCKET_TYPES = {
     "aws:s3/bucket:Bucket",
@@ -225,17 +228,145 @@ def test_customer_managed_keys_are_used_and_granted(run_component):
     assert launcher["UseQueueKey"]["Resource"] == queue_key
 
 
-@pytest.mark.parametrize(
-    "settings, named",
-    [
-        ({"max_receive_count": 0}, "maxReceiveCount"),
-        ({"max_receive_count": 1001}, "maxReceiveCount"),
-        ({"version_retention_days": 0}, "versionRetentionDays"),
-        ({"existing_bucket_name": "Not_A_Bucket"}, "existingBucketName"),
-        ({"topic_kms_key_arn": "my-key"}, "topicKmsKeyArn"),
-        ({"tags": {"team": 3}}, "tags"),
-    ],
-)
-def test_bad_settings_are_refused_with_the_setting_named(settings, named):
-    with pytest.raises(ConfigError, match=named):
-        FaceDetectionPipelineArgs(**settings)
+BAD_SETTINGS = [
+    ({"max_receive_count": 0}, "maxReceiveCount must be between 1 and 1000"),
+    ({"max_receive_count": 1001}, "maxReceiveCount"),
+    ({"max_receive_count": "many"}, "maxReceiveCount"),
+    ({"version_retention_days": 0}, "versionRetentionDays"),
+    ({"raw_message_delivery": "yes"}, "rawMessageDelivery must be true or false"),
+    ({"existing_bucket_name": "Not_A_Bucket"}, "existingBucketName 'Not_A_Bucket' is not a valid S3 bucket name"),
+    ({"topic_kms_key_arn": "my-key"}, "topicKmsKeyArn must be a KMS key or alias ARN"),
+    ({"tags": {"team": 3}}, "tags must be a JSON object of strings"),
+]
+
+
+@pytest.mark.parametrize("settings, message", BAD_SETTINGS)
+def test_bad_plain_settings_are_refused_before_anything_is_declared(settings, message):
+    mocks = RecordingMocks()
+    with pytest.raises(ConfigError, match=message):
+        run_body(
+            lambda: FaceDetectionPipeline("faces", FaceDetectionPipelineArgs(**settings)),
+            {"aws:region": REGION},
+            mocks=mocks,
+        )
+    assert mocks.resources == []
+
+
+def test_unknown_setting_is_refused_with_the_known_ones_listed():
+    with pytest.raises(ConfigError, match=r"unknown setting.*max_receive_counts.*max_receive_count"):
+        run_body(lambda: FaceDetectionPipeline("faces", {"max_receive_counts": 3}), {"aws:region": REGION})
+
+
+def test_every_field_of_the_args_has_a_check_and_a_default():
+    assert set(FaceDetectionPipelineArgs.__annotations__) == set(CHECKS)
+    assert FaceDetectionPipelineArgs.__required_keys__ == frozenset()
+
+
+# Another stack's outputs, as StackReference.require_output hands them over.
+KEYS_STACK = "my-org/platform-keys/prod"
+
+
+def _pipeline_from_stack(**names: str):
+    """A body building the pipeline with settings read from KEYS_STACK (setting name -> output name)."""
+
+    def body():
+        keys = pulumi.StackReference(KEYS_STACK)
+        settings = {setting: keys.require_output(output) for setting, output in names.items()}
+        FaceDetectionPipeline("faces", FaceDetectionPipelineArgs(**settings))
+
+    return body
+
+
+def test_settings_from_another_stack_reach_the_resources():
+    queue_key = KEY.replace("1234abcd", "5678ef90")
+    declared = run_body(
+        _pipeline_from_stack(
+            bucket_kms_key_arn="bucketKey",
+            queue_kms_key_arn="queueKey",
+            topic_kms_key_arn="topicKey",
+            max_receive_count="receives",
+            version_retention_days="retention",
+            raw_message_delivery="raw",
+            tags="tags",
+        ),
+        {"aws:region": REGION},
+        stacks={
+            KEYS_STACK: {
+                "bucketKey": KEY,
+                "queueKey": queue_key,
+                "topicKey": KEY,
+                "receives": 3,
+                "retention": 9,
+                "raw": True,
+                "tags": {"team": "platform"},
+            }
+        },
+    )
+    encryption = declared.one("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")
+    (rule,) = encryption["rules"]
+    assert rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": KEY}
+    assert rule["bucketKeyEnabled"] is True
+    assert declared.one("aws:sns/topic:Topic")["kmsMasterKeyId"] == KEY
+    queue = declared.one("aws:sqs/queue:Queue", "-completion")
+    assert queue["kmsMasterKeyId"] == queue_key and "sqsManagedSseEnabled" not in queue
+    assert json.loads(queue["redrivePolicy"])["maxReceiveCount"] == 3
+    assert declared.one("aws:sns/topicSubscription:TopicSubscription")["rawMessageDelivery"] is True
+    lifecycle = declared.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+    assert {"noncurrentDays": 9} in [r.get("noncurrentVersionExpiration") for r in lifecycle["rules"]]
+    assert declared.one("aws:s3/bucket:Bucket")["tags"] == {"team": "platform"}
+    launcher = {s["Sid"]: s for s in declared.policy("aws:iam/policy:Policy")["Statement"]}
+    assert launcher["UseBucketKey"]["Resource"] == KEY
+    assert launcher["UseQueueKey"]["Resource"] == queue_key
+
+
+def test_an_existing_bucket_named_by_another_stack_replaces_the_bucket():
+    declared = run_body(
+        _pipeline_from_stack(existing_bucket_name="bucket"),
+        {"aws:region": REGION},
+        stacks={KEYS_STACK: {"bucket": "team-videos"}},
+    )
+    assert not [r for r in declared.resources if r.typ in BUCKET_TYPES]
+    statements = {s["Sid"]: s for s in declared.policy("aws:iam/policy:Policy")["Statement"]}
+    assert statements["ListVideos"]["Resource"] == "arn:aws:s3:::team-videos"
+
+
+def test_a_key_from_a_resource_output_is_used():
+    def body():
+        key = aws.kms.Key("videos")
+        FaceDetectionPipeline(
+            "faces", FaceDetectionPipelineArgs(bucket_kms_key_arn=key.arn, tags={"team": "vision", "key": key.key_id})
+        )
+
+    declared = run_body(body, {"aws:region": REGION})
+    (rule,) = declared.one("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration")[
+        "rules"
+    ]
+    assert rule["applyServerSideEncryptionByDefault"]["kmsMasterKeyId"] == (
+        f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/videos-0a1b2c3"
+    )
+    # A tag value may be an Output too.
+    assert declared.one("aws:sns/topic:Topic")["tags"] == {"team": "vision", "key": "videos-0a1b2c3"}
+
+
+@pytest.mark.usefixtures("failed_deployment")
+@pytest.mark.parametrize("settings, message", BAD_SETTINGS)
+def test_a_bad_value_from_another_stack_fails_the_deployment_with_the_same_message(settings, message):
+    ((setting, value),) = settings.items()
+    # Pulumi reports it wrapped in the errors of the resource input it reached (ConfigError is a ValueError).
+    with pytest.raises(ValueError, match=message):
+        run_body(
+            _pipeline_from_stack(**{setting: "value"}),
+            {"aws:region": REGION},
+            stacks={KEYS_STACK: {"value": value}},
+        )
+
+
+@pytest.mark.usefixtures("failed_deployment")
+def test_an_empty_value_from_another_stack_is_refused_not_taken_as_unset():
+    """The bucket resources are left out as soon as existingBucketName is given: it must name a bucket."""
+    with pytest.raises(ValueError, match="existingBucketName '' is not a valid S3 bucket name"):
+        run_body(
+            _pipeline_from_stack(existing_bucket_name="bucket"),
+            {"aws:region": REGION},
+            stacks={KEYS_STACK: {"bucket": ""}},
+        )

@@ -15,6 +15,8 @@ FORBIDDEN = {
     "localaws": {"launcher"},
     "components": {"launcher", "localaws"},
     "rekognition_limits": PROJECT_PACKAGES - {"rekognition_limits"},
+    # The policy pack installs on its own (policy/requirements.txt): it imports none of the project.
+    "policy": PROJECT_PACKAGES,
 }
 
 

@@ -7,23 +7,11 @@ import pulumi
 import pytest
 import yaml
 
-from components import ConfigError, FaceDetectionPipelineArgs
+from components import DEFAULTS, ConfigError
+from components.settings import setting_key as camel
 
-from .support import ACCOUNT_ID, REGION, ROOT
+from .support import ACCOUNT_ID, REGION, ROOT, STACK_OUTPUTS
 
-STACK_OUTPUTS = {
-    "bucketName",
-    "bucketArn",
-    "topicArn",
-    "topicName",
-    "roleArn",
-    "queueUrl",
-    "queueArn",
-    "deadLetterQueueUrl",
-    "deadLetterQueueArn",
-    "launcherPolicyArn",
-    "region",
-}
 PROJECT_FILE = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
 
 
@@ -118,9 +106,11 @@ def test_project_file_declares_every_key_with_the_components_defaults():
         assert spec["type"] in {"string", "integer", "boolean"}, key
         assert spec["description"], key
         assert "default" in spec, key
-    defaults = FaceDetectionPipelineArgs()
-    assert declared["versionRetentionDays"]["default"] == defaults.version_retention_days
-    assert declared["maxReceiveCount"]["default"] == defaults.max_receive_count
-    assert declared["rawMessageDelivery"]["default"] == defaults.raw_message_delivery
-    assert declared["forceDestroy"]["default"] == defaults.force_destroy
-    assert json.loads(declared["tags"]["default"]) == dict(defaults.tags)
+    # Every component setting is a config key with the component's default ("" or "{}" for unset/empty).
+    settings = {camel(name): default for name, default in DEFAULTS.items()}
+    assert set(declared) - {"namePrefix"} == set(settings)
+    for key, default in settings.items():
+        yaml_default = declared[key]["default"]
+        if key == "tags":
+            yaml_default = json.loads(yaml_default)
+        assert yaml_default == ("" if default is None else default), key

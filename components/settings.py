@@ -1,0 +1,150 @@
+"""The component's settings: their types (read by Pulumi's schema inference, so every Pulumi language
+sees the same inputs), their defaults, and the rule each value must follow.
+
+A setting accepts a plain value or a ``pulumi.Input`` (an Output of another resource, or of a
+StackReference). Plain values are checked at once, before any resource is declared; an Output is
+checked when it resolves, and a bad value fails the deployment with the same message.
+
+No ``from __future__ import annotations`` here: Pulumi's schema analyzer reads these annotations at
+run time and cannot resolve them as strings.
+"""
+
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Optional, TypedDict
+
+import pulumi
+from pulumi.provider.experimental.util import camel_case
+
+
+class ConfigError(ValueError):
+    """A setting the component cannot build from; the message names it and says how to fix it."""
+
+
+class FaceDetectionPipelineArgs(TypedDict, total=False):
+    """Settings of FaceDetectionPipeline, all optional: the defaults are the secure, general-purpose choice."""
+
+    tags: Optional[pulumi.Input[Mapping[str, pulumi.Input[str]]]]
+    """Tags put on every taggable resource, e.g. {"team": "vision"}."""
+    version_retention_days: Optional[pulumi.Input[int]]
+    """Days a noncurrent (overwritten or deleted) video version is kept before S3 expires it (1-36500, default 30)."""
+    max_receive_count: Optional[pulumi.Input[int]]
+    """Receives of one completion message before SQS moves it to the dead-letter queue (1-1000, default 5)."""
+    raw_message_delivery: Optional[pulumi.Input[bool]]
+    """Deliver the bare Rekognition notification JSON to the queue instead of the SNS envelope (default false)."""
+    existing_bucket_name: Optional[pulumi.Input[str]]
+    """Use this existing bucket for videos instead of creating one (no bucket resources are made)."""
+    bucket_kms_key_arn: Optional[pulumi.Input[str]]
+    """Customer-managed KMS key ARN for the bucket (SSE-KMS), or the one existingBucketName uses; unset: SSE-S3."""
+    topic_kms_key_arn: Optional[pulumi.Input[str]]
+    """Customer-managed KMS key ARN for the completion topic; unset means the AWS-managed alias/aws/sns."""
+    queue_kms_key_arn: Optional[pulumi.Input[str]]
+    """Customer-managed KMS key ARN for both queues (its policy must let SNS use it); unset: SQS-managed SSE."""
+    force_destroy: Optional[pulumi.Input[bool]]
+    """Let `pulumi destroy` delete the video bucket even when it still holds videos (default false)."""
+
+
+_BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/.+$")
+
+# Returns the value to use, or raises ConfigError with a message naming the setting (``key``).
+Check = Callable[[str, Any], Any]
+
+
+def _tags(key: str, value: Any) -> Any:
+    if isinstance(value, Mapping) and all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        return value
+    raise ConfigError(f'{key} must be a JSON object of strings, e.g. {{"team": "vision"}}')
+
+
+def _whole_number(low: int, high: int, unit: str) -> Check:
+    def check(key: str, value: Any) -> int:
+        # Numbers from another stack or another language arrive as floats (JSON has one number type).
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, int) and not isinstance(value, bool) and low <= value <= high:
+            return value
+        raise ConfigError(f"{key} must be between {low} and {high} {unit}, got {value}")
+
+    return check
+
+
+def _boolean(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    raise ConfigError(f"{key} must be true or false, got {value!r}")
+
+
+def _bucket_name(key: str, value: Any) -> str:
+    if isinstance(value, str) and _BUCKET_NAME.match(value):
+        return value
+    raise ConfigError(
+        f"{key} {value!r} is not a valid S3 bucket name (3-63 lowercase letters, digits, dots and hyphens)"
+    )
+
+
+def _kms_key_arn(key: str, value: Any) -> str:
+    if isinstance(value, str) and _KMS_KEY_ARN.match(value):
+        return value
+    raise ConfigError(f"{key} must be a KMS key or alias ARN (arn:aws:kms:<region>:<account>:key/<id>), got {value!r}")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One argument of the component: its default (None: unset) and the check a given value goes through."""
+
+    default: Any
+    check: Check
+
+
+# One row per field of FaceDetectionPipelineArgs (a test keeps them in step).
+SETTINGS: dict[str, Setting] = {
+    "tags": Setting({}, _tags),
+    "version_retention_days": Setting(30, _whole_number(1, 36500, "days")),
+    "max_receive_count": Setting(5, _whole_number(1, 1000, "(SQS's limit)")),
+    "raw_message_delivery": Setting(False, _boolean),
+    "existing_bucket_name": Setting(None, _bucket_name),
+    "bucket_kms_key_arn": Setting(None, _kms_key_arn),
+    "topic_kms_key_arn": Setting(None, _kms_key_arn),
+    "queue_kms_key_arn": Setting(None, _kms_key_arn),
+    "force_destroy": Setting(False, _boolean),
+}
+DEFAULTS: dict[str, Any] = {name: setting.default for name, setting in SETTINGS.items()}
+
+
+def setting_key(name: str) -> str:
+    """The name users see: the stack config key and the schema property (camelCase)."""
+    return camel_case(name)
+
+
+def _is_plain(value: Any) -> bool:
+    """A value known now: no Output or awaitable in it (tags may hold Outputs as values)."""
+    if isinstance(value, (pulumi.Output, Awaitable)):
+        return False
+    if isinstance(value, Mapping):
+        return all(_is_plain(v) for v in value.values())
+    return True
+
+
+def checked_args(args: Optional[Mapping[str, Any]]) -> dict[str, Any]:
+    """Every setting, defaulted and checked: plain values now (a ConfigError before anything is
+    declared), Outputs when they resolve (the returned Output fails with the same ConfigError).
+
+    A plain None or "" means unset. A setting given as an Output is set, so its resolved value must be
+    valid: the component decides which resources to declare before values are known."""
+    given = dict(args or {})
+    unknown = sorted(set(given) - set(SETTINGS))
+    if unknown:
+        raise ConfigError(f"unknown setting(s) {', '.join(unknown)}; the settings are {', '.join(SETTINGS)}")
+    checked: dict[str, Any] = {}
+    for name, setting in SETTINGS.items():
+        value = given.get(name)
+        if value is None or (isinstance(value, str) and value == ""):
+            checked[name] = setting.default
+        elif _is_plain(value):
+            checked[name] = setting.check(setting_key(name), value)
+        else:
+            checked[name] = pulumi.Output.from_input(value).apply(partial(setting.check, setting_key(name)))
+    return checked

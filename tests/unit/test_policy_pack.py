@@ -1,0 +1,226 @@
+"""The CrossGuard pack (policy/): every rule passes on what this program declares, and fails on its
+broken case. The rules are fed the inputs the program's resources receive under Pulumi's mocks, as the
+engine would hand them over (camelCase names, policy documents as JSON strings)."""
+
+import copy
+import json
+import runpy
+from collections.abc import Callable
+from typing import Any
+
+import pulumi_policy
+import pytest
+from pulumi_policy import (
+    PolicyCustomTimeouts,
+    PolicyResource,
+    PolicyResourceOptions,
+    ResourceValidationArgs,
+    StackValidationArgs,
+    StackValidationPolicy,
+)
+
+from components.policies import LAUNCHER_REKOGNITION_ACTIONS
+from localaws.deploy import program as pulumi_program
+from policy import rules
+
+from .support import REGION, ROOT, Declared, run_body
+
+KEY = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+BY_NAME = {policy.name: policy for policy in rules.POLICIES}
+
+
+def _options() -> PolicyResourceOptions:
+    return PolicyResourceOptions(False, [], None, [], PolicyCustomTimeouts(0, 0, 0), [])
+
+
+def _urn(typ: str, name: str) -> str:
+    return f"urn:pulumi:test::rekognition-faces::{typ}::{name}"
+
+
+def _resource_args(typ: str, name: str, props: dict[str, Any]) -> ResourceValidationArgs:
+    return ResourceValidationArgs(typ, props, _urn(typ, name), name, _options(), None)
+
+
+def _stack_args(declared: Declared) -> StackValidationArgs:
+    """The stack as AnalyzeStack sees it: each resource's outputs, and for each property the resources
+    it came from (the engine tracks these; here they are recovered from the ARNs the values carry)."""
+    resources = [
+        PolicyResource(
+            r.typ, declared.states[(r.typ, r.name)], _urn(r.typ, r.name), r.name, _options(), None, None, [], {}
+        )
+        for r in declared.resources
+        if r.custom
+    ]
+    by_arn = {resource.props.get("arn"): resource for resource in resources if resource.props.get("arn")}
+    for resource in resources:
+        for key, value in resource.props.items():
+            if isinstance(value, str) and value in by_arn:
+                resource.property_dependencies[key] = [by_arn[value]]
+    return StackValidationArgs(resources, {})
+
+
+def violations(policy: Any, args: Any) -> list[str]:
+    found: list[str] = []
+    policy.validate(args, lambda message, urn=None: found.append(message))
+    return found
+
+
+def _all_violations(declared: Declared) -> dict[str, list[str]]:
+    found: dict[str, list[str]] = {}
+    for policy in rules.POLICIES:
+        if isinstance(policy, StackValidationPolicy):
+            found[policy.name] = violations(policy, _stack_args(declared))
+        else:
+            found[policy.name] = [
+                f"{r.typ} {r.name}: {message}"
+                for r in declared.resources
+                if r.custom
+                for message in violations(policy, _resource_args(r.typ, r.name, dict(r.inputs)))
+            ]
+    return found
+
+
+@pytest.mark.parametrize(
+    "config",
+    [
+        {},
+        {"bucketKmsKeyArn": KEY, "topicKmsKeyArn": KEY, "queueKmsKeyArn": KEY, "rawMessageDelivery": "true"},
+        {"existingBucketName": "team-videos"},
+    ],
+    ids=["defaults", "customer-managed-keys", "existing-bucket"],
+)
+def test_this_program_passes_every_rule(run_program, config):
+    declared = run_program({"aws:region": REGION, **config})
+    assert _all_violations(declared) == {name: [] for name in BY_NAME}
+
+
+@pytest.fixture(scope="module")
+def program_inputs() -> dict[str, dict[str, Any]]:
+    """The default program's resource inputs by type (one resource of each, the completion queue's)."""
+    declared = run_body(pulumi_program.main_program(ROOT), {"aws:region": REGION})
+    inputs: dict[str, dict[str, Any]] = {}
+    for r in declared.resources:
+        if r.custom and (r.typ not in inputs or r.name.endswith("-completion")):
+            inputs[r.typ] = dict(r.inputs)
+    return inputs
+
+
+def _edit_policy(key: str, edit: Callable[[dict], None]) -> Callable[[dict], None]:
+    def mutate(props: dict) -> None:
+        document = json.loads(props[key])
+        edit(document)
+        props[key] = json.dumps(document)
+
+    return mutate
+
+
+def _statement(sid: str, **changes: Any) -> Callable[[dict], None]:
+    def edit(document: dict) -> None:
+        (statement,) = [s for s in document["Statement"] if s.get("Sid") == sid]
+        statement.update(changes)
+
+    return edit
+
+
+BROKEN = [
+    ("video-bucket-not-public", rules.PUBLIC_ACCESS_BLOCK, lambda p: p.update(restrictPublicBuckets=False)),
+    ("video-bucket-not-public", rules.BUCKET, lambda p: p.update(acl="public-read")),
+    (
+        "video-bucket-not-public",
+        rules.BUCKET_POLICY,
+        _edit_policy(
+            "policy",
+            lambda d: d["Statement"].append(
+                {"Sid": "Everyone", "Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "*"}
+            ),
+        ),
+    ),
+    ("tls-only-access", rules.BUCKET_POLICY, _edit_policy("policy", lambda d: d.update(Statement=[]))),
+    (
+        "tls-only-access",
+        rules.TOPIC_POLICY,
+        _edit_policy("policy", lambda d: d.update(Statement=d["Statement"][:1])),
+    ),
+    (
+        "tls-only-access",
+        rules.QUEUE_POLICY,
+        _edit_policy("policy", _statement("DenyInsecureTransport", Condition={})),
+    ),
+    ("encrypted-at-rest", rules.TOPIC, lambda p: p.pop("kmsMasterKeyId")),
+    ("encrypted-at-rest", rules.QUEUE, lambda p: p.update(sqsManagedSseEnabled=False)),
+    ("encrypted-at-rest", rules.BUCKET_ENCRYPTION, lambda p: p.update(rules=[])),
+    (
+        "rekognition-role-trust",
+        rules.ROLE,
+        _edit_policy("assumeRolePolicy", _statement("RekognitionAssumesRole", Condition={})),
+    ),
+    (
+        "rekognition-role-trust",
+        rules.ROLE,
+        _edit_policy(
+            "assumeRolePolicy",
+            _statement(
+                "RekognitionAssumesRole", Principal={"Service": ["rekognition.amazonaws.com", "ec2.amazonaws.com"]}
+            ),
+        ),
+    ),
+    (
+        "no-wildcard-permissions",
+        rules.ROLE_POLICY,
+        _edit_policy("policy", _statement("PublishCompletion", Action="sns:*")),
+    ),
+    (
+        "no-wildcard-permissions",
+        rules.ROLE_POLICY,
+        _edit_policy("policy", _statement("PublishCompletion", Resource="*")),
+    ),
+    (
+        "no-wildcard-permissions",
+        rules.MANAGED_POLICY,
+        _edit_policy("policy", _statement("RunFaceDetection", Action=["rekognition:*"])),
+    ),
+    (
+        "no-wildcard-permissions",
+        rules.MANAGED_POLICY,
+        _edit_policy("policy", _statement("ReadWriteVideos", Resource="*")),
+    ),
+]
+
+
+@pytest.mark.parametrize("rule, typ, mutate", BROKEN, ids=[f"{r}-{t.split(':')[-1]}" for r, t, _ in BROKEN])
+def test_each_rule_fails_on_its_broken_resource(program_inputs, rule, typ, mutate):
+    props = copy.deepcopy(program_inputs[typ])
+    assert violations(BY_NAME[rule], _resource_args(typ, "broken", props)) == []
+    mutate(props)
+    assert violations(BY_NAME[rule], _resource_args(typ, "broken", props)), f"{rule} let a broken {typ} through"
+
+
+def test_a_completion_queue_without_dead_letter_queue_fails(run_program):
+    declared = run_program({"aws:region": REGION})
+    (completion,) = [k for k in declared.states if k[0] == rules.QUEUE and k[1].endswith("-completion")]
+    del declared.states[completion]["redrivePolicy"]
+    (message,) = violations(BY_NAME["completion-queue-has-dead-letter-queue"], _stack_args(declared))
+    assert "faces-completion" in message
+
+
+def test_roles_that_rekognition_does_not_assume_are_left_alone():
+    trust = {
+        "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]
+    }
+    args = _resource_args(rules.ROLE, "worker", {"assumeRolePolicy": json.dumps(trust)})
+    assert violations(BY_NAME["rekognition-role-trust"], args) == []
+
+
+def test_the_pack_assembles_every_rule_as_mandatory(monkeypatch):
+    built: dict[str, Any] = {}
+    monkeypatch.setattr(pulumi_policy, "PolicyPack", lambda **kwargs: built.update(kwargs))
+    monkeypatch.syspath_prepend(str(ROOT / "policy"))
+    runpy.run_path(str(ROOT / "policy" / "__main__.py"), run_name="__main__")
+    assert built["name"] == "rekognition-faces"
+    assert built["enforcement_level"] == pulumi_policy.EnforcementLevel.MANDATORY
+    assert [p.name for p in built["policies"]] == list(BY_NAME)
+    assert all(p.enforcement_level == pulumi_policy.EnforcementLevel.MANDATORY for p in built["policies"])
+
+
+def test_resource_wildcards_are_allowed_only_for_the_launchers_rekognition_actions():
+    assert set(LAUNCHER_REKOGNITION_ACTIONS) == rules.ACTIONS_WITHOUT_RESOURCE_LEVEL_PERMISSIONS
