@@ -28,6 +28,10 @@ def read_args(config: pulumi.Config) -> FaceDetectionPipelineArgs:
         topic_kms_key_arn=config.get("topicKmsKeyArn"),
         queue_kms_key_arn=config.get("queueKmsKeyArn"),
         force_destroy=config.get_bool("forceDestroy"),
+        auto_process=config.get_bool("autoProcess"),
+        incoming_prefix=config.get("incomingPrefix"),
+        results_prefix=config.get("resultsPrefix"),
+        intake_max_receive_count=config.get_int("intakeMaxReceiveCount"),
     )
 
 
@@ -45,3 +49,9 @@ pulumi.export("deadLetterQueueUrl", pipeline.dead_letter_queue_url)
 pulumi.export("deadLetterQueueArn", pipeline.dead_letter_queue_arn)
 pulumi.export("launcherPolicyArn", pipeline.launcher_policy_arn)
 pulumi.export("region", pipeline.region)
+if config.get_bool("autoProcess"):  # only then: the stack without it is exactly as before
+    pulumi.export("incomingPrefix", pipeline.incoming_prefix)
+    pulumi.export("resultsPrefix", pipeline.results_prefix)
+    pulumi.export("intakeQueueUrl", pipeline.intake_queue_url)
+    pulumi.export("starterFunctionName", pipeline.starter_function_name)
+    pulumi.export("collectorFunctionName", pipeline.collector_function_name)

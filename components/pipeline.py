@@ -1,14 +1,19 @@
 """The FaceDetectionPipeline component: everything Rekognition Video needs to run one face-detection
 job on a video in S3 and tell us it is done."""
 
-from collections.abc import Callable
 from typing import Any, Optional
 
 import pulumi
 import pulumi_aws as aws
 
 from . import policies
-from .settings import FaceDetectionPipelineArgs, checked_args
+from .auto_processing import (
+    COMPLETION_VISIBILITY_SECONDS,
+    AutoProcessingInputs,
+    add_auto_processing,
+)
+from .documents import policy_json
+from .settings import ConfigError, FaceDetectionPipelineArgs, checked_args
 
 TYPE_TOKEN = "rekognition-faces:index:FaceDetectionPipeline"
 
@@ -27,9 +32,13 @@ ABORT_INCOMPLETE_UPLOAD_DAYS = 7
 NO_SETTINGS = FaceDetectionPipelineArgs()
 
 
-def _policy_json(builder: Callable[..., policies.PolicyDocument], **inputs: Any) -> pulumi.Output[str]:
-    """Resolve the inputs, build the document with a pure builder, serialise it."""
-    return pulumi.Output.json_dumps(pulumi.Output.all(**inputs).apply(lambda values: builder(**values)))
+def _auto_process(settings: dict[str, Any]) -> bool:
+    """Whether to declare auto-processing (a plain setting); its prefixes must differ (when known now)."""
+    auto_process: bool = settings["auto_process"]
+    incoming, results = settings["incoming_prefix"], settings["results_prefix"]
+    if auto_process and isinstance(incoming, str) and incoming == results:
+        raise ConfigError("incomingPrefix and resultsPrefix must differ, so that results are not taken for videos")
+    return auto_process
 
 
 class FaceDetectionPipeline(pulumi.ComponentResource):
@@ -61,6 +70,16 @@ class FaceDetectionPipeline(pulumi.ComponentResource):
     """Least-privilege policy for whoever runs the launcher: attach it to a user, group or role."""
     region: pulumi.Output[str]
     """The region of every resource; Rekognition must be called in the bucket's region."""
+    incoming_prefix: pulumi.Output[Optional[str]]
+    """With autoProcess: the key prefix under which uploads are processed."""
+    results_prefix: pulumi.Output[Optional[str]]
+    """With autoProcess: the key prefix under which results are written."""
+    intake_queue_url: pulumi.Output[Optional[str]]
+    """With autoProcess: the queue S3 sends upload events to."""
+    starter_function_name: pulumi.Output[Optional[str]]
+    """With autoProcess: the Lambda function that starts a job per new video version."""
+    collector_function_name: pulumi.Output[Optional[str]]
+    """With autoProcess: the Lambda function that writes each job's results into the bucket."""
 
     def __init__(
         self,
@@ -70,6 +89,7 @@ class FaceDetectionPipeline(pulumi.ComponentResource):
     ) -> None:
         # Checked before anything is declared (Outputs are checked when they resolve).
         settings = checked_args(args)
+        auto_process = _auto_process(settings)
         super().__init__(TYPE_TOKEN, name, None, opts)
         self._name = name
         self._settings = settings
@@ -100,14 +120,14 @@ class FaceDetectionPipeline(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-rekognition",
             description="Assumed by Amazon Rekognition Video to publish job completion to the topic.",
-            assume_role_policy=_policy_json(policies.rekognition_trust_policy, account_id=caller.account_id),
+            assume_role_policy=policy_json(policies.rekognition_trust_policy, account_id=caller.account_id),
             tags=self._tags,
             opts=child,
         )
         aws.iam.RolePolicy(
             f"{name}-rekognition-publish",
             role=role.id,
-            policy=_policy_json(
+            policy=policy_json(
                 policies.service_role_policy,
                 topic_arn=topic.arn,
                 topic_kms_key_arn=settings["topic_kms_key_arn"],
@@ -117,7 +137,7 @@ class FaceDetectionPipeline(pulumi.ComponentResource):
         aws.sns.TopicPolicy(
             f"{name}-completion",
             arn=topic.arn,
-            policy=_policy_json(policies.topic_policy, topic_arn=topic.arn, role_arn=role.arn),
+            policy=policy_json(policies.topic_policy, topic_arn=topic.arn, role_arn=role.arn),
             opts=child,
         )
 
@@ -131,13 +151,14 @@ class FaceDetectionPipeline(pulumi.ComponentResource):
         aws.sqs.QueuePolicy(
             f"{name}-dead-letter",
             queue_url=dead_letter_queue.url,
-            policy=_policy_json(policies.dead_letter_queue_policy, queue_arn=dead_letter_queue.arn),
+            policy=policy_json(policies.dead_letter_queue_policy, queue_arn=dead_letter_queue.arn),
             opts=child,
         )
         queue = aws.sqs.Queue(
             f"{name}-completion",
             message_retention_seconds=QUEUE_RETENTION_SECONDS,
             receive_wait_time_seconds=RECEIVE_WAIT_SECONDS,
+            visibility_timeout_seconds=COMPLETION_VISIBILITY_SECONDS if auto_process else None,
             redrive_policy=pulumi.Output.json_dumps(
                 {"deadLetterTargetArn": dead_letter_queue.arn, "maxReceiveCount": settings["max_receive_count"]}
             ),
@@ -148,7 +169,7 @@ class FaceDetectionPipeline(pulumi.ComponentResource):
         queue_policy = aws.sqs.QueuePolicy(
             f"{name}-completion",
             queue_url=queue.url,
-            policy=_policy_json(policies.queue_policy, queue_arn=queue.arn, topic_arn=topic.arn),
+            policy=policy_json(policies.queue_policy, queue_arn=queue.arn, topic_arn=topic.arn),
             opts=child,
         )
         # Subscribe only once the queue accepts the topic's messages, so none is dropped.
@@ -164,7 +185,7 @@ class FaceDetectionPipeline(pulumi.ComponentResource):
         launcher = aws.iam.Policy(
             f"{name}-launcher",
             description="Least privilege to run the face-detection launcher against this stack.",
-            policy=_policy_json(
+            policy=policy_json(
                 policies.launcher_policy,
                 bucket_arn=self.bucket_arn,
                 role_arn=role.arn,
@@ -184,21 +205,55 @@ class FaceDetectionPipeline(pulumi.ComponentResource):
         self.dead_letter_queue_url = dead_letter_queue.url
         self.dead_letter_queue_arn = dead_letter_queue.arn
         self.launcher_policy_arn = launcher.arn
-        self.register_outputs(
-            {
-                "bucketName": self.bucket_name,
-                "bucketArn": self.bucket_arn,
-                "topicArn": self.topic_arn,
-                "topicName": self.topic_name,
-                "roleArn": self.role_arn,
-                "queueUrl": self.queue_url,
-                "queueArn": self.queue_arn,
-                "deadLetterQueueUrl": self.dead_letter_queue_url,
-                "deadLetterQueueArn": self.dead_letter_queue_arn,
-                "launcherPolicyArn": self.launcher_policy_arn,
-                "region": self.region,
-            }
-        )
+        outputs: dict[str, pulumi.Output[Any]] = {
+            "bucketName": self.bucket_name,
+            "bucketArn": self.bucket_arn,
+            "topicArn": self.topic_arn,
+            "topicName": self.topic_name,
+            "roleArn": self.role_arn,
+            "queueUrl": self.queue_url,
+            "queueArn": self.queue_arn,
+            "deadLetterQueueUrl": self.dead_letter_queue_url,
+            "deadLetterQueueArn": self.dead_letter_queue_arn,
+            "launcherPolicyArn": self.launcher_policy_arn,
+            "region": self.region,
+        }
+        unset: pulumi.Output[Optional[str]] = pulumi.Output.from_input(None)
+        self.incoming_prefix = self.results_prefix = self.intake_queue_url = unset
+        self.starter_function_name = self.collector_function_name = unset
+        if auto_process:
+            auto = add_auto_processing(
+                self,
+                name,
+                AutoProcessingInputs(
+                    bucket_name=self.bucket_name,
+                    bucket_arn=self.bucket_arn,
+                    topic_arn=topic.arn,
+                    role_arn=role.arn,
+                    completion_queue_arn=queue.arn,
+                    completion_queue_url=queue.url,
+                    account_id=caller.account_id,
+                    incoming_prefix=settings["incoming_prefix"],
+                    results_prefix=settings["results_prefix"],
+                    intake_max_receive_count=settings["intake_max_receive_count"],
+                    queue_encryption=self._queue_encryption(),
+                    tags=self._tags,
+                    bucket_kms_key_arn=settings["bucket_kms_key_arn"],
+                    queue_kms_key_arn=settings["queue_kms_key_arn"],
+                ),
+            )
+            self.incoming_prefix, self.results_prefix = auto.incoming_prefix, auto.results_prefix
+            self.intake_queue_url = auto.intake_queue_url
+            self.starter_function_name = auto.starter_function_name
+            self.collector_function_name = auto.collector_function_name
+            outputs.update(
+                incomingPrefix=self.incoming_prefix,
+                resultsPrefix=self.results_prefix,
+                intakeQueueUrl=self.intake_queue_url,
+                starterFunctionName=self.starter_function_name,
+                collectorFunctionName=self.collector_function_name,
+            )
+        self.register_outputs(outputs)
 
     def _queue_encryption(self) -> dict[str, Any]:
         key = self._settings["queue_kms_key_arn"]
@@ -248,7 +303,7 @@ class FaceDetectionPipeline(pulumi.ComponentResource):
         aws.s3.BucketPolicy(
             f"{name}-videos",
             bucket=bucket.id,
-            policy=_policy_json(policies.bucket_policy, bucket_arn=bucket.arn),
+            policy=policy_json(policies.bucket_policy, bucket_arn=bucket.arn),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[public_access_block]),
         )
         return bucket

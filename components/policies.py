@@ -173,3 +173,145 @@ def launcher_policy(
             }
         )
     return _document(*statements)
+
+
+# -- Auto-processing (autoProcess: true) ------------------------------------------------------------
+
+LAMBDA_SERVICE = "lambda.amazonaws.com"
+S3_SERVICE = "s3.amazonaws.com"
+# What an event source mapping needs on its queue (with the execution role's rights), plus
+# ChangeMessageVisibility, with which a function delays a record it puts back.
+FUNCTION_QUEUE_ACTIONS = [
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+    "sqs:ChangeMessageVisibility",
+]
+FUNCTION_LOG_ACTIONS = ["logs:CreateLogStream", "logs:PutLogEvents"]
+# Results are uploaded in parts above 8 MiB (boto3's upload_file).
+RESULT_WRITE_ACTIONS = ["s3:PutObject", "s3:AbortMultipartUpload"]
+VIDEO_READ_ACTIONS = ["s3:GetObject", "s3:GetObjectVersion"]
+
+
+def lambda_trust_policy() -> PolicyDocument:
+    """Only the Lambda service may assume a function's execution role."""
+    return _document(
+        {
+            "Sid": "LambdaAssumesRole",
+            "Effect": "Allow",
+            "Principal": {"Service": LAMBDA_SERVICE},
+            "Action": "sts:AssumeRole",
+        }
+    )
+
+
+def intake_queue_policy(queue_arn: str, bucket_arn: str, account_id: str) -> PolicyDocument:
+    """S3 may deliver here only for this bucket, owned by this account; TLS only for everyone else."""
+    return _document(
+        {
+            "Sid": "BucketDelivers",
+            "Effect": "Allow",
+            "Principal": {"Service": S3_SERVICE},
+            "Action": "sqs:SendMessage",
+            "Resource": queue_arn,
+            "Condition": {
+                "ArnEquals": {"aws:SourceArn": bucket_arn},
+                "StringEquals": {"aws:SourceAccount": account_id},
+            },
+        },
+        deny_insecure_transport("sqs:*", [queue_arn]),
+    )
+
+
+def _function_statements(
+    queue_arn: str,
+    log_group_arn: str,
+    bucket_kms_key_arn: Optional[str],
+    queue_kms_key_arn: Optional[str],
+    bucket_key_actions: list[str],
+) -> list[PolicyDocument]:
+    statements: list[PolicyDocument] = [
+        {"Sid": "ConsumeItsQueue", "Effect": "Allow", "Action": FUNCTION_QUEUE_ACTIONS, "Resource": queue_arn},
+        {"Sid": "WriteItsLogs", "Effect": "Allow", "Action": FUNCTION_LOG_ACTIONS, "Resource": f"{log_group_arn}:*"},
+    ]
+    if bucket_kms_key_arn:
+        statements.append(
+            {"Sid": "UseBucketKey", "Effect": "Allow", "Action": bucket_key_actions, "Resource": bucket_kms_key_arn}
+        )
+    if queue_kms_key_arn:
+        statements.append(
+            {"Sid": "UseQueueKey", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": queue_kms_key_arn}
+        )
+    return statements
+
+
+def starter_policy(
+    queue_arn: str,
+    bucket_arn: str,
+    incoming_prefix: str,
+    results_prefix: str,
+    role_arn: str,
+    log_group_arn: str,
+    bucket_kms_key_arn: Optional[str] = None,
+    queue_kms_key_arn: Optional[str] = None,
+) -> PolicyDocument:
+    """The starter: its intake queue, read new videos, start jobs with the service role, write
+    error results. Rekognition reads the video with the starter's own rights."""
+    return _document(
+        {
+            "Sid": "StartFaceDetection",
+            "Effect": "Allow",
+            "Action": "rekognition:StartFaceDetection",
+            "Resource": "*",  # Rekognition video operations have no resource-level permissions
+        },
+        {
+            "Sid": "PassServiceRoleToRekognition",
+            "Effect": "Allow",
+            "Action": "iam:PassRole",
+            "Resource": role_arn,
+            "Condition": {"StringEquals": {"iam:PassedToService": REKOGNITION_SERVICE}},
+        },
+        {
+            "Sid": "ReadIncomingVideos",
+            "Effect": "Allow",
+            "Action": VIDEO_READ_ACTIONS,
+            "Resource": f"{bucket_arn}/{incoming_prefix}*",
+        },
+        {
+            "Sid": "WriteErrorResults",
+            "Effect": "Allow",
+            "Action": RESULT_WRITE_ACTIONS,
+            "Resource": f"{bucket_arn}/{results_prefix}*",
+        },
+        *_function_statements(
+            queue_arn, log_group_arn, bucket_kms_key_arn, queue_kms_key_arn, ["kms:Decrypt", "kms:GenerateDataKey"]
+        ),
+    )
+
+
+def collector_policy(
+    queue_arn: str,
+    bucket_arn: str,
+    results_prefix: str,
+    log_group_arn: str,
+    bucket_kms_key_arn: Optional[str] = None,
+    queue_kms_key_arn: Optional[str] = None,
+) -> PolicyDocument:
+    """The collector: the completion queue, read job results, write result objects."""
+    return _document(
+        {
+            "Sid": "GetFaceDetection",
+            "Effect": "Allow",
+            "Action": "rekognition:GetFaceDetection",
+            "Resource": "*",  # Rekognition video operations have no resource-level permissions
+        },
+        {
+            "Sid": "WriteResults",
+            "Effect": "Allow",
+            "Action": RESULT_WRITE_ACTIONS,
+            "Resource": f"{bucket_arn}/{results_prefix}*",
+        },
+        *_function_statements(
+            queue_arn, log_group_arn, bucket_kms_key_arn, queue_kms_key_arn, ["kms:GenerateDataKey", "kms:Decrypt"]
+        ),
+    )

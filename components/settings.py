@@ -44,6 +44,14 @@ class FaceDetectionPipelineArgs(TypedDict, total=False):
     """Customer-managed KMS key ARN for both queues (its policy must let SNS use it); unset: SQS-managed SSE."""
     force_destroy: Optional[pulumi.Input[bool]]
     """Let `pulumi destroy` delete the video bucket even when it still holds videos (default false)."""
+    auto_process: Optional[bool]
+    """Process each upload under incomingPrefix by itself, on S3 events and two Lambda functions (default false)."""
+    incoming_prefix: Optional[pulumi.Input[str]]
+    """With autoProcess: new .mp4/.mov/.avi objects under this key prefix are processed (default videos/)."""
+    results_prefix: Optional[pulumi.Input[str]]
+    """With autoProcess: results go to <resultsPrefix><video key>.faces.json or .error.json (default results/)."""
+    intake_max_receive_count: Optional[pulumi.Input[int]]
+    """With autoProcess: tries of one upload event before the intake dead-letter queue (1-1000, default 100)."""
 
 
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -91,6 +99,12 @@ def _kms_key_arn(key: str, value: Any) -> str:
     raise ConfigError(f"{key} must be a KMS key or alias ARN (arn:aws:kms:<region>:<account>:key/<id>), got {value!r}")
 
 
+def _key_prefix(key: str, value: Any) -> str:
+    if isinstance(value, str) and not value.startswith("/") and len(value) <= 1024:
+        return value
+    raise ConfigError(f"{key} {value!r} must be an S3 key prefix such as 'videos/' (no leading '/')")
+
+
 @dataclass(frozen=True)
 class Setting:
     """One argument of the component: its default (None: unset) and the check a given value goes through."""
@@ -110,8 +124,15 @@ SETTINGS: dict[str, Setting] = {
     "topic_kms_key_arn": Setting(None, _kms_key_arn),
     "queue_kms_key_arn": Setting(None, _kms_key_arn),
     "force_destroy": Setting(False, _boolean),
+    "auto_process": Setting(False, _boolean),
+    "incoming_prefix": Setting("videos/", _key_prefix),
+    "results_prefix": Setting("results/", _key_prefix),
+    # A try refused with LimitExceeded counts: generous, about 8 hours of backoff.
+    "intake_max_receive_count": Setting(100, _whole_number(1, 1000, "(SQS's limit)")),
 }
 DEFAULTS: dict[str, Any] = {name: setting.default for name, setting in SETTINGS.items()}
+# Known when the resources are declared, so never an Output: it decides which resources exist.
+PLAIN_SETTINGS = frozenset({"auto_process"})
 
 
 def setting_key(name: str) -> str:
@@ -145,6 +166,10 @@ def checked_args(args: Optional[Mapping[str, Any]]) -> dict[str, Any]:
             checked[name] = setting.default
         elif _is_plain(value):
             checked[name] = setting.check(setting_key(name), value)
+        elif name in PLAIN_SETTINGS:
+            raise ConfigError(
+                f"{setting_key(name)} decides which resources are declared: give a plain value, not an Output"
+            )
         else:
             checked[name] = pulumi.Output.from_input(value).apply(partial(setting.check, setting_key(name)))
     return checked

@@ -45,7 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="ClientRequestToken (default: derived from the video version and every parameter)",
     )
     parser.add_argument(
-        "--key", metavar="KEY", help="upload a local video under this key (default: videos/<sha256>.<ext>)"
+        "--key",
+        metavar="KEY",
+        help="upload a local video under this key (default: videos/<sha256>.<ext>, or the stack's incomingPrefix)",
     )
     parser.add_argument("--out", metavar="FILE", type=Path, help="results file (default: <video name>.faces.<format>)")
     parser.add_argument("--format", choices=FORMATS, default="json", dest="fmt")

@@ -23,7 +23,7 @@ import botocore.session
 from botocore.exceptions import ClientError
 
 from .errors import BadInput, ExitCode, LauncherError, error_code, from_client_error
-from .source import S3Video
+from .s3video import S3Video
 
 if TYPE_CHECKING:
     from mypy_boto3_rekognition import RekognitionClient

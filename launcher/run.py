@@ -15,8 +15,10 @@ from .aws import Clients
 from .errors import BadInput, ExitCode, LauncherError
 from .notifications import DEFAULT_GRACE_SECONDS, CompletionWaiter
 from .rekognition import DEFAULT_RETRY_WAIT_SECONDS, FaceDetection, StartRequest, check_parameter
+from .result_waiter import ResultWaiter
 from .results import FORMATS, Summary, write_results
-from .source import S3Video, check_local_video, parse_s3_uri, pin_s3_video, upload
+from .s3video import S3Video, parse_s3_uri, pin_s3_video
+from .source import UPLOAD_PREFIX, check_local_video, upload
 from .stack import StackOutputs
 
 DEFAULT_TIMEOUT_SECONDS = MAX_DURATION_MS / 1000  # as long as Rekognition's longest video
@@ -78,6 +80,11 @@ def check_options(options: LaunchOptions) -> None:
             raise BadInput(f"{option} must be a positive number of seconds, got {value:g}")
     if not options.grace >= 0:
         raise BadInput(f"--grace must be zero or more seconds, got {options.grace:g}")
+    if options.outputs.auto_process and (options.attributes != "DEFAULT" or options.job_tag or options.token):
+        raise BadInput(
+            "this stack processes its videos itself (autoProcess), with the default attributes, no job tag and "
+            "the derived token: --attributes ALL, --job-tag and --token apply only to stacks without autoProcess"
+        )
     if options.is_s3:
         parse_s3_uri(options.video)
         if options.key:
@@ -120,6 +127,8 @@ class Launch:
             self._report(f"job {self.job_id} on {video.uri}")
         job_id = self.job_id
         assert job_id is not None
+        if options.outputs.auto_process:
+            return self._collected(clients, jobs, job_id, deadline)
         waiter = CompletionWaiter(
             clients("sqs"), options.outputs.queue_url, lambda job: jobs.status(job)["JobStatus"], options.grace
         )
@@ -143,13 +152,41 @@ class Launch:
             self._report(video.note)
         return write_report([video], options.report_path())
 
+    def _collected(self, clients: Clients, jobs: FaceDetection, job_id: str, deadline: float) -> LaunchResult:
+        """autoProcess: the collector writes the result object; wait for it, then write the local file
+        from it (the completion queue is the collector's, not ours)."""
+        options, outputs = self.options, self.options.outputs
+        assert outputs.results_prefix is not None
+        video_key = jobs.status(job_id)["Video"]["S3Object"]["Name"]
+        waiter = ResultWaiter(
+            clients("s3"),
+            outputs.bucket_name,
+            outputs.results_prefix,
+            lambda job: jobs.status(job)["JobStatus"],
+            options.grace,
+        )
+        with tqdm(
+            desc=f"waiting for the result of job {job_id[:12]}…", unit=" polls", leave=False, disable=None
+        ) as progress:
+            result = waiter.wait(job_id, video_key, deadline, on_tick=progress.update)
+        document = waiter.read(result)
+        if result.failed:
+            message = document.get("StatusMessage") or "no StatusMessage"
+            raise LauncherError(f"job {job_id} ended {document.get('JobStatus')}: {message}", ExitCode.JOB_FAILED)
+        out = options.out_path()
+        summary = write_results(iter([document]), out, options.fmt)
+        return LaunchResult(job_id, out, summary)
+
     def _video(self, clients: Clients) -> S3Video:
         """The pinned object version to run on: the s3:// URI's, or the local file's upload."""
         options = self.options
         s3 = clients("s3")
         if options.is_s3:
             return pin_s3_video(s3, parse_s3_uri(options.video))
-        video, uploaded = upload(s3, Path(options.video), options.outputs.bucket_name, options.key)
+        prefix = options.outputs.incoming_prefix if options.outputs.auto_process else None
+        video, uploaded = upload(
+            s3, Path(options.video), options.outputs.bucket_name, options.key, prefix or UPLOAD_PREFIX
+        )
         if not uploaded:
             self._report(f"{options.video} is already in the bucket as {video.uri}: not uploaded again")
         return video

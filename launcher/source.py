@@ -1,13 +1,11 @@
-"""Where the video comes from: a local file (checked, then uploaded once under a content-addressed
-key) or an ``s3://bucket/key[?versionId=...]`` URI. Either way the launch pins an object version."""
+"""A local video: checked, then uploaded once under a content-addressed key, pinned to the version
+uploaded. (An ``s3://`` video is parsed and pinned by ``s3video``.)"""
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import parse_qs, unquote, urlsplit
 
 from boto3.exceptions import S3UploadFailedError
 from boto3.s3.transfer import TransferConfig
@@ -16,49 +14,18 @@ from tqdm import tqdm
 
 from rekognition_limits import MAX_DURATION_MS, MAX_VIDEO_BYTES
 
-from .errors import BadInput, ExitCode, LauncherError, error_code, from_client_error
+from .errors import BadInput, ExitCode, LauncherError, from_client_error
+from .s3video import S3Video, head_object
 from .video import UnsupportedVideo, duration_ms
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
-    from mypy_boto3_s3.type_defs import HeadObjectOutputTypeDef
 
 UPLOAD_PREFIX = "videos/"
 # Multipart above 64 MiB, in 64 MiB parts: 10 GB is 160 parts, well under S3's 10,000.
 TRANSFER = TransferConfig(multipart_threshold=64 * 1024**2, multipart_chunksize=64 * 1024**2)
 _HASH_CHUNK = 8 * 1024**2
 DIGEST_METADATA = "sha256"  # x-amz-meta-sha256: what an upload holds, to know it need not be redone
-
-
-@dataclass(frozen=True)
-class S3Video:
-    """An object version Rekognition will read."""
-
-    bucket: str
-    key: str
-    version: str | None
-
-    def as_s3_object(self) -> dict[str, str]:
-        s3_object = {"Bucket": self.bucket, "Name": self.key}
-        if self.version:
-            s3_object["Version"] = self.version
-        return s3_object
-
-    @property
-    def uri(self) -> str:
-        return f"s3://{self.bucket}/{self.key}" + (f"?versionId={self.version}" if self.version else "")
-
-
-def parse_s3_uri(uri: str) -> S3Video:
-    parts = urlsplit(uri)
-    key = unquote(parts.path.lstrip("/"))
-    if parts.scheme != "s3" or not parts.netloc or not key or parts.fragment:
-        raise BadInput(f"{uri!r} is not an S3 video URI: write s3://bucket/key or s3://bucket/key?versionId=ID")
-    query = parse_qs(parts.query, keep_blank_values=True)
-    unknown = set(query) - {"versionId"}
-    if unknown or any(len(v) != 1 or not v[0] for v in query.values()):
-        raise BadInput(f"{uri!r}: the only query parameter an S3 video URI takes is one versionId=ID")
-    return S3Video(parts.netloc, key, query.get("versionId", [None])[0])
 
 
 def check_local_video(path: Path) -> None:
@@ -90,33 +57,14 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _head(s3: S3Client, video: S3Video) -> HeadObjectOutputTypeDef | None:
-    try:
-        if video.version:
-            return s3.head_object(Bucket=video.bucket, Key=video.key, VersionId=video.version)
-        return s3.head_object(Bucket=video.bucket, Key=video.key)
-    except ClientError as error:
-        if error_code(error) in ("404", "NoSuchKey", "NoSuchVersion", "NotFound") or (
-            error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404
-        ):
-            return None
-        raise from_client_error(error, f"reading {video.uri}") from None
-
-
-def pin_s3_video(s3: S3Client, video: S3Video) -> S3Video:
-    """The URI's object must exist; without a versionId, pin the version that is current now."""
-    head = _head(s3, video)
-    if head is None:
-        raise BadInput(f"{video.uri} does not exist (or you may not read it)")
-    return S3Video(video.bucket, video.key, video.version or head.get("VersionId"))
-
-
-def upload(s3: S3Client, path: Path, bucket: str, key: str | None = None) -> tuple[S3Video, bool]:
+def upload(
+    s3: S3Client, path: Path, bucket: str, key: str | None = None, prefix: str = UPLOAD_PREFIX
+) -> tuple[S3Video, bool]:
     """Upload unless the same bytes are already there; return the pinned version and whether it
-    uploaded. By default the key is the content's SHA-256, so a file is never uploaded twice."""
+    uploaded. By default the key is the prefix and the content's SHA-256, so a file is never uploaded twice."""
     digest = sha256_of(path)
-    key = key or f"{UPLOAD_PREFIX}{digest}{path.suffix.lower()}"
-    existing = _head(s3, S3Video(bucket, key, None))
+    key = key or f"{prefix}{digest}{path.suffix.lower()}"
+    existing = head_object(s3, S3Video(bucket, key, None))
     if existing is not None and existing.get("Metadata", {}).get(DIGEST_METADATA) == digest:
         return S3Video(bucket, key, existing.get("VersionId")), False
     try:
@@ -139,7 +87,7 @@ def upload(s3: S3Client, path: Path, bucket: str, key: str | None = None) -> tup
             "stack's bucket exists and that you may write to it (the launcher policy)",
             ExitCode.AWS_ERROR,
         ) from None
-    head = _head(s3, S3Video(bucket, key, None))
+    head = head_object(s3, S3Video(bucket, key, None))
     if head is None:
         raise LauncherError(f"s3://{bucket}/{key} is missing right after its upload")
     return S3Video(bucket, key, head.get("VersionId")), True

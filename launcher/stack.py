@@ -21,6 +21,11 @@ class StackOutputs:
     role_arn: str
     queue_url: str
     region: str
+    # Present when the stack has autoProcess on: uploads under incoming_prefix are processed by the
+    # stack itself, and their results appear under results_prefix.
+    incoming_prefix: str | None = None
+    results_prefix: str | None = None
+    starter_function_name: str | None = None
 
     KEYS: ClassVar[dict[str, str]] = {
         "bucket_name": "bucketName",
@@ -29,6 +34,15 @@ class StackOutputs:
         "queue_url": "queueUrl",
         "region": "region",
     }
+    AUTO_PROCESS_KEYS: ClassVar[dict[str, str]] = {
+        "incoming_prefix": "incomingPrefix",
+        "results_prefix": "resultsPrefix",
+        "starter_function_name": "starterFunctionName",
+    }
+
+    @property
+    def auto_process(self) -> bool:
+        return self.starter_function_name is not None
 
     @classmethod
     def from_dict(cls, outputs: Any, source: str) -> StackOutputs:
@@ -40,7 +54,15 @@ class StackOutputs:
                 f"{source} lacks the stack output(s) {', '.join(missing)}: is it this project's stack? "
                 "Run `pulumi up` with this project, then `pulumi stack output --json`"
             )
-        return cls(**{field: outputs[key] for field, key in cls.KEYS.items()})
+        auto = {
+            field: outputs[key] for field, key in cls.AUTO_PROCESS_KEYS.items() if isinstance(outputs.get(key), str)
+        }
+        if auto and set(auto) != set(cls.AUTO_PROCESS_KEYS):
+            raise BadInput(
+                f"{source} has only some of the autoProcess outputs ({', '.join(cls.AUTO_PROCESS_KEYS.values())}): "
+                "run `pulumi up` again with this project"
+            )
+        return cls(**{field: outputs[key] for field, key in cls.KEYS.items()}, **auto)
 
 
 def load_outputs_file(path: Path) -> StackOutputs:

@@ -57,7 +57,8 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser(
         "serve",
         parents=[common],
-        help="run S3, SNS, SQS, IAM, STS (moto) and Rekognition Video face detection on one local port",
+        help="run S3, SNS, SQS, IAM, STS, CloudWatch Logs (moto), Lambda (Python functions) and Rekognition Video "
+        "face detection on one local port",
     )
     serve.add_argument("--host", default=DEFAULT_HOST)
     serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")

@@ -1,6 +1,7 @@
-"""One local endpoint for the whole stack: moto answers S3, SNS, SQS, IAM and STS; our emulator answers
-Rekognition's StartFaceDetection and GetFaceDetection. Other Rekognition operations fall through to
-moto. Point any AWS client at it with ``AWS_ENDPOINT_URL=http://127.0.0.1:<port>``."""
+"""One local endpoint for the whole stack: moto answers S3, SNS, SQS, IAM, STS and CloudWatch Logs; our
+emulator answers Rekognition's StartFaceDetection and GetFaceDetection (other Rekognition operations
+fall through to moto); moto keeps Lambda functions and ``awslambda`` runs them, with their SQS event
+source mappings. Point any AWS client at it with ``AWS_ENDPOINT_URL=http://127.0.0.1:<port>``."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoReque
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from . import moto_fixes
+from .awslambda.models import LambdaBackend, LambdaSettings
+from .awslambda.responses import LambdaApp
 from .clients import local_client
 from .defaults import DEFAULT_REGION
 from .rekognition.detector import FaceDetector
@@ -50,6 +53,8 @@ class LocalEndpoint:
             werkzeug_log.setLevel(logging.WARNING)
         self.rekognition = RekognitionBackend(settings, self.client, detector)
         self._rekognition_app = RekognitionApp(self.rekognition)
+        self.awslambda = LambdaBackend(LambdaSettings(settings.data_dir / "lambda"), self.client, lambda: self.url)
+        self._lambda_app = LambdaApp(self.awslambda)
 
     @property
     def url(self) -> str:
@@ -60,6 +65,8 @@ class LocalEndpoint:
     def _dispatch(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         if environ.get("HTTP_X_AMZ_TARGET") in HANDLED_TARGETS:
             return self._rekognition_app(environ, start_response)
+        if LambdaApp.handles(environ):
+            return self._lambda_app(environ, start_response)
         return self._moto(environ, start_response)
 
     def start(self) -> LocalEndpoint:
@@ -74,8 +81,9 @@ class LocalEndpoint:
         return self
 
     def stop(self) -> None:
-        """Stop the workers (an unfinished job resumes at the next start), then stop serving: workers
-        reach S3 and SNS through this very endpoint."""
+        """Stop the Lambda pollers and workers, then the face-detection workers (an unfinished job resumes
+        at the next start), then stop serving: all of them reach the services through this very endpoint."""
+        self.awslambda.shutdown()
         self.rekognition.shutdown()
         if self._server is not None:
             self._server.shutdown()

@@ -19,6 +19,7 @@ from typing import Any
 
 import pulumi
 
+from . import archives
 from .errors import StateFileError, UnsupportedResource
 from .handlers import Context, handler_for
 from .program import run_main
@@ -70,7 +71,10 @@ def write_atomically(path: Path, text: str) -> None:
 
 
 def _normalise(value: Any) -> Any:
-    """The engine sends every number as a float; keep whole numbers whole, for AWS and for diffs."""
+    """The engine sends every number as a float; keep whole numbers whole, for AWS and for diffs. An
+    asset or archive becomes its JSON description (with its content's hash)."""
+    if archives.is_asset(value):
+        return archives.describe(value)
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, dict):

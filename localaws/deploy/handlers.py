@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from botocore.exceptions import ClientError
 
+from .archives import build_zip
 from .errors import ResourceNotEmpty, UnsupportedResource
 
 Inputs = dict[str, Any]
@@ -317,6 +318,55 @@ class BucketPolicy(BucketSetting):
 
     def put(self, s3: Any, inputs: Inputs) -> None:
         s3.put_bucket_policy(Bucket=inputs["bucket"], Policy=inputs["policy"])
+
+
+class BucketNotification(BucketSetting):
+    """The bucket's whole notification configuration (S3 keeps one per bucket), queue targets only."""
+
+    type_token = "aws:s3/bucketNotification:BucketNotification"
+    inputs = frozenset({"bucket", "queues"})
+    get_call, delete_call = "get_bucket_notification_configuration", None
+
+    def put(self, s3: Any, inputs: Inputs) -> None:
+        s3.put_bucket_notification_configuration(
+            Bucket=inputs["bucket"],
+            NotificationConfiguration={"QueueConfigurations": [_queue_target(q) for q in inputs.get("queues") or []]},
+        )
+
+    def exists(self, ctx: Context, resource_id: str, outputs: Outputs) -> bool:
+        try:
+            configuration = ctx.client("s3").get_bucket_notification_configuration(Bucket=resource_id)
+        except ClientError as error:
+            if _missing(error):
+                return False
+            raise
+        return bool(configuration.get("QueueConfigurations")) or not outputs.get("queues")
+
+    def delete(self, ctx: Context, resource_id: str, outputs: Outputs) -> None:
+        _ignore_missing(
+            lambda: ctx.client("s3").put_bucket_notification_configuration(
+                Bucket=resource_id, NotificationConfiguration={}
+            )
+        )
+
+
+def _queue_target(queue: dict[str, Any]) -> dict[str, Any]:
+    unsupported = set(queue) - {"id", "queueArn", "events", "filterPrefix", "filterSuffix"}
+    if unsupported:
+        raise UnsupportedResource(
+            f"{BucketNotification.type_token}: queue field(s) {', '.join(sorted(unsupported))} are not supported"
+        )
+    rules = [
+        {"Name": name, "Value": queue[key]}
+        for name, key in (("prefix", "filterPrefix"), ("suffix", "filterSuffix"))
+        if queue.get(key)
+    ]
+    target: dict[str, Any] = {"QueueArn": queue["queueArn"], "Events": queue["events"]}
+    if queue.get("id"):
+        target["Id"] = queue["id"]
+    if rules:
+        target["Filter"] = {"Key": {"FilterRules": rules}}
+    return target
 
 
 # -- SNS ----------------------------------------------------------------------------------------
@@ -647,6 +697,167 @@ class QueuePolicy(Handler):
         _ignore_missing(lambda: ctx.client("sqs").set_queue_attributes(QueueUrl=resource_id, Attributes={"Policy": ""}))
 
 
+# -- Lambda and CloudWatch Logs ---------------------------------------------------------------------
+
+# Pulumi input name -> the Lambda API member set by CreateFunction and UpdateFunctionConfiguration.
+FUNCTION_CONFIGURATION = {
+    "handler": "Handler",
+    "runtime": "Runtime",
+    "role": "Role",
+    "timeout": "Timeout",
+    "memorySize": "MemorySize",
+    "description": "Description",
+}
+
+
+def _function_configuration(inputs: Inputs) -> dict[str, Any]:
+    configuration = {api: inputs[key] for key, api in FUNCTION_CONFIGURATION.items() if inputs.get(key) is not None}
+    configuration["Environment"] = {"Variables": (inputs.get("environment") or {}).get("variables") or {}}
+    logging_config = inputs.get("loggingConfig")
+    if logging_config:
+        configuration["LoggingConfig"] = {
+            api: logging_config[key]
+            for key, api in (("logFormat", "LogFormat"), ("logGroup", "LogGroup"))
+            if logging_config.get(key)
+        }
+    return configuration
+
+
+class Function(Handler):
+    type_token = "aws:lambda/function:Function"
+    inputs = frozenset({"name", "code", "tags", "environment", "loggingConfig", *FUNCTION_CONFIGURATION})
+    replace_on = frozenset({"name"})
+
+    def create(self, ctx: Context, name: str, inputs: Inputs) -> tuple[str, Outputs]:
+        function_name = choose_name(inputs, name, 64)
+        response = ctx.client("lambda").create_function(
+            FunctionName=function_name,
+            Code={"ZipFile": build_zip(inputs["code"])},
+            Tags=inputs.get("tags") or {},
+            **_function_configuration(inputs),
+        )
+        return function_name, self._outputs(inputs, response)
+
+    @staticmethod
+    def _outputs(inputs: Inputs, response: dict[str, Any]) -> Outputs:
+        arn = response["FunctionArn"]
+        return {
+            **{key: value for key, value in inputs.items() if key != "code"},  # an archive, not state
+            "name": response["FunctionName"],
+            "arn": arn,
+            "qualifiedArn": f"{arn}:$LATEST",
+            "version": "$LATEST",
+            "codeSha256": response["CodeSha256"],
+            "sourceCodeHash": response["CodeSha256"],
+        }
+
+    def update(self, ctx: Context, resource_id: str, old: Inputs, new: Inputs, outputs: Outputs) -> Outputs:
+        lam = ctx.client("lambda")
+        response = lam.get_function_configuration(FunctionName=resource_id)
+        if old.get("code") != new.get("code"):
+            response = lam.update_function_code(FunctionName=resource_id, ZipFile=build_zip(new["code"]))
+        if _function_configuration(old) != _function_configuration(new):
+            response = lam.update_function_configuration(FunctionName=resource_id, **_function_configuration(new))
+        arn = response["FunctionArn"]
+        retag(
+            old.get("tags"),
+            new.get("tags"),
+            lambda tags: lam.tag_resource(Resource=arn, Tags=tags),
+            lambda keys: lam.untag_resource(Resource=arn, TagKeys=keys),
+        )
+        return self._outputs(new, response)
+
+    def exists(self, ctx: Context, resource_id: str, outputs: Outputs) -> bool:
+        return _exists(lambda: ctx.client("lambda").get_function(FunctionName=resource_id))
+
+    def delete(self, ctx: Context, resource_id: str, outputs: Outputs) -> None:
+        _ignore_missing(lambda: ctx.client("lambda").delete_function(FunctionName=resource_id))
+
+
+# Pulumi input name -> Lambda API member, for what UpdateEventSourceMapping can change in place.
+MAPPING_SETTINGS = {
+    "functionName": "FunctionName",
+    "batchSize": "BatchSize",
+    "maximumBatchingWindowInSeconds": "MaximumBatchingWindowInSeconds",
+    "functionResponseTypes": "FunctionResponseTypes",
+    "enabled": "Enabled",
+}
+
+
+def _mapping_settings(inputs: Inputs) -> dict[str, Any]:
+    settings = {api: inputs[key] for key, api in MAPPING_SETTINGS.items() if inputs.get(key) is not None}
+    scaling = inputs.get("scalingConfig") or {}
+    if scaling.get("maximumConcurrency"):
+        settings["ScalingConfig"] = {"MaximumConcurrency": scaling["maximumConcurrency"]}
+    return settings
+
+
+class EventSourceMapping(Handler):
+    type_token = "aws:lambda/eventSourceMapping:EventSourceMapping"
+    inputs = frozenset({"eventSourceArn", "scalingConfig", *MAPPING_SETTINGS})
+    replace_on = frozenset({"eventSourceArn"})
+
+    def create(self, ctx: Context, name: str, inputs: Inputs) -> tuple[str, Outputs]:
+        mapping = ctx.client("lambda").create_event_source_mapping(
+            EventSourceArn=inputs["eventSourceArn"], **_mapping_settings(inputs)
+        )
+        return mapping["UUID"], self._outputs(inputs, mapping)
+
+    @staticmethod
+    def _outputs(inputs: Inputs, mapping: dict[str, Any]) -> Outputs:
+        return {**inputs, "uuid": mapping["UUID"], "functionArn": mapping["FunctionArn"], "state": mapping["State"]}
+
+    def update(self, ctx: Context, resource_id: str, old: Inputs, new: Inputs, outputs: Outputs) -> Outputs:
+        mapping = ctx.client("lambda").update_event_source_mapping(UUID=resource_id, **_mapping_settings(new))
+        return self._outputs(new, mapping)
+
+    def exists(self, ctx: Context, resource_id: str, outputs: Outputs) -> bool:
+        return _exists(lambda: ctx.client("lambda").get_event_source_mapping(UUID=resource_id))
+
+    def delete(self, ctx: Context, resource_id: str, outputs: Outputs) -> None:
+        _ignore_missing(lambda: ctx.client("lambda").delete_event_source_mapping(UUID=resource_id))
+
+
+class LogGroup(Handler):
+    type_token = "aws:cloudwatch/logGroup:LogGroup"
+    inputs = frozenset({"name", "namePrefix", "retentionInDays", "kmsKeyId", "tags"})
+    replace_on = frozenset({"name", "namePrefix", "kmsKeyId"})
+
+    def create(self, ctx: Context, name: str, inputs: Inputs) -> tuple[str, Outputs]:
+        group = choose_name(inputs, name, 512)
+        params: dict[str, Any] = {"logGroupName": group, "tags": inputs.get("tags") or {}}
+        if inputs.get("kmsKeyId"):
+            params["kmsKeyId"] = inputs["kmsKeyId"]
+        ctx.client("logs").create_log_group(**params)
+        outputs = {"name": group, "arn": f"arn:aws:logs:{ctx.region}:{ctx.account_id}:log-group:{group}"}
+        return group, self.apply(ctx, inputs, outputs)
+
+    def apply(self, ctx: Context, inputs: Inputs, outputs: Outputs) -> Outputs:
+        logs = ctx.client("logs")
+        if inputs.get("retentionInDays"):
+            logs.put_retention_policy(logGroupName=outputs["name"], retentionInDays=inputs["retentionInDays"])
+        else:
+            logs.delete_retention_policy(logGroupName=outputs["name"])
+        return {**inputs, "name": outputs["name"], "arn": outputs["arn"]}
+
+    def update(self, ctx: Context, resource_id: str, old: Inputs, new: Inputs, outputs: Outputs) -> Outputs:
+        logs = ctx.client("logs")
+        retag(
+            old.get("tags"),
+            new.get("tags"),
+            lambda tags: logs.tag_resource(resourceArn=outputs["arn"], tags=tags),
+            lambda keys: logs.untag_resource(resourceArn=outputs["arn"], tagKeys=keys),
+        )
+        return self.apply(ctx, new, outputs)
+
+    def exists(self, ctx: Context, resource_id: str, outputs: Outputs) -> bool:
+        groups = ctx.client("logs").describe_log_groups(logGroupNamePrefix=resource_id)["logGroups"]
+        return any(group["logGroupName"] == resource_id for group in groups)
+
+    def delete(self, ctx: Context, resource_id: str, outputs: Outputs) -> None:
+        _ignore_missing(lambda: ctx.client("logs").delete_log_group(logGroupName=resource_id))
+
+
 HANDLERS: dict[str, Handler] = {
     handler.type_token: handler
     for handler in (
@@ -657,6 +868,7 @@ HANDLERS: dict[str, Handler] = {
         BucketVersioning(),
         BucketLifecycleConfiguration(),
         BucketPolicy(),
+        BucketNotification(),
         Topic(),
         TopicPolicy(),
         TopicSubscription(),
@@ -665,6 +877,9 @@ HANDLERS: dict[str, Handler] = {
         Policy(),
         Queue(),
         QueuePolicy(),
+        Function(),
+        EventSourceMapping(),
+        LogGroup(),
     )
 }
 

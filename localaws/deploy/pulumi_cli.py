@@ -19,7 +19,8 @@ from .errors import PulumiCliError
 
 # Only protects the local stack's secrets from nobody in particular: this stack lives on a laptop.
 LOCAL_PASSPHRASE = "local-endpoint-only"
-SERVICES = ("s3", "sns", "sqs", "iam", "sts", "rekognition")
+# The provider's endpoint keys for what the stack declares (with autoProcess: Lambda and CloudWatch Logs).
+SERVICES = ("s3", "sns", "sqs", "iam", "sts", "rekognition", "lambda", "cloudwatchlogs")
 
 
 def cli_available() -> bool:

@@ -1,5 +1,5 @@
 """Names the unit tests share: the project, its root, the account and region the mocks answer with, the
-recording mocks and the runner that puts a program under them."""
+recording mocks and the runner that puts a program under them, and a fake clock."""
 
 from __future__ import annotations
 
@@ -30,6 +30,14 @@ STACK_OUTPUTS = {
     "deadLetterQueueArn",
     "launcherPolicyArn",
     "region",
+}
+# Exported as well when autoProcess is on.
+AUTO_PROCESS_OUTPUTS = {
+    "incomingPrefix",
+    "resultsPrefix",
+    "intakeQueueUrl",
+    "starterFunctionName",
+    "collectorFunctionName",
 }
 
 
@@ -77,6 +85,14 @@ class RecordingMocks(pulumi.runtime.Mocks):
             arn = f"arn:aws:iam::{ACCOUNT_ID}:policy/{physical}"
             outputs.update(name=physical, arn=arn)
             return arn, outputs
+        if args.typ == "aws:lambda/function:Function":
+            arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{physical}"
+            outputs.update(name=physical, arn=arn)
+            return physical, outputs
+        if args.typ == "aws:cloudwatch/logGroup:LogGroup":
+            group = args.inputs.get("namePrefix", "") + "0a1b2c3"
+            outputs.update(name=group, arn=f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{group}")
+            return group, outputs
         return f"{args.name}-id", outputs
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
@@ -127,3 +143,14 @@ def run_body(
     declared = Declared(mocks.resources, states=mocks.outputs)
     declared.outputs = pulumi_program.run_program(mocks, project, "test", namespaced, body)
     return declared
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds

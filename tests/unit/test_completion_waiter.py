@@ -7,18 +7,9 @@ import pytest
 
 from launcher.notifications import CompletionWaiter, Timeout
 
+from .support import FakeClock
+
 JOB = "a" * 64
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class FakeQueue:

@@ -11,7 +11,7 @@ from launcher.errors import BadInput
 from launcher.notifications import parse_completion
 from launcher.rekognition import StartRequest, check_parameter
 from launcher.results import write_results
-from launcher.source import S3Video, parse_s3_uri
+from launcher.s3video import S3Video, parse_s3_uri
 
 COMPLETION = {
     "JobId": "a" * 64,

@@ -8,9 +8,9 @@ import yaml
 
 from components import DEFAULTS
 from components.provider import PACKAGE_VERSION, SCHEMA_FILE, inferred_schema
-from components.settings import setting_key
+from components.settings import PLAIN_SETTINGS, setting_key
 
-from .support import ROOT, STACK_OUTPUTS
+from .support import AUTO_PROCESS_OUTPUTS, ROOT, STACK_OUTPUTS
 
 TYPE = "rekognition-faces:index:FaceDetectionPipeline"
 COMMITTED = json.loads(SCHEMA_FILE.read_text())
@@ -29,7 +29,8 @@ def test_schema_inputs_are_the_settings_all_optional_and_described():
     assert component["requiredInputs"] == []
     for key, spec in inputs.items():
         assert spec["description"] and "\n" not in spec["description"], key
-        assert "plain" not in spec, f"{key} must accept an Output, not only a plain value"
+        plain = key in {setting_key(name) for name in PLAIN_SETTINGS}
+        assert spec.get("plain", False) == plain, f"{key} must accept an Output, not only a plain value"
     assert inputs["tags"]["additionalProperties"]["type"] == "string"
     assert {key: inputs[key]["type"] for key in ("maxReceiveCount", "rawMessageDelivery", "bucketKmsKeyArn")} == {
         "maxReceiveCount": "integer",
@@ -40,8 +41,8 @@ def test_schema_inputs_are_the_settings_all_optional_and_described():
 
 def test_schema_outputs_are_the_stack_outputs():
     component = COMMITTED["resources"][TYPE]
-    assert set(component["properties"]) == STACK_OUTPUTS
-    assert set(component["required"]) == STACK_OUTPUTS
+    assert set(component["properties"]) == STACK_OUTPUTS | AUTO_PROCESS_OUTPUTS
+    assert set(component["required"]) == STACK_OUTPUTS  # the others are set only with autoProcess
     for key, spec in component["properties"].items():
         assert spec["type"] == "string" and spec["description"], key
 

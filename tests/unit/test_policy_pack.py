@@ -86,8 +86,10 @@ def _all_violations(declared: Declared) -> dict[str, list[str]]:
         {},
         {"bucketKmsKeyArn": KEY, "topicKmsKeyArn": KEY, "queueKmsKeyArn": KEY, "rawMessageDelivery": "true"},
         {"existingBucketName": "team-videos"},
+        {"autoProcess": "true"},
+        {"autoProcess": "true", "bucketKmsKeyArn": KEY, "queueKmsKeyArn": KEY, "existingBucketName": "team-videos"},
     ],
-    ids=["defaults", "customer-managed-keys", "existing-bucket"],
+    ids=["defaults", "customer-managed-keys", "existing-bucket", "auto-process", "auto-process-keys-existing-bucket"],
 )
 def test_this_program_passes_every_rule(run_program, config):
     declared = run_program({"aws:region": REGION, **config})

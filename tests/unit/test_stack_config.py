@@ -46,7 +46,7 @@ def test_secrets_need_the_pulumi_cli(project):
 
 def test_the_cli_path_points_every_service_at_the_endpoint():
     config = provider_config("http://127.0.0.1:4566", DEFAULT_REGION)
-    for service in ("s3", "sns", "sqs", "iam", "sts"):
+    for service in ("s3", "sns", "sqs", "iam", "sts", "rekognition", "lambda", "cloudwatchlogs"):
         assert config[f"aws:endpoints[0].{service}"] == "http://127.0.0.1:4566"
     for flag in ("skipCredentialsValidation", "skipRequestingAccountId", "skipMetadataApiCheck", "s3UsePathStyle"):
         assert config[f"aws:{flag}"] == "true"

@@ -1,0 +1,258 @@
+"""Auto-processing (``autoProcess: true``): every video uploaded under the incoming prefix is processed
+by the stack itself, on S3 events, SQS and Lambda, with no launcher running.
+
+    S3 ObjectCreated (incoming prefix, video suffixes) -> intake queue (+ its DLQ) -> starter function
+      -> StartFaceDetection -> topic -> completion queue -> collector function -> results/<key>.faces.json
+
+The functions' code is the launcher's own library (``launcher.starter``, ``launcher.collector``),
+packaged from the ``launcher`` folder: one source of truth for the token and the result document.
+
+Timeouts and batch sizes:
+- Starter: batches of 10 records (SQS's largest receive), no batching window (a start should not
+  wait), 60 s timeout (per record a HeadObject and a StartFaceDetection with one quick retry; a
+  record that must wait longer is put back in the queue with a backoff, not held on Lambda's clock).
+- Collector: one completion per batch, 300 s timeout: one job's results can be 100 pages of 1,000
+  faces; several in a batch would share one timeout and be retried together.
+- Each queue's visibility timeout is 6x its function's timeout (AWS's advice for event source
+  mappings), so a batch still running is never handed out twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Optional
+
+import pulumi
+import pulumi_aws as aws
+
+from . import policies
+from .documents import policy_json
+
+PROJECT_DIR = Path(__file__).resolve().parents[1]
+# The launcher package, and the one top-level module it imports: the service's limits.
+LAUNCHER_DIR = PROJECT_DIR / "launcher"
+SHARED_MODULES = ("rekognition_limits.py",)
+RUNTIME = "python3.12"
+VIDEO_SUFFIXES = (".mp4", ".MP4", ".mov", ".MOV", ".avi", ".AVI")  # S3 suffix filters are case-sensitive
+STARTER_TIMEOUT_SECONDS = 60
+STARTER_BATCH_SIZE = 10
+COLLECTOR_TIMEOUT_SECONDS = 300
+COLLECTOR_BATCH_SIZE = 1
+STARTER_MEMORY_MB = 128
+COLLECTOR_MEMORY_MB = 256
+VISIBILITY_PER_TIMEOUT = 6
+COMPLETION_VISIBILITY_SECONDS = VISIBILITY_PER_TIMEOUT * COLLECTOR_TIMEOUT_SECONDS
+LOG_RETENTION_DAYS = 30
+QUEUE_RETENTION_SECONDS = 14 * 24 * 3600
+RECEIVE_WAIT_SECONDS = 20
+REPORT_BATCH_ITEM_FAILURES = ["ReportBatchItemFailures"]
+
+
+def function_package() -> pulumi.AssetArchive:
+    """The functions' zip: the launcher package's modules (its heavy ones, video probing and progress
+    bars, are never imported by the functions) and the shared top-level modules they import."""
+    files = {f"launcher/{path.name}": path for path in sorted(LAUNCHER_DIR.glob("*.py"))}
+    files.update({name: PROJECT_DIR / name for name in SHARED_MODULES})
+    return pulumi.AssetArchive({name: pulumi.FileAsset(str(path)) for name, path in files.items()})
+
+
+@dataclass(frozen=True)
+class AutoProcessingInputs:
+    """What auto-processing is built on: the pipeline's resources and settings."""
+
+    bucket_name: pulumi.Input[str]
+    bucket_arn: pulumi.Input[str]
+    topic_arn: pulumi.Input[str]
+    role_arn: pulumi.Input[str]
+    completion_queue_arn: pulumi.Input[str]
+    completion_queue_url: pulumi.Input[str]
+    account_id: pulumi.Input[str]
+    incoming_prefix: pulumi.Input[str]
+    results_prefix: pulumi.Input[str]
+    intake_max_receive_count: pulumi.Input[int]
+    queue_encryption: Mapping[str, Any]
+    tags: pulumi.Input[Mapping[str, pulumi.Input[str]]]
+    bucket_kms_key_arn: Optional[pulumi.Input[str]] = None
+    queue_kms_key_arn: Optional[pulumi.Input[str]] = None
+
+
+@dataclass(frozen=True)
+class AutoProcessingOutputs:
+    incoming_prefix: pulumi.Output[str]
+    results_prefix: pulumi.Output[str]
+    intake_queue_url: pulumi.Output[str]
+    starter_function_name: pulumi.Output[str]
+    collector_function_name: pulumi.Output[str]
+
+
+def add_auto_processing(parent: pulumi.Resource, name: str, inputs: AutoProcessingInputs) -> AutoProcessingOutputs:
+    """Declare the intake queue, the bucket notification and the two functions as children of ``parent``."""
+    child = pulumi.ResourceOptions(parent=parent)
+    tags = inputs.tags
+
+    intake_dead_letter = aws.sqs.Queue(
+        f"{name}-intake-dead-letter",
+        message_retention_seconds=QUEUE_RETENTION_SECONDS,
+        **inputs.queue_encryption,
+        tags=tags,
+        opts=child,
+    )
+    aws.sqs.QueuePolicy(
+        f"{name}-intake-dead-letter",
+        queue_url=intake_dead_letter.url,
+        policy=policy_json(policies.dead_letter_queue_policy, queue_arn=intake_dead_letter.arn),
+        opts=child,
+    )
+    intake = aws.sqs.Queue(
+        f"{name}-intake",
+        message_retention_seconds=QUEUE_RETENTION_SECONDS,
+        receive_wait_time_seconds=RECEIVE_WAIT_SECONDS,
+        visibility_timeout_seconds=VISIBILITY_PER_TIMEOUT * STARTER_TIMEOUT_SECONDS,
+        redrive_policy=pulumi.Output.json_dumps(
+            {"deadLetterTargetArn": intake_dead_letter.arn, "maxReceiveCount": inputs.intake_max_receive_count}
+        ),
+        **inputs.queue_encryption,
+        tags=tags,
+        opts=child,
+    )
+    intake_policy = aws.sqs.QueuePolicy(
+        f"{name}-intake",
+        queue_url=intake.url,
+        policy=policy_json(
+            policies.intake_queue_policy,
+            queue_arn=intake.arn,
+            bucket_arn=inputs.bucket_arn,
+            account_id=inputs.account_id,
+        ),
+        opts=child,
+    )
+    # S3 checks at once that it may send to the queue: the queue policy first.
+    aws.s3.BucketNotification(
+        f"{name}-videos",
+        bucket=inputs.bucket_name,
+        queues=[
+            aws.s3.BucketNotificationQueueArgs(
+                id=f"new-video{suffix}",
+                queue_arn=intake.arn,
+                events=["s3:ObjectCreated:*"],
+                filter_prefix=inputs.incoming_prefix,
+                filter_suffix=suffix,
+            )
+            for suffix in VIDEO_SUFFIXES
+        ],
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[intake_policy]),
+    )
+
+    environment = {
+        "BUCKET_NAME": inputs.bucket_name,
+        "INCOMING_PREFIX": inputs.incoming_prefix,
+        "RESULTS_PREFIX": inputs.results_prefix,
+        "TOPIC_ARN": inputs.topic_arn,
+        "ROLE_ARN": inputs.role_arn,
+    }
+    keys = {"bucket_kms_key_arn": inputs.bucket_kms_key_arn, "queue_kms_key_arn": inputs.queue_kms_key_arn}
+    starter = _function(
+        parent,
+        f"{name}-starter",
+        description="Starts face detection on each new video version under the incoming prefix.",
+        handler="launcher.starter.handler",
+        timeout=STARTER_TIMEOUT_SECONDS,
+        memory=STARTER_MEMORY_MB,
+        environment={**environment, "QUEUE_URL": intake.url},
+        queue_arn=intake.arn,
+        batch_size=STARTER_BATCH_SIZE,
+        tags=tags,
+        policy=lambda log_group_arn: policy_json(
+            policies.starter_policy,
+            queue_arn=intake.arn,
+            bucket_arn=inputs.bucket_arn,
+            incoming_prefix=inputs.incoming_prefix,
+            results_prefix=inputs.results_prefix,
+            role_arn=inputs.role_arn,
+            log_group_arn=log_group_arn,
+            **keys,
+        ),
+    )
+    collector = _function(
+        parent,
+        f"{name}-collector",
+        description="Writes each finished face-detection job's results into the bucket.",
+        handler="launcher.collector.handler",
+        timeout=COLLECTOR_TIMEOUT_SECONDS,
+        memory=COLLECTOR_MEMORY_MB,
+        environment={**environment, "QUEUE_URL": inputs.completion_queue_url},
+        queue_arn=inputs.completion_queue_arn,
+        batch_size=COLLECTOR_BATCH_SIZE,
+        tags=tags,
+        policy=lambda log_group_arn: policy_json(
+            policies.collector_policy,
+            queue_arn=inputs.completion_queue_arn,
+            bucket_arn=inputs.bucket_arn,
+            results_prefix=inputs.results_prefix,
+            log_group_arn=log_group_arn,
+            **keys,
+        ),
+    )
+    return AutoProcessingOutputs(
+        pulumi.Output.from_input(inputs.incoming_prefix),
+        pulumi.Output.from_input(inputs.results_prefix),
+        intake.url,
+        starter.name,
+        collector.name,
+    )
+
+
+def _function(
+    parent: pulumi.Resource,
+    name: str,
+    *,
+    description: str,
+    handler: str,
+    timeout: int,
+    memory: int,
+    environment: Mapping[str, pulumi.Input[str]],
+    queue_arn: pulumi.Input[str],
+    batch_size: int,
+    tags: pulumi.Input[Mapping[str, pulumi.Input[str]]],
+    policy: Callable[[pulumi.Output[str]], pulumi.Output[str]],
+) -> aws.lambda_.Function:
+    """One function with its own log group, execution role and policy, fed by ``queue_arn``."""
+    child = pulumi.ResourceOptions(parent=parent)
+    log_group = aws.cloudwatch.LogGroup(
+        name, name_prefix=f"/aws/lambda/{name}-", retention_in_days=LOG_RETENTION_DAYS, tags=tags, opts=child
+    )
+    role = aws.iam.Role(
+        name,
+        description=f"Execution role of the {name} function.",
+        assume_role_policy=pulumi.Output.json_dumps(policies.lambda_trust_policy()),
+        tags=tags,
+        opts=child,
+    )
+    role_policy = aws.iam.RolePolicy(name, role=role.id, policy=policy(log_group.arn), opts=child)
+    function = aws.lambda_.Function(
+        name,
+        description=description,
+        runtime=RUNTIME,
+        handler=handler,
+        code=function_package(),
+        role=role.arn,
+        timeout=timeout,
+        memory_size=memory,
+        environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment),
+        logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="Text", log_group=log_group.name),
+        tags=tags,
+        # Its first invocation must find its permissions and its log group in place.
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[role_policy, log_group]),
+    )
+    aws.lambda_.EventSourceMapping(
+        name,
+        event_source_arn=queue_arn,
+        function_name=function.arn,
+        batch_size=batch_size,
+        maximum_batching_window_in_seconds=0,
+        function_response_types=REPORT_BATCH_ITEM_FAILURES,
+        opts=child,
+    )
+    return function

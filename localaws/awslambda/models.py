@@ -1,0 +1,293 @@
+"""The Lambda backend of the local endpoint: event source mappings and invocations, no HTTP.
+
+moto keeps the functions (CreateFunction, UpdateFunctionCode/Configuration, GetFunction,
+DeleteFunction, tags): it stores their zip and configuration faithfully but can run code only in
+Docker. So this backend reads each function from moto's store and runs it itself (``runner.py``),
+and owns the event source mappings, whose SQS pollers (``event_sources.py``) feed the functions.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from botocore.exceptions import ClientError
+from moto.awslambda.exceptions import LambdaClientError
+from moto.awslambda.models import lambda_backends
+
+from ..clients import ClientFactory
+from .event_sources import POLL_WAIT_SECONDS, SqsPoller
+from .exceptions import InvalidParameterValueException, ResourceConflictException, ResourceNotFoundException
+from .runner import FunctionRunner, FunctionSpec, InvocationResult
+
+log = logging.getLogger(__name__)
+
+REPORT_BATCH_ITEM_FAILURES = "ReportBatchItemFailures"
+# SQS event source limits (CreateEventSourceMapping's documentation).
+DEFAULT_BATCH_SIZE = 10
+MAX_BATCH_SIZE = 10000
+MAX_BATCH_WITHOUT_WINDOW = 10  # a larger BatchSize needs MaximumBatchingWindowInSeconds >= 1
+MAX_BATCHING_WINDOW_SECONDS = 300
+MIN_MAXIMUM_CONCURRENCY, MAX_MAXIMUM_CONCURRENCY = 2, 1000
+_SQS_ARN = re.compile(r"^arn:aws[a-z-]*:sqs:([a-z0-9-]+):(\d{12}):(.+)$")
+
+
+@dataclass(frozen=True)
+class LambdaSettings:
+    code_dir: Path
+    # Concurrent batches per event source mapping without a ScalingConfig: Lambda starts with 5
+    # pollers; 2 keeps a small machine responsive. ScalingConfig.MaximumConcurrency overrides it.
+    default_concurrency: int = 2
+
+
+@dataclass
+class EventSourceMapping:
+    uuid: str
+    function_arn: str
+    event_source_arn: str
+    batch_size: int
+    batching_window_seconds: int
+    enabled: bool
+    function_response_types: list[str]
+    maximum_concurrency: int | None
+    last_modified: float = field(default_factory=time.time)
+
+    @property
+    def reports_item_failures(self) -> bool:
+        return REPORT_BATCH_ITEM_FAILURES in self.function_response_types
+
+    @property
+    def queue_region(self) -> str:
+        return _parse_sqs_arn(self.event_source_arn)[0]
+
+    def to_api(self) -> dict[str, Any]:
+        shape: dict[str, Any] = {
+            "UUID": self.uuid,
+            "BatchSize": self.batch_size,
+            "MaximumBatchingWindowInSeconds": self.batching_window_seconds,
+            "EventSourceArn": self.event_source_arn,
+            "FunctionArn": self.function_arn,
+            "LastModified": self.last_modified,
+            "State": "Enabled" if self.enabled else "Disabled",
+            "StateTransitionReason": "USER_INITIATED",
+            "FunctionResponseTypes": list(self.function_response_types),
+        }
+        if self.maximum_concurrency is not None:
+            shape["ScalingConfig"] = {"MaximumConcurrency": self.maximum_concurrency}
+        return shape
+
+
+def _parse_sqs_arn(arn: str) -> tuple[str, str, str]:
+    match = _SQS_ARN.match(arn or "")
+    if not match:
+        raise InvalidParameterValueException(
+            f"EventSourceArn {arn!r}: the local endpoint emulates SQS event sources only (arn:aws:sqs:...)"
+        )
+    region, account, name = match.groups()
+    return region, account, name
+
+
+class LambdaBackend:
+    def __init__(self, settings: LambdaSettings, client: ClientFactory, endpoint_url: Callable[[], str]) -> None:
+        self.settings = settings
+        self._client = client
+        self.runner = FunctionRunner(settings.code_dir, endpoint_url)
+        self._mappings: dict[str, EventSourceMapping] = {}
+        self._pollers: dict[str, list[SqsPoller]] = {}
+        self._lock = threading.Lock()
+
+    # -- functions (kept by moto) ----------------------------------------------------------------
+
+    def function_spec(self, name_or_arn: str, region: str, account_id: str) -> FunctionSpec:
+        try:
+            function = lambda_backends[account_id][region].get_function(name_or_arn)
+        except LambdaClientError:
+            raise ResourceNotFoundException(f"Function not found: {name_or_arn}") from None
+        return FunctionSpec(
+            name=function.function_name,
+            arn=function.function_arn,
+            region=region,
+            handler=function.handler or "",
+            runtime=function.run_time or "",
+            timeout_seconds=int(function.timeout),
+            memory_mb=int(function.memory_size),
+            environment=tuple(sorted((function.environment_vars or {}).items())),
+            code_sha256=function.code_sha_256,
+            log_group=function.logs_group_name,
+            code=function.code_bytes,
+        )
+
+    def invoke(self, name_or_arn: str, event: Any, region: str, account_id: str) -> InvocationResult:
+        return self.runner.invoke(self.function_spec(name_or_arn, region, account_id), event)
+
+    def invoke_async(self, name_or_arn: str, event: Any, region: str, account_id: str) -> str:
+        """InvocationType=Event: queued, run in the background; failures are only logged."""
+        spec = self.function_spec(name_or_arn, region, account_id)
+        threading.Thread(target=self._invoke_in_background, args=(spec, event), daemon=True).start()
+        return str(uuid.uuid4())
+
+    def _invoke_in_background(self, spec: FunctionSpec, event: Any) -> None:
+        try:
+            self.runner.invoke(spec, event)
+        except Exception as error:  # nobody waits for the answer: say it in the log
+            log.warning("asynchronous invocation of %s failed: %s", spec.name, error)
+
+    # -- event source mappings -------------------------------------------------------------------
+
+    def create_event_source_mapping(self, request: dict[str, Any], region: str, account_id: str) -> dict[str, Any]:
+        source_arn = request.get("EventSourceArn", "")
+        queue_region, queue_account, queue_name = _parse_sqs_arn(source_arn)
+        function = self.function_spec(request.get("FunctionName", ""), region, account_id)
+        self._check_queue(queue_region, queue_account, queue_name)
+        batch_size = request.get("BatchSize", DEFAULT_BATCH_SIZE)
+        window = request.get("MaximumBatchingWindowInSeconds", 0)
+        mapping = EventSourceMapping(
+            uuid=str(uuid.uuid4()),
+            function_arn=function.arn,
+            event_source_arn=source_arn,
+            batch_size=batch_size,
+            batching_window_seconds=window,
+            enabled=request.get("Enabled", True),
+            function_response_types=list(request.get("FunctionResponseTypes") or []),
+            maximum_concurrency=(request.get("ScalingConfig") or {}).get("MaximumConcurrency"),
+        )
+        _check_mapping(mapping)
+        with self._lock:
+            for existing in self._mappings.values():
+                if existing.function_arn == mapping.function_arn and existing.event_source_arn == source_arn:
+                    raise ResourceConflictException(
+                        f'An event source mapping with SQS arn (" {source_arn} ") and function (" '
+                        f'{function.name} ") already exists. Please update or delete the existing mapping '
+                        f"with UUID {existing.uuid}"
+                    )
+            self._mappings[mapping.uuid] = mapping
+            self._start_pollers(mapping)
+        return mapping.to_api()
+
+    def get_event_source_mapping(self, mapping_uuid: str) -> dict[str, Any]:
+        return self._mapping(mapping_uuid).to_api()
+
+    def list_event_source_mappings(
+        self, region: str, account_id: str, source_arn: str | None = None, function_name: str | None = None
+    ) -> list[dict[str, Any]]:
+        function_arn = self.function_spec(function_name, region, account_id).arn if function_name else None
+        with self._lock:
+            mappings = list(self._mappings.values())
+        return [
+            m.to_api()
+            for m in mappings
+            if (source_arn is None or m.event_source_arn == source_arn)
+            and (function_arn is None or m.function_arn == function_arn)
+        ]
+
+    def update_event_source_mapping(
+        self, mapping_uuid: str, request: dict[str, Any], region: str, account_id: str
+    ) -> dict[str, Any]:
+        mapping = self._mapping(mapping_uuid)
+        changes: dict[str, Any] = {}
+        if "FunctionName" in request:
+            changes["function_arn"] = self.function_spec(request["FunctionName"], region, account_id).arn
+        for member, attribute in (
+            ("BatchSize", "batch_size"),
+            ("MaximumBatchingWindowInSeconds", "batching_window_seconds"),
+            ("Enabled", "enabled"),
+        ):
+            if member in request:
+                changes[attribute] = request[member]
+        if "FunctionResponseTypes" in request:
+            changes["function_response_types"] = list(request["FunctionResponseTypes"] or [])
+        if "ScalingConfig" in request:
+            changes["maximum_concurrency"] = (request["ScalingConfig"] or {}).get("MaximumConcurrency")
+        updated = EventSourceMapping(**{**mapping.__dict__, **changes, "last_modified": time.time()})
+        _check_mapping(updated)
+        with self._lock:
+            self._stop_pollers(mapping_uuid)
+            self._mappings[mapping_uuid] = updated
+            self._start_pollers(updated)
+        return updated.to_api()
+
+    def delete_event_source_mapping(self, mapping_uuid: str) -> dict[str, Any]:
+        with self._lock:
+            mapping = self._mappings.pop(mapping_uuid, None)
+            if mapping is None:
+                raise ResourceNotFoundException(f"The resource you requested does not exist. (UUID {mapping_uuid})")
+            self._stop_pollers(mapping_uuid)
+        return {**mapping.to_api(), "State": "Deleting"}
+
+    def _mapping(self, mapping_uuid: str) -> EventSourceMapping:
+        with self._lock:
+            mapping = self._mappings.get(mapping_uuid)
+        if mapping is None:
+            raise ResourceNotFoundException(f"The resource you requested does not exist. (UUID {mapping_uuid})")
+        return mapping
+
+    def _check_queue(self, region: str, account_id: str, name: str) -> None:
+        try:
+            self._client("sqs", region_name=region).get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account_id)
+        except ClientError:
+            raise InvalidParameterValueException(
+                f"Error occurred while ReceiveMessage. SQS Error: queue {name} does not exist"
+            ) from None
+
+    def _start_pollers(self, mapping: EventSourceMapping) -> None:
+        if not mapping.enabled:
+            return
+        count = mapping.maximum_concurrency or self.settings.default_concurrency
+        pollers = [SqsPoller(mapping, self, index) for index in range(count)]
+        self._pollers[mapping.uuid] = pollers
+        for poller in pollers:
+            poller.start()
+
+    def _stop_pollers(self, mapping_uuid: str) -> None:
+        for poller in self._pollers.pop(mapping_uuid, []):
+            poller.stop()
+
+    def queue_client(self, mapping: EventSourceMapping) -> Any:
+        return self._client("sqs", region_name=mapping.queue_region)
+
+    def queue_url(self, mapping: EventSourceMapping) -> str:
+        _, account_id, name = _parse_sqs_arn(mapping.event_source_arn)
+        return self.queue_client(mapping).get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account_id)["QueueUrl"]
+
+    def mapping_function(self, mapping: EventSourceMapping) -> FunctionSpec:
+        region, account_id = mapping.function_arn.split(":")[3:5]
+        return self.function_spec(mapping.function_arn, region, account_id)
+
+    def shutdown(self) -> None:
+        """Stop every poller (waiting briefly for their current poll), then every worker."""
+        with self._lock:
+            pollers = [poller for pollers in self._pollers.values() for poller in pollers]
+            for mapping_uuid in list(self._pollers):
+                self._stop_pollers(mapping_uuid)
+        for poller in pollers:
+            poller.join(timeout=2 * POLL_WAIT_SECONDS)
+        self.runner.shutdown()
+
+
+def _check_mapping(mapping: EventSourceMapping) -> None:
+    """What CreateEventSourceMapping refuses for an SQS source."""
+    if not 1 <= mapping.batch_size <= MAX_BATCH_SIZE:
+        raise InvalidParameterValueException(f"BatchSize must be between 1 and {MAX_BATCH_SIZE} for SQS")
+    if not 0 <= mapping.batching_window_seconds <= MAX_BATCHING_WINDOW_SECONDS:
+        raise InvalidParameterValueException(
+            f"MaximumBatchingWindowInSeconds must be between 0 and {MAX_BATCHING_WINDOW_SECONDS}"
+        )
+    if mapping.batch_size > MAX_BATCH_WITHOUT_WINDOW and mapping.batching_window_seconds < 1:
+        raise InvalidParameterValueException(
+            "Maximum batch window in seconds must be greater than 0 if maximum batch size is greater than 10"
+        )
+    unknown = set(mapping.function_response_types) - {REPORT_BATCH_ITEM_FAILURES}
+    if unknown:
+        raise InvalidParameterValueException(f"FunctionResponseTypes: unknown value(s) {sorted(unknown)}")
+    concurrency = mapping.maximum_concurrency
+    if concurrency is not None and not MIN_MAXIMUM_CONCURRENCY <= concurrency <= MAX_MAXIMUM_CONCURRENCY:
+        raise InvalidParameterValueException(
+            f"ScalingConfig.MaximumConcurrency must be between {MIN_MAXIMUM_CONCURRENCY} and {MAX_MAXIMUM_CONCURRENCY}"
+        )

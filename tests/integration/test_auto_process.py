@@ -1,0 +1,225 @@
+"""The stack with ``autoProcess: true``, deployed into a local endpoint of its own (at most 2 open jobs, so
+that LimitExceededException happens), processing uploads by itself; then destroyed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from launcher.cli import main
+from launcher.rekognition import StartRequest
+from launcher.s3video import S3Video
+from localaws.deploy import engine
+from localaws.deploy.handlers import Context
+from localaws.endpoint import LocalEndpoint
+from localaws.rekognition.models import EmulatorSettings
+from localaws.synthetic import make_video
+
+from .support import ACCOUNT_ID, REGION, unique
+
+ROOT = Path(__file__).resolve().parents[2]
+MAX_OPEN_JOBS = 2
+
+
+@pytest.fixture(scope="module")
+def local(tmp_path_factory) -> Iterator[LocalEndpoint]:
+    settings = EmulatorSettings(data_dir=tmp_path_factory.mktemp("auto-endpoint"), max_open_jobs=MAX_OPEN_JOBS)
+    with LocalEndpoint(settings, port=0) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def aws(local) -> Callable[..., Any]:
+    return local.client
+
+
+def deploy(local: LocalEndpoint, state: Path, **settings: str) -> dict[str, Any]:
+    ctx = Context(lambda service: local.client(service, REGION), REGION, ACCOUNT_ID)
+    config = {"aws:region": REGION, **{f"rekognition-faces:{k}": v for k, v in settings.items()}}
+    outputs, _ = engine.deploy(ctx, ROOT, "auto", state, config)
+    return outputs
+
+
+@pytest.fixture(scope="module")
+def stack(local, tmp_path_factory) -> dict[str, Any]:
+    folder, name = tmp_path_factory.mktemp("auto-stack"), unique("auto")
+    outputs = deploy(local, folder / "state.json", namePrefix=name, autoProcess="true", forceDestroy="true")
+    (folder / "outputs.json").write_text(json.dumps(outputs))
+    return {"outputs": outputs, "state": folder / "state.json", "file": folder / "outputs.json", "name": name}
+
+
+def put(aws, bucket: str, key: str, body: bytes) -> S3Video:
+    return S3Video(bucket, key, aws("s3").put_object(Bucket=bucket, Key=key, Body=body)["VersionId"])
+
+
+def result(aws, stack, video_key: str, kind: str = "faces", timeout: float = 60) -> dict[str, Any]:
+    """The result object for the video, once the stack has written it."""
+    bucket, key = stack["outputs"]["bucketName"], f"results/{video_key}.{kind}.json"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        listed = aws("s3").list_objects_v2(Bucket=bucket, Prefix=key).get("Contents", [])
+        if any(item["Key"] == key for item in listed):
+            found = aws("s3").get_object(Bucket=bucket, Key=key)
+            return {**json.loads(found["Body"].read()), "metadata": found["Metadata"]}
+        time.sleep(0.2)
+    raise AssertionError(f"no {key} after {timeout} s")
+
+
+def jobs_on(local: LocalEndpoint, video: S3Video) -> list[str]:
+    """The emulator's jobs on this object (any version), read from its job store as an auditor would."""
+    rows = local.rekognition.store._query("SELECT job_id, request FROM jobs")  # a test's audit
+    found = []
+    for job_id, request in rows:
+        s3_object = json.loads(request)["Video"]["S3Object"]
+        if (s3_object["Bucket"], s3_object["Name"]) == (video.bucket, video.key):
+            found.append(job_id)
+    return found
+
+
+def intake_dead_letter_queue(aws, name_prefix: str) -> str:
+    (url,) = aws("sqs").list_queues(QueueNamePrefix=f"{name_prefix}-intake-dead-letter")["QueueUrls"]
+    return url
+
+
+def queue_depth(aws, queue_url: str) -> int:
+    attributes = aws("sqs").get_queue_attributes(
+        QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    )["Attributes"]
+    return sum(int(value) for value in attributes.values())
+
+
+@pytest.fixture
+def launcher_env(local, tmp_path, monkeypatch) -> Path:
+    """The launcher's environment pointed at this endpoint, run from a scratch folder."""
+    monkeypatch.chdir(tmp_path)
+    for name, value in {
+        "AWS_ENDPOINT_URL": local.url,
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    return tmp_path
+
+
+def test_an_upload_under_the_prefix_produces_its_result_object(aws, local, stack, videos):
+    bucket = stack["outputs"]["bucketName"]
+    video = put(aws, bucket, "videos/first clip.mp4", videos["face"].path.read_bytes())
+    document = result(aws, stack, video.key)
+    assert document["JobStatus"] == "SUCCEEDED"
+    assert document["Faces"] and {"Timestamp", "Face"} <= set(document["Faces"][0])
+    assert document["Video"]["S3Object"] == {"Bucket": bucket, "Name": video.key, "Version": video.version}
+    (job_id,) = jobs_on(local, video)
+    assert document["metadata"] == {"job-id": job_id, "video-version": video.version}
+    assert queue_depth(aws, stack["outputs"]["queueUrl"]) == 0  # the collector consumed the completion
+
+
+def test_objects_outside_the_prefix_or_with_other_suffixes_start_no_job(aws, local, stack, videos):
+    bucket, body = stack["outputs"]["bucketName"], videos["face"].path.read_bytes()
+    elsewhere = put(aws, bucket, "other/clip.mp4", body)
+    not_video = put(aws, bucket, "videos/clip.txt", body)
+    marker = put(aws, bucket, "videos/marker.mp4", body)  # processed after the other two were notified
+    result(aws, stack, marker.key)
+    assert jobs_on(local, elsewhere) == [] and jobs_on(local, not_video) == []
+
+
+@pytest.mark.parametrize("kind", ["mpeg4", "garbage"])
+def test_a_corrupt_or_unsupported_video_produces_an_error_result(aws, stack, videos, kind):
+    body = videos["mpeg4"].path.read_bytes() if kind == "mpeg4" else b"this is not a video" * 100
+    video = put(aws, stack["outputs"]["bucketName"], f"videos/{kind}.mp4", body)
+    document = result(aws, stack, video.key, kind="error")
+    assert document["JobStatus"] == "FAILED"
+    assert "Unsupported video" in document["StatusMessage"]
+    assert document["metadata"]["video-version"] == video.version
+
+
+def test_one_version_gets_one_job_however_often_it_is_announced_or_launched(aws, local, stack, videos, launcher_env):
+    outputs = stack["outputs"]
+    video = put(aws, outputs["bucketName"], "videos/twice.mp4", videos["no-face"].path.read_bytes())
+    first = result(aws, stack, video.key)
+    event = {
+        "Records": [
+            {
+                "eventName": "ObjectCreated:Put",
+                "s3": {
+                    "bucket": {"name": video.bucket},
+                    "object": {"key": "videos/twice.mp4", "versionId": video.version},
+                },
+            }
+        ]
+    }
+    aws("sqs").send_message(QueueUrl=outputs["intakeQueueUrl"], MessageBody=json.dumps(event))  # redelivered
+    uri = f"s3://{video.bucket}/{video.key}?versionId={video.version}"
+    assert main([uri, "--outputs", str(stack["file"]), "--out", "launched.json"]) == 0  # and the launcher too
+    time.sleep(1)  # the redelivered event has been handled
+    assert queue_depth(aws, outputs["intakeQueueUrl"]) == 0
+    (job_id,) = jobs_on(local, video)
+    token = StartRequest(video, outputs["topicArn"], outputs["roleArn"]).derived_token()
+    assert local.rekognition.store.by_token(token, since_ms=0).job_id == job_id == first["metadata"]["job-id"]
+    launched = json.loads((launcher_env / "launched.json").read_text())
+    assert launched == {k: v for k, v in first.items() if k != "metadata"}
+
+
+def test_the_launcher_uploads_under_the_prefix_and_reads_the_result_object(aws, local, stack, tmp_path, launcher_env):
+    clip = make_video(tmp_path / "mine.mp4", seconds=0.6)
+    launch = [str(clip.path), "--outputs", str(stack["file"])]
+    assert main([*launch, "--format", "csv", "--out", "f.csv"]) == 0
+    rows = (launcher_env / "f.csv").read_text().splitlines()
+    assert rows[0].startswith("timestamp_ms,") and len(rows) > 1
+    assert main([*launch, "--out", "again.json"]) == 0  # the same file again: no upload, no job
+    bucket = stack["outputs"]["bucketName"]
+    key = f"videos/{hashlib.sha256(clip.path.read_bytes()).hexdigest()}.mp4"  # under incomingPrefix
+    assert len(aws("s3").list_object_versions(Bucket=bucket, Prefix=key)["Versions"]) == 1
+    assert len(jobs_on(local, S3Video(bucket, key, None))) == 1
+    document = json.loads((launcher_env / "again.json").read_text())
+    assert len(rows) - 1 == len(document["Faces"])
+    assert main([*launch, "--attributes", "ALL"]) == 2
+
+
+def test_limit_exceeded_delays_but_loses_nothing(aws, local, stack, tmp_path):
+    bucket = stack["outputs"]["bucketName"]
+    clips = [make_video(tmp_path / f"burst-{i}.mp4", seconds=0.5 + i * 0.1) for i in range(2 * MAX_OPEN_JOBS + 1)]
+    uploaded = [put(aws, bucket, f"videos/burst/{clip.path.name}", clip.path.read_bytes()) for clip in clips]
+    for video in uploaded:
+        assert result(aws, stack, video.key, timeout=90)["JobStatus"] == "SUCCEEDED"
+        assert len(jobs_on(local, video)) == 1
+    assert queue_depth(aws, intake_dead_letter_queue(aws, stack["name"])) == 0
+
+
+def test_a_record_that_crashes_the_starter_reaches_the_dead_letter_queue_alone(aws, local, tmp_path, videos):
+    name = unique("crash")
+    settings = {"autoProcess": "true", "forceDestroy": "true", "intakeMaxReceiveCount": "2"}
+    outputs = deploy(local, tmp_path / "state.json", namePrefix=name, **settings)
+    aws("sqs").send_message(QueueUrl=outputs["intakeQueueUrl"], MessageBody="not an S3 event")
+    video = put(aws, outputs["bucketName"], "videos/beside.mp4", videos["no-face"].path.read_bytes())
+    assert result(aws, {"outputs": outputs}, video.key)["JobStatus"] == "SUCCEEDED"
+    dead_url = intake_dead_letter_queue(aws, name)
+    deadline = time.monotonic() + 30
+    messages: list[dict[str, Any]] = []
+    while not messages and time.monotonic() < deadline:
+        received = aws("sqs").receive_message(QueueUrl=dead_url, WaitTimeSeconds=1, AttributeNames=["All"])
+        messages = received.get("Messages", [])
+    assert [m["Body"] for m in messages] == ["not an S3 event"]
+    assert int(messages[0]["Attributes"]["ApproximateReceiveCount"]) > 2  # tried twice, then received here
+    engine.destroy(Context(lambda service: local.client(service, REGION), REGION, ACCOUNT_ID), tmp_path / "state.json")
+
+
+def test_destroy_removes_it_all(aws, local, stack):
+    outputs = stack["outputs"]
+    engine.destroy(Context(lambda service: local.client(service, REGION), REGION, ACCOUNT_ID), stack["state"])
+    lam = aws("lambda")
+    for name in (outputs["starterFunctionName"], outputs["collectorFunctionName"]):
+        with pytest.raises(lam.exceptions.ResourceNotFoundException):
+            lam.get_function(FunctionName=name)
+    assert lam.list_event_source_mappings()["EventSourceMappings"] == []
+    assert outputs["intakeQueueUrl"] not in aws("sqs").list_queues().get("QueueUrls", [])
+    groups = aws("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"]
+    assert not [g for g in groups if outputs["starterFunctionName"].rsplit("-", 1)[0] in g["logGroupName"]]
+    assert outputs["bucketName"] not in {b["Name"] for b in aws("s3").list_buckets()["Buckets"]}

@@ -1,0 +1,229 @@
+"""The local endpoint runs Python Lambda functions: Invoke, the runtime's environment and context, the
+timeout, the runtime's packages, and SQS event source mappings with partial batch failures."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import time
+import zipfile
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from .support import ACCOUNT_ID, REGION, unique
+
+HANDLER = """
+import json, logging, os, time
+import boto3
+
+def handler(event, context):
+    if event.get("sleep"):
+        time.sleep(event["sleep"])
+    if event.get("fail"):
+        raise ValueError("asked to fail")
+    if event.get("say"):
+        print("printed", event["say"])
+        logging.getLogger("app").warning("logged %s", event["say"])
+    if "Records" in event:
+        records = event["Records"]
+        seen = json.dumps([r["body"] for r in records])
+        boto3.client("sqs").send_message(QueueUrl=os.environ["SEEN_QUEUE"], MessageBody=seen)
+        return {"batchItemFailures": [{"itemIdentifier": r["messageId"]} for r in records if r["body"] == "bad"]}
+    return {
+        "function_name": context.function_name,
+        "request_id": context.aws_request_id,
+        "remaining_ms": context.get_remaining_time_in_millis(),
+        "memory": context.memory_limit_in_mb,
+        "arn": context.invoked_function_arn,
+        "env": {k: os.environ.get(k) for k in ("AWS_LAMBDA_FUNCTION_NAME", "AWS_REGION", "AWS_DEFAULT_REGION",
+                                                "AWS_ENDPOINT_URL", "GREETING", "LAMBDA_TASK_ROOT")},
+        "buckets": len(boto3.client("s3").list_buckets()["Buckets"]),
+    }
+"""
+
+
+def zipped(**files: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def role_arn(aws: Callable[..., Any]) -> str:
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    return aws("iam").create_role(RoleName=unique("fn-role"), AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+
+
+def make_function(aws: Callable[..., Any], role_arn: str, code: str = HANDLER, timeout: int = 10, **env: str) -> str:
+    name = unique("fn")
+    aws("lambda").create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=role_arn,
+        Handler="app.handler",
+        Code={"ZipFile": zipped(**{"app.py": code})},
+        Timeout=timeout,
+        Environment={"Variables": {"GREETING": "hello", **env}},
+    )
+    return name
+
+
+def invoke(aws: Callable[..., Any], name: str, event: dict[str, Any]) -> tuple[str | None, Any]:
+    response = aws("lambda").invoke(FunctionName=name, Payload=json.dumps(event).encode())
+    return response.get("FunctionError"), json.load(response["Payload"])
+
+
+def test_invoke_gives_the_runtime_environment_and_context(aws, role_arn, endpoint):
+    name = make_function(aws, role_arn, timeout=7)
+    error, payload = invoke(aws, name, {})
+    assert error is None, payload
+    assert payload["function_name"] == name
+    assert payload["arn"] == f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{name}"
+    assert 0 < payload["remaining_ms"] <= 7000
+    assert payload["memory"] == "128"
+    env = payload["env"]
+    assert env["AWS_LAMBDA_FUNCTION_NAME"] == name and env["GREETING"] == "hello"
+    assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == REGION
+    assert env["AWS_ENDPOINT_URL"] == endpoint.url  # its AWS calls come back here
+    assert payload["buckets"] == len(aws("s3").list_buckets()["Buckets"])
+    assert invoke(aws, name, {})[1]["request_id"] != payload["request_id"]
+
+
+def test_what_the_function_prints_or_logs_reaches_the_endpoints_log(aws, role_arn, caplog):
+    name = make_function(aws, role_arn)
+    with caplog.at_level(logging.INFO, logger=f"localaws.lambda.{name}"):
+        assert invoke(aws, name, {"say": "hello"})[0] is None
+        deadline = time.monotonic() + 5
+        while len([r for r in caplog.records if "hello" in r.getMessage()]) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    lines = [r.getMessage() for r in caplog.records if r.name == f"localaws.lambda.{name}"]
+    assert "printed hello" in lines
+    assert any(line.startswith("[WARNING]") and line.endswith("logged hello") for line in lines)
+
+
+def test_an_exception_is_a_function_error(aws, role_arn):
+    name = make_function(aws, role_arn)
+    error, payload = invoke(aws, name, {"fail": True})
+    assert error == "Unhandled"
+    assert payload["errorType"] == "ValueError" and payload["errorMessage"] == "asked to fail"
+
+
+def test_the_timeout_ends_the_invocation_and_the_next_one_runs(aws, role_arn):
+    name = make_function(aws, role_arn, timeout=1)
+    started = time.monotonic()
+    error, payload = invoke(aws, name, {"sleep": 30})
+    assert time.monotonic() - started < 10
+    assert error == "Unhandled" and payload["errorMessage"] == "Task timed out after 1.00 seconds"
+    assert invoke(aws, name, {})[0] is None
+
+
+def test_only_the_runtimes_packages_and_the_zip_are_importable(aws, role_arn):
+    name = make_function(aws, role_arn, code="import tqdm\ndef handler(event, context):\n    return 1\n")
+    error, payload = invoke(aws, name, {})
+    assert error == "Unhandled"
+    assert payload["errorType"] == "Runtime.ImportModuleError"
+    assert "No module named 'tqdm'" in payload["errorMessage"]
+    packaged = "import helper, boto3, json\ndef handler(event, context):\n    return helper.VALUE\n"
+    aws("lambda").update_function_code(
+        FunctionName=name, ZipFile=zipped(**{"app.py": packaged, "helper.py": "VALUE = 42\n"})
+    )
+    assert invoke(aws, name, {}) == (None, 42)
+
+
+def test_unknown_function_and_bad_mappings_are_refused(aws, role_arn):
+    lam = aws("lambda")
+    with pytest.raises(ClientError) as missing:
+        invoke(aws, unique("missing"), {})
+    assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"
+    queue_url = aws("sqs").create_queue(QueueName=unique("source"))["QueueUrl"]
+    queue_arn = aws("sqs").get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    name = make_function(aws, role_arn)
+    with pytest.raises(lam.exceptions.InvalidParameterValueException):
+        lam.create_event_source_mapping(EventSourceArn=queue_arn, FunctionName=name, BatchSize=50)
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.create_event_source_mapping(EventSourceArn=queue_arn, FunctionName=unique("missing"))
+    mapping = lam.create_event_source_mapping(EventSourceArn=queue_arn, FunctionName=name, Enabled=False)
+    with pytest.raises(lam.exceptions.ResourceConflictException):
+        lam.create_event_source_mapping(EventSourceArn=queue_arn, FunctionName=name)
+    lam.delete_event_source_mapping(UUID=mapping["UUID"])
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.get_event_source_mapping(UUID=mapping["UUID"])
+
+
+def queue_with_dead_letters(aws: Callable[..., Any], max_receive_count: int = 2) -> tuple[str, str, str]:
+    sqs = aws("sqs")
+    dead = sqs.create_queue(QueueName=unique("dlq"))["QueueUrl"]
+    dead_arn = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    redrive = {"deadLetterTargetArn": dead_arn, "maxReceiveCount": max_receive_count}
+    source = sqs.create_queue(
+        QueueName=unique("source"), Attributes={"VisibilityTimeout": "1", "RedrivePolicy": json.dumps(redrive)}
+    )["QueueUrl"]
+    source_arn = sqs.get_queue_attributes(QueueUrl=source, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return source, source_arn, dead
+
+
+def bodies(
+    aws: Callable[..., Any], queue_url: str, until: Callable[[list[Any]], bool], timeout: float = 20
+) -> list[Any]:
+    sqs, seen = aws("sqs"), []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not until(seen):
+        for message in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+            "Messages", []
+        ):
+            seen.append(json.loads(message["Body"]) if message["Body"].startswith("[") else message["Body"])
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return seen
+
+
+def test_mapping_batches_deletes_successes_and_sends_failures_to_the_dead_letter_queue(aws, role_arn):
+    sqs, lam = aws("sqs"), aws("lambda")
+    seen_queue = sqs.create_queue(QueueName=unique("seen"))["QueueUrl"]
+    name = make_function(aws, role_arn, SEEN_QUEUE=seen_queue)
+    source, source_arn, dead = queue_with_dead_letters(aws)
+    for body in ("a", "b", "bad", "c", "d"):
+        sqs.send_message(QueueUrl=source, MessageBody=body)
+    mapping = lam.create_event_source_mapping(
+        EventSourceArn=source_arn,
+        FunctionName=name,
+        BatchSize=3,
+        MaximumBatchingWindowInSeconds=1,
+        FunctionResponseTypes=["ReportBatchItemFailures"],
+    )
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"] and mapping["State"] == "Enabled"
+    batches = bodies(aws, seen_queue, until=lambda seen: sum(b.count("bad") for b in seen) >= 2)
+    assert all(len(batch) <= 3 for batch in batches)
+    processed = [body for batch in batches for body in batch]
+    assert sorted(set(processed)) == ["a", "b", "bad", "c", "d"]
+    assert processed.count("bad") == 2  # maxReceiveCount receives, then SQS moves it
+    assert all(processed.count(body) == 1 for body in "abcd")  # the others were deleted, not retried
+    assert bodies(aws, dead, until=lambda seen: bool(seen)) == ["bad"]
+    lam.delete_event_source_mapping(UUID=mapping["UUID"])
+
+
+def test_a_failed_invocation_keeps_the_whole_batch_and_a_deleted_mapping_stops(aws, role_arn):
+    sqs, lam = aws("sqs"), aws("lambda")
+    name = make_function(aws, role_arn, code="def handler(event, context):\n    raise RuntimeError('down')\n")
+    source, source_arn, dead = queue_with_dead_letters(aws, max_receive_count=1)
+    sqs.send_message(QueueUrl=source, MessageBody="x")
+    mapping = lam.create_event_source_mapping(EventSourceArn=source_arn, FunctionName=name, BatchSize=1)
+    assert bodies(aws, dead, until=lambda seen: bool(seen)) == ["x"]
+    lam.delete_event_source_mapping(UUID=mapping["UUID"])
+    time.sleep(1.5)  # a poller finishes its current long poll
+    sqs.send_message(QueueUrl=source, MessageBody="after")
+    time.sleep(2)
+    attributes = sqs.get_queue_attributes(QueueUrl=source, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
+    assert attributes["ApproximateNumberOfMessages"] == "1"

@@ -1,0 +1,223 @@
+"""autoProcess: the policies as pure functions, and every new resource under Pulumi's mocks."""
+
+import json
+import logging
+import warnings
+
+import pulumi
+import pytest
+
+from components import ConfigError, FaceDetectionPipeline, FaceDetectionPipelineArgs, policies
+from components.auto_processing import (
+    COLLECTOR_TIMEOUT_SECONDS,
+    STARTER_TIMEOUT_SECONDS,
+    VIDEO_SUFFIXES,
+)
+
+from .support import ACCOUNT_ID, AUTO_PROCESS_OUTPUTS, REGION, RecordingMocks, run_body
+
+BUCKET = "arn:aws:s3:::videos"
+QUEUE = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:intake"
+ROLE = f"arn:aws:iam::{ACCOUNT_ID}:role/rekognition"
+LOGS = f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:/aws/lambda/starter"
+KEY = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+AUTO_TYPES = {
+    "aws:lambda/function:Function",
+    "aws:lambda/eventSourceMapping:EventSourceMapping",
+    "aws:cloudwatch/logGroup:LogGroup",
+    "aws:s3/bucketNotification:BucketNotification",
+}
+
+
+def statements(document):
+    return {s["Sid"]: s for s in document["Statement"]}
+
+
+def test_lambda_trust_admits_only_lambda():
+    (statement,) = policies.lambda_trust_policy()["Statement"]
+    assert statement["Principal"] == {"Service": "lambda.amazonaws.com"}
+    assert statement["Action"] == "sts:AssumeRole" and statement["Effect"] == "Allow"
+
+
+def test_intake_queue_admits_only_this_bucket_of_this_account_over_tls():
+    found = statements(policies.intake_queue_policy(QUEUE, BUCKET, ACCOUNT_ID))
+    delivers = found["BucketDelivers"]
+    assert delivers["Principal"] == {"Service": "s3.amazonaws.com"} and delivers["Action"] == "sqs:SendMessage"
+    assert delivers["Condition"] == {
+        "ArnEquals": {"aws:SourceArn": BUCKET},
+        "StringEquals": {"aws:SourceAccount": ACCOUNT_ID},
+    }
+    assert found["DenyInsecureTransport"]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+
+
+def test_starter_policy_is_least_privilege():
+    found = statements(policies.starter_policy(QUEUE, BUCKET, "videos/", "results/", ROLE, LOGS))
+    assert found["StartFaceDetection"]["Action"] == "rekognition:StartFaceDetection"
+    assert found["PassServiceRoleToRekognition"]["Resource"] == ROLE
+    assert found["PassServiceRoleToRekognition"]["Condition"] == {
+        "StringEquals": {"iam:PassedToService": "rekognition.amazonaws.com"}
+    }
+    assert found["ReadIncomingVideos"]["Resource"] == f"{BUCKET}/videos/*"
+    assert found["ReadIncomingVideos"]["Action"] == ["s3:GetObject", "s3:GetObjectVersion"]
+    assert found["WriteErrorResults"]["Resource"] == f"{BUCKET}/results/*"
+    assert found["ConsumeItsQueue"]["Resource"] == QUEUE
+    assert found["WriteItsLogs"]["Resource"] == f"{LOGS}:*"
+    assert not {"UseBucketKey", "UseQueueKey"} & set(found)
+    for statement in found.values():
+        actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+        assert not any("*" in action for action in actions), statement
+        assert statement["Resource"] != "*" or statement["Sid"] == "StartFaceDetection"
+
+
+def test_collector_policy_cannot_start_jobs_or_read_videos():
+    found = statements(policies.collector_policy(QUEUE, BUCKET, "results/", LOGS, KEY, KEY))
+    actions = {a for s in found.values() for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
+    assert "rekognition:StartFaceDetection" not in actions and "iam:PassRole" not in actions
+    assert "s3:GetObject" not in actions
+    assert found["WriteResults"]["Resource"] == f"{BUCKET}/results/*"
+    assert found["UseBucketKey"]["Resource"] == found["UseQueueKey"]["Resource"] == KEY
+    assert found["UseQueueKey"]["Action"] == ["kms:Decrypt"]
+
+
+def test_off_by_default_and_the_stack_is_as_before(run_component):
+    declared = run_component("faces", FaceDetectionPipelineArgs())
+    assert not AUTO_TYPES & {r.typ for r in declared.resources}
+    assert len(declared.of_type("aws:sqs/queue:Queue")) == 2
+    assert len(declared.of_type("aws:iam/role:Role")) == 1
+    assert "visibilityTimeoutSeconds" not in declared.one("aws:sqs/queue:Queue", "-completion")
+
+
+@pytest.fixture
+def auto(run_component):
+    return run_component("faces", FaceDetectionPipelineArgs(auto_process=True, tags={"team": "vision"}))
+
+
+def test_uploads_under_the_prefix_notify_an_encrypted_intake_queue(auto):
+    intake = auto.one("aws:sqs/queue:Queue", "-intake")
+    assert intake["sqsManagedSseEnabled"] is True
+    assert intake["visibilityTimeoutSeconds"] == 6 * STARTER_TIMEOUT_SECONDS
+    redrive = json.loads(intake["redrivePolicy"])
+    assert redrive["maxReceiveCount"] == 100 and redrive["deadLetterTargetArn"].endswith(
+        "faces-intake-dead-letter-0a1b2c3"
+    )
+    assert auto.one("aws:sqs/queue:Queue", "-intake-dead-letter")["sqsManagedSseEnabled"] is True
+    intake_arn = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:faces-intake-0a1b2c3"
+    expected = policies.intake_queue_policy(intake_arn, "arn:aws:s3:::faces-videos-0a1b2c3", ACCOUNT_ID)
+    assert auto.policy("aws:sqs/queuePolicy:QueuePolicy", "-intake") == expected
+    notification = auto.one("aws:s3/bucketNotification:BucketNotification")
+    assert notification["bucket"] == "faces-videos-0a1b2c3"
+    assert {q["filterSuffix"] for q in notification["queues"]} == set(VIDEO_SUFFIXES)
+    for target in notification["queues"]:
+        assert target["queueArn"] == intake_arn
+        assert target["filterPrefix"] == "videos/" and target["events"] == ["s3:ObjectCreated:*"]
+
+
+@pytest.mark.parametrize(
+    "fn, handler, timeout, batch",
+    [
+        ("starter", "launcher.starter.handler", STARTER_TIMEOUT_SECONDS, 10),
+        ("collector", "launcher.collector.handler", COLLECTOR_TIMEOUT_SECONDS, 1),
+    ],
+)
+def test_each_function_has_its_role_log_group_and_queue(auto, fn, handler, timeout, batch):
+    function = auto.one("aws:lambda/function:Function", f"-{fn}")
+    assert function["handler"] == handler and function["runtime"].startswith("python3")
+    assert function["timeout"] == timeout and function["tags"] == {"team": "vision"}
+    assert function["role"] == f"arn:aws:iam::{ACCOUNT_ID}:role/faces-{fn}-0a1b2c3"
+    variables = function["environment"]["variables"]
+    assert variables["INCOMING_PREFIX"] == "videos/" and variables["RESULTS_PREFIX"] == "results/"
+    assert variables["TOPIC_ARN"].startswith(f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:AmazonRekognition-faces-")
+    assert variables["ROLE_ARN"] == f"arn:aws:iam::{ACCOUNT_ID}:role/faces-rekognition-0a1b2c3"
+    assert f"launcher/{fn}.py" in function["code"].assets and "launcher/rekognition.py" in function["code"].assets
+    group = auto.one("aws:cloudwatch/logGroup:LogGroup", f"-{fn}")
+    assert group["retentionInDays"] == 30 and group["namePrefix"] == f"/aws/lambda/faces-{fn}-"
+    assert function["loggingConfig"]["logGroup"] == f"/aws/lambda/faces-{fn}-0a1b2c3"
+    trust = auto.policy("aws:iam/role:Role", f"-{fn}", key="assumeRolePolicy")
+    assert trust == policies.lambda_trust_policy()
+    mapping = auto.one("aws:lambda/eventSourceMapping:EventSourceMapping", f"-{fn}")
+    assert mapping["batchSize"] == batch and mapping["functionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["functionName"] == f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:faces-{fn}-0a1b2c3"
+    queue = "faces-intake-0a1b2c3" if fn == "starter" else "faces-completion-0a1b2c3"
+    assert mapping["eventSourceArn"] == f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{queue}"
+    policy = auto.policy("aws:iam/rolePolicy:RolePolicy", f"-{fn}")
+    assert statements(policy)["ConsumeItsQueue"]["Resource"] == mapping["eventSourceArn"]
+    log_group_arn = f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:/aws/lambda/faces-{fn}-0a1b2c3"
+    assert statements(policy)["WriteItsLogs"]["Resource"] == f"{log_group_arn}:*"
+
+
+def test_the_collector_owns_the_completion_queue_long_enough(auto):
+    completion = auto.one("aws:sqs/queue:Queue", "-completion")
+    assert completion["visibilityTimeoutSeconds"] == 6 * COLLECTOR_TIMEOUT_SECONDS
+
+
+def test_keys_reach_the_function_policies(run_component):
+    declared = run_component(
+        "faces", FaceDetectionPipelineArgs(auto_process=True, bucket_kms_key_arn=KEY, queue_kms_key_arn=KEY)
+    )
+    for fn in ("starter", "collector"):
+        found = statements(declared.policy("aws:iam/rolePolicy:RolePolicy", f"-{fn}"))
+        assert found["UseBucketKey"]["Resource"] == KEY and found["UseQueueKey"]["Resource"] == KEY
+    assert declared.one("aws:sqs/queue:Queue", "-intake")["kmsMasterKeyId"] == KEY
+
+
+def test_program_exports_the_new_outputs_only_when_on(run_program):
+    new = AUTO_PROCESS_OUTPUTS
+    assert not new & set(run_program({"aws:region": REGION}).outputs)
+    outputs = run_program({"aws:region": REGION, "autoProcess": "true", "incomingPrefix": "in/"}).outputs
+    assert new <= set(outputs)
+    assert outputs["incomingPrefix"] == "in/" and outputs["resultsPrefix"] == "results/"
+    assert outputs["starterFunctionName"] == "faces-starter-0a1b2c3"
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"incoming_prefix": "/videos/"}, "incomingPrefix"),
+        ({"results_prefix": "videos/"}, "must differ"),
+        ({"intake_max_receive_count": 0}, "intakeMaxReceiveCount"),
+    ],
+)
+def test_bad_settings_are_refused_before_anything_is_declared(changes, message):
+    mocks = RecordingMocks()
+    with pytest.raises(ConfigError, match=message):
+        run_body(
+            lambda: FaceDetectionPipeline("faces", FaceDetectionPipelineArgs(auto_process=True, **changes)),
+            {"aws:region": REGION},
+            mocks=mocks,
+        )
+    assert mocks.resources == []
+
+
+def test_auto_process_must_be_known_when_resources_are_declared():
+    with pytest.raises(ConfigError, match="autoProcess decides which resources"):
+        run_body(
+            lambda: FaceDetectionPipeline("faces", {"auto_process": pulumi.Output.from_input(True)}),
+            {"aws:region": REGION},
+        )
+
+
+def test_prefixes_may_come_from_another_stack():
+    def body():
+        keys = pulumi.StackReference("org/keys/prod")
+        settings = FaceDetectionPipelineArgs(auto_process=True, incoming_prefix=keys.require_output("incoming"))
+        FaceDetectionPipeline("faces", settings)
+
+    declared = run_body(body, {"aws:region": REGION}, mocks=RecordingMocks({"org/keys/prod": {"incoming": "in/"}}))
+    notification = declared.one("aws:s3/bucketNotification:BucketNotification")
+    assert {q["filterPrefix"] for q in notification["queues"]} == {"in/"}
+    policy = statements(declared.policy("aws:iam/rolePolicy:RolePolicy", "-starter"))
+    assert policy["ReadIncomingVideos"]["Resource"] == "arn:aws:s3:::faces-videos-0a1b2c3/in/*"
+
+
+def test_no_deprecated_pulumi_aws_classes_or_fields_when_on(run_component, caplog):
+    with warnings.catch_warnings(record=True) as caught, caplog.at_level(logging.WARNING):
+        warnings.simplefilter("always")
+        run_component("faces", FaceDetectionPipelineArgs(auto_process=True))
+    module_warnings = ("V2 has been deprecated", "MicrovmsImage has been deprecated")  # on import, unused
+    deprecations = [
+        str(w.message)
+        for w in caught
+        if issubclass(w.category, DeprecationWarning) and not any(m in str(w.message) for m in module_warnings)
+    ]
+    deprecations += [r.getMessage() for r in caplog.records if "deprecated" in r.getMessage()]
+    assert not deprecations, deprecations

@@ -1,0 +1,35 @@
+"""The functions' code imports only what the Lambda Python runtime has (the standard library and boto3),
+checked with the local runtime's own import guard over the very zip the component uploads."""
+
+import io
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+from components.auto_processing import function_package
+from localaws.awslambda import bootstrap
+from localaws.deploy import archives
+
+CHECK = """
+import sys
+sys.path.insert(0, {runtime_dir!r})
+import bootstrap
+sys.path.insert(0, {task_root!r})
+sys.meta_path.insert(0, bootstrap.RuntimeOnlyFinder({task_root!r}))
+import launcher.starter, launcher.collector
+try:
+    import launcher.video
+except ModuleNotFoundError as error:
+    print("refused", error.name)
+"""
+
+
+def test_handlers_import_with_only_the_runtimes_packages(tmp_path):
+    task_root = tmp_path / "task"
+    package = archives.build_zip(archives.describe(function_package()))
+    zipfile.ZipFile(io.BytesIO(package)).extractall(task_root)
+    script = CHECK.format(runtime_dir=str(Path(bootstrap.__file__).parent), task_root=str(task_root))
+    result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "refused av"  # the guard works: PyAV is not in the runtime

@@ -1,0 +1,238 @@
+"""The starter and collector functions' rules, and the launcher's wait for a result object, with fake
+AWS clients (the deployed stack is tested in tests/integration/test_auto_process.py)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from launcher.collector import Collector
+from launcher.errors import LauncherError
+from launcher.rekognition import StartRequest
+from launcher.result_waiter import ResultWaiter
+from launcher.results import write_results
+from launcher.s3video import S3Video
+from launcher.serverless import BACKOFF_BASE_SECONDS, FunctionSettings, process_batch
+from launcher.starter import Starter
+
+from .support import FakeClock
+
+SETTINGS = FunctionSettings(
+    bucket="videos-bucket",
+    queue_url="https://sqs/q",
+    incoming_prefix="videos/",
+    results_prefix="results/",
+    topic_arn="arn:aws:sns:us-east-1:123456789012:AmazonRekognition-t",
+    role_arn="arn:aws:iam::123456789012:role/r",
+)
+
+
+def client_error(code: str, status: int = 400) -> ClientError:
+    return ClientError(
+        {"Error": {"Code": code, "Message": f"{code}!"}, "ResponseMetadata": {"HTTPStatusCode": status}}, "Op"
+    )
+
+
+class FakeS3:
+    def __init__(self) -> None:
+        self.objects: dict[str, dict[str, Any]] = {}
+
+    def head_object(self, Bucket: str, Key: str, VersionId: str | None = None) -> dict[str, Any]:
+        if Key.endswith("gone.mp4"):
+            raise client_error("404", 404)
+        if Key in self.objects:
+            return {"VersionId": "r1", "Metadata": self.objects[Key]["Metadata"]}
+        return {"VersionId": VersionId or "current"}
+
+    def put_object(self, Bucket: str, Key: str, Body: bytes, ContentType: str, Metadata: dict[str, str]) -> None:
+        self.objects[Key] = {"Body": Body, "Metadata": Metadata}
+
+    def upload_file(self, path: str, bucket: str, key: str, ExtraArgs: dict[str, Any]) -> None:
+        self.objects[key] = {"Body": Path(path).read_bytes(), "Metadata": ExtraArgs["Metadata"]}
+
+
+class FakeRekognition:
+    def __init__(self, errors: list[str] | None = None, pages: list[dict[str, Any]] | None = None) -> None:
+        self.errors = list(errors or [])
+        self.started: list[dict[str, Any]] = []
+        self.pages = pages or []
+
+    def start_face_detection(self, **request: Any) -> dict[str, str]:
+        if self.errors:
+            raise client_error(self.errors.pop(0))
+        self.started.append(request)
+        return {"JobId": f"job-{len(self.started)}"}
+
+    def get_face_detection(self, JobId: str, MaxResults: int, NextToken: str | None = None) -> dict[str, Any]:
+        return self.pages[int(NextToken or 0)]
+
+
+class FakeSqs:
+    def __init__(self) -> None:
+        self.delays: dict[str, int] = {}
+
+    def change_message_visibility(self, QueueUrl: str, ReceiptHandle: str, VisibilityTimeout: int) -> None:
+        self.delays[ReceiptHandle] = VisibilityTimeout
+
+
+def record(body: Any, message_id: str = "m1", receive_count: int = 1) -> dict[str, Any]:
+    return {
+        "messageId": message_id,
+        "receiptHandle": f"rh-{message_id}",
+        "body": body if isinstance(body, str) else json.dumps(body),
+        "attributes": {"ApproximateReceiveCount": str(receive_count)},
+    }
+
+
+def s3_event(key: str, version: str | None = "v1") -> dict[str, Any]:
+    obj: dict[str, Any] = {"key": key}
+    if version:
+        obj["versionId"] = version
+    return {"Records": [{"eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "videos-bucket"}, "object": obj}}]}
+
+
+def run_starter(rekognition: FakeRekognition, *records: dict[str, Any]) -> tuple[dict[str, Any], FakeS3, FakeSqs]:
+    s3, sqs = FakeS3(), FakeSqs()
+    response = process_batch(
+        {"Records": list(records)}, Starter(SETTINGS, s3, rekognition).handle, sqs, SETTINGS.queue_url
+    )
+    return response, s3, sqs
+
+
+def test_starter_starts_the_event_version_with_the_launchers_token():
+    rekognition = FakeRekognition()
+    response, _, _ = run_starter(
+        rekognition, record({"Event": "s3:TestEvent"}, "t"), record(s3_event("videos/a+b%C3%A9.MP4"))
+    )
+    assert response == {"batchItemFailures": []}
+    (request,) = rekognition.started
+    video = S3Video("videos-bucket", "videos/a bé.MP4", "v1")
+    assert request["Video"] == {"S3Object": {"Bucket": "videos-bucket", "Name": "videos/a bé.MP4", "Version": "v1"}}
+    assert request["ClientRequestToken"] == StartRequest(video, SETTINGS.topic_arn, SETTINGS.role_arn).derived_token()
+    assert request["NotificationChannel"] == {"SNSTopicArn": SETTINGS.topic_arn, "RoleArn": SETTINGS.role_arn}
+
+
+def test_starter_pins_the_current_version_when_the_event_has_none():
+    rekognition = FakeRekognition()
+    run_starter(rekognition, record(s3_event("videos/a.mp4", version=None)))
+    assert rekognition.started[0]["Video"]["S3Object"]["Version"] == "current"
+
+
+def test_starter_ignores_other_prefixes_and_suffixes():
+    rekognition = FakeRekognition()
+    response, _, _ = run_starter(
+        rekognition, record(s3_event("other/a.mp4"), "1"), record(s3_event("videos/a.txt"), "2")
+    )
+    assert response == {"batchItemFailures": []} and rekognition.started == []
+
+
+@pytest.mark.parametrize("code", ["LimitExceededException", "ThrottlingException", "AccessDeniedException"])
+def test_starter_puts_the_record_back_with_a_backoff(code):
+    response, s3, sqs = run_starter(FakeRekognition([code]), record(s3_event("videos/a.mp4"), receive_count=3))
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+    assert 1 <= sqs.delays["rh-m1"] <= BACKOFF_BASE_SECONDS * 4
+    assert s3.objects == {}
+
+
+@pytest.mark.parametrize("code", ["InvalidS3ObjectException", "VideoTooLargeException", "InvalidParameterException"])
+def test_starter_writes_an_error_result_for_a_video_the_service_will_never_take(code):
+    response, s3, _ = run_starter(FakeRekognition([code]), record(s3_event("videos/a.mp4")))
+    assert response == {"batchItemFailures": []}
+    written = s3.objects["results/videos/a.mp4.error.json"]
+    document = json.loads(written["Body"])
+    assert document["JobStatus"] == "NOT_STARTED" and code in document["StatusMessage"]
+    assert written["Metadata"] == {"video-version": "v1"}
+
+
+def test_starter_writes_an_error_result_when_the_version_is_gone():
+    response, s3, _ = run_starter(FakeRekognition(), record(s3_event("videos/gone.mp4")))
+    assert response == {"batchItemFailures": []}
+    assert "does not exist" in json.loads(s3.objects["results/videos/gone.mp4.error.json"]["Body"])["StatusMessage"]
+
+
+def test_a_record_that_crashes_fails_alone():
+    rekognition = FakeRekognition()
+    response, _, sqs = run_starter(rekognition, record("not json", "bad"), record(s3_event("videos/a.mp4"), "good"))
+    assert response == {"batchItemFailures": [{"itemIdentifier": "bad"}]}
+    assert len(rekognition.started) == 1 and "rh-bad" in sqs.delays
+
+
+def completion(status: str = "SUCCEEDED") -> dict[str, Any]:
+    message = {
+        "JobId": "job-1",
+        "Status": status,
+        "API": "StartFaceDetection",
+        "Video": {"S3ObjectName": "videos/a.mp4"},
+    }
+    return record({"Type": "Notification", "Message": json.dumps(message)})
+
+
+VIDEO = {"S3Object": {"Bucket": "videos-bucket", "Name": "videos/a.mp4", "Version": "v1"}}
+FACE = {
+    "Timestamp": 0,
+    "Face": {"BoundingBox": {"Left": 0.1, "Top": 0.1, "Width": 0.2, "Height": 0.3}, "Confidence": 99.0},
+}
+
+
+def run_collector(pages: list[dict[str, Any]], *records: dict[str, Any]) -> tuple[dict[str, Any], FakeS3, FakeSqs]:
+    s3, sqs = FakeS3(), FakeSqs()
+    collector = Collector(SETTINGS, s3, FakeRekognition(pages=pages))
+    return process_batch({"Records": list(records)}, collector.handle, sqs, SETTINGS.queue_url), s3, sqs
+
+
+def test_collector_writes_the_document_the_launcher_writes(tmp_path):
+    pages = [
+        {"JobStatus": "SUCCEEDED", "JobId": "job-1", "Video": VIDEO, "Faces": [FACE], "NextToken": "1"},
+        {"JobStatus": "SUCCEEDED", "JobId": "job-1", "Video": VIDEO, "Faces": [{**FACE, "Timestamp": 200}]},
+    ]
+    response, s3, _ = run_collector(pages, completion())
+    assert response == {"batchItemFailures": []}
+    written = s3.objects["results/videos/a.mp4.faces.json"]
+    write_results(iter(pages), tmp_path / "local.json", "json")
+    assert written["Body"] == (tmp_path / "local.json").read_bytes()
+    assert written["Metadata"] == {"job-id": "job-1", "video-version": "v1"}
+
+
+def test_collector_writes_the_status_message_of_a_failed_job():
+    pages = [{"JobStatus": "FAILED", "StatusMessage": "Unsupported video: codec", "JobId": "job-1", "Video": VIDEO}]
+    response, s3, _ = run_collector(pages, completion("FAILED"))
+    assert response == {"batchItemFailures": []}
+    document = json.loads(s3.objects["results/videos/a.mp4.error.json"]["Body"])
+    assert document == {
+        "JobStatus": "FAILED",
+        "StatusMessage": "Unsupported video: codec",
+        "JobId": "job-1",
+        "Video": VIDEO,
+    }
+
+
+def test_collector_leaves_other_messages_for_the_dead_letter_queue():
+    response, s3, sqs = run_collector([], record("hello"))
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+    assert s3.objects == {} and sqs.delays == {}  # no backoff: it only needs to reach maxReceiveCount
+
+
+def test_the_launcher_waits_for_the_result_of_its_own_job():
+    s3, clock = FakeS3(), FakeClock()
+    s3.objects["results/videos/a.mp4.faces.json"] = {"Body": b"{}", "Metadata": {"job-id": "older-job"}}
+
+    def written_later(seconds: float) -> None:
+        clock.sleep(seconds)
+        if clock.now > 3:
+            s3.objects["results/videos/a.mp4.error.json"] = {"Body": b"{}", "Metadata": {"job-id": "job-1"}}
+
+    waiter = ResultWaiter(s3, "b", "results/", lambda job: "IN_PROGRESS", 60, clock=clock, sleep=written_later)
+    found = waiter.wait("job-1", "videos/a.mp4", deadline=100)
+    assert found.key == "results/videos/a.mp4.error.json" and found.failed
+
+
+def test_the_launcher_says_when_the_job_ended_without_a_result():
+    clock = FakeClock()
+    waiter = ResultWaiter(FakeS3(), "b", "results/", lambda job: "SUCCEEDED", 5, clock=clock, sleep=clock.sleep)
+    with pytest.raises(LauncherError, match="collector function's logs"):
+        waiter.wait("job-1", "videos/a.mp4", deadline=1000)
+    assert clock.now < 30
