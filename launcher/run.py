@@ -175,7 +175,8 @@ class Launch:
             raise LauncherError(f"job {job_id} ended {document.get('JobStatus')}: {message}", ExitCode.JOB_FAILED)
         out = options.out_path()
         summary = write_results(iter([document]), out, options.fmt)
-        return LaunchResult(job_id, out, summary)
+        report = self._write_report(clients, out, summary) if options.report else None
+        return LaunchResult(job_id, out, summary, report)
 
     def _video(self, clients: Clients) -> S3Video:
         """The pinned object version to run on: the s3:// URI's, or the local file's upload."""
