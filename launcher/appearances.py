@@ -38,7 +38,7 @@ class TrackerSettings:
 
     max_gap_ms: int = 1000  # longer without a detection, and the face has left: a later one is new
     max_hidden_ms: int = 3000  # ... or this long if it was last seen going behind another face
-    max_shift: float = 0.6  # centre distance from where the face was heading, in face sizes ...
+    max_shift: float = 1.0  # centre distance from where the face was heading, in face sizes ...
     shift_per_second: float = 1.0  # ... plus this many face sizes per second since it was last seen
     max_size_ratio: float = 1.5  # width and height each change by at most this factor
     size_weight: float = 1.0  # cost of a size change (per unit of |log ratio|, width and height)
