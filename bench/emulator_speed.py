@@ -1,12 +1,21 @@
-"""How fast the Rekognition Video emulator processes a video, and how well it finds the face.
+"""How fast the Rekognition Video emulator processes a video, and how well it finds the face, at
+640x360, 1280x720 and 1920x1080 (30 fps H.264 each) side by side.
 
-Through the real endpoint, as a client sees it: upload a synthetic 640x360, 30 fps H.264 clip,
-StartFaceDetection, poll until SUCCEEDED. Speed is the video's length over the time from the start
-call to the job's end (a multiple of real time). Recall is the share of sampled frames where the
-face is found with IoU >= 0.5 against its known position; false positives are detections that match
-no face, on the face clip and on a face-free clip.
+Through the real endpoint, as a client sees it: upload a synthetic clip of a real face moving across
+the frame, StartFaceDetection, poll until SUCCEEDED. Speed is the video's length over the time from
+the start call to the job's end (a multiple of real time), the median of ``--repeat`` runs, with
+the endpoint's CPU time over the same runs beside it (the machine may be shared: CPU time is less
+noisy than wall time). The face is twice the service's minimum face at each resolution (80 px wide
+at 1920x1080), so every clip asks the same of the detector. Recall is the share of sampled frames
+where the face is found with IoU >= 0.5 against its known position; false positives are detections
+that match no face, on the face clip, a face-free clip and a clip of non-human faces (a drawn face
+and a cat).
 
-    .venv/bin/python bench/emulator_speed.py [--seconds 20] [--repeat 3]
+Then one serial pass per resolution, in-process, times each sampled frame's stages: decoding (and
+converting the frame to RGB and downscaling it), the detector, and the rest (the minimum size, the
+second check that a face is human, FaceDetail).
+
+    .venv/bin/python bench/emulator_speed.py [--seconds 10] [--repeat 3]
 """
 
 from __future__ import annotations
@@ -16,35 +25,55 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from localaws.endpoint import LocalEndpoint
-from localaws.rekognition.models import EmulatorSettings
-from localaws.synthetic import Box, SyntheticVideo, make_video
+from localaws.rekognition.detector import DETECTION_SHORT_SIDE, RetinaFaceDetector, minimum_face_px
+from localaws.rekognition.faces import face_detail
+from localaws.rekognition.frames import decode_samples
+from localaws.rekognition.models import DEFAULT_SAMPLE_INTERVAL_MS, EmulatorSettings, service_rules
+from localaws.synthetic import Box, SyntheticVideo, make_non_human_video, make_video
+
+RESOLUTIONS = ((640, 360), (1280, 720), (1920, 1080))
+FPS = 30
 
 
-def run_job(endpoint: LocalEndpoint, bucket: str, video: SyntheticVideo) -> tuple[float, list[dict]]:
+@dataclass
+class Result:
+    label: str
+    speed: float  # x real time, median
+    cpu_per_second: float  # endpoint CPU seconds per second of video, median
+    found: int
+    samples: int
+    false_positives: dict[str, int]
+    stages_ms: dict[str, float]  # per sampled frame: CPU ms of decode, detect, rest
+
+
+def run_job(endpoint: LocalEndpoint, bucket: str, video: SyntheticVideo) -> tuple[float, float, list[Any]]:
+    """(wall seconds, process CPU seconds, faces) of one job through the endpoint."""
     key = video.path.name
     endpoint.client("s3").upload_file(str(video.path), bucket, key)
     rekognition = endpoint.client("rekognition")
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     job_id = rekognition.start_face_detection(Video={"S3Object": {"Bucket": bucket, "Name": key}})["JobId"]
     while (page := rekognition.get_face_detection(JobId=job_id))["JobStatus"] == "IN_PROGRESS":
         time.sleep(0.01)
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     assert page["JobStatus"] == "SUCCEEDED", page.get("StatusMessage")
-    faces = page["Faces"]
+    faces = list(page["Faces"])
     while page.get("NextToken"):
         page = rekognition.get_face_detection(JobId=job_id, NextToken=page["NextToken"])
         faces += page["Faces"]
-    return elapsed, faces
+    return elapsed, cpu, faces
 
 
-def score(video: SyntheticVideo, faces: list[dict], sample_interval_ms: int) -> tuple[int, int, int]:
+def score(video: SyntheticVideo, faces: list[Any]) -> tuple[int, int, int]:
     """(frames where the face was found, sampled frames, false positives)."""
-    samples = int(-(-video.duration_ms // sample_interval_ms))
+    samples = int(-(-video.duration_ms // DEFAULT_SAMPLE_INTERVAL_MS))
     found, false_positives = set(), 0
     for face in faces:
         box = face["Face"]["BoundingBox"]
@@ -62,32 +91,82 @@ def score(video: SyntheticVideo, faces: list[dict], sample_interval_ms: int) -> 
     return len(found), samples if video.with_face else 0, false_positives
 
 
+def stage_times(video: SyntheticVideo, detector: RetinaFaceDetector) -> dict[str, float]:
+    """CPU ms per sampled frame of each stage, in one serial pass (nothing else runs meanwhile)."""
+    totals = {"decode": 0.0, "detect": 0.0, "rest": 0.0}
+    samples = decode_samples(video.path, DEFAULT_SAMPLE_INTERVAL_MS, DETECTION_SHORT_SIDE)
+    count = 0
+    while True:
+        clock = time.process_time()
+        sample = next(samples, None)
+        totals["decode"] += time.process_time() - clock
+        if sample is None:
+            break
+        count += 1
+        clock = time.process_time()
+        found = detector.detect(sample.detection_rgb)
+        totals["detect"] += time.process_time() - clock
+        clock = time.process_time()
+        for face in service_rules(detector, sample, found):
+            face_detail(sample.rgb, face)
+        totals["rest"] += time.process_time() - clock
+    return {stage: 1000 * total / max(1, count) for stage, total in totals.items()}
+
+
+def measure(folder: Path, width: int, height: int, seconds: float, repeat: int) -> Result:
+    label = f"{width}x{height}"
+    face_width = 2 * minimum_face_px(width, height)
+    face = make_video(folder / f"face-{label}.mp4", seconds=seconds, width=width, height=height, face_width=face_width)
+    no_face = make_video(folder / f"no-face-{label}.mp4", seconds=2, width=width, height=height, with_face=False)
+    non_human = make_non_human_video(folder / f"non-human-{label}.mp4", seconds=2, width=width, height=height)
+    settings = EmulatorSettings(data_dir=folder / f"endpoint-{label}")
+    with LocalEndpoint(settings, port=0) as endpoint:
+        endpoint.client("s3").create_bucket(Bucket="bench")
+        run_job(endpoint, "bench", make_video(folder / f"warm-{label}.mp4", seconds=0.5))  # load the models
+        runs = [run_job(endpoint, "bench", face) for _ in range(repeat)]
+        _, _, no_face_detections = run_job(endpoint, "bench", no_face)
+        _, _, non_human_detections = run_job(endpoint, "bench", non_human)
+    found, samples, face_false = score(face, runs[-1][2])
+    stages = stage_times(face, RetinaFaceDetector())
+    return Result(
+        label=label,
+        speed=seconds / statistics.median(elapsed for elapsed, _, _ in runs),
+        cpu_per_second=statistics.median(cpu for _, cpu, _ in runs) / seconds,
+        found=found,
+        samples=samples,
+        false_positives={
+            "face clip": face_false,
+            "face-free clip": score(no_face, no_face_detections)[2],
+            "non-human clip": score(non_human, non_human_detections)[2],
+        },
+        stages_ms=stages,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=20.0, help="length of the clip")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each face clip")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
-        folder = Path(scratch)
-        face = make_video(folder / "face.mp4", seconds=args.seconds)
-        no_face = make_video(folder / "no-face.mp4", seconds=args.seconds, with_face=False)
-        settings = EmulatorSettings(data_dir=folder / "endpoint")
-        with LocalEndpoint(settings, port=0) as endpoint:
-            endpoint.client("s3").create_bucket(Bucket="bench")
-            run_job(endpoint, "bench", make_video(folder / "warm.mp4", seconds=0.5))  # load the model
-            timings: list[float] = []
-            faces: list[dict] = []
-            for _ in range(args.repeat):
-                elapsed, faces = run_job(endpoint, "bench", face)
-                timings.append(elapsed)
-            _, no_face_detections = run_job(endpoint, "bench", no_face)
-    found, samples, false_positives = score(face, faces, settings.sample_interval_ms)
-    _, _, free_false_positives = score(no_face, no_face_detections, settings.sample_interval_ms)
-    median = statistics.median(timings)
-    print(f"clip: 640x360, 30 fps, {args.seconds:g} s, H.264; sampling every {settings.sample_interval_ms} ms")
-    print(f"processing: median {median:.2f} s over {args.repeat} runs = {args.seconds / median:.1f}x real time")
-    print(f"recall: {found}/{samples} sampled frames ({found / samples:.1%}) with IoU >= 0.5")
-    print(f"false positives: {false_positives} on the face clip, {free_false_positives} on the face-free clip")
+        results = [measure(Path(scratch), w, h, args.seconds, args.repeat) for w, h in RESOLUTIONS]
+    print(f"clips: {args.seconds:g} s, {FPS} fps, H.264, a face twice the minimum size; one sample every 200 ms")
+    print(f"{'':34}" + "".join(f"{result.label:>14}" for result in results))
+    rows = [
+        ("x real time (median wall)", [f"{r.speed:.1f}x" for r in results]),
+        ("endpoint CPU s per video s", [f"{r.cpu_per_second:.2f}" for r in results]),
+        ("recall (IoU >= 0.5)", [f"{r.found}/{r.samples}" for r in results]),
+        *(
+            (f"false positives, {clip}", [str(r.false_positives[clip]) for r in results])
+            for clip in ("face clip", "face-free clip", "non-human clip")
+        ),
+        *(
+            (f"CPU ms per sample: {stage}", [f"{r.stages_ms[stage]:.1f}" for r in results])
+            for stage in ("decode", "detect", "rest")
+        ),
+    ]
+    for name, values in rows:
+        print(f"{name:34}" + "".join(f"{value:>14}" for value in values))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """One local endpoint for the whole stack: moto answers S3, SNS, SQS, IAM, STS and CloudWatch Logs; our
-emulator answers Rekognition's StartFaceDetection and GetFaceDetection (other Rekognition operations
-fall through to moto); moto keeps Lambda functions and ``awslambda`` runs them, with their SQS event
-source mappings. Point any AWS client at it with ``AWS_ENDPOINT_URL=http://127.0.0.1:<port>``."""
+emulator answers Rekognition's StartFaceDetection and GetFaceDetection; moto keeps Lambda functions
+and ``awslambda`` runs them, with their SQS event source mappings. Any other Rekognition operation,
+or a service moto does not know, gets an AWS-shaped "not emulated" error (``not_emulated.py``). Point
+any AWS client at it with ``AWS_ENDPOINT_URL=http://127.0.0.1:<port>``."""
 
 from __future__ import annotations
 
@@ -14,19 +15,23 @@ from botocore.config import Config
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from . import moto_fixes
+from . import moto_fixes, not_emulated
 from .awslambda.models import LambdaBackend, LambdaSettings
 from .awslambda.responses import LambdaApp
 from .clients import local_client
 from .defaults import DEFAULT_REGION
 from .rekognition.detector import FaceDetector
 from .rekognition.models import EmulatorSettings, RekognitionBackend
-from .rekognition.responses import HANDLED_TARGETS, RekognitionApp
+from .rekognition.responses import HANDLED_TARGETS, OPERATIONS, TARGET_PREFIX, RekognitionApp
 
 log = logging.getLogger(__name__)
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4566
+EMULATED = (
+    f"Rekognition's {' and '.join(OPERATIONS)}, Lambda, and through moto S3, SNS, SQS, IAM, STS, CloudWatch"
+    " Logs and the other services moto implements"
+)
 
 
 class LocalEndpoint:
@@ -63,11 +68,26 @@ class LocalEndpoint:
         return f"http://{self._host}:{self._server.server_port}"
 
     def _dispatch(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
-        if environ.get("HTTP_X_AMZ_TARGET") in HANDLED_TARGETS:
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        if target in HANDLED_TARGETS:
             return self._rekognition_app(environ, start_response)
+        if target.startswith(TARGET_PREFIX):  # moto's canned Rekognition answers would mislead
+            operation = target[len(TARGET_PREFIX) :]
+            return not_emulated.respond(environ, start_response, "rekognition", operation, EMULATED)
         if LambdaApp.handles(environ):
             return self._lambda_app(environ, start_response)
+        service = not_emulated.signed_service(environ)
+        if service is not None and not self._moto_serves(environ):
+            operation = not_emulated.operation_name(environ)
+            return not_emulated.respond(environ, start_response, service, operation, EMULATED)
         return self._moto(environ, start_response)
+
+    def _moto_serves(self, environ: dict[str, Any]) -> bool:
+        """Whether moto has a backend for this signed request (as its own dispatcher decides)."""
+        host = self._moto.infer_service_region_host(environ, environ.get("PATH_INFO", ""))
+        return host is None or any(
+            host == name or pattern.match(f"http://{host}") for name, pattern in self._moto.backend_url_patterns
+        )
 
     def start(self) -> LocalEndpoint:
         self._server = make_server(

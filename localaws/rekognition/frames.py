@@ -1,34 +1,117 @@
-"""Sampling frames from a video for detection."""
+"""Sampling frames from a video for detection, decoded on a thread of their own.
+
+Only what is sampled costs more than decoding: H.264 needs every reference frame decoded, but a
+frame no other frame refers to (most B-frames of a typical encode) is skipped by the decoder when it
+falls before the next sample (``skip_frame = NONREF`` on its packet). The decoding runs in a
+background thread, ahead of the caller by at most ``READ_AHEAD`` samples, so decoding and detection
+use both cores.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import contextlib
+import queue
+import threading
+from collections.abc import Generator
+from dataclasses import dataclass
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 
 from .video import UnsupportedVideo, open_video, time_base, video_stream
 
+READ_AHEAD = 3  # sampled frames decoded ahead of the detector
+_POLL_SECONDS = 0.1  # how often a blocked decoder checks that its reader is still there
 
-def sample_frames(path: Path, interval_ms: int) -> Iterator[tuple[int, np.ndarray]]:
-    """Yield (timestamp in ms, RGB frame) for the first frame at or after each multiple of
-    ``interval_ms``. Every frame is decoded (H.264 needs its references); only sampled ones are
-    converted. A decoding error mid-file raises UnsupportedVideo."""
+
+@dataclass(frozen=True)
+class SampledFrame:
+    """One sampled frame: full-resolution RGB, and a copy downscaled for the detector."""
+
+    timestamp_ms: int
+    rgb: np.ndarray
+    detection_rgb: np.ndarray
+
+    @property
+    def detection_scale(self) -> float:
+        """Full-resolution pixels per detection-frame pixel (1.0 when not downscaled)."""
+        return self.rgb.shape[0] / self.detection_rgb.shape[0]
+
+
+def downscaled(rgb: np.ndarray, max_short_side: int) -> np.ndarray:
+    """``rgb`` scaled so that its shorter side is at most ``max_short_side`` (never upscaled)."""
+    height, width = rgb.shape[:2]
+    scale = max_short_side / min(height, width)
+    if scale >= 1:
+        return rgb
+    return cv2.resize(rgb, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+
+
+def decode_samples(path: Path, interval_ms: int, max_short_side: int) -> Generator[SampledFrame, None, None]:
+    """The sampled frames in order: the first frame at or after each multiple of ``interval_ms``."""
     with open_video(path) as container:
         stream = video_stream(container)
         stream.thread_type = "AUTO"
+        context = stream.codec_context
         start = stream.start_time or 0
+        to_ms = float(time_base(stream) * 1000)
         next_ms = 0.0
         try:
-            for frame in container.decode(stream):
-                if frame.pts is None:
-                    continue
-                timestamp_ms = float((frame.pts - start) * time_base(stream) * 1000)
-                if timestamp_ms + 0.5 < next_ms:
-                    continue
-                yield round(timestamp_ms), frame.to_ndarray(format="rgb24")
-                while next_ms <= timestamp_ms + 0.5:
-                    next_ms += interval_ms
+            for packet in container.demux(stream):
+                if packet.pts is not None:
+                    # A frame before the next sample is never used: let the decoder drop it if no
+                    # other frame refers to it. Frames come out a little after their packets go in,
+                    # so next_ms may lag; a lag only makes fewer frames skippable, never a sample.
+                    early = (packet.pts - start) * to_ms + 0.5 < next_ms
+                    context.skip_frame = "NONREF" if early else "DEFAULT"
+                for frame in packet.decode():
+                    if frame.pts is None:
+                        continue
+                    timestamp_ms = (frame.pts - start) * to_ms
+                    if timestamp_ms + 0.5 < next_ms:
+                        continue
+                    rgb = frame.to_ndarray(format="rgb24")
+                    yield SampledFrame(round(timestamp_ms), rgb, downscaled(rgb, max_short_side))
+                    while next_ms <= timestamp_ms + 0.5:
+                        next_ms += interval_ms
         except av.error.FFmpegError as error:
             raise UnsupportedVideo(f"the video is corrupt: {error}") from None
+
+
+def sample_frames(path: Path, interval_ms: int, max_short_side: int) -> Generator[SampledFrame, None, None]:
+    """The sampled frames, decoded in a background thread. Stopping early (closing the iterator)
+    stops the decoder; a decoding error is raised here, as UnsupportedVideo."""
+    samples: queue.Queue[SampledFrame | BaseException | None] = queue.Queue(maxsize=READ_AHEAD)
+    stopped = threading.Event()
+
+    def put(item: SampledFrame | BaseException | None) -> bool:
+        while not stopped.is_set():
+            try:
+                samples.put(item, timeout=_POLL_SECONDS)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def decode() -> None:
+        try:
+            with contextlib.closing(decode_samples(path, interval_ms, max_short_side)) as decoded:
+                for sample in decoded:
+                    if not put(sample):
+                        return  # the reader has gone: closing stops decoding and closes the file
+            put(None)
+        except BaseException as error:  # handed to the reader, who raises it
+            put(error)
+
+    decoder = threading.Thread(target=decode, name="frame-decoder", daemon=True)
+    decoder.start()
+    try:
+        while (item := samples.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stopped.set()
+        decoder.join()

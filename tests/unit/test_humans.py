@@ -1,0 +1,75 @@
+"""The second check that a candidate is a human face: real faces pass at every size and head roll,
+drawn faces and the cat do not."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from skimage import data
+
+from localaws.rekognition.detector import RetinaFaceDetector
+from localaws.rekognition.humans import HumanFaceCheck
+from localaws.synthetic import cartoon_face
+
+
+@pytest.fixture(scope="module")
+def detector() -> RetinaFaceDetector:
+    return RetinaFaceDetector()
+
+
+@pytest.fixture(scope="module")
+def check() -> HumanFaceCheck:
+    return HumanFaceCheck()
+
+
+def on_canvas(image: np.ndarray, scale: float, roll: float = 0.0) -> np.ndarray:
+    resized = cv2.resize(
+        image, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    )
+    height, width = resized.shape[:2]
+    canvas = np.full((max(360, height + 40), max(640, width + 40), 3), (90, 120, 140), dtype=np.uint8)
+    canvas[20 : 20 + height, 20 : 20 + width] = resized
+    if roll:
+        centre = (canvas.shape[1] / 2, canvas.shape[0] / 2)
+        matrix = cv2.getRotationMatrix2D(centre, roll, 1.0)
+        canvas = cv2.warpAffine(canvas, matrix, canvas.shape[1::-1], borderMode=cv2.BORDER_REPLICATE)
+    return canvas
+
+
+@pytest.mark.parametrize("scale", [0.5, 0.75, 1.0, 2.0])
+@pytest.mark.parametrize("roll", [-25, 0, 25])
+def test_the_astronaut_is_human_at_every_size_and_roll(detector, check, scale, roll):
+    frame = on_canvas(data.astronaut(), scale, roll)
+    faces = detector.detect(frame)
+    assert faces, "RetinaFace finds her"
+    assert all(check.is_human(frame, face) for face in faces)
+
+
+def test_the_cameraman_in_grey_is_human(detector, check):
+    frame = on_canvas(np.stack([data.camera()] * 3, axis=-1), 1.0)
+    faces = detector.detect(frame)
+    assert faces and all(check.is_human(frame, face) for face in faces)
+
+
+@pytest.mark.parametrize("side", [60, 100, 150, 200, 300])
+def test_a_drawn_face_is_not_human(detector, check, side):
+    frame = on_canvas(cartoon_face(side), 1.0)
+    candidates = detector.detect(frame)
+    assert all(not check.is_human(frame, face) for face in candidates)
+
+
+def test_the_drawn_faces_fool_retinaface_alone(detector):
+    """Without this, the test above would prove nothing."""
+    found = [
+        face.confidence
+        for side in (60, 100, 150, 200, 300)
+        for face in detector.detect(on_canvas(cartoon_face(side), 1.0))
+    ]
+    assert max(found) > 0.9
+
+
+@pytest.mark.parametrize("scale", [2.0, 3.0, 4.0])
+def test_the_cat_is_not_human(detector, check, scale):
+    frame = on_canvas(data.chelsea(), scale)
+    assert all(not check.is_human(frame, face) for face in detector.detect(frame))

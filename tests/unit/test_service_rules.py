@@ -1,0 +1,67 @@
+"""The service's rules on what a detector finds: the minimum face size, scaled with the frame, and a
+detector's second check."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from localaws.rekognition.detector import DETECTION_SHORT_SIDE, DetectedFace, minimum_face_px
+from localaws.rekognition.frames import SampledFrame, downscaled
+from localaws.rekognition.models import service_rules
+
+
+def square(side: float, left: float = 10.0) -> DetectedFace:
+    eyes = ((left + side * 0.3, 10 + side * 0.4), (left + side * 0.7, 10 + side * 0.4))
+    mouth = ((left + side * 0.35, 10 + side * 0.8), (left + side * 0.65, 10 + side * 0.8))
+    return DetectedFace(left, 10.0, side, side, 0.99, (*eyes, (left + side / 2, 10 + side * 0.6), *mouth))
+
+
+class Fixed:
+    def __init__(self, faces: list[DetectedFace]) -> None:
+        self.faces = faces
+
+    def detect(self, rgb: np.ndarray) -> list[DetectedFace]:
+        return self.faces
+
+
+def sample(width: int, height: int) -> SampledFrame:
+    rgb = np.zeros((height, width, 3), dtype=np.uint8)
+    return SampledFrame(0, rgb, downscaled(rgb, DETECTION_SHORT_SIDE))
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "minimum"),
+    [(1920, 1080, 40.0), (1080, 1920, 40.0), (1280, 720, 80 / 3), (640, 360, 40 / 3), (3840, 2160, 80.0)],
+)
+def test_the_minimum_face_scales_with_the_shorter_side(width, height, minimum):
+    assert minimum_face_px(width, height) == pytest.approx(minimum)
+
+
+@pytest.mark.parametrize(("width", "height"), [(1920, 1080), (1280, 720), (640, 360)])
+def test_faces_below_the_minimum_are_dropped_after_scaling_back(width, height):
+    frame = sample(width, height)
+    scale = frame.detection_scale
+    minimum = minimum_face_px(width, height)
+    just_below, at_minimum = square(minimum / scale * 0.99, left=10), square(minimum / scale, left=300)
+    kept = service_rules(Fixed([just_below, at_minimum]), frame, [just_below, at_minimum])
+    assert len(kept) == 1
+    assert kept[0].width == pytest.approx(minimum) and kept[0].left == pytest.approx(300 * scale)
+
+
+def test_a_face_must_be_wide_and_tall_enough():
+    frame = sample(1920, 1080)
+    narrow = DetectedFace(0, 0, 19.0, 60.0, 0.99, square(20).landmarks)
+    assert service_rules(Fixed([narrow]), frame, [narrow]) == []
+
+
+def test_a_detector_with_a_second_check_has_it_applied():
+    class Doubting(Fixed):
+        def confirm(self, rgb: np.ndarray, face: DetectedFace) -> bool:
+            assert rgb.shape == (1080, 1920, 3), "the check sees the full-resolution frame"
+            return face.left < 100
+
+    frame = sample(1920, 1080)
+    faces = [square(50, left=10), square(50, left=300)]
+    kept = service_rules(Doubting(faces), frame, faces)
+    assert [face.left for face in kept] == [20.0]
