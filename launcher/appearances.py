@@ -30,6 +30,8 @@ from typing import Any
 
 LANDMARK_TYPES = ("eyeLeft", "eyeRight", "nose", "mouthLeft", "mouthRight")
 _TINY = 1e-6  # a box side is never taken as smaller than this (ratios of the frame)
+EDGE = 0.005  # a box this close to a side of the frame may be cut by it: that side's size tells nothing
+DEFAULT_ASPECT = 0.45  # a face's width over height in ratios of a 16:9 frame, until the video shows its own
 
 
 @dataclass(frozen=True)
@@ -237,6 +239,7 @@ class AppearanceTracker:
         self._count = 0
         self._last_ms: int | None = None
         self._finished: list[Appearance] | None = None
+        self._aspect = DEFAULT_ASPECT  # width over height of the faces not cut by the frame, averaged
 
     def add_frame(self, timestamp: int, detections: Sequence[Detection]) -> list[int]:
         """The appearance index of each detection of the frame at ``timestamp`` (in the given order)."""
@@ -270,6 +273,9 @@ class AppearanceTracker:
                 self._count += 1
                 self._open.append(track)
                 indexes[position] = track.index
+            box = detections[position].box
+            if _cut(box) == (False, False):
+                self._aspect = 0.95 * self._aspect + 0.05 * box.width / box.height
         return [index for index in indexes if index is not None]
 
     def finish(self) -> list[Appearance]:
@@ -306,7 +312,7 @@ class AppearanceTracker:
         classes: set[tuple[int, int]] = set()
         for track in self._open:
             cx, cy = track.predicted_centre(timestamp)
-            width, height = track.last.width, track.last.height
+            width, height = self._size(track.last)
             width_class, height_class = _size_class(width), _size_class(height)
             cell_x, cell_y = 2.0 ** (width_class + 1), 2.0 ** (height_class + 1)
             reach = settings.reach(timestamp - track.last_ms) * ratio  # a detection may be larger
@@ -323,8 +329,9 @@ class AppearanceTracker:
             detection = detections[position]
             box = detection.box
             centre_x, centre_y = box.left + box.width / 2, box.top + box.height / 2
-            for width_class in range(_size_class(box.width / ratio), _size_class(box.width * ratio) + 1):
-                for height_class in range(_size_class(box.height / ratio), _size_class(box.height * ratio) + 1):
+            width, height = self._size(box)
+            for width_class in range(_size_class(width / ratio), _size_class(width * ratio) + 1):
+                for height_class in range(_size_class(height / ratio), _size_class(height * ratio) + 1):
                     if (width_class, height_class) not in classes:
                         continue
                     column = math.floor(centre_x / 2.0 ** (width_class + 1))
@@ -337,18 +344,19 @@ class AppearanceTracker:
 
     def _cost(self, track: _Track, detection: Detection, timestamp: int, dx: float, dy: float) -> float | None:
         """How unlike the track's next detection this one is; None when out of reach."""
-        settings, old, box = self.settings, track.last, detection.box
-        width_ratio, height_ratio = box.width / old.width, box.height / old.height
+        settings = self.settings
+        (old_width, old_height), (width, height) = self._size(track.last), self._size(detection.box)
+        width_ratio, height_ratio = width / old_width, height / old_height
         low, high = 1 / settings.max_size_ratio, settings.max_size_ratio
         if not (low <= width_ratio <= high and low <= height_ratio <= high):
             return None
-        shift_x, shift_y = abs(dx) / max(old.width, box.width), abs(dy) / max(old.height, box.height)
+        shift_x, shift_y = abs(dx) / max(old_width, width), abs(dy) / max(old_height, height)
         reach = settings.reach(timestamp - track.last_ms)
         if shift_x > reach or shift_y > reach:
             return None
         cost = math.hypot(shift_x, shift_y)
         cost += settings.size_weight * (abs(math.log(width_ratio)) + abs(math.log(height_ratio)))
-        if track.layout and detection.layout:
+        if track.layout and detection.layout and _cut(track.last) == _cut(detection.box) == (False, False):
             points = len(detection.layout) // 2
             cost += (
                 settings.landmark_weight
@@ -359,6 +367,24 @@ class AppearanceTracker:
                 / points
             )
         return cost
+
+    def _size(self, box: Box) -> tuple[float, float]:
+        """The face's width and height; where the frame cuts the box, taken from its other side
+        and the faces' usual shape (a face coming in from the left grows in width only)."""
+        cut_x, cut_y = _cut(box)
+        if cut_x and not cut_y:
+            return max(box.width, box.height * self._aspect), box.height
+        if cut_y and not cut_x:
+            return box.width, max(box.height, box.width / self._aspect)
+        return box.width, box.height
+
+
+def _cut(box: Box) -> tuple[bool, bool]:
+    """Whether the frame's left or right side, and its top or bottom, may cut the box."""
+    return (
+        box.left <= EDGE or box.left + box.width >= 1 - EDGE,
+        box.top <= EDGE or box.top + box.height >= 1 - EDGE,
+    )
 
 
 def _covers(box: Box, track: _Track, timestamp: int, share: float = 0.3) -> bool:

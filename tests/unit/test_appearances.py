@@ -134,6 +134,17 @@ def test_short_gaps_are_bridged_and_a_long_absence_starts_a_new_appearance():
     assert spans(group(away, TrackerSettings(max_gap_ms=3000))) == [(0, 3800, 10)]
 
 
+def test_a_face_cut_by_the_frame_s_side_while_it_comes_in_and_goes_out_is_one_appearance():
+    # Coming in from the left: the frame cuts its box, which grows in width only; then across; then
+    # out on the right, its box shrinking. Faces in the middle teach the tracker the faces' shape.
+    entries = [face(0, 0.5, 0.1), face(200, 0.5, 0.1)]
+    entries += [face(i * STEP_MS, 0.0, 0.4, width=0.025 * i, height=0.18) for i in range(1, 5)]
+    entries += [face(i * STEP_MS, 0.025 * (i - 4), 0.4) for i in range(5, 41)]
+    entries += [face(i * STEP_MS, 0.9 + 0.025 * (i - 40), 0.4, width=0.1 - 0.025 * (i - 40)) for i in range(41, 44)]
+    grouping = group(entries)
+    assert [a.detections for a in grouping.appearances] == [2, 43]
+
+
 def test_a_face_far_from_where_it_was_is_another_appearance():
     entries = [face(0, 0.1, 0.3), face(200, 0.1, 0.3), face(400, 0.7, 0.3), face(600, 0.7, 0.3)]
     assert spans(group(entries)) == [(0, 200, 2), (400, 600, 2)]
