@@ -1,4 +1,7 @@
-"""``scripts/launch.py``: run face detection on one video with a deployed stack, and write its faces."""
+"""``scripts/launch.py``: run face detection on videos with a deployed stack, and write their faces.
+
+One VIDEO runs as a single launch. Several, a folder or an s3://bucket/prefix/ run as a batch (see
+launcher.batch): one results file per video in --out-dir, and DIR/batch.jsonl."""
 
 from __future__ import annotations
 
@@ -12,12 +15,16 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .errors import ExitCode, LauncherError, from_client_error
+from rekognition_limits import MAX_OPEN_JOBS
+
+from .batch import DEFAULT_OUT_DIR, Batch, BatchOptions
+from .discovery import is_batch
+from .errors import BadInput, ExitCode, LauncherError, from_client_error
 from .notifications import DEFAULT_GRACE_SECONDS
 from .rekognition import DEFAULT_RETRY_WAIT_SECONDS
 from .results import FORMATS
 from .run import DEFAULT_TIMEOUT_SECONDS, Launch, LaunchOptions
-from .stack import load_outputs_file, load_stack
+from .stack import StackOutputs, load_outputs_file, load_stack
 
 EPILOG = "Exit codes: " + ", ".join(f"{code.value} {code.name.lower().replace('_', ' ')}" for code in ExitCode)
 
@@ -30,7 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument(
-        "video", metavar="VIDEO", help="a local MP4/MOV (H.264) file, or s3://bucket/key[?versionId=ID]"
+        "videos",
+        metavar="VIDEO",
+        nargs="+",
+        help="a local MP4/MOV (H.264) file, or s3://bucket/key[?versionId=ID]; for a batch, several of "
+        "them, a folder, or s3://bucket/prefix/",
     )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument(
@@ -81,7 +92,64 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--debug", action="store_true", help="on an error, also print the traceback and AWS's request id"
     )
+    batch = parser.add_argument_group("batch (several videos, a folder or an s3:// prefix)")
+    batch.add_argument(
+        "--out-dir",
+        metavar="DIR",
+        type=Path,
+        help=f"results files and batch.jsonl (default: {DEFAULT_OUT_DIR}/); also makes one video a batch",
+    )
+    batch.add_argument(
+        "--max-jobs",
+        metavar="N",
+        type=int,
+        default=MAX_OPEN_JOBS,
+        help="never more than N of the batch's jobs open at once",
+    )
+    batch.add_argument("--recursive", action="store_true", help="a folder's subfolders' videos too")
     return parser
+
+
+# Options naming one video's job or file, refused in a batch.
+SINGLE_ONLY = {"out": "--out", "key": "--key", "token": "--token", "attach": "--attach"}
+
+
+def _batch_options(args: argparse.Namespace, outputs: StackOutputs) -> BatchOptions:
+    for name, option in SINGLE_ONLY.items():
+        if getattr(args, name) is not None:
+            raise BadInput(f"{option} applies to one video; a batch names its files with --out-dir and derives tokens")
+    return BatchOptions(
+        videos=args.videos,
+        outputs=outputs,
+        out_dir=args.out_dir or DEFAULT_OUT_DIR,
+        recursive=args.recursive,
+        max_jobs=args.max_jobs,
+        attributes=args.attributes,
+        job_tag=args.job_tag,
+        fmt=args.fmt,
+        timeout=args.timeout,
+        grace=args.grace,
+        retry_wait=args.retry_wait,
+    )
+
+
+def _run_batch(options: BatchOptions, report: bool = False) -> int:
+    batch = Batch(options)
+    try:
+        tally = batch.run()
+    except KeyboardInterrupt:
+        print(
+            f"\ninterrupted: {batch.open_jobs} job(s) keep running. Run the same command again to resume: "
+            "written results are skipped, started jobs re-attached",
+            file=sys.stderr,
+        )
+        return ExitCode.INTERRUPTED
+    print(tally.describe(options.out_dir))
+    if report:
+        from .report import batch_report  # Pillow and the frame grabbing: only for --report
+
+        print(f"report written to {batch_report(options.out_dir, options.fmt, options.outputs.region)}")
+    return ExitCode.OK if tally.ok else ExitCode.BATCH_INCOMPLETE
 
 
 def _reattach_command(argv: Sequence[str], job_id: str) -> str:
@@ -112,9 +180,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     launch: Launch | None = None
     try:
         outputs = load_outputs_file(args.outputs) if args.outputs else load_stack(args.stack)
+        if args.out_dir is not None or is_batch(args.videos):
+            return _run_batch(_batch_options(args, outputs), report=args.report)
+        if args.max_jobs != MAX_OPEN_JOBS or args.recursive:
+            raise BadInput("--max-jobs and --recursive apply to a batch: several videos, a folder or an s3:// prefix")
         launch = Launch(
             LaunchOptions(
-                video=args.video,
+                video=args.videos[0],
                 outputs=outputs,
                 attributes=args.attributes,
                 job_tag=args.job_tag,

@@ -12,6 +12,11 @@ A notification can fail to come: the token returned a job that had already ended
 publishes no second notification), another launcher consumed it, or the channel is broken. So the
 job's status is checked at once, then again after a grace period without notification, and then
 with backoff, until the job ends or the deadline passes.
+
+A shared queue is recognised the first time another job's completion is received: from then on
+the job's status is also read every ``SHARED_STATUS_SECONDS``, since other launchers receive this
+job's message too, and after the queue's maxReceiveCount hand-overs it goes to the dead-letter
+queue. So a launcher among many finishes within seconds of its job's end, not after the grace period.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ SQS_MAX_WAIT_SECONDS = 20
 DEFAULT_GRACE_SECONDS = 60.0
 MAX_STATUS_INTERVAL_SECONDS = 60.0
 YIELD_SECONDS = 1.0  # the pause after giving other messages back
+SHARED_STATUS_SECONDS = 2.0  # on a shared queue, the status is also read this often (0.5 calls/s)
 FINAL_STATUSES = ("SUCCEEDED", "FAILED", "ERROR")
 
 
@@ -69,6 +75,17 @@ def parse_completion(body: str) -> Completion | None:
     return Completion(job_id, status, message.get("JobTag"))
 
 
+def status_check_times(start: float, grace: float) -> Iterator[float]:
+    """When to read a job's status: at once; after the grace period; then with doubling intervals (at
+    most a minute apart)."""
+    yield start
+    at, interval = start + grace, max(1.0, grace / 4)
+    while True:
+        yield at
+        at += interval
+        interval = min(interval * 2, MAX_STATUS_INTERVAL_SECONDS)
+
+
 class Timeout(LauncherError):
     def __init__(self, job_id: str, seconds: float) -> None:
         super().__init__(
@@ -98,61 +115,74 @@ class CompletionWaiter:
         """Block until the job ends; return its final status (SUCCEEDED, FAILED or ERROR). ``deadline``
         is a value of the clock (time.monotonic() by default)."""
         started = self._clock()
-        status_checks = self._status_check_times(started)
+        status_checks = status_check_times(started, self._grace)
         next_status_check = next(status_checks)
+        shared = False
         while True:
             now = self._clock()
             if now >= next_status_check:
                 status = self._job_status(job_id)
                 if status in FINAL_STATUSES:
                     return status
-                next_status_check = next(status_checks)
+                while next_status_check <= now:
+                    next_status_check = next(status_checks)
+                if shared:
+                    next_status_check = min(next_status_check, now + SHARED_STATUS_SECONDS)
             if now >= deadline:
                 raise Timeout(job_id, deadline - started)
             wait = min(SQS_MAX_WAIT_SECONDS, deadline - now, next_status_check - now)
-            completion, gave_back = self._receive(job_id, max(0, math.ceil(wait)))
+            received = receive_completions(self._sqs, self._queue_url, max(0, math.ceil(wait)), job_id.__eq__)
             on_tick()
-            if completion is not None:
-                return completion.status
-            if gave_back:
+            if received.mine:
+                return received.mine[0].status
+            if received.others and not shared:
+                shared = True
+                log.info("the queue is shared: reading job %s's status every %g s too", job_id, SHARED_STATUS_SECONDS)
+                next_status_check = min(next_status_check, self._clock() + SHARED_STATUS_SECONDS)
+            if received.gave_back:
                 self._sleep(max(0.0, min(YIELD_SECONDS, deadline - self._clock())))
 
-    def _status_check_times(self, start: float) -> Iterator[float]:
-        """At once; after the grace period; then with doubling intervals (at most a minute apart)."""
-        yield start
-        at, interval = start + self._grace, max(1.0, self._grace / 4)
-        while True:
-            yield at
-            at += interval
-            interval = min(interval * 2, MAX_STATUS_INTERVAL_SECONDS)
 
-    def _receive(self, job_id: str, wait_seconds: int) -> tuple[Completion | None, bool]:
-        """This job's completion if it came, and whether other messages were seen (and left)."""
+@dataclass(frozen=True)
+class Received:
+    """One receive, settled: the completions that were ours (deleted), how many belonged to other
+    jobs (given back), and whether anything was left on the queue (so the caller should pause)."""
+
+    mine: list[Completion]
+    others: int
+    gave_back: bool
+
+
+def receive_completions(sqs: SQSClient, queue_url: str, wait_seconds: int, is_mine: Callable[[str], bool]) -> Received:
+    """Receive up to 10 messages and settle each: a completion of a job ``is_mine`` accepts is deleted;
+    another job's is made visible again at once for its owner; anything else is logged and left to
+    reach the dead-letter queue."""
+    try:
+        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds).get(
+            "Messages", []
+        )
+    except ClientError as error:
+        raise from_client_error(error, f"receiving from {queue_url}") from None
+    mine, others, gave_back = [], 0, False
+    for message in messages:
+        completion = parse_completion(message.get("Body", ""))
         try:
-            messages = self._sqs.receive_message(
-                QueueUrl=self._queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds
-            ).get("Messages", [])
+            if completion is None:
+                gave_back = True
+                log.warning(
+                    "ignoring message %s on the queue: not a Rekognition completion; after the queue's "
+                    "maxReceiveCount receives it moves to the dead-letter queue",
+                    message.get("MessageId"),
+                )
+            elif is_mine(completion.job_id):
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+                mine.append(completion)
+            else:  # another job's: give it straight back to its owner
+                others += 1
+                gave_back = True
+                sqs.change_message_visibility(
+                    QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+                )
         except ClientError as error:
-            raise from_client_error(error, f"receiving from {self._queue_url}", job_id) from None
-        mine, gave_back = None, False
-        for message in messages:
-            completion = parse_completion(message.get("Body", ""))
-            try:
-                if completion is None:
-                    gave_back = True
-                    log.warning(
-                        "ignoring message %s on the queue: not a Rekognition completion; after the queue's "
-                        "maxReceiveCount receives it moves to the dead-letter queue",
-                        message.get("MessageId"),
-                    )
-                elif completion.job_id == job_id:
-                    self._sqs.delete_message(QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"])
-                    mine = completion
-                else:  # another job's: give it straight back to its owner
-                    gave_back = True
-                    self._sqs.change_message_visibility(
-                        QueueUrl=self._queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
-                    )
-            except ClientError as error:
-                log.warning("could not settle message %s: %s", message.get("MessageId"), error)
-        return mine, gave_back
+            log.warning("could not settle message %s: %s", message.get("MessageId"), error)
+    return Received(mine, others, gave_back)

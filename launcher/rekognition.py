@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import botocore.session
 from botocore.exceptions import ClientError
 
-from .errors import BadInput, ExitCode, LauncherError, error_code, from_client_error
+from .errors import BadInput, ExitCode, LauncherError, from_client_error
 from .s3video import S3Video
 
 if TYPE_CHECKING:
@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 MAX_RESULTS = 1000  # GetFaceDetection's maximum page
 IN_PROGRESS = "IN_PROGRESS"
 DEFAULT_RETRY_WAIT_SECONDS = 5.0  # the first wait after LimitExceededException, then doubled
+# What a start may meet when the account or the service is busy: wait and try again, never give up.
+RETRY_LATER = (ExitCode.LIMIT_EXCEEDED, ExitCode.THROTTLED, ExitCode.PROVISIONED_THROUGHPUT_EXCEEDED)
 
 
 @cache
@@ -95,6 +97,14 @@ class FaceDetection:
         self._client = client
         self._sleep = sleep
 
+    def start_once(self, request: StartRequest) -> str:
+        """One StartFaceDetection call: the JobId, or a LauncherError whose exit code says whether it
+        is worth trying again later (``RETRY_LATER``)."""
+        try:
+            return self._client.start_face_detection(**request.as_api())["JobId"]
+        except ClientError as error:
+            raise from_client_error(error, f"starting face detection on {request.video.uri}") from None
+
     def start(
         self,
         request: StartRequest,
@@ -107,16 +117,13 @@ class FaceDetection:
         wait = first_wait
         while True:
             try:
-                return self._client.start_face_detection(**request.as_api())["JobId"]
-            except ClientError as error:
-                if error_code(error) != "LimitExceededException":
-                    raise from_client_error(error, f"starting face detection on {request.video.uri}") from None
+                return self.start_once(request)
+            except LauncherError as error:
                 remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise from_client_error(error, f"starting face detection on {request.video.uri}") from None
+                if error.exit_code != ExitCode.LIMIT_EXCEEDED or remaining <= 0:
+                    raise
                 log.warning(
-                    "Rekognition has too many open jobs in this account (%s); trying again in %.0f s",
-                    error.response["Error"].get("Message", ""),
+                    "Rekognition has too many open jobs in this account; trying again in %.0f s",
                     min(wait, remaining),
                 )
                 self._sleep(min(wait, remaining))

@@ -9,6 +9,7 @@ Readable on a phone (everything wraps and scales) and on a desktop.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import tempfile
@@ -23,8 +24,10 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .appearances import Appearance
+from .aws import Clients
+from .batch import BATCH_LOG
 from .frames import S3ObjectReader, Thumbnail, UnreadableVideo, thumbnails
-from .results import Summary
+from .results import Summary, read_summary
 from .source import S3Video
 
 if TYPE_CHECKING:
@@ -109,6 +112,21 @@ def video_report(
     except (UnreadableVideo, ClientError, BotoCoreError, OSError) as error:
         note = f"No thumbnails: the video could not be read ({error})."
     return VideoReport(name, source, summary, pictures, results, note)
+
+
+def batch_report(out_dir: Path, fmt: str, region: str) -> Path:
+    """``DIR/index.html`` for a batch: a section for each video whose results are in ``DIR`` (those
+    of this run and those it skipped as already done), read back from ``DIR/batch.jsonl``."""
+    clients = Clients(region)
+    videos = []
+    for line in (out_dir / BATCH_LOG).read_text().splitlines():
+        ended = json.loads(line)
+        results = Path(ended["results"]) if ended.get("results") else None
+        if results is None or not results.is_file():
+            continue
+        name = results.name.removesuffix(f".faces.{fmt}")
+        videos.append(video_report(name, ended["video"], read_summary(results, fmt), results, lambda: clients("s3")))
+    return write_report(videos, out_dir / "index.html", f"Faces in {len(videos)} video(s)")
 
 
 def clock(milliseconds: float) -> str:

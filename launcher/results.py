@@ -12,6 +12,7 @@ Standard library only (no tqdm, no PyAV): a Lambda function writes the same docu
 from __future__ import annotations
 
 import csv
+import io
 import itertools
 import json
 import os
@@ -151,6 +152,35 @@ def write_document(
     _WRITERS[fmt](stream, header, faces(), tracker)
     summary.appearances = tracker.finish()
     return summary
+
+
+def read_summary(path: Path, fmt: str) -> Summary:
+    """The summary (appearances included) of a results file written in ``fmt``, grouped again: the
+    grouping is deterministic, so it is the one the file was written with."""
+    with path.open(newline="" if fmt == "csv" else None) as stream:
+        if fmt == "json":
+            page = json.load(stream)
+        elif fmt == "jsonl":
+            page = {"Faces": [json.loads(line) for line in stream if line.strip()]}
+        else:
+            page = {"Faces": [_csv_face(row) for row in csv.DictReader(stream)]}
+    return write_document(io.StringIO(), iter([page]))
+
+
+def _csv_face(row: dict[str, str]) -> dict[str, Any]:
+    """A ``Faces`` entry from a csv row: what the row holds of it."""
+
+    def number(column: str) -> float | None:
+        return float(row[column]) if row.get(column) else None
+
+    detail: dict[str, Any] = {
+        "BoundingBox": {name.title(): number(name) for name in ("width", "height", "left", "top")},
+        "Pose": {name.title(): number(name) for name in ("roll", "yaw", "pitch") if row.get(name)},
+        "Quality": {name.title(): number(name) for name in ("brightness", "sharpness") if row.get(name)},
+    }
+    if row.get("confidence"):
+        detail["Confidence"] = number("confidence")
+    return {"Timestamp": int(row["timestamp_ms"]), "Face": detail}
 
 
 def write_results(

@@ -17,8 +17,8 @@ from .notifications import DEFAULT_GRACE_SECONDS, CompletionWaiter
 from .rekognition import DEFAULT_RETRY_WAIT_SECONDS, FaceDetection, StartRequest, check_parameter
 from .result_waiter import ResultWaiter
 from .results import FORMATS, Summary, write_results
-from .s3video import S3Video, parse_s3_uri, pin_s3_video
-from .source import UPLOAD_PREFIX, check_local_video, upload
+from .s3video import S3Video, is_s3_uri, parse_s3_uri
+from .source import UPLOAD_PREFIX, check_local_video, pinned_video
 from .stack import StackOutputs
 
 DEFAULT_TIMEOUT_SECONDS = MAX_DURATION_MS / 1000  # as long as Rekognition's longest video
@@ -42,7 +42,7 @@ class LaunchOptions:
 
     @property
     def is_s3(self) -> bool:
-        return self.video.lower().startswith("s3:")  # a malformed s3:/ URI is refused as a URI, not as a path
+        return is_s3_uri(self.video)
 
     def video_name(self) -> str:
         return (parse_s3_uri(self.video).key if self.is_s3 else self.video).rstrip("/").rsplit("/", 1)[-1]
@@ -63,23 +63,32 @@ class LaunchResult:
     report: Path | None = None
 
 
-def check_options(options: LaunchOptions) -> None:
-    """Everything that can be refused before a byte is sent."""
-    if options.fmt not in FORMATS:
-        raise BadInput(f"--format {options.fmt!r}: choose one of {', '.join(FORMATS)}")
-    if options.attributes not in ("DEFAULT", "ALL"):
-        raise BadInput(f"--attributes {options.attributes!r}: choose DEFAULT or ALL")
-    if options.token is not None:
-        check_parameter("StartFaceDetection", "ClientRequestToken", options.token, "--token")
-    if options.job_tag is not None:
-        check_parameter("StartFaceDetection", "JobTag", options.job_tag, "--job-tag")
-    if options.attach is not None:
-        check_parameter("GetFaceDetection", "JobId", options.attach, "--attach")
-    for option, value in (("--timeout", options.timeout), ("--retry-wait", options.retry_wait)):
+def check_job_options(
+    fmt: str, attributes: str, job_tag: str | None, timeout: float, retry_wait: float, grace: float
+) -> None:
+    """The options a single launch and a batch share, refused before a byte is sent."""
+    if fmt not in FORMATS:
+        raise BadInput(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
+    if attributes not in ("DEFAULT", "ALL"):
+        raise BadInput(f"--attributes {attributes!r}: choose DEFAULT or ALL")
+    if job_tag is not None:
+        check_parameter("StartFaceDetection", "JobTag", job_tag, "--job-tag")
+    for option, value in (("--timeout", timeout), ("--retry-wait", retry_wait)):
         if not value > 0:  # also refuses NaN
             raise BadInput(f"{option} must be a positive number of seconds, got {value:g}")
-    if not options.grace >= 0:
-        raise BadInput(f"--grace must be zero or more seconds, got {options.grace:g}")
+    if not grace >= 0:
+        raise BadInput(f"--grace must be zero or more seconds, got {grace:g}")
+
+
+def check_options(options: LaunchOptions) -> None:
+    """Everything that can be refused before a byte is sent."""
+    check_job_options(
+        options.fmt, options.attributes, options.job_tag, options.timeout, options.retry_wait, options.grace
+    )
+    if options.token is not None:
+        check_parameter("StartFaceDetection", "ClientRequestToken", options.token, "--token")
+    if options.attach is not None:
+        check_parameter("GetFaceDetection", "JobId", options.attach, "--attach")
     if options.outputs.auto_process and (options.attributes != "DEFAULT" or options.job_tag or options.token):
         raise BadInput(
             "this stack processes its videos itself (autoProcess), with the default attributes, no job tag and "
@@ -181,13 +190,10 @@ class Launch:
     def _video(self, clients: Clients) -> S3Video:
         """The pinned object version to run on: the s3:// URI's, or the local file's upload."""
         options = self.options
-        s3 = clients("s3")
-        if options.is_s3:
-            return pin_s3_video(s3, parse_s3_uri(options.video))
         prefix = options.outputs.incoming_prefix if options.outputs.auto_process else None
-        video, uploaded = upload(
-            s3, Path(options.video), options.outputs.bucket_name, options.key, prefix or UPLOAD_PREFIX
+        video, uploaded = pinned_video(
+            clients("s3"), options.video, options.outputs.bucket_name, options.key, prefix or UPLOAD_PREFIX
         )
-        if not uploaded:
+        if not uploaded and not options.is_s3:
             self._report(f"{options.video} is already in the bucket as {video.uri}: not uploaded again")
         return video

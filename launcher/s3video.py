@@ -36,6 +36,11 @@ class S3Video:
         return f"s3://{self.bucket}/{self.key}" + (f"?versionId={self.version}" if self.version else "")
 
 
+def is_s3_uri(video: str) -> bool:
+    """A malformed s3:/ URI is refused as a URI, not looked for as a local path."""
+    return video.lower().startswith("s3:")
+
+
 def parse_s3_uri(uri: str) -> S3Video:
     parts = urlsplit(uri)
     key = unquote(parts.path.lstrip("/"))

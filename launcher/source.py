@@ -15,7 +15,7 @@ from tqdm import tqdm
 from rekognition_limits import MAX_DURATION_MS, MAX_VIDEO_BYTES
 
 from .errors import BadInput, ExitCode, LauncherError, from_client_error
-from .s3video import S3Video, head_object
+from .s3video import S3Video, head_object, is_s3_uri, parse_s3_uri, pin_s3_video
 from .video import UnsupportedVideo, duration_ms
 
 if TYPE_CHECKING:
@@ -43,12 +43,17 @@ def check_local_video(path: Path) -> None:
         raise BadInput(f"video {path} lasts {duration / 3600000:.1f} hours; the maximum is 6: split it")
 
 
-def sha256_of(path: Path) -> str:
+def sha256_of(path: Path, progress_bar: bool = True) -> str:
     digest = hashlib.sha256()
     with (
         path.open("rb") as video,
         tqdm(
-            total=path.stat().st_size, unit="B", unit_scale=True, desc="hashing", leave=False, disable=None
+            total=path.stat().st_size,
+            unit="B",
+            unit_scale=True,
+            desc="hashing",
+            leave=False,
+            disable=None if progress_bar else True,
         ) as progress,
     ):
         while chunk := video.read(_HASH_CHUNK):
@@ -58,18 +63,27 @@ def sha256_of(path: Path) -> str:
 
 
 def upload(
-    s3: S3Client, path: Path, bucket: str, key: str | None = None, prefix: str = UPLOAD_PREFIX
+    s3: S3Client,
+    path: Path,
+    bucket: str,
+    key: str | None = None,
+    prefix: str = UPLOAD_PREFIX,
+    progress_bars: bool = True,
 ) -> tuple[S3Video, bool]:
     """Upload unless the same bytes are already there; return the pinned version and whether it
     uploaded. By default the key is the prefix and the content's SHA-256, so a file is never uploaded twice."""
-    digest = sha256_of(path)
+    digest = sha256_of(path, progress_bars)
     key = key or f"{prefix}{digest}{path.suffix.lower()}"
     existing = head_object(s3, S3Video(bucket, key, None))
     if existing is not None and existing.get("Metadata", {}).get(DIGEST_METADATA) == digest:
         return S3Video(bucket, key, existing.get("VersionId")), False
     try:
         with tqdm(
-            total=path.stat().st_size, unit="B", unit_scale=True, desc=f"uploading {path.name}", disable=None
+            total=path.stat().st_size,
+            unit="B",
+            unit_scale=True,
+            desc=f"uploading {path.name}",
+            disable=None if progress_bars else True,
         ) as progress:
             s3.upload_file(
                 str(path),
@@ -91,3 +105,19 @@ def upload(
     if head is None:
         raise LauncherError(f"s3://{bucket}/{key} is missing right after its upload")
     return S3Video(bucket, key, head.get("VersionId")), True
+
+
+def pinned_video(
+    s3: S3Client,
+    video: str,
+    bucket: str,
+    key: str | None = None,
+    prefix: str = UPLOAD_PREFIX,
+    progress_bars: bool = True,
+) -> tuple[S3Video, bool]:
+    """The object version to run on, and whether it was uploaded now: an s3:// URI's (the current
+    version unless it names one), or a local file's upload to ``bucket`` under ``prefix`` (checked
+    beforehand with ``check_local_video``)."""
+    if is_s3_uri(video):
+        return pin_s3_video(s3, parse_s3_uri(video)), False
+    return upload(s3, Path(video), bucket, key, prefix, progress_bars)

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from launcher.notifications import CompletionWaiter, Timeout
+from launcher.notifications import SHARED_STATUS_SECONDS, YIELD_SECONDS, CompletionWaiter, Timeout
 
 from .support import FakeClock
 
@@ -83,3 +83,16 @@ def test_the_deadline_is_a_timeout_that_names_the_job():
     with pytest.raises(Timeout, match=f"--attach {JOB}"):
         wait.wait(JOB, deadline=45)
     assert clock.now == pytest.approx(45)
+
+
+def test_on_a_shared_queue_the_status_is_also_read_every_few_seconds():
+    """Other jobs' completions say the queue is shared: this job's message may go round the other
+    launchers and on to the dead-letter queue, so the grace period is not waited out."""
+    clock = FakeClock()
+    others = [[completion(f"{index}" * 64)] for index in range(1, 4)]
+    queue = FakeQueue(clock, others)
+    wait, checks = waiter(queue, clock, ["IN_PROGRESS", "IN_PROGRESS", "SUCCEEDED"], grace=60)
+    assert wait.wait(JOB, deadline=1000) == "SUCCEEDED"
+    assert checks[0] == 0.0 and len(checks) == 3
+    assert checks[-1] <= 2 * SHARED_STATUS_SECONDS + 2 * YIELD_SECONDS, "well before the 60 s grace"
+    assert queue.deleted == [] and len(queue.released) == 3

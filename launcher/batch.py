@@ -1,0 +1,540 @@
+"""The batch form: many videos through one stack, never more than ``max_jobs`` of its jobs open, one
+queue consumer for all of them, and a ledger that lets a stopped batch resume.
+
+One scheduler thread owns the state and the ledger. Helpers around it only report back through one
+event queue: preparation workers check and upload (or pin) the next videos ahead of time, so that a
+freed slot is filled at once; fetch workers page each finished job's results into its file; the
+queue consumer receives completions for every job of the batch, dispatches them by JobId, deletes
+them (so none reaches the dead-letter queue, even a duplicate), and gives any other job's message
+back at once to its owner.
+
+Starts are one call each, without botocore's own retries: LimitExceeded (other jobs hold the
+account's quota) and throttling only put the video back in line, and the scheduler tries again
+after a wait that doubles from ``retry_wait`` up to a minute, or as soon as one of its jobs ends.
+Status polling is the fallback for a completion that does not come (a reused token publishes none;
+another launcher may hold the message): each job's status is read at once, after ``grace`` seconds
+without its completion, then with backoff, and every ``SHARED_STATUS_SECONDS`` once the queue is seen
+to be shared; the batch as a whole reads at most ``STATUS_CALLS_PER_SECOND`` statuses a second.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import math
+import os
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError
+from tqdm import tqdm
+
+from rekognition_limits import MAX_OPEN_JOBS
+
+from .aws import Clients
+from .discovery import discover, result_names
+from .errors import BadInput, ExitCode, LauncherError
+from .ledger import ERROR, FAILED, SKIPPED, SUCCEEDED, Entry, Ledger
+from .notifications import (
+    DEFAULT_GRACE_SECONDS,
+    FINAL_STATUSES,
+    SHARED_STATUS_SECONDS,
+    SQS_MAX_WAIT_SECONDS,
+    YIELD_SECONDS,
+    receive_completions,
+    status_check_times,
+)
+from .rekognition import DEFAULT_RETRY_WAIT_SECONDS, RETRY_LATER, FaceDetection, StartRequest
+from .results import Summary, write_results
+from .run import DEFAULT_TIMEOUT_SECONDS, check_job_options
+from .s3video import S3Video, is_s3_uri
+from .source import check_local_video, pinned_video
+from .stack import StackOutputs
+
+log = logging.getLogger(__name__)
+
+DEFAULT_OUT_DIR = Path("faces-results")
+BATCH_LOG = "batch.jsonl"
+STATUS_CALLS_PER_SECOND = 2.0  # the bound on the fallback's GetFaceDetection calls
+MAX_RETRY_WAIT_SECONDS = 60.0
+PREPARE_WORKERS = 2  # hashing and uploading run ahead of the starts
+FETCH_WORKERS = 2
+START_WORKERS = 4  # starts in flight at once: a freed slot does not wait for another start's reply
+CONSUMER_ERROR_PAUSE_SECONDS = 5.0
+ONE_ATTEMPT = Config(retries={"mode": "standard", "max_attempts": 1})
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    videos: list[str]  # files, folders, s3://bucket/key URIs and s3://bucket/prefix/ prefixes
+    outputs: StackOutputs
+    out_dir: Path = DEFAULT_OUT_DIR
+    recursive: bool = False
+    max_jobs: int = MAX_OPEN_JOBS  # the service's default quota
+    attributes: str = "DEFAULT"
+    job_tag: str | None = None
+    fmt: str = "json"
+    timeout: float = DEFAULT_TIMEOUT_SECONDS
+    grace: float = DEFAULT_GRACE_SECONDS
+    retry_wait: float = DEFAULT_RETRY_WAIT_SECONDS
+
+
+def check_batch_options(options: BatchOptions) -> None:
+    """What can be refused before a byte is sent (the videos themselves are checked one by one)."""
+    if options.max_jobs < 1:
+        raise BadInput(f"--max-jobs must be at least 1, got {options.max_jobs}")
+    if options.outputs.auto_process:
+        raise BadInput(
+            "this stack processes its videos itself (autoProcess: its collector owns the queue): copy the "
+            f"videos under s3://{options.outputs.bucket_name}/{options.outputs.incoming_prefix} instead of a batch"
+        )
+    check_job_options(
+        options.fmt, options.attributes, options.job_tag, options.timeout, options.retry_wait, options.grace
+    )
+
+
+def prepare_out_dir(folder: Path) -> None:
+    """Create it if need be, make sure results can be written in it, and remove the temporary files
+    of results a stopped run was writing."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise BadInput(
+            f"cannot use --out-dir {folder}: {error.strerror or error}; pick a folder you may write to"
+        ) from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise BadInput(f"cannot use --out-dir {folder}: it is not writable; pick a folder you may write to")
+    for partial in folder.glob(".*.partial"):
+        partial.unlink(missing_ok=True)
+
+
+@dataclass
+class Tally:
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys((SUCCEEDED, SKIPPED, FAILED, ERROR), 0))
+    faces: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return self.counts[FAILED] == self.counts[ERROR] == 0
+
+    def describe(self, out_dir: Path) -> str:
+        total = sum(self.counts.values())
+        counts = ", ".join(f"{count} {status.lower()}" for status, count in self.counts.items())
+        return f"{total} video(s): {counts}; {self.faces} face(s); results in {out_dir}/ (each video in {BATCH_LOG})"
+
+
+# A video's phases, in order.
+WAITING, PREPARING, READY, STARTING, RUNNING, FETCHING, DONE = (
+    "waiting",
+    "preparing",
+    "ready",
+    "starting",
+    "running",
+    "fetching",
+    "done",
+)
+NOT_STARTED = (WAITING, PREPARING, READY, STARTING)
+
+
+@dataclass(eq=False)
+class Video:
+    entry: Entry
+    phase: str = WAITING
+    status_checks: Iterator[float] | None = None
+    next_check: float = math.inf
+
+
+class Workers:
+    """A few daemon threads running submitted calls: they never hold the process at Ctrl-C (a result
+    being written is a temporary file, removed at the next run)."""
+
+    def __init__(self, count: int, name: str) -> None:
+        self._tasks: queue.Queue[Callable[[], None]] = queue.Queue()
+        for index in range(count):
+            threading.Thread(target=self._work, name=f"{name}-{index}", daemon=True).start()
+
+    def submit(self, task: Callable[[], None]) -> None:
+        self._tasks.put(task)
+
+    def _work(self) -> None:
+        while True:
+            self._tasks.get()()
+
+
+class Batch:
+    """Runs one batch; ``open_jobs`` says, after Ctrl-C, how many of its jobs keep running."""
+
+    def __init__(self, options: BatchOptions, clock: Callable[[], float] = time.monotonic) -> None:
+        self.options = options
+        self._clock = clock
+        self._events: queue.Queue[tuple[Any, ...]] = queue.Queue()
+        self._lock = threading.Lock()  # guards what the consumer reads: _job_ids, _open, _unstarted
+        self._job_ids: dict[str, list[Video]] = {}  # videos with the same bytes share a job
+        self._open: set[str] = set()
+        self._unstarted = 0
+        self._stop = threading.Event()
+        self._videos: list[Video] = []
+        self._ready: deque[Video] = deque()
+        self._shared = False
+        self._busy_until = 0.0
+        self._busy_wait = options.retry_wait
+        self._next_status_call = 0.0
+        self.tally = Tally()
+
+    @property
+    def open_jobs(self) -> int:
+        with self._lock:
+            return len(self._open)
+
+    # -- set-up ------------------------------------------------------------------------------------
+
+    def run(self) -> Tally:
+        options = self.options
+        check_batch_options(options)
+        clients = Clients(options.outputs.region)
+        self._s3, self._sqs = clients("s3"), clients("sqs")
+        sources = discover(options.videos, options.recursive, self._s3)
+        prepare_out_dir(options.out_dir)
+        deadline = self._clock() + options.timeout
+        self._jobs = FaceDetection(clients("rekognition"))
+        # Starts without botocore's retries: the scheduler waits itself, without blocking the batch.
+        self._starts = FaceDetection(
+            boto3.session.Session().client("rekognition", region_name=clients.region, config=ONE_ATTEMPT)
+        )
+        self._preparers = Workers(PREPARE_WORKERS, "prepare")
+        self._fetchers = Workers(FETCH_WORKERS, "fetch")
+        self._starters = Workers(START_WORKERS, "start")
+        self._ledger = Ledger(options.out_dir)
+        try:
+            with (
+                (options.out_dir / BATCH_LOG).open("w") as self._log,
+                tqdm(total=len(sources), unit=" videos", desc="faces", disable=None) as self._progress,
+            ):
+                self._load(sources)
+                self._loop(deadline)
+        finally:
+            self._stop.set()
+            self._ledger.close()
+        return self.tally
+
+    def _params(self) -> str:
+        outputs = self.options.outputs
+        return json.dumps([self.options.attributes, self.options.job_tag, outputs.topic_arn, outputs.role_arn])
+
+    def _load(self, sources: list[str]) -> None:
+        """Each video's state from the ledger: written → SKIPPED; started → re-attached; the rest waits."""
+        params = self._params()
+        for source, name in result_names(sources, self._ledger.names(sources)):
+            entry = self._ledger.get(source) or Entry(source, name, params)
+            if entry.params != params:
+                entry = Entry(source, name, params)
+            video = Video(entry)
+            self._videos.append(video)
+            out = self._out(video)
+            if entry.status == SUCCEEDED and entry.results == str(out) and out.is_file():
+                self._end(video, SKIPPED, faces=entry.faces, results=str(out), save=False)
+            elif entry.job_id and entry.status in (None, SUCCEEDED):
+                self._attach(video)
+            else:
+                if entry.status is not None:  # it failed: start afresh (a video fixed since gets a new job)
+                    entry = video.entry = entry.restarted()
+                self._ledger.save(entry)
+                with self._lock:
+                    self._unstarted += 1
+                if entry.token and entry.bucket and entry.key:  # pinned, maybe started: the same token
+                    video.phase = READY
+                    self._ready.append(video)
+        threading.Thread(target=self._consume, name="queue-consumer", daemon=True).start()
+
+    def _out(self, video: Video) -> Path:
+        return self.options.out_dir.absolute() / f"{video.entry.name}.faces.{self.options.fmt}"
+
+    # -- the scheduler -----------------------------------------------------------------------------
+
+    def _loop(self, deadline: float) -> None:
+        while any(video.phase != DONE for video in self._videos):
+            now = self._clock()
+            if now >= deadline:
+                raise LauncherError(
+                    f"--timeout passed with {self.open_jobs} job(s) still running (they keep running) and "
+                    f"{self._unstarted} video(s) not started: run the same command again to resume",
+                    ExitCode.TIMEOUT,
+                )
+            self._prepare_ahead()
+            self._start_ready(now)
+            self._check_statuses(now)
+            self._show()
+            try:
+                event = self._events.get(timeout=max(0.0, min(self._next_wake(), deadline) - self._clock()))
+            except queue.Empty:
+                continue
+            while True:
+                self._handle(*event)
+                try:
+                    event = self._events.get_nowait()
+                except queue.Empty:
+                    break
+
+    def _next_wake(self) -> float:
+        wake = self._clock() + SQS_MAX_WAIT_SECONDS
+        if self._ready and self._running() < self.options.max_jobs:
+            wake = min(wake, self._busy_until)
+        checks = [video.next_check for video in self._videos if video.phase == RUNNING]
+        if checks:
+            wake = min(wake, max(min(checks), self._next_status_call))
+        return wake
+
+    def _running(self) -> int:
+        """The batch's open jobs, and the starts in flight."""
+        running = {video.entry.job_id for video in self._videos if video.phase == RUNNING}
+        return len(running) + sum(1 for video in self._videos if video.phase == STARTING)
+
+    def _show(self) -> None:
+        phases = [video.phase for video in self._videos]
+        self._progress.set_postfix_str(
+            f"done {self.tally.counts[SUCCEEDED] + self.tally.counts[SKIPPED]}, running {phases.count(RUNNING)}, "
+            f"waiting {sum(phases.count(phase) for phase in NOT_STARTED)}, "
+            f"failed {self.tally.counts[FAILED] + self.tally.counts[ERROR]}",
+            refresh=False,
+        )
+
+    def _handle(self, kind: str, *args: Any) -> None:
+        if kind == "prepared":
+            self._prepared(*args)
+        elif kind == "started":
+            self._started(*args)
+        elif kind == "refused":
+            self._refused(*args)
+        elif kind == "completed":
+            self._completed(*args)
+        elif kind == "written":
+            video, summary = args
+            self._end(video, SUCCEEDED, faces=summary.faces, results=str(self._out(video)))
+        elif kind == "ended":
+            self._end(*args)
+        elif kind == "shared" and not self._shared:
+            self._shared = True
+            log.info("the queue is shared: reading each job's status every %g s too", SHARED_STATUS_SECONDS)
+            for video in self._videos:
+                if video.phase == RUNNING:
+                    video.next_check = min(video.next_check, self._clock() + SHARED_STATUS_SECONDS)
+
+    # -- preparing: check, upload or pin, token ------------------------------------------------------
+
+    def _prepare_ahead(self) -> None:
+        """Keep enough videos prepared (or being prepared) to fill every slot the moment it frees."""
+        preparing = sum(1 for video in self._videos if video.phase == PREPARING)
+        for video in self._videos:
+            if len(self._ready) + preparing >= self.options.max_jobs:
+                return
+            if video.phase == WAITING:
+                video.phase = PREPARING
+                preparing += 1
+                self._preparers.submit(functools.partial(self._prepare, video))
+
+    def _prepare(self, video: Video) -> None:
+        """In a worker: the pinned object version, or the reason the video is refused."""
+        source = video.entry.video
+        try:
+            if not is_s3_uri(source):
+                check_local_video(Path(source))
+            pinned, _ = pinned_video(self._s3, source, self.options.outputs.bucket_name, progress_bars=False)
+            self._events.put(("prepared", video, pinned))
+        except (LauncherError, BotoCoreError, OSError) as error:
+            self._events.put(("ended", video, ERROR, None, None, str(error)))
+
+    def _prepared(self, video: Video, pinned: S3Video) -> None:
+        entry = video.entry
+        entry.bucket, entry.key, entry.version = pinned.bucket, pinned.key, pinned.version
+        entry.token = self._request(entry).derived_token()
+        self._ledger.save(entry)  # before the start: a resumed batch starts with the same token
+        video.phase = READY
+        self._ready.append(video)
+
+    def _request(self, entry: Entry) -> StartRequest:
+        assert entry.bucket and entry.key
+        outputs = self.options.outputs
+        video = S3Video(entry.bucket, entry.key, entry.version)
+        return StartRequest(
+            video, outputs.topic_arn, outputs.role_arn, self.options.attributes, self.options.job_tag, entry.token
+        )
+
+    # -- starting ----------------------------------------------------------------------------------
+
+    def _start_ready(self, now: float) -> None:
+        """Hand ready videos to the start workers while the batch has free slots."""
+        while self._ready and now >= self._busy_until and self._running() < self.options.max_jobs:
+            video = self._ready.popleft()
+            video.phase = STARTING
+            self._starters.submit(functools.partial(self._start, video))
+
+    def _start(self, video: Video) -> None:
+        """In a worker: one StartFaceDetection call. The job is the batch's before the scheduler hears
+        of it, so that the consumer takes its completion even if it comes first."""
+        try:
+            job_id = self._starts.start_once(self._request(video.entry))
+        except LauncherError as error:
+            self._events.put(("refused", video, error))
+            return
+        with self._lock:  # one step for the consumer: open, no longer unstarted, and "started" queued
+            self._job_ids.setdefault(job_id, []).append(video)
+            self._open.add(job_id)
+            self._unstarted -= 1
+            self._events.put(("started", video, job_id))
+
+    def _started(self, video: Video, job_id: str) -> None:
+        self._busy_wait = self.options.retry_wait
+        video.entry.job_id = job_id
+        self._ledger.save(video.entry)  # before anything else happens to the job
+        self._attach(video)
+
+    def _refused(self, video: Video, error: LauncherError) -> None:
+        if error.exit_code not in RETRY_LATER:
+            self._end(video, ERROR, error=str(error))
+            return
+        video.phase = READY
+        self._ready.appendleft(video)
+        if self._clock() >= self._busy_until:  # the first refusal of several starts in flight
+            log.warning(
+                "Rekognition is busy (%s); %d video(s) wait, trying again in %.1f s or when a job ends",
+                error.exit_code.name,
+                len(self._ready),
+                self._busy_wait,
+            )
+            self._busy_until = self._clock() + self._busy_wait
+            self._busy_wait = min(self._busy_wait * 2, MAX_RETRY_WAIT_SECONDS)
+
+    def _attach(self, video: Video) -> None:
+        """Wait for the job's completion; its status is read at once, since a reused token publishes none."""
+        job_id = video.entry.job_id
+        assert job_id is not None
+        video.phase = RUNNING
+        video.status_checks = status_check_times(self._clock(), self.options.grace)
+        video.next_check = next(video.status_checks)
+        with self._lock:
+            if video not in self._job_ids.setdefault(job_id, []):
+                self._job_ids[job_id].append(video)
+            self._open.add(job_id)
+
+    # -- waiting -----------------------------------------------------------------------------------
+
+    def _consume(self) -> None:
+        """The batch's one queue consumer, in its own thread, until no job of the batch can end."""
+        while not self._stop.is_set() and self._consumer_needed():
+            try:
+                received = receive_completions(
+                    self._sqs, self.options.outputs.queue_url, SQS_MAX_WAIT_SECONDS, self._owns
+                )
+            except (LauncherError, BotoCoreError) as error:  # the queue unreachable: polling covers
+                log.warning("%s; the jobs' status is polled meanwhile", error)
+                self._stop.wait(CONSUMER_ERROR_PAUSE_SECONDS)
+                continue
+            for completion in received.mine:
+                with self._lock:
+                    self._open.discard(completion.job_id)
+                self._events.put(("completed", completion.job_id, completion.status))
+            if received.others:
+                self._events.put(("shared",))
+            if received.gave_back:
+                self._stop.wait(YIELD_SECONDS)  # so that their owners, not this batch, receive them next
+
+    def _owns(self, job_id: str) -> bool:
+        with self._lock:
+            return job_id in self._job_ids
+
+    def _consumer_needed(self) -> bool:
+        with self._lock:
+            return bool(self._open) or self._unstarted > 0
+
+    def _check_statuses(self, now: float) -> None:
+        """The fallback, at most STATUS_CALLS_PER_SECOND calls a second, the most overdue first."""
+        due = sorted(
+            (v for v in self._videos if v.phase == RUNNING and v.next_check <= now), key=lambda v: v.next_check
+        )
+        for video in due:
+            if self._clock() < self._next_status_call:
+                return
+            self._next_status_call = self._clock() + 1 / STATUS_CALLS_PER_SECOND
+            job_id = video.entry.job_id
+            assert job_id is not None and video.status_checks is not None
+            try:
+                status = self._jobs.status(job_id)["JobStatus"]
+            except LauncherError as error:
+                with self._lock:
+                    self._open.discard(job_id)
+                self._end(video, ERROR, error=str(error))
+                continue
+            if status in FINAL_STATUSES:
+                with self._lock:
+                    self._open.discard(job_id)
+                self._completed(job_id, status)
+                continue
+            while video.next_check <= now:
+                video.next_check = next(video.status_checks)
+            if self._shared:
+                video.next_check = min(video.next_check, now + SHARED_STATUS_SECONDS)
+
+    def _completed(self, job_id: str, status: str) -> None:
+        with self._lock:
+            videos = list(self._job_ids.get(job_id, []))
+        for video in videos:
+            if video.phase == RUNNING:  # not a duplicate delivery, and the fallback was not first
+                video.phase = FETCHING
+                self._busy_until = 0.0  # a slot of the account's quota is free: try again at once
+                self._fetchers.submit(functools.partial(self._fetch, video, job_id, status))
+
+    def _fetch(self, video: Video, job_id: str, status: str) -> None:
+        """In a worker: the results into their file, or why there are none."""
+        try:
+            if status == SUCCEEDED:
+                summary: Summary = write_results(self._jobs.pages(job_id), self._out(video), self.options.fmt)
+                self._events.put(("written", video, summary))
+            else:
+                message = self._jobs.status(job_id).get("StatusMessage") or "no StatusMessage"
+                self._events.put(("ended", video, FAILED, None, None, f"job {job_id} ended {status}: {message}"))
+        except (LauncherError, BotoCoreError, OSError) as error:
+            self._events.put(("ended", video, ERROR, None, None, str(error)))
+
+    # -- the end of a video --------------------------------------------------------------------------
+
+    def _end(
+        self,
+        video: Video,
+        status: str,
+        faces: int | None = None,
+        results: str | None = None,
+        error: str | None = None,
+        save: bool = True,
+    ) -> None:
+        entry = video.entry
+        if video.phase in NOT_STARTED and status != SKIPPED:
+            with self._lock:
+                self._unstarted -= 1
+        video.phase = DONE
+        if save:
+            entry.status, entry.faces, entry.results, entry.error = status, faces, results, error
+            self._ledger.save(entry)
+        line = {
+            "video": entry.video,
+            "jobId": entry.job_id,
+            "status": status,
+            "faces": faces,
+            "results": results,
+            "error": error,
+        }
+        self._log.write(json.dumps(line) + "\n")
+        self._log.flush()
+        self.tally.counts[status] += 1
+        self.tally.faces += faces or 0
+        self._progress.update()
+        if status in (FAILED, ERROR):
+            log.warning("%s", error)

@@ -1,0 +1,112 @@
+"""What a batch runs on: its VIDEO arguments expanded into videos, and a results name for each.
+
+A file argument is taken as it is (checked later, like any video); a folder gives its ``.mp4`` and
+``.mov`` files (``recursive``: its subfolders' too; hidden files are left out); ``s3://bucket/prefix/``
+gives every object under the prefix whose name ends in one of those extensions. Every video is named
+by an absolute path or an ``s3://`` URI: its identity in the ledger, so a run resumes whatever the
+current folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote, unquote, urlsplit
+
+from botocore.exceptions import ClientError
+
+from .errors import BadInput, from_client_error
+from .s3video import is_s3_uri, parse_s3_uri
+
+VIDEO_EXTENSIONS = (".mp4", ".mov")
+# Characters left as they are in an s3:// URI built from a listed key (the rest are %-escaped, so
+# that parse_s3_uri reads back the very same key).
+_URI_SAFE = "/:@!$&'()*+,;=-._~"
+
+
+def is_prefix(video: str) -> bool:
+    return is_s3_uri(video) and video.endswith("/")
+
+
+def is_batch(videos: Iterable[str]) -> bool:
+    """Several videos, a folder or an s3:// prefix make a batch; one video file or object does not."""
+    videos = list(videos)
+    return len(videos) != 1 or is_prefix(videos[0]) or Path(videos[0]).is_dir()
+
+
+def _is_video_name(name: str) -> bool:
+    return name.lower().endswith(VIDEO_EXTENSIONS) and not name.startswith(".")
+
+
+def folder_videos(folder: Path, recursive: bool) -> list[str]:
+    candidates = folder.rglob("*") if recursive else folder.iterdir()
+    found = sorted(str(path.absolute()) for path in candidates if _is_video_name(path.name) and path.is_file())
+    if not found:
+        where = "or in its subfolders" if recursive else "(add --recursive to look in its subfolders)"
+        raise BadInput(f"folder {folder} has no {'/'.join(VIDEO_EXTENSIONS)} videos {where}")
+    return found
+
+
+def prefix_videos(s3: Any, uri: str) -> list[str]:
+    parts = urlsplit(uri)
+    bucket, prefix = parts.netloc, unquote(parts.path.lstrip("/"))
+    if parts.scheme != "s3" or not bucket or parts.query or parts.fragment:
+        raise BadInput(f"{uri!r} is not an S3 prefix: write s3://bucket/prefix/")
+    found = []
+    try:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            found += [
+                f"s3://{bucket}/{quote(item['Key'], safe=_URI_SAFE)}"
+                for item in page.get("Contents", [])
+                if _is_video_name(item["Key"].rsplit("/", 1)[-1])
+            ]
+    except ClientError as error:
+        raise from_client_error(error, f"listing {uri}") from None
+    if not found:
+        raise BadInput(f"{uri} holds no {'/'.join(VIDEO_EXTENSIONS)} videos: check the bucket and the prefix")
+    return found
+
+
+def discover(videos: Iterable[str], recursive: bool, s3: Any) -> list[str]:
+    """Every video of the batch once, in the order given (a folder's or a prefix's sorted by name)."""
+    found: dict[str, None] = {}
+    for video in videos:
+        if is_prefix(video):
+            expanded = prefix_videos(s3, video)
+        elif is_s3_uri(video):
+            parse_s3_uri(video)  # a malformed URI is bad input, refused before anything starts
+            expanded = [video]
+        elif Path(video).is_dir():
+            expanded = folder_videos(Path(video), recursive)
+        else:
+            expanded = [os.path.abspath(video)]
+        found.update(dict.fromkeys(expanded))
+    return list(found)
+
+
+def file_name(video: str) -> str:
+    """The video's file name: the last part of its path or of its object key."""
+    return (parse_s3_uri(video).key if is_s3_uri(video) else video).rstrip("/").rsplit("/", 1)[-1]
+
+
+def result_names(videos: list[str], known: Mapping[str, str]) -> Iterator[tuple[str, str]]:
+    """Each video's results name (``<name>.faces.<format>`` is its file): its file name, or, when two
+    videos of the batch share that name, the file name with a short hash of the video's identity.
+    Names already in the ledger (``known``) stay, so that a run resumed with more videos keeps them."""
+    counts = Counter(file_name(video) for video in videos)
+    taken = set(known.values())
+    for video in videos:
+        if video in known:
+            yield video, known[video]
+            continue
+        name = file_name(video)
+        if counts[name] > 1 or name in taken:
+            stem, dot, suffix = name.rpartition(".")
+            digest = hashlib.sha256(video.encode()).hexdigest()[:8]
+            name = f"{stem}-{digest}.{suffix}" if dot else f"{name}-{digest}"
+        taken.add(name)
+        yield video, name
