@@ -174,10 +174,11 @@ def _csv_face(row: dict[str, str]) -> dict[str, Any]:
         return float(row[column]) if row.get(column) else None
 
     detail: dict[str, Any] = {
-        "BoundingBox": {name.title(): number(name) for name in ("width", "height", "left", "top")},
-        "Pose": {name.title(): number(name) for name in ("roll", "yaw", "pitch") if row.get(name)},
-        "Quality": {name.title(): number(name) for name in ("brightness", "sharpness") if row.get(name)},
+        "BoundingBox": {name.title(): number(name) for name in ("width", "height", "left", "top")}
     }
+    for member, names in (("Pose", ("roll", "yaw", "pitch")), ("Quality", ("brightness", "sharpness"))):
+        if values := {name.title(): number(name) for name in names if row.get(name)}:
+            detail[member] = values
     if row.get("confidence"):
         detail["Confidence"] = number("confidence")
     return {"Timestamp": int(row["timestamp_ms"]), "Face": detail}

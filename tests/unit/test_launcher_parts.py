@@ -10,7 +10,7 @@ import pytest
 from launcher.errors import BadInput
 from launcher.notifications import parse_completion
 from launcher.rekognition import StartRequest, check_parameter
-from launcher.results import write_results
+from launcher.results import read_summary, write_results
 from launcher.s3video import S3Video, parse_s3_uri
 
 COMPLETION = {
@@ -159,3 +159,14 @@ def test_an_error_mid_results_leaves_no_file(tmp_path: Path):
         write_results(failing(), out, "csv")
     assert out.read_text() == "the previous result"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["faces.json"]
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "csv"])
+def test_a_results_file_reads_back_into_the_summary_it_was_written_with(tmp_path: Path, fmt):
+    box = {"Left": 0.1, "Top": 0.2, "Width": 0.1, "Height": 0.2}
+    faces = [{"Timestamp": t, "Face": {"BoundingBox": box, "Confidence": 99.5}} for t in (0, 200, 5000, 5200)]
+    out = tmp_path / f"faces.{fmt}"
+    written = write_results(iter([{"JobStatus": "SUCCEEDED", "Faces": faces}]), out, fmt)
+    again = read_summary(out, fmt)
+    assert again.faces == written.faces == 4
+    assert [a.to_api() for a in again.appearances] == [a.to_api() for a in written.appearances]
