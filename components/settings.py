@@ -74,7 +74,7 @@ def _whole_number(low: int, high: int, unit: str) -> Check:
             value = int(value)
         if isinstance(value, int) and not isinstance(value, bool) and low <= value <= high:
             return value
-        raise ConfigError(f"{key} must be between {low} and {high} {unit}, got {value}")
+        raise ConfigError(f"{key} must be between {low} and {high} {unit}, got {value!r}")
 
     return check
 

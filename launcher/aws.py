@@ -9,6 +9,9 @@ from typing import TYPE_CHECKING, Any, Final, Literal, overload
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError
+
+from .errors import BadInput
 
 if TYPE_CHECKING:
     from botocore.config import _RetryDict  # botocore-stubs name the retries TypedDict privately
@@ -50,6 +53,14 @@ class Clients:
     def __call__(self, service: Literal["rekognition"]) -> RekognitionClient: ...
     def __call__(self, service: Literal["s3", "sqs", "rekognition"]) -> S3Client | SQSClient | RekognitionClient:
         if service not in self._clients:
-            self._clients[service] = self._session.client(service, region_name=self.region, config=self._config)
+            try:
+                self._clients[service] = self._session.client(service, region_name=self.region, config=self._config)
+            except ValueError as error:
+                if isinstance(error, BotoCoreError):  # e.g. a malformed region: reported as AWS's own errors are
+                    raise
+                # botocore's "Invalid endpoint: <url>", from AWS_ENDPOINT_URL or the profile's endpoint_url
+                raise BadInput(
+                    f"{error}: set AWS_ENDPOINT_URL to a URL such as http://127.0.0.1:4566, or unset it"
+                ) from None
         client: S3Client | SQSClient | RekognitionClient = self._clients[service]
         return client

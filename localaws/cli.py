@@ -4,16 +4,19 @@ into it (``deploy``, ``destroy``)."""
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import logging
 import os
 import signal
+import socket
 import sys
-import threading
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pulumi
 from botocore.config import Config
@@ -23,7 +26,7 @@ from components import ConfigError
 
 from .clients import local_client
 from .deploy import engine
-from .deploy.errors import DeployError, EndpointUnreachable, PulumiCliError
+from .deploy.errors import BadPath, DeployError, EndpointUnreachable, PulumiCliError
 from .deploy.handlers import Context
 from .deploy.program import stack_config
 from .deploy.pulumi_cli import PulumiCli, cli_available
@@ -42,6 +45,13 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
     return value
+
+
+def _endpoint_url(text: str) -> str:
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"must be a URL such as http://127.0.0.1:{DEFAULT_PORT}, got {text!r}")
+    return text
 
 
 DEBUG_HELP = "on an error, also print the traceback and AWS's request id"
@@ -83,8 +93,9 @@ def build_parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(command, help=text, description=text, parents=[common])
         sub.add_argument(
             "--endpoint",
+            type=_endpoint_url,
             default=os.environ.get("AWS_ENDPOINT_URL", f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"),
-            help="default: $AWS_ENDPOINT_URL, else http://127.0.0.1:4566",
+            help=f"default: $AWS_ENDPOINT_URL, else http://{DEFAULT_HOST}:{DEFAULT_PORT}",
         )
         sub.add_argument("--stack", default="local", help="its config is read from Pulumi.<stack>.yaml if present")
         sub.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="deploy state lives here")
@@ -102,6 +113,37 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextmanager
+def _stop_signals() -> Iterator[Callable[[], None]]:
+    """Catch Ctrl-C and SIGTERM from here on; yields a function that blocks until one arrives.
+
+    The kernel may hand a signal to any thread, and Python runs its handler only when the main thread
+    next runs Python code: a main thread blocked on a lock (``threading.Event.wait``) can sleep through
+    it while a job runs to its end. ``signal.set_wakeup_fd`` writes the signal's number into a socket
+    whichever thread took it, and a read of that socket wakes the main thread at once.
+    """
+    receiver, sender = socket.socketpair()
+    sender.setblocking(False)
+    previous_fd = signal.set_wakeup_fd(sender.fileno())
+    previous = {signum: signal.signal(signum, lambda *_: None) for signum in STOP_SIGNALS}
+
+    def wait_for_stop() -> None:
+        while receiver.recv(1)[0] not in STOP_SIGNALS:
+            pass
+
+    try:
+        yield wait_for_stop
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        signal.set_wakeup_fd(previous_fd)
+        receiver.close()
+        sender.close()
+
+
 def serve(args: argparse.Namespace) -> int:
     settings = EmulatorSettings(
         data_dir=args.data_dir,
@@ -111,19 +153,18 @@ def serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         detector=args.detector,
     )
-    stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    try:
-        endpoint = LocalEndpoint(settings, args.host, args.port).start()
-    except OSError as error:
-        print(
-            f"error: cannot listen on {args.host}:{args.port}: {error.strerror}; choose another --port", file=sys.stderr
-        )
-        return 2
-    print(f"Local AWS endpoint ready at {endpoint.url} (data in {args.data_dir})", flush=True)
-    stop.wait()
-    endpoint.stop()
+    with _stop_signals() as wait_for_stop:
+        try:
+            endpoint = LocalEndpoint(settings, args.host, args.port).start()
+        except OSError as error:
+            print(
+                f"error: cannot listen on {args.host}:{args.port}: {error.strerror}; choose another --port",
+                file=sys.stderr,
+            )
+            return 2
+        print(f"Local AWS endpoint ready at {endpoint.url} (data in {args.data_dir})", flush=True)
+        wait_for_stop()
+        endpoint.stop()
     print("Local AWS endpoint stopped", flush=True)
     return 0
 
@@ -161,7 +202,24 @@ def _context(endpoint: str, region: str) -> Context:
     return Context(client, region, account_id)
 
 
+def _check_paths(args: argparse.Namespace, make_folders: bool) -> None:
+    """Check (and for deploy, make) the folders the command writes to before anything else: a bad path
+    then costs nothing, not a resource made whose state cannot be saved."""
+    outputs_file = _outputs_file(args)
+    if outputs_file.is_dir():
+        raise BadPath(f"--outputs-file {outputs_file} is a folder; give a file name")
+    for folder, option in ((_state_file(args).parent, "--data-dir"), (outputs_file.parent, "--outputs-file")):
+        try:
+            if make_folders:
+                folder.mkdir(parents=True, exist_ok=True)
+            elif any(parent.exists() and not parent.is_dir() for parent in (folder, *folder.parents)):
+                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+        except OSError as error:
+            raise BadPath(f"cannot use the folder {folder} ({error.strerror}); choose another {option}") from None
+
+
 def deploy(args: argparse.Namespace) -> int:
+    _check_paths(args, make_folders=True)
     outputs_file = _outputs_file(args)
     if _use_cli(args):
         outputs = PulumiCli(PROJECT_DIR, args.data_dir, args.stack).deploy(args.endpoint)
@@ -178,6 +236,7 @@ def deploy(args: argparse.Namespace) -> int:
 
 
 def destroy(args: argparse.Namespace) -> int:
+    _check_paths(args, make_folders=False)
     if _use_cli(args):
         if args.force:
             raise PulumiCliError(

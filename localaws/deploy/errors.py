@@ -31,5 +31,9 @@ class PulumiCliError(DeployError):
     """A pulumi command failed, or is missing; the message carries its output."""
 
 
+class BadPath(DeployError):
+    """A --data-dir or --outputs-file the deployer cannot write to."""
+
+
 class EndpointUnreachable(DeployError):
     """Nothing answers at the endpoint URL."""

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 
@@ -31,12 +30,3 @@ def run_program() -> Callable[..., Declared]:
         return run_body(pulumi_program.main_program(ROOT), config)
 
     return run
-
-
-@pytest.fixture
-def failed_deployment() -> Iterator[None]:
-    """For a test whose deployment fails on purpose. Pulumi leaves futures holding the error; collect
-    them when the test ends, so their finalizers do not run inside a later test's allocations (seen once
-    inside ast.parse: "SystemError: AST constructor recursion depth mismatch", CPython 3.11)."""
-    yield
-    gc.collect()

@@ -12,7 +12,8 @@ from botocore.exceptions import ClientError
 
 import launcher.cli
 import localaws.cli
-from launcher.errors import ExitCode, from_client_error
+from launcher.aws import Clients
+from launcher.errors import BadInput, ExitCode, from_client_error
 from localaws.deploy.errors import DeployError, StateFileError
 
 REQUEST_ID = "0f1e2d3c-request-id"
@@ -47,6 +48,36 @@ def test_local_debug_prints_the_traceback_and_request_id(monkeypatch, capsys, ar
     assert "Traceback (most recent call last)" in err
     assert f"AWS request id: {REQUEST_ID}" in err
     assert err.strip().splitlines()[-1].startswith("error: ")
+
+
+@pytest.mark.parametrize("url", ["notaurl", "ftp://127.0.0.1:4566", "http://"])
+@pytest.mark.parametrize("command", ["deploy", "destroy"])
+def test_local_refuses_an_endpoint_that_is_not_a_url(capsys, command, url):
+    with pytest.raises(SystemExit) as exited:
+        localaws.cli.main([command, "--endpoint", url])
+    assert exited.value.code == 2
+    assert f"--endpoint: must be a URL such as http://127.0.0.1:4566, got {url!r}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("command", ["deploy", "destroy"])
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        ("--data-dir", "cannot use the folder {file}/deploy (Not a directory); choose another --data-dir"),
+        ("--outputs-file", "--outputs-file {folder} is a folder; give a file name"),
+    ],
+)
+def test_local_refuses_a_path_it_cannot_write_before_reaching_the_endpoint(tmp_path, capsys, command, option, message):
+    file = tmp_path / "a-file"
+    file.write_text("")
+    value = file if option == "--data-dir" else tmp_path
+    # Nothing answers at this endpoint: the path is refused first, so nothing is made that could not be recorded.
+    argv = [command, "--endpoint", "http://127.0.0.1:1", "--engine", "in-process", option, str(value)]
+    if option == "--outputs-file":
+        argv += ["--data-dir", str(tmp_path / "data")]
+    assert localaws.cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == ["error: " + message.format(file=file, folder=tmp_path)]
 
 
 @pytest.mark.parametrize("bug", [ValueError("a bug"), RuntimeError("another bug"), KeyError("x")])
@@ -107,3 +138,9 @@ def test_launch_lets_a_bug_through(monkeypatch, outputs_file):
     monkeypatch.setattr(launcher.cli, "Launch", failing(ValueError("a bug")))
     with pytest.raises(ValueError, match="a bug"):
         launcher.cli.main(["s3://b/v.mp4", "--outputs", str(outputs_file)])
+
+
+def test_launch_names_a_malformed_endpoint_url_instead_of_a_traceback(monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "notaurl")
+    with pytest.raises(BadInput, match="Invalid endpoint: notaurl: set AWS_ENDPOINT_URL to a URL such as http://"):
+        Clients("eu-west-1")("s3")

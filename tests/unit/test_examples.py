@@ -130,13 +130,11 @@ def test_stack_reference_example_builds_on_the_stacks_outputs(faces_outputs):
     }
 
 
-@pytest.mark.usefixtures("failed_deployment")
 def test_stack_reference_example_fails_on_a_bad_key_from_the_other_stack(faces_outputs):
     with pytest.raises(ValueError, match="bucketKmsKeyArn must be a KMS key or alias ARN"):
         _run_stack_reference(faces_outputs, {"videoKeyArn": "not-a-key"})
 
 
-@pytest.mark.usefixtures("failed_deployment")
 def test_stack_reference_example_fails_when_an_output_is_missing(faces_outputs):
     without_policy = {k: v for k, v in faces_outputs.items() if k != "launcherPolicyArn"}
     with pytest.raises(KeyError, match="launcherPolicyArn"):
