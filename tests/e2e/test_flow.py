@@ -15,6 +15,7 @@ import pytest
 
 from localaws.process import ROOT, EndpointProcess, client_environment
 from localaws.synthetic import make_video
+from tests.e2e import slow_detector
 
 
 def run(command: list[str], env: dict[str, str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
@@ -130,14 +131,17 @@ def test_two_launchers_share_the_queue_with_strangers_on_it(tmp_path, clips):
         assert len(a["Faces"]) == 10 and len(b["Faces"]) == 7
 
 
-def test_a_restart_mid_job_loses_no_finished_result(tmp_path, clips):
+def test_a_restart_mid_job_loses_no_finished_result(tmp_path, clips, monkeypatch):
     slow = ["--detector", "tests.e2e.slow_detector:factory"]
+    hold = tmp_path / "hold"  # while it exists, the endpoint's detector takes 1 s a frame
+    monkeypatch.setenv(slow_detector.HOLD_FILE_VARIABLE, str(hold))
     data = tmp_path / "endpoint"
     with EndpointProcess(data, extra_args=slow) as endpoint:
         outputs = deploy(endpoint, tmp_path)
         launch(endpoint, tmp_path, str(clips["a"]), "--outputs", str(outputs))
         finished = json.loads((tmp_path / "a.mp4.faces.json").read_text())
         s3_object = finished["Video"]["S3Object"]
+        hold.touch()
         interrupted = client(endpoint, "rekognition").start_face_detection(
             Video={"S3Object": s3_object}, JobTag="interrupted"
         )["JobId"]
