@@ -29,6 +29,7 @@ import pulumi_aws as aws
 
 from . import policies
 from .documents import policy_json
+from .queues import queue_with_dead_letter
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 # The launcher package, and the one top-level module it imports: the service's limits.
@@ -45,8 +46,6 @@ COLLECTOR_MEMORY_MB = 256
 VISIBILITY_PER_TIMEOUT = 6
 COMPLETION_VISIBILITY_SECONDS = VISIBILITY_PER_TIMEOUT * COLLECTOR_TIMEOUT_SECONDS
 LOG_RETENTION_DAYS = 30
-QUEUE_RETENTION_SECONDS = 14 * 24 * 3600
-RECEIVE_WAIT_SECONDS = 20
 REPORT_BATCH_ITEM_FAILURES = ["ReportBatchItemFailures"]
 
 
@@ -92,30 +91,14 @@ def add_auto_processing(parent: pulumi.Resource, name: str, inputs: AutoProcessi
     child = pulumi.ResourceOptions(parent=parent)
     tags = inputs.tags
 
-    intake_dead_letter = aws.sqs.Queue(
-        f"{name}-intake-dead-letter",
-        message_retention_seconds=QUEUE_RETENTION_SECONDS,
-        **inputs.queue_encryption,
-        tags=tags,
-        opts=child,
-    )
-    aws.sqs.QueuePolicy(
-        f"{name}-intake-dead-letter",
-        queue_url=intake_dead_letter.url,
-        policy=policy_json(policies.dead_letter_queue_policy, queue_arn=intake_dead_letter.arn),
-        opts=child,
-    )
-    intake = aws.sqs.Queue(
+    intake, _ = queue_with_dead_letter(
         f"{name}-intake",
-        message_retention_seconds=QUEUE_RETENTION_SECONDS,
-        receive_wait_time_seconds=RECEIVE_WAIT_SECONDS,
-        visibility_timeout_seconds=VISIBILITY_PER_TIMEOUT * STARTER_TIMEOUT_SECONDS,
-        redrive_policy=pulumi.Output.json_dumps(
-            {"deadLetterTargetArn": intake_dead_letter.arn, "maxReceiveCount": inputs.intake_max_receive_count}
-        ),
-        **inputs.queue_encryption,
+        f"{name}-intake-dead-letter",
+        max_receive_count=inputs.intake_max_receive_count,
+        encryption=inputs.queue_encryption,
         tags=tags,
         opts=child,
+        visibility_timeout_seconds=VISIBILITY_PER_TIMEOUT * STARTER_TIMEOUT_SECONDS,
     )
     intake_policy = aws.sqs.QueuePolicy(
         f"{name}-intake",

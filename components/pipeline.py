@@ -13,6 +13,7 @@ from .auto_processing import (
     add_auto_processing,
 )
 from .documents import policy_json
+from .queues import queue_with_dead_letter
 from .settings import ConfigError, FaceDetectionPipelineArgs, checked_args
 
 TYPE_TOKEN = "rekognition-faces:index:FaceDetectionPipeline"
@@ -21,11 +22,6 @@ TYPE_TOKEN = "rekognition-faces:index:FaceDetectionPipeline"
 # so a topic named this way also works with that policy.
 TOPIC_NAME_PREFIX = "AmazonRekognition"
 AWS_MANAGED_SNS_KEY = "alias/aws/sns"
-# Rekognition keeps results 7 days; a completion message must be able to outlive them. 14 days is
-# SQS's maximum.
-QUEUE_RETENTION_SECONDS = 14 * 24 * 3600
-# SQS's longest long poll: fewer empty receives, faster wake-up.
-RECEIVE_WAIT_SECONDS = 20
 # A multipart upload left unfinished this long will not be finished; its parts cost money.
 ABORT_INCOMPLETE_UPLOAD_DAYS = 7
 # FaceDetectionPipeline(name) with no settings: all defaults. Never mutated.
@@ -141,30 +137,14 @@ class FaceDetectionPipeline(pulumi.ComponentResource):
             opts=child,
         )
 
-        dead_letter_queue = aws.sqs.Queue(
-            f"{name}-dead-letter",
-            message_retention_seconds=QUEUE_RETENTION_SECONDS,
-            **self._queue_encryption(),
-            tags=self._tags,
-            opts=child,
-        )
-        aws.sqs.QueuePolicy(
-            f"{name}-dead-letter",
-            queue_url=dead_letter_queue.url,
-            policy=policy_json(policies.dead_letter_queue_policy, queue_arn=dead_letter_queue.arn),
-            opts=child,
-        )
-        queue = aws.sqs.Queue(
+        queue, dead_letter_queue = queue_with_dead_letter(
             f"{name}-completion",
-            message_retention_seconds=QUEUE_RETENTION_SECONDS,
-            receive_wait_time_seconds=RECEIVE_WAIT_SECONDS,
-            visibility_timeout_seconds=COMPLETION_VISIBILITY_SECONDS if auto_process else None,
-            redrive_policy=pulumi.Output.json_dumps(
-                {"deadLetterTargetArn": dead_letter_queue.arn, "maxReceiveCount": settings["max_receive_count"]}
-            ),
-            **self._queue_encryption(),
+            f"{name}-dead-letter",
+            max_receive_count=settings["max_receive_count"],
+            encryption=self._queue_encryption(),
             tags=self._tags,
             opts=child,
+            visibility_timeout_seconds=COMPLETION_VISIBILITY_SECONDS if auto_process else None,
         )
         queue_policy = aws.sqs.QueuePolicy(
             f"{name}-completion",

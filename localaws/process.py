@@ -23,9 +23,21 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def is_running(pid: int) -> bool:
+    """Whether the process runs (Linux; one that has ended but is not yet reaped counts as ended)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
 class EndpointProcess:
-    def __init__(self, data_dir: Path, port: int | None = None, extra_args: Sequence[str] = ()) -> None:
+    def __init__(
+        self, data_dir: Path, port: int | None = None, extra_args: Sequence[str] = (), own_process_group: bool = False
+    ) -> None:
         self.data_dir = data_dir
+        self._own_process_group = own_process_group  # as a terminal runs it: its Ctrl-C goes to the group
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._args = list(extra_args)
@@ -50,6 +62,7 @@ class EndpointProcess:
             stderr=self._log,
             text=True,
             cwd=ROOT,
+            start_new_session=self._own_process_group,
         )
         assert self._process.stdout is not None
         line = self._process.stdout.readline()  # the one line it prints when ready
@@ -57,6 +70,11 @@ class EndpointProcess:
             self.stop()
             raise RuntimeError(f"the local endpoint did not start: {line!r}; see {self.log_path}")
         return self
+
+    @property
+    def pid(self) -> int:
+        assert self._process is not None, "not started"
+        return self._process.pid
 
     def stop(self, timeout: float = 30.0) -> None:
         """SIGTERM (a clean stop), then SIGKILL if it does not go, and then say so: an endpoint that

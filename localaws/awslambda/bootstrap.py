@@ -22,10 +22,14 @@ import json
 import logging
 import os
 import sys
+import threading
 import time
 import traceback
 from types import ModuleType
 from typing import Any
+
+# How often a worker checks that the endpoint that started it is still there.
+PARENT_CHECK_SECONDS = 1.0
 
 # What the managed Python runtime ships besides the standard library: boto3 and its dependencies.
 RUNTIME_PACKAGES = frozenset({"boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six"})
@@ -100,7 +104,16 @@ class InitError(Exception):
         self.detail.setdefault("errorType", "Runtime.ImportModuleError")
 
 
+def _exit_with_parent(parent: int) -> None:
+    """End this execution environment when the endpoint is gone, even in the middle of a handler (the
+    endpoint killed outright cannot kill its workers; an idle worker would also see its stdin close)."""
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(1)
+
+
 def main() -> None:
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), name="parent-watch", daemon=True).start()
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # the handler's prints join its logs on stderr
     sys.stdout = sys.stderr

@@ -84,6 +84,9 @@ class Worker:
             env=environment,
             cwd=task_root,
             text=True,
+            # Out of the endpoint's process group: a Ctrl-C in its terminal reaches the endpoint alone,
+            # which then ends its workers itself (they also end if it dies: bootstrap.py).
+            start_new_session=True,
         )
         self._logger = logging.getLogger(f"localaws.lambda.{spec.name}")
         threading.Thread(target=self._forward_logs, name=f"lambda-logs-{spec.name}", daemon=True).start()

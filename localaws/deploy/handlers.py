@@ -620,6 +620,16 @@ QUEUE_ATTRIBUTES = {
 }
 
 
+# What an attribute returns to when its input is removed: pulumi-aws's defaults, which are SQS's own.
+QUEUE_DEFAULTS = {
+    "DelaySeconds": "0",
+    "MaximumMessageSize": "262144",
+    "MessageRetentionPeriod": "345600",
+    "ReceiveMessageWaitTimeSeconds": "0",
+    "VisibilityTimeout": "30",
+}
+
+
 def _attribute_value(value: Any) -> str:
     if isinstance(value, bool):
         return str(value).lower()
@@ -648,8 +658,9 @@ class Queue(Handler):
 
     def update(self, ctx: Context, resource_id: str, old: Inputs, new: Inputs, outputs: Outputs) -> Outputs:
         sqs = ctx.client("sqs")
-        before = self._attributes(old)
-        changed = {k: v for k, v in self._attributes(new).items() if before.get(k) != v}
+        before, after = self._attributes(old), self._attributes(new)
+        changed = {k: v for k, v in after.items() if before.get(k) != v}
+        changed.update({k: QUEUE_DEFAULTS[k] for k in before.keys() - after.keys() if k in QUEUE_DEFAULTS})
         if changed:
             # moto forgets a queue's Policy on any SetQueueAttributes (SQS does not); the QueuePolicy
             # resource, registered after its queue, finds that and puts it back.

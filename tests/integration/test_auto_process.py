@@ -173,7 +173,11 @@ def test_the_launcher_uploads_under_the_prefix_and_reads_the_result_object(aws, 
     assert main([*launch, "--format", "csv", "--out", "f.csv"]) == 0
     rows = (launcher_env / "f.csv").read_text().splitlines()
     assert rows[0].startswith("timestamp_ms,") and len(rows) > 1
-    assert main([*launch, "--out", "again.json"]) == 0  # the same file again: no upload, no job
+    assert main([*launch, "--out", "again.json", "--report"]) == 0  # the same file again: no upload, no job
+    report = (launcher_env / "mine.mp4.faces.html").read_text()
+    appearances = len(json.loads((launcher_env / "again.json").read_text())["Appearances"])
+    assert appearances and report.count('<div class="lane"') == appearances
+    assert report.count("data:image/jpeg;base64,") == appearances, "thumbnails cut from the local video"
     bucket = stack["outputs"]["bucketName"]
     key = f"videos/{hashlib.sha256(clip.path.read_bytes()).hexdigest()}.mp4"  # under incomingPrefix
     assert len(aws("s3").list_object_versions(Bucket=bucket, Prefix=key)["Versions"]) == 1
@@ -211,15 +215,82 @@ def test_a_record_that_crashes_the_starter_reaches_the_dead_letter_queue_alone(a
     engine.destroy(Context(lambda service: local.client(service, REGION), REGION, ACCOUNT_ID), tmp_path / "state.json")
 
 
+def test_the_launcher_reports_a_failed_job_on_a_corrupt_video_at_once(aws, stack, videos, launcher_env, capsys):
+    bucket = stack["outputs"]["bucketName"]
+    video = put(aws, bucket, "videos/launched-garbage.mp4", b"this is not a video" * 100)
+    started = time.monotonic()
+    launch = [f"s3://{bucket}/{video.key}", "--outputs", str(stack["file"]), "--out", "garbage.json"]
+    assert main(launch) == 3  # ExitCode.JOB_FAILED, from the error result, not the timeout
+    assert time.monotonic() - started < 30
+    assert "Unsupported video" in capsys.readouterr().err
+    assert not (launcher_env / "garbage.json").exists()
+
+
+def test_the_launcher_runs_a_video_outside_the_prefix_and_the_collector_writes_its_result(
+    aws, local, stack, videos, launcher_env
+):
+    bucket = stack["outputs"]["bucketName"]
+    video = put(aws, bucket, "elsewhere/launched.mp4", videos["face"].path.read_bytes())
+    assert main([f"s3://{bucket}/{video.key}", "--outputs", str(stack["file"]), "--out", "out.json"]) == 0
+    (job_id,) = jobs_on(local, video)  # the launcher's own job: the starter never saw this key
+    assert result(aws, stack, video.key)["metadata"]["job-id"] == job_id
+    assert json.loads((launcher_env / "out.json").read_text())["JobStatus"] == "SUCCEEDED"
+
+
+def test_auto_process_turned_on_then_off_adds_then_removes_everything(aws, local, tmp_path, videos):
+    state, name = tmp_path / "state.json", unique("toggle")
+    ctx = Context(lambda service: local.client(service, REGION), REGION, ACCOUNT_ID)
+    off = deploy(local, state, namePrefix=name, forceDestroy="true")
+    on = deploy(local, state, namePrefix=name, forceDestroy="true", autoProcess="true")
+    assert {k: v for k, v in on.items() if k in off} == off  # the existing resources stay as they are
+    lam, sqs = aws("lambda"), aws("sqs")
+    functions = [
+        lam.get_function(FunctionName=on[key])["Configuration"]
+        for key in ("starterFunctionName", "collectorFunctionName")
+    ]
+    assert len(sqs.list_queues(QueueNamePrefix=f"{name}-intake")["QueueUrls"]) == 2
+
+    again = deploy(local, state, namePrefix=name, forceDestroy="true")
+    assert again == off
+    for function in functions:
+        with pytest.raises(lam.exceptions.ResourceNotFoundException):
+            lam.get_function(FunctionName=function["FunctionName"])
+        mappings = lam.list_event_source_mappings()["EventSourceMappings"]
+        assert not [m for m in mappings if m["FunctionArn"] == function["FunctionArn"]]
+        with pytest.raises(aws("iam").exceptions.NoSuchEntityException):
+            aws("iam").get_role(RoleName=function["Role"].rsplit("/", 1)[1])
+        assert not aws("logs").describe_log_groups(logGroupNamePrefix=f"/aws/lambda/{function['FunctionName']}")[
+            "logGroups"
+        ]
+    assert not sqs.list_queues(QueueNamePrefix=f"{name}-intake").get("QueueUrls")
+    notification = aws("s3").get_bucket_notification_configuration(Bucket=off["bucketName"])
+    assert not notification.get("QueueConfigurations")
+    visibility = sqs.get_queue_attributes(QueueUrl=off["queueUrl"], AttributeNames=["VisibilityTimeout"])
+    assert visibility["Attributes"]["VisibilityTimeout"] == "30"  # SQS's default again, as before autoProcess
+    video = put(aws, off["bucketName"], "videos/after.mp4", videos["no-face"].path.read_bytes())
+    time.sleep(1.5)  # an intake poller would have started a job by now
+    assert jobs_on(local, video) == []
+    engine.destroy(ctx, state)
+
+
 def test_destroy_removes_it_all(aws, local, stack):
     outputs = stack["outputs"]
-    engine.destroy(Context(lambda service: local.client(service, REGION), REGION, ACCOUNT_ID), stack["state"])
     lam = aws("lambda")
+    roles = [
+        lam.get_function(FunctionName=outputs[name])["Configuration"]["Role"].rsplit("/", 1)[1]
+        for name in ("starterFunctionName", "collectorFunctionName")
+    ]
+    intake_queues = aws("sqs").list_queues(QueueNamePrefix=f"{stack['name']}-intake")["QueueUrls"]
+    assert len(intake_queues) == 2  # the intake queue and its dead-letter queue, until destroyed
+    engine.destroy(Context(lambda service: local.client(service, REGION), REGION, ACCOUNT_ID), stack["state"])
+    for role in roles:  # the execution roles and their policies
+        with pytest.raises(aws("iam").exceptions.NoSuchEntityException):
+            aws("iam").get_role(RoleName=role)
     for name in (outputs["starterFunctionName"], outputs["collectorFunctionName"]):
         with pytest.raises(lam.exceptions.ResourceNotFoundException):
             lam.get_function(FunctionName=name)
     assert lam.list_event_source_mappings()["EventSourceMappings"] == []
-    assert outputs["intakeQueueUrl"] not in aws("sqs").list_queues().get("QueueUrls", [])
+    assert not aws("sqs").list_queues(QueueNamePrefix=f"{stack['name']}-intake").get("QueueUrls")  # and its DLQ
     groups = aws("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"]
     assert not [g for g in groups if outputs["starterFunctionName"].rsplit("-", 1)[0] in g["logGroupName"]]
     assert outputs["bucketName"] not in {b["Name"] for b in aws("s3").list_buckets()["Buckets"]}

@@ -8,6 +8,7 @@ import csv
 import dataclasses
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -197,9 +198,17 @@ def test_every_format_and_distinct_names_for_the_same_file_name(stack, aws_env, 
     first = copy(clips["face"], workdir / "day1" / "clip.mp4")
     second = copy(clips["face2"], workdir / "day2" / "clip.mp4")
     copy(clips["empty"], workdir / "day2" / "deeper" / "other.mov")
-    code = batch(stack, str(workdir / "day1"), str(workdir / "day2"), "--recursive", "--format", fmt)
+    code = batch(stack, str(workdir / "day1"), str(workdir / "day2"), "--recursive", "--format", fmt, "--report")
     assert code == ExitCode.OK
     out_dir = workdir / "faces-results"
+    # --report: DIR/index.html, a section per video, a lane and a thumbnail per appearance.
+    page = (out_dir / "index.html").read_text()
+    lanes = page.count('<div class="lane"')
+    assert page.count('<section class="video"') == 3 and len(re.findall(r'href="#video-\d+"', page)) == 3
+    assert lanes >= 2 and page.count("data:image/jpeg;base64,") == lanes
+    if fmt == "json":
+        results = [Path(json.loads(line)["results"]) for line in (out_dir / "batch.jsonl").read_text().splitlines()]
+        assert lanes == sum(len(read_json(path)["Appearances"]) for path in results)
     entries = [json.loads(line) for line in (out_dir / "batch.jsonl").read_text().splitlines()]
     assert len(entries) == 3 and {entry["status"] for entry in entries} == {"SUCCEEDED"}
     by_video = {entry["video"]: entry for entry in entries}

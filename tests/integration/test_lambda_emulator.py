@@ -6,15 +6,24 @@ from __future__ import annotations
 import io
 import json
 import logging
+import os
+import signal
+import subprocess
+import sys
 import time
 import zipfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
+from localaws.process import is_running
+
 from .support import ACCOUNT_ID, REGION, unique
+
+ROOT = Path(__file__).resolve().parents[2]
 
 HANDLER = """
 import json, logging, os, time
@@ -178,7 +187,8 @@ def queue_with_dead_letters(aws: Callable[..., Any], max_receive_count: int = 2)
 def bodies(
     aws: Callable[..., Any], queue_url: str, until: Callable[[list[Any]], bool], timeout: float = 20
 ) -> list[Any]:
-    sqs, seen = aws("sqs"), []
+    sqs = aws("sqs")
+    seen: list[Any] = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline and not until(seen):
         for message in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
@@ -227,3 +237,51 @@ def test_a_failed_invocation_keeps_the_whole_batch_and_a_deleted_mapping_stops(a
     time.sleep(2)
     attributes = sqs.get_queue_attributes(QueueUrl=source, AttributeNames=["ApproximateNumberOfMessages"])["Attributes"]
     assert attributes["ApproximateNumberOfMessages"] == "1"
+
+
+PID_HANDLER = """
+import os, pathlib, time
+
+def handler(event, context):
+    if event.get("pid_file"):
+        pathlib.Path(event["pid_file"]).write_text(str(os.getpid()))
+    time.sleep(event.get("sleep", 0))
+    return os.getpid()
+"""
+
+
+ORPHANING_ENDPOINT = """
+import sys, threading
+from pathlib import Path
+from localaws.awslambda.runner import FunctionRunner, FunctionSpec
+
+code, pid_file = Path(sys.argv[1]).read_bytes(), sys.argv[2]
+runner = FunctionRunner(Path(sys.argv[3]), lambda: "http://127.0.0.1:9")
+spec = FunctionSpec("orphan", "arn:aws:lambda:us-east-1:123456789012:function:orphan", "us-east-1", "app.handler",
+                    "python3.12", 300, 128, (), "sha", "/aws/lambda/orphan", code)
+runner.invoke(spec, {"pid_file": pid_file, "sleep": 300})
+"""
+
+
+def test_a_worker_ends_when_its_endpoint_is_killed_even_mid_invocation(tmp_path):
+    (tmp_path / "code.zip").write_bytes(zipped(**{"app.py": PID_HANDLER}))
+    pid_file = tmp_path / "worker.pid"
+    endpoint = subprocess.Popen(
+        [sys.executable, "-c", ORPHANING_ENDPOINT, str(tmp_path / "code.zip"), str(pid_file), str(tmp_path / "code")],
+        cwd=ROOT,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        while not pid_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        worker = int(pid_file.read_text())
+    finally:
+        endpoint.kill()  # no chance to shut its workers down
+        endpoint.wait()
+    deadline = time.monotonic() + 10
+    while is_running(worker) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    orphaned = is_running(worker)
+    if orphaned:  # leave no stray process behind, even when failing
+        os.kill(worker, signal.SIGKILL)
+    assert not orphaned

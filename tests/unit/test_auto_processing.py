@@ -87,6 +87,19 @@ def test_off_by_default_and_the_stack_is_as_before(run_component):
     assert "visibilityTimeoutSeconds" not in declared.one("aws:sqs/queue:Queue", "-completion")
 
 
+def test_on_only_adds_resources_beside_the_completion_queues_visibility(run_component):
+    def by_name(declared):
+        return {(r.typ, r.name): r.inputs for r in declared.resources}
+
+    off, on = by_name(run_component("faces")), by_name(run_component("faces", {"auto_process": True}))
+    assert set(off) < set(on)
+    completion = ("aws:sqs/queue:Queue", "faces-completion")
+    assert {key: inputs for key, inputs in on.items() if key in off and key != completion} == {
+        key: inputs for key, inputs in off.items() if key != completion
+    }
+    assert {k: v for k, v in on[completion].items() if k != "visibilityTimeoutSeconds"} == off[completion]
+
+
 @pytest.fixture
 def auto(run_component):
     return run_component("faces", FaceDetectionPipelineArgs(auto_process=True, tags={"team": "vision"}))
@@ -139,6 +152,7 @@ def test_each_function_has_its_role_log_group_and_queue(auto, fn, handler, timeo
     assert mapping["functionName"] == f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:faces-{fn}-0a1b2c3"
     queue = "faces-intake-0a1b2c3" if fn == "starter" else "faces-completion-0a1b2c3"
     assert mapping["eventSourceArn"] == f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{queue}"
+    assert auto.one("aws:iam/rolePolicy:RolePolicy", f"-{fn}")["role"] == f"faces-{fn}-0a1b2c3"  # its own role
     policy = auto.policy("aws:iam/rolePolicy:RolePolicy", f"-{fn}")
     assert statements(policy)["ConsumeItsQueue"]["Resource"] == mapping["eventSourceArn"]
     log_group_arn = f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:/aws/lambda/faces-{fn}-0a1b2c3"
