@@ -10,8 +10,8 @@
    - the share of the time fewer jobs were open than could be (20, or the videos left if fewer), and
      the share of the slots' time left unused (a slot refilled 50 ms late counts 50 ms of one slot);
    - the median delay from a job's end to the next start (target under 50 ms); it includes the
-     emulator's own handling of StartFaceDetection (checks of the object, topic and role, one start at
-     a time), printed beside it for reference;
+     emulator's own handling of StartFaceDetection (the object, topic, role and role policies read
+     from moto, each a round trip), printed beside it for reference;
    - the messages left in the dead-letter queue afterwards (target 0).
 2. The batch process's peak memory (VmHWM) for a batch of 10 and of ``--memory-videos`` (1,000)
    videos, each one ledger entry (target: flat).
@@ -36,7 +36,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from launcher_overhead import deploy  # the same stack, deployed the same way
+from launcher_overhead import MEASURED, deploy  # the same stack and peak memory, measured the same way
 
 from launcher.ledger import LEDGER_NAME
 from localaws.defaults import DEFAULT_REGION as REGION
@@ -46,18 +46,6 @@ from localaws.rekognition.detector import DetectedFace
 from localaws.rekognition.models import EmulatorSettings
 from localaws.synthetic import make_video
 from rekognition_limits import MAX_OPEN_JOBS
-
-# Runs scripts/launch.py, then writes the process's peak resident set (VmHWM, KiB) to a file.
-MEASURED = (
-    "import atexit, runpy, sys\n"
-    "peak = sys.argv.pop(1)\n"
-    "def record():\n"
-    "    with open('/proc/self/status') as s, open(peak, 'w') as out:\n"
-    "        out.write(next(l for l in s if l.startswith('VmHWM')).split()[1])\n"
-    "atexit.register(record)\n"
-    "sys.argv.pop(0)\n"
-    "runpy.run_path(sys.argv[0], run_name='__main__')\n"
-)
 
 
 class SlowJobs:

@@ -76,6 +76,22 @@ class ThousandFaces:
         ]
 
 
+# Runs scripts/launch.py (``python -c MEASURED PEAK_FILE scripts/launch.py ARGS...``), then writes the
+# process's peak resident set (VmHWM, KiB) to PEAK_FILE. VmHWM is the peak of the launcher's own
+# process image (getrusage's ru_maxrss would also count this big benchmark process, from before the
+# child's exec).
+MEASURED = (
+    "import atexit, runpy, sys\n"
+    "sys.argv.pop(0)  # -c\n"
+    "peak = sys.argv.pop(0)\n"
+    "def record():\n"
+    "    with open('/proc/self/status') as s, open(peak, 'w') as out:\n"
+    "        out.write(next(l for l in s if l.startswith('VmHWM')).split()[1])\n"
+    "atexit.register(record)\n"
+    "runpy.run_path(sys.argv[0], run_name='__main__')\n"
+)
+
+
 def deploy(endpoint: LocalEndpoint, folder: Path) -> dict:
     ctx = Context(lambda service: endpoint.client(service, REGION), REGION, "123456789012")
     outputs, _ = engine.deploy(ctx, ROOT, "bench", folder / "state.json", {"aws:region": REGION})
@@ -173,23 +189,11 @@ def peak_rss_fetching(
         time.sleep(0.2)
     out = folder / f"many-{seconds:g}.faces.json"
     peak_file = folder / f"many-{seconds:g}.peak"
-    # VmHWM is the peak resident set of the launcher's own process image (getrusage's ru_maxrss
-    # would also count this big benchmark process, from before the child's exec).
-    measure = (
-        "import atexit, runpy, sys\n"
-        "sys.argv.pop(0)  # -c\n"
-        "peak = sys.argv.pop(0)\n"
-        "def record():\n"
-        "    with open('/proc/self/status') as s, open(peak, 'w') as out:\n"
-        "        out.write(next(l for l in s if l.startswith('VmHWM')).split()[1])\n"
-        "atexit.register(record)\n"
-        "runpy.run_path(sys.argv[0], run_name='__main__')\n"
-    )
     result = subprocess.run(
         [
             sys.executable,
             "-c",
-            measure,
+            MEASURED,
             str(peak_file),
             str(ROOT / "scripts" / "launch.py"),
             str(video),

@@ -27,7 +27,7 @@ import os
 import queue
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +50,7 @@ from .notifications import (
     SHARED_STATUS_SECONDS,
     SQS_MAX_WAIT_SECONDS,
     YIELD_SECONDS,
+    Completion,
     receive_completions,
     status_check_times,
 )
@@ -70,6 +71,7 @@ PREPARE_WORKERS = 2  # hashing and uploading run ahead of the starts
 FETCH_WORKERS = 2
 START_WORKERS = 4  # starts in flight at once: a freed slot does not wait for another start's reply
 CONSUMER_ERROR_PAUSE_SECONDS = 5.0
+SETTLE_SECONDS = 10.0  # at the end, the longest wait for the consumer to delete the last completions
 ONE_ATTEMPT = Config(retries={"mode": "standard", "max_attempts": 1})
 
 
@@ -182,8 +184,15 @@ class Batch:
         self._open: set[str] = set()
         self._unstarted = 0
         self._stop = threading.Event()
+        self._settled = threading.Event()  # cleared while completions handed over wait for their delete
+        self._settled.set()
         self._videos: list[Video] = []
+        # Each phase's count and the videos the scheduler looks at, kept as videos move: no event
+        # makes it look at every video of the batch.
+        self._phases: Counter[str] = Counter()
+        self._waiting: deque[Video] = deque()
         self._ready: deque[Video] = deque()
+        self._attached: set[Video] = set()  # in phase RUNNING
         self._shared = False
         self._busy_until = 0.0
         self._busy_wait = options.retry_wait
@@ -221,6 +230,7 @@ class Batch:
             ):
                 self._load(sources)
                 self._loop(deadline)
+                self._settled.wait(SETTLE_SECONDS)  # the last completions deleted, not left for the DLQ
         finally:
             self._stop.set()
             self._ledger.close()
@@ -239,6 +249,7 @@ class Batch:
                 entry = Entry(source, name, params)
             video = Video(entry)
             self._videos.append(video)
+            self._phases[WAITING] += 1
             out = self._out(video)
             if entry.status == SUCCEEDED and entry.results == str(out) and out.is_file():
                 self._end(video, SKIPPED, faces=entry.faces, results=str(out), save=False)
@@ -251,8 +262,10 @@ class Batch:
                 with self._lock:
                     self._unstarted += 1
                 if entry.token and entry.bucket and entry.key:  # pinned, maybe started: the same token
-                    video.phase = READY
+                    self._move(video, READY)
                     self._ready.append(video)
+                else:
+                    self._waiting.append(video)
         threading.Thread(target=self._consume, name="queue-consumer", daemon=True).start()
 
     def _out(self, video: Video) -> Path:
@@ -261,7 +274,7 @@ class Batch:
     # -- the scheduler -----------------------------------------------------------------------------
 
     def _loop(self, deadline: float) -> None:
-        while any(video.phase != DONE for video in self._videos):
+        while self._phases[DONE] < len(self._videos):
             now = self._clock()
             if now >= deadline:
                 raise LauncherError(
@@ -288,21 +301,27 @@ class Batch:
         wake = self._clock() + SQS_MAX_WAIT_SECONDS
         if self._ready and self._running() < self.options.max_jobs:
             wake = min(wake, self._busy_until)
-        checks = [video.next_check for video in self._videos if video.phase == RUNNING]
-        if checks:
-            wake = min(wake, max(min(checks), self._next_status_call))
+        if self._attached:
+            wake = min(wake, max(min(video.next_check for video in self._attached), self._next_status_call))
         return wake
 
     def _running(self) -> int:
         """The batch's open jobs, and the starts in flight."""
-        running = {video.entry.job_id for video in self._videos if video.phase == RUNNING}
-        return len(running) + sum(1 for video in self._videos if video.phase == STARTING)
+        return len({video.entry.job_id for video in self._attached}) + self._phases[STARTING]
+
+    def _move(self, video: Video, phase: str) -> None:
+        self._phases[video.phase] -= 1
+        self._phases[phase] += 1
+        if phase == RUNNING:
+            self._attached.add(video)
+        else:
+            self._attached.discard(video)
+        video.phase = phase
 
     def _show(self) -> None:
-        phases = [video.phase for video in self._videos]
         self._progress.set_postfix_str(
-            f"done {self.tally.counts[SUCCEEDED] + self.tally.counts[SKIPPED]}, running {phases.count(RUNNING)}, "
-            f"waiting {sum(phases.count(phase) for phase in NOT_STARTED)}, "
+            f"done {self.tally.counts[SUCCEEDED] + self.tally.counts[SKIPPED]}, running {self._phases[RUNNING]}, "
+            f"waiting {sum(self._phases[phase] for phase in NOT_STARTED)}, "
             f"failed {self.tally.counts[FAILED] + self.tally.counts[ERROR]}",
             refresh=False,
         )
@@ -324,22 +343,17 @@ class Batch:
         elif kind == "shared" and not self._shared:
             self._shared = True
             log.info("the queue is shared: reading each job's status every %g s too", SHARED_STATUS_SECONDS)
-            for video in self._videos:
-                if video.phase == RUNNING:
-                    video.next_check = min(video.next_check, self._clock() + SHARED_STATUS_SECONDS)
+            for video in self._attached:
+                video.next_check = min(video.next_check, self._clock() + SHARED_STATUS_SECONDS)
 
     # -- preparing: check, upload or pin, token ------------------------------------------------------
 
     def _prepare_ahead(self) -> None:
         """Keep enough videos prepared (or being prepared) to fill every slot the moment it frees."""
-        preparing = sum(1 for video in self._videos if video.phase == PREPARING)
-        for video in self._videos:
-            if len(self._ready) + preparing >= self.options.max_jobs:
-                return
-            if video.phase == WAITING:
-                video.phase = PREPARING
-                preparing += 1
-                self._preparers.submit(functools.partial(self._prepare, video))
+        while self._waiting and len(self._ready) + self._phases[PREPARING] < self.options.max_jobs:
+            video = self._waiting.popleft()
+            self._move(video, PREPARING)
+            self._preparers.submit(functools.partial(self._prepare, video))
 
     def _prepare(self, video: Video) -> None:
         """In a worker: the pinned object version, or the reason the video is refused."""
@@ -357,7 +371,7 @@ class Batch:
         entry.bucket, entry.key, entry.version = pinned.bucket, pinned.key, pinned.version
         entry.token = self._request(entry).derived_token()
         self._ledger.save(entry)  # before the start: a resumed batch starts with the same token
-        video.phase = READY
+        self._move(video, READY)
         self._ready.append(video)
 
     def _request(self, entry: Entry) -> StartRequest:
@@ -374,7 +388,7 @@ class Batch:
         """Hand ready videos to the start workers while the batch has free slots."""
         while self._ready and now >= self._busy_until and self._running() < self.options.max_jobs:
             video = self._ready.popleft()
-            video.phase = STARTING
+            self._move(video, STARTING)
             self._starters.submit(functools.partial(self._start, video))
 
     def _start(self, video: Video) -> None:
@@ -401,7 +415,7 @@ class Batch:
         if error.exit_code not in RETRY_LATER:
             self._end(video, ERROR, error=str(error))
             return
-        video.phase = READY
+        self._move(video, READY)
         self._ready.appendleft(video)
         if self._clock() >= self._busy_until:  # the first refusal of several starts in flight
             log.warning(
@@ -417,7 +431,7 @@ class Batch:
         """Wait for the job's completion; its status is read at once, since a reused token publishes none."""
         job_id = video.entry.job_id
         assert job_id is not None
-        video.phase = RUNNING
+        self._move(video, RUNNING)
         video.status_checks = status_check_times(self._clock(), self.options.grace)
         video.next_check = next(video.status_checks)
         with self._lock:
@@ -432,20 +446,25 @@ class Batch:
         while not self._stop.is_set() and self._consumer_needed():
             try:
                 received = receive_completions(
-                    self._sqs, self.options.outputs.queue_url, SQS_MAX_WAIT_SECONDS, self._owns
+                    self._sqs, self.options.outputs.queue_url, SQS_MAX_WAIT_SECONDS, self._owns, self._dispatch
                 )
             except (LauncherError, BotoCoreError) as error:  # the queue unreachable: polling covers
                 log.warning("%s; the jobs' status is polled meanwhile", error)
                 self._stop.wait(CONSUMER_ERROR_PAUSE_SECONDS)
                 continue
-            for completion in received.mine:
-                with self._lock:
-                    self._open.discard(completion.job_id)
-                self._events.put(("completed", completion.job_id, completion.status))
+            finally:
+                self._settled.set()
             if received.others:
                 self._events.put(("shared",))
             if received.gave_back:
                 self._stop.wait(YIELD_SECONDS)  # so that their owners, not this batch, receive them next
+
+    def _dispatch(self, completion: Completion) -> None:
+        """To the scheduler, before the message is deleted: a freed slot is filled a round trip sooner."""
+        self._settled.clear()
+        with self._lock:
+            self._open.discard(completion.job_id)
+        self._events.put(("completed", completion.job_id, completion.status))
 
     def _owns(self, job_id: str) -> bool:
         with self._lock:
@@ -457,9 +476,7 @@ class Batch:
 
     def _check_statuses(self, now: float) -> None:
         """The fallback, at most STATUS_CALLS_PER_SECOND calls a second, the most overdue first."""
-        due = sorted(
-            (v for v in self._videos if v.phase == RUNNING and v.next_check <= now), key=lambda v: v.next_check
-        )
+        due = sorted((video for video in self._attached if video.next_check <= now), key=lambda video: video.next_check)
         for video in due:
             if self._clock() < self._next_status_call:
                 return
@@ -488,7 +505,7 @@ class Batch:
             videos = list(self._job_ids.get(job_id, []))
         for video in videos:
             if video.phase == RUNNING:  # not a duplicate delivery, and the fallback was not first
-                video.phase = FETCHING
+                self._move(video, FETCHING)
                 self._busy_until = 0.0  # a slot of the account's quota is free: try again at once
                 self._fetchers.submit(functools.partial(self._fetch, video, job_id, status))
 
@@ -519,7 +536,7 @@ class Batch:
         if video.phase in NOT_STARTED and status != SKIPPED:
             with self._lock:
                 self._unstarted -= 1
-        video.phase = DONE
+        self._move(video, DONE)
         if save:
             entry.status, entry.faces, entry.results, entry.error = status, faces, results, error
             self._ledger.save(entry)

@@ -63,6 +63,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", metavar="FILE", type=Path, help="results file (default: <video name>.faces.<format>)")
     parser.add_argument("--format", choices=FORMATS, default="json", dest="fmt")
     parser.add_argument(
+        "--report",
+        action="store_true",
+        help="also write <video name>.faces.html beside the results: who is on screen when, with pictures",
+    )
+    parser.add_argument(
         "--timeout",
         metavar="SECONDS",
         type=float,
@@ -128,7 +133,7 @@ def _batch_options(args: argparse.Namespace, outputs: StackOutputs) -> BatchOpti
     )
 
 
-def _run_batch(options: BatchOptions) -> int:
+def _run_batch(options: BatchOptions, report: bool = False) -> int:
     batch = Batch(options)
     try:
         tally = batch.run()
@@ -140,6 +145,10 @@ def _run_batch(options: BatchOptions) -> int:
         )
         return ExitCode.INTERRUPTED
     print(tally.describe(options.out_dir))
+    if report:
+        from .report import batch_report  # Pillow and the frame grabbing: only for --report
+
+        print(f"report written to {batch_report(options.out_dir, options.fmt, options.outputs.region)}")
     return ExitCode.OK if tally.ok else ExitCode.BATCH_INCOMPLETE
 
 
@@ -172,7 +181,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         outputs = load_outputs_file(args.outputs) if args.outputs else load_stack(args.stack)
         if args.out_dir is not None or is_batch(args.videos):
-            return _run_batch(_batch_options(args, outputs))
+            return _run_batch(_batch_options(args, outputs), report=args.report)
         if args.max_jobs != MAX_OPEN_JOBS or args.recursive:
             raise BadInput("--max-jobs and --recursive apply to a batch: several videos, a folder or an s3:// prefix")
         launch = Launch(
@@ -189,6 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 attach=args.attach,
                 grace=args.grace,
                 retry_wait=args.retry_wait,
+                report=args.report,
             )
         )
         result = launch.run()
@@ -218,4 +228,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitCode.AWS_ERROR
     print(f"job {result.job_id}: {result.summary.describe()}")
     print(f"results written to {result.out}")
+    if result.report:
+        print(f"report written to {result.report}")
     return ExitCode.OK

@@ -153,10 +153,17 @@ class Received:
     gave_back: bool
 
 
-def receive_completions(sqs: SQSClient, queue_url: str, wait_seconds: int, is_mine: Callable[[str], bool]) -> Received:
-    """Receive up to 10 messages and settle each: a completion of a job ``is_mine`` accepts is deleted;
-    another job's is made visible again at once for its owner; anything else is logged and left to
-    reach the dead-letter queue."""
+def receive_completions(
+    sqs: SQSClient,
+    queue_url: str,
+    wait_seconds: int,
+    is_mine: Callable[[str], bool],
+    on_mine: Callable[[Completion], object] = lambda _: None,
+) -> Received:
+    """Receive up to 10 messages and settle each: a completion of a job ``is_mine`` accepts is handed
+    to ``on_mine`` (at once: the delete is one more round trip), then deleted; another job's is made
+    visible again at once for its owner; anything else is logged and left to reach the dead-letter
+    queue."""
     try:
         messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds).get(
             "Messages", []
@@ -175,6 +182,7 @@ def receive_completions(sqs: SQSClient, queue_url: str, wait_seconds: int, is_mi
                     message.get("MessageId"),
                 )
             elif is_mine(completion.job_id):
+                on_mine(completion)
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
                 mine.append(completion)
             else:  # another job's: give it straight back to its owner

@@ -12,6 +12,7 @@ from tqdm import tqdm
 from rekognition_limits import MAX_DURATION_MS
 
 from .aws import Clients
+from .discovery import file_name
 from .errors import BadInput, ExitCode, LauncherError
 from .notifications import DEFAULT_GRACE_SECONDS, CompletionWaiter
 from .rekognition import DEFAULT_RETRY_WAIT_SECONDS, FaceDetection, StartRequest, check_parameter
@@ -38,16 +39,21 @@ class LaunchOptions:
     attach: str | None = None
     grace: float = DEFAULT_GRACE_SECONDS
     retry_wait: float = DEFAULT_RETRY_WAIT_SECONDS
+    report: bool = False
 
     @property
     def is_s3(self) -> bool:
         return is_s3_uri(self.video)
 
+    def video_name(self) -> str:
+        return file_name(self.video)
+
     def out_path(self) -> Path:
-        if self.out:
-            return self.out
-        name = (parse_s3_uri(self.video).key if self.is_s3 else self.video).rstrip("/").rsplit("/", 1)[-1]
-        return Path(f"{name}.faces.{self.fmt}")
+        return self.out or Path(f"{self.video_name()}.faces.{self.fmt}")
+
+    def report_path(self) -> Path:
+        """Beside the results file."""
+        return self.out_path().parent / f"{self.video_name()}.faces.html"
 
 
 @dataclass(frozen=True)
@@ -55,6 +61,7 @@ class LaunchResult:
     job_id: str
     out: Path
     summary: Summary
+    report: Path | None = None
 
 
 def check_job_options(
@@ -97,8 +104,9 @@ def check_options(options: LaunchOptions) -> None:
     out = options.out_path()
     if not out.parent.is_dir():
         raise BadInput(f"cannot write {out}: the folder {out.parent} does not exist")
-    if out.is_dir():
-        raise BadInput(f"cannot write {out}: it is a folder")
+    for path in (out, options.report_path()) if options.report else (out,):
+        if path.is_dir():
+            raise BadInput(f"cannot write {path}: it is a folder")
 
 
 class Launch:
@@ -142,7 +150,17 @@ class Launch:
         out = options.out_path()
         with tqdm(desc="fetching results", unit=" faces", leave=False, disable=None) as progress:
             summary = write_results(jobs.pages(job_id), out, options.fmt, on_face=progress.update)
-        return LaunchResult(job_id, out, summary)
+        report = self._write_report(clients, out, summary) if options.report else None
+        return LaunchResult(job_id, out, summary, report)
+
+    def _write_report(self, clients: Clients, results: Path, summary: Summary) -> Path:
+        from .report import video_report, write_report  # Pillow and the frame grabbing: only for --report
+
+        options = self.options
+        video = video_report(options.video_name(), options.video, summary, results, lambda: clients("s3"))
+        if video.note:
+            self._report(video.note)
+        return write_report([video], options.report_path())
 
     def _collected(self, clients: Clients, jobs: FaceDetection, job_id: str, deadline: float) -> LaunchResult:
         """autoProcess: the collector writes the result object; wait for it, then write the local file
@@ -167,7 +185,8 @@ class Launch:
             raise LauncherError(f"job {job_id} ended {document.get('JobStatus')}: {message}", ExitCode.JOB_FAILED)
         out = options.out_path()
         summary = write_results(iter([document]), out, options.fmt)
-        return LaunchResult(job_id, out, summary)
+        report = self._write_report(clients, out, summary) if options.report else None
+        return LaunchResult(job_id, out, summary, report)
 
     def _video(self, clients: Clients) -> S3Video:
         """The pinned object version to run on: the s3:// URI's, or the local file's upload."""

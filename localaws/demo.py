@@ -2,8 +2,9 @@
 
 Starts the local endpoint on a free port, deploys the stack into it, makes a short H.264 sample
 video of a real face (scikit-image's astronaut portrait moving across the frame), runs the launcher
-exactly as a user would (``scripts/launch.py VIDEO --outputs FILE`` with ``AWS_ENDPOINT_URL`` set),
-and draws the result. The endpoint is stopped at the end, on failure or on Ctrl-C alike.
+exactly as a user would (``scripts/launch.py VIDEO --outputs FILE --report`` with ``AWS_ENDPOINT_URL``
+set), and draws the result: the launcher's HTML report, and a contact sheet and a timeline. The
+endpoint is stopped at the end, on failure or on Ctrl-C alike.
 """
 
 from __future__ import annotations
@@ -54,13 +55,15 @@ def run_demo(output: Path, seconds: float) -> None:
         faces = output / "faces.json"
         _run(
             "run the launcher",
-            [python, "scripts/launch.py", str(video), "--outputs", str(outputs), "--out", str(faces)],
+            [python, "scripts/launch.py", str(video), "--outputs", str(outputs), "--out", str(faces), "--report"],
             env,
         )
+    report = output / f"{video.name}.faces.html"  # the launcher writes it beside the results
     pictures = render(faces, video, output)
     print("\n== demo output")
-    for path in [faces, *pictures, video, outputs]:
+    for path in [faces, report, *pictures, video, outputs]:
         print(f"  {path}")
+    print(f"\n== the report, to open in a browser: {report.resolve().as_uri()}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

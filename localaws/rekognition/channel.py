@@ -13,6 +13,7 @@ not publish to the topic is ``AccessDeniedException`` (the service is refused th
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import unquote
 
@@ -36,17 +37,27 @@ def _document(raw: Any) -> dict[str, Any]:
 def check_notification_channel(
     client: ClientFactory, topic_arn: str, role_arn: str, account_id: str, region: str
 ) -> None:
-    """Raise the service's error if Rekognition could not publish to ``topic_arn`` as ``role_arn``."""
+    """Raise the service's error if Rekognition could not publish to ``topic_arn`` as ``role_arn``.
+
+    The topic, the role and the role's policies are read at once (each is a round trip to moto),
+    then judged in this order: the topic, the role, its trust policy, its permission to publish."""
     topic_region = topic_arn.split(":")[3]
+    iam = client("iam")
+    role_name = role_arn.rsplit("/", 1)[-1]
+    with ThreadPoolExecutor(max_workers=4, thread_name_prefix="channel-check") as reads:
+        topic_read = reads.submit(
+            lambda: client("sns", region_name=topic_region).get_topic_attributes(TopicArn=topic_arn)
+        )
+        role_read = reads.submit(iam.get_role, RoleName=role_name)
+        inline_read = reads.submit(_inline_policies, iam, role_name)
+        attached_read = reads.submit(_attached_policies, iam, role_name)
     try:
-        topic = client("sns", region_name=topic_region).get_topic_attributes(TopicArn=topic_arn)["Attributes"]
+        topic = topic_read.result()["Attributes"]
     except ClientError:
         raise InvalidParameterException(f"The SNS topic {topic_arn} does not exist.") from None
 
-    iam = client("iam")
-    role_name = role_arn.rsplit("/", 1)[-1]
     try:
-        role = iam.get_role(RoleName=role_name)["Role"]
+        role = role_read.result()["Role"]
     except ClientError:
         raise AccessDeniedException(f"Unable to assume role {role_arn}: the role does not exist.") from None
     if role["Arn"] != role_arn:
@@ -72,19 +83,26 @@ def check_notification_channel(
         principal=("AWS", role_arn),
         context={"aws:SecureTransport": "true", "aws:PrincipalArn": role_arn},
     )
-    if iam_policy.evaluate(_role_policies(iam, role_name), publish) is not Decision.ALLOW:
+    policies = inline_read.result() + attached_read.result()
+    if iam_policy.evaluate(policies, publish) is not Decision.ALLOW:
         raise AccessDeniedException(f"Role {role_arn} is not allowed sns:Publish on {topic_arn}.")
     if "Policy" in topic and iam_policy.evaluate([_document(topic["Policy"])], publish) is Decision.EXPLICIT_DENY:
         raise AccessDeniedException(f"The policy of topic {topic_arn} denies sns:Publish to role {role_arn}.")
 
 
-def _role_policies(iam: Any, role_name: str) -> list[dict[str, Any]]:
+def _inline_policies(iam: Any, role_name: str) -> list[dict[str, Any]]:
+    pages = iam.get_paginator("list_role_policies").paginate(RoleName=role_name)
+    return [
+        _document(iam.get_role_policy(RoleName=role_name, PolicyName=name)["PolicyDocument"])
+        for page in pages
+        for name in page["PolicyNames"]
+    ]
+
+
+def _attached_policies(iam: Any, role_name: str) -> list[dict[str, Any]]:
     documents = []
-    inline = iam.get_paginator("list_role_policies").paginate(RoleName=role_name)
-    for name in (name for page in inline for name in page["PolicyNames"]):
-        documents.append(_document(iam.get_role_policy(RoleName=role_name, PolicyName=name)["PolicyDocument"]))
-    attached_pages = iam.get_paginator("list_attached_role_policies").paginate(RoleName=role_name)
-    for attached in (policy for page in attached_pages for policy in page["AttachedPolicies"]):
+    pages = iam.get_paginator("list_attached_role_policies").paginate(RoleName=role_name)
+    for attached in (policy for page in pages for policy in page["AttachedPolicies"]):
         policy = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]
         version = iam.get_policy_version(PolicyArn=attached["PolicyArn"], VersionId=policy["DefaultVersionId"])
         documents.append(_document(version["PolicyVersion"]["Document"]))

@@ -136,6 +136,7 @@ class RekognitionBackend:
         self._scratch.mkdir(parents=True, exist_ok=True)
         self.store = JobStore(settings.data_dir / "rekognition.sqlite3")
         self._pool = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="face-job")
+        self._checks = ThreadPoolExecutor(max_workers=4, thread_name_prefix="start-check")  # reads other services
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -152,6 +153,7 @@ class RekognitionBackend:
         """Stop at once: running jobs stay IN_PROGRESS and resume at the next start."""
         self._stopping.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._checks.shutdown(wait=True)
         self.store.close()
 
     def _face_detector(self) -> FaceDetector:
@@ -169,27 +171,29 @@ class RekognitionBackend:
     # -- StartFaceDetection --------------------------------------------------------------------
 
     def start_face_detection(self, request: dict[str, Any], region: str, account_id: str) -> dict[str, Any]:
+        """The checks that read other services (the object, the channel) run outside the start lock and
+        side by side, so that starts overlap; the token and the open-job limit are decided under the
+        lock, just before the job is stored, so that concurrent starts never exceed the limit or make
+        two jobs for one token."""
         validate_request("StartFaceDetection", request)
         token = request.get("ClientRequestToken")
         request_hash = _request_hash(request)
-        with self._start_lock:
-            if token:
-                earlier = self.store.by_token(token, since_ms=now_ms() - TOKEN_LIFETIME_MS)
-                if earlier is not None:
-                    if earlier.request_hash != request_hash:
-                        raise IdempotentParameterMismatchException(
-                            f"ClientRequestToken {token} was used for a job with different parameters."
-                        )
-                    return {"JobId": earlier.job_id}  # and no second notification
-            open_jobs = self.store.count_open()
-            if open_jobs >= self.settings.max_open_jobs:
-                raise LimitExceededException(
-                    f"{open_jobs} open Jobs for User {account_id}. Maximum limit: {self.settings.max_open_jobs}"
-                )
-            self._check_video(request["Video"]["S3Object"], region)
-            channel = request.get("NotificationChannel")
+        earlier = self._earlier_job(token, request_hash)
+        if earlier is not None:
+            return {"JobId": earlier}  # and no second notification
+        self._check_limit(account_id)  # a full account is refused before any other check, as before
+        video_check = self._checks.submit(self._check_video, request["Video"]["S3Object"], region)
+        channel = request.get("NotificationChannel")
+        try:
             if channel:
                 check_notification_channel(self._client, channel["SNSTopicArn"], channel["RoleArn"], account_id, region)
+        finally:
+            video_check.result()  # the object's error comes first, as when the checks ran in turn
+        with self._start_lock:
+            earlier = self._earlier_job(token, request_hash)  # a concurrent start with the same token
+            if earlier is not None:
+                return {"JobId": earlier}
+            self._check_limit(account_id)
             job = Job(
                 job_id=secrets.token_hex(32),
                 client_token=token,
@@ -207,6 +211,26 @@ class RekognitionBackend:
             self.store.create(job)
         self._pool.submit(self._run, job.job_id)
         return {"JobId": job.job_id}
+
+    def _earlier_job(self, token: str | None, request_hash: str) -> str | None:
+        """The JobId a token already started (within its lifetime), if the parameters are the same."""
+        if not token:
+            return None
+        earlier = self.store.by_token(token, since_ms=now_ms() - TOKEN_LIFETIME_MS)
+        if earlier is None:
+            return None
+        if earlier.request_hash != request_hash:
+            raise IdempotentParameterMismatchException(
+                f"ClientRequestToken {token} was used for a job with different parameters."
+            )
+        return earlier.job_id
+
+    def _check_limit(self, account_id: str) -> None:
+        open_jobs = self.store.count_open()
+        if open_jobs >= self.settings.max_open_jobs:
+            raise LimitExceededException(
+                f"{open_jobs} open Jobs for User {account_id}. Maximum limit: {self.settings.max_open_jobs}"
+            )
 
     def _check_video(self, s3_object: dict[str, Any], region: str) -> None:
         params: dict[str, Any] = {"Bucket": s3_object.get("Bucket"), "Key": s3_object.get("Name")}

@@ -1,18 +1,31 @@
-"""A detector for the endpoint process that takes its time: RetinaFace, after a pause per frame, so
-that a test can stop the endpoint while a job is surely mid-video."""
+"""A detector for the endpoint process that can be made to take its time: RetinaFace, after a pause
+per frame while a hold file exists, so that a test can stop the endpoint while a job is surely
+mid-video. The pause (1 s a frame, 10 samples in a 2 s clip) leaves a wide margin over the time a
+loaded machine takes to deliver the stop signal; the endpoint's shutdown waits for at most one frame."""
 
+import os
 import time
+from pathlib import Path
 
-from localaws.rekognition.detector import RetinaFaceDetector
+import numpy as np
 
-PAUSE_SECONDS = 0.15
+from localaws.rekognition.detector import DetectedFace, RetinaFaceDetector
+
+HOLD_FILE_VARIABLE = "SLOW_DETECTOR_HOLD_FILE"
+PAUSE_SECONDS = 1.0
 
 
 class SlowDetector(RetinaFaceDetector):
-    def detect(self, rgb):
-        time.sleep(PAUSE_SECONDS)
+    def __init__(self, hold_file: Path | None) -> None:
+        super().__init__()
+        self._hold_file = hold_file
+
+    def detect(self, rgb: np.ndarray) -> list[DetectedFace]:
+        if self._hold_file is not None and self._hold_file.exists():
+            time.sleep(PAUSE_SECONDS)
         return super().detect(rgb)
 
 
 def factory() -> SlowDetector:
-    return SlowDetector()
+    hold_file = os.environ.get(HOLD_FILE_VARIABLE)
+    return SlowDetector(Path(hold_file) if hold_file else None)

@@ -15,6 +15,7 @@ import pytest
 
 from localaws.process import ROOT, EndpointProcess, client_environment
 from localaws.synthetic import make_video
+from tests.e2e import slow_detector
 
 
 def run(command: list[str], env: dict[str, str], cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
@@ -130,14 +131,17 @@ def test_two_launchers_share_the_queue_with_strangers_on_it(tmp_path, clips):
         assert len(a["Faces"]) == 10 and len(b["Faces"]) == 7
 
 
-def test_a_restart_mid_job_loses_no_finished_result(tmp_path, clips):
+def test_a_restart_mid_job_loses_no_finished_result(tmp_path, clips, monkeypatch):
     slow = ["--detector", "tests.e2e.slow_detector:factory"]
+    hold = tmp_path / "hold"  # while it exists, the endpoint's detector takes 1 s a frame
+    monkeypatch.setenv(slow_detector.HOLD_FILE_VARIABLE, str(hold))
     data = tmp_path / "endpoint"
     with EndpointProcess(data, extra_args=slow) as endpoint:
         outputs = deploy(endpoint, tmp_path)
         launch(endpoint, tmp_path, str(clips["a"]), "--outputs", str(outputs))
         finished = json.loads((tmp_path / "a.mp4.faces.json").read_text())
         s3_object = finished["Video"]["S3Object"]
+        hold.touch()
         interrupted = client(endpoint, "rekognition").start_face_detection(
             Video={"S3Object": s3_object}, JobTag="interrupted"
         )["JobId"]
@@ -146,7 +150,8 @@ def test_a_restart_mid_job_loses_no_finished_result(tmp_path, clips):
         rekognition = client(restarted, "rekognition")
         again = rekognition.get_face_detection(JobId=finished["JobId"])
         assert again["JobStatus"] == "SUCCEEDED"
-        assert again["Faces"] == finished["Faces"]
+        service_shape = [{"Timestamp": f["Timestamp"], "Face": f["Face"]} for f in finished["Faces"]]
+        assert again["Faces"] == service_shape, "the results file adds only AppearanceIndex to each face"
         reattached = launch(
             restarted,
             tmp_path,
@@ -183,6 +188,9 @@ def test_the_demo_command(tmp_path):
     assert faces["JobStatus"] == "SUCCEEDED" and len(faces["Faces"]) == 10
     for picture in ("contact-sheet.png", "timeline.png"):
         assert (tmp_path / picture).read_bytes().startswith(b"\x89PNG")
+    report = tmp_path / "sample.mp4.faces.html"
+    assert report.read_text().count("data:image/jpeg;base64,") == len(faces["Appearances"]) == 1
+    assert f"the report, to open in a browser: {report.resolve().as_uri()}" in result.stdout
     assert "local endpoint at http://127.0.0.1:" in result.stdout
     output = result.stdout + result.stderr
     assert "%|" not in output and "\r" not in output, "piped, as in CI: plain lines, no progress bar redraws"

@@ -173,7 +173,11 @@ def test_the_launcher_uploads_under_the_prefix_and_reads_the_result_object(aws, 
     assert main([*launch, "--format", "csv", "--out", "f.csv"]) == 0
     rows = (launcher_env / "f.csv").read_text().splitlines()
     assert rows[0].startswith("timestamp_ms,") and len(rows) > 1
-    assert main([*launch, "--out", "again.json"]) == 0  # the same file again: no upload, no job
+    assert main([*launch, "--out", "again.json", "--report"]) == 0  # the same file again: no upload, no job
+    report = (launcher_env / "mine.mp4.faces.html").read_text()
+    appearances = len(json.loads((launcher_env / "again.json").read_text())["Appearances"])
+    assert appearances and report.count('<div class="lane"') == appearances
+    assert report.count("data:image/jpeg;base64,") == appearances, "thumbnails cut from the local video"
     bucket = stack["outputs"]["bucketName"]
     key = f"videos/{hashlib.sha256(clip.path.read_bytes()).hexdigest()}.mp4"  # under incomingPrefix
     assert len(aws("s3").list_object_versions(Bucket=bucket, Prefix=key)["Versions"]) == 1

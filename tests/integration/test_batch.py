@@ -8,6 +8,7 @@ import csv
 import dataclasses
 import json
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -21,14 +22,15 @@ import pytest
 
 from launcher.cli import main
 from launcher.errors import ExitCode
-from launcher.ledger import LEDGER_NAME
+from launcher.ledger import LEDGER_NAME, Ledger
+from launcher.notifications import parse_completion
 from launcher.run import Launch, LaunchOptions
 from launcher.stack import load_outputs_file
 from localaws.synthetic import make_video
 
 from . import test_launcher
 from .support import unique, upload
-from .test_launcher import ROOT, read_json
+from .test_launcher import ROOT, drain, read_json
 
 # The launcher tests' fixtures: the deployed stack, the AWS environment, a working folder, the gate.
 stack, aws_env, workdir, gate = test_launcher.stack, test_launcher.aws_env, test_launcher.workdir, test_launcher.gate
@@ -108,6 +110,15 @@ def most_open_at_once(jobs) -> int:
     return most
 
 
+def completions_left(aws, outputs: dict[str, str]) -> tuple[set[str], set[str]]:
+    """The JobIds of the completions on the queue and on the dead-letter queue (both drained)."""
+
+    def job_ids(messages: list[dict]) -> set[str]:
+        return {completion.job_id for m in messages if (completion := parse_completion(m["Body"]))}
+
+    return job_ids(drain(aws, outputs["queueUrl"])), job_ids(drain(aws, outputs["deadLetterQueueUrl"]))
+
+
 def copy(source: Path, target: Path) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_bytes(source.read_bytes())
@@ -117,7 +128,9 @@ def copy(source: Path, target: Path) -> Path:
 # -- batches of a folder and of a prefix ------------------------------------------------------------
 
 
-def test_a_folder_with_a_corrupt_video_under_a_low_quota(stack, aws_env, workdir, clips, low_quota, endpoint, capsys):
+def test_a_folder_with_a_corrupt_video_under_a_low_quota(
+    stack, aws, aws_env, workdir, clips, low_quota, endpoint, capsys
+):
     folder = workdir / "videos"
     for name, clip in {"a": "face", "b": "empty", "c": "face2", "d": "empty2", "e": "face3", "f": "face"}.items():
         copy(clips[clip], folder / f"{name}.mp4")
@@ -145,6 +158,8 @@ def test_a_folder_with_a_corrupt_video_under_a_low_quota(stack, aws_env, workdir
     summary = capsys.readouterr().out.strip().splitlines()[-1]
     assert summary.startswith("7 video(s): 6 succeeded, 0 skipped, 0 failed, 1 error;")
     assert list(out_dir.glob(".*partial")) == []
+    queued, dead = completions_left(aws, stack["outputs"])
+    assert not {entry["jobId"] for entry in entries.values()} & (queued | dead), "every completion deleted"
 
 
 def test_a_prefix_with_a_corrupt_object_and_a_missing_key(stack, aws, aws_env, workdir, clips, low_quota, endpoint):
@@ -158,8 +173,11 @@ def test_a_prefix_with_a_corrupt_object_and_a_missing_key(stack, aws, aws_env, w
     upload(aws, bucket, corrupt, key=f"{prefix}/corrupt.mp4")
     upload(aws, bucket, workdir / "corrupt.mp4", key=f"{prefix}/readme.txt")
     missing = f"s3://{bucket}/{prefix}-elsewhere/missing.mp4"
-    # --max-jobs above the account's quota of 3: LimitExceeded delays videos, never fails them.
+    # --max-jobs above the account's quota of 3: LimitExceeded delays videos, never fails them; so
+    # does throttling.
+    endpoint.rekognition.faults.inject("StartFaceDetection", "ThrottlingException", 2)
     code = batch(stack, f"s3://{bucket}/{prefix}/", missing, "--out-dir", "out", "--retry-wait", "0.1")
+    assert endpoint.rekognition.faults.pending() == {}, "the batch met the throttling"
     assert code == ExitCode.BATCH_INCOMPLETE
     entries = lines(workdir / "out")
     assert set(entries) == {"one.MP4", "two.MP4", "three.MP4", "four.MP4", "five.mov", "corrupt.mp4", "missing.mp4"}
@@ -180,9 +198,17 @@ def test_every_format_and_distinct_names_for_the_same_file_name(stack, aws_env, 
     first = copy(clips["face"], workdir / "day1" / "clip.mp4")
     second = copy(clips["face2"], workdir / "day2" / "clip.mp4")
     copy(clips["empty"], workdir / "day2" / "deeper" / "other.mov")
-    code = batch(stack, str(workdir / "day1"), str(workdir / "day2"), "--recursive", "--format", fmt)
+    code = batch(stack, str(workdir / "day1"), str(workdir / "day2"), "--recursive", "--format", fmt, "--report")
     assert code == ExitCode.OK
     out_dir = workdir / "faces-results"
+    # --report: DIR/index.html, a section per video, a lane and a thumbnail per appearance.
+    page = (out_dir / "index.html").read_text()
+    lanes = page.count('<div class="lane"')
+    assert page.count('<section class="video"') == 3 and len(re.findall(r'href="#video-\d+"', page)) == 3
+    assert lanes >= 2 and page.count("data:image/jpeg;base64,") == lanes
+    if fmt == "json":
+        results = [Path(json.loads(line)["results"]) for line in (out_dir / "batch.jsonl").read_text().splitlines()]
+        assert lanes == sum(len(read_json(path)["Appearances"]) for path in results)
     entries = [json.loads(line) for line in (out_dir / "batch.jsonl").read_text().splitlines()]
     assert len(entries) == 3 and {entry["status"] for entry in entries} == {"SUCCEEDED"}
     by_video = {entry["video"]: entry for entry in entries}
@@ -288,6 +314,35 @@ def test_a_stopped_batch_resumes_without_a_second_job_or_fetch(
     assert {entry["status"] for entry in lines(out_dir).values()} == {"SKIPPED"}
 
 
+def test_a_stop_between_a_start_and_its_record_starts_no_second_job(
+    stack, aws_env, workdir, clips, endpoint, monkeypatch
+):
+    """Stopped after StartFaceDetection answered but before the ledger had the JobId (``kill -9`` at
+    the worst moment): the next run starts the video again with the token saved before the start,
+    and the service answers with the job already started."""
+    copy(clips["face"], workdir / "videos" / "a.mp4")
+    copy(clips["empty"], workdir / "videos" / "b.mp4")
+    tag, jobs_before = unique("unrecorded"), endpoint.rekognition.store.count()
+    save, lost = Ledger.save, []
+
+    def stop_before_the_job_id(ledger: Ledger, entry) -> None:
+        if entry.job_id:
+            lost.append((entry.video, entry.job_id))
+            raise KeyboardInterrupt
+        save(ledger, entry)
+
+    monkeypatch.setattr(Ledger, "save", stop_before_the_job_id)
+    assert batch(stack, "videos", "--max-jobs", "1", "--job-tag", tag) == ExitCode.INTERRUPTED
+    assert ledger_job_ids(workdir / "faces-results") == [] and len(lost) == 1
+    assert endpoint.rekognition.store.count() == jobs_before + 1
+    monkeypatch.setattr(Ledger, "save", save)
+    assert batch(stack, "videos", "--max-jobs", "1", "--job-tag", tag) == ExitCode.OK
+    entries = lines(workdir / "faces-results")
+    ((video, job_id),) = lost
+    assert entries[Path(video).name]["jobId"] == job_id, "the same job, re-attached"
+    assert endpoint.rekognition.store.count() == jobs_before + 2, "one job per video"
+
+
 def test_ctrl_c_says_how_many_jobs_keep_running(stack, aws_env, workdir, clips, endpoint, selective_gate):
     _, _, _, err = stopped_batch(stack, workdir, clips, unique("interrupted"), signal.SIGINT)
     assert "interrupted: 1 job(s) keep running" in err and "Run the same command again" in err
@@ -328,6 +383,9 @@ def test_limit_exceeded_from_jobs_outside_the_batch_delays_it(
     entries = lines(workdir / "faces-results")
     assert {entry["status"] for entry in entries.values()} == {"SUCCEEDED"}
     assert not set(outside) & {entry["jobId"] for entry in entries.values()}
+    queued, dead = completions_left(aws, outputs)
+    assert set(outside) <= queued, "the other jobs' completions are left for their owners"
+    assert not {entry["jobId"] for entry in entries.values()} & (queued | dead)
 
 
 # -- the queue is shared ---------------------------------------------------------------------------

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -18,6 +20,7 @@ import pytest
 
 from launcher.cli import main
 from launcher.errors import ExitCode
+from launcher.frames import S3ObjectReader
 from localaws.defaults import client_environment
 from localaws.deploy import engine
 from localaws.deploy.handlers import Context
@@ -82,6 +85,9 @@ def test_a_local_video_to_results(stack, aws_env, workdir, videos, capsys):
     assert result["JobStatus"] == "SUCCEEDED"
     assert set(result) >= {"JobId", "JobStatus", "VideoMetadata", "Video", "Faces"}
     assert len(result["Faces"]) == 10
+    assert [face["AppearanceIndex"] for face in result["Faces"]] == [0] * 10, "one face crossing the frame"
+    (appearance,) = result["Appearances"]
+    assert (appearance["StartTimestamp"], appearance["EndTimestamp"], appearance["DetectionCount"]) == (0, 1800, 10)
     assert result["Video"]["S3Object"]["Version"], "the launch pins the object version"
     assert result["Video"]["S3Object"]["Name"].startswith("videos/")
     out = capsys.readouterr().out
@@ -115,13 +121,19 @@ def test_the_same_command_twice_starts_one_job_and_uploads_once(stack, aws, aws_
     assert len(versions) == 1, "uploaded once"
 
 
-def test_attach_to_a_job_started_elsewhere(stack, aws, aws_env, workdir, videos):
+def start_elsewhere(stack, aws, video: Path) -> tuple[dict[str, str], str]:
+    """Upload and start a job with the stack's channel, as another tool would: (S3Object, JobId)."""
     outputs = stack["outputs"]
-    s3_object = upload(aws, outputs["bucketName"], videos["face"].path)
+    s3_object = upload(aws, outputs["bucketName"], video)
     job_id = aws("rekognition").start_face_detection(
         Video={"S3Object": s3_object},
         NotificationChannel={"SNSTopicArn": outputs["topicArn"], "RoleArn": outputs["roleArn"]},
     )["JobId"]
+    return s3_object, job_id
+
+
+def test_attach_to_a_job_started_elsewhere(stack, aws, aws_env, workdir, videos):
+    _, job_id = start_elsewhere(stack, aws, videos["face"].path)
     assert launch(stack, "elsewhere.mp4", "--attach", job_id) == ExitCode.OK
     result = read_json(workdir / "elsewhere.mp4.faces.json")
     assert result["JobId"] == job_id and len(result["Faces"]) == 10
@@ -133,7 +145,7 @@ def test_every_output_format(stack, aws_env, workdir, videos):
     assert launch(stack, str(video), "--format", "jsonl") == ExitCode.OK
     lines = (workdir / "formats.mp4.faces.jsonl").read_text().splitlines()
     assert len(lines) == 10
-    assert all(set(json.loads(line)) == {"Timestamp", "Face"} for line in lines)
+    assert all(set(json.loads(line)) == {"Timestamp", "Face", "AppearanceIndex"} for line in lines)
     assert launch(stack, str(video), "--format", "csv", "--out", "faces.csv") == ExitCode.OK
     rows = list(csv.DictReader((workdir / "faces.csv").open()))
     assert len(rows) == 10
@@ -149,7 +161,9 @@ def test_every_output_format(stack, aws_env, workdir, videos):
         "pitch",
         "brightness",
         "sharpness",
+        "appearance",
     ]
+    assert {r["appearance"] for r in rows} == {"0"}
     assert [int(r["timestamp_ms"]) for r in rows] == [json.loads(line)["Timestamp"] for line in lines]
     assert all(0 <= float(r["left"]) <= 1 and float(r["confidence"]) > 90 for r in rows)
 
@@ -278,6 +292,61 @@ def test_a_missing_bucket_is_a_clear_error(stack, aws_env, workdir, videos, caps
     assert "uploading" in err and "What to do:" in err and "Traceback" not in err
 
 
+# -- the report ------------------------------------------------------------------------------------
+
+
+def report_figures(path: Path) -> tuple[int, list[str]]:
+    """How many timeline lanes the report has, and its thumbnails' data URIs."""
+    page = path.read_text()
+    return page.count('<div class="lane"'), re.findall(r'<image href="(data:image/jpeg;base64,[^"]+)"', page)
+
+
+def test_report_beside_the_results_with_a_thumbnail_from_the_local_video(stack, aws_env, workdir, videos, capsys):
+    (workdir / "out").mkdir()
+    video = workdir / "reported.mp4"
+    shutil.copy(videos["face"].path, video)
+    assert launch(stack, str(video), "--report", "--out", "out/faces.json") == ExitCode.OK
+    report = workdir / "out" / "reported.mp4.faces.html"
+    assert f"report written to {Path('out') / 'reported.mp4.faces.html'}" in capsys.readouterr().out
+    lanes, pictures = report_figures(report)
+    assert (lanes, len(pictures)) == (1, 1)
+    assert base64.b64decode(pictures[0].split(",", 1)[1])[:3] == b"\xff\xd8\xff", "a JPEG"
+    assert 'href="faces.json"' in report.read_text(), "links the results beside it"
+    assert list(workdir.glob("out/.*partial")) == []
+
+
+def test_report_of_an_s3_video_reads_its_frames_from_s3(stack, aws, aws_env, workdir, videos, monkeypatch):
+    s3_object = upload(aws, stack["outputs"]["bucketName"], videos["face"].path, key="incoming/remote.mp4")
+    fetched = []
+    original = S3ObjectReader._block
+
+    def counting(reader, number):
+        fetched.append(number)
+        return original(reader, number)
+
+    monkeypatch.setattr(S3ObjectReader, "_block", counting)
+    assert launch(stack, f"s3://{s3_object['Bucket']}/incoming/remote.mp4", "--report") == ExitCode.OK
+    assert fetched, "frames were read from S3"
+    lanes, pictures = report_figures(workdir / "remote.mp4.faces.html")
+    assert (lanes, len(pictures)) == (1, 1)
+
+
+def test_report_after_attach_without_the_local_file_uses_the_job_s_s3_object(stack, aws, aws_env, workdir, videos):
+    s3_object, job_id = start_elsewhere(stack, aws, videos["face"].path)
+    assert launch(stack, "gone.mp4", "--attach", job_id, "--report") == ExitCode.OK
+    page = (workdir / "gone.mp4.faces.html").read_text()
+    assert f"s3://{s3_object['Bucket']}/{s3_object['Name']}" in page
+    assert report_figures(workdir / "gone.mp4.faces.html")[1], "the thumbnail came from S3"
+
+
+def test_report_of_a_video_without_faces_says_so(stack, aws_env, workdir, videos):
+    video = workdir / "empty.mp4"
+    shutil.copy(videos["no-face"].path, video)
+    assert launch(stack, str(video), "--report") == ExitCode.OK
+    page = (workdir / "empty.mp4.faces.html").read_text()
+    assert "No faces were found" in page and report_figures(workdir / "empty.mp4.faces.html") == (0, [])
+
+
 # -- bad inputs: a clear error, no job, no file ----------------------------------------------------
 
 
@@ -298,6 +367,7 @@ def test_a_missing_bucket_is_a_clear_error(stack, aws_env, workdir, videos, caps
         (["clip.mp4", "--retry-wait", "0"], "--retry-wait must be a positive number"),
         (["clip.mp4", "--timeout", "nan"], "--timeout must be a positive number"),
         (["clip.mp4", "--grace", "-1"], "--grace must be zero or more"),
+        (["clip.mp4", "--report", "--out", "faces.json"], "clip.mp4.faces.html: it is a folder"),
     ],
 )
 def test_bad_inputs_are_refused_before_anything_starts(
@@ -306,6 +376,7 @@ def test_bad_inputs_are_refused_before_anything_starts(
     shutil.copy(videos["face"].path, workdir / "clip.mp4")
     shutil.copy(videos["mpeg4"].path, workdir / "mpeg4.mp4")
     (workdir / "notes.mp4").write_text("not a video")
+    (workdir / "clip.mp4.faces.html").mkdir()
     before = set(workdir.iterdir())
     jobs = job_count(endpoint)
     assert launch(stack, *args) == ExitCode.BAD_INPUT

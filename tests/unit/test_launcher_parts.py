@@ -1,5 +1,6 @@
 """The launcher's pure parts: URIs, tokens, completion messages, result writers."""
 
+import csv
 import json
 import re
 from pathlib import Path
@@ -9,7 +10,7 @@ import pytest
 from launcher.errors import BadInput
 from launcher.notifications import parse_completion
 from launcher.rekognition import StartRequest, check_parameter
-from launcher.results import write_results
+from launcher.results import read_summary, write_results
 from launcher.s3video import S3Video, parse_s3_uri
 
 COMPLETION = {
@@ -114,7 +115,37 @@ def test_json_merges_every_page_into_one_response_shaped_document(tmp_path: Path
     assert "NextToken" not in document
     assert len(document["Faces"]) == 12
     assert (summary.faces, summary.first_ms, summary.last_ms, summary.video_ms) == (12, 0, 3002, 5000)
-    assert summary.describe() == "12 face(s) found from 0.0 s to 3.0 s of a 5.0 s video"
+    assert summary.describe() == "12 face(s) found from 0.0 s to 3.0 s of a 5.0 s video, in 1 appearance(s)"
+    # GetFaceDetection's shape is kept; each face says which appearance it belongs to: the same face
+    # at the same place, never gone for more than a second, is one appearance.
+    assert all(set(face) == {"Timestamp", "Face", "AppearanceIndex"} for face in document["Faces"])
+    assert [face["AppearanceIndex"] for face in document["Faces"]] == [0] * 12
+    (appearance,) = document["Appearances"]
+    assert (appearance["Index"], appearance["StartTimestamp"], appearance["EndTimestamp"]) == (0, 0, 3002)
+    assert appearance["DetectionCount"] == 12 and len(appearance["BoundingBoxes"]) == 12
+    assert [a.index for a in summary.appearances] == [0]
+    assert summary.header["VideoMetadata"] == {"DurationMillis": 5000}
+
+
+def test_a_frame_split_across_two_pages_is_grouped_as_one_frame(tmp_path: Path):
+    box = {"Left": 0.1, "Top": 0.2, "Width": 0.1, "Height": 0.2}
+    other = {"Left": 0.6, "Top": 0.2, "Width": 0.1, "Height": 0.2}
+    first = {"JobStatus": "SUCCEEDED", "NextToken": "n", "Faces": [{"Timestamp": 0, "Face": {"BoundingBox": box}}]}
+    second = {"JobStatus": "SUCCEEDED", "Faces": [{"Timestamp": 0, "Face": {"BoundingBox": other}}]}
+    third = {"JobStatus": "SUCCEEDED", "Faces": [{"Timestamp": 200, "Face": {"BoundingBox": other}}]}
+    out = tmp_path / "faces.jsonl"
+    summary = write_results(iter([first, second, third]), out, "jsonl")
+    assert [json.loads(line)["AppearanceIndex"] for line in out.read_text().splitlines()] == [0, 1, 1]
+    assert [a.detections for a in summary.appearances] == [1, 2]
+
+
+def test_csv_has_an_appearance_column(tmp_path: Path):
+    box = {"Left": 0.1, "Top": 0.2, "Width": 0.1, "Height": 0.2}
+    faces = [{"Timestamp": t, "Face": {"BoundingBox": box}} for t in (0, 200, 5000, 5200)]  # gone 4.8 s
+    out = tmp_path / "faces.csv"
+    write_results(iter([{"JobStatus": "SUCCEEDED", "Faces": faces}]), out, "csv")
+    rows = list(csv.DictReader(out.open()))
+    assert [row["appearance"] for row in rows] == ["0", "0", "1", "1"]
 
 
 def test_an_error_mid_results_leaves_no_file(tmp_path: Path):
@@ -128,3 +159,14 @@ def test_an_error_mid_results_leaves_no_file(tmp_path: Path):
         write_results(failing(), out, "csv")
     assert out.read_text() == "the previous result"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["faces.json"]
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "csv"])
+def test_a_results_file_reads_back_into_the_summary_it_was_written_with(tmp_path: Path, fmt):
+    box = {"Left": 0.1, "Top": 0.2, "Width": 0.1, "Height": 0.2}
+    faces = [{"Timestamp": t, "Face": {"BoundingBox": box, "Confidence": 99.5}} for t in (0, 200, 5000, 5200)]
+    out = tmp_path / f"faces.{fmt}"
+    written = write_results(iter([{"JobStatus": "SUCCEEDED", "Faces": faces}]), out, fmt)
+    again = read_summary(out, fmt)
+    assert again.faces == written.faces == 4
+    assert [a.to_api() for a in again.appearances] == [a.to_api() for a in written.appearances]

@@ -1,0 +1,182 @@
+"""Grabbing the frames a report shows: the frame at a result's timestamp, from a local video or
+straight from S3 (ranged reads of just the parts PyAV asks for, never a download of the whole
+object), and a thumbnail of a face cut from it.
+
+A Rekognition ``Timestamp`` is milliseconds from the start of the video; the frame it names is the
+first frame shown at or after it (to the nearest millisecond).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+import av
+from PIL import Image
+
+from .appearances import Box
+from .source import S3Video
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+SEEK_AFTER_MS = 2000  # a wanted frame further ahead than this is reached by seeking, not decoding on
+THUMBNAIL_HEIGHT = 160  # pixels
+MARGIN = 0.35  # context around the face box, in box sizes on each side
+JPEG_QUALITY = 80
+
+VideoSource = Path | BinaryIO | io.RawIOBase  # a local file, or a file-like object such as S3ObjectReader
+
+
+class UnreadableVideo(Exception):
+    """The frames could not be read; the message says why."""
+
+
+class S3ObjectReader(io.RawIOBase):
+    """A seekable, read-only file over one S3 object version, read in ``block_size`` ranges with a
+    small cache of recent blocks: PyAV reads the index (often at the end of an MP4) and the frames
+    it decodes, and nothing else is fetched."""
+
+    def __init__(self, s3: S3Client, video: S3Video, block_size: int = 1024**2, cached_blocks: int = 16) -> None:
+        super().__init__()
+        self._s3, self._video = s3, video
+        if video.version:
+            head = s3.head_object(Bucket=video.bucket, Key=video.key, VersionId=video.version)
+        else:
+            head = s3.head_object(Bucket=video.bucket, Key=video.key)
+        self.size = int(head["ContentLength"])
+        self._block_size, self._cached_blocks = block_size, cached_blocks
+        self._blocks: OrderedDict[int, bytes] = OrderedDict()
+        self._position = 0
+        self.bytes_fetched = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self.size}[whence]
+        self._position = max(0, base + offset)
+        return self._position
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        wanted = min(len(view), self.size - self._position)
+        done = 0
+        while done < wanted:
+            number, offset = divmod(self._position, self._block_size)
+            block = self._block(number)
+            chunk = block[offset : offset + wanted - done]
+            if not chunk:
+                break
+            view[done : done + len(chunk)] = chunk
+            done += len(chunk)
+            self._position += len(chunk)
+        return done
+
+    def _block(self, number: int) -> bytes:
+        if number in self._blocks:
+            self._blocks.move_to_end(number)
+            return self._blocks[number]
+        first = number * self._block_size
+        last = min(self.size, first + self._block_size) - 1
+        video, wanted = self._video, f"bytes={first}-{last}"
+        if video.version:
+            response = self._s3.get_object(Bucket=video.bucket, Key=video.key, VersionId=video.version, Range=wanted)
+        else:
+            response = self._s3.get_object(Bucket=video.bucket, Key=video.key, Range=wanted)
+        data = response["Body"].read()
+        self.bytes_fetched += len(data)
+        self._blocks[number] = data
+        if len(self._blocks) > self._cached_blocks:
+            self._blocks.popitem(last=False)
+        return data
+
+
+def frames_at(video: VideoSource, timestamps: Iterable[int]) -> Iterator[tuple[int, av.VideoFrame]]:
+    """(timestamp, frame) for each wanted timestamp the video reaches, in time order. Far-apart
+    timestamps are reached by seeking to the keyframe before them; near ones by decoding on."""
+    wanted = sorted(set(timestamps))
+    source = str(video) if isinstance(video, Path) else video
+    with av.open(source, mode="r") as container:
+        stream = container.streams.video[0]
+        start, time_base = stream.start_time or 0, stream.time_base
+        if time_base is None:
+            raise ValueError("the video stream has no time base")
+        decoded: Iterator[av.VideoFrame] | None = None
+        last: tuple[float, av.VideoFrame] | None = None  # the latest decoded frame and its time
+        for target in wanted:
+            if last is not None and last[0] + 0.5 >= target:
+                yield target, last[1]
+                continue
+            if decoded is None or last is None or target > last[0] + SEEK_AFTER_MS:
+                container.seek(start + int(target / 1000 / time_base), stream=stream, backward=True)
+                decoded = container.decode(stream)
+            for frame in decoded:
+                if frame.pts is None:
+                    continue
+                last = (float((frame.pts - start) * time_base * 1000), frame)
+                if last[0] + 0.5 >= target:
+                    yield target, frame
+                    break
+
+
+@dataclass(frozen=True)
+class Thumbnail:
+    """A JPEG of a face with some context around it, and where the face box is in it (pixels)."""
+
+    jpeg: bytes
+    width: int
+    height: int
+    box: tuple[float, float, float, float]  # left, top, width, height
+
+    def data_uri(self) -> str:
+        return "data:image/jpeg;base64," + base64.b64encode(self.jpeg).decode("ascii")
+
+
+def thumbnail(image: Image.Image, box: Box, height: int = THUMBNAIL_HEIGHT) -> Thumbnail:
+    """The face ``box`` (ratios of the frame) with a margin around it, scaled to ``height`` pixels."""
+    frame_width, frame_height = image.size
+    left, top = box.left * frame_width, box.top * frame_height
+    width, height_px = box.width * frame_width, box.height * frame_height
+    crop = (
+        max(0, int(left - MARGIN * width)),
+        max(0, int(top - MARGIN * height_px)),
+        min(frame_width, int(left + width * (1 + MARGIN)) + 1),
+        min(frame_height, int(top + height_px * (1 + MARGIN)) + 1),
+    )
+    if crop[2] - crop[0] < 2 or crop[3] - crop[1] < 2:  # a box outside the frame: show the whole frame
+        crop = (0, 0, frame_width, frame_height)
+    scale = height / (crop[3] - crop[1])
+    out_width = max(1, round((crop[2] - crop[0]) * scale))
+    picture = image.crop(crop).resize((out_width, height), Image.Resampling.LANCZOS)
+    encoded = io.BytesIO()
+    picture.convert("RGB").save(encoded, format="JPEG", quality=JPEG_QUALITY)
+    face_box = ((left - crop[0]) * scale, (top - crop[1]) * scale, width * scale, height_px * scale)
+    return Thumbnail(encoded.getvalue(), out_width, height, face_box)
+
+
+def thumbnails(video: VideoSource, wanted: dict[int, tuple[int, Box]]) -> dict[int, Thumbnail]:
+    """A thumbnail per key of ``wanted`` (key: (timestamp, box)), decoding each frame once."""
+    by_timestamp: dict[int, list[tuple[int, Box]]] = {}
+    for key, (timestamp, box) in wanted.items():
+        by_timestamp.setdefault(timestamp, []).append((key, box))
+    made = {}
+    try:
+        for timestamp, frame in frames_at(video, by_timestamp):
+            image = frame.to_image()
+            for key, box in by_timestamp[timestamp]:
+                made[key] = thumbnail(image, box)
+    except (av.error.FFmpegError, ValueError, IndexError) as error:  # IndexError: no video stream
+        raise UnreadableVideo(str(error)) from None
+    return made

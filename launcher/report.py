@@ -1,0 +1,316 @@
+"""The report people look at: one self-contained HTML file (inline CSS, thumbnails as ``data:``
+URIs, no script, nothing fetched from anywhere) saying who is on screen when.
+
+For each video: its metadata, counts and durations, a timeline with one lane per appearance, and a
+thumbnail of each appearance's best detection with its box. It takes a list of videos: one video
+makes ``<video name>.faces.html``; several make one page with a section per video and links to them.
+Readable on a phone (everything wraps and scales) and on a desktop.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from html import escape
+from itertools import pairwise
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from .appearances import Appearance
+from .aws import Clients
+from .batch import BATCH_LOG
+from .frames import S3ObjectReader, Thumbnail, UnreadableVideo, thumbnails
+from .results import Summary, read_summary
+from .source import S3Video
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+MAX_RUNS_PER_LANE = 500  # runs closer than 1/500 of the video are drawn as one
+TICK_SECONDS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200)
+
+STYLE = """
+:root { color-scheme: light; --ink: #1d2330; --muted: #5b6474; --line: #d9dde4; --lane: #eef0f4; }
+* { box-sizing: border-box; }
+body { margin: 0; font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink);
+  background: #f7f8fa; }
+main { max-width: 1100px; margin: 0 auto; padding: 16px; }
+h1 { font-size: 1.5em; margin: 0.2em 0 0.6em; overflow-wrap: anywhere; }
+h2 { font-size: 1.25em; margin: 0 0 0.5em; overflow-wrap: anywhere; }
+h3 { font-size: 1em; margin: 1.2em 0 0.4em; color: var(--muted); text-transform: uppercase; letter-spacing: .04em; }
+section.video { background: #fff; border: 1px solid var(--line); border-radius: 10px; padding: 16px;
+  margin-bottom: 20px; }
+nav ul { padding-left: 1.2em; }
+dl.meta { display: grid; grid-template-columns: max-content 1fr; gap: 2px 14px; margin: 0; }
+dl.meta dt { color: var(--muted); }
+dl.meta dd { margin: 0; overflow-wrap: anywhere; }
+ul.counts { display: flex; flex-wrap: wrap; gap: 8px; list-style: none; padding: 0; margin: 12px 0 0; }
+ul.counts li { background: var(--lane); border-radius: 8px; padding: 6px 10px; }
+ul.counts b { font-size: 1.15em; }
+.timeline { position: relative; }
+.lane, .axis-row { display: grid; grid-template-columns: 3.6em 1fr; align-items: center; min-height: 18px; }
+.axis { position: relative; height: 1.5em; border-bottom: 1px solid var(--muted); font-size: .8em;
+  color: var(--muted); }
+.axis span { position: absolute; bottom: 2px; transform: translateX(-50%); white-space: nowrap; }
+.axis span.first { transform: none; }
+.axis span.last { transform: translateX(-100%); }
+.lane a { font-size: .8em; color: var(--muted); text-decoration: none; }
+.track { position: relative; height: 12px; background: var(--lane); border-radius: 3px; }
+.run { position: absolute; top: 0; bottom: 0; min-width: 3px; border-radius: 3px; }
+.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: 12px; }
+figure.appearance { margin: 0; border: 1px solid var(--line); border-radius: 8px; overflow: hidden; background: #fff; }
+figure.appearance svg, figure.appearance .none { display: block; width: 100%; height: auto; background: #222; }
+figure.appearance .none { aspect-ratio: 4 / 5; color: #bbb; display: flex; align-items: center;
+  justify-content: center; font-size: .8em; padding: 8px; text-align: center; }
+figcaption { padding: 6px 8px; font-size: .85em; }
+figcaption b { display: inline-block; min-width: 1.2em; }
+p.note { color: #8a4b00; }
+p.empty { color: var(--muted); }
+"""
+
+
+@dataclass(frozen=True)
+class VideoReport:
+    """What the report shows of one video."""
+
+    name: str  # the video's file name
+    source: str  # where it was read from: a path or an s3:// URI
+    summary: Summary  # the faces, the appearances and the response header
+    thumbnails: dict[int, Thumbnail] = field(default_factory=dict)  # by appearance index
+    results: Path | None = None  # the results file, linked from the report
+    note: str | None = None  # why something is missing (e.g. no thumbnails)
+
+
+def video_report(
+    name: str, video: str, summary: Summary, results: Path | None, s3: Callable[[], S3Client]
+) -> VideoReport:
+    """One video's part of a report, with a thumbnail of each appearance's best detection: cut from
+    ``video`` if it is a local file here, else read from the job's S3 object version (``s3()`` gives
+    the client). Without pictures, the note says why; the report is written all the same."""
+    local = None if video.lower().startswith("s3:") or not Path(video).is_file() else Path(video)
+    s3_object = summary.header.get("Video", {}).get("S3Object", {})
+    s3_video = S3Video(s3_object["Bucket"], s3_object["Name"], s3_object.get("Version")) if s3_object else None
+    source = video if local or s3_video is None else s3_video.uri
+    wanted = {a.index: (a.best_timestamp, a.best_box) for a in summary.appearances}
+    pictures: dict[int, Thumbnail] = {}
+    note = None
+    try:
+        if wanted and local is not None:
+            pictures = thumbnails(local, wanted)
+        elif wanted and s3_video is not None:
+            with S3ObjectReader(s3(), s3_video) as reader:
+                pictures = thumbnails(reader, wanted)
+        elif wanted:
+            note = f"No thumbnails: {video} is not here and the results name no S3 object."
+    except (UnreadableVideo, ClientError, BotoCoreError, OSError) as error:
+        note = f"No thumbnails: the video could not be read ({error})."
+    return VideoReport(name, source, summary, pictures, results, note)
+
+
+def batch_report(out_dir: Path, fmt: str, region: str) -> Path:
+    """``DIR/index.html`` for a batch: a section for each video whose results are in ``DIR`` (those
+    of this run and those it skipped as already done), read back from ``DIR/batch.jsonl``."""
+    clients = Clients(region)
+    videos = []
+    for line in (out_dir / BATCH_LOG).read_text().splitlines():
+        ended = json.loads(line)
+        results = Path(ended["results"]) if ended.get("results") else None
+        if results is None or not results.is_file():
+            continue
+        name = results.name.removesuffix(f".faces.{fmt}")
+        videos.append(video_report(name, ended["video"], read_summary(results, fmt), results, lambda: clients("s3")))
+    return write_report(videos, out_dir / "index.html", f"Faces in {len(videos)} video(s)")
+
+
+def clock(milliseconds: float) -> str:
+    """0:07.4, 12:03.0, 1:02:03.0."""
+    tenths = round(milliseconds / 100)
+    hours, rest = divmod(tenths, 36000)
+    minutes, rest = divmod(rest, 600)
+    seconds = rest / 10
+    return f"{hours}:{minutes:02d}:{seconds:04.1f}" if hours else f"{minutes}:{seconds:04.1f}"
+
+
+def colour(index: int) -> str:
+    """A distinct colour per appearance (golden-angle hues), the same in its lane and its box."""
+    return f"hsl({(index * 137.508) % 360:.0f} 70% 42%)"
+
+
+def _duration(video: VideoReport) -> float:
+    metadata = video.summary.header.get("VideoMetadata") or {}
+    ends = [appearance.end_ms for appearance in video.summary.appearances]
+    return float(metadata.get("DurationMillis") or max(ends, default=0) or 1)
+
+
+def _runs(appearance: Appearance, resolution_ms: float) -> list[tuple[int, int]]:
+    """Spans of the appearance with a detection at every sample: a gap it bridged shows as a gap."""
+    times = [timestamp for timestamp, _ in appearance.boxes()]
+    steps = [later - earlier for earlier, later in pairwise(times) if later > earlier]
+    allowed = max(1.5 * min(steps, default=0), resolution_ms)
+    runs = [[times[0], times[0]]]
+    for timestamp in times[1:]:
+        if timestamp - runs[-1][1] > allowed:
+            runs.append([timestamp, timestamp])
+        else:
+            runs[-1][1] = timestamp
+    return [(start, end) for start, end in runs]
+
+
+def _ticks(duration_ms: float) -> list[float]:
+    step = next((s for s in TICK_SECONDS if duration_ms / 1000 / s <= 8), TICK_SECONDS[-1]) * 1000
+    return [step * i for i in range(math.floor(duration_ms / step) + 1)]
+
+
+def _percent(value: float, whole: float) -> str:
+    return f"{min(100.0, max(0.0, 100 * value / whole)):.3f}%"
+
+
+def _timeline(video: VideoReport, anchor: str) -> str:
+    duration = _duration(video)
+    times = _ticks(duration)
+    placement = ["first" if i == 0 else "last" if t > 0.92 * duration else "tick" for i, t in enumerate(times)]
+    ticks = "".join(
+        f'<span class="{where}" style="left:{_percent(t, duration)}">{clock(t)}</span>'
+        for where, t in zip(placement, times, strict=True)
+    )
+    lanes = []
+    for appearance in video.summary.appearances:
+        runs = "".join(
+            f'<span class="run" style="left:{_percent(start, duration)};'
+            f'width:{_percent(end - start, duration)};background:{colour(appearance.index)}"></span>'
+            for start, end in _runs(appearance, duration / MAX_RUNS_PER_LANE)
+        )
+        label = f"face #{appearance.index}: {clock(appearance.start_ms)} to {clock(appearance.end_ms)}"
+        lanes.append(
+            f'<div class="lane" data-appearance="{appearance.index}" title="{escape(label)}">'
+            f'<a href="#{anchor}-a{appearance.index}">#{appearance.index}</a><div class="track">{runs}</div></div>'
+        )
+    description = f"timeline of {len(lanes)} appearance(s) over {clock(duration)}"
+    return (
+        f'<div class="timeline" role="img" aria-label="{description}">'
+        f'<div class="axis-row"><span></span><div class="axis">{ticks}</div></div>' + "".join(lanes) + "</div>"
+    )
+
+
+def _thumbnail(appearance: Appearance, picture: Thumbnail | None) -> str:
+    if picture is None:
+        return '<div class="none">no picture</div>'
+    left, top, width, height = picture.box
+    return (
+        f'<svg viewBox="0 0 {picture.width} {picture.height}" width="{picture.width}" height="{picture.height}" '
+        f'role="img" aria-label="face #{appearance.index} at {clock(appearance.best_timestamp)}">'
+        f'<image href="{picture.data_uri()}" width="{picture.width}" height="{picture.height}"/>'
+        f'<rect x="{left:.1f}" y="{top:.1f}" width="{width:.1f}" height="{height:.1f}" fill="none" '
+        f'stroke="{colour(appearance.index)}" stroke-width="3"/></svg>'
+    )
+
+
+def _card(appearance: Appearance, picture: Thumbnail | None, anchor: str) -> str:
+    confidence = (appearance.best_face or {}).get("Confidence")
+    best = f"best at {clock(appearance.best_timestamp)}" + (
+        f", {confidence:.1f}% confidence" if isinstance(confidence, int | float) else ""
+    )
+    return (
+        f'<figure class="appearance" id="{anchor}-a{appearance.index}" data-appearance="{appearance.index}">'
+        + _thumbnail(appearance, picture)
+        + f'<figcaption><b style="color:{colour(appearance.index)}">#{appearance.index}</b> '
+        f"{clock(appearance.start_ms)} to {clock(appearance.end_ms)}<br>"
+        f"{appearance.duration_ms / 1000:.1f} s · {appearance.detections} detection(s)<br>{best}</figcaption></figure>"
+    )
+
+
+def _most_at_once(appearances: Sequence[Appearance]) -> int:
+    per_frame = Counter(timestamp for appearance in appearances for timestamp, _ in appearance.boxes())
+    return max(per_frame.values(), default=0)
+
+
+def _metadata(video: VideoReport, folder: Path) -> str:
+    header: dict[str, Any] = video.summary.header
+    metadata = header.get("VideoMetadata") or {}
+    rows = [("Video", video.source)]
+    if header.get("JobId"):
+        rows.append(("Job", header["JobId"]))
+    if metadata:
+        rows += [
+            ("Length", clock(metadata.get("DurationMillis") or 0)),
+            ("Frame", f"{metadata.get('FrameWidth')} × {metadata.get('FrameHeight')} px"),
+            ("Frame rate", f"{metadata.get('FrameRate', 0):.3g} fps"),
+            ("Codec", f"{metadata.get('Codec')} in {metadata.get('Format')}"),
+        ]
+    cells = "".join(f"<dt>{escape(name)}</dt><dd>{escape(str(value))}</dd>" for name, value in rows)
+    if video.results is not None:
+        link = Path(os.path.relpath(video.results, folder)).as_posix()
+        cells += f'<dt>Results</dt><dd><a href="{escape(link)}">{escape(video.results.name)}</a></dd>'
+    return f'<dl class="meta">{cells}</dl>'
+
+
+def _counts(video: VideoReport) -> str:
+    appearances = video.summary.appearances
+    on_screen = sum(appearance.duration_ms for appearance in appearances)
+    items = [
+        (str(len(appearances)), "appearance(s)"),
+        (str(video.summary.faces), "face detection(s)"),
+        (str(_most_at_once(appearances)), "at most at once"),
+        (f"{on_screen / 1000:.1f} s", "of faces on screen, added up"),
+    ]
+    if appearances:
+        longest = max(appearances, key=lambda a: (a.duration_ms, -a.index))
+        items.append((f"{longest.duration_ms / 1000:.1f} s", f"longest (#{longest.index})"))
+    return '<ul class="counts">' + "".join(f"<li><b>{value}</b> {label}</li>" for value, label in items) + "</ul>"
+
+
+def _section(video: VideoReport, anchor: str, folder: Path) -> str:
+    parts = [f'<section class="video" id="{anchor}"><h2>{escape(video.name)}</h2>', _metadata(video, folder)]
+    parts.append(_counts(video))
+    if video.note:
+        parts.append(f'<p class="note">{escape(video.note)}</p>')
+    if not video.summary.appearances:
+        parts.append('<p class="empty">No faces were found in this video.</p></section>')
+        return "".join(parts)
+    parts.append("<h3>Timeline</h3>" + _timeline(video, anchor))
+    cards = "".join(
+        _card(appearance, video.thumbnails.get(appearance.index), anchor) for appearance in video.summary.appearances
+    )
+    parts.append(f'<h3>Appearances</h3><div class="cards">{cards}</div></section>')
+    return "".join(parts)
+
+
+def render(videos: Sequence[VideoReport], folder: Path, title: str | None = None) -> str:
+    """The whole page, for a report written into ``folder`` (links are relative to it)."""
+    title = title or (f"Faces in {videos[0].name}" if len(videos) == 1 else f"Faces in {len(videos)} videos")
+    anchors = [f"video-{number}" for number in range(1, len(videos) + 1)]
+    contents = ""
+    if len(videos) > 1:
+        entries = "".join(
+            f'<li><a href="#{anchor}">{escape(video.name)}</a>: {len(video.summary.appearances)} appearance(s)</li>'
+            for anchor, video in zip(anchors, videos, strict=True)
+        )
+        contents = f"<nav><ul>{entries}</ul></nav>"
+    sections = "".join(_section(video, anchor, folder) for anchor, video in zip(anchors, videos, strict=True))
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{STYLE}</style></head>"
+        f"<body><main><h1>{escape(title)}</h1>{contents}{sections}</main></body></html>\n"
+    )
+
+
+def write_report(videos: Sequence[VideoReport], out: Path, title: str | None = None) -> Path:
+    """Write the page to ``out``; like the results, it appears only once it is whole."""
+    handle, partial = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".partial")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(render(videos, out.parent, title))
+        os.chmod(partial, 0o644)
+        os.replace(partial, out)
+    except BaseException:
+        Path(partial).unlink(missing_ok=True)
+        raise
+    return out
