@@ -88,7 +88,7 @@ def main() -> None:
         folder = Path(scratch)
         settings = EmulatorSettings(folder / "endpoint", max_open_jobs=args.max_open_jobs, workers=args.workers)
         with LocalEndpoint(settings, port=0) as endpoint:
-            ctx = Context(lambda service: endpoint.client(service, REGION), REGION, ACCOUNT_ID)
+            ctx = Context(endpoint.clients_in(REGION), REGION, ACCOUNT_ID)
             config = {"aws:region": REGION, "rekognition-faces:autoProcess": "true"}
             config["rekognition-faces:forceDestroy"] = "true"
             outputs: dict[str, Any]

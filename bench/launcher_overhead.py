@@ -93,7 +93,7 @@ MEASURED = (
 
 
 def deploy(endpoint: LocalEndpoint, folder: Path) -> dict:
-    ctx = Context(lambda service: endpoint.client(service, REGION), REGION, "123456789012")
+    ctx = Context(endpoint.clients_in(REGION), REGION, "123456789012")
     outputs, _ = engine.deploy(ctx, ROOT, "bench", folder / "state.json", {"aws:region": REGION})
     (folder / "outputs.json").write_text(json.dumps(outputs))
     return outputs

@@ -190,8 +190,8 @@ def _use_cli(args: argparse.Namespace) -> bool:
 def _context(endpoint: str, region: str) -> Context:
     config = Config(retries={"mode": "standard"}, connect_timeout=5, read_timeout=60)
 
-    def client(service: str) -> Any:
-        return local_client(service, endpoint, region, config)
+    def client(service: str, region_name: str = region) -> Any:
+        return local_client(service, endpoint, region_name, config)
 
     try:
         account_id = client("sts").get_caller_identity()["Account"]

@@ -18,7 +18,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from . import moto_fixes, not_emulated
 from .awslambda.models import LambdaBackend, LambdaSettings
 from .awslambda.responses import LambdaApp
-from .clients import local_client
+from .clients import ClientFactory, local_client
 from .defaults import DEFAULT_REGION
 from .rekognition.detector import FaceDetector
 from .rekognition.models import EmulatorSettings, RekognitionBackend
@@ -116,6 +116,14 @@ class LocalEndpoint:
 
     def __exit__(self, *exc_info: Any) -> None:
         self.stop()
+
+    def clients_in(self, region: str) -> ClientFactory:
+        """This endpoint's clients, in ``region`` unless a call names another (the deployer's view)."""
+
+        def client(service: str, region_name: str = region) -> Any:
+            return self.client(service, region_name)
+
+        return client
 
     def client(self, service: str, region_name: str = DEFAULT_REGION) -> Any:
         """A boto3 client of this endpoint (cached: boto3 clients are thread-safe)."""

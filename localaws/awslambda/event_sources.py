@@ -20,6 +20,9 @@ from botocore.exceptions import BotoCoreError, ClientError
 from .exceptions import LambdaError
 
 if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
+
     from .models import EventSourceMapping, LambdaBackend
 
 log = logging.getLogger(__name__)
@@ -29,7 +32,7 @@ POLL_WAIT_SECONDS = 1  # short long polls, so that a deleted mapping or a shutdo
 ERROR_PAUSE_SECONDS = 1.0  # after a failed batch or an unreachable queue, as Lambda backs off
 
 
-def sqs_record(message: dict[str, Any], source_arn: str, region: str) -> dict[str, Any]:
+def sqs_record(message: MessageTypeDef, source_arn: str, region: str) -> dict[str, Any]:
     """One record of Lambda's SQS event, from a ReceiveMessage message."""
     return {
         "messageId": message["MessageId"],
@@ -142,7 +145,7 @@ class SqsPoller:
             self._stop.wait(ERROR_PAUSE_SECONDS)
 
     @staticmethod
-    def _receive(sqs: Any, queue_url: str, wanted: int, wait_seconds: int) -> list[dict[str, Any]]:
+    def _receive(sqs: SQSClient, queue_url: str, wanted: int, wait_seconds: int) -> list[MessageTypeDef]:
         return sqs.receive_message(
             QueueUrl=queue_url,
             MaxNumberOfMessages=min(SQS_MAX_MESSAGES, wanted),

@@ -9,12 +9,27 @@ from __future__ import annotations
 
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from botocore.exceptions import ClientError
 
+from ..clients import ClientFactory
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+    from mypy_boto3_s3.literals import BucketLocationConstraintType, FilterRuleNameType
+    from mypy_boto3_s3.type_defs import (
+        FilterRuleTypeDef,
+        LifecycleRuleTypeDef,
+        ObjectIdentifierTypeDef,
+        QueueConfigurationTypeDef,
+        ServerSideEncryptionByDefaultTypeDef,
+        ServerSideEncryptionRuleTypeDef,
+        TagTypeDef,
+    )
+    from mypy_boto3_sqs.literals import QueueAttributeNameType
 from .archives import build_zip
 from .errors import ResourceNotEmpty, UnsupportedResource
 
@@ -26,7 +41,7 @@ Outputs = dict[str, Any]
 class Context:
     """What handlers need: clients of the endpoint, and the stack's region and account."""
 
-    client: Callable[[str], Any]
+    client: ClientFactory
     region: str
     account_id: str
 
@@ -68,7 +83,8 @@ def retag(
         tag(changed)
 
 
-def _tag_list(tags: dict[str, str] | None) -> list[dict[str, str]]:
+def _tag_list(tags: dict[str, str] | None) -> list[TagTypeDef]:
+    """``[{"Key": k, "Value": v}]``: S3's, SNS's and IAM's tag shapes are the same."""
     return [{"Key": k, "Value": v} for k, v in (tags or {}).items()]
 
 
@@ -142,7 +158,8 @@ class Bucket(Handler):
         if ctx.region == "us-east-1":
             s3.create_bucket(Bucket=bucket)
         else:
-            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": ctx.region})
+            location = cast("BucketLocationConstraintType", ctx.region)  # S3 refuses a region it does not know
+            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": location})
         outputs = {
             "bucket": bucket,
             "arn": f"arn:aws:s3:::{bucket}",
@@ -167,7 +184,7 @@ class Bucket(Handler):
         if not self.exists(ctx, resource_id, outputs):
             return
         versions = s3.get_paginator("list_object_versions").paginate(Bucket=resource_id)
-        objects = [
+        objects: list[ObjectIdentifierTypeDef] = [
             {"Key": item["Key"], "VersionId": item["VersionId"]}
             for page in versions
             for item in page.get("Versions", []) + page.get("DeleteMarkers", [])
@@ -196,7 +213,7 @@ class BucketSetting(Handler):
         self.put(ctx.client("s3"), inputs)
         return dict(inputs)
 
-    def put(self, s3: Any, inputs: Inputs) -> None:
+    def put(self, s3: S3Client, inputs: Inputs) -> None:
         raise NotImplementedError
 
     def exists(self, ctx: Context, resource_id: str, outputs: Outputs) -> bool:
@@ -213,7 +230,7 @@ class BucketOwnershipControls(BucketSetting):
     inputs = frozenset({"bucket", "rule"})
     get_call, delete_call = "get_bucket_ownership_controls", "delete_bucket_ownership_controls"
 
-    def put(self, s3: Any, inputs: Inputs) -> None:
+    def put(self, s3: S3Client, inputs: Inputs) -> None:
         s3.put_bucket_ownership_controls(
             Bucket=inputs["bucket"],
             OwnershipControls={"Rules": [{"ObjectOwnership": inputs["rule"]["objectOwnership"]}]},
@@ -225,7 +242,7 @@ class BucketPublicAccessBlock(BucketSetting):
     inputs = frozenset({"bucket", "blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"})
     get_call, delete_call = "get_public_access_block", "delete_public_access_block"
 
-    def put(self, s3: Any, inputs: Inputs) -> None:
+    def put(self, s3: S3Client, inputs: Inputs) -> None:
         s3.put_public_access_block(
             Bucket=inputs["bucket"],
             PublicAccessBlockConfiguration={
@@ -242,11 +259,11 @@ class BucketServerSideEncryptionConfiguration(BucketSetting):
     inputs = frozenset({"bucket", "rules"})
     get_call, delete_call = "get_bucket_encryption", "delete_bucket_encryption"
 
-    def put(self, s3: Any, inputs: Inputs) -> None:
-        rules = []
+    def put(self, s3: S3Client, inputs: Inputs) -> None:
+        rules: list[ServerSideEncryptionRuleTypeDef] = []
         for rule in inputs["rules"]:
             default = rule["applyServerSideEncryptionByDefault"]
-            by_default = {"SSEAlgorithm": default["sseAlgorithm"]}
+            by_default: ServerSideEncryptionByDefaultTypeDef = {"SSEAlgorithm": default["sseAlgorithm"]}
             if default.get("kmsMasterKeyId"):
                 by_default["KMSMasterKeyID"] = default["kmsMasterKeyId"]
             rules.append(
@@ -263,7 +280,7 @@ class BucketVersioning(BucketSetting):
     inputs = frozenset({"bucket", "versioningConfiguration"})
     get_call, delete_call = "get_bucket_versioning", None
 
-    def put(self, s3: Any, inputs: Inputs) -> None:
+    def put(self, s3: S3Client, inputs: Inputs) -> None:
         status = inputs["versioningConfiguration"]["status"]
         s3.put_bucket_versioning(Bucket=inputs["bucket"], VersioningConfiguration={"Status": status})
 
@@ -281,10 +298,10 @@ class BucketLifecycleConfiguration(BucketSetting):
     inputs = frozenset({"bucket", "rules"})
     get_call, delete_call = "get_bucket_lifecycle_configuration", "delete_bucket_lifecycle"
 
-    def put(self, s3: Any, inputs: Inputs) -> None:
-        rules = []
+    def put(self, s3: S3Client, inputs: Inputs) -> None:
+        rules: list[LifecycleRuleTypeDef] = []
         for rule in inputs["rules"]:
-            shaped: dict[str, Any] = {
+            shaped: LifecycleRuleTypeDef = {
                 "ID": rule["id"],
                 "Status": rule["status"],
                 "Filter": {"Prefix": (rule.get("filter") or {}).get("prefix", "")},
@@ -316,7 +333,7 @@ class BucketPolicy(BucketSetting):
     inputs = frozenset({"bucket", "policy"})
     get_call, delete_call = "get_bucket_policy", "delete_bucket_policy"
 
-    def put(self, s3: Any, inputs: Inputs) -> None:
+    def put(self, s3: S3Client, inputs: Inputs) -> None:
         s3.put_bucket_policy(Bucket=inputs["bucket"], Policy=inputs["policy"])
 
 
@@ -327,7 +344,7 @@ class BucketNotification(BucketSetting):
     inputs = frozenset({"bucket", "queues"})
     get_call, delete_call = "get_bucket_notification_configuration", None
 
-    def put(self, s3: Any, inputs: Inputs) -> None:
+    def put(self, s3: S3Client, inputs: Inputs) -> None:
         s3.put_bucket_notification_configuration(
             Bucket=inputs["bucket"],
             NotificationConfiguration={"QueueConfigurations": [_queue_target(q) for q in inputs.get("queues") or []]},
@@ -350,18 +367,20 @@ class BucketNotification(BucketSetting):
         )
 
 
-def _queue_target(queue: dict[str, Any]) -> dict[str, Any]:
+# S3's key filter rule name -> the Pulumi input holding its value.
+KEY_FILTER_INPUTS: tuple[tuple[FilterRuleNameType, str], ...] = (("prefix", "filterPrefix"), ("suffix", "filterSuffix"))
+
+
+def _queue_target(queue: dict[str, Any]) -> QueueConfigurationTypeDef:
     unsupported = set(queue) - {"id", "queueArn", "events", "filterPrefix", "filterSuffix"}
     if unsupported:
         raise UnsupportedResource(
             f"{BucketNotification.type_token}: queue field(s) {', '.join(sorted(unsupported))} are not supported"
         )
-    rules = [
-        {"Name": name, "Value": queue[key]}
-        for name, key in (("prefix", "filterPrefix"), ("suffix", "filterSuffix"))
-        if queue.get(key)
+    rules: list[FilterRuleTypeDef] = [
+        {"Name": name, "Value": queue[key]} for name, key in KEY_FILTER_INPUTS if queue.get(key)
     ]
-    target: dict[str, Any] = {"QueueArn": queue["queueArn"], "Events": queue["events"]}
+    target: QueueConfigurationTypeDef = {"QueueArn": queue["queueArn"], "Events": queue["events"]}
     if queue.get("id"):
         target["Id"] = queue["id"]
     if rules:
@@ -607,7 +626,7 @@ class Policy(Handler):
 # -- SQS ----------------------------------------------------------------------------------------
 
 # Pulumi input name -> SQS attribute name.
-QUEUE_ATTRIBUTES = {
+QUEUE_ATTRIBUTES: dict[str, QueueAttributeNameType] = {
     "delaySeconds": "DelaySeconds",
     "maxMessageSize": "MaximumMessageSize",
     "messageRetentionSeconds": "MessageRetentionPeriod",
@@ -621,7 +640,7 @@ QUEUE_ATTRIBUTES = {
 
 
 # What an attribute returns to when its input is removed: pulumi-aws's defaults, which are SQS's own.
-QUEUE_DEFAULTS = {
+QUEUE_DEFAULTS: dict[QueueAttributeNameType, str] = {
     "DelaySeconds": "0",
     "MaximumMessageSize": "262144",
     "MessageRetentionPeriod": "345600",
@@ -644,7 +663,7 @@ class Queue(Handler):
     replace_on = frozenset({"name", "namePrefix"})
 
     @staticmethod
-    def _attributes(inputs: Inputs) -> dict[str, str]:
+    def _attributes(inputs: Inputs) -> dict[QueueAttributeNameType, str]:
         return {QUEUE_ATTRIBUTES[k]: _attribute_value(v) for k, v in inputs.items() if k in QUEUE_ATTRIBUTES}
 
     def create(self, ctx: Context, name: str, inputs: Inputs) -> tuple[str, Outputs]:
@@ -702,7 +721,9 @@ class QueuePolicy(Handler):
                 return False
             raise
         policy = attributes.get("Attributes", {}).get("Policy")
-        return bool(policy) and json.loads(policy) == json.loads(outputs["policy"])
+        if not policy:
+            return False
+        return json.loads(policy) == json.loads(outputs["policy"])
 
     def delete(self, ctx: Context, resource_id: str, outputs: Outputs) -> None:
         _ignore_missing(lambda: ctx.client("sqs").set_queue_attributes(QueueUrl=resource_id, Attributes={"Policy": ""}))
@@ -750,7 +771,7 @@ class Function(Handler):
         return function_name, self._outputs(inputs, response)
 
     @staticmethod
-    def _outputs(inputs: Inputs, response: dict[str, Any]) -> Outputs:
+    def _outputs(inputs: Inputs, response: Mapping[str, Any]) -> Outputs:
         arn = response["FunctionArn"]
         return {
             **{key: value for key, value in inputs.items() if key != "code"},  # an archive, not state
@@ -815,7 +836,7 @@ class EventSourceMapping(Handler):
         return mapping["UUID"], self._outputs(inputs, mapping)
 
     @staticmethod
-    def _outputs(inputs: Inputs, mapping: dict[str, Any]) -> Outputs:
+    def _outputs(inputs: Inputs, mapping: Mapping[str, Any]) -> Outputs:
         return {**inputs, "uuid": mapping["UUID"], "functionArn": mapping["FunctionArn"], "state": mapping["State"]}
 
     def update(self, ctx: Context, resource_id: str, old: Inputs, new: Inputs, outputs: Outputs) -> Outputs:

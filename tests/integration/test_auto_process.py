@@ -40,7 +40,7 @@ def aws(local) -> Callable[..., Any]:
 
 
 def deploy(local: LocalEndpoint, state: Path, **settings: str) -> dict[str, Any]:
-    ctx = Context(lambda service: local.client(service, REGION), REGION, ACCOUNT_ID)
+    ctx = Context(local.clients_in(REGION), REGION, ACCOUNT_ID)
     config = {"aws:region": REGION, **{f"rekognition-faces:{k}": v for k, v in settings.items()}}
     outputs, _ = engine.deploy(ctx, ROOT, "auto", state, config)
     return outputs
@@ -212,7 +212,7 @@ def test_a_record_that_crashes_the_starter_reaches_the_dead_letter_queue_alone(a
         messages = received.get("Messages", [])
     assert [m["Body"] for m in messages] == ["not an S3 event"]
     assert int(messages[0]["Attributes"]["ApproximateReceiveCount"]) > 2  # tried twice, then received here
-    engine.destroy(Context(lambda service: local.client(service, REGION), REGION, ACCOUNT_ID), tmp_path / "state.json")
+    engine.destroy(Context(local.clients_in(REGION), REGION, ACCOUNT_ID), tmp_path / "state.json")
 
 
 def test_the_launcher_reports_a_failed_job_on_a_corrupt_video_at_once(aws, stack, videos, launcher_env, capsys):
@@ -239,7 +239,7 @@ def test_the_launcher_runs_a_video_outside_the_prefix_and_the_collector_writes_i
 
 def test_auto_process_turned_on_then_off_adds_then_removes_everything(aws, local, tmp_path, videos):
     state, name = tmp_path / "state.json", unique("toggle")
-    ctx = Context(lambda service: local.client(service, REGION), REGION, ACCOUNT_ID)
+    ctx = Context(local.clients_in(REGION), REGION, ACCOUNT_ID)
     off = deploy(local, state, namePrefix=name, forceDestroy="true")
     on = deploy(local, state, namePrefix=name, forceDestroy="true", autoProcess="true")
     assert {k: v for k, v in on.items() if k in off} == off  # the existing resources stay as they are
@@ -282,7 +282,7 @@ def test_destroy_removes_it_all(aws, local, stack):
     ]
     intake_queues = aws("sqs").list_queues(QueueNamePrefix=f"{stack['name']}-intake")["QueueUrls"]
     assert len(intake_queues) == 2  # the intake queue and its dead-letter queue, until destroyed
-    engine.destroy(Context(lambda service: local.client(service, REGION), REGION, ACCOUNT_ID), stack["state"])
+    engine.destroy(Context(local.clients_in(REGION), REGION, ACCOUNT_ID), stack["state"])
     for role in roles:  # the execution roles and their policies
         with pytest.raises(aws("iam").exceptions.NoSuchEntityException):
             aws("iam").get_role(RoleName=role)

@@ -31,7 +31,7 @@ def config(**settings: str) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def ctx(endpoint) -> Context:
-    return Context(lambda service: endpoint.client(service, REGION), REGION, ACCOUNT_ID)
+    return Context(endpoint.clients_in(REGION), REGION, ACCOUNT_ID)
 
 
 def inventory(aws) -> dict[str, set[str]]:

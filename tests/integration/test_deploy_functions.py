@@ -56,7 +56,7 @@ PROGRAM = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def ctx(endpoint) -> Context:
-    return Context(lambda service: endpoint.client(service, REGION), REGION, ACCOUNT_ID)
+    return Context(endpoint.clients_in(REGION), REGION, ACCOUNT_ID)
 
 
 @pytest.fixture(scope="module")

@@ -34,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def stack(endpoint, tmp_path_factory) -> dict[str, Any]:
     """The project's stack, deployed into the endpoint; its outputs file."""
     folder = tmp_path_factory.mktemp("stack")
-    ctx = Context(lambda service: endpoint.client(service, REGION), REGION, ACCOUNT_ID)
+    ctx = Context(endpoint.clients_in(REGION), REGION, ACCOUNT_ID)
     outputs, _ = engine.deploy(
         ctx,
         ROOT,
