@@ -10,8 +10,8 @@
    - the share of the time fewer jobs were open than could be (20, or the videos left if fewer), and
      the share of the slots' time left unused (a slot refilled 50 ms late counts 50 ms of one slot);
    - the median delay from a job's end to the next start (target under 50 ms); it includes the
-     emulator's own handling of StartFaceDetection (the object, topic, role and role policies read
-     from moto, each a round trip), printed beside it for reference;
+     emulator's own handling of StartFaceDetection (the object read from S3, the topic, role and
+     role policies from moto's state), printed beside it for reference;
    - the messages left in the dead-letter queue afterwards (target 0).
 2. The batch process's peak memory (VmHWM) for a batch of 10 and of ``--memory-videos`` (1,000)
    videos, each one ledger entry (target: flat).

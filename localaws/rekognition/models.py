@@ -186,7 +186,7 @@ class RekognitionBackend:
         channel = request.get("NotificationChannel")
         try:
             if channel:
-                check_notification_channel(self._client, channel["SNSTopicArn"], channel["RoleArn"], account_id, region)
+                check_notification_channel(channel["SNSTopicArn"], channel["RoleArn"], account_id, region)
         finally:
             video_check.result()  # the object's error comes first, as when the checks ran in turn
         with self._start_lock:
