@@ -16,6 +16,7 @@ from urllib.parse import parse_qs, unquote
 
 from moto.core import DEFAULT_ACCOUNT_ID
 
+from ..wsgi_body import json_object_body, read_body
 from .exceptions import InvalidParameterValueException, LambdaError
 from .models import LambdaBackend
 from .runner import UnsupportedRuntime
@@ -91,7 +92,7 @@ class LambdaApp:
 
     def _invoke(self, environ: dict[str, Any], function: str, region: str) -> Response:
         invocation_type = environ.get("HTTP_X_AMZ_INVOCATION_TYPE", "RequestResponse")
-        raw = _read(environ)
+        raw = read_body(environ)
         try:
             event = json.loads(raw) if raw else {}
         except ValueError:
@@ -117,17 +118,5 @@ class LambdaApp:
         return 200, headers, json.dumps(result.payload).encode()
 
 
-def _read(environ: dict[str, Any]) -> bytes:
-    length = int(environ.get("CONTENT_LENGTH") or 0)
-    return environ["wsgi.input"].read(length) if length else b""
-
-
 def _body(environ: dict[str, Any]) -> dict[str, Any]:
-    raw = _read(environ)
-    try:
-        request = json.loads(raw or b"{}")
-    except ValueError:
-        raise InvalidParameterValueException("The request body is not valid JSON.") from None
-    if not isinstance(request, dict):
-        raise InvalidParameterValueException("The request body must be a JSON object.")
-    return request
+    return json_object_body(environ, InvalidParameterValueException)

@@ -16,6 +16,7 @@ from typing import Any
 from moto.core import DEFAULT_ACCOUNT_ID
 
 from ..defaults import DEFAULT_REGION
+from ..wsgi_body import json_object_body
 from .exceptions import InternalServerError, InvalidParameterException, RekognitionError
 from .models import RekognitionBackend
 
@@ -45,7 +46,7 @@ class RekognitionApp:
         operation = environ.get("HTTP_X_AMZ_TARGET", "")[len(TARGET_PREFIX) :]
         try:
             self.backend.faults.raise_for(operation)
-            request = self._parse(environ)
+            request = json_object_body(environ, InvalidParameterException)
             if operation == "StartFaceDetection":
                 body = self.backend.start_face_detection(request, request_region(environ), DEFAULT_ACCOUNT_ID)
             else:
@@ -67,15 +68,3 @@ class RekognitionApp:
             ],
         )
         return [payload]
-
-    @staticmethod
-    def _parse(environ: dict[str, Any]) -> dict[str, Any]:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        raw = environ["wsgi.input"].read(length) if length else b"{}"
-        try:
-            request = json.loads(raw or b"{}")
-        except ValueError:
-            raise InvalidParameterException("The request body is not valid JSON.") from None
-        if not isinstance(request, dict):
-            raise InvalidParameterException("The request body must be a JSON object.")
-        return request
