@@ -18,7 +18,9 @@ import logging
 import secrets
 import tempfile
 import threading
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Generator, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,6 +80,32 @@ class EmulatorSettings:
 def reported_faces(detector: FaceDetector, sample: SampledFrame) -> list[DetectedFace]:
     """The faces the service would report in one sampled frame, in full-resolution pixels."""
     return service_rules(detector, sample, detector.detect(sample.detection_rgb))
+
+
+def detected_in_order(
+    detector: FaceDetector, samples: Iterable[SampledFrame]
+) -> Generator[tuple[SampledFrame, list[DetectedFace]], None, None]:
+    """Each sample with its reported faces, in the samples' order. A detector that takes several
+    frames at once (``frames_in_parallel``) gets them from as many threads; one more waits queued,
+    so no thread idles while the next sample is fetched. Closing this stops the threads."""
+    at_once = max(1, int(getattr(detector, "frames_in_parallel", 1)))
+    if at_once == 1:
+        for sample in samples:
+            yield sample, reported_faces(detector, sample)
+        return
+    pool = ThreadPoolExecutor(max_workers=at_once, thread_name_prefix="detect")
+    pending: deque[tuple[SampledFrame, Future[list[DetectedFace]]]] = deque()
+    try:
+        for sample in samples:
+            pending.append((sample, pool.submit(reported_faces, detector, sample)))
+            if len(pending) > at_once:
+                oldest, faces = pending.popleft()
+                yield oldest, faces.result()
+        while pending:
+            oldest, faces = pending.popleft()
+            yield oldest, faces.result()
+    finally:
+        pool.shutdown(cancel_futures=True)
 
 
 def service_rules(detector: FaceDetector, sample: SampledFrame, found: list[DetectedFace]) -> list[DetectedFace]:
@@ -282,15 +310,16 @@ class RekognitionBackend:
         attributes = job.request.get("FaceAttributes", "DEFAULT")
         estimator = self._attribute_estimator() if attributes == "ALL" else None
         samples = sample_frames(path, self.settings.sample_interval_ms, DETECTION_SHORT_SIDE)
-        with contextlib.closing(samples):
-            for sample in samples:
+        found = detected_in_order(detector, samples)
+        with contextlib.closing(samples), contextlib.closing(found):
+            for sample, faces in found:
                 if self._stopping.is_set():
                     return
-                faces = [
+                details = [
                     {"Timestamp": sample.timestamp_ms, "Face": face_detail(sample.rgb, face, attributes, estimator)}
-                    for face in reported_faces(detector, sample)
+                    for face in faces
                 ]
-                self.store.add_faces(job.job_id, faces)
+                self.store.add_faces(job.job_id, details)
 
     def _notify(self, job_id: str) -> None:
         job = self.store.get(job_id)

@@ -3,12 +3,15 @@ detector's second check."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
+
 import numpy as np
 import pytest
 
 from localaws.rekognition.detector import DETECTION_SHORT_SIDE, DetectedFace, minimum_face_px
 from localaws.rekognition.frames import SampledFrame, downscaled
-from localaws.rekognition.models import service_rules
+from localaws.rekognition.models import detected_in_order, service_rules
 
 
 def square(side: float, left: float = 10.0) -> DetectedFace:
@@ -65,3 +68,58 @@ def test_a_detector_with_a_second_check_has_it_applied():
     faces = [square(50, left=10), square(50, left=300)]
     kept = service_rules(Doubting(faces), frame, faces)
     assert [face.left for face in kept] == [20.0]
+
+
+class Overlapping:
+    """Takes ``frames_in_parallel`` frames at once and records how many it had at the same time.
+    Each frame's face sits at its timestamp, so the order of the results shows."""
+
+    def __init__(self, frames_in_parallel: int) -> None:
+        self.frames_in_parallel = frames_in_parallel
+        self.barrier = threading.Barrier(frames_in_parallel, timeout=5)
+        self.lock = threading.Lock()
+        self.running = self.most = self.calls = 0
+
+    def detect(self, rgb: np.ndarray) -> list[DetectedFace]:
+        with self.lock:
+            self.running += 1
+            self.calls += 1
+            self.most = max(self.most, self.running)
+        try:
+            with contextlib.suppress(threading.BrokenBarrierError):  # the last frames have no partner
+                self.barrier.wait(timeout=0.5)
+            return [square(50, left=float(rgb[0, 0, 0]))]
+        finally:
+            with self.lock:
+                self.running -= 1
+
+
+def stamped(count: int) -> list[SampledFrame]:
+    frames = []
+    for index in range(count):
+        rgb = np.full((360, 640, 3), index, dtype=np.uint8)
+        frames.append(SampledFrame(index * 200, rgb, rgb))
+    return frames
+
+
+def test_frames_are_detected_in_parallel_and_reported_in_order():
+    detector = Overlapping(frames_in_parallel=2)
+    found = list(detected_in_order(detector, stamped(8)))
+    assert detector.most == 2, "two frames were in the detector at once"
+    assert [sample.timestamp_ms for sample, _ in found] == [index * 200 for index in range(8)]
+    assert [faces[0].left for _, faces in found] == [float(index) for index in range(8)]
+
+
+def test_a_detector_without_frames_in_parallel_gets_one_frame_at_a_time():
+    detector = Overlapping(frames_in_parallel=1)
+    del detector.frames_in_parallel
+    assert len(list(detected_in_order(detector, stamped(4)))) == 4
+    assert detector.most == 1
+
+
+def test_closing_early_stops_detecting():
+    detector = Overlapping(frames_in_parallel=2)
+    found = detected_in_order(detector, stamped(50))
+    next(found)
+    found.close()
+    assert detector.calls <= 4, "only the frames already handed out were detected"
