@@ -30,6 +30,7 @@ demo: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) bench/emulator_speed.py
+	$(PY) bench/detector_recall.py
 	$(PY) bench/launcher_overhead.py
 	$(PY) bench/auto_process.py
 	$(PY) bench/batch.py

@@ -87,7 +87,7 @@ def _crop_position(index: int, count: int, width: int, height: int, size: tuple[
     return x, y
 
 
-def _background(width: int, height: int) -> np.ndarray:
+def background(width: int, height: int) -> np.ndarray:
     """A smooth gradient with a grid texture: something to encode, nothing face-like."""
     yy, xx = np.mgrid[0:height, 0:width]
     frame = np.empty((height, width, 3), dtype=np.uint8)
@@ -143,12 +143,12 @@ def make_video(
     patch_height, patch_width = patch.shape[:2]
     if patch_width > width - 20 or patch_height > height:
         raise ValueError(f"a face {face_width} px wide does not fit a {width}x{height} frame")
-    background = _background(width, height)
+    backdrop = background(width, height)
     frame_count = round(seconds * fps)
 
     def frames() -> Iterator[np.ndarray]:
         for index in range(frame_count):
-            frame = background.copy()
+            frame = backdrop.copy()
             x, y = _crop_position(index, frame_count, width, height, (patch_width, patch_height))
             frame[y : y + patch_height, x : x + patch_width] = patch
             yield frame
@@ -202,12 +202,12 @@ def make_non_human_video(
     cat = cv2.resize(
         cat, (round(cat.shape[1] * height / cat.shape[0] * 0.95), round(height * 0.95)), interpolation=cv2.INTER_AREA
     )
-    background = _background(width, height)
+    backdrop = background(width, height)
     frame_count = round(seconds * fps)
 
     def frames() -> Iterator[np.ndarray]:
         for index in range(frame_count):
-            frame = background.copy()
+            frame = backdrop.copy()
             shift = round(index / max(1, frame_count - 1) * width * 0.05)
             frame[: cat.shape[0], width - cat.shape[1] - shift : width - shift] = cat
             top = (height - cartoon.shape[0]) // 2

@@ -108,18 +108,23 @@ class RetinaFaceDetector:
     keeps fractions of a pixel, which matter once a downscaled frame's boxes are scaled back.
     """
 
-    def __init__(self, score_threshold: float = CANDIDATE_THRESHOLD, nms_threshold: float = 0.4) -> None:
+    def __init__(
+        self, score_threshold: float = CANDIDATE_THRESHOLD, nms_threshold: float = 0.4, precision: str | None = None
+    ) -> None:
+        """``precision``: ``bf16`` or ``f32``; by default bf16 where the CPU computes it natively."""
         import openvino  # heavy imports, only when a job needs them
         from retinaface.postprocess import ANCHOR_SIZES, ANCHOR_STRIDES, V_C, V_S, generate_anchors
 
         self._core = openvino.Core()
-        capabilities = self._core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+        if precision is None:
+            capabilities = self._core.get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+            precision = "bf16" if "BF16" in capabilities else "f32"
         # One frame per core, up to 4: beyond that the single decoding thread cannot keep up.
         self.frames_in_parallel = min(4, usable_cores())
         self._config = {
             "PERFORMANCE_HINT": "THROUGHPUT",
             "PERFORMANCE_HINT_NUM_REQUESTS": self.frames_in_parallel,
-            "INFERENCE_PRECISION_HINT": "bf16" if "BF16" in capabilities else "f32",
+            "INFERENCE_PRECISION_HINT": precision,
             # Unpinned threads: the video decoder runs beside the network and needs a core too.
             "ENABLE_CPU_PINNING": False,
         }

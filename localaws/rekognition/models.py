@@ -50,7 +50,7 @@ from .exceptions import (
 )
 from .faces import face_detail
 from .faults import FaultInjector
-from .frames import SampledFrame, sample_frames
+from .frames import DecodedFrame, SampledFrame, sample_frames
 from .store import FAILED, IN_PROGRESS, SUCCEEDED, Job, JobStore, now_ms
 from .validation import validate_request
 from .video import UnsupportedVideo, probe
@@ -83,27 +83,30 @@ def reported_faces(detector: FaceDetector, sample: SampledFrame) -> list[Detecte
 
 
 def detected_in_order(
-    detector: FaceDetector, samples: Iterable[SampledFrame]
+    detector: FaceDetector, frames: Iterable[DecodedFrame]
 ) -> Generator[tuple[SampledFrame, list[DetectedFace]], None, None]:
-    """Each sample with its reported faces, in the samples' order. A detector that takes several
-    frames at once (``frames_in_parallel``) gets them from as many threads; one more waits queued,
-    so no thread idles while the next sample is fetched. Closing this stops the threads."""
+    """Each frame, in RGB, with its reported faces, in the frames' order. A detector that takes
+    several frames at once (``frames_in_parallel``) gets them from as many threads, which also make
+    each frame's RGB and downscaled copy; one more frame waits queued, so no thread idles while the
+    next is fetched. Closing this stops the threads."""
     at_once = max(1, int(getattr(detector, "frames_in_parallel", 1)))
+
+    def detect(frame: DecodedFrame) -> tuple[SampledFrame, list[DetectedFace]]:
+        sample = frame.sampled(DETECTION_SHORT_SIDE)
+        return sample, reported_faces(detector, sample)
+
     if at_once == 1:
-        for sample in samples:
-            yield sample, reported_faces(detector, sample)
+        yield from map(detect, frames)
         return
     pool = ThreadPoolExecutor(max_workers=at_once, thread_name_prefix="detect")
-    pending: deque[tuple[SampledFrame, Future[list[DetectedFace]]]] = deque()
+    pending: deque[Future[tuple[SampledFrame, list[DetectedFace]]]] = deque()
     try:
-        for sample in samples:
-            pending.append((sample, pool.submit(reported_faces, detector, sample)))
+        for frame in frames:
+            pending.append(pool.submit(detect, frame))
             if len(pending) > at_once:
-                oldest, faces = pending.popleft()
-                yield oldest, faces.result()
+                yield pending.popleft().result()
         while pending:
-            oldest, faces = pending.popleft()
-            yield oldest, faces.result()
+            yield pending.popleft().result()
     finally:
         pool.shutdown(cancel_futures=True)
 
@@ -309,9 +312,9 @@ class RekognitionBackend:
         detector = self._face_detector()
         attributes = job.request.get("FaceAttributes", "DEFAULT")
         estimator = self._attribute_estimator() if attributes == "ALL" else None
-        samples = sample_frames(path, self.settings.sample_interval_ms, DETECTION_SHORT_SIDE)
-        found = detected_in_order(detector, samples)
-        with contextlib.closing(samples), contextlib.closing(found):
+        frames = sample_frames(path, self.settings.sample_interval_ms)
+        found = detected_in_order(detector, frames)
+        with contextlib.closing(frames), contextlib.closing(found):
             for sample, faces in found:
                 if self._stopping.is_set():
                     return

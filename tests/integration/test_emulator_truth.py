@@ -89,7 +89,8 @@ def test_non_human_faces_are_not_reported(aws, bucket, clips, resolution, retina
     minimum = minimum_face_px(*resolution)
     candidates = [
         face
-        for sample in decode_samples(video.path, 200, DETECTION_SHORT_SIDE)
+        for frame in decode_samples(video.path, 200)
+        for sample in [frame.sampled(DETECTION_SHORT_SIDE)]
         for face in retinaface.detect(sample.detection_rgb)
         if face.scaled(sample.detection_scale).at_least(minimum)
     ]

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from localaws.rekognition.detector import DETECTION_SHORT_SIDE, DetectedFace, minimum_face_px
-from localaws.rekognition.frames import SampledFrame, downscaled
+from localaws.rekognition.frames import DecodedFrame, SampledFrame, downscaled
 from localaws.rekognition.models import detected_in_order, service_rules
 
 
@@ -94,12 +94,10 @@ class Overlapping:
                 self.running -= 1
 
 
-def stamped(count: int) -> list[SampledFrame]:
-    frames = []
-    for index in range(count):
-        rgb = np.full((360, 640, 3), index, dtype=np.uint8)
-        frames.append(SampledFrame(index * 200, rgb, rgb))
-    return frames
+def stamped(count: int) -> list[DecodedFrame]:
+    return [
+        DecodedFrame(index * 200, np.full((360, 640, 3), index, dtype=np.uint8), planar=False) for index in range(count)
+    ]
 
 
 def test_frames_are_detected_in_parallel_and_reported_in_order():
