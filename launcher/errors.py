@@ -21,6 +21,7 @@ class ExitCode(IntEnum):
     JOB_FAILED = 3  # the job ended FAILED (or ERROR): its StatusMessage says why
     TIMEOUT = 4  # --timeout passed before the job ended; it keeps running (re-attach with --attach)
     BATCH_INCOMPLETE = 5  # a batch ended with videos FAILED or in ERROR (each one's error is in batch.jsonl)
+    REDACTION_LEAKS = 6  # --redact: the copy is written, but the leak audit found faces in it (results: Redaction)
     ACCESS_DENIED = 10
     INVALID_PARAMETER = 11
     INVALID_S3_OBJECT = 12

@@ -11,19 +11,28 @@ The box of appearance A at time t (milliseconds), per axis (x with widths, y wit
 
 * between detections i and i+1 (t_i <= t <= t_i+1): centre and size are linear between theirs;
   tau = min(t - t_i, t_i+1 - t) is the time to the nearer detection;
-* before the first detection, within ``extend_ms`` of it: the centre moves back along the first
-  motion (velocity between the first two detections), the size is the first one's; tau = t_first - t;
-  after the last detection likewise forward, with tau = t - t_last;
-* speed v = the largest |velocity| of the segment and its two neighbours (ratios of the frame per
-  second), and at least ``min_end_speed`` face sizes per second beyond the ends, where the motion is
-  unknown;
-* margin on each side = ``base_margin`` x size + ``motion_margin`` x v x (tau + ``slack_ms``) / 1000.
+* before the first detection, within ``extend_ms`` of it: the box is the union of the first
+  detection's and of that box moved back along the first motion (velocity between the first two
+  detections), so a face that was slower before it was seen stays covered too; tau = t_first - t;
+  after the last detection likewise forward, with tau = t - t_last. An end whose box touches the
+  frame's side (the face was coming in or going out, only partly visible, which detectors miss) is
+  extended ``edge_factor`` times as long;
+* between detections, speed v = the largest |velocity| of the segment and its two neighbours
+  (ratios of the frame per second), and margin on each side
+  = ``base_margin`` x size + ``motion_margin`` x v x (tau + ``slack_ms``) / 1000;
+* beyond an end, where the union already covers any speed from 0 to the end's along its direction,
+  margin = ``base_margin`` x size + ``motion_margin`` x (|v_end| x ``slack_ms``
+  + ``min_end_speed`` x size x (tau + ``slack_ms``)) / 1000 (for tau > 0).
 
 So at a detection's own frame the margin is ``base_margin`` x size plus what the face moves in
 ``slack_ms`` (the timestamp's rounding to a frame); halfway between detections it is widest. With the
-defaults (0.25, 1.0, 50 ms), a face 200 px tall crossing a 1920 px frame in 2 seconds, sampled every
+defaults (0.25, 1.0, 50 ms), a face 200 px wide crossing a 1920 px frame in 2 seconds, sampled every
 500 ms, gets a margin of 50 px + 960 px/s x 0.3 s = 338 px each side horizontally halfway between
 samples: it may have moved anywhere within the distance it covered in that time.
+
+Two appearances that may be one face the grouping could not follow (it moved further between
+samples than grouping allows) are joined by a bridge (``bridges``): the gap between them is covered
+as if they were one appearance.
 
 ``extend_ms`` defaults to one sampling interval of the job (the median step between consecutive
 detections of an appearance): a face first detected at t_first may have been on screen since just
@@ -41,7 +50,7 @@ import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from ..appearances import Appearance
+from ..appearances import EDGE, Appearance, Box
 
 DEFAULT_INTERVAL_MS = 500.0  # the sampling interval assumed when no appearance has two detections
 MIN_INTERVAL_MS, MAX_INTERVAL_MS = 40.0, 2000.0  # bounds of the inferred interval
@@ -56,6 +65,10 @@ class Padding:
     slack_ms: float = 50.0  # timing uncertainty of a detection (a timestamp is rounded to a frame)
     min_end_speed: float = 0.5  # face sizes per second assumed beyond an appearance's ends
     extend_ms: float | None = None  # beyond the first and last detection; None: one sampling interval
+    edge_factor: float = 3.0  # ... times this at an end whose box touches the frame's side
+    bridge_intervals: float = 2.0  # bridges (``bridges``): the longest gap, in sampling intervals ...
+    bridge_speed: float = 12.0  # ... the fastest motion, in face sizes per second ...
+    max_size_ratio: float = 1.5  # ... and the largest change of width or height
 
 
 @dataclass(frozen=True)
@@ -83,16 +96,22 @@ class FaceBox:
 class Track:
     """One appearance's detections as parallel lists (time, centre, size), for interpolation."""
 
-    __slots__ = ("cx", "cy", "h", "index", "speed_x", "speed_y", "times", "w")
+    __slots__ = ("after_ms", "before_ms", "cx", "cy", "h", "index", "speed_x", "speed_y", "times", "w")
 
-    def __init__(self, appearance: Appearance) -> None:
-        self.index = appearance.index
+    def __init__(
+        self,
+        index: int,
+        boxes: Iterable[tuple[int, Box]],
+        extend_ms: float = DEFAULT_INTERVAL_MS,
+        edge_factor: float = 1.0,
+    ) -> None:
+        self.index = index
         self.times: list[float] = []
         self.cx: list[float] = []
         self.cy: list[float] = []
         self.w: list[float] = []
         self.h: list[float] = []
-        for at, box in appearance.boxes():
+        for at, box in boxes:
             if self.times and at <= self.times[-1]:  # two boxes at one timestamp: keep the union
                 self._merge_last(box.left, box.top, box.width, box.height)
                 continue
@@ -110,6 +129,18 @@ class Track:
             abs(self.cy[i + 1] - self.cy[i]) * 1000 / (self.times[i + 1] - self.times[i])
             for i in range(len(self.times) - 1)
         ]
+        self.before_ms = extend_ms * (edge_factor if self._at_side(0) else 1.0)
+        self.after_ms = extend_ms * (edge_factor if self._at_side(-1) else 1.0)
+
+    def _at_side(self, at: int) -> bool:
+        """Whether the detection's box touches a side of the frame."""
+        half_w, half_h = self.w[at] / 2, self.h[at] / 2
+        return (
+            self.cx[at] - half_w <= EDGE
+            or self.cx[at] + half_w >= 1 - EDGE
+            or self.cy[at] - half_h <= EDGE
+            or self.cy[at] + half_h >= 1 - EDGE
+        )
 
     def _merge_last(self, left: float, top: float, width: float, height: float) -> None:
         x0 = min(self.cx[-1] - self.w[-1] / 2, left)
@@ -117,6 +148,14 @@ class Track:
         x1 = max(self.cx[-1] + self.w[-1] / 2, left + width)
         y1 = max(self.cy[-1] + self.h[-1] / 2, top + height)
         self.cx[-1], self.cy[-1], self.w[-1], self.h[-1] = (x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0
+
+    @classmethod
+    def of(cls, appearance: Appearance, extend_ms: float = DEFAULT_INTERVAL_MS, edge_factor: float = 1.0) -> Track:
+        return cls(appearance.index, appearance.boxes(), extend_ms, edge_factor)
+
+    def box(self, at: int) -> Box:
+        """The detection's box (unpadded)."""
+        return Box(self.cx[at] - self.w[at] / 2, self.cy[at] - self.h[at] / 2, self.w[at], self.h[at])
 
     @property
     def start(self) -> float:
@@ -131,24 +170,34 @@ class Track:
         near = speeds[max(0, segment - 1) : segment + 2]
         return max(near, default=0.0)
 
-    def box_at(self, t: float, padding: Padding, extend_ms: float) -> FaceBox | None:
-        """The padded box at ``t`` ms, or None outside [start - extend_ms, end + extend_ms]."""
+    def box_at(self, t: float, padding: Padding) -> FaceBox | None:
+        """The padded box at ``t`` ms, or None outside [start - before_ms, end + after_ms]."""
         times = self.times
-        if t < times[0] - extend_ms or t > times[-1] + extend_ms:
+        if t < times[0] - self.before_ms or t > times[-1] + self.after_ms:
             return None
         last = len(times) - 1
-        if t <= times[0] or t >= times[-1]:
+        outside = t <= times[0] or t >= times[-1]
+        if outside:
             at = 0 if t <= times[0] else last
             segment = 0 if at == 0 else last - 1
             direction = -1.0 if at == 0 else 1.0  # the velocity's sign along time
             tau = abs(t - times[at])
             vx_signed = self._velocity(self.cx, segment)
             vy_signed = self._velocity(self.cy, segment)
-            cx = self.cx[at] + vx_signed * tau / 1000 * direction
-            cy = self.cy[at] + vy_signed * tau / 1000 * direction
-            w, h = self.w[at], self.h[at]
-            speed_x = max(abs(vx_signed), padding.min_end_speed * w) if tau > 0 else abs(vx_signed)
-            speed_y = max(abs(vy_signed), padding.min_end_speed * h) if tau > 0 else abs(vy_signed)
+            # The union of the end box and the box moved along the end's motion: centre halfway,
+            # each side grown by half the shift.
+            shift_x = vx_signed * tau / 1000 * direction
+            shift_y = vy_signed * tau / 1000 * direction
+            cx, cy = self.cx[at] + shift_x / 2, self.cy[at] + shift_y / 2
+            w, h = self.w[at] + abs(shift_x), self.h[at] + abs(shift_y)
+            end_w, end_h = self.w[at], self.h[at]
+            # Beyond the end, the union covers any speed from 0 to the end's along its direction;
+            # the margin adds the end's speed over the slack, and ``min_end_speed`` for the rest.
+            speed_x = abs(vx_signed) * padding.slack_ms / (tau + padding.slack_ms or 1.0)
+            speed_y = abs(vy_signed) * padding.slack_ms / (tau + padding.slack_ms or 1.0)
+            if tau > 0:
+                speed_x += padding.min_end_speed * end_w
+                speed_y += padding.min_end_speed * end_h
         else:
             i = bisect.bisect_right(times, t) - 1  # times[i] <= t < times[i + 1]
             t0, t1 = times[i], times[i + 1]
@@ -161,8 +210,9 @@ class Track:
             speed_x = self._segment_speed(self.speed_x, i)
             speed_y = self._segment_speed(self.speed_y, i)
         reach = (tau + padding.slack_ms) / 1000
-        pad_x = padding.base_margin * w + padding.motion_margin * speed_x * reach
-        pad_y = padding.base_margin * h + padding.motion_margin * speed_y * reach
+        face_w, face_h = (end_w, end_h) if outside else (w, h)
+        pad_x = padding.base_margin * face_w + padding.motion_margin * speed_x * reach
+        pad_y = padding.base_margin * face_h + padding.motion_margin * speed_y * reach
         return FaceBox(self.index, cx - w / 2 - pad_x, cy - h / 2 - pad_y, w + 2 * pad_x, h + 2 * pad_y)
 
     def _velocity(self, centres: list[float], segment: int) -> float:
@@ -187,6 +237,60 @@ def sampling_interval(appearances: Iterable[Appearance]) -> float:
     return min(MAX_INTERVAL_MS, max(MIN_INTERVAL_MS, statistics.median(steps)))
 
 
+def bridges(tracks: Sequence[Track], padding: Padding, interval_ms: float) -> list[Track]:
+    """Tracks covering the gap between an appearance's end and another's start that may be the same
+    face, which the grouping could not join (it moved further between two samples than grouping
+    allows, or crossed another face): the later one starts at most ``bridge_intervals`` sampling
+    intervals after the earlier one ends, at a similar size (each side within ``max_size_ratio``),
+    no further than ``bridge_speed`` face sizes per second could go. Closest pairs first, each end
+    and start in at most one bridge. A wrong bridge only covers more than needed; a missing one
+    would leave a fast face uncovered between its two appearances."""
+    window = padding.bridge_intervals * interval_ms
+    ends = sorted(tracks, key=lambda track: track.end)
+    starts = sorted(tracks, key=lambda track: track.start)
+    begin = 0
+    pairs: list[tuple[float, int, int, Track, Track]] = []
+    for earlier in ends:
+        while begin < len(starts) and starts[begin].start <= earlier.end:
+            begin += 1
+        for later in starts[begin:]:
+            gap = later.start - earlier.end
+            if gap > window:
+                break
+            if later is earlier:
+                continue
+            cost = _bridge_cost(earlier.box(-1), later.box(0), gap, padding)
+            if cost is not None:
+                pairs.append((cost, earlier.index, later.index, earlier, later))
+    pairs.sort(key=lambda pair: pair[:3])
+    used_ends: set[int] = set()
+    used_starts: set[int] = set()
+    made = []
+    for _cost, earlier_index, later_index, earlier, later in pairs:
+        if earlier_index in used_ends or later_index in used_starts:
+            continue
+        used_ends.add(earlier_index)
+        used_starts.add(later_index)
+        boxes = [(int(earlier.end), earlier.box(-1)), (int(later.start), later.box(0))]
+        made.append(Track(earlier_index, boxes, extend_ms=0.0))
+    return made
+
+
+def _bridge_cost(first: Box, second: Box, gap_ms: float, padding: Padding) -> float | None:
+    """How far apart two boxes are in face sizes; None if not within reach or not of a size."""
+    ratio = padding.max_size_ratio
+    for old, new in ((first.width, second.width), (first.height, second.height)):
+        if not 1 / ratio <= new / old <= ratio:
+            return None
+    size_x, size_y = max(first.width, second.width), max(first.height, second.height)
+    shift_x = abs(second.left + second.width / 2 - first.left - first.width / 2) / size_x
+    shift_y = abs(second.top + second.height / 2 - first.top - first.height / 2) / size_y
+    reach = 1 + padding.bridge_speed * gap_ms / 1000
+    if shift_x > reach or shift_y > reach:
+        return None
+    return math.hypot(shift_x, shift_y)
+
+
 class Timeline:
     """The boxes to cover at any time, for frames asked for in time order (any order works; in
     order, each call looks only at the appearances on screen around then)."""
@@ -200,11 +304,19 @@ class Timeline:
         )
         kept = set(keep)
         self.kept = sorted(kept)
-        self.tracks = sorted(
-            (Track(appearance) for appearance in appearances if appearance.index not in kept and appearance.detections),
-            key=lambda track: (track.start, track.index),
-        )
-        self.kept_tracks = [Track(appearance) for appearance in appearances if appearance.index in kept]
+        edge = self.padding.edge_factor
+        covered = [
+            Track.of(appearance, self.extend_ms, edge)
+            for appearance in appearances
+            if appearance.index not in kept and appearance.detections
+        ]
+        covered += bridges(covered, self.padding, self.extend_ms)
+        self.tracks = sorted(covered, key=lambda track: (track.start - track.before_ms, track.index))
+        self.kept_tracks = [
+            Track.of(appearance, self.extend_ms, edge)
+            for appearance in appearances
+            if appearance.index in kept and appearance.detections
+        ]
         self._next = 0  # the first track not yet started
         self._active: list[Track] = []
         self._last_t = -math.inf
@@ -214,14 +326,14 @@ class Timeline:
         if t < self._last_t:  # out of order: start over
             self._next, self._active = 0, []
         self._last_t = t
-        while self._next < len(self.tracks) and self.tracks[self._next].start - self.extend_ms <= t:
+        while self._next < len(self.tracks) and self.tracks[self._next].start - self.tracks[self._next].before_ms <= t:
             self._active.append(self.tracks[self._next])
             self._next += 1
-        self._active = [track for track in self._active if track.end + self.extend_ms >= t]
-        boxes = [box for track in self._active if (box := track.box_at(t, self.padding, self.extend_ms)) is not None]
+        self._active = [track for track in self._active if track.end + track.after_ms >= t]
+        boxes = [box for track in self._active if (box := track.box_at(t, self.padding)) is not None]
         return sorted(boxes, key=lambda box: box.appearance)
 
     def kept_at(self, t: float) -> list[FaceBox]:
         """The boxes of the appearances left uncovered (``keep``) at ``t``, for the audit to ignore."""
-        found = (track.box_at(t, self.padding, self.extend_ms) for track in self.kept_tracks)
+        found = (track.box_at(t, self.padding) for track in self.kept_tracks)
         return [box for box in found if box is not None]

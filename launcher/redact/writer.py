@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import io
-import math
 import os
 import struct
 import tempfile
@@ -186,19 +185,35 @@ def _timestamp_ms(frame: av.VideoFrame, start: int, time_base: Fraction) -> floa
 
 
 class _Output:
-    """The output container, opened once the first frame tells what the video stream needs."""
+    """The output container: the video stream (H.264) and each audio stream (a copy), in the
+    source's order. The video stream is configured from the first decoded frame (pixel format,
+    colour, display matrix); audio packets read before the encoder is open wait, since the
+    container's header is written on the first packet and needs every stream's parameters."""
 
-    def __init__(self, path: str, fmt: str, source: av.container.InputContainer, quality: Quality) -> None:
+    def __init__(
+        self,
+        path: str,
+        fmt: str,
+        source: av.container.InputContainer,
+        video: av.video.stream.VideoStream,
+        quality: Quality,
+    ) -> None:
         self.container = av.open(path, mode="w", format=fmt)
-        self._source, self._quality = source, quality
-        self.video: Any = None
+        self._source_video, self._quality = video, quality
+        self.configured = False
+        self._encoding = False  # the encoder is open: the header may be written
+        self._durations: dict[int, int] = {}  # frame duration by timestamp, while in the encoder
         self.audio: dict[int, Any] = {}
-        for stream in source.streams.audio:
-            self.audio[stream.index] = self.container.add_stream_from_template(stream)
+        self._waiting: list[av.Packet] = []
+        self.video: Any = None
+        for stream in source.streams:
+            if stream.index == video.index:
+                self.video = self.container.add_stream("libx264", options=quality.options())
+            elif stream.type == "audio":
+                self.audio[stream.index] = self.container.add_stream_from_template(stream)
 
-    def open_video(self, stream: av.video.stream.VideoStream, first: av.VideoFrame) -> None:
-        quality = self._quality
-        video = self.container.add_stream("libx264", options=quality.options())
+    def configure(self, first: av.VideoFrame) -> None:
+        stream, video = self._source_video, self.video
         assert stream.time_base is not None
         video.width, video.height = first.width, first.height
         video.pix_fmt = first.format.name if first.format.name in PLANAR_FORMATS else "yuv420p"
@@ -208,7 +223,7 @@ class _Output:
         rate = stream.average_rate or stream.guessed_rate
         if rate:
             context.framerate = rate  # rate control's notion of the frame rate; timestamps stay the frames'
-        context.thread_count = quality.threads
+        context.thread_count = self._quality.threads
         for name in ("color_range", "colorspace", "color_primaries", "color_trc"):
             with contextlib.suppress(AttributeError, ValueError, TypeError):
                 setattr(context, name, getattr(first, name))
@@ -220,18 +235,33 @@ class _Output:
             video.set_display_matrix(matrix)
         if stream.language:
             video.metadata["language"] = stream.language
-        self.video = video
+        self.configured = True
 
     def encode(self, frame: av.VideoFrame | None) -> None:
-        for packet in self.video.encode(frame):
+        # libx264 gives packets no duration; the muxer needs the last one's (the video's end), so
+        # each packet gets its frame's, found by timestamp (a few frames are in the encoder at once).
+        if frame is not None and frame.pts is not None:
+            self._durations[frame.pts] = frame.duration
+        for packet in self.video.encode(frame):  # the first call opens the encoder
+            duration = self._durations.pop(packet.pts, None) if packet.pts is not None else None
+            if duration:
+                packet.duration = duration
             self.container.mux(packet)
+        self._encoding = True
+        if self._waiting:
+            for waiting in self._waiting:
+                self.container.mux(waiting)
+            self._waiting = []
 
     def copy(self, packet: av.Packet) -> bool:
         stream = self.audio.get(packet.stream.index)
         if stream is None or packet.dts is None:  # a flush packet, or a stream not copied
             return False
         packet.stream = stream
-        self.container.mux(packet)
+        if self._encoding:
+            self.container.mux(packet)
+        else:
+            self._waiting.append(packet)
         return True
 
 
@@ -304,7 +334,24 @@ def _write(
         if time_base is None:
             raise UnreadableVideo("the video stream has no time base")
         start = stream.start_time or 0
-        output = _Output(str(path), fmt, container, quality)
+        output = _Output(str(path), fmt, container, stream, quality)
+        # The decoder's frame durations come from packets in decoding order: with B-frames they do
+        # not belong to the frame they are on. Each frame's duration is set to the time to the
+        # next frame (one frame is held back for it), the last one's to the stream's end.
+        end = start + stream.duration if stream.duration else None
+        held: av.VideoFrame | None = None
+        step = 0
+
+        def send(frame: av.VideoFrame) -> None:
+            nonlocal frames, covered_frames, boxes
+            covered, count = cover_frame(frame, timeline.boxes_at(_timestamp_ms(frame, start, time_base)), style)
+            covered.pict_type = av.video.frame.PictureType.NONE  # the encoder places its own keyframes
+            output.encode(covered)
+            frames += 1
+            covered_frames += count > 0
+            boxes += count
+            on_frame(count)
+
         try:
             with output.container:
                 for packet in container.demux(stream, *container.streams.audio):
@@ -313,19 +360,21 @@ def _write(
                         continue
                     for frame in packet.decode():
                         assert isinstance(frame, av.VideoFrame)
-                        if output.video is None:
-                            output.open_video(stream, frame)
-                        covered, count = cover_frame(
-                            frame, timeline.boxes_at(_timestamp_ms(frame, start, time_base)), style
-                        )
-                        covered.pict_type = av.video.frame.PictureType.NONE  # the encoder places its own keyframes
-                        output.encode(covered)
-                        frames += 1
-                        covered_frames += count > 0
-                        boxes += count
-                        on_frame(count)
-                if output.video is None:
+                        if not output.configured:
+                            output.configure(frame)
+                        if held is not None:
+                            if held.pts is not None and frame.pts is not None and frame.pts > held.pts:
+                                step = frame.pts - held.pts
+                                held.duration = step
+                            send(held)
+                        held = frame
+                if held is None:
                     raise UnreadableVideo("the video stream has no frames")
+                if held.pts is not None and end is not None and end > held.pts:
+                    held.duration = end - held.pts
+                elif step:
+                    held.duration = step
+                send(held)
                 output.encode(None)
         except av.error.FFmpegError as error:
             raise UnreadableVideo(f"cannot redact the video: {error}") from None
@@ -333,10 +382,3 @@ def _write(
         duration = written.duration / av.time_base if written.duration else None
         width, height = written.streams.video[0].width, written.streams.video[0].height
     return Written(path, frames, covered_frames, boxes, audio_packets, width, height, duration)
-
-
-def frame_count_hint(seconds: float | None, rate: Fraction | None) -> int | None:
-    """Frames to expect, for a progress bar."""
-    if not seconds or not rate:
-        return None
-    return math.ceil(seconds * float(rate))
