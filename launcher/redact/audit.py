@@ -38,9 +38,9 @@ import av
 import numpy as np
 from PIL import Image
 
-from ..appearances import Box
-from ..errors import BadInput
-from ..frames import Thumbnail, thumbnail
+from ..jobs.appearances import Box
+from ..jobs.errors import BadInput
+from ..report.thumbnails import Thumbnail, thumbnail
 from .boxes import Timeline
 
 DETECTION_SHORT_SIDE = 540  # the copy the detector sees, as the emulator's (never upscaled)

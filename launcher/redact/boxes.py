@@ -50,7 +50,7 @@ import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from ..appearances import EDGE, Appearance, Box
+from ..jobs.appearances import EDGE, Appearance, Box
 
 DEFAULT_INTERVAL_MS = 500.0  # the sampling interval assumed when no appearance has two detections
 MIN_INTERVAL_MS, MAX_INTERVAL_MS = 40.0, 2000.0  # bounds of the inferred interval

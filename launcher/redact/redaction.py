@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..appearances import Appearance
-from ..errors import BadInput, ExitCode
+from ..jobs.appearances import Appearance
+from ..jobs.errors import BadInput, ExitCode
 from .audit import Audit, audit_video, default_every, load_detector
 from .boxes import Padding, Timeline
 from .writer import DEFAULT_STYLE, STYLES, Quality, VideoSource, Written, check_output, redact_video

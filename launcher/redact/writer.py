@@ -37,7 +37,7 @@ import av
 import numpy as np
 from PIL import Image, ImageFilter
 
-from ..errors import BadInput, LauncherError
+from ..jobs.errors import BadInput, LauncherError
 from .boxes import FaceBox, Timeline
 
 STYLES = ("blur", "pixelate", "box")

@@ -41,6 +41,15 @@ FORBIDDEN_INSIDE = {
     "launcher.batch": ("launcher.single", "launcher.cli", "launcher.report"),
     "launcher.report": ("launcher.batch", "launcher.single", "launcher.upload", "launcher.cli", "launcher.options"),
     "launcher.jobs": ("launcher.functions",),
+    # Redaction serves the single launch and the batch alike, from their results: it imports neither.
+    "launcher.redact": (
+        "launcher.batch",
+        "launcher.single",
+        "launcher.cli",
+        "launcher.upload",
+        "launcher.options",
+        "launcher.functions",
+    ),
     "localaws.vision": ("localaws.rekognition", "localaws.awslambda", "localaws.deploy", "localaws.endpoint"),
 }
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from launcher.appearances import Box, Detection, group_appearances
+from launcher.jobs.appearances import Box, Detection, group_appearances
 from launcher.redact.boxes import FaceBox, Padding, Timeline, Track, sampling_interval
 
 

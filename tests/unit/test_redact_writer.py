@@ -19,8 +19,8 @@ import numpy as np
 import pytest
 from skimage.metrics import structural_similarity
 
-from launcher.appearances import Appearance, Detection, group_appearances
-from launcher.errors import BadInput, ExitCode
+from launcher.jobs.appearances import Appearance, Detection, group_appearances
+from launcher.jobs.errors import BadInput, ExitCode
 from launcher.redact.audit import Audit
 from launcher.redact.boxes import Timeline
 from launcher.redact.redaction import Redaction, RedactOptions, add_to_results, parse_keep, redact
