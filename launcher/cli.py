@@ -12,6 +12,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -30,8 +31,13 @@ from .options import (
     DEFAULT_TIMEOUT_SECONDS,
     BatchOptions,
     LaunchOptions,
+    check_batch_options,
 )
+from .redact.options import DEFAULT_STYLE, STYLES, RedactOptions, parse_keep
 from .single import Launch
+
+if TYPE_CHECKING:
+    from .redact.redaction import BatchRedaction
 from .stack import StackOutputs, load_outputs_file, load_stack
 
 EPILOG = "Exit codes: " + ", ".join(f"{code.value} {code.name.lower().replace('_', ' ')}" for code in ExitCode)
@@ -100,6 +106,31 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--debug", action="store_true", help="on an error, also print the traceback and AWS's request id"
     )
+    redaction = parser.add_argument_group(
+        "redaction (a copy of the video with every face covered, then checked for faces left: docs/redaction.md)"
+    )
+    redaction.add_argument(
+        "--redact",
+        metavar="OUT",
+        nargs="?",
+        const="",
+        help="after the job, write a copy with every face covered (default OUT: <video name>.redacted.mp4 beside "
+        "the results; in a batch DIR/<name>.redacted.mp4). Put VIDEO before it, or write --redact=OUT",
+    )
+    redaction.add_argument("--redact-style", choices=STYLES, default=DEFAULT_STYLE, help="how faces are covered")
+    redaction.add_argument(
+        "--redact-keep",
+        metavar="N[,M]",
+        help="leave these appearances uncovered (their numbers are in the results and the report)",
+    )
+    redaction.add_argument(
+        "--audit-every",
+        metavar="N",
+        type=int,
+        help="look for faces left in every N-th frame of the copy; 0: no audit (default: every frame up to 720p, "
+        "every 2nd up to 1080p, every 4th above)",
+    )
+    redaction.add_argument("--overwrite", action="store_true", help="replace a redacted copy that exists")
     batch = parser.add_argument_group("batch (several videos, a folder or an s3:// prefix)")
     batch.add_argument(
         "--out-dir",
@@ -122,10 +153,37 @@ def build_parser() -> argparse.ArgumentParser:
 SINGLE_ONLY = {"out": "--out", "key": "--key", "token": "--token", "attach": "--attach"}
 
 
+def _redact_options(args: argparse.Namespace) -> RedactOptions | None:
+    """--redact and its companions; these without --redact are refused."""
+    if args.redact is None:
+        given = [
+            option
+            for option, value, default in (
+                ("--redact-style", args.redact_style, DEFAULT_STYLE),
+                ("--redact-keep", args.redact_keep, None),
+                ("--audit-every", args.audit_every, None),
+                ("--overwrite", args.overwrite, False),
+            )
+            if value != default
+        ]
+        if given:
+            raise BadInput(f"{', '.join(given)} apply with --redact")
+        return None
+    return RedactOptions(
+        out=Path(args.redact) if args.redact else None,
+        style=args.redact_style,
+        keep=parse_keep(args.redact_keep),
+        audit_every=args.audit_every,
+        overwrite=args.overwrite,
+    )
+
+
 def _batch_options(args: argparse.Namespace, outputs: StackOutputs) -> BatchOptions:
     for name, option in SINGLE_ONLY.items():
         if getattr(args, name) is not None:
             raise BadInput(f"{option} applies to one video; a batch names its files with --out-dir and derives tokens")
+    if args.redact:
+        raise BadInput("--redact OUT names one video's copy; a batch writes DIR/<name>.redacted.mp4 (DIR: --out-dir)")
     return BatchOptions(
         videos=args.videos,
         outputs=outputs,
@@ -138,10 +196,18 @@ def _batch_options(args: argparse.Namespace, outputs: StackOutputs) -> BatchOpti
         timeout=args.timeout,
         grace=args.grace,
         retry_wait=args.retry_wait,
+        redact=_redact_options(args),
     )
 
 
 def _run_batch(options: BatchOptions, report: bool = False) -> int:
+    detector = None
+    if options.redact is not None:
+        check_batch_options(options)
+        if options.redact.audit_every != 0:
+            from .redact.audit import load_detector  # PyAV and a detector: only for --redact
+
+            detector = load_detector(options.redact.detector)  # refused now, not after the batch
     batch = Batch(options)
     try:
         tally = batch.run()
@@ -153,13 +219,42 @@ def _run_batch(options: BatchOptions, report: bool = False) -> int:
         )
         return ExitCode.INTERRUPTED
     print(tally.describe(options.out_dir))
+    clients = Clients(options.outputs.region)
+    redacted: list[BatchRedaction] = []
+    if options.redact is not None:
+        from .redact.redaction import redact_batch  # PyAV: only for --redact
+
+        redacted = redact_batch(
+            read_batch_log(options.out_dir),
+            options.out_dir,
+            options.fmt,
+            options.redact,
+            lambda: clients("s3"),
+            detector,
+            on_video=_print_redaction,
+        )
     if report:
         from .report.html import batch_report  # Pillow and the frame grabbing: only for --report
 
-        clients = Clients(options.outputs.region)
-        index = batch_report(read_batch_log(options.out_dir), options.out_dir, options.fmt, lambda: clients("s3"))
+        sections = {str(item.results): item.redaction.in_report for item in redacted if item.redaction is not None}
+        index = batch_report(
+            read_batch_log(options.out_dir), options.out_dir, options.fmt, lambda: clients("s3"), sections
+        )
         print(f"report written to {index}")
-    return ExitCode.OK if tally.ok else ExitCode.BATCH_INCOMPLETE
+    if not tally.ok or any(item.error for item in redacted):
+        return ExitCode.BATCH_INCOMPLETE
+    if any(item.redaction is not None and item.redaction.leaked for item in redacted):
+        return ExitCode.REDACTION_LEAKS
+    return ExitCode.OK
+
+
+def _print_redaction(item: BatchRedaction) -> None:
+    if item.error:
+        print(f"error: {item.video}: redaction failed: {item.error}", file=sys.stderr)
+    elif item.skipped is not None:
+        print(f"{item.video}: {item.skipped} exists, not redacted again (--overwrite redoes it)")
+    elif item.redaction is not None:
+        print(f"{item.video}: {item.redaction.describe()}")
 
 
 def _reattach_command(argv: Sequence[str], job_id: str) -> str:
@@ -209,6 +304,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 grace=args.grace,
                 retry_wait=args.retry_wait,
                 report=args.report,
+                redact=_redact_options(args),
             )
         )
         result = launch.run()
@@ -238,6 +334,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return ExitCode.AWS_ERROR
     print(f"job {result.job_id}: {result.summary.describe()}")
     print(f"results written to {result.out}")
+    if result.redaction is not None:
+        print(result.redaction.describe())
+        if result.redaction.leaked:
+            frames = ", ".join(str(leak.frame) for leak in result.redaction.audit.leaks[:10])
+            more = "…" if len(result.redaction.audit.leaks) > 10 else ""
+            print(
+                f"warning: faces were still found in {len(result.redaction.audit.leaks)} frame(s) of the copy "
+                f"({frames}{more}): see Redaction in the results",
+                file=sys.stderr,
+            )
     if result.report:
         print(f"report written to {result.report}")
-    return ExitCode.OK
+    return result.exit_code

@@ -14,6 +14,7 @@ from .jobs.errors import BadInput
 from .jobs.formats import FORMATS
 from .jobs.notifications import DEFAULT_GRACE_SECONDS
 from .jobs.s3video import is_s3_uri, parse_s3_uri
+from .redact.options import RedactOptions
 from .stack import StackOutputs
 from .upload import check_local_video
 
@@ -50,6 +51,7 @@ class LaunchOptions(JobOptions):
     out: Path | None = None
     attach: str | None = None
     report: bool = False
+    redact: RedactOptions | None = None  # --redact: also write a copy with every face covered
 
     @property
     def is_s3(self) -> bool:
@@ -65,6 +67,12 @@ class LaunchOptions(JobOptions):
         """Beside the results file."""
         return self.out_path().parent / f"{self.video_name()}.faces.html"
 
+    def redact_path(self) -> Path | None:
+        """The redacted copy: --redact's OUT, or <video name>.redacted.mp4 beside the results."""
+        if self.redact is None:
+            return None
+        return self.redact.path(self.video_name(), self.out_path().parent)
+
 
 @dataclass(frozen=True, kw_only=True)
 class BatchOptions(JobOptions):
@@ -74,6 +82,7 @@ class BatchOptions(JobOptions):
     out_dir: Path = DEFAULT_OUT_DIR
     recursive: bool = False
     max_jobs: int = MAX_OPEN_JOBS  # the service's default quota
+    redact: RedactOptions | None = None  # --redact: DIR/<name>.redacted.mp4 for each video that succeeded
 
 
 def check_job_options(options: JobOptions) -> None:
@@ -115,6 +124,10 @@ def check_launch_options(options: LaunchOptions) -> None:
     for path in (out, options.report_path()) if options.report else (out,):
         if path.is_dir():
             raise BadInput(f"cannot write {path}: it is a folder")
+    redacted = options.redact_path()
+    if options.redact is not None and redacted is not None:
+        options.redact.check()
+        options.redact.check_path(redacted, options.video, (out, options.report_path()))
 
 
 def check_batch_options(options: BatchOptions) -> None:
@@ -127,3 +140,9 @@ def check_batch_options(options: BatchOptions) -> None:
             f"videos under s3://{options.outputs.bucket_name}/{options.outputs.incoming_prefix} instead of a batch"
         )
     check_job_options(options)
+    if options.redact is not None:
+        options.redact.check()
+        if options.redact.out is not None:
+            raise BadInput(
+                "--redact OUT names one video's copy; a batch writes DIR/<name>.redacted.mp4 (use --out-dir)"
+            )

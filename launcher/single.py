@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
@@ -19,6 +20,9 @@ from .jobs.s3video import S3Video
 from .options import LaunchOptions, check_launch_options
 from .upload import UPLOAD_PREFIX, pinned_video
 
+if TYPE_CHECKING:
+    from .redact.redaction import Redaction
+
 
 @dataclass(frozen=True)
 class LaunchResult:
@@ -26,6 +30,12 @@ class LaunchResult:
     out: Path
     summary: Summary
     report: Path | None = None
+    redaction: Redaction | None = None
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """OK, or REDACTION_LEAKS when the redacted copy was written but its audit found faces."""
+        return self.redaction.exit_code if self.redaction is not None else ExitCode.OK
 
 
 class Launch:
@@ -35,10 +45,15 @@ class Launch:
         self.options = options
         self.job_id: str | None = options.attach
         self._report = report
+        self._audit_detector: Any = None
 
     def run(self) -> LaunchResult:
         options = self.options
         check_launch_options(options)
+        if options.redact is not None and options.redact.audit_every != 0:
+            from .redact.audit import load_detector  # PyAV and a detector: only for --redact
+
+            self._audit_detector = load_detector(options.redact.detector)  # refused now, not after the job
         deadline = time.monotonic() + options.timeout
         clients = Clients(options.outputs.region)
         jobs = FaceDetection(clients("rekognition"))
@@ -69,14 +84,42 @@ class Launch:
         out = options.out_path()
         with tqdm(desc="fetching results", unit=" faces", leave=False, disable=None) as progress:
             summary = write_results(jobs.pages(job_id), out, options.fmt, on_face=progress.update)
-        report = self._write_report(clients, out, summary) if options.report else None
-        return LaunchResult(job_id, out, summary, report)
+        return self._finish(clients, job_id, out, summary)
 
-    def _write_report(self, clients: Clients, results: Path, summary: Summary) -> Path:
+    def _finish(self, clients: Clients, job_id: str, out: Path, summary: Summary) -> LaunchResult:
+        """After the results: the redacted copy (and its audit) if asked for, then the report."""
+        redaction = self._redact(clients, out, summary) if self.options.redact is not None else None
+        report = self._write_report(clients, out, summary, redaction) if self.options.report else None
+        return LaunchResult(job_id, out, summary, report, redaction)
+
+    def _redact(self, clients: Clients, results: Path, summary: Summary) -> Redaction:
+        from .redact.redaction import add_to_results, redact, video_source  # PyAV: only for --redact
+
+        options = self.options
+        assert options.redact is not None
+        out = options.redact_path()
+        assert out is not None
+        frames = summary.header.get("VideoMetadata", {})
+        total = round(frames.get("DurationMillis", 0) / 1000 * frames.get("FrameRate", 0)) or None
+        with (
+            video_source(options.video, summary.header, lambda: clients("s3")) as source,
+            tqdm(desc="redacting", total=total, unit=" frames", leave=False, disable=None) as writing,
+        ):
+            redaction = redact(
+                source, summary.appearances, out, options.redact, on_frame=writing.update, detector=self._audit_detector
+            )
+        add_to_results(results, options.fmt, redaction.to_api())
+        return redaction
+
+    def _write_report(
+        self, clients: Clients, results: Path, summary: Summary, redaction: Redaction | None = None
+    ) -> Path:
         from .report.html import video_report, write_report  # Pillow and the frame grabbing: only for --report
 
         options = self.options
         video = video_report(options.video_name(), options.video, summary, results, lambda: clients("s3"))
+        if redaction is not None:
+            video = redaction.in_report(video)
         if video.note:
             self._report(video.note)
         return write_report([video], options.report_path())
@@ -104,8 +147,7 @@ class Launch:
             raise LauncherError(f"job {job_id} ended {document.get('JobStatus')}: {message}", ExitCode.JOB_FAILED)
         out = options.out_path()
         summary = write_results(iter([document]), out, options.fmt)
-        report = self._write_report(clients, out, summary) if options.report else None
-        return LaunchResult(job_id, out, summary, report)
+        return self._finish(clients, job_id, out, summary)
 
     def _video(self, clients: Clients) -> S3Video:
         """The pinned object version to run on: the s3:// URI's, or the local file's upload."""

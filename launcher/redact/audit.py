@@ -42,12 +42,12 @@ from ..jobs.appearances import Box
 from ..jobs.errors import BadInput
 from ..report.thumbnails import Thumbnail, thumbnail
 from .boxes import Timeline
+from .options import DETECTORS
 
 DETECTION_SHORT_SIDE = 540  # the copy the detector sees, as the emulator's (never upscaled)
 MAX_THUMBNAILS = 24  # leaks with a thumbnail for the report; every leak is counted and listed
 PROJECT_DETECTOR_MODULES = ("localaws.vision.detector", "localaws.rekognition.detector")
 YUFACE_MIN_SCORE = 60
-DETECTORS = ("auto", "retinaface", "yuface", "opencv")
 
 
 def default_every(width: int, height: int) -> int:

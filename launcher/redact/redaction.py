@@ -3,65 +3,35 @@ the job (single launch and batch alike), and what goes into the results (``Redac
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import json
 import os
-import re
 import tempfile
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from ..jobs.appearances import Appearance
-from ..jobs.errors import BadInput, ExitCode
-from .audit import Audit, audit_video, default_every, load_detector
-from .boxes import Padding, Timeline
-from .writer import DEFAULT_STYLE, STYLES, Quality, VideoSource, Written, check_output, redact_video
+from ..jobs.errors import BadInput, ExitCode, LauncherError
+from ..jobs.formats import read_summary
+from ..jobs.s3video import S3Video, is_s3_uri, parse_s3_uri
+from .audit import Audit, AuditDetector, audit_video, default_every, load_detector
+from .boxes import Timeline
+from .options import RedactOptions, redacted_name
+from .writer import VideoSource, Written, redact_video
 
-SUFFIX = ".redacted.mp4"
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+    from ..report.html import VideoReport
+
+MEMBER = b', "Redaction": '
+TAIL_BYTES = 16 * 1024**2  # where a JSON results file's end (and an earlier Redaction) is looked for
 SIDECAR_SUFFIX = ".redaction.json"  # beside a jsonl or csv results file, which has no place for it
-
-
-def redacted_name(video_name: str) -> str:
-    """``<name>.redacted.mp4``, ``<name>`` as in the results' ``<name>.faces.<format>``."""
-    return f"{video_name}{SUFFIX}"
-
-
-def parse_keep(text: str | None) -> tuple[int, ...]:
-    """``--redact-keep N[,M...]``: appearance numbers (as the results and the report show them)."""
-    if not text:
-        return ()
-    numbers = []
-    for part in text.split(","):
-        part = part.strip()
-        if not re.fullmatch(r"\d+", part):
-            raise BadInput(f"--redact-keep {text!r}: expected appearance numbers such as 0 or 0,3")
-        numbers.append(int(part))
-    return tuple(sorted(set(numbers)))
-
-
-@dataclass(frozen=True)
-class RedactOptions:
-    """``--redact`` and its companions."""
-
-    out: Path | None = None  # None: <name>.redacted.mp4 beside the results
-    style: str = DEFAULT_STYLE
-    keep: tuple[int, ...] = ()
-    audit_every: int | None = None  # None: default_every(width, height); 0: no audit
-    overwrite: bool = False
-    detector: str = "auto"
-    quality: Quality = field(default_factory=Quality)
-    padding: Padding = field(default_factory=Padding)
-
-    def check(self) -> None:
-        """What can be refused before a job starts (the output path is checked by ``check_output``)."""
-        if self.style not in STYLES:
-            raise BadInput(f"--redact-style {self.style!r}: choose one of {', '.join(STYLES)}")
-        if self.audit_every is not None and self.audit_every < 0:
-            raise BadInput(f"--audit-every must be 0 (no audit) or more, got {self.audit_every}")
-
-    def path(self, video_name: str, beside: Path) -> Path:
-        return self.out if self.out is not None else beside / redacted_name(video_name)
 
 
 @dataclass(frozen=True)
@@ -91,6 +61,14 @@ class Redaction:
             **self.audit.to_api(),
         }
 
+    def in_report(self, video: VideoReport) -> VideoReport:
+        """The video's report part with this redaction's section: the copy, the audit, the leaks."""
+        from ..report.html import RedactionReport
+
+        leaks = [(leak.frame, leak.timestamp_ms, leak.thumbnail) for leak in self.audit.leaks]
+        section = RedactionReport(self.written.path, self.describe(), leaks)
+        return dataclasses.replace(video, redaction=section)
+
     def describe(self) -> str:
         written = self.written
         return (
@@ -105,8 +83,11 @@ def redact(
     out: Path,
     options: RedactOptions,
     on_frame: Callable[[], object] = lambda: None,
+    detector: AuditDetector | None = None,
+    on_audited: Callable[[], object] = lambda: None,
 ) -> Redaction:
-    """Write ``out`` from ``source`` with every appearance not kept covered, then audit it."""
+    """Write ``out`` from ``source`` with every appearance not kept covered, then audit it (with
+    ``detector``, else the one ``options`` names)."""
     options.check()
     known = {appearance.index for appearance in appearances}
     unknown = sorted(set(options.keep) - known)
@@ -118,7 +99,8 @@ def redact(
             else f"--redact-keep {','.join(map(str, unknown))}: this video has no appearances"
         )
     # The detector first: a missing one is refused before minutes of encoding.
-    detector = load_detector(options.detector) if options.audit_every != 0 else None
+    if detector is None and options.audit_every != 0:
+        detector = load_detector(options.detector)
     timeline = Timeline(appearances, options.padding, options.keep)
     written = redact_video(
         source, out, timeline, options.style, options.quality, options.overwrite, lambda _covered: on_frame()
@@ -127,7 +109,8 @@ def redact(
     if detector is None or every == 0:
         audit = Audit("none", 0, frames=written.frames)
     else:
-        audit = audit_video(written.path, detector, every, Timeline(appearances, options.padding, options.keep))
+        timeline = Timeline(appearances, options.padding, options.keep)
+        audit = audit_video(written.path, detector, every, timeline, on_audited)
     return Redaction(written, audit, options.style, options.keep)
 
 
@@ -141,13 +124,18 @@ def add_to_results(results: Path, fmt: str, redaction: dict[str, Any]) -> Path:
         return sidecar
     size = results.stat().st_size
     with results.open("rb") as source:
-        tail_start = max(0, size - 64)
+        tail_start = max(0, size - TAIL_BYTES)
         source.seek(tail_start)
         tail = source.read()
         end = tail.rstrip().rfind(b"}")
         if end < 0:
             raise BadInput(f"{results} is not a JSON document: cannot add the redaction to it")
         keep = tail_start + end  # everything before the document's closing brace
+        earlier = tail.rfind(MEMBER)
+        if earlier >= 0:  # a redaction written before (--overwrite): replaced, not repeated
+            with contextlib.suppress(ValueError):
+                json.loads(tail[earlier + len(MEMBER) : end])
+                keep = tail_start + earlier
 
         def write(stream: Any) -> None:
             source.seek(0)
@@ -158,7 +146,7 @@ def add_to_results(results: Path, fmt: str, redaction: dict[str, Any]) -> Path:
                     break
                 stream.write(chunk)
                 remaining -= len(chunk)
-            stream.write((', "Redaction": ' + json.dumps(redaction) + "}\n").encode())
+            stream.write(MEMBER + (json.dumps(redaction) + "}\n").encode())
 
         _replace(results, write)
     return results
@@ -176,4 +164,68 @@ def _replace(path: Path, write: Callable[[Any], object]) -> None:
         raise
 
 
-__all__ = ["RedactOptions", "Redaction", "add_to_results", "check_output", "parse_keep", "redact", "redacted_name"]
+@contextlib.contextmanager
+def video_source(video: str, header: Mapping[str, Any], s3: Callable[[], S3Client]) -> Iterator[VideoSource]:
+    """What to read the video from: the local file, or the S3 object version the job ran on (the
+    results' ``Video``, else the URI given), streamed through ranged reads."""
+    if not is_s3_uri(video) and Path(video).is_file():
+        yield Path(video)
+        return
+    from ..report.thumbnails import S3ObjectReader
+
+    s3_object = header.get("Video", {}).get("S3Object", {})
+    if s3_object:
+        pinned = S3Video(s3_object["Bucket"], s3_object["Name"], s3_object.get("Version"))
+    elif is_s3_uri(video):
+        pinned = parse_s3_uri(video)
+    else:
+        raise BadInput(f"cannot redact {video}: it is not here and the results name no S3 object")
+    with S3ObjectReader(s3(), pinned) as reader:
+        yield reader
+
+
+@dataclass(frozen=True)
+class BatchRedaction:
+    """One batch video's redaction: done, skipped (its copy exists, from an earlier run) or failed."""
+
+    video: str
+    results: Path
+    redaction: Redaction | None = None
+    skipped: Path | None = None
+    error: str | None = None
+
+
+def redact_batch(
+    ended: Sequence[Mapping[str, Any]],
+    out_dir: Path,
+    fmt: str,
+    options: RedactOptions,
+    s3: Callable[[], S3Client],
+    detector: AuditDetector | None = None,
+    on_video: Callable[[BatchRedaction], object] = lambda done: None,
+) -> list[BatchRedaction]:
+    """``DIR/<name>.redacted.mp4`` for each video of the batch log (``ended``) whose results are in
+    ``DIR``, one after the other (each uses both cores). A copy that exists is skipped unless
+    ``options.overwrite``: a resumed batch does not redo them."""
+    done = []
+    for line in ended:
+        results = Path(line["results"]) if line.get("results") else None
+        if results is None or not results.is_file():
+            continue
+        name = results.name.removesuffix(f".faces.{fmt}")
+        out = out_dir / redacted_name(name)
+        item: BatchRedaction
+        if out.exists() and not options.overwrite:
+            item = BatchRedaction(line["video"], results, skipped=out)
+        else:
+            try:
+                summary = read_summary(results, fmt)
+                with video_source(line["video"], summary.header, s3) as source:
+                    redaction = redact(source, summary.appearances, out, options, detector=detector)
+                add_to_results(results, fmt, redaction.to_api())
+                item = BatchRedaction(line["video"], results, redaction)
+            except (LauncherError, ClientError, BotoCoreError, OSError) as error:
+                item = BatchRedaction(line["video"], results, error=str(error))
+        on_video(item)
+        done.append(item)
+    return done

@@ -39,9 +39,8 @@ from PIL import Image, ImageFilter
 
 from ..jobs.errors import BadInput, LauncherError
 from .boxes import FaceBox, Timeline
+from .options import DEFAULT_STYLE, STYLES, Quality, check_output
 
-STYLES = ("blur", "pixelate", "box")
-DEFAULT_STYLE = "blur"
 # Blur: a Gaussian whose standard deviation is this share of the covered box's shorter side. At 0.2
 # nothing of a face's features survives (eyes, nose and mouth are each about a fifth of a face), and
 # neither RetinaFace nor libfacedetection finds a face in it (tests/unit/test_redact_writer.py).
@@ -51,21 +50,6 @@ PIXELATE_BLOCKS = 5
 PLANAR_FORMATS = ("yuv420p", "yuvj420p")
 
 VideoSource = Path | BinaryIO | io.RawIOBase
-
-
-@dataclass(frozen=True)
-class Quality:
-    """The H.264 (libx264) settings. CRF 20 is visually close to the source for most footage (18
-    is usually called transparent, 23 is x264's default); ``veryfast`` keeps 1920x1080 at about
-    twice real time on two cores (bench/redaction.py). Lower CRF: larger, closer to the source;
-    slower presets: smaller at the same quality."""
-
-    crf: int = 20
-    preset: str = "veryfast"
-    threads: int = 0  # 0: libx264 and the decoder pick from the cores
-
-    def options(self) -> dict[str, str]:
-        return {"crf": str(self.crf), "preset": self.preset}
 
 
 @dataclass(frozen=True)
@@ -84,25 +68,6 @@ class Written:
 
 class UnreadableVideo(LauncherError):
     """The video could not be read or written; the message says why."""
-
-
-def check_output(out: Path, overwrite: bool) -> None:
-    """Refuse, with one line, an output the redaction could not write: an existing file (unless
-    ``overwrite``), a folder, a missing or unwritable folder. Checked before a job starts and again
-    before writing."""
-    if out.is_dir():
-        raise BadInput(f"cannot write {out}: it is a folder")
-    if out.exists() and not overwrite:
-        raise BadInput(f"{out} exists: pass --overwrite to replace it, or name another output")
-    folder = out.parent
-    if not folder.is_dir():
-        raise BadInput(f"cannot write {out}: the folder {folder} does not exist")
-    try:
-        handle, probe = tempfile.mkstemp(dir=folder, prefix=f".{out.name}.", suffix=".probe")
-    except OSError as error:
-        raise BadInput(f"cannot write {out}: {error.strerror or error} in {folder}") from None
-    os.close(handle)
-    os.unlink(probe)
 
 
 def output_format(out: Path) -> str:

@@ -74,6 +74,16 @@ p.empty { color: var(--muted); }
 
 
 @dataclass(frozen=True)
+class RedactionReport:
+    """What the report shows of a redacted copy (``--redact``): where it is, one line on it and
+    its leak audit, and the frames where a face was still found (frame, timestamp, picture)."""
+
+    output: Path
+    line: str
+    leaks: list[tuple[int, int, Thumbnail | None]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class VideoReport:
     """What the report shows of one video."""
 
@@ -83,6 +93,7 @@ class VideoReport:
     thumbnails: dict[int, Thumbnail] = field(default_factory=dict)  # by appearance index
     results: Path | None = None  # the results file, linked from the report
     note: str | None = None  # why something is missing (e.g. no thumbnails)
+    redaction: RedactionReport | None = None  # --redact: the copy and its leak audit
 
 
 def video_report(
@@ -111,16 +122,25 @@ def video_report(
     return VideoReport(name, source, summary, pictures, results, note)
 
 
-def batch_report(ended: Iterable[Mapping[str, Any]], out_dir: Path, fmt: str, s3: Callable[[], S3Client]) -> Path:
+def batch_report(
+    ended: Iterable[Mapping[str, Any]],
+    out_dir: Path,
+    fmt: str,
+    s3: Callable[[], S3Client],
+    redactions: Mapping[str, Callable[[VideoReport], VideoReport]] | None = None,
+) -> Path:
     """``DIR/index.html`` for a batch: a section for each video whose results are in ``DIR`` (those
-    of this run and those it skipped as already done), from the batch log's lines (``ended``)."""
+    of this run and those it skipped as already done), from the batch log's lines (``ended``).
+    ``redactions`` adds a redacted copy's part to a video's section (by results path)."""
     videos = []
     for line in ended:
         results = Path(line["results"]) if line.get("results") else None
         if results is None or not results.is_file():
             continue
         name = results.name.removesuffix(f".faces.{fmt}")
-        videos.append(video_report(name, line["video"], read_summary(results, fmt), results, s3))
+        video = video_report(name, line["video"], read_summary(results, fmt), results, s3)
+        add_redaction = (redactions or {}).get(str(results))
+        videos.append(add_redaction(video) if add_redaction is not None else video)
     return write_report(videos, out_dir / "index.html", f"Faces in {len(videos)} video(s)")
 
 
@@ -261,11 +281,41 @@ def _counts(video: VideoReport) -> str:
     return '<ul class="counts">' + "".join(f"<li><b>{value}</b> {label}</li>" for value, label in items) + "</ul>"
 
 
+def _leak(frame: int, timestamp: int, picture: Thumbnail | None, anchor: str) -> str:
+    image = '<div class="none">no picture</div>'
+    if picture is not None:
+        image = (
+            f'<svg viewBox="0 0 {picture.width} {picture.height}" width="{picture.width}" height="{picture.height}" '
+            f'role="img" aria-label="face found in frame {frame}">'
+            f'<image href="{picture.data_uri()}" width="{picture.width}" height="{picture.height}"/></svg>'
+        )
+    return (
+        f'<figure class="appearance leak" id="{anchor}-leak{frame}" data-leak-frame="{frame}">{image}'
+        f"<figcaption>frame {frame} at {clock(timestamp)}</figcaption></figure>"
+    )
+
+
+def _redaction(video: VideoReport, anchor: str, folder: Path) -> str:
+    redaction = video.redaction
+    if redaction is None:
+        return ""
+    link = Path(os.path.relpath(redaction.output, folder)).as_posix()
+    parts = [
+        f'<h3>Redacted copy</h3><p class="redaction"><a href="{escape(link)}">{escape(redaction.output.name)}</a>: '
+        f"{escape(redaction.line)}</p>"
+    ]
+    if redaction.leaks:
+        cards = "".join(_leak(frame, at, picture, anchor) for frame, at, picture in redaction.leaks)
+        parts.append(f'<p class="note">Faces were still found in these frames:</p><div class="cards">{cards}</div>')
+    return "".join(parts)
+
+
 def _section(video: VideoReport, anchor: str, folder: Path) -> str:
     parts = [f'<section class="video" id="{anchor}"><h2>{escape(video.name)}</h2>', _metadata(video, folder)]
     parts.append(_counts(video))
     if video.note:
         parts.append(f'<p class="note">{escape(video.note)}</p>')
+    parts.append(_redaction(video, anchor, folder))
     if not video.summary.appearances:
         parts.append('<p class="empty">No faces were found in this video.</p></section>')
         return "".join(parts)

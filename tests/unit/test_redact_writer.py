@@ -23,8 +23,9 @@ from launcher.jobs.appearances import Appearance, Detection, group_appearances
 from launcher.jobs.errors import BadInput, ExitCode
 from launcher.redact.audit import Audit
 from launcher.redact.boxes import Timeline
-from launcher.redact.redaction import Redaction, RedactOptions, add_to_results, parse_keep, redact
-from launcher.redact.writer import STYLES, UnreadableVideo, display_matrix, redact_video
+from launcher.redact.options import STYLES, RedactOptions, parse_keep
+from launcher.redact.redaction import Redaction, add_to_results, redact
+from launcher.redact.writer import UnreadableVideo, display_matrix, redact_video
 from synthetic.scenes import Scene, crossing_movers, make_scene, scene_faces
 
 RECOGNISABLE_SSIM = 0.35
@@ -225,6 +226,9 @@ def test_the_redaction_goes_into_json_results_or_beside_other_formats(tmp_path: 
     assert add_to_results(results, "json", member) == results
     document = json.loads(results.read_text())
     assert document["Redaction"] == member and document["Faces"] == [{"Timestamp": 0}]
+    again = {**member, "leaks": []}
+    add_to_results(results, "json", again)  # --overwrite: replaced, not repeated
+    assert results.read_text().count('"Redaction"') == 1 and json.loads(results.read_text())["Redaction"] == again
     csv_results = tmp_path / "clip.mp4.faces.csv"
     csv_results.write_text("timestamp_ms\n0\n")
     sidecar = add_to_results(csv_results, "csv", member)

@@ -1,0 +1,107 @@
+"""``--redact`` and its companions: the options, their defaults and the checks made before a job
+starts. Standard library only, so the command line does not load PyAV to parse them."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..jobs.errors import BadInput
+from .boxes import Padding
+
+SUFFIX = ".redacted.mp4"
+STYLES = ("blur", "pixelate", "box")
+DEFAULT_STYLE = "blur"
+DETECTORS = ("auto", "retinaface", "yuface", "opencv")
+
+
+@dataclass(frozen=True)
+class Quality:
+    """The H.264 (libx264) settings. CRF 20 is visually close to the source for most footage (18
+    is usually called transparent, 23 is x264's default); ``veryfast`` keeps 1920x1080 above twice
+    real time on two cores (bench/redaction.py). Lower CRF: larger, closer to the source; slower
+    presets: smaller at the same quality."""
+
+    crf: int = 20
+    preset: str = "veryfast"
+    threads: int = 0  # 0: libx264 and the decoder pick from the cores
+
+    def options(self) -> dict[str, str]:
+        return {"crf": str(self.crf), "preset": self.preset}
+
+
+def redacted_name(video_name: str) -> str:
+    """``<name>.redacted.mp4``, ``<name>`` as in the results' ``<name>.faces.<format>``."""
+    return f"{video_name}{SUFFIX}"
+
+
+def parse_keep(text: str | None) -> tuple[int, ...]:
+    """``--redact-keep N[,M...]``: appearance numbers (as the results and the report show them)."""
+    if not text:
+        return ()
+    numbers = []
+    for part in text.split(","):
+        part = part.strip()
+        if not re.fullmatch(r"\d+", part):
+            raise BadInput(f"--redact-keep {text!r}: expected appearance numbers such as 0 or 0,3")
+        numbers.append(int(part))
+    return tuple(sorted(set(numbers)))
+
+
+def check_output(out: Path, overwrite: bool) -> None:
+    """Refuse, with one line, an output the redaction could not write: an existing file (unless
+    ``overwrite``), a folder, a missing or unwritable folder. Checked before a job starts and again
+    before writing."""
+    if out.is_dir():
+        raise BadInput(f"cannot write {out}: it is a folder")
+    if out.exists() and not overwrite:
+        raise BadInput(f"{out} exists: pass --overwrite to replace it, or name another output")
+    folder = out.parent
+    if not folder.is_dir():
+        raise BadInput(f"cannot write {out}: the folder {folder} does not exist")
+    try:
+        handle, probe = tempfile.mkstemp(dir=folder, prefix=f".{out.name}.", suffix=".probe")
+    except OSError as error:
+        raise BadInput(f"cannot write {out}: {error.strerror or error} in {folder}") from None
+    os.close(handle)
+    os.unlink(probe)
+
+
+@dataclass(frozen=True)
+class RedactOptions:
+    """What ``--redact`` asks for."""
+
+    out: Path | None = None  # None: <name>.redacted.mp4 beside the results
+    style: str = DEFAULT_STYLE
+    keep: tuple[int, ...] = ()
+    audit_every: int | None = None  # None: every frame up to 720p (audit.default_every); 0: no audit
+    overwrite: bool = False
+    detector: str = "auto"
+    quality: Quality = field(default_factory=Quality)
+    padding: Padding = field(default_factory=Padding)
+
+    def check(self) -> None:
+        """What can be refused before a job starts (the output path: ``check_output``)."""
+        if self.style not in STYLES:
+            raise BadInput(f"--redact-style {self.style!r}: choose one of {', '.join(STYLES)}")
+        if self.audit_every is not None and self.audit_every < 0:
+            raise BadInput(f"--audit-every must be 0 (no audit) or more, got {self.audit_every}")
+        if self.detector not in DETECTORS:
+            raise BadInput(f"audit detector {self.detector!r}: choose one of {', '.join(DETECTORS)}")
+
+    def path(self, video_name: str, beside: Path) -> Path:
+        return self.out if self.out is not None else beside / redacted_name(video_name)
+
+    def check_path(self, out: Path, video: str | None = None, others: tuple[Path, ...] = ()) -> None:
+        """The output may be written, and is neither the video itself nor another file of the launch."""
+        if video is not None and not video.lower().startswith("s3:"):
+            source = Path(video)
+            if source.exists() and out.exists() and out.resolve() == source.resolve():
+                raise BadInput(f"--redact {out}: that is the video itself; name another output")
+        for other in others:
+            if out.resolve() == other.resolve():
+                raise BadInput(f"--redact {out}: that is also the results or report file; name another output")
+        check_output(out, self.overwrite)

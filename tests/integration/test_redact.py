@@ -1,0 +1,206 @@
+"""``--redact`` end to end: the launcher against the local endpoint (its emulator really detects the
+faces, every 200 ms), a redacted copy written from the job's results, and its leak audit.
+
+The videos are synthetic scenes made from real photographs (synthetic/scenes.py): faces moving fast,
+crossing, entering and leaving at the frame's edges, at a variable frame rate, with AAC audio. Each
+face's place in every frame is known, so "covered" is measured against the original's pixels."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from skimage.metrics import structural_similarity
+
+from launcher.cli import main
+from launcher.jobs.errors import ExitCode
+from launcher.report.thumbnails import S3ObjectReader
+from synthetic.scenes import Scene, crossing_movers, make_scene
+from tests.support.aws import read_json, upload
+
+RECOGNISABLE_SSIM = 0.35  # tests/unit/test_redact_writer.py: encoding alone gives 0.98, covered faces < 0.3
+
+
+def launch(stack, *args: str) -> int:
+    return main([*args, "--outputs", str(stack["file"])])
+
+
+def job_count(endpoint) -> int:
+    return endpoint.rekognition.store.count()
+
+
+@pytest.fixture(scope="module")
+def scenes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Scene]:
+    folder = tmp_path_factory.mktemp("scenes")
+    movers = crossing_movers(640, 360)
+    times = [round(t) for t in np.cumsum([0] + [33.3, 33.3, 50.0, 16.7, 33.3, 66.7] * 15)][:78]
+    # A face pasted, far from the others, into three frames between the emulator's samples (it
+    # samples the first frame at or after each multiple of 200 ms): no result covers it.
+    between = [index for index, t in enumerate(times) if 1020 < t < 1180][:3]
+    return {
+        "crossing": make_scene(folder / "crossing.mp4", movers),
+        "planted": make_scene(
+            folder / "planted.mp4", movers, timestamps_ms=times, planted=between, planted_at=(20, 215)
+        ),
+    }
+
+
+def rgb_frames(path: Path) -> Iterator[np.ndarray]:
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            yield frame.to_ndarray(format="rgb24")
+
+
+def recognisable_faces(scene: Scene, copy: Path) -> tuple[int, list[tuple[int, int, float]]]:
+    """How many faces were measured, and those whose visible pixels (at least a fifth of the face)
+    are still similar to the original's: (frame, mover, SSIM)."""
+    measured, similar = 0, []
+    for index, (original, redacted) in enumerate(zip(rgb_frames(scene.path), rgb_frames(copy), strict=True)):
+        for face in scene.faces(index):
+            if face.visible.sum() < 0.2 * face.box.width * face.box.height:
+                continue
+            rows, columns = np.nonzero(face.visible)
+            window = slice(rows.min(), rows.max() + 1), slice(columns.min(), columns.max() + 1)
+            before, after = original[window].mean(axis=2), redacted[window].mean(axis=2)
+            if min(before.shape) < 7:
+                continue
+            measured += 1
+            ssim = float(structural_similarity(before, after, data_range=255))
+            if ssim >= RECOGNISABLE_SSIM:
+                similar.append((index, face.mover, round(ssim, 2)))
+    return measured, similar
+
+
+def audio_packets(path: Path) -> list[tuple[int | None, bytes]]:
+    with av.open(str(path)) as container:
+        return [(packet.pts, bytes(packet)) for packet in container.demux(audio=0) if packet.size]
+
+
+def test_a_local_video_redacted_and_audited(stack, aws_env, workdir, scenes, capsys):
+    scene = scenes["crossing"]
+    video = workdir / "crossing.mp4"
+    shutil.copy(scene.path, video)
+    assert launch(stack, str(video), "--redact", "--report") == ExitCode.OK
+    copy = workdir / "crossing.mp4.redacted.mp4"
+    measured, similar = recognisable_faces(scene, copy)
+    assert measured > 100 and similar == [], f"faces left recognisable (frame, mover, SSIM): {similar}"
+    assert audio_packets(copy) == audio_packets(video)
+    redaction = read_json(workdir / "crossing.mp4.faces.json")["Redaction"]
+    assert redaction["frames"] == scene.frame_count == redaction["framesAudited"]
+    assert redaction["leaks"] == [] and redaction["style"] == "blur"
+    assert redaction["detector"].startswith("retinaface"), "the local endpoint's detector is installed here"
+    out = capsys.readouterr().out
+    assert f"redacted copy written to {Path('crossing.mp4.redacted.mp4')}" in out and "no face found" in out
+    page = (workdir / "crossing.mp4.faces.html").read_text()
+    assert 'href="crossing.mp4.redacted.mp4"' in page and "data-leak-frame" not in page
+    assert list(workdir.glob(".*partial")) == []
+
+
+def test_a_planted_face_is_found_by_the_audit_with_its_own_exit_code(stack, aws_env, workdir, scenes, capsys):
+    scene = scenes["planted"]
+    video = workdir / "planted.mp4"
+    shutil.copy(scene.path, video)
+    code = launch(stack, str(video), "--redact", "out.mp4", "--report", "--redact-style", "pixelate")
+    assert code == ExitCode.REDACTION_LEAKS
+    redaction = read_json(workdir / "planted.mp4.faces.json")["Redaction"]
+    assert sorted(leak["frame"] for leak in redaction["leaks"]) == sorted(scene.planted)
+    box = redaction["leaks"][0]["faces"][0]["boundingBox"]
+    assert abs(box["Left"] * 640 - scene.planted_box.left) < 15 and abs(box["Top"] * 360 - scene.planted_box.top) < 15
+    err = capsys.readouterr().err
+    assert re.search(r"faces were still found in 3 frame\(s\) of the copy", err)
+    page = (workdir / "planted.mp4.faces.html").read_text()
+    assert page.count("data-leak-frame") == 3 and page.count('href="data:image/jpeg;base64,') >= 3
+    assert (workdir / "out.mp4").stat().st_size > 10_000
+
+
+def test_an_s3_video_is_redacted_from_ranged_reads(stack, aws, aws_env, workdir, scenes, monkeypatch):
+    scene = scenes["crossing"]
+    s3_object = upload(aws, stack["outputs"]["bucketName"], scene.path, key="incoming/remote-crossing.mp4")
+    fetched: list[int] = []
+    original = S3ObjectReader._block
+
+    def counting(reader, number):
+        fetched.append(number)
+        return original(reader, number)
+
+    monkeypatch.setattr(S3ObjectReader, "_block", counting)
+    uri = f"s3://{s3_object['Bucket']}/incoming/remote-crossing.mp4"
+    assert launch(stack, uri, "--redact", "--audit-every", "3") == ExitCode.OK
+    assert fetched, "the video was read from S3"
+    copy = workdir / "remote-crossing.mp4.redacted.mp4"
+    assert recognisable_faces(scene, copy)[1] == []
+    redaction = read_json(workdir / "remote-crossing.mp4.faces.json")["Redaction"]
+    assert redaction["framesAudited"] == len(range(0, scene.frame_count, 3))
+
+
+def test_an_existing_copy_is_refused_before_the_job(stack, endpoint, aws_env, workdir, scenes, capsys):
+    video = workdir / "again.mp4"
+    shutil.copy(scenes["crossing"].path, video)
+    (workdir / "again.mp4.redacted.mp4").write_bytes(b"an earlier copy")
+    before = job_count(endpoint)
+    assert launch(stack, str(video), "--redact") == ExitCode.BAD_INPUT
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: again.mp4.redacted.mp4 exists: pass --overwrite to replace it, or name another output"]
+    assert job_count(endpoint) == before and not (workdir / "again.mp4.faces.json").exists()
+    assert (workdir / "again.mp4.redacted.mp4").read_bytes() == b"an earlier copy"
+    assert launch(stack, str(video), "--redact", "--overwrite", "--audit-every", "0") == ExitCode.OK
+    assert (workdir / "again.mp4.redacted.mp4").stat().st_size > 10_000
+    assert read_json(workdir / "again.mp4.faces.json")["Redaction"]["framesAudited"] == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--redact", "/sys/copy.mp4"], r"^error: cannot write /sys/copy\.mp4: Permission denied in /sys$"),
+        (["--redact", "missing/copy.mp4"], r"^error: cannot write missing/copy\.mp4: the folder missing does not"),
+        (["--redact", "VIDEO"], r"^error: --redact .*: that is the video itself; name another output$"),
+        (["--redact-style", "box"], r"^error: --redact-style apply with --redact$"),
+        (["--redact", "--redact-keep", "x"], r"^error: --redact-keep 'x': expected appearance numbers"),
+        (["--redact", "--audit-every", "-1"], r"^error: --audit-every must be 0 \(no audit\) or more, got -1$"),
+    ],
+)
+def test_bad_redaction_options_are_refused_before_the_job(
+    stack, endpoint, aws_env, workdir, scenes, capsys, args, message
+):
+    video = workdir / "bad.mp4"
+    shutil.copy(scenes["crossing"].path, video)
+    before = job_count(endpoint)
+    args = [str(video) if arg == "VIDEO" else arg for arg in args]
+    assert launch(stack, str(video), *args) == ExitCode.BAD_INPUT
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and re.search(message, err[0]), err
+    assert job_count(endpoint) == before
+    assert sorted(path.name for path in workdir.iterdir()) == ["bad.mp4"]
+
+
+def test_a_failed_job_writes_no_copy(stack, aws, aws_env, workdir, scenes, capsys):
+    corrupt = workdir / "corrupt.mp4"
+    corrupt.write_bytes(scenes["crossing"].path.read_bytes()[:2000])
+    s3_object = upload(aws, stack["outputs"]["bucketName"], corrupt, key="broken/redact-corrupt.mp4")
+    code = launch(stack, f"s3://{s3_object['Bucket']}/broken/redact-corrupt.mp4", "--redact")
+    assert code == ExitCode.JOB_FAILED
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "ended FAILED: Unsupported video" in err[0]
+    assert sorted(path.name for path in workdir.iterdir()) == ["corrupt.mp4"]
+
+
+def test_a_batch_writes_one_copy_per_video(stack, aws_env, workdir, scenes, capsys):
+    folder = workdir / "in"
+    folder.mkdir()
+    shutil.copy(scenes["crossing"].path, folder / "one.mp4")
+    shutil.copy(scenes["crossing"].path, folder / "two.mp4")
+    assert launch(stack, str(folder), "--out-dir", "done", "--redact", "--audit-every", "2") == ExitCode.OK
+    for name in ("one.mp4", "two.mp4"):
+        copy = workdir / "done" / f"{name}.redacted.mp4"
+        assert recognisable_faces(scenes["crossing"], copy)[1] == []
+        assert json.loads((workdir / "done" / f"{name}.faces.json").read_text())["Redaction"]["leaks"] == []
+    # Resumed: the copies are there, not redone.
+    assert launch(stack, str(folder), "--out-dir", "done", "--redact") == ExitCode.OK
+    assert "exists, not redacted again" in capsys.readouterr().out
+    assert list((workdir / "done").glob(".*partial")) == []
