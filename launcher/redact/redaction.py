@@ -171,7 +171,7 @@ def video_source(video: str, header: Mapping[str, Any], s3: Callable[[], S3Clien
     if not is_s3_uri(video) and Path(video).is_file():
         yield Path(video)
         return
-    from ..report.thumbnails import S3ObjectReader
+    from ..jobs.s3video import S3ObjectReader
 
     s3_object = header.get("Video", {}).get("S3Object", {})
     if s3_object:

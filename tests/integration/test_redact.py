@@ -20,7 +20,7 @@ from skimage.metrics import structural_similarity
 
 from launcher.cli import main
 from launcher.jobs.errors import ExitCode
-from launcher.report.thumbnails import S3ObjectReader
+from launcher.jobs.s3video import S3ObjectReader
 from synthetic.scenes import Scene, crossing_movers, make_scene
 from tests.support.aws import read_json, upload
 
