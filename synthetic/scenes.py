@@ -156,13 +156,17 @@ def make_scene(
     planted_at: tuple[int, int] | None = None,
     rotation: int = 0,
     crf: int = 18,
+    backdrop: Callable[[float], np.ndarray] | None = None,
 ) -> Scene:
     """Write the scene as H.264 MP4 (4:2:0) with each frame at its own timestamp (a variable frame
     rate by default), an AAC tone as audio, and a face pasted at ``planted_at`` (a corner, pixels)
-    in the ``planted`` frames: one no mover (and so no result) accounts for."""
+    in the ``planted`` frames: one no mover (and so no result) accounts for. ``backdrop(t)`` gives
+    the background at t ms (default: a still gradient; ``panning_photographs`` is what a camera
+    would give an encoder to do)."""
     times = list(timestamps_ms) if timestamps_ms is not None else variable_timestamps(seconds)
     patches = _patches(movers)
-    backdrop = background(width, height)
+    still = background(width, height)
+    backdrop = backdrop or (lambda t: still)
     planted_patch = _patches([Mover(0, 1, (0, 0), (0, 0), scale=0.6)])[0]
     planted_box = None
     if planted_at is not None:
@@ -176,7 +180,7 @@ def make_scene(
             video.set_display_rotation(rotation)
         sound = output.add_stream("aac", rate=AUDIO_RATE) if audio else None
         for index, t in enumerate(times):
-            frame = backdrop.copy()
+            frame = backdrop(t).copy()
             placed, _faces = _layout(movers, t, width, height, patches)
             for mover_index, corner in placed:
                 _paste(frame, patches[mover_index], corner)
@@ -260,3 +264,27 @@ def scene_faces(scene: Scene, interval_ms: float = 500.0, min_visible: float = 0
             entries.append({"Timestamp": round(t), "Face": {"BoundingBox": bounding, "Confidence": 99.9}})
         sample += interval_ms
     return entries
+
+
+def panning_photographs(width: int, height: int, speed_px_per_s: float = 60.0) -> Callable[[float], np.ndarray]:
+    """A background with a photograph's detail that pans like a moving camera: scikit-image's
+    coffee, rocket and chelsea photographs side by side (no faces), scaled to the frame's height,
+    sliding left at ``speed_px_per_s``."""
+    from PIL import Image
+    from skimage import data  # test and benchmark dependency only
+
+    strips = []
+    for photo in (data.coffee(), data.rocket(), data.chelsea()):
+        scale = height / photo.shape[0]
+        size = (max(1, round(photo.shape[1] * scale)), height)
+        strips.append(np.asarray(Image.fromarray(photo).resize(size, Image.Resampling.BILINEAR)))
+    strip = np.concatenate(strips, axis=1)
+    while strip.shape[1] < 2 * width:
+        strip = np.concatenate([strip, strip], axis=1)
+    span = strip.shape[1] - width
+
+    def at(t: float) -> np.ndarray:
+        offset = round(t / 1000 * speed_px_per_s) % span
+        return strip[:, offset : offset + width]
+
+    return at

@@ -35,7 +35,7 @@ samples than grouping allows) are joined by a bridge (``bridges``): the gap betw
 as if they were one appearance.
 
 ``extend_ms`` defaults to one sampling interval of the job (the median step between consecutive
-detections of an appearance): a face first detected at t_first may have been on screen since just
+timestamps with a face): a face first detected at t_first may have been on screen since just
 after the previous sample, t_first - interval.
 
 Pure functions over the results (no video, no PyAV): boxes are ratios of the coded frame, as
@@ -45,8 +45,10 @@ Rekognition's are, and are turned into pixels only by ``FaceBox.pixels``.
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 import statistics
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -66,9 +68,11 @@ class Padding:
     min_end_speed: float = 0.5  # face sizes per second assumed beyond an appearance's ends
     extend_ms: float | None = None  # beyond the first and last detection; None: one sampling interval
     edge_factor: float = 3.0  # ... times this at an end whose box touches the frame's side
+    split_intervals: float = 1.5  # a track is cut where it went longer without a detection (``split``)
     bridge_intervals: float = 2.0  # bridges (``bridges``): the longest gap, in sampling intervals ...
     bridge_speed: float = 12.0  # ... the fastest motion, in face sizes per second ...
     max_size_ratio: float = 1.5  # ... and the largest change of width or height
+    bridges_per_end: int = 2  # an end (a start) may be the nearest candidate of this many others
 
 
 @dataclass(frozen=True)
@@ -96,7 +100,20 @@ class FaceBox:
 class Track:
     """One appearance's detections as parallel lists (time, centre, size), for interpolation."""
 
-    __slots__ = ("after_ms", "before_ms", "cx", "cy", "h", "index", "speed_x", "speed_y", "times", "w")
+    __slots__ = (
+        "after_ms",
+        "before_ms",
+        "cx",
+        "cy",
+        "end_velocity",
+        "h",
+        "index",
+        "speed_x",
+        "speed_y",
+        "start_velocity",
+        "times",
+        "w",
+    )
 
     def __init__(
         self,
@@ -129,6 +146,9 @@ class Track:
             abs(self.cy[i + 1] - self.cy[i]) * 1000 / (self.times[i + 1] - self.times[i])
             for i in range(len(self.times) - 1)
         ]
+        # A single detection has no motion of its own; a bridge may lend it one (``bridges``).
+        self.start_velocity: tuple[float, float] | None = None
+        self.end_velocity: tuple[float, float] | None = None
         self.before_ms = extend_ms * (edge_factor if self._at_side(0) else 1.0)
         self.after_ms = extend_ms * (edge_factor if self._at_side(-1) else 1.0)
 
@@ -182,8 +202,12 @@ class Track:
             segment = 0 if at == 0 else last - 1
             direction = -1.0 if at == 0 else 1.0  # the velocity's sign along time
             tau = abs(t - times[at])
-            vx_signed = self._velocity(self.cx, segment)
-            vy_signed = self._velocity(self.cy, segment)
+            lent = self.start_velocity if at == 0 else self.end_velocity
+            if len(times) < 2 and lent is not None:
+                vx_signed, vy_signed = lent
+            else:
+                vx_signed = self._velocity(self.cx, segment)
+                vy_signed = self._velocity(self.cy, segment)
             # The union of the end box and the box moved along the end's motion: centre halfway,
             # each side grown by half the shift.
             shift_x = vx_signed * tau / 1000 * direction
@@ -223,18 +247,40 @@ class Track:
 
 
 def sampling_interval(appearances: Iterable[Appearance]) -> float:
-    """The job's sampling interval in ms: the median step between consecutive detections of one
-    appearance (bounded to 40-2000 ms); 500 ms when no appearance has two detections."""
-    steps: list[float] = []
-    for appearance in appearances:
-        previous: float | None = None
-        for at, _box in appearance.boxes():
-            if previous is not None and at > previous:
-                steps.append(at - previous)
-            previous = at
+    """The job's sampling interval in ms: the median step between consecutive timestamps with a
+    face, all appearances together (an appearance's own steps can be longer: missed samples, or
+    another face taken for it), bounded to 40-2000 ms; 500 ms with fewer than two timestamps."""
+    times = sorted({at for appearance in appearances for at, _box in appearance.boxes()})
+    steps = [later - earlier for earlier, later in itertools.pairwise(times)]
     if not steps:
         return DEFAULT_INTERVAL_MS
     return min(MAX_INTERVAL_MS, max(MIN_INTERVAL_MS, statistics.median(steps)))
+
+
+def split(track: Track, padding: Padding, interval_ms: float) -> list[Track]:
+    """The track cut where it went longer than ``split_intervals`` sampling intervals without a
+    detection (samples where the face was missed: hidden, turned, or another face taken for it):
+    each piece is extended at its ends and may be bridged like an appearance of its own, and the
+    gap keeps its interpolated box too (a track of two detections, not extended)."""
+    limit = padding.split_intervals * interval_ms
+    cuts = [i + 1 for i in range(len(track.times) - 1) if track.times[i + 1] - track.times[i] > limit]
+    if not cuts:
+        return [track]
+    pieces, gaps = [], []
+    bounds = [0, *cuts, len(track.times)]
+    for first, end in itertools.pairwise(bounds):
+        boxes = [(int(track.times[i]), track.box(i)) for i in range(first, end)]
+        piece = Track(track.index, boxes, extend_ms=0.0)
+        piece.before_ms, piece.after_ms = track.before_ms, track.after_ms
+        if first:  # an inner end: one interval, whatever the frame's side
+            piece.before_ms = interval_ms
+        if end < len(track.times):
+            piece.after_ms = interval_ms
+        pieces.append(piece)
+    for cut in cuts:
+        gap = [(int(track.times[i]), track.box(i)) for i in (cut - 1, cut)]
+        gaps.append(Track(track.index, gap, extend_ms=0.0))
+    return pieces + gaps
 
 
 def bridges(tracks: Sequence[Track], padding: Padding, interval_ms: float) -> list[Track]:
@@ -242,8 +288,9 @@ def bridges(tracks: Sequence[Track], padding: Padding, interval_ms: float) -> li
     face, which the grouping could not join (it moved further between two samples than grouping
     allows, or crossed another face): the later one starts at most ``bridge_intervals`` sampling
     intervals after the earlier one ends, at a similar size (each side within ``max_size_ratio``),
-    no further than ``bridge_speed`` face sizes per second could go. Closest pairs first, each end
-    and start in at most one bridge. A wrong bridge only covers more than needed; a missing one
+    no further than ``bridge_speed`` face sizes per second could go, of another appearance. Closest
+    pairs first, each end and start in at most ``bridges_per_end`` bridges (two: when faces cross,
+    which went where is a guess). A wrong bridge only covers more than needed; a missing one
     would leave a fast face uncovered between its two appearances."""
     window = padding.bridge_intervals * interval_ms
     ends = sorted(tracks, key=lambda track: track.end)
@@ -257,22 +304,30 @@ def bridges(tracks: Sequence[Track], padding: Padding, interval_ms: float) -> li
             gap = later.start - earlier.end
             if gap > window:
                 break
-            if later is earlier:
+            if later.index == earlier.index:  # pieces of one appearance: its gap track joins them
                 continue
             cost = _bridge_cost(earlier.box(-1), later.box(0), gap, padding)
             if cost is not None:
                 pairs.append((cost, earlier.index, later.index, earlier, later))
     pairs.sort(key=lambda pair: pair[:3])
-    used_ends: set[int] = set()
-    used_starts: set[int] = set()
+    used_ends: Counter[int] = Counter()
+    used_starts: Counter[int] = Counter()
     made = []
-    for _cost, earlier_index, later_index, earlier, later in pairs:
-        if earlier_index in used_ends or later_index in used_starts:
+    for _cost, _earlier_index, _later_index, earlier, later in pairs:
+        if used_ends[id(earlier)] >= padding.bridges_per_end or used_starts[id(later)] >= padding.bridges_per_end:
             continue
-        used_ends.add(earlier_index)
-        used_starts.add(later_index)
+        used_ends[id(earlier)] += 1
+        used_starts[id(later)] += 1
         boxes = [(int(earlier.end), earlier.box(-1)), (int(later.start), later.box(0))]
-        made.append(Track(earlier_index, boxes, extend_ms=0.0))
+        bridge = Track(earlier.index, boxes, extend_ms=0.0)
+        velocity = (bridge._velocity(bridge.cx, 0), bridge._velocity(bridge.cy, 0))
+        earlier.end_velocity = earlier.end_velocity or velocity
+        later.start_velocity = later.start_velocity or velocity
+        made.append(bridge)
+    for track in tracks:  # a single detection moves on as it came, or came as it moves on
+        if len(track.times) == 1:
+            track.start_velocity = track.start_velocity or track.end_velocity
+            track.end_velocity = track.end_velocity or track.start_velocity
     return made
 
 
@@ -305,12 +360,13 @@ class Timeline:
         kept = set(keep)
         self.kept = sorted(kept)
         edge = self.padding.edge_factor
-        covered = [
-            Track.of(appearance, self.extend_ms, edge)
-            for appearance in appearances
-            if appearance.index not in kept and appearance.detections
-        ]
-        covered += bridges(covered, self.padding, self.extend_ms)
+        covered: list[Track] = []
+        for appearance in appearances:
+            if appearance.index not in kept and appearance.detections:
+                covered += split(Track.of(appearance, self.extend_ms, edge), self.padding, self.extend_ms)
+        covered += bridges(
+            [track for track in covered if track.before_ms or track.after_ms], self.padding, self.extend_ms
+        )
         self.tracks = sorted(covered, key=lambda track: (track.start - track.before_ms, track.index))
         self.kept_tracks = [
             Track.of(appearance, self.extend_ms, edge)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from launcher.jobs.appearances import Box, Detection, group_appearances
-from launcher.redact.boxes import FaceBox, Padding, Timeline, Track, sampling_interval
+from launcher.redact.boxes import FaceBox, Padding, Timeline, Track, sampling_interval, split
 
 
 def appearances(*tracks: list[tuple[int, Box]]):  # type: ignore[no-untyped-def]
@@ -139,3 +139,25 @@ def test_the_sampling_interval_is_the_median_step_and_bounded() -> None:
     assert sampling_interval(found) == 100
     sparse = appearances([(at, Box(0.1, 0.1, 0.1, 0.2)) for at in (0, 900)])
     assert sampling_interval(sparse) == 900
+
+
+def test_a_track_is_cut_where_it_went_long_without_a_detection() -> None:
+    """Missed samples (or another face taken for this one): each piece is extended at its inner
+    ends like an appearance's, and the gap keeps its interpolated box."""
+    boxes = [(at, Box(0.1 + at / 10000, 0.4, 0.1, 0.2)) for at in (0, 200, 400, 1400, 1600)]
+    pieces = split(Track(0, boxes, extend_ms=200.0), Padding(split_intervals=1.5), 200.0)
+    spans = sorted((piece.times[0], piece.times[-1], piece.before_ms, piece.after_ms) for piece in pieces)
+    assert spans == [(0, 400, 200.0, 200.0), (400, 1400, 0.0, 0.0), (1400, 1600, 200.0, 200.0)]
+
+
+def test_a_single_detection_borrows_the_motion_of_its_bridge() -> None:
+    """A face seen once, then (as another appearance, too far for the grouping) further on: before
+    its one detection it is looked for back along that motion, not only around where it was seen."""
+    once = [(400, Box(0.2, 0.4, 0.1, 0.2))]
+    later = [(at, Box(0.5 + (at - 600) / 1000 * 0.5, 0.4, 0.1, 0.2)) for at in (600, 800)]
+    found = appearances(once, later)
+    assert len(found) == 2
+    padding = Padding(base_margin=0.0, motion_margin=0.0, slack_ms=0.0, min_end_speed=0.0, extend_ms=200)
+    (before,) = Timeline(found, padding).boxes_at(200)
+    # Moving 0.3 of the frame in 200 ms: 200 ms earlier it was 0.3 further left; the box spans both.
+    assert before.left == pytest.approx(0.2 - 0.3) and before.width == pytest.approx(0.1 + 0.3)

@@ -1,0 +1,249 @@
+"""Redaction (``--redact``): speed, the leak audit's cost, and memory against the video's length.
+
+1. Speed: frames per second of the whole redaction (decode, cover, H.264 encode, audio copy) with
+   the default settings, at 640x360, 1280x720 and 1920x1080, on 30 fps clips of faces from real
+   photographs crossing a panning photographic background (so the encoder has real detail to
+   code), with AAC audio; the boxes come from the clip's known face positions sampled every 200 ms
+   and grouped as the launcher groups results. Beside it, decoding alone and decoding plus covering
+   (no encoding), so the bottleneck shows, and real time = 30 fps.
+2. Presets: libx264's presets at 1920x1080 (speed and size at the default CRF): why the default.
+3. The audit: frames per second of the leak audit with each detector installed, at its default k.
+4. Memory: peak resident memory of a redaction (with its audit) of a 1-minute and of a 10-minute
+   640x360 clip, each in a fresh process: flat in the video's length.
+
+    .venv/bin/python bench/redaction.py [--seconds 10] [--repeat 2] [--skip-presets] [--skip-memory]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+os.environ.setdefault("TQDM_DISABLE", "True")
+
+import av
+
+from launcher.jobs.appearances import Appearance, Detection, group_appearances
+from launcher.redact.audit import audit_video, default_every, load_detector
+from launcher.redact.boxes import Timeline
+from launcher.redact.options import Quality
+from launcher.redact.writer import cover_frame, redact_video
+from synthetic.scenes import Scene, crossing_movers, make_scene, panning_photographs, scene_faces
+
+SIZES = ((640, 360), (1280, 720), (1920, 1080))
+FPS = 30
+PRESETS = ("ultrafast", "superfast", "veryfast", "faster")
+
+
+def clip(folder: Path, width: int, height: int, seconds: float, name: str = "") -> Scene:
+    times = [index * 1000 / FPS for index in range(round(seconds * FPS))]
+    movers = crossing_movers(width, height, seconds=min(seconds, 4.0))
+    # The movers cross in the first 4 s; repeated every 4 s for longer clips.
+    repeated = [
+        type(mover)(
+            mover.start_ms + start,
+            mover.end_ms + start,
+            mover.start,
+            mover.end,
+            mover.scale,
+            mover.mirrored,
+            mover.ease,
+        )
+        for start in range(0, round(seconds * 1000) - 3999, 4000)
+        for mover in movers
+    ]
+    path = folder / f"{name or 'clip'}-{width}x{height}-{seconds:g}s.mp4"
+    return make_scene(
+        path,
+        repeated or movers,
+        width=width,
+        height=height,
+        timestamps_ms=times,
+        backdrop=panning_photographs(width, height),
+        crf=20,
+    )
+
+
+def appearances(scene: Scene) -> list[Appearance]:
+    return group_appearances(Detection.from_face(face) for face in scene_faces(scene, 200)).appearances
+
+
+def decode_only(path: Path) -> float:
+    started = time.perf_counter()
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        count = sum(1 for _ in container.decode(stream))
+    return count / (time.perf_counter() - started)
+
+
+def decode_and_cover(path: Path, found: list[Appearance]) -> float:
+    timeline = Timeline(found)
+    started = time.perf_counter()
+    count = 0
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        for frame in container.decode(stream):
+            cover_frame(frame, timeline.boxes_at(float(frame.time or 0) * 1000), "blur")
+            count += 1
+    return count / (time.perf_counter() - started)
+
+
+def cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)  # every thread of this process
+    return usage.ru_utime + usage.ru_stime
+
+
+def redaction_fps(
+    scene: Scene, found: list[Appearance], folder: Path, quality: Quality | None = None
+) -> tuple[float, int, float]:
+    """(wall-clock fps, output bytes, CPU ms per frame)."""
+    out = folder / "redacted.mp4"
+    started, cpu = time.perf_counter(), cpu_seconds()
+    written = redact_video(scene.path, out, Timeline(found), quality=quality, overwrite=True)
+    elapsed, cpu_used = time.perf_counter() - started, cpu_seconds() - cpu
+    return written.frames / elapsed, out.stat().st_size, cpu_used * 1000 / written.frames
+
+
+def speed(folder: Path, seconds: float, repeat: int) -> None:
+    print(f"## 1. Redaction speed ({seconds:g} s clips at {FPS} fps, default settings: {Quality()})")
+    print(
+        "| size | redaction fps, wall clock (runs) | x real time (median) | CPU ms per frame | "
+        "fps on 2 free cores (2000 / CPU ms) | decode only fps | decode + cover fps |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for width, height in SIZES:
+        scene = clip(folder, width, height, seconds)
+        found = appearances(scene)
+        runs = [redaction_fps(scene, found, folder) for _ in range(repeat)]
+        median = statistics.median(run[0] for run in runs)
+        cpu = statistics.median(run[2] for run in runs)
+        print(
+            f"| {width}x{height} | {', '.join(f'{run[0]:.1f}' for run in runs)} | {median / FPS:.2f}x "
+            f"| {cpu:.1f} | {2000 / cpu:.0f} ({2000 / cpu / FPS:.1f}x) "
+            f"| {decode_only(scene.path):.0f} | {decode_and_cover(scene.path, found):.0f} |",
+            flush=True,
+        )
+
+
+def presets(folder: Path, seconds: float) -> None:
+    print(f"\n## 2. libx264 presets at 1920x1080, CRF {Quality().crf}")
+    print("| preset | fps, wall clock | CPU ms per frame | fps on 2 free cores | output MB per minute |")
+    print("|---|---|---|---|---|")
+    scene = clip(folder, 1920, 1080, seconds)
+    found = appearances(scene)
+    for preset in PRESETS:
+        fps, size, cpu = redaction_fps(scene, found, folder, Quality(preset=preset))
+        print(
+            f"| {preset} | {fps:.1f} | {cpu:.1f} | {2000 / cpu:.0f} ({2000 / cpu / FPS:.1f}x) "
+            f"| {size / 1e6 * 60 / seconds:.1f} |",
+            flush=True,
+        )
+
+
+def audit_cost(folder: Path, seconds: float) -> None:
+    print("\n## 3. Leak audit")
+    print("| detector | size | every k-th frame | audited frames per second | x real time |")
+    print("|---|---|---|---|---|")
+    detectors = []
+    for name in ("retinaface", "yuface", "opencv"):
+        try:
+            detectors.append(load_detector(name))
+        except Exception as error:  # a detector not installed: say so, go on
+            print(f"| {name} | not installed: {error} | | | |")
+    for width, height in SIZES:
+        scene = clip(folder, width, height, seconds)
+        found = appearances(scene)
+        out = folder / f"audited-{width}.mp4"
+        redact_video(scene.path, out, Timeline(found), overwrite=True)
+        every = default_every(width, height)
+        for detector in detectors:
+            started = time.perf_counter()
+            audit = audit_video(out, detector, every)
+            elapsed = time.perf_counter() - started
+            real = audit.frames / FPS / elapsed
+            print(
+                f"| {detector.name.split(' (')[0]} | {width}x{height} | {every} | {audit.audited / elapsed:.1f} "
+                f"| {real:.2f}x (leaks: {len(audit.leaks)}) |",
+                flush=True,
+            )
+
+
+def memory_child(path: str, appearances_file: str, out: str) -> None:
+    """In a fresh process: redact and audit, then print the peak resident memory (MB)."""
+    from launcher.jobs.formats import read_summary
+
+    found = read_summary(Path(appearances_file), "json").appearances
+    started = time.perf_counter()
+    written = redact_video(Path(path), Path(out), Timeline(found), overwrite=True)
+    redacted = time.perf_counter() - started
+    audit = audit_video(Path(out), load_detector("auto"), default_every(written.width, written.height))
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"frames": written.frames, "audited": audit.audited, "peak_mb": peak_mb, "redact_s": redacted}))
+
+
+def memory(folder: Path, minutes: list[float]) -> None:
+    print("\n## 4. Peak memory against length (640x360, redaction then audit, each in a fresh process)")
+    print("| length | frames | frames audited | peak resident MB | redaction fps |")
+    print("|---|---|---|---|---|")
+    for length in minutes:
+        scene = clip(folder, 640, 360, length * 60, name="long")
+        faces = scene_faces(scene, 200)
+        results = folder / "long.faces.json"
+        results.write_text(json.dumps({"JobStatus": "SUCCEEDED", "Faces": faces}))
+        out = folder / "long.redacted.mp4"
+        run = subprocess.run(
+            [sys.executable, __file__, "--memory-child", str(scene.path), str(results), str(out)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        figures = json.loads(run.stdout.strip().splitlines()[-1])
+        print(
+            f"| {length:g} min | {figures['frames']} | {figures['audited']} | {figures['peak_mb']:.0f} "
+            f"| {figures['frames'] / figures['redact_s']:.0f} |",
+            flush=True,
+        )
+        scene.path.unlink()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument("--skip-presets", action="store_true")
+    parser.add_argument("--skip-audit", action="store_true")
+    parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--memory-minutes", default="1,10", help="clip lengths for the memory figure")
+    parser.add_argument("--memory-child", nargs=3, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.memory_child:
+        memory_child(*args.memory_child)
+        return
+    print(f"load average at start: {os.getloadavg()[0]:.2f}; cores: {len(os.sched_getaffinity(0))}")
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        if not args.skip_speed:
+            speed(work, args.seconds, args.repeat)
+        if not args.skip_presets:
+            presets(work, args.seconds)
+        if not args.skip_audit:
+            audit_cost(work, args.seconds)
+        if not args.skip_memory:
+            memory(work, [float(value) for value in args.memory_minutes.split(",")])
+    print(f"load average at end: {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
