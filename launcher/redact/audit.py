@@ -151,11 +151,14 @@ class HaarDetector(AuditDetector):
     def __init__(self) -> None:
         import cv2
 
-        path = Path(cv2.data.haarcascades)  # type: ignore[attr-defined]  # cv2.data has no stubs / "haarcascade_frontalface_default.xml"
-        if not path.exists():
+        folder = Path(cv2.data.haarcascades)  # type: ignore[attr-defined]  # cv2.data has no stubs
+        path = folder / "haarcascade_frontalface_default.xml"
+        if not path.is_file():
             raise ImportError(f"OpenCV has no Haar cascades ({path})")
         self._cv2 = cv2
         self._cascade = cv2.CascadeClassifier(str(path))
+        if self._cascade.empty():
+            raise ImportError(f"OpenCV could not load its Haar cascade ({path})")
 
     def find(self, rgb: np.ndarray) -> list[Found]:
         small, scale = _downscaled(rgb)
