@@ -242,9 +242,11 @@ def scene_faces(scene: Scene, interval_ms: float = 500.0, min_visible: float = 0
     """GetFaceDetection ``Faces`` entries as the service would give them for the scene, sampled every
     ``interval_ms`` (each sample is the first frame at or after it, its Timestamp that frame's time):
     a face is reported where at least ``min_visible`` of its box shows (not off the frame, not behind
-    another head), with its whole box (which may reach outside the frame, as the service's does)."""
+    another head), with its whole box (which may reach outside the frame, as the service's does).
+    Timestamps count from the first frame, as the emulator's and the launcher's do."""
     entries: list[dict[str, object]] = []
-    sample, frame = 0.0, 0
+    first = scene.timestamps_ms[0]
+    sample, frame = first, 0
     while frame < scene.frame_count:
         while frame < scene.frame_count and scene.timestamps_ms[frame] < sample:
             frame += 1
@@ -261,7 +263,7 @@ def scene_faces(scene: Scene, interval_ms: float = 500.0, min_visible: float = 0
                 "Left": box.left / scene.width,
                 "Top": box.top / scene.height,
             }
-            entries.append({"Timestamp": round(t), "Face": {"BoundingBox": bounding, "Confidence": 99.9}})
+            entries.append({"Timestamp": round(t - first), "Face": {"BoundingBox": bounding, "Confidence": 99.9}})
         sample += interval_ms
     return entries
 

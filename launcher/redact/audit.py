@@ -14,7 +14,7 @@ Which detector (``load_detector``, first that is installed):
    the emulator would report. It is named by module path, not imported: the launcher does not
    depend on the endpoint's packages (tests/unit/test_layering.py).
 2. ``yuface``: libfacedetection alone (a 1 MB wheel, numpy only), on the same 540 px copy, score
-   60 of 100 or more (real faces score 75-100).
+   ``YUFACE_MIN_SCORE`` of 100 or more (real faces score 75-100).
 3. ``opencv``: OpenCV's Haar cascade for frontal faces (``opencv-python-headless`` < 5), on the same
    copy: weaker (frontal faces only), the last resort.
 
@@ -47,7 +47,10 @@ from .options import DETECTORS
 DETECTION_SHORT_SIDE = 540  # the copy the detector sees, as the emulator's (never upscaled)
 MAX_THUMBNAILS = 24  # leaks with a thumbnail for the report; every leak is counted and listed
 PROJECT_DETECTOR_MODULES = ("localaws.vision.detector", "localaws.rekognition.detector")
-YUFACE_MIN_SCORE = 60
+# The scores a found face needs to be a leak. Real faces score 0.99 (RetinaFace) and 75-100
+# (libfacedetection); a coffee cup in bench/redaction.py's background scored 0.53-0.58 and 66.
+RETINAFACE_MIN_SCORE = 0.8
+YUFACE_MIN_SCORE = 70
 
 
 def default_every(width: int, height: int) -> int:
@@ -111,7 +114,7 @@ class ProjectDetector(AuditDetector):
         found = []
         for candidate in self._detector.detect(small):
             face = candidate.scaled(scale)
-            if face.at_least(minimum) and self._detector.confirm(rgb, face):
+            if face.confidence >= RETINAFACE_MIN_SCORE and face.at_least(minimum) and self._detector.confirm(rgb, face):
                 found.append(Found(face.left, face.top, face.width, face.height, face.confidence))
         return found
 
