@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(PY) bench/batch.py
 	$(PY) bench/shared_queue.py
 	$(PY) bench/appearances.py
+	$(PY) bench/redaction.py
 
 # The component's package schema (components/schema.json), inferred from its type annotations.
 schema: $(STAMP)
