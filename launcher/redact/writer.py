@@ -37,7 +37,7 @@ import av
 import numpy as np
 from PIL import Image, ImageFilter
 
-from ..jobs.errors import BadInput, LauncherError
+from ..jobs.errors import BadInput, ExitCode, LauncherError
 from .boxes import FaceBox, Timeline
 from .options import DEFAULT_STYLE, STYLES, Quality, check_output
 
@@ -69,6 +69,9 @@ class Written:
 
 class UnreadableVideo(LauncherError):
     """The video could not be read or written; the message says why."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, ExitCode.BAD_INPUT)
 
 
 def output_format(out: Path) -> str:
@@ -260,9 +263,12 @@ def redact_video(
     handle, partial = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".partial")
     os.close(handle)
     try:
-        written = _write(source, Path(partial), output_format(out), timeline, style, quality, on_frame)
-        os.chmod(partial, 0o644)  # mkstemp makes it private; the copy is an ordinary file
-        _publish(Path(partial), out, overwrite)
+        try:
+            written = _write(source, Path(partial), output_format(out), timeline, style, quality, on_frame)
+            os.chmod(partial, 0o644)  # mkstemp makes it private; the copy is an ordinary file
+            _publish(Path(partial), out, overwrite)
+        except OSError as error:  # a full disk, a folder gone: said in one line
+            raise LauncherError(f"cannot write {out}: {error.strerror or error}") from None
     except BaseException:
         Path(partial).unlink(missing_ok=True)
         raise
