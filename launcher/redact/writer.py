@@ -116,10 +116,11 @@ def _pixelate(region: np.ndarray, blocks: int) -> None:
 
 
 def cover(planes: list[np.ndarray], box: tuple[int, int, int, int], style: str, black: int) -> None:
-    """Cover the box (x0, y0, x1, y1 in luma pixels, even) in 4:2:0 planes (Y, U, V), in place."""
+    """Cover the box (x0, y0, x1, y1 in luma pixels, even but where the frame's odd side ends it)
+    in 4:2:0 planes (Y, U, V), in place."""
     x0, y0, x1, y1 = box
-    regions = [planes[0][y0:y1, x0:x1], planes[1][y0 // 2 : y1 // 2, x0 // 2 : x1 // 2]]
-    regions.append(planes[2][y0 // 2 : y1 // 2, x0 // 2 : x1 // 2])
+    chroma = slice(y0 // 2, (y1 + 1) // 2), slice(x0 // 2, (x1 + 1) // 2)
+    regions = [planes[0][y0:y1, x0:x1], planes[1][chroma], planes[2][chroma]]
     side = min(x1 - x0, y1 - y0)
     if style == "box":
         regions[0][...] = black
