@@ -142,6 +142,8 @@ def check_batch_options(options: BatchOptions) -> None:
     check_job_options(options)
     if options.redact is not None:
         options.redact.check()
+        if options.redact.keep:
+            raise BadInput("--redact-keep names one video's appearances; a batch covers every face of every video")
         if options.redact.out is not None:
             raise BadInput(
                 "--redact OUT names one video's copy; a batch writes DIR/<name>.redacted.mp4 (use --out-dir)"

@@ -200,6 +200,8 @@ def test_a_batch_writes_one_copy_per_video(stack, aws_env, workdir, scenes, caps
         copy = workdir / "done" / f"{name}.redacted.mp4"
         assert recognisable_faces(scenes["crossing"], copy)[1] == []
         assert json.loads((workdir / "done" / f"{name}.faces.json").read_text())["Redaction"]["leaks"] == []
+    assert launch(stack, str(folder), "--out-dir", "kept", "--redact", "--redact-keep", "0") == ExitCode.BAD_INPUT
+    assert "--redact-keep names one video's appearances" in capsys.readouterr().err
     # Resumed: the copies are there, not redone.
     assert launch(stack, str(folder), "--out-dir", "done", "--redact") == ExitCode.OK
     assert "exists, not redacted again" in capsys.readouterr().out
