@@ -306,8 +306,10 @@ def audit_video(
                 continue
             audit.audited += 1
             rgb = frame.to_ndarray(format="rgb24")
+            # The first frame on this thread alone: OpenVINO's Python binding can deadlock when its
+            # first inference starts on two threads at once (a one-time initialisation).
             result: Future[list[Found]] | list[Found] = (
-                pool.submit(detector.find, rgb) if pool is not None else detector.find(rgb)
+                pool.submit(detector.find, rgb) if pool is not None and audit.audited > 1 else detector.find(rgb)
             )
             pending.append((index, timestamp, rgb, result))
             while len(pending) > at_once:
