@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import resource
 import statistics
@@ -31,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 os.environ.setdefault("TQDM_DISABLE", "True")
 
 import av
+import numpy as np
 
 from launcher.jobs.appearances import Appearance, Detection, group_appearances
 from launcher.jobs.errors import BadInput
@@ -42,7 +44,15 @@ from synthetic.scenes import Scene, crossing_movers, make_scene, panning_photogr
 
 SIZES = ((640, 360), (1280, 720), (1920, 1080))
 FPS = 30
-PRESETS = ("ultrafast", "superfast", "veryfast", "faster")
+# (preset, x264-params, CRF): the default (launcher/redact/options.py Quality) and the alternatives.
+PRESETS = (
+    ("ultrafast", "", 18),
+    ("superfast", "", 18),
+    ("superfast", "mbtree=1:rc-lookahead=10", 18),
+    ("veryfast", "", 20),
+    ("veryfast", "", 18),
+    ("faster", "", 20),
+)
 
 
 def clip(folder: Path, width: int, height: int, seconds: float, name: str = "") -> Scene:
@@ -137,17 +147,33 @@ def speed(folder: Path, seconds: float, repeat: int) -> None:
         )
 
 
+def psnr(source: Path, copy: Path) -> float:
+    """Mean luma PSNR (dB) of the copy against the source, frame by frame."""
+    values = []
+    with av.open(str(source)) as first, av.open(str(copy)) as second:
+        for a, b in zip(first.decode(video=0), second.decode(video=0), strict=True):
+            height = a.height
+            luma_a = a.to_ndarray(format="yuv420p")[:height].astype(np.float32)
+            luma_b = b.to_ndarray(format="yuv420p")[:height].astype(np.float32)
+            values.append(10 * math.log10(255**2 / max(1e-6, float(((luma_a - luma_b) ** 2).mean()))))
+    return statistics.mean(values)
+
+
 def presets(folder: Path, seconds: float) -> None:
-    print(f"\n## 2. libx264 presets at 1920x1080, CRF {Quality().crf}")
-    print("| preset | fps, wall clock | CPU ms per frame | fps on 2 free cores | output MB per minute |")
-    print("|---|---|---|---|---|")
+    print("\n## 2. libx264 settings at 1920x1080 (PSNR: re-encoding with nothing covered, against the source)")
+    print("| preset, x264-params, CRF | fps, wall | CPU ms per frame | fps on 2 free cores | MB per minute | PSNR dB |")
+    print("|---|---|---|---|---|---|")
     scene = clip(folder, 1920, 1080, seconds)
     found = appearances(scene)
-    for preset in PRESETS:
-        fps, size, cpu = redaction_fps(scene, found, folder, Quality(preset=preset))
+    for preset, params, crf in PRESETS:
+        quality = Quality(crf=crf, preset=preset, x264_params=params)
+        fps, size, cpu = redaction_fps(scene, found, folder, quality)
+        plain = folder / "plain.mp4"
+        redact_video(scene.path, plain, Timeline([]), quality=quality, overwrite=True)
+        default = " (default)" if quality == Quality() else ""
         print(
-            f"| {preset} | {fps:.1f} | {cpu:.1f} | {2000 / cpu:.0f} ({2000 / cpu / FPS:.1f}x) "
-            f"| {size / 1e6 * 60 / seconds:.1f} |",
+            f"| {preset}, {params or '-'}, {crf}{default} | {fps:.1f} | {cpu:.1f} | {2000 / cpu:.0f} "
+            f"({2000 / cpu / FPS:.1f}x) | {size / 1e6 * 60 / seconds:.1f} | {psnr(scene.path, plain):.2f} |",
             flush=True,
         )
 
