@@ -68,6 +68,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write <video name>.faces.html beside the results: who is on screen when, with pictures",
     )
     parser.add_argument(
+        "--people",
+        action="store_true",
+        help="group appearances into people (who is who, across cuts, re-entries and a batch's videos) by a face "
+        "embedding computed here: a biometric template, kept in memory only, never written",
+    )
+    parser.add_argument(
         "--timeout",
         metavar="SECONDS",
         type=float,
@@ -199,6 +205,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 grace=args.grace,
                 retry_wait=args.retry_wait,
                 report=args.report,
+                people=args.people,
             )
         )
         result = launch.run()

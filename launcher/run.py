@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
@@ -17,10 +18,14 @@ from .errors import BadInput, ExitCode, LauncherError
 from .notifications import DEFAULT_GRACE_SECONDS, CompletionWaiter
 from .rekognition import DEFAULT_RETRY_WAIT_SECONDS, FaceDetection, StartRequest, check_parameter
 from .result_waiter import ResultWaiter
-from .results import FORMATS, Summary, write_results
+from .results import FORMATS, Summary
 from .s3video import S3Video, is_s3_uri, parse_s3_uri
 from .source import UPLOAD_PREFIX, check_local_video, pinned_video
 from .stack import StackOutputs
+
+if TYPE_CHECKING:  # PyAV, NumPy and dlib are imported when a launch writes its results
+    from .people.embedding import FaceEmbedder
+    from .people.pipeline import VideoPeople
 
 DEFAULT_TIMEOUT_SECONDS = MAX_DURATION_MS / 1000  # as long as Rekognition's longest video
 
@@ -40,6 +45,7 @@ class LaunchOptions:
     grace: float = DEFAULT_GRACE_SECONDS
     retry_wait: float = DEFAULT_RETRY_WAIT_SECONDS
     report: bool = False
+    people: bool = False  # group appearances into people by a face embedding (biometric; opt-in)
 
     @property
     def is_s3(self) -> bool:
@@ -62,6 +68,7 @@ class LaunchResult:
     out: Path
     summary: Summary
     report: Path | None = None
+    people: VideoPeople | None = None  # memory only: the grouping went into the results
 
 
 def check_job_options(
@@ -116,11 +123,16 @@ class Launch:
         self.options = options
         self.job_id: str | None = options.attach
         self._report = report
+        self._embedder: FaceEmbedder | None = None
 
     def run(self) -> LaunchResult:
         options = self.options
         check_options(options)
         deadline = time.monotonic() + options.timeout
+        if options.people:
+            from .people.launch import load_model
+
+            self._embedder = load_model(self._report)
         clients = Clients(options.outputs.region)
         jobs = FaceDetection(clients("rekognition"))
         if options.attach is None:
@@ -148,10 +160,21 @@ class Launch:
             message = jobs.status(job_id).get("StatusMessage") or "no StatusMessage"
             raise LauncherError(f"job {job_id} ended {status}: {message}", ExitCode.JOB_FAILED)
         out = options.out_path()
-        with tqdm(desc="fetching results", unit=" faces", leave=False, disable=None) as progress:
-            summary = write_results(jobs.pages(job_id), out, options.fmt, on_face=progress.update)
+        with tqdm(desc="writing results", unit=" faces", leave=False, disable=None) as progress:
+            summary, people = self._write(clients, jobs.pages(job_id), out, progress.update)
         report = self._write_report(clients, out, summary) if options.report else None
-        return LaunchResult(job_id, out, summary, report)
+        return LaunchResult(job_id, out, summary, report, people)
+
+    def _write(
+        self, clients: Clients, pages: Iterator[dict[str, Any]], out: Path, on_face: Callable[[], object]
+    ) -> tuple[Summary, VideoPeople | None]:
+        """The results file: cuts found from the video, and people with --people."""
+        from .people.launch import write_with_people
+
+        options = self.options
+        return write_with_people(
+            pages, out, options.fmt, options.video, lambda: clients("s3"), self._embedder, self._report, on_face
+        )
 
     def _write_report(self, clients: Clients, results: Path, summary: Summary) -> Path:
         from .report import video_report, write_report  # Pillow and the frame grabbing: only for --report
@@ -184,9 +207,9 @@ class Launch:
             message = document.get("StatusMessage") or "no StatusMessage"
             raise LauncherError(f"job {job_id} ended {document.get('JobStatus')}: {message}", ExitCode.JOB_FAILED)
         out = options.out_path()
-        summary = write_results(iter([document]), out, options.fmt)
+        summary, people = self._write(clients, iter([document]), out, lambda: None)
         report = self._write_report(clients, out, summary) if options.report else None
-        return LaunchResult(job_id, out, summary, report)
+        return LaunchResult(job_id, out, summary, report, people)
 
     def _video(self, clients: Clients) -> S3Video:
         """The pinned object version to run on: the s3:// URI's, or the local file's upload."""

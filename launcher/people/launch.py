@@ -1,0 +1,100 @@
+"""What one launch (and each video of a batch) does with cuts and ``--people``: find the video's
+hard cuts, load the embedding model once, and write the results with the people grouping.
+
+The video is the local file when it is here, else the job's S3 object version, read in ranges
+(``S3ObjectReader``). Whatever fails here is said in one line and the results are written all the
+same: without cuts (appearances then continue by position) or without people.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ..frames import S3ObjectReader, VideoSource
+from ..results import Summary, write_results
+from ..s3video import S3Video
+from .embedding import EmbeddingUnavailable, FaceEmbedder, load_embedder
+from .pipeline import PeopleUnavailable, VideoPeople, video_people
+from .shots import CutDetectionError, detect_cuts
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+
+
+def load_model(report: Callable[[str], None]) -> FaceEmbedder | None:
+    """The embedding model for --people, or None after one line saying why it cannot be had."""
+    try:
+        return load_embedder()
+    except EmbeddingUnavailable as error:
+        report(f"--people: {error}; the results are written without people")
+        return None
+
+
+@contextmanager
+def video_source(video: str, s3_object: dict[str, Any] | None, s3: Callable[[], S3Client]) -> Iterator[VideoSource]:
+    """The local file if ``video`` is one here, else the job's S3 object (ranged reads)."""
+    local = None if video.lower().startswith("s3:") or not Path(video).is_file() else Path(video)
+    if local is not None:
+        yield local
+        return
+    if not s3_object:
+        raise OSError(f"{video} is not here and the results name no S3 object")
+    s3_video = S3Video(s3_object["Bucket"], s3_object["Name"], s3_object.get("Version"))
+    with S3ObjectReader(s3(), s3_video) as reader:
+        yield reader
+
+
+def find_cuts(
+    video: str, s3_object: dict[str, Any] | None, s3: Callable[[], S3Client], report: Callable[[str], None]
+) -> list[int]:
+    """The video's hard cuts (ms), or none after one line saying why they could not be found."""
+    try:
+        with video_source(video, s3_object, s3) as source:
+            return detect_cuts(source)
+    except (CutDetectionError, ClientError, BotoCoreError, OSError) as error:
+        report(f"no cut detection ({error}): appearances may continue across cuts")
+        return []
+
+
+def write_with_people(
+    pages: Iterator[dict[str, Any]],
+    out: Path,
+    fmt: str,
+    video: str,
+    s3: Callable[[], S3Client],
+    embedder: FaceEmbedder | None,
+    report: Callable[[str], None],
+    on_face: Callable[[], object] = lambda: None,
+) -> tuple[Summary, VideoPeople | None]:
+    """Write a job's results with its cuts applied and, given an embedder, its people. The pages are
+    kept in a temporary file (memory does not grow with the result): the people are found from a
+    first pass over them and the video's frames, and written in the second."""
+    with tempfile.TemporaryFile("w+") as spool:
+        first: dict[str, Any] | None = None
+        for page in pages:
+            first = first or page
+            spool.write(json.dumps(page) + "\n")
+        s3_object = (first or {}).get("Video", {}).get("S3Object")
+
+        def spooled() -> Iterator[dict[str, Any]]:
+            spool.seek(0)
+            for line in spool:
+                yield json.loads(line)
+
+        cuts = find_cuts(video, s3_object, s3, report)
+        people = None
+        if embedder is not None:
+            try:
+                with video_source(video, s3_object, s3) as source:
+                    people = video_people(spooled, source, cuts, embedder)
+            except (PeopleUnavailable, ClientError, BotoCoreError, OSError) as error:
+                report(f"--people: {error}; the results are written without people")
+        summary = write_results(spooled(), out, fmt, on_face, cuts=cuts, people=people.assignment if people else None)
+    return summary, people

@@ -1,0 +1,154 @@
+"""Cuts and --people through the local endpoint: a slideshow of a real photograph (scikit-image's
+astronaut), with hard cuts between shots, run by the launcher against the stack deployed into it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import pytest
+from skimage import data
+
+from launcher.cli import main
+from launcher.errors import ExitCode
+from localaws.defaults import client_environment
+from localaws.deploy import engine
+from localaws.deploy.handlers import Context
+from synthetic import HEAD_CROP
+
+from .support import ACCOUNT_ID, REGION, unique
+
+ROOT = Path(__file__).resolve().parents[2]
+WIDTH, HEIGHT, FPS = 640, 360, 25
+
+
+@pytest.fixture(scope="module")
+def stack(endpoint, tmp_path_factory) -> dict[str, Any]:
+    folder = tmp_path_factory.mktemp("stack")
+    ctx = Context(endpoint.clients_in(REGION), REGION, ACCOUNT_ID)
+    outputs, _ = engine.deploy(
+        ctx,
+        ROOT,
+        "launcher",
+        folder / "state.json",
+        {"aws:region": REGION, "rekognition-faces:namePrefix": unique("people")},
+    )
+    path = folder / "outputs.json"
+    path.write_text(json.dumps(outputs, indent=2))
+    return {"outputs": outputs, "file": path}
+
+
+@pytest.fixture
+def aws_env(endpoint, monkeypatch) -> None:
+    for name, value in client_environment(endpoint.url).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+
+
+def shot(backdrop: np.ndarray, head: np.ndarray | None, x: int) -> np.ndarray:
+    frame = np.asarray(av.VideoFrame.from_ndarray(backdrop, format="rgb24").reformat(WIDTH, HEIGHT).to_ndarray())
+    frame = frame.copy()
+    if head is not None:
+        y = (HEIGHT - head.shape[0]) // 2
+        frame[y : y + head.shape[0], x : x + head.shape[1]] = head
+    return frame
+
+
+@pytest.fixture(scope="module")
+def slideshow(tmp_path_factory) -> Path:
+    """Four 2 s shots with hard cuts at 2, 4 and 6 s: the astronaut at the centre over the coffee
+    photograph; the same, at the same place, over the cat; no face (the rocket); the astronaut
+    mirrored at the left over the coffee."""
+    head = data.astronaut()[HEAD_CROP[1] : HEAD_CROP[1] + HEAD_CROP[3], HEAD_CROP[0] : HEAD_CROP[0] + HEAD_CROP[2]]
+    centre = (WIDTH - head.shape[1]) // 2
+    shots = [
+        shot(data.coffee(), head, centre),
+        shot(data.chelsea(), head, centre),
+        shot(data.rocket(), None, 0),
+        shot(data.coffee(), head[:, ::-1], 40),
+    ]
+    path = tmp_path_factory.mktemp("slideshow") / "slideshow.mp4"
+    with av.open(str(path), mode="w") as output:
+        stream = output.add_stream("libx264", rate=FPS)
+        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        for frame in shots:
+            for _ in range(2 * FPS):
+                for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                    output.mux(packet)
+        for packet in stream.encode():
+            output.mux(packet)
+    return path
+
+
+def run(stack: dict[str, Any], folder: Path, slideshow: Path, *args: str) -> tuple[int, dict[str, Any]]:
+    video = folder / "slideshow.mp4"
+    shutil.copy(slideshow, video)
+    code = main([str(video), "--outputs", str(stack["file"]), *args])
+    return code, json.loads((folder / "slideshow.mp4.faces.json").read_text())
+
+
+def spans(result: dict[str, Any]) -> list[tuple[int, int]]:
+    return [(a["StartTimestamp"], a["EndTimestamp"]) for a in result["Appearances"]]
+
+
+def test_without_people_a_cut_ends_the_appearance_even_at_the_same_place(
+    stack, aws_env, slideshow, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.chdir(tmp_path)
+    code, result = run(stack, tmp_path, slideshow)
+    assert code == ExitCode.OK
+    assert spans(result) == [(0, 1800), (2000, 3800), (6000, 7800)]
+    assert "Persons" not in result
+    assert all("PersonIndex" not in face for face in result["Faces"])
+
+
+def test_people_join_the_same_face_across_a_cut_and_when_it_comes_back(
+    stack, aws_env, slideshow, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.chdir(tmp_path)
+    code, result = run(stack, tmp_path, slideshow, "--people", "--report")
+    assert code == ExitCode.OK, capsys.readouterr()
+    assert spans(result) == [(0, 3800), (6000, 7800)], "the same face on both sides of the cut: one appearance"
+    assert [a["PersonIndex"] for a in result["Appearances"]] == [0, 0], "she comes back: the same person"
+    (person,) = result["Persons"]
+    assert person["AppearanceIndexes"] == [0, 1]
+    assert (person["FirstTimestamp"], person["LastTimestamp"], person["DurationMillis"]) == (0, 7800, 3800 + 1800)
+    assert {face["PersonIndex"] for face in result["Faces"]} == {0}
+    assert "of 1 person(s)" in capsys.readouterr().out
+    # No template anywhere: no list of 128 numbers in the results or the report.
+    text = (tmp_path / "slideshow.mp4.faces.json").read_text()
+    assert "Embedding" not in text
+    assert not _has_long_number_list(json.loads(text))
+    assert (tmp_path / "slideshow.mp4.faces.html").is_file()
+
+
+def _has_long_number_list(value: Any) -> bool:
+    if isinstance(value, list):
+        if len(value) >= 64 and all(isinstance(item, float) for item in value):
+            return True
+        return any(_has_long_number_list(item) for item in value)
+    if isinstance(value, dict):
+        return any(_has_long_number_list(item) for item in value.values())
+    return False
+
+
+def test_people_when_the_model_cannot_load_says_so_in_one_line_and_writes_the_results(
+    stack, aws_env, slideshow, tmp_path, monkeypatch, capsys
+):
+    import launcher.people.embedding as embedding
+
+    monkeypatch.setattr(embedding, "_models_folder", lambda: tmp_path / "no-models")
+    monkeypatch.chdir(tmp_path)
+    code, result = run(stack, tmp_path, slideshow, "--people")
+    assert code == ExitCode.OK
+    output = capsys.readouterr()
+    lines = [line for line in (output.out + output.err).splitlines() if "--people" in line]
+    assert len(lines) == 1, lines
+    assert "model" in lines[0] and "without people" in lines[0]
+    assert "Traceback" not in output.err
+    assert spans(result) == [(0, 1800), (2000, 3800), (6000, 7800)], "the cut rule still applies"
+    assert "Persons" not in result
