@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..frames import S3ObjectReader, VideoSource
-from ..results import Summary, write_results
-from ..s3video import S3Video
+from ..jobs.formats import Summary, write_results
+from ..jobs.s3video import S3Video
+from ..report.thumbnails import S3ObjectReader, VideoSource
 from .embedding import EmbeddingUnavailable, FaceEmbedder, load_embedder
 from .pipeline import PeopleUnavailable, VideoPeople, video_people
 from .shots import CutDetectionError, detect_cuts

@@ -13,9 +13,9 @@ from typing import Any
 
 import av
 
-from ..appearances import Appearance, AppearanceTracker, Box, Detection, frames
-from ..frames import VideoSource, frames_at
-from ..results import PeopleAssignment
+from ..jobs.appearances import Appearance, AppearanceTracker, Box, Detection, frames
+from ..jobs.formats import PeopleAssignment
+from ..report.thumbnails import VideoSource, frames_at
 from .embedding import FaceBox, FaceEmbedder, mean_embedding
 from .grouping import Embedding, LinkedAppearance, PeopleSettings, Piece, Seen, group_people, link_pieces
 

@@ -14,39 +14,10 @@ import pytest
 from skimage import data
 
 from launcher.cli import main
-from launcher.errors import ExitCode
-from localaws.defaults import client_environment
-from localaws.deploy import engine
-from localaws.deploy.handlers import Context
+from launcher.jobs.errors import ExitCode
 from synthetic import HEAD_CROP
 
-from .support import ACCOUNT_ID, REGION, unique
-
-ROOT = Path(__file__).resolve().parents[2]
 WIDTH, HEIGHT, FPS = 640, 360, 25
-
-
-@pytest.fixture(scope="module")
-def stack(endpoint, tmp_path_factory) -> dict[str, Any]:
-    folder = tmp_path_factory.mktemp("stack")
-    ctx = Context(endpoint.clients_in(REGION), REGION, ACCOUNT_ID)
-    outputs, _ = engine.deploy(
-        ctx,
-        ROOT,
-        "launcher",
-        folder / "state.json",
-        {"aws:region": REGION, "rekognition-faces:namePrefix": unique("people")},
-    )
-    path = folder / "outputs.json"
-    path.write_text(json.dumps(outputs, indent=2))
-    return {"outputs": outputs, "file": path}
-
-
-@pytest.fixture
-def aws_env(endpoint, monkeypatch) -> None:
-    for name, value in client_environment(endpoint.url).items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
 
 
 def shot(backdrop: np.ndarray, head: np.ndarray | None, x: int) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from launcher.appearances import Box, Detection, group_appearances
+from launcher.jobs.appearances import Box, Detection, group_appearances
 
 STEP_MS = 200
 
