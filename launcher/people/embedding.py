@@ -15,6 +15,7 @@ Templates live only in memory: nothing here writes them anywhere.
 from __future__ import annotations
 
 import importlib.util
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -70,6 +71,7 @@ class FaceEmbedder:
         except RuntimeError as error:  # dlib's error for an unreadable or corrupt model file
             raise EmbeddingUnavailable(f"the face model could not be loaded: {error}") from None
         self._dlib: Any = dlib
+        self._lock = threading.Lock()  # one face at a time: a batch's fetch workers share the models
 
     def embed(self, image: np.ndarray, box: FaceBox) -> np.ndarray | None:
         """The embedding (128 float64) of the face in ``box`` of an RGB ``image`` (H x W x 3, uint8),
@@ -83,8 +85,10 @@ class FaceEmbedder:
             return None
         rectangle = self._dlib.rectangle(round(left), round(top), round(right), round(bottom))
         picture = np.ascontiguousarray(image[..., :3], dtype=np.uint8)
-        shape = self._landmarks(picture, rectangle)
-        return np.asarray(self._network.compute_face_descriptor(picture, shape, 0), dtype=np.float64)
+        with self._lock:
+            shape = self._landmarks(picture, rectangle)
+            descriptor = self._network.compute_face_descriptor(picture, shape, 0)
+        return np.asarray(descriptor, dtype=np.float64)
 
 
 def load_embedder() -> FaceEmbedder:

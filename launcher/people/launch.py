@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..jobs.formats import Summary, write_results
+from ..jobs.formats import Person, Summary, persons, write_results
 from ..jobs.s3video import S3Video
 from ..report.thumbnails import S3ObjectReader, VideoSource
 from .embedding import EmbeddingUnavailable, FaceEmbedder, load_embedder
-from .pipeline import PeopleUnavailable, VideoPeople, video_people
+from .pipeline import PeopleUnavailable, VideoPeople, batch_people, video_people
 from .shots import CutDetectionError, detect_cuts
 
 if TYPE_CHECKING:
@@ -98,3 +98,49 @@ def write_with_people(
                 report(f"--people: {error}; the results are written without people")
         summary = write_results(spooled(), out, fmt, on_face, cuts=cuts, people=people.assignment if people else None)
     return summary, people
+
+
+PERSONS_FILE = "persons.json"
+
+
+def write_batch_persons(out_dir: Path, videos: list[tuple[str, str, VideoPeople]]) -> Path:
+    """``DIR/persons.json`` for a batch run with --people: each person across the videos (video,
+    results file, the person's index in that file, time on screen, first and last seen), numbered by
+    first appearance in the batch's order of videos. No embedding: only the grouping."""
+    mapping = batch_people([people for _video, _results, people in videos])
+    persons: dict[int, list[dict[str, Any]]] = {}
+    for (video, results, people), local in zip(videos, mapping, strict=True):
+        summary = persons_of(people)
+        for person in summary:
+            persons.setdefault(local[person.index], []).append(
+                {
+                    "Video": video,
+                    "Results": results,
+                    "PersonIndex": person.index,
+                    "AppearanceIndexes": list(person.appearances),
+                    "DurationMillis": person.on_screen_ms,
+                    "FirstTimestamp": person.first_ms,
+                    "LastTimestamp": person.last_ms,
+                }
+            )
+    document = {
+        "Persons": [
+            {
+                "Index": index,
+                "VideoCount": len(seen),
+                "DurationMillis": sum(entry["DurationMillis"] for entry in seen),
+                "Videos": seen,
+            }
+            for index, seen in sorted(persons.items())
+        ]
+    }
+    path = out_dir / PERSONS_FILE
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(json.dumps(document, indent=1) + "\n")
+    partial.replace(path)
+    return path
+
+
+def persons_of(people: VideoPeople) -> list[Person]:
+    assignment = people.assignment
+    return persons(assignment.appearances, assignment.person_of_appearance)

@@ -123,3 +123,35 @@ def test_people_when_the_model_cannot_load_says_so_in_one_line_and_writes_the_re
     assert "Traceback" not in output.err
     assert spans(result) == [(0, 1800), (2000, 3800), (6000, 7800)], "the cut rule still applies"
     assert "Persons" not in result
+
+
+def test_a_batch_with_people_finds_the_same_person_in_both_videos(stack, aws_env, slideshow, tmp_path, capsys):
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    shutil.copy(slideshow, folder / "first.mp4")
+    # The second video: the first one's last two shots only (she is mirrored, on the left).
+    with av.open(str(slideshow)) as source, av.open(str(folder / "second.mp4"), mode="w") as output:
+        stream = output.add_stream("libx264", rate=FPS)
+        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        for number, frame in enumerate(source.decode(video=0)):
+            if number >= 4 * FPS:
+                for packet in stream.encode(
+                    av.VideoFrame.from_ndarray(frame.to_ndarray(format="rgb24"), format="rgb24")
+                ):
+                    output.mux(packet)
+        for packet in stream.encode():
+            output.mux(packet)
+    out = tmp_path / "out"
+    code = main([str(folder), "--outputs", str(stack["file"]), "--out-dir", str(out), "--people", "--report"])
+    assert code == ExitCode.OK, capsys.readouterr()
+    document = json.loads((out / "persons.json").read_text())
+    (person,) = document["Persons"]
+    assert person["VideoCount"] == 2
+    assert [(seen["Video"].rsplit("/", 1)[-1], seen["PersonIndex"]) for seen in person["Videos"]] == [
+        ("first.mp4", 0),
+        ("second.mp4", 0),
+    ]
+    assert person["DurationMillis"] == (3800 + 1800) + 1800
+    assert not _has_long_number_list(document)
+    second = json.loads((out / "second.mp4.faces.json").read_text())
+    assert [a["PersonIndex"] for a in second["Appearances"]] == [0]
