@@ -41,7 +41,7 @@ from tqdm import tqdm
 from ..aws import Clients
 from ..jobs.detection import RETRY_LATER, FaceDetection, StartRequest
 from ..jobs.errors import BadInput, ExitCode, LauncherError
-from ..jobs.formats import Summary
+from ..jobs.formats import PERSONS_FILE, Summary
 from ..jobs.notifications import (
     FINAL_STATUSES,
     SHARED_STATUS_SECONDS,
@@ -189,6 +189,7 @@ class Batch:
         self._s3, self._sqs = clients("s3"), clients("sqs")
         sources = discover(options.videos, options.recursive, self._s3)
         prepare_out_dir(options.out_dir)
+        (options.out_dir / PERSONS_FILE).unlink(missing_ok=True)  # a run with --people writes it anew
         deadline = self._clock() + options.timeout
         self._jobs = FaceDetection(clients("rekognition"))
         # Starts without botocore's retries: the scheduler waits itself, without blocking the batch.

@@ -45,6 +45,7 @@ CSV_COLUMNS = (
     "appearance",
     "person",
 )
+PERSONS_FILE = "persons.json"  # a batch with --people: each person across its videos, beside the results
 # The response members written before the faces, in the service's order.
 HEADER_MEMBERS = ("JobStatus", "StatusMessage", "VideoMetadata", "JobId", "Video", "JobTag")
 

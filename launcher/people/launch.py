@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..jobs.formats import Person, Summary, persons, write_results
+from ..jobs.formats import PERSONS_FILE, Person, Summary, persons, write_results
 from ..jobs.s3video import S3Video
 from ..report.thumbnails import S3ObjectReader, VideoSource
 from .embedding import EmbeddingUnavailable, FaceEmbedder, load_embedder
@@ -98,9 +98,6 @@ def write_with_people(
                 report(f"--people: {error}; the results are written without people")
         summary = write_results(spooled(), out, fmt, on_face, cuts=cuts, people=people.assignment if people else None)
     return summary, people
-
-
-PERSONS_FILE = "persons.json"
 
 
 def write_batch_persons(out_dir: Path, videos: list[tuple[str, str, VideoPeople]]) -> Path:

@@ -94,7 +94,10 @@ def test_people_join_the_same_face_across_a_cut_and_when_it_comes_back(
     text = (tmp_path / "slideshow.mp4.faces.json").read_text()
     assert "Embedding" not in text
     assert not _has_long_number_list(json.loads(text))
-    assert (tmp_path / "slideshow.mp4.faces.html").is_file()
+    page = (tmp_path / "slideshow.mp4.faces.html").read_text()
+    assert page.count('<section class="person"') == 1, "the cards grouped by person"
+    assert "<b>person 0</b>: 5.6 s on screen in 2 appearances" in page
+    assert page.count('<figure class="appearance"') == 2
 
 
 def _has_long_number_list(value: Any) -> bool:
@@ -155,3 +158,6 @@ def test_a_batch_with_people_finds_the_same_person_in_both_videos(stack, aws_env
     assert not _has_long_number_list(document)
     second = json.loads((out / "second.mp4.faces.json").read_text())
     assert [a["PersonIndex"] for a in second["Appearances"]] == [0]
+    index = (out / "index.html").read_text()
+    assert "People across the videos" in index
+    assert "<b>person 0</b>: 2 videos, 7.4 s" in index
