@@ -3,7 +3,7 @@ position from one shot into the next.
 
 Every frame is decoded and shrunk to a tiny picture (``CutSettings.width`` x ``height``, RGB); two
 consecutive pictures differ by a score in [0, 1]: the mean of their colour-histogram distance (half
-the L1 distance of 4x4x4-bin RGB histograms) and their mean absolute luma difference. A hard cut is a
+the L1 distance of soft 8-bin histograms of R, G and B) and their mean absolute luma difference. A hard cut is a
 lone spike: a frame whose score is at least ``min_score`` and ``ratio`` times the median score of the
 frames around it (``window_ms`` on each side, the frame itself left out: the median ignores another
 cut nearby), and the highest within ``min_shot_ms``. What this does with other edits:
@@ -51,21 +51,29 @@ class CutSettings:
     window_ms: int = 1000  # the neighbourhood, on each side, a cut must stand out from ...
     ratio: float = 3.0  # ... by at least this many times its median score ...
     min_shot_ms: int = 300  # only the strongest change within this distance is a cut
-    min_score: float = 0.2  # ... and at least this (0-1)
-    bins: int = 4  # histogram bins per colour channel
+    min_score: float = 0.1  # ... and at least this (0-1): a cut between two alike shots scores 0.15-0.2
+    bins: int = 8  # histogram bins per colour channel
 
 
-def difference(previous: np.ndarray, current: np.ndarray, bins: int = 4) -> float:
+def difference(previous: np.ndarray, current: np.ndarray, bins: int = 8) -> float:
     """How unlike two small RGB pictures (H x W x 3, uint8) are, 0-1: the mean of the colour-histogram
     distance and the mean absolute luma difference."""
     return (_histogram_distance(previous, current, bins) + _luma_difference(previous, current)) / 2
 
 
 def _histogram(picture: np.ndarray, bins: int) -> np.ndarray:
-    quantised = (picture.astype(np.uint16) * bins) >> 8
-    codes = (quantised[..., 0] * bins + quantised[..., 1]) * bins + quantised[..., 2]
-    counts = np.bincount(codes.ravel(), minlength=bins**3).astype(np.float64)
-    return counts / max(1.0, float(counts.sum()))
+    """Per channel, a soft histogram: each pixel's weight shared between the two nearest of ``bins``
+    bin centres, so that a gradual change (a fade) changes it gradually too."""
+    position = picture.reshape(-1, 3).astype(np.float32) * ((bins - 1) / 255)
+    low = np.minimum(position.astype(np.int64), bins - 2)
+    upper_share = position - low
+    histograms = []
+    for channel in range(3):
+        lows = low[:, channel]
+        counts = np.bincount(lows, weights=1 - upper_share[:, channel], minlength=bins)
+        counts += np.bincount(lows + 1, weights=upper_share[:, channel], minlength=bins)
+        histograms.append(counts / max(1.0, float(counts.sum())))
+    return np.concatenate(histograms) / 3
 
 
 def _histogram_distance(previous: np.ndarray, current: np.ndarray, bins: int) -> float:
@@ -78,7 +86,7 @@ def _luma_difference(previous: np.ndarray, current: np.ndarray) -> float:
     return float(np.abs(luma_a - luma_b).mean() / 255)
 
 
-def scores(pictures: Iterable[tuple[int, np.ndarray]], bins: int = 4) -> tuple[list[int], list[float]]:
+def scores(pictures: Iterable[tuple[int, np.ndarray]], bins: int = 8) -> tuple[list[int], list[float]]:
     """(timestamps, scores) for a sequence of (timestamp ms, small RGB picture): each frame's
     difference from the one before (the first frame's score is 0)."""
     times: list[int] = []
