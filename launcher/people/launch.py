@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..jobs.formats import PERSONS_FILE, Person, Summary, persons, write_results
-from ..jobs.s3video import S3Video
-from ..report.thumbnails import S3ObjectReader, VideoSource
+from ..jobs.s3video import S3ObjectReader, S3Video
+from ..report.thumbnails import VideoSource
 from .embedding import EmbeddingUnavailable, FaceEmbedder, load_embedder
 from .pipeline import PeopleUnavailable, VideoPeople, batch_people, video_people
 from .shots import CutDetectionError, detect_cuts
