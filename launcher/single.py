@@ -22,6 +22,7 @@ from .upload import UPLOAD_PREFIX, pinned_video
 
 if TYPE_CHECKING:  # PyAV, NumPy and dlib are imported when a launch writes its results
     from .people.embedding import FaceEmbedder
+    from .people.launch import CutsInBackground
     from .people.pipeline import VideoPeople
 
 
@@ -42,6 +43,7 @@ class Launch:
         self.job_id: str | None = options.attach
         self._report = report
         self._embedder: FaceEmbedder | None = None
+        self._cuts: CutsInBackground | None = None
 
     def run(self) -> LaunchResult:
         options = self.options
@@ -67,6 +69,10 @@ class Launch:
             self._report(f"job {self.job_id} on {video.uri}")
         job_id = self.job_id
         assert job_id is not None
+        if not options.is_s3 and Path(options.video).is_file():  # the cuts, found while the job runs
+            from .people.launch import CutsInBackground
+
+            self._cuts = CutsInBackground(Path(options.video), self._report)
         if options.outputs.auto_process:
             return self._collected(clients, jobs, job_id, deadline)
         waiter = CompletionWaiter(
@@ -91,7 +97,15 @@ class Launch:
 
         options = self.options
         return write_with_people(
-            pages, out, options.fmt, options.video, lambda: clients("s3"), self._embedder, self._report, on_face
+            pages,
+            out,
+            options.fmt,
+            options.video,
+            lambda: clients("s3"),
+            self._embedder,
+            self._report,
+            on_face,
+            cuts=self._cuts.result() if self._cuts else None,
         )
 
     def _write_report(self, clients: Clients, results: Path, summary: Summary) -> Path:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -63,6 +64,26 @@ def find_cuts(
         return []
 
 
+class CutsInBackground:
+    """A local video's cuts, found on a thread while the job runs (a daemon: Ctrl-C does not wait)."""
+
+    def __init__(self, video: Path, report: Callable[[str], None]) -> None:
+        self._cuts: list[int] = []
+        self._thread = threading.Thread(target=self._find, args=(video, report), name="cut-detection", daemon=True)
+        self._thread.start()
+
+    def _find(self, video: Path, report: Callable[[str], None]) -> None:
+        self._cuts = find_cuts(str(video), None, _no_s3, report)
+
+    def result(self) -> list[int]:
+        self._thread.join()
+        return self._cuts
+
+
+def _no_s3() -> S3Client:
+    raise OSError("a local video needs no S3 client")
+
+
 def write_with_people(
     pages: Iterator[dict[str, Any]],
     out: Path,
@@ -72,6 +93,7 @@ def write_with_people(
     embedder: FaceEmbedder | None,
     report: Callable[[str], None],
     on_face: Callable[[], object] = lambda: None,
+    cuts: list[int] | None = None,
 ) -> tuple[Summary, VideoPeople | None]:
     """Write a job's results with its cuts applied and, given an embedder, its people. The pages are
     kept in a temporary file (memory does not grow with the result): the people are found from a
@@ -88,7 +110,8 @@ def write_with_people(
             for line in spool:
                 yield json.loads(line)
 
-        cuts = find_cuts(video, s3_object, s3, report)
+        if cuts is None:
+            cuts = find_cuts(video, s3_object, s3, report)
         people = None
         if embedder is not None:
             try:
