@@ -53,6 +53,7 @@ class CutSettings:
     min_shot_ms: int = 300  # only the strongest change within this distance is a cut
     min_score: float = 0.1  # ... and at least this (0-1): a cut between two alike shots scores 0.15-0.2
     bins: int = 8  # histogram bins per colour channel
+    interpolation: str = "AREA"  # libswscale's shrinking: the mean of each area (its default, bicubic, costs more)
 
 
 def difference(previous: np.ndarray, current: np.ndarray, bins: int = 8) -> float:
@@ -134,7 +135,9 @@ def pictures(video: VideoInput, settings: CutSettings | None = None) -> Iterator
         for frame in container.decode(stream):
             if frame.pts is None:
                 continue
-            small = frame.reformat(width=settings.width, height=settings.height, format="rgb24")
+            small = frame.reformat(
+                width=settings.width, height=settings.height, format="rgb24", interpolation=settings.interpolation
+            )
             yield round(float((frame.pts - start) * time_base * 1000)), small.to_ndarray()
 
 
