@@ -931,7 +931,8 @@ def cut_cost(seconds: int = 60) -> None:
         print(
             f"  {best:.1f} s for {seconds} s of video: {best / seconds * 60:.1f} s per minute of 1080p "
             f"({best / (seconds * 30) * 1000:.2f} ms per frame, best of 2; decoding alone "
-            f"{decoding / (seconds * 30) * 1000:.2f} ms); cuts {found}/{len(true_cuts)} found, {len(cuts) - found} false"
+            f"{decoding / (seconds * 30) * 1000:.2f} ms); cuts {found}/{len(true_cuts)} found, "
+            f"{len(cuts) - found} false"
         )
 
 
