@@ -901,17 +901,14 @@ def cut_cost(seconds: int = 60) -> None:
             rng = np.random.default_rng(0)
             noisy = [  # sensor noise: a few variants of each shot, shown in turn
                 [
-                    av.VideoFrame.from_ndarray(
-                        np.clip(plane.astype(np.int16) + rng.integers(-3, 4, plane.shape), 0, 255).astype(np.uint8),
-                        format="yuv420p",
-                    )
+                    np.clip(plane.astype(np.int16) + rng.integers(-3, 4, plane.shape), 0, 255).astype(np.uint8)
                     for plane in [frame.to_ndarray()] * 4
                 ]
                 for frame in frames
             ]
             for index in range(seconds * 30):
                 shot = (index // 150) % len(frames)  # a cut every 5 s
-                for packet in stream.encode(noisy[shot][index % 4]):
+                for packet in stream.encode(av.VideoFrame.from_ndarray(noisy[shot][index % 4], format="yuv420p")):
                     output.mux(packet)
             for packet in stream.encode():
                 output.mux(packet)
