@@ -23,6 +23,7 @@ thresholds here were tuned on ``bench/appearances.py``'s tuning set).
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -59,7 +60,8 @@ class LinkedAppearance:
 
 
 def distance(a: Embedding, b: Embedding) -> float:
-    return math.sqrt(sum((x - y) ** 2 for x, y in zip(a, b, strict=True)))
+    """Euclidean distance between two embeddings of the same length."""
+    return math.dist(a, b)
 
 
 def _mean(embeddings: Sequence[Embedding]) -> Embedding | None:
@@ -156,28 +158,27 @@ def group_people(appearances: Sequence[Seen], settings: PeopleSettings | None = 
             if a.video == b.video and a.start_ms <= b.end_ms and b.start_ms <= a.end_ms:
                 continue  # on screen together: never one person
             between[(i, j)] = distance(a.embedding, b.embedding)  # type: ignore[arg-type]
-    apart: set[tuple[int, int]] = {
-        (i, j) for x, i in enumerate(embedded) for j in embedded[x + 1 :] if (i, j) not in between
-    }
-    while between:
-        (i, j), closest = min(between.items(), key=lambda item: (item[1], item[0]))
+    alive = set(embedded)  # clusters of appearances with embeddings, by their first member
+    queue = [(value, i, j) for (i, j), value in between.items()]
+    heapq.heapify(queue)  # closest pair first; ties by index, so the result is deterministic
+    while queue:
+        closest, i, j = heapq.heappop(queue)
         if closest > settings.same_person:
             break
+        if i not in alive or j not in alive or between.get((i, j)) != closest:
+            continue  # merged away since, or its distance changed
         size_i, size_j = len(members[i]), len(members[j])
         members[i].extend(members.pop(j))
-        others = {k for pair in list(between) + list(apart) for k in pair if k not in (i, j)}
-        for k in others:
+        alive.discard(j)
+        del between[(i, j)]
+        for k in alive - {i}:
             key_i, key_j = (min(i, k), max(i, k)), (min(j, k), max(j, k))
-            if key_i in apart or key_j in apart:
-                apart.add(key_i)
-                between.pop(key_i, None)
-            elif key_i in between and key_j in between:
-                between[key_i] = (size_i * between[key_i] + size_j * between[key_j]) / (size_i + size_j)
-            else:  # a pair that did not exist cannot happen for embedded clusters; kept safe
-                between.pop(key_i, None)
-            between.pop(key_j, None)
-            apart.discard(key_j)
-        between.pop((i, j), None)
+            with_i, with_j = between.pop(key_i, None), between.pop(key_j, None)
+            if with_i is None or with_j is None:
+                continue  # one of them was on screen with k: the merged cluster never joins k
+            merged = (size_i * with_i + size_j * with_j) / (size_i + size_j)
+            between[key_i] = merged
+            heapq.heappush(queue, (merged, *key_i))
     cluster_of = {member: cluster for cluster, group in members.items() for member in group}
     first_seen = sorted(
         members,
