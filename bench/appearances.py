@@ -13,8 +13,18 @@
    with the face's known box at each timestamp); reported: appearances found vs true, true
    appearances found as exactly one appearance, identity purity (share of an appearance's detections
    that belong to its face), and the error of start and end timestamps.
+3. Cut detector cost: ``launcher.people.shots.detect_cuts`` on 60 s of 1920x1080 H.264, per minute of
+   video, beside decoding alone; and whether it finds the cuts.
+4. Cuts and people on photographs of real people (``--photos DIR``, one folder per person; see
+   bench/README.md): slideshows with hard cuts, the same person in several photographs, people
+   re-entering, faces crossing, a dissolve between two people, through the emulator, the cut detector
+   and ``--people``'s pipeline, all videos of a set as one batch. Reported per set (a tuning set, where
+   the thresholds are swept, and a held-out set): appearances found vs true, appearances spanning two
+   people (identity swaps; with the cut rule alone too), people found vs true, and the pairwise
+   precision and recall of "same person" over the set's appearances.
 
-    .venv/bin/python bench/appearances.py [--skip-accuracy] [--skip-speed]
+    .venv/bin/python bench/appearances.py [--skip-accuracy] [--skip-speed] [--skip-cut-cost]
+        [--skip-people] [--photos DIR]
 """
 
 from __future__ import annotations
@@ -876,7 +886,8 @@ def evaluate(runs: list[ShowRun], heads: Heads, settings: Any, details: list[str
 
 def _print_people(label: str, score: PeopleScore) -> None:
     print(
-        f"  {label}: {score.appearances} appearance(s) for {score.true_appearances} true; spanning two people: "
+        f"  {label}: {score.appearances} appearance(s) for {score.true_appearances} true; spanning two people "
+        "(identity swaps): "
         f"{score.spanning} (cut rule only, without --people: {score.spanning_without_people}); people found "
         f"{score.people_found} for {score.true_people}; same-person pairs: precision {score.precision():.3f}, "
         f"recall {score.recall():.3f} ({score.pairs['tp']} true pairs found, {score.pairs['fp']} false, "

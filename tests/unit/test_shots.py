@@ -105,3 +105,18 @@ def test_a_file_that_is_no_video_raises_one_error(tmp_path: Path) -> None:
     path.write_bytes(b"this is not a video" * 100)
     with pytest.raises(CutDetectionError):
         detect_cuts(path)
+
+
+def test_a_flash_is_at_most_one_cut() -> None:
+    """One white frame in a still shot: two changes a frame apart, reported once at most."""
+    frames = still(data.astronaut(), 40)
+    frames[20] = np.full_like(frames[20], 255)
+    assert len(cuts_of(frames)) <= 1
+
+
+def test_motion_in_every_frame_raises_the_bar_for_a_cut() -> None:
+    """Busy frames (noise as strong as a small cut) next to a change of the same size: not a cut."""
+    busy = still(data.astronaut(), 60, noise=90.0)
+    times, values = scores((index * STEP, frame) for index, frame in enumerate(busy))
+    assert min(values[1:]) > 0.1  # every frame changes more than the floor ...
+    assert find_cuts(times, values) == []  # ... and none stands out
