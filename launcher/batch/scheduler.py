@@ -142,6 +142,10 @@ class Workers:
             self._tasks.get()()
 
 
+def _warn_about(video: str, line: str) -> None:
+    log.warning("%s: %s", video, line)
+
+
 class Batch:
     """Runs one batch; ``open_jobs`` says, after Ctrl-C, how many of its jobs keep running."""
 
@@ -212,8 +216,41 @@ class Batch:
             self._stop.set()
             self._ledger.close()
         if self._embedder is not None:
+            self._people_of_skipped()
             self._write_persons()
         return self.tally
+
+    def _people_of_skipped(self) -> None:
+        """--people for the videos skipped as already written: their files are grouped again (and
+        rewritten with their people), so that the batch's people cover every video."""
+        from ..people.launch import regroup_written
+
+        assert self._embedder is not None
+        for video in self._videos:
+            entry = video.entry
+            if video.entry.video in self._people or entry.status != SUCCEEDED or not entry.results:
+                continue
+            results = Path(entry.results)
+            if not results.is_file():
+                continue
+            s3_object = {"Bucket": entry.bucket, "Name": entry.key} if entry.bucket and entry.key else None
+            if s3_object and entry.version:
+                s3_object["Version"] = entry.version
+            try:
+                people = regroup_written(
+                    results,
+                    self.options.fmt,
+                    entry.video,
+                    s3_object,
+                    lambda: self._s3,
+                    self._embedder,
+                    functools.partial(_warn_about, entry.video),
+                )
+            except (LauncherError, BotoCoreError, OSError, ValueError) as error:
+                log.warning("%s: --people: %s", entry.video, error)
+                continue
+            if people is not None:
+                self._people[entry.video] = (str(results), people)
 
     def _write_persons(self) -> None:
         """``DIR/persons.json``: the people across the videos whose results this run wrote."""

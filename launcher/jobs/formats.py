@@ -245,16 +245,23 @@ def write_document(
     return finished()
 
 
-def read_summary(path: Path, fmt: str) -> Summary:
-    """The summary (appearances and persons included) of a results file written in ``fmt``: the
-    appearances are rebuilt from each face's appearance index (and person index) as written."""
+def read_page(path: Path, fmt: str) -> dict[str, Any]:
+    """A results file written in ``fmt`` as one GetFaceDetection page: its faces (with what the
+    format keeps of them) and, for ``json``, the response members and the appearances."""
     with path.open(newline="" if fmt == "csv" else None) as stream:
         if fmt == "json":
-            page = json.load(stream)
+            page: dict[str, Any] = json.load(stream)
         elif fmt == "jsonl":
             page = {"Faces": [json.loads(line) for line in stream if line.strip()]}
         else:
             page = {"Faces": [_csv_face(row) for row in csv.DictReader(stream)]}
+    return page
+
+
+def read_summary(path: Path, fmt: str) -> Summary:
+    """The summary (appearances and persons included) of a results file written in ``fmt``: the
+    appearances are rebuilt from each face's appearance index (and person index) as written."""
+    page = read_page(path, fmt)
     faces = page.get("Faces", [])
     if not all("AppearanceIndex" in face for face in faces):  # written by an older launcher: group again
         return write_document(io.StringIO(), iter([page]))

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..jobs.formats import PERSONS_FILE, Person, Summary, persons, write_results
-from ..jobs.s3video import S3ObjectReader, S3Video
+from ..jobs.formats import PERSONS_FILE, Person, Summary, persons, read_page, write_results
+from ..jobs.s3video import S3ObjectReader, S3Video, is_s3_uri, parse_s3_uri
 from ..report.thumbnails import VideoSource
 from .embedding import EmbeddingUnavailable, FaceEmbedder, load_embedder
 from .pipeline import PeopleUnavailable, VideoPeople, batch_people, video_people
@@ -40,14 +40,18 @@ def load_model(report: Callable[[str], None]) -> FaceEmbedder | None:
 
 @contextmanager
 def video_source(video: str, s3_object: dict[str, Any] | None, s3: Callable[[], S3Client]) -> Iterator[VideoSource]:
-    """The local file if ``video`` is one here, else the job's S3 object (ranged reads)."""
+    """The local file if ``video`` is one here, else the job's S3 object (ranged reads), else the
+    ``s3://`` URI's object."""
     local = None if video.lower().startswith("s3:") or not Path(video).is_file() else Path(video)
     if local is not None:
         yield local
         return
-    if not s3_object:
+    if s3_object:
+        s3_video = S3Video(s3_object["Bucket"], s3_object["Name"], s3_object.get("Version"))
+    elif is_s3_uri(video):
+        s3_video = parse_s3_uri(video)
+    else:
         raise OSError(f"{video} is not here and the results name no S3 object")
-    s3_video = S3Video(s3_object["Bucket"], s3_object["Name"], s3_object.get("Version"))
     with S3ObjectReader(s3(), s3_video) as reader:
         yield reader
 
@@ -121,6 +125,29 @@ def write_with_people(
                 report(f"--people: {error}; the results are written without people")
         summary = write_results(spooled(), out, fmt, on_face, cuts=cuts, people=people.assignment if people else None)
     return summary, people
+
+
+def regroup_written(
+    results: Path,
+    fmt: str,
+    video: str,
+    s3_object: dict[str, Any] | None,
+    s3: Callable[[], S3Client],
+    embedder: FaceEmbedder,
+    report: Callable[[str], None],
+) -> VideoPeople | None:
+    """--people for a video whose results a batch had already written (it skipped it): its faces
+    read back from the file, its cuts and people found again, the file rewritten with them."""
+    page = read_page(results, fmt)
+    if s3_object and "Video" not in page:
+        page["Video"] = {"S3Object": s3_object}  # where to read the frames (jsonl and csv keep no header)
+    page.pop("Appearances", None)
+    page.pop("Persons", None)
+    for face in page.get("Faces", []):
+        face.pop("AppearanceIndex", None)
+        face.pop("PersonIndex", None)
+    _summary, people = write_with_people(iter([page]), results, fmt, video, s3, embedder, report)
+    return people
 
 
 def write_batch_persons(out_dir: Path, videos: list[tuple[str, str, VideoPeople]]) -> Path:

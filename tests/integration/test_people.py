@@ -161,3 +161,10 @@ def test_a_batch_with_people_finds_the_same_person_in_both_videos(stack, aws_env
     index = (out / "index.html").read_text()
     assert "People across the videos" in index
     assert "<b>person 0</b>: 2 videos, 7.4 s" in index
+    # Again: both videos are skipped as written, and their people are found again from the files.
+    code = main([str(folder), "--outputs", str(stack["file"]), "--out-dir", str(out), "--people"])
+    assert code == ExitCode.OK
+    assert json.loads((out / "persons.json").read_text()) == document
+    # Without --people, no persons file is left behind to describe results it did not group.
+    assert main([str(folder), "--outputs", str(stack["file"]), "--out-dir", str(out)]) == ExitCode.OK
+    assert not (out / "persons.json").exists()
