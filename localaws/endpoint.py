@@ -22,6 +22,8 @@ from .clients import ClientFactory, local_client
 from .defaults import DEFAULT_REGION
 from .rekognition.models import EmulatorSettings, RekognitionBackend
 from .rekognition.responses import HANDLED_TARGETS, OPERATIONS, TARGET_PREFIX, RekognitionApp
+from .state import StateKeeper, changes_state
+from .status import STATUS_PATH, StatusApp
 from .vision.detector import FaceDetector
 
 log = logging.getLogger(__name__)
@@ -43,7 +45,10 @@ class LocalEndpoint:
         host: str = DEFAULT_HOST,
         port: int = DEFAULT_PORT,
         detector: FaceDetector | None = None,
+        keep_state: bool = False,
     ) -> None:
+        """``keep_state``: save moto's services and the event source mappings under the data dir and
+        restore them at the next start (``state/``); one endpoint per process may (moto's state is global)."""
         self.settings = settings
         self._host, self._port = host, port
         self._server: BaseWSGIServer | None = None
@@ -60,6 +65,8 @@ class LocalEndpoint:
         self._rekognition_app = RekognitionApp(self.rekognition)
         self.awslambda = LambdaBackend(LambdaSettings(settings.data_dir / "lambda"), self.client, lambda: self.url)
         self._lambda_app = LambdaApp(self.awslambda)
+        self.state = StateKeeper(settings.data_dir / "state", self.awslambda.saved_mappings) if keep_state else None
+        self._status_app = StatusApp(self)
 
     @property
     def url(self) -> str:
@@ -75,12 +82,31 @@ class LocalEndpoint:
             operation = target[len(TARGET_PREFIX) :]
             return not_emulated.respond(environ, start_response, "rekognition", operation, EMULATED)
         if LambdaApp.handles(environ):
-            return self._lambda_app(environ, start_response)
+            return self._noting_changes(self._lambda_app, environ, start_response, inside_moto=False)
+        if environ.get("PATH_INFO") == STATUS_PATH:
+            return self._status_app(environ, start_response)
         service = not_emulated.signed_service(environ)
         if service is not None and not self._moto_serves(environ):
             operation = not_emulated.operation_name(environ)
             return not_emulated.respond(environ, start_response, service, operation, EMULATED)
-        return self._moto(environ, start_response)
+        return self._noting_changes(self._moto, environ, start_response, inside_moto=True)
+
+    def _noting_changes(
+        self, app: Any, environ: dict[str, Any], start_response: Any, inside_moto: bool
+    ) -> Iterable[bytes]:
+        """Run a request; with state kept, mark the state changed after anything but a read, and let
+        requests into moto through the gate that keeps snapshots between them (not our Lambda app: an
+        invocation runs for minutes and calls this endpoint)."""
+        if self.state is None:
+            return app(environ, start_response)
+        try:
+            if not inside_moto:
+                return app(environ, start_response)
+            with self.state.gate.request():
+                return app(environ, start_response)
+        finally:
+            if changes_state(environ):
+                self.state.changed()
 
     def _moto_serves(self, environ: dict[str, Any]) -> bool:
         """Whether moto has a backend for this signed request (as its own dispatcher decides)."""
@@ -90,11 +116,17 @@ class LocalEndpoint:
         )
 
     def start(self) -> LocalEndpoint:
+        restored = self.state.restore() if self.state is not None else None  # before serving: all or nothing
         self._server = make_server(
             self._host, self._port, self._dispatch, threaded=True, request_handler=MotoRequestHandler
         )
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-endpoint", daemon=True)
         self._thread.start()
+        if restored is not None and self.state is not None:
+            self.awslambda.restore_mappings(restored.mappings)
+            self.state.start()
+            if restored.parts:
+                log.info("state restored from %s (saved at %d ms)", self.state.folder.path, restored.saved_ms)
         resumed = self.rekognition.resume_interrupted()
         if resumed:
             log.info("resumed %d interrupted face-detection job(s)", len(resumed))
@@ -110,6 +142,8 @@ class LocalEndpoint:
             self._server.server_close()
         if self._thread is not None:
             self._thread.join()
+        if self.state is not None:
+            self.state.stop()  # nothing serves any more: the last save is complete
 
     def __enter__(self) -> LocalEndpoint:
         return self.start()
