@@ -5,9 +5,8 @@ import json
 
 import pytest
 
-from launcher.notifications import SHARED_STATUS_SECONDS, YIELD_SECONDS, CompletionWaiter, Timeout
-
-from .support import FakeClock
+from launcher.jobs.notifications import SHARED_STATUS_SECONDS, YIELD_SECONDS, CompletionWaiter, Timeout
+from tests.support.pulumi_mocks import FakeClock
 
 JOB = "a" * 64
 

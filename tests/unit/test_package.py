@@ -9,8 +9,7 @@ import yaml
 from components import DEFAULTS
 from components.provider import PACKAGE_VERSION, SCHEMA_FILE, inferred_schema
 from components.settings import PLAIN_SETTINGS, setting_key
-
-from .support import AUTO_PROCESS_OUTPUTS, ROOT, STACK_OUTPUTS
+from tests.support.pulumi_mocks import AUTO_PROCESS_OUTPUTS, ROOT, STACK_OUTPUTS
 
 TYPE = "rekognition-faces:index:FaceDetectionPipeline"
 COMMITTED = json.loads(SCHEMA_FILE.read_text())

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 import av
 from PIL import Image
 
-from .appearances import Box
-from .source import S3Video
+from ..jobs.appearances import Box
+from ..jobs.s3video import S3Video
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
