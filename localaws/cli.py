@@ -33,7 +33,7 @@ from .deploy.program import stack_config
 from .deploy.pulumi_cli import PulumiCli, cli_available
 from .endpoint import DEFAULT_HOST, DEFAULT_PORT, LocalEndpoint
 from .rekognition.models import EmulatorSettings
-from .state import StateError
+from .state.files import StateError
 from .status import UNREACHABLE, EndpointStatus
 
 DEFAULT_DATA_DIR = Path(".local")

@@ -22,7 +22,7 @@ from .clients import ClientFactory, local_client
 from .defaults import DEFAULT_REGION
 from .rekognition.models import EmulatorSettings, RekognitionBackend
 from .rekognition.responses import HANDLED_TARGETS, OPERATIONS, TARGET_PREFIX, RekognitionApp
-from .state import StateKeeper, changes_state
+from .state.keeper import StateKeeper, changes_state
 from .status import STATUS_PATH, StatusApp
 from .vision.detector import FaceDetector
 

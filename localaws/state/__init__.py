@@ -1,6 +1,2 @@
-"""The endpoint's state kept across restarts (``keeper.py``), on disk (``files.py``), pickled (``pickling.py``)."""
-
-from .files import StateError
-from .keeper import Restored, StateKeeper, changes_state
-
-__all__ = ["Restored", "StateError", "StateKeeper", "changes_state"]
+"""The endpoint's state kept across restarts: ``keeper.py`` (when and what to save, the restore),
+``files.py`` (the folder on disk, all or nothing), ``pickling.py`` (moto's values)."""

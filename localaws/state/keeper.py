@@ -261,25 +261,30 @@ class StateKeeper:
         with self._save_lock:
             self._dirty.clear()
             try:
-                self._save()
-            except Exception as error:  # a full disk, a deleted folder, a value moto cannot pickle
+                problems = self._save()
+            except Exception as error:  # a full disk, a deleted folder
                 self._dirty.set()
-                message = f"the endpoint's state could not be saved to {self.folder.path}: {error}"
-                if message != self._failing:
-                    log.error("%s; retrying", message)
-                    self._failing = message
-                self._stop.wait(1.0)
-                return False
-            if self._failing:
+                problems = [str(error)]
+            message = "; ".join(problems)
+            if message and message != self._failing:
+                log.error("the endpoint's state could not be saved to %s: %s; retrying", self.folder.path, message)
+            elif not message and self._failing:
                 log.info("the endpoint's state is saved again to %s", self.folder.path)
-                self._failing = None
-            return True
+            self._failing = message or None
+            if problems:
+                self._stop.wait(1.0)
+            return not problems
 
-    def _save(self) -> None:
-        pickled = self._pickle_alone()
-        if pickled is None:
-            self._dirty.set()  # requests kept moto busy: next interval
-            return
+    def _save(self) -> list[str]:
+        """Save what changed; the problems of the parts that could not be saved (their last saved
+        version stays), which do not keep the others from being saved."""
+        with self.gate.alone() as alone:
+            if not alone:
+                self._dirty.set()  # requests kept moto busy: next interval
+                return []
+            pickled, problems = self._pickle()
+        if problems:
+            self._dirty.set()
         parts = dict(self._saved)
         for name, (data, keys) in pickled.items():
             for blob, key in keys.items():
@@ -289,28 +294,29 @@ class StateKeeper:
                     self.folder.write_blob(blob, functools.partial(pickling.copy_key_bytes, key))
                 except ValueError:  # the object was deleted since: this snapshot is stale, take another
                     self._dirty.set()
-                    return
+                    return problems
             parts[name] = Part(self.folder.write_part(data), tuple(sorted(keys)))
-        if parts == self._saved:
-            return
-        manifest = Manifest(parts, int(time.time() * 1000), {"moto": moto.__version__})
-        self.folder.commit(manifest)
-        self._saved = parts
-        self.last_saved_ms = manifest.saved_ms
+        if parts != self._saved:
+            manifest = Manifest(parts, int(time.time() * 1000), {"moto": moto.__version__})
+            self.folder.commit(manifest)
+            self._saved = parts
+            self.last_saved_ms = manifest.saved_ms
+        return problems
 
-    def _pickle_alone(self) -> dict[str, tuple[bytes, dict[str, Any]]] | None:
-        with self.gate.alone() as alone:
-            if not alone:
-                return None
-            pickled = {}
-            for backends in list(_in_use()):
-                location = self._location(backends)
-                if location is None:
-                    continue
-                attributes = {k: v for k, v in vars(backends).items() if k not in _BACKEND_DICT_ATTRIBUTES}
+    def _pickle(self) -> tuple[dict[str, tuple[bytes, dict[str, Any]]], list[str]]:
+        """Pickle every backend in use and the mappings (called while no request is inside moto)."""
+        pickled, problems = {}, []
+        for backends in list(_in_use()):
+            location = self._location(backends)
+            if location is None:
+                continue
+            attributes = {k: v for k, v in vars(backends).items() if k not in _BACKEND_DICT_ATTRIBUTES}
+            try:
                 pickled[location] = pickling.dumps((dict(backends), attributes))
-            pickled[MAPPINGS_PART] = pickling.dumps(self._mappings())
-            return pickled
+            except Exception as error:  # a value this moto version keeps that cannot be pickled
+                problems.append(f"{location}: {error}")
+        pickled[MAPPINGS_PART] = pickling.dumps(self._mappings())
+        return pickled, problems
 
     def _location(self, backends: BackendDict[Any]) -> str | None:
         key = id(backends)

@@ -2,6 +2,8 @@
 
 - Locks and conditions (an SQS queue's ``Condition``, per-object locks) are saved as new, free ones:
   a lock's state means nothing in another process.
+- A ``defaultdict`` whose factory is a lambda making an empty container (moto's Lambda aliases:
+  ``defaultdict(lambda: {})``) is saved with that container's type as its factory.
 - Weak dictionaries (moto's Lambda backend keeps one of its functions by ARN) are saved with their
   items; the functions they point to are saved anyway, so the restored dictionary holds the same ones.
 - A bucket's keys (``_VersionedKeyStore``) are saved with every version: its ``items()`` gives only
@@ -22,6 +24,7 @@ import pickle
 import threading
 import uuid
 import weakref
+from collections import defaultdict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
@@ -90,6 +93,20 @@ def _new_condition() -> threading.Condition:
     return threading.Condition()
 
 
+def _default_dict(factory: Any, items: dict[Any, Any]) -> defaultdict[Any, Any]:
+    return defaultdict(factory, items)
+
+
+def _reduce_default_dict(d: defaultdict[Any, Any]) -> tuple[Any, ...]:
+    factory = d.default_factory
+    if factory is not None and getattr(factory, "__name__", "") == "<lambda>":
+        made = factory()
+        if type(made) not in (dict, list, set) or made:
+            raise pickle.PicklingError(f"a defaultdict's factory {factory!r} cannot be saved")
+        factory = type(made)
+    return _default_dict, (factory, dict(d))
+
+
 def _weak_values(items: dict[Any, Any]) -> weakref.WeakValueDictionary[Any, Any]:
     return weakref.WeakValueDictionary(items)
 
@@ -128,6 +145,7 @@ class SnapshotPickler(pickle.Pickler):
     dispatch_table[type(threading.Lock())] = lambda _: (_new_lock, ())
     dispatch_table[type(threading.RLock())] = lambda _: (_new_rlock, ())
     dispatch_table[threading.Condition] = lambda _: (_new_condition, ())
+    dispatch_table[defaultdict] = _reduce_default_dict
     dispatch_table[weakref.WeakValueDictionary] = lambda d: (_weak_values, (dict(d.items()),))
     dispatch_table[weakref.WeakKeyDictionary] = lambda d: (_weak_keys, (dict(d.items()),))
 
