@@ -66,7 +66,7 @@ class LocalEndpoint:
         self.awslambda = LambdaBackend(LambdaSettings(settings.data_dir / "lambda"), self.client, lambda: self.url)
         self._lambda_app = LambdaApp(self.awslambda)
         self.state = StateKeeper(settings.data_dir / "state", self.awslambda.saved_mappings) if keep_state else None
-        self._status_app = StatusApp(self)
+        self._status_app = StatusApp(settings.data_dir, self.rekognition.store, self.state)
 
     @property
     def url(self) -> str:

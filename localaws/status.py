@@ -18,19 +18,19 @@ from botocore.exceptions import BotoCoreError, ClientError
 from .clients import local_client
 
 if TYPE_CHECKING:
-    from .endpoint import LocalEndpoint
+    from .rekognition.store import JobStore
+    from .state.keeper import StateKeeper
 
 STATUS_PATH = "/_localaws/status"
 STACK_RESOURCES = ("bucketName", "topicArn", "roleArn", "queueUrl", "deadLetterQueueUrl")
 
 
 class StatusApp:
-    def __init__(self, endpoint: LocalEndpoint) -> None:
-        self._endpoint = endpoint
+    def __init__(self, data_dir: Path, store: JobStore, state: StateKeeper | None) -> None:
+        self._data_dir, self._store, self._state = data_dir, store, state
 
     def document(self) -> dict[str, Any]:
-        store = self._endpoint.rekognition.store
-        state = self._endpoint.state
+        store, state = self._store, self._state
         open_jobs = [
             {
                 "JobId": job.job_id,
@@ -41,7 +41,7 @@ class StatusApp:
             for job in store.open_jobs()
         ]
         return {
-            "DataDir": str(self._endpoint.settings.data_dir),
+            "DataDir": str(self._data_dir),
             "State": {"Kept": state is not None, "SavedMs": state.last_saved_ms if state else None},
             "Jobs": {"Counts": store.counts(), "Open": open_jobs},
         }
