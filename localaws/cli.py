@@ -178,8 +178,11 @@ def serve(args: argparse.Namespace) -> int:
     with _stop_signals() as wait_for_stop:
         try:
             endpoint = LocalEndpoint(settings, args.host, args.port, keep_state=not args.ephemeral).start()
-        except StateError as error:
-            print(f"error: the saved state cannot be restored: {error}", file=sys.stderr)
+        except StateError as error:  # nothing is written over a state that cannot be read
+            print(
+                f"error: {error}; move {args.data_dir / 'state'} away, or choose another --data-dir (or --ephemeral)",
+                file=sys.stderr,
+            )
             return 2
         except OSError as error:
             print(

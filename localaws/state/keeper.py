@@ -282,10 +282,13 @@ class StateKeeper:
             if not alone:
                 self._dirty.set()  # requests kept moto busy: next interval
                 return []
-            pickled, problems = self._pickle()
+            pickled, failed = self._pickle()
+        problems = list(failed.values())
         if problems:
             self._dirty.set()
-        parts = dict(self._saved)
+        # What was pickled now, and the last saved version of what could not be; a backend no longer
+        # in use (moto's reset) is dropped.
+        parts = {name: part for name, part in self._saved.items() if name in failed}
         for name, (data, keys) in pickled.items():
             for blob, key in keys.items():
                 if self.folder.has_blob(blob):
@@ -303,9 +306,10 @@ class StateKeeper:
             self.last_saved_ms = manifest.saved_ms
         return problems
 
-    def _pickle(self) -> tuple[dict[str, tuple[bytes, dict[str, Any]]], list[str]]:
-        """Pickle every backend in use and the mappings (called while no request is inside moto)."""
-        pickled, problems = {}, []
+    def _pickle(self) -> tuple[dict[str, tuple[bytes, dict[str, Any]]], dict[str, str]]:
+        """Pickle every backend in use and the mappings (called while no request is inside moto); the
+        problem of each part that could not be pickled."""
+        pickled, problems = {}, {}
         for backends in list(_in_use()):
             location = self._location(backends)
             if location is None:
@@ -314,7 +318,7 @@ class StateKeeper:
             try:
                 pickled[location] = pickling.dumps((dict(backends), attributes))
             except Exception as error:  # a value this moto version keeps that cannot be pickled
-                problems.append(f"{location}: {error}")
+                problems[location] = f"{location}: {error}"
         pickled[MAPPINGS_PART] = pickling.dumps(self._mappings())
         return pickled, problems
 
