@@ -169,3 +169,9 @@ def test_a_missing_bucket_or_queue_says_to_deploy_again(monkeypatch, code, envir
     error = from_client_error(refusal(code), "uploading a.mp4")
     assert error.exit_code is ExitCode.AWS_ERROR
     assert advice in str(error) and "\n" not in str(error)
+
+
+def test_status_without_an_endpoint_is_one_line(capsys):
+    assert localaws.cli.main(["status", "--endpoint", "http://127.0.0.1:1"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: no local endpoint answers at http://127.0.0.1:1")
