@@ -107,12 +107,17 @@ def test_a_clean_stop_saves_bad_requests_lose_nothing_and_damage_is_refused(tmp_
         s3.create_bucket(Bucket="kept")
         s3.put_object(Bucket="kept", Key="video.mp4", Body=b"bytes of a video")
         client(endpoint.url, "iam").create_role(RoleName="keeper", AssumeRolePolicyDocument=json.dumps(TRUST))
+        sqs = client(endpoint.url, "sqs")
+        queue_url = sqs.create_queue(QueueName="kept")["QueueUrl"]
+        sent = sqs.send_message(QueueUrl=queue_url, MessageBody="a completion")["MessageId"]
         send_bad_requests(endpoint.url)
     with EndpointProcess(data, port=endpoint.port) as restarted:  # stopped at once after the last change
         assert client(restarted.url, "s3").get_object(Bucket="kept", Key="video.mp4")["Body"].read() == (
             b"bytes of a video"
         )
         assert client(restarted.url, "iam").get_role(RoleName="keeper")["Role"]["RoleName"] == "keeper"
+        message = client(restarted.url, "sqs").receive_message(QueueUrl=queue_url)["Messages"][0]
+        assert (message["MessageId"], message["Body"]) == (sent, "a completion")
 
     state = data / "state"
     saved = {path: path.read_bytes() for path in state.rglob("*") if path.is_file()}
