@@ -177,7 +177,8 @@ def serve(args: argparse.Namespace) -> int:
     )
     with _stop_signals() as wait_for_stop:
         try:
-            endpoint = LocalEndpoint(settings, args.host, args.port, keep_state=not args.ephemeral).start()
+            endpoint = LocalEndpoint(settings, args.host, args.port)
+            (endpoint if args.ephemeral else endpoint.keep_state()).start()
         except StateError as error:  # nothing is written over a state that cannot be read
             print(
                 f"error: {error}; move {args.data_dir / 'state'} away, or choose another --data-dir (or --ephemeral)",

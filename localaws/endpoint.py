@@ -22,7 +22,7 @@ from .clients import ClientFactory, local_client
 from .defaults import DEFAULT_REGION
 from .rekognition.models import EmulatorSettings, RekognitionBackend
 from .rekognition.responses import HANDLED_TARGETS, OPERATIONS, TARGET_PREFIX, RekognitionApp
-from .state.keeper import StateKeeper, changes_state
+from .state.keeper import NotingChanges, Restored, StateKeeper
 from .status import STATUS_PATH, StatusApp
 from .vision.detector import FaceDetector
 
@@ -45,10 +45,7 @@ class LocalEndpoint:
         host: str = DEFAULT_HOST,
         port: int = DEFAULT_PORT,
         detector: FaceDetector | None = None,
-        keep_state: bool = False,
     ) -> None:
-        """``keep_state``: save moto's services and the event source mappings under the data dir and
-        restore them at the next start (``state/``); one endpoint per process may (moto's state is global)."""
         self.settings = settings
         self._host, self._port = host, port
         self._server: BaseWSGIServer | None = None
@@ -65,8 +62,9 @@ class LocalEndpoint:
         self._rekognition_app = RekognitionApp(self.rekognition)
         self.awslambda = LambdaBackend(LambdaSettings(settings.data_dir / "lambda"), self.client, lambda: self.url)
         self._lambda_app = LambdaApp(self.awslambda)
-        self.state = StateKeeper(settings.data_dir / "state", self.awslambda.saved_mappings) if keep_state else None
-        self._status_app = StatusApp(settings.data_dir, self.rekognition.store, self.state)
+        self.state: StateKeeper | None = None  # keep_state() turns it on
+        self._restored: Restored | None = None
+        self._status_app = StatusApp(settings.data_dir, self.rekognition.store, lambda: self.state)
 
     @property
     def url(self) -> str:
@@ -82,31 +80,14 @@ class LocalEndpoint:
             operation = target[len(TARGET_PREFIX) :]
             return not_emulated.respond(environ, start_response, "rekognition", operation, EMULATED)
         if LambdaApp.handles(environ):
-            return self._noting_changes(self._lambda_app, environ, start_response, inside_moto=False)
+            return self._lambda_app(environ, start_response)
         if environ.get("PATH_INFO") == STATUS_PATH:
             return self._status_app(environ, start_response)
         service = not_emulated.signed_service(environ)
         if service is not None and not self._moto_serves(environ):
             operation = not_emulated.operation_name(environ)
             return not_emulated.respond(environ, start_response, service, operation, EMULATED)
-        return self._noting_changes(self._moto, environ, start_response, inside_moto=True)
-
-    def _noting_changes(
-        self, app: Any, environ: dict[str, Any], start_response: Any, inside_moto: bool
-    ) -> Iterable[bytes]:
-        """Run a request; with state kept, mark the state changed after anything but a read, and let
-        requests into moto through the gate that keeps snapshots between them (not our Lambda app: an
-        invocation runs for minutes and calls this endpoint)."""
-        if self.state is None:
-            return app(environ, start_response)
-        try:
-            if not inside_moto:
-                return app(environ, start_response)
-            with self.state.gate.request():
-                return app(environ, start_response)
-        finally:
-            if changes_state(environ):
-                self.state.changed()
+        return self._moto(environ, start_response)
 
     def _moto_serves(self, environ: dict[str, Any]) -> bool:
         """Whether moto has a backend for this signed request (as its own dispatcher decides)."""
@@ -116,17 +97,12 @@ class LocalEndpoint:
         )
 
     def start(self) -> LocalEndpoint:
-        restored = self.state.restore() if self.state is not None else None  # before serving: all or nothing
         self._server = make_server(
             self._host, self._port, self._dispatch, threaded=True, request_handler=MotoRequestHandler
         )
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-endpoint", daemon=True)
         self._thread.start()
-        if restored is not None and self.state is not None:
-            self.awslambda.restore_mappings(restored.mappings)
-            self.state.start()
-            if restored.parts:
-                log.info("state restored from %s (saved at %d ms)", self.state.folder.path, restored.saved_ms)
+        self._start_keeping_state()
         resumed = self.rekognition.resume_interrupted()
         if resumed:
             log.info("resumed %d interrupted face-detection job(s)", len(resumed))
@@ -150,6 +126,27 @@ class LocalEndpoint:
 
     def __exit__(self, *exc_info: Any) -> None:
         self.stop()
+
+    def keep_state(self) -> LocalEndpoint:
+        """Keep moto's services and the event source mappings under the data dir (``state/``) across
+        restarts: restore the saved state now, before ``start()``, and save changes from then on. Raises
+        ``StateError`` for a saved state it cannot read. One endpoint per process may (moto's state is global)."""
+        self.state = StateKeeper(self.settings.data_dir / "state", self.awslambda.saved_mappings)
+        self._restored = self.state.restore()
+        # Requests into moto pass the gate that keeps snapshots between them; our Lambda app only says
+        # what changed (an invocation runs for minutes and calls this endpoint).
+        # (the wrapper stands in for each: same call, other attributes passed through)
+        self._moto = NotingChanges(self._moto, self.state, gated=True)  # type: ignore[assignment]
+        self._lambda_app = NotingChanges(self._lambda_app, self.state, gated=False)  # type: ignore[assignment]
+        return self
+
+    def _start_keeping_state(self) -> None:
+        if self.state is None or self._restored is None:
+            return
+        self.awslambda.restore_mappings(self._restored.mappings)
+        self.state.start()
+        if self._restored.parts:
+            log.info("state restored from %s (saved at %d ms)", self.state.folder.path, self._restored.saved_ms)
 
     def clients_in(self, region: str) -> ClientFactory:
         """This endpoint's clients, in ``region`` unless a call names another (the deployer's view)."""

@@ -26,11 +26,11 @@ STACK_RESOURCES = ("bucketName", "topicArn", "roleArn", "queueUrl", "deadLetterQ
 
 
 class StatusApp:
-    def __init__(self, data_dir: Path, store: JobStore, state: StateKeeper | None) -> None:
+    def __init__(self, data_dir: Path, store: JobStore, state: Callable[[], StateKeeper | None]) -> None:
         self._data_dir, self._store, self._state = data_dir, store, state
 
     def document(self) -> dict[str, Any]:
-        store, state = self._store, self._state
+        store, state = self._store, self._state()
         open_jobs = [
             {
                 "JobId": job.job_id,

@@ -159,6 +159,28 @@ def _live_backends(location: str) -> BackendDict[Any]:
     return backends
 
 
+class NotingChanges:
+    """A WSGI app of the endpoint (moto's, our Lambda app), wrapped: after a request that may change
+    something, the state is marked changed; with ``gated``, the request runs inside the gate. Other
+    attributes are the wrapped app's (the endpoint asks moto's dispatcher which services it serves)."""
+
+    def __init__(self, app: Any, keeper: StateKeeper, gated: bool) -> None:
+        self._app, self._keeper, self._gated = app, keeper, gated
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._app, name)
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        try:
+            if not self._gated:
+                return self._app(environ, start_response)
+            with self._keeper.gate.request():
+                return self._app(environ, start_response)
+        finally:
+            if changes_state(environ):
+                self._keeper.changed()
+
+
 @dataclass(frozen=True)
 class Restored:
     parts: int
