@@ -305,8 +305,8 @@ class StateKeeper:
                 self._dirty.set()  # requests kept moto busy: next interval
                 return []
             pickled, failed = self._pickle()
-        problems = list(failed.values())
-        if problems:
+        problems = [problem for problem in failed.values() if problem]
+        if failed:
             self._dirty.set()
         # What was pickled now, and the last saved version of what could not be; a backend no longer
         # in use (moto's reset) is dropped.
@@ -328,17 +328,21 @@ class StateKeeper:
             self.last_saved_ms = manifest.saved_ms
         return problems
 
-    def _pickle(self) -> tuple[dict[str, tuple[bytes, dict[str, Any]]], dict[str, str]]:
+    def _pickle(self) -> tuple[dict[str, tuple[bytes, dict[str, Any]]], dict[str, str | None]]:
         """Pickle every backend in use and the mappings (called while no request is inside moto); the
-        problem of each part that could not be pickled."""
-        pickled, problems = {}, {}
+        problem of each part that could not be pickled (None: changed meanwhile by the endpoint's own
+        code, which reads moto outside the gate and may add a region's backend; the next snapshot has it)."""
+        pickled: dict[str, tuple[bytes, dict[str, Any]]] = {}
+        problems: dict[str, str | None] = {}
         for backends in list(_in_use()):
             location = self._location(backends)
             if location is None:
                 continue
-            attributes = {k: v for k, v in vars(backends).items() if k not in _BACKEND_DICT_ATTRIBUTES}
             try:
+                attributes = {k: v for k, v in vars(backends).items() if k not in _BACKEND_DICT_ATTRIBUTES}
                 pickled[location] = pickling.dumps((dict(backends), attributes))
+            except RuntimeError as error:  # "dictionary changed size during iteration"
+                problems[location] = None if "changed size" in str(error) else f"{location}: {error}"
             except Exception as error:  # a value this moto version keeps that cannot be pickled
                 problems[location] = f"{location}: {error}"
         pickled[MAPPINGS_PART] = pickling.dumps(self._mappings())
