@@ -68,6 +68,7 @@ class AutoProcessingInputs:
     completion_queue_arn: pulumi.Input[str]
     completion_queue_url: pulumi.Input[str]
     account_id: pulumi.Input[str]
+    region: pulumi.Input[str]
     incoming_prefix: pulumi.Input[str]
     results_prefix: pulumi.Input[str]
     intake_max_receive_count: pulumi.Input[int]
@@ -135,7 +136,11 @@ def add_auto_processing(parent: pulumi.Resource, name: str, inputs: AutoProcessi
         "TOPIC_ARN": inputs.topic_arn,
         "ROLE_ARN": inputs.role_arn,
     }
-    keys = {"bucket_kms_key_arn": inputs.bucket_kms_key_arn, "queue_kms_key_arn": inputs.queue_kms_key_arn}
+    keys = {
+        "bucket_kms_key_arn": inputs.bucket_kms_key_arn,
+        "queue_kms_key_arn": inputs.queue_kms_key_arn,
+        "region": inputs.region,
+    }
     starter = _function(
         parent,
         f"{name}-starter",

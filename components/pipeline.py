@@ -116,7 +116,12 @@ class FaceDetectionPipeline(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-rekognition",
             description="Assumed by Amazon Rekognition Video to publish job completion to the topic.",
-            assume_role_policy=policy_json(policies.rekognition_trust_policy, account_id=caller.account_id),
+            assume_role_policy=policy_json(
+                policies.rekognition_trust_policy,
+                account_id=caller.account_id,
+                region=self.region,
+                partition=partition,
+            ),
             tags=self._tags,
             opts=child,
         )
@@ -126,6 +131,7 @@ class FaceDetectionPipeline(pulumi.ComponentResource):
             policy=policy_json(
                 policies.service_role_policy,
                 topic_arn=topic.arn,
+                region=self.region,
                 topic_kms_key_arn=settings["topic_kms_key_arn"],
             ),
             opts=child,
@@ -170,8 +176,12 @@ class FaceDetectionPipeline(pulumi.ComponentResource):
                 bucket_arn=self.bucket_arn,
                 role_arn=role.arn,
                 queue_arn=queue.arn,
+                region=self.region,
                 bucket_kms_key_arn=settings["bucket_kms_key_arn"],
                 queue_kms_key_arn=settings["queue_kms_key_arn"],
+                auto_process=auto_process,
+                incoming_prefix=settings["incoming_prefix"],
+                results_prefix=settings["results_prefix"],
             ),
             tags=self._tags,
             opts=child,
@@ -213,6 +223,7 @@ class FaceDetectionPipeline(pulumi.ComponentResource):
                     completion_queue_arn=queue.arn,
                     completion_queue_url=queue.url,
                     account_id=caller.account_id,
+                    region=self.region,
                     incoming_prefix=settings["incoming_prefix"],
                     results_prefix=settings["results_prefix"],
                     intake_max_receive_count=settings["intake_max_receive_count"],

@@ -97,7 +97,10 @@ def test_topic_role_and_policies_as_an_auditor_sees_them(deployed, aws):
     role_name = outputs["roleArn"].rsplit("/", 1)[1]
     trust = iam.get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]
     assert trust["Statement"][0]["Principal"] == {"Service": "rekognition.amazonaws.com"}
-    assert trust["Statement"][0]["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}}
+    assert trust["Statement"][0]["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": ACCOUNT_ID},
+        "ArnLike": {"aws:SourceArn": f"arn:aws:rekognition:{REGION}:{ACCOUNT_ID}:*"},
+    }
     (inline,) = iam.list_role_policies(RoleName=role_name)["PolicyNames"]
     (publish,) = iam.get_role_policy(RoleName=role_name, PolicyName=inline)["PolicyDocument"]["Statement"]
     assert publish["Action"] == "sns:Publish" and publish["Resource"] == outputs["topicArn"]

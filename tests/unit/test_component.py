@@ -133,7 +133,10 @@ def test_service_role_trust_and_publish_policy(default):
     (statement,) = trust["Statement"]
     assert statement["Principal"] == {"Service": "rekognition.amazonaws.com"}
     assert statement["Action"] == "sts:AssumeRole"
-    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}}
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": ACCOUNT_ID},
+        "ArnLike": {"aws:SourceArn": f"arn:aws:rekognition:{REGION}:{ACCOUNT_ID}:*"},
+    }
     role_policy = default.one("aws:iam/rolePolicy:RolePolicy")
     assert role_policy["role"] == "faces-rekognition-0a1b2c3"
     (publish,) = default.policy("aws:iam/rolePolicy:RolePolicy")["Statement"]
@@ -191,7 +194,9 @@ def test_launcher_policy_names_this_stacks_resources(default):
     assert statements["PassServiceRoleToRekognition"]["Resource"] == (
         "arn:aws:iam::111122223333:role/faces-rekognition-0a1b2c3"
     )
-    assert statements["ReadWriteVideos"]["Resource"] == "arn:aws:s3:::faces-videos-0a1b2c3/*"
+    assert statements["UploadVideos"]["Resource"] == "arn:aws:s3:::faces-videos-0a1b2c3/*"
+    assert statements["ReadVideos"]["Resource"] == "arn:aws:s3:::faces-videos-0a1b2c3/*"
+    assert statements["NeverWriteResults"]["Resource"] == "arn:aws:s3:::faces-videos-0a1b2c3/results/*"
     assert statements["ConsumeCompletions"]["Resource"] == (
         "arn:aws:sqs:eu-west-1:111122223333:faces-completion-0a1b2c3"
     )
@@ -203,7 +208,7 @@ def test_existing_bucket_creates_no_bucket_resources(run_component):
     assert not [r for r in declared.resources if r.typ in BUCKET_TYPES]
     statements = {s["Sid"]: s for s in declared.policy("aws:iam/policy:Policy")["Statement"]}
     assert statements["ListVideos"]["Resource"] == "arn:aws:s3:::team-videos"
-    assert statements["ReadWriteVideos"]["Resource"] == "arn:aws:s3:::team-videos/*"
+    assert statements["UploadVideos"]["Resource"] == "arn:aws:s3:::team-videos/*"
 
 
 def test_customer_managed_keys_are_used_and_granted(run_component):
@@ -225,9 +230,12 @@ def test_customer_managed_keys_are_used_and_granted(run_component):
         s for s in declared.policy("aws:iam/rolePolicy:RolePolicy")["Statement"] if s["Resource"] == topic_key
     ]
     assert set(key_statements[0]["Action"]) == {"kms:GenerateDataKey", "kms:Decrypt"}
+    assert key_statements[0]["Condition"] == {"StringEquals": {"kms:ViaService": f"sns.{REGION}.amazonaws.com"}}
     launcher = {s["Sid"]: s for s in declared.policy("aws:iam/policy:Policy")["Statement"]}
     assert launcher["UseBucketKey"]["Resource"] == KEY
+    assert launcher["UseBucketKey"]["Condition"] == {"StringEquals": {"kms:ViaService": f"s3.{REGION}.amazonaws.com"}}
     assert launcher["UseQueueKey"]["Resource"] == queue_key
+    assert launcher["UseQueueKey"]["Condition"] == {"StringEquals": {"kms:ViaService": f"sqs.{REGION}.amazonaws.com"}}
 
 
 BAD_SETTINGS = [
