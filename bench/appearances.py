@@ -48,7 +48,7 @@ from launcher.rekognition import FaceDetection
 from launcher.results import write_document
 from localaws.endpoint import LocalEndpoint
 from localaws.rekognition.models import EmulatorSettings
-from localaws.synthetic import ASTRONAUT_FACE, HEAD_CROP, Box
+from synthetic import ASTRONAUT_FACE, HEAD_CROP, Box
 
 STEP_MS = 200  # the emulator's default sampling
 

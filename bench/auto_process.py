@@ -34,7 +34,7 @@ from localaws.deploy import engine
 from localaws.deploy.handlers import Context
 from localaws.endpoint import LocalEndpoint
 from localaws.rekognition.models import EmulatorSettings
-from localaws.synthetic import make_video
+from synthetic import make_video
 
 ROOT = Path(__file__).resolve().parents[1]
 REGION, ACCOUNT_ID = "us-east-1", "123456789012"

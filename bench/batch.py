@@ -42,10 +42,10 @@ from launcher.ledger import LEDGER_NAME
 from localaws.defaults import DEFAULT_REGION as REGION
 from localaws.endpoint import LocalEndpoint
 from localaws.process import ROOT, client_environment
-from localaws.rekognition.detector import DetectedFace
 from localaws.rekognition.models import EmulatorSettings
-from localaws.synthetic import make_video
+from localaws.vision.face import DetectedFace
 from rekognition_limits import MAX_OPEN_JOBS
+from synthetic import make_video
 
 
 class SlowJobs:

@@ -26,9 +26,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from localaws.rekognition.detector import DETECTION_SHORT_SIDE, RetinaFaceDetector
-from localaws.rekognition.frames import downscaled
-from localaws.synthetic import ASTRONAUT_FACE, HEAD_CROP, Box, background
+from localaws.vision.detector import DETECTION_SHORT_SIDE, RetinaFaceDetector
+from localaws.vision.frames import downscaled
+from synthetic import ASTRONAUT_FACE, HEAD_CROP, Box, background
 
 PRECISIONS = ("bf16", "f32")
 FACE_WIDTHS = (40, 44, 48)

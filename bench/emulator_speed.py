@@ -33,11 +33,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from localaws.endpoint import LocalEndpoint
-from localaws.rekognition.detector import DETECTION_SHORT_SIDE, RetinaFaceDetector, minimum_face_px
 from localaws.rekognition.faces import face_detail
-from localaws.rekognition.frames import decode_samples
 from localaws.rekognition.models import DEFAULT_SAMPLE_INTERVAL_MS, EmulatorSettings, service_rules
-from localaws.synthetic import Box, SyntheticVideo, make_non_human_video, make_video
+from localaws.vision.detector import DETECTION_SHORT_SIDE, RetinaFaceDetector, minimum_face_px
+from localaws.vision.frames import decode_samples
+from synthetic import Box, SyntheticVideo, make_non_human_video, make_video
 
 RESOLUTIONS = ((640, 360), (1280, 720), (1920, 1080))
 FPS = 30

@@ -39,9 +39,9 @@ from localaws.deploy import engine
 from localaws.deploy.handlers import Context
 from localaws.endpoint import LocalEndpoint
 from localaws.process import ROOT, client_environment
-from localaws.rekognition.detector import DetectedFace
 from localaws.rekognition.models import EmulatorSettings
-from localaws.synthetic import make_video
+from localaws.vision.face import DetectedFace
+from synthetic import make_video
 
 if TYPE_CHECKING:
     from mypy_boto3_rekognition import RekognitionClient

@@ -20,9 +20,9 @@ from .awslambda.models import LambdaBackend, LambdaSettings
 from .awslambda.responses import LambdaApp
 from .clients import ClientFactory, local_client
 from .defaults import DEFAULT_REGION
-from .rekognition.detector import FaceDetector
 from .rekognition.models import EmulatorSettings, RekognitionBackend
 from .rekognition.responses import HANDLED_TARGETS, OPERATIONS, TARGET_PREFIX, RekognitionApp
+from .vision.detector import FaceDetector
 
 log = logging.getLogger(__name__)
 

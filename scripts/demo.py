@@ -5,7 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, no install needed
 
-from localaws.demo import main
+from offline_demo.run import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -13,23 +13,50 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .exceptions import LambdaError
+from .runner import FunctionRunner, FunctionSpec
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.type_defs import MessageTypeDef
-
-    from .models import EventSourceMapping, LambdaBackend
 
 log = logging.getLogger(__name__)
 
 SQS_MAX_MESSAGES = 10  # per ReceiveMessage
 POLL_WAIT_SECONDS = 1  # short long polls, so that a deleted mapping or a shutdown stops a poller at once
 ERROR_PAUSE_SECONDS = 1.0  # after a failed batch or an unreachable queue, as Lambda backs off
+
+
+class Mapping(Protocol):
+    """What a poller reads of its event source mapping (``models.EventSourceMapping``)."""
+
+    uuid: str
+    event_source_arn: str
+    batch_size: int
+    batching_window_seconds: int
+
+    @property
+    def reports_item_failures(self) -> bool: ...
+
+    @property
+    def queue_region(self) -> str: ...
+
+
+class MappingBackend(Protocol):
+    """What a poller asks of the Lambda backend (``models.LambdaBackend``): an interface here, so that
+    the backend imports its pollers and not the other way round."""
+
+    runner: FunctionRunner
+
+    def queue_client(self, mapping: Any) -> Any: ...
+
+    def queue_url(self, mapping: Any) -> str: ...
+
+    def mapping_function(self, mapping: Any) -> FunctionSpec: ...
 
 
 def sqs_record(message: MessageTypeDef, source_arn: str, region: str) -> dict[str, Any]:
@@ -78,7 +105,7 @@ def failed_message_ids(response: Any, batch_ids: set[str]) -> set[str]:
 
 
 class SqsPoller:
-    def __init__(self, mapping: EventSourceMapping, backend: LambdaBackend, index: int) -> None:
+    def __init__(self, mapping: Mapping, backend: MappingBackend, index: int) -> None:
         self.mapping = mapping
         self._backend = backend
         self._stop = threading.Event()

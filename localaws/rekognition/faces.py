@@ -26,8 +26,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .attributes import AttributeEstimator
-from .detector import DetectedFace
+from ..vision.attributes import AttributeEstimator
+from ..vision.face import DetectedFace
 
 LANDMARK_TYPES = ("eyeLeft", "eyeRight", "nose", "mouthLeft", "mouthRight")
 NOSE_DEPTH = 0.7  # nose-tip protrusion, in half inter-ocular distances

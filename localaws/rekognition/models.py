@@ -30,16 +30,18 @@ from botocore.exceptions import ClientError
 from rekognition_limits import MAX_DURATION_MS, MAX_OPEN_JOBS, MAX_VIDEO_BYTES
 
 from ..clients import ClientFactory
-from .attributes import AgeGenderEstimator, AttributeEstimator
-from .channel import check_notification_channel
-from .detector import (
+from ..vision.attributes import AgeGenderEstimator, AttributeEstimator
+from ..vision.detector import (
     DEFAULT_DETECTOR,
     DETECTION_SHORT_SIDE,
-    DetectedFace,
     FaceDetector,
     load_detector,
     minimum_face_px,
 )
+from ..vision.face import DetectedFace
+from ..vision.frames import DecodedFrame, SampledFrame, sample_frames
+from ..vision.video import UnsupportedVideo, probe
+from .channel import check_notification_channel
 from .exceptions import (
     IdempotentParameterMismatchException,
     InvalidPaginationTokenException,
@@ -50,10 +52,8 @@ from .exceptions import (
 )
 from .faces import face_detail
 from .faults import FaultInjector
-from .frames import DecodedFrame, SampledFrame, sample_frames
 from .store import FAILED, IN_PROGRESS, SUCCEEDED, Job, JobStore, now_ms
 from .validation import validate_request
-from .video import UnsupportedVideo, probe
 
 log = logging.getLogger(__name__)
 

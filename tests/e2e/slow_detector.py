@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from localaws.rekognition.detector import DetectedFace, RetinaFaceDetector
+from localaws.vision.detector import RetinaFaceDetector
+from localaws.vision.face import DetectedFace
 
 HOLD_FILE_VARIABLE = "SLOW_DETECTOR_HOLD_FILE"
 PAUSE_SECONDS = 1.0

@@ -14,7 +14,7 @@ import boto3
 import pytest
 
 from localaws.process import ROOT, EndpointProcess, client_environment
-from localaws.synthetic import make_video
+from synthetic import make_video
 from tests.e2e import slow_detector
 
 

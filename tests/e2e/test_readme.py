@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from localaws.process import READY, ROOT, free_port
-from localaws.synthetic import make_video
+from synthetic import make_video
 
 DEFAULT_URL = "127.0.0.1:4566"
 README_VIDEO = "my-video.mp4"

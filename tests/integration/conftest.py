@@ -9,7 +9,7 @@ import pytest
 
 from localaws.endpoint import LocalEndpoint
 from localaws.rekognition.models import EmulatorSettings
-from localaws.synthetic import SyntheticVideo, make_video
+from synthetic import SyntheticVideo, make_video
 
 from .support import Channel, make_channel, unique
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from components import policies
 from localaws.defaults import DEFAULT_REGION
-from localaws.rekognition.detector import DetectedFace
+from localaws.vision.face import DetectedFace
 
 REGION = DEFAULT_REGION
 

@@ -19,7 +19,7 @@ from localaws.deploy import engine
 from localaws.deploy.handlers import Context
 from localaws.endpoint import LocalEndpoint
 from localaws.rekognition.models import EmulatorSettings
-from localaws.synthetic import make_video
+from synthetic import make_video
 
 from .support import ACCOUNT_ID, REGION, unique
 

@@ -26,7 +26,7 @@ from launcher.ledger import LEDGER_NAME, Ledger
 from launcher.notifications import parse_completion
 from launcher.run import Launch, LaunchOptions
 from launcher.stack import load_outputs_file
-from localaws.synthetic import make_video
+from synthetic import make_video
 
 from . import test_launcher
 from .support import unique, upload

@@ -13,9 +13,9 @@ from botocore.exceptions import ClientError
 
 from localaws.defaults import DUMMY_CREDENTIALS
 from localaws.endpoint import LocalEndpoint
-from localaws.rekognition.detector import DETECTION_SHORT_SIDE, RetinaFaceDetector, minimum_face_px
-from localaws.rekognition.frames import decode_samples
-from localaws.synthetic import Box, SyntheticVideo, make_non_human_video, make_video
+from localaws.vision.detector import DETECTION_SHORT_SIDE, RetinaFaceDetector, minimum_face_px
+from localaws.vision.frames import decode_samples
+from synthetic import Box, SyntheticVideo, make_non_human_video, make_video
 
 from .support import upload, wait_for_job
 

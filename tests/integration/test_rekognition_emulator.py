@@ -21,7 +21,7 @@ from localaws.defaults import DUMMY_CREDENTIALS, client_environment
 from localaws.endpoint import LocalEndpoint
 from localaws.rekognition.models import EmulatorSettings
 from localaws.rekognition.validation import operation_model, validate_shape
-from localaws.synthetic import Box
+from synthetic import Box
 
 from .support import ACCOUNT_ID, REGION, GateDetector, make_channel, receive_all, unique, upload, wait_for_job
 

@@ -8,7 +8,7 @@ import av
 import numpy as np
 import pytest
 
-from localaws.rekognition.frames import decoded_frame
+from localaws.vision.frames import decoded_frame
 
 RNG = np.random.default_rng(7)
 

@@ -5,9 +5,9 @@ import math
 import numpy as np
 import pytest
 
-from localaws.rekognition.attributes import age_range
-from localaws.rekognition.detector import DetectedFace
 from localaws.rekognition.faces import FRONTAL_NOSE_RATIO, face_detail, pose
+from localaws.vision.attributes import age_range
+from localaws.vision.face import DetectedFace
 
 # A frontal face laid out like the five-point template: eyes level, nose centred.
 FRONTAL = ((40.0, 50.0), (80.0, 50.0), (60.0, 50 + 40 * FRONTAL_NOSE_RATIO), (45.0, 90.0), (75.0, 90.0))

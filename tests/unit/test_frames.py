@@ -13,7 +13,7 @@ from PIL import Image
 from launcher.appearances import Box
 from launcher.frames import S3ObjectReader, UnreadableVideo, frames_at, thumbnail, thumbnails
 from launcher.source import S3Video
-from localaws.synthetic import make_video
+from synthetic import make_video
 
 
 class FakeS3:

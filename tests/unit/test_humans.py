@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from skimage import data
 
-from localaws.rekognition.detector import RetinaFaceDetector
-from localaws.rekognition.humans import HumanFaceCheck
-from localaws.synthetic import cartoon_face
+from localaws.vision.detector import RetinaFaceDetector
+from localaws.vision.humans import HumanFaceCheck
+from synthetic import cartoon_face
 
 
 @pytest.fixture(scope="module")

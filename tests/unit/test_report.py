@@ -21,7 +21,7 @@ from launcher.frames import thumbnails
 from launcher.report import VideoReport, clock, colour, render, write_report
 from launcher.report import video_report as video_report_for
 from launcher.results import write_document
-from localaws.synthetic import make_video
+from synthetic import make_video
 
 CHROMIUM = shutil.which("chromium")
 

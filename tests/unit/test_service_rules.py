@@ -9,9 +9,10 @@ import threading
 import numpy as np
 import pytest
 
-from localaws.rekognition.detector import DETECTION_SHORT_SIDE, DetectedFace, minimum_face_px
-from localaws.rekognition.frames import DecodedFrame, SampledFrame, downscaled
 from localaws.rekognition.models import detected_in_order, service_rules
+from localaws.vision.detector import DETECTION_SHORT_SIDE, minimum_face_px
+from localaws.vision.face import DetectedFace
+from localaws.vision.frames import DecodedFrame, SampledFrame, downscaled
 
 
 def square(side: float, left: float = 10.0) -> DetectedFace:

@@ -32,7 +32,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .detector import DetectedFace
+from .face import DetectedFace
 
 SECOND_MODEL_CROP = 96  # px: the crop the second model sees, the candidate's box plus a margin
 CROP_MARGIN = 0.6  # of the box's longer side

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .detector import DetectedFace
+from .face import DetectedFace
 
 MIN_AGE_HALF_RANGE = 3
 

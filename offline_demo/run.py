@@ -16,9 +16,10 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from localaws.process import ROOT, EndpointProcess
+from synthetic import make_video
+
 from .pictures import render
-from .process import ROOT, EndpointProcess
-from .synthetic import make_video
 
 
 def _run(step: str, command: list[str], env: dict[str, str]) -> None:

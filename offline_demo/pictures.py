@@ -13,7 +13,7 @@ from typing import Any
 
 from PIL import Image, ImageDraw
 
-from .rekognition.video import open_video, time_base, video_stream
+from localaws.vision.video import open_video, time_base, video_stream
 
 THUMB_WIDTH = 320
 COLUMNS = 4

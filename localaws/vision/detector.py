@@ -12,16 +12,15 @@ import functools
 import importlib
 import os
 import threading
-from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 import cv2
 import numpy as np
 
+from .face import DetectedFace
+
 if TYPE_CHECKING:
     from .humans import HumanFaceCheck
-
-Point = tuple[float, float]
 
 # The service's documented minimum face: 40x40 px in a 1920x1080 frame. It scales with the frame's
 # shorter side (13.3 px at 640x360, 26.7 px at 1280x720, 80 px at 3840x2160; the same in portrait).
@@ -40,37 +39,6 @@ DETECTION_SHORT_SIDE = MIN_FACE_REFERENCE_SIDE * DETECTOR_RELIABLE_PX // MIN_FAC
 def minimum_face_px(width: int, height: int) -> float:
     """The smallest face side (in pixels) the service reports in a frame of this size."""
     return MIN_FACE_PX * min(width, height) / MIN_FACE_REFERENCE_SIDE
-
-
-@dataclass(frozen=True)
-class DetectedFace:
-    """A face in pixel coordinates of the frame it was found in.
-
-    ``landmarks`` are eye left, eye right, nose, mouth left, mouth right, where left and right are
-    as seen in the image (eyeLeft has the smaller x in a frontal face), like Rekognition's.
-    """
-
-    left: float
-    top: float
-    width: float
-    height: float
-    confidence: float  # 0-1
-    landmarks: tuple[Point, Point, Point, Point, Point]
-
-    def scaled(self, factor: float) -> DetectedFace:
-        """The same face in a frame ``factor`` times larger."""
-        return replace(
-            self,
-            left=self.left * factor,
-            top=self.top * factor,
-            width=self.width * factor,
-            height=self.height * factor,
-            landmarks=tuple((x * factor, y * factor) for x, y in self.landmarks),  # type: ignore[arg-type]  # still 5 points
-        )
-
-    def at_least(self, side: float) -> bool:
-        """Whether both sides of the box are at least ``side`` pixels."""
-        return self.width >= side and self.height >= side
 
 
 class FaceDetector(Protocol):

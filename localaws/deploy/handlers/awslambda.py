@@ -1,0 +1,137 @@
+"""Lambda: functions and their SQS event source mappings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    pass
+from ..archives import build_zip
+from .base import (
+    Context,
+    Handler,
+    Inputs,
+    Outputs,
+    choose_name,
+    exists,
+    ignore_missing,
+    retag,
+)
+
+FUNCTION_CONFIGURATION = {
+    "handler": "Handler",
+    "runtime": "Runtime",
+    "role": "Role",
+    "timeout": "Timeout",
+    "memorySize": "MemorySize",
+    "description": "Description",
+}
+
+
+def _function_configuration(inputs: Inputs) -> dict[str, Any]:
+    configuration = {api: inputs[key] for key, api in FUNCTION_CONFIGURATION.items() if inputs.get(key) is not None}
+    configuration["Environment"] = {"Variables": (inputs.get("environment") or {}).get("variables") or {}}
+    logging_config = inputs.get("loggingConfig")
+    if logging_config:
+        configuration["LoggingConfig"] = {
+            api: logging_config[key]
+            for key, api in (("logFormat", "LogFormat"), ("logGroup", "LogGroup"))
+            if logging_config.get(key)
+        }
+    return configuration
+
+
+class Function(Handler):
+    type_token = "aws:lambda/function:Function"
+    inputs = frozenset({"name", "code", "tags", "environment", "loggingConfig", *FUNCTION_CONFIGURATION})
+    replace_on = frozenset({"name"})
+
+    def create(self, ctx: Context, name: str, inputs: Inputs) -> tuple[str, Outputs]:
+        function_name = choose_name(inputs, name, 64)
+        response = ctx.client("lambda").create_function(
+            FunctionName=function_name,
+            Code={"ZipFile": build_zip(inputs["code"])},
+            Tags=inputs.get("tags") or {},
+            **_function_configuration(inputs),
+        )
+        return function_name, self._outputs(inputs, response)
+
+    @staticmethod
+    def _outputs(inputs: Inputs, response: Mapping[str, Any]) -> Outputs:
+        arn = response["FunctionArn"]
+        return {
+            **{key: value for key, value in inputs.items() if key != "code"},  # an archive, not state
+            "name": response["FunctionName"],
+            "arn": arn,
+            "qualifiedArn": f"{arn}:$LATEST",
+            "version": "$LATEST",
+            "codeSha256": response["CodeSha256"],
+            "sourceCodeHash": response["CodeSha256"],
+        }
+
+    def update(self, ctx: Context, resource_id: str, old: Inputs, new: Inputs, outputs: Outputs) -> Outputs:
+        lam = ctx.client("lambda")
+        response = lam.get_function_configuration(FunctionName=resource_id)
+        if old.get("code") != new.get("code"):
+            response = lam.update_function_code(FunctionName=resource_id, ZipFile=build_zip(new["code"]))
+        if _function_configuration(old) != _function_configuration(new):
+            response = lam.update_function_configuration(FunctionName=resource_id, **_function_configuration(new))
+        arn = response["FunctionArn"]
+        retag(
+            old.get("tags"),
+            new.get("tags"),
+            lambda tags: lam.tag_resource(Resource=arn, Tags=tags),
+            lambda keys: lam.untag_resource(Resource=arn, TagKeys=keys),
+        )
+        return self._outputs(new, response)
+
+    def exists(self, ctx: Context, resource_id: str, outputs: Outputs) -> bool:
+        return exists(lambda: ctx.client("lambda").get_function(FunctionName=resource_id))
+
+    def delete(self, ctx: Context, resource_id: str, outputs: Outputs) -> None:
+        ignore_missing(lambda: ctx.client("lambda").delete_function(FunctionName=resource_id))
+
+
+# Pulumi input name -> Lambda API member, for what UpdateEventSourceMapping can change in place.
+MAPPING_SETTINGS = {
+    "functionName": "FunctionName",
+    "batchSize": "BatchSize",
+    "maximumBatchingWindowInSeconds": "MaximumBatchingWindowInSeconds",
+    "functionResponseTypes": "FunctionResponseTypes",
+    "enabled": "Enabled",
+}
+
+
+def _mapping_settings(inputs: Inputs) -> dict[str, Any]:
+    settings = {api: inputs[key] for key, api in MAPPING_SETTINGS.items() if inputs.get(key) is not None}
+    scaling = inputs.get("scalingConfig") or {}
+    if scaling.get("maximumConcurrency"):
+        settings["ScalingConfig"] = {"MaximumConcurrency": scaling["maximumConcurrency"]}
+    return settings
+
+
+class EventSourceMapping(Handler):
+    type_token = "aws:lambda/eventSourceMapping:EventSourceMapping"
+    inputs = frozenset({"eventSourceArn", "scalingConfig", *MAPPING_SETTINGS})
+    replace_on = frozenset({"eventSourceArn"})
+
+    def create(self, ctx: Context, name: str, inputs: Inputs) -> tuple[str, Outputs]:
+        mapping = ctx.client("lambda").create_event_source_mapping(
+            EventSourceArn=inputs["eventSourceArn"], **_mapping_settings(inputs)
+        )
+        return mapping["UUID"], self._outputs(inputs, mapping)
+
+    @staticmethod
+    def _outputs(inputs: Inputs, mapping: Mapping[str, Any]) -> Outputs:
+        return {**inputs, "uuid": mapping["UUID"], "functionArn": mapping["FunctionArn"], "state": mapping["State"]}
+
+    def update(self, ctx: Context, resource_id: str, old: Inputs, new: Inputs, outputs: Outputs) -> Outputs:
+        mapping = ctx.client("lambda").update_event_source_mapping(UUID=resource_id, **_mapping_settings(new))
+        return self._outputs(new, mapping)
+
+    def exists(self, ctx: Context, resource_id: str, outputs: Outputs) -> bool:
+        return exists(lambda: ctx.client("lambda").get_event_source_mapping(UUID=resource_id))
+
+    def delete(self, ctx: Context, resource_id: str, outputs: Outputs) -> None:
+        ignore_missing(lambda: ctx.client("lambda").delete_event_source_mapping(UUID=resource_id))
