@@ -85,6 +85,8 @@ class AutoProcessingOutputs:
     intake_queue_url: pulumi.Output[str]
     starter_function_name: pulumi.Output[str]
     collector_function_name: pulumi.Output[str]
+    intake_queue_name: pulumi.Output[str]
+    intake_dead_letter_queue_name: pulumi.Output[str]
 
 
 def add_auto_processing(parent: pulumi.Resource, name: str, inputs: AutoProcessingInputs) -> AutoProcessingOutputs:
@@ -92,7 +94,7 @@ def add_auto_processing(parent: pulumi.Resource, name: str, inputs: AutoProcessi
     child = pulumi.ResourceOptions(parent=parent)
     tags = inputs.tags
 
-    intake, _ = queue_with_dead_letter(
+    intake, intake_dead_letter = queue_with_dead_letter(
         f"{name}-intake",
         f"{name}-intake-dead-letter",
         max_receive_count=inputs.intake_max_receive_count,
@@ -189,6 +191,8 @@ def add_auto_processing(parent: pulumi.Resource, name: str, inputs: AutoProcessi
         intake.url,
         starter.name,
         collector.name,
+        intake.name,
+        intake_dead_letter.name,
     )
 
 

@@ -347,3 +347,54 @@ def collector_policy(
             ["kms:GenerateDataKey", "kms:Decrypt"],
         ),
     )
+
+
+# -- Alarms (alarms: true, the default) -------------------------------------------------------------
+
+CLOUDWATCH_SERVICE = "cloudwatch.amazonaws.com"
+# What CloudWatch needs on the key of an encrypted topic it publishes alarms to. AWS-managed
+# alias/aws/sns cannot be granted to CloudWatch: alarms to a topic under it are never delivered.
+ALARM_PUBLISHER_KEY_ACTIONS = ["kms:GenerateDataKey", "kms:Decrypt"]
+
+
+def alarm_key_policy(account_id: str, region: str, partition: str = "aws") -> PolicyDocument:
+    """The alarm topic's key: the account administers it (the default key policy, through IAM);
+    CloudWatch may use it only for this account's alarms in this region."""
+    return _document(
+        {
+            "Sid": "AccountAdministersKey",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
+            "Action": "kms:*",
+            "Resource": "*",
+        },
+        {
+            "Sid": "CloudWatchEncryptsAlarms",
+            "Effect": "Allow",
+            "Principal": {"Service": CLOUDWATCH_SERVICE},
+            "Action": ALARM_PUBLISHER_KEY_ACTIONS,
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": account_id},
+                "ArnLike": {"aws:SourceArn": f"arn:{partition}:cloudwatch:{region}:{account_id}:alarm:*"},
+            },
+        },
+    )
+
+
+def alarm_topic_policy(topic_arn: str, account_id: str, region: str, partition: str = "aws") -> PolicyDocument:
+    """Only this account's CloudWatch alarms in this region publish; TLS only."""
+    return _document(
+        {
+            "Sid": "CloudWatchPublishesAlarms",
+            "Effect": "Allow",
+            "Principal": {"Service": CLOUDWATCH_SERVICE},
+            "Action": "sns:Publish",
+            "Resource": topic_arn,
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": account_id},
+                "ArnLike": {"aws:SourceArn": f"arn:{partition}:cloudwatch:{region}:{account_id}:alarm:*"},
+            },
+        },
+        deny_insecure_transport("sns:*", [topic_arn]),
+    )

@@ -17,7 +17,7 @@ from localaws.deploy import engine
 from localaws.deploy.errors import ResourceNotEmpty, UnsupportedResource
 from localaws.deploy.handlers import Context, handler_for
 from localaws.deploy.program import project_name
-from tests.unit.support import STACK_OUTPUTS  # the outputs' names: one contract for every suite
+from tests.unit.support import ALARM_OUTPUTS, STACK_OUTPUTS  # the outputs' names: one contract for every suite
 
 from .support import ACCOUNT_ID, REGION, receive_all, unique, upload, wait_for_job
 
@@ -58,7 +58,7 @@ def deployed(ctx, aws, tmp_path_factory) -> dict[str, Any]:
 
 def test_every_output_is_exported(deployed):
     outputs = deployed["outputs"]
-    assert set(outputs) == STACK_OUTPUTS
+    assert set(outputs) == STACK_OUTPUTS | ALARM_OUTPUTS
     assert outputs["region"] == REGION
     assert outputs["topicName"].startswith("AmazonRekognition-audit-")
     assert {c.action for c in deployed["changes"]} == {"created"}
@@ -313,7 +313,7 @@ def test_the_command_line_deploys_writes_outputs_and_destroys(endpoint, aws, tmp
         deployed = run_script("deploy", *common)
         assert deployed.returncode == 0, deployed.stderr
         outputs = json.loads(outputs_file.read_text())
-        assert set(outputs) == STACK_OUTPUTS
+        assert set(outputs) == STACK_OUTPUTS | ALARM_OUTPUTS
         assert outputs_file.read_text() == json.dumps(outputs, indent=2) + "\n"  # as `pulumi stack output --json`
         assert aws("sns").get_topic_attributes(TopicArn=outputs["topicArn"])
         destroyed = run_script("destroy", *common)

@@ -110,18 +110,18 @@ def test_lifecycle_aborts_uploads_and_expires_old_versions(run_component):
 
 
 def test_topic_name_prefix_and_default_encryption(default):
-    topic = default.one("aws:sns/topic:Topic")
+    topic = default.one("aws:sns/topic:Topic", "-completion")
     assert topic["namePrefix"].startswith("AmazonRekognition")
     assert "name" not in topic
     assert topic["kmsMasterKeyId"] == "alias/aws/sns"
 
 
 def test_topic_policy_lets_only_the_role_publish(default):
-    policy = default.policy("aws:sns/topicPolicy:TopicPolicy")
+    policy = default.policy("aws:sns/topicPolicy:TopicPolicy", "-completion")
     allows = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
     assert [s["Principal"] for s in allows] == [{"AWS": "arn:aws:iam::111122223333:role/faces-rekognition-0a1b2c3"}]
     assert allows[0]["Action"] == "sns:Publish"
-    topic_arn = default.one("aws:sns/topicPolicy:TopicPolicy")["arn"]
+    topic_arn = default.one("aws:sns/topicPolicy:TopicPolicy", "-completion")["arn"]
     assert topic_arn.endswith(":AmazonRekognition-faces-0a1b2c3")
     assert allows[0]["Resource"] == topic_arn
     denies = [s for s in policy["Statement"] if s["Effect"] == "Deny"]
@@ -221,7 +221,7 @@ def test_customer_managed_keys_are_used_and_granted(run_component):
     ]
     assert rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": KEY}
     assert rule["bucketKeyEnabled"] is True
-    assert declared.one("aws:sns/topic:Topic")["kmsMasterKeyId"] == topic_key
+    assert declared.one("aws:sns/topic:Topic", "-completion")["kmsMasterKeyId"] == topic_key
     for suffix in ("-completion", "-dead-letter"):
         queue = declared.one("aws:sqs/queue:Queue", suffix)
         assert queue["kmsMasterKeyId"] == queue_key
@@ -316,7 +316,7 @@ def test_settings_from_another_stack_reach_the_resources():
     (rule,) = encryption["rules"]
     assert rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": KEY}
     assert rule["bucketKeyEnabled"] is True
-    assert declared.one("aws:sns/topic:Topic")["kmsMasterKeyId"] == KEY
+    assert declared.one("aws:sns/topic:Topic", "-completion")["kmsMasterKeyId"] == KEY
     queue = declared.one("aws:sqs/queue:Queue", "-completion")
     assert queue["kmsMasterKeyId"] == queue_key and "sqsManagedSseEnabled" not in queue
     assert json.loads(queue["redrivePolicy"])["maxReceiveCount"] == 3
@@ -355,7 +355,7 @@ def test_a_key_from_a_resource_output_is_used():
         f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/videos-0a1b2c3"
     )
     # A tag value may be an Output too.
-    assert declared.one("aws:sns/topic:Topic")["tags"] == {"team": "vision", "key": "videos-0a1b2c3"}
+    assert declared.one("aws:sns/topic:Topic", "-completion")["tags"] == {"team": "vision", "key": "videos-0a1b2c3"}
 
 
 @pytest.mark.parametrize("settings, message", BAD_SETTINGS)

@@ -10,7 +10,7 @@ from components import DEFAULTS
 from components.provider import PACKAGE_VERSION, SCHEMA_FILE, inferred_schema
 from components.settings import PLAIN_SETTINGS, setting_key
 
-from .support import AUTO_PROCESS_OUTPUTS, ROOT, STACK_OUTPUTS
+from .support import ALARM_OUTPUTS, AUTO_PROCESS_OUTPUTS, ROOT, STACK_OUTPUTS
 
 TYPE = "rekognition-faces:index:FaceDetectionPipeline"
 COMMITTED = json.loads(SCHEMA_FILE.read_text())
@@ -41,8 +41,8 @@ def test_schema_inputs_are_the_settings_all_optional_and_described():
 
 def test_schema_outputs_are_the_stack_outputs():
     component = COMMITTED["resources"][TYPE]
-    assert set(component["properties"]) == STACK_OUTPUTS | AUTO_PROCESS_OUTPUTS
-    assert set(component["required"]) == STACK_OUTPUTS  # the others are set only with autoProcess
+    assert set(component["properties"]) == STACK_OUTPUTS | AUTO_PROCESS_OUTPUTS | ALARM_OUTPUTS
+    assert set(component["required"]) == STACK_OUTPUTS  # the others are set only with autoProcess or alarms
     for key, spec in component["properties"].items():
         assert spec["type"] == "string" and spec["description"], key
 
@@ -63,7 +63,8 @@ def test_plugin_names_its_runtime_and_pins_the_projects_pulumi_versions():
 
 
 def test_readme_tables_are_the_schemas():
-    readme = (ROOT / "README.md").read_text()
+    """Every input and output has its row in the manual (README.md or a page of docs/)."""
+    readme = "\n".join(path.read_text() for path in [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))])
     component = COMMITTED["resources"][TYPE]
     for key, spec in component["inputProperties"].items():
         shown = "map of string" if spec["type"] == "object" else spec["type"]
