@@ -13,7 +13,7 @@ Alarms go to ``alarmTopicArn`` when given, else to a topic the stack creates (wi
 subscribed). That topic is encrypted with its own customer-managed key: CloudWatch cannot use the
 AWS-managed alias/aws/sns, so alarms to a topic under it are silently never delivered.
 
-Cost (us-east-1 list prices): $0.10 a month per standard alarm (3 alarms, 8 with autoProcess), the
+Cost (us-east-1 list prices): $0.10 a month per standard alarm (2 alarms, 8 with autoProcess), the
 first 3 dashboards of an account free then $3 a month, $1 a month for the alarm topic's key.
 """
 

@@ -24,12 +24,19 @@ LAUNCHER_REKOGNITION_ACTIONS = ["rekognition:StartFaceDetection", "rekognition:G
 LAUNCHER_UPLOAD_ACTIONS = ["s3:PutObject", "s3:AbortMultipartUpload"]
 # Rekognition reads the video with the caller's permissions (and a pinned version's).
 LAUNCHER_READ_ACTIONS = ["s3:GetObject", "s3:GetObjectVersion"]
-# What the launcher calls on the completion queue (launcher/notifications.py): no GetQueueAttributes.
-LAUNCHER_QUEUE_ACTIONS = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"]
+# What the launcher calls on the completion queue (launcher/jobs/notifications.py), and no more: no
+# GetQueueAttributes. SendMessage: on a shared queue, another job's completion is handed over as a
+# fresh copy so that passing it round does not use up its receives (docs/launcher.md).
+LAUNCHER_QUEUE_ACTIONS = [
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:ChangeMessageVisibility",
+    "sqs:SendMessage",
+]
 # Uploading to (and Rekognition reading from) an SSE-KMS bucket uses the caller's KMS rights;
-# receiving from an SSE-KMS queue needs Decrypt.
+# receiving from an SSE-KMS queue needs Decrypt, handing a completion over needs GenerateDataKey.
 LAUNCHER_BUCKET_KEY_ACTIONS = ["kms:GenerateDataKey", "kms:Decrypt"]
-LAUNCHER_QUEUE_KEY_ACTIONS = ["kms:Decrypt"]
+LAUNCHER_QUEUE_KEY_ACTIONS = ["kms:GenerateDataKey", "kms:Decrypt"]
 # What the service role needs on a customer-managed topic key to publish encrypted messages.
 PUBLISHER_KEY_ACTIONS = ["kms:GenerateDataKey", "kms:Decrypt"]
 

@@ -1,7 +1,7 @@
 """``scripts/launch.py``: run face detection on videos with a deployed stack, and write their faces.
 
 One VIDEO runs as a single launch. Several, a folder or an s3://bucket/prefix/ run as a batch (see
-launcher.batch): one results file per video in --out-dir, and DIR/batch.jsonl."""
+launcher.batch.scheduler): one results file per video in --out-dir, and DIR/batch.jsonl."""
 
 from __future__ import annotations
 
@@ -17,13 +17,21 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from rekognition_limits import MAX_OPEN_JOBS
 
-from .batch import DEFAULT_OUT_DIR, Batch, BatchOptions
-from .discovery import is_batch
-from .errors import BadInput, ExitCode, LauncherError, from_client_error
-from .notifications import DEFAULT_GRACE_SECONDS
-from .rekognition import DEFAULT_RETRY_WAIT_SECONDS
-from .results import FORMATS
-from .run import DEFAULT_TIMEOUT_SECONDS, Launch, LaunchOptions
+from .aws import Clients
+from .batch.discovery import is_batch
+from .batch.log import read_batch_log
+from .batch.scheduler import Batch
+from .jobs.errors import BadInput, ExitCode, LauncherError, from_client_error
+from .jobs.formats import FORMATS
+from .options import (
+    DEFAULT_GRACE_SECONDS,
+    DEFAULT_OUT_DIR,
+    DEFAULT_RETRY_WAIT_SECONDS,
+    DEFAULT_TIMEOUT_SECONDS,
+    BatchOptions,
+    LaunchOptions,
+)
+from .single import Launch
 from .stack import StackOutputs, load_outputs_file, load_stack
 
 EPILOG = "Exit codes: " + ", ".join(f"{code.value} {code.name.lower().replace('_', ' ')}" for code in ExitCode)
@@ -146,9 +154,11 @@ def _run_batch(options: BatchOptions, report: bool = False) -> int:
         return ExitCode.INTERRUPTED
     print(tally.describe(options.out_dir))
     if report:
-        from .report import batch_report  # Pillow and the frame grabbing: only for --report
+        from .report.html import batch_report  # Pillow and the frame grabbing: only for --report
 
-        print(f"report written to {batch_report(options.out_dir, options.fmt, options.outputs.region)}")
+        clients = Clients(options.outputs.region)
+        index = batch_report(read_batch_log(options.out_dir), options.out_dir, options.fmt, lambda: clients("s3"))
+        print(f"report written to {index}")
     return ExitCode.OK if tally.ok else ExitCode.BATCH_INCOMPLETE
 
 

@@ -20,20 +20,15 @@ from typing import Any
 
 import pytest
 
+from launcher.batch.ledger import LEDGER_NAME, Ledger
 from launcher.cli import main
-from launcher.errors import ExitCode
-from launcher.ledger import LEDGER_NAME, Ledger
-from launcher.notifications import parse_completion
-from launcher.run import Launch, LaunchOptions
+from launcher.jobs.errors import ExitCode
+from launcher.jobs.notifications import parse_completion
+from launcher.options import LaunchOptions
+from launcher.single import Launch
 from launcher.stack import load_outputs_file
 from synthetic import make_video
-
-from . import test_launcher
-from .support import unique, upload
-from .test_launcher import ROOT, drain, read_json
-
-# The launcher tests' fixtures: the deployed stack, the AWS environment, a working folder, the gate.
-stack, aws_env, workdir, gate = test_launcher.stack, test_launcher.aws_env, test_launcher.workdir, test_launcher.gate
+from tests.support.aws import ROOT, drain, read_json, unique, upload
 
 SLOW_WIDTH = 320  # the videos a SelectiveGate holds
 
@@ -427,7 +422,7 @@ def test_ten_single_launchers_on_one_queue_each_finish_soon_after_their_job(
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["empty-folder"], "folder empty-folder has no .mp4/.mov videos"),
+        (["empty-folder"], "folder empty-folder has no .mp4/.mov/.avi videos"),
         (["videos", "--max-jobs", "0"], "--max-jobs must be at least 1"),
         (["videos", "--out-dir", "a-file/results"], "cannot use --out-dir a-file/results"),
         (["videos", "--out", "x.json"], "--out applies to one video"),
@@ -455,6 +450,6 @@ def test_a_prefix_with_no_videos_starts_nothing(stack, aws, aws_env, workdir, cl
     jobs = endpoint.rekognition.store.count()
     assert batch(stack, f"s3://{bucket}/{prefix}/") == ExitCode.BAD_INPUT
     err = capsys.readouterr().err.strip()
-    assert err == f"error: s3://{bucket}/{prefix}/ holds no .mp4/.mov videos: check the bucket and the prefix"
+    assert err == f"error: s3://{bucket}/{prefix}/ holds no .mp4/.mov/.avi videos: check the bucket and the prefix"
     assert endpoint.rekognition.store.count() == jobs
     assert not (workdir / "faces-results").exists()

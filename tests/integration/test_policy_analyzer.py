@@ -17,7 +17,7 @@ import pytest
 
 from localaws.deploy import program as pulumi_program
 from tests.support.policy_analyzer import PREVIEW_NOTICE, Diagnostic, PolicyAnalyzer, Registration, capture
-from tests.unit.support import REGION, ROOT
+from tests.support.pulumi_mocks import REGION, ROOT
 
 KEY = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 STACKS = {

@@ -29,7 +29,7 @@ from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.proto import analyzer_pb2, analyzer_pb2_grpc
 
 from localaws.deploy import program as pulumi_program
-from tests.unit.support import PROJECT, RecordingMocks
+from tests.support.pulumi_mocks import PROJECT, RecordingMocks
 
 STACK_TYPE = "pulumi:pulumi:Stack"
 ENFORCEMENT = {analyzer_pb2.ADVISORY: "advisory", analyzer_pb2.MANDATORY: "mandatory"}

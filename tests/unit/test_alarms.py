@@ -8,8 +8,7 @@ import pytest
 from components import ConfigError, FaceDetectionPipeline, policies
 from components.alarms import COMPLETION_AGE_SECONDS, INTAKE_AGE_SECONDS, PERIOD_SECONDS
 from localaws.iam_policy import Decision, Request, evaluate
-
-from .support import ACCOUNT_ID, ALARM_OUTPUTS, REGION, run_body
+from tests.support.pulumi_mocks import ACCOUNT_ID, ALARM_OUTPUTS, REGION, run_body
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 DASHBOARD = "aws:cloudwatch/dashboard:Dashboard"

@@ -175,12 +175,14 @@ def test_launcher_policy_is_least_privilege():
 
 
 def test_launcher_consumes_completions_without_get_queue_attributes():
-    """Issue 21, item 3: the launcher receives, deletes and delays messages; it never reads the
-    queue's attributes (launcher/notifications.py)."""
+    """Issue 21, item 3: the launcher receives, deletes, delays and hands over (sends a fresh copy of
+    another job's completion) messages; it never reads the queue's attributes
+    (launcher/jobs/notifications.py)."""
     assert granted(launcher(), [QUEUE], QUEUE_ACTIONS) == {
         ("sqs:ReceiveMessage", QUEUE),
         ("sqs:DeleteMessage", QUEUE),
         ("sqs:ChangeMessageVisibility", QUEUE),
+        ("sqs:SendMessage", QUEUE),
     }
 
 
@@ -244,15 +246,16 @@ def test_launcher_policy_adds_kms_only_for_customer_keys_and_only_through_their_
     assert by_sid["UseBucketKey"]["Resource"] == KEY
     assert set(by_sid["UseBucketKey"]["Action"]) == {"kms:GenerateDataKey", "kms:Decrypt"}
     assert by_sid["UseQueueKey"]["Resource"] == QUEUE_KEY
-    assert by_sid["UseQueueKey"]["Action"] == ["kms:Decrypt"]
+    assert by_sid["UseQueueKey"]["Action"] == ["kms:GenerateDataKey", "kms:Decrypt"], "handing a completion over sends"
     s3, sqs = f"s3.{REGION}.amazonaws.com", f"sqs.{REGION}.amazonaws.com"
     for action in ("kms:GenerateDataKey", "kms:Decrypt"):
         assert may(document, action, KEY, **{"kms:ViaService": s3})
         assert not may(document, action, KEY), "directly"
         assert not may(document, action, KEY, **{"kms:ViaService": sqs})
-    assert may(document, "kms:Decrypt", QUEUE_KEY, **{"kms:ViaService": sqs})
-    assert not may(document, "kms:Decrypt", QUEUE_KEY)
-    assert not may(document, "kms:Decrypt", QUEUE_KEY, **{"kms:ViaService": s3})
+    for action in ("kms:GenerateDataKey", "kms:Decrypt"):
+        assert may(document, action, QUEUE_KEY, **{"kms:ViaService": sqs})
+        assert not may(document, action, QUEUE_KEY)
+        assert not may(document, action, QUEUE_KEY, **{"kms:ViaService": s3})
 
 
 def test_every_kms_grant_of_every_document_names_its_service():

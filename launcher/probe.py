@@ -1,7 +1,7 @@
 """The launcher's own check of a local video, before anything is sent: would Rekognition Video take it?
 
 The limits come from ``rekognition_limits``; the decision is the launcher's (refuse before
-uploading). The emulator probes videos on its own (``localaws/rekognition/video.py``).
+uploading). The emulator probes videos on its own (``localaws/vision/video.py``).
 """
 
 from __future__ import annotations
