@@ -50,6 +50,15 @@ FORBIDDEN_INSIDE = {
         "launcher.report.html",
     ),
     "localaws.vision": ("localaws.rekognition", "localaws.awslambda", "localaws.deploy", "localaws.endpoint"),
+    # The endpoint's state keeping knows moto and the disk, not the services it saves (they hand it values).
+    "localaws.state": (
+        "localaws.rekognition",
+        "localaws.awslambda",
+        "localaws.deploy",
+        "localaws.vision",
+        "localaws.endpoint",
+        "localaws.status",
+    ),
 }
 
 
