@@ -55,8 +55,9 @@ class Launch:
             self._embedder = load_model(self._report)
         clients = Clients(options.outputs.region)
         jobs = FaceDetection(clients("rekognition"))
+        pinned: S3Video | None = None
         if options.attach is None:
-            video = self._video(clients)
+            video = pinned = self._video(clients)
             request = StartRequest(
                 video,
                 options.outputs.topic_arn,
@@ -69,10 +70,12 @@ class Launch:
             self._report(f"job {self.job_id} on {video.uri}")
         job_id = self.job_id
         assert job_id is not None
-        if not options.is_s3 and Path(options.video).is_file():  # the cuts, found while the job runs
+        if pinned is not None or Path(options.video).is_file():  # the cuts, found while the job runs
             from .people.launch import CutsInBackground
 
-            self._cuts = CutsInBackground(Path(options.video), self._report)
+            s3_object = pinned.as_s3_object() if pinned is not None else None
+            s3 = clients("s3")  # made here: a boto3 session is not for making clients on two threads at once
+            self._cuts = CutsInBackground(options.video, s3_object, lambda: s3, self._report)
         if options.outputs.auto_process:
             return self._collected(clients, jobs, job_id, deadline)
         waiter = CompletionWaiter(

@@ -69,23 +69,30 @@ def find_cuts(
 
 
 class CutsInBackground:
-    """A local video's cuts, found on a thread while the job runs (a daemon: Ctrl-C does not wait)."""
+    """A video's cuts, found on a thread while the job runs (a daemon: Ctrl-C does not wait): the
+    local file, else the pinned S3 object version."""
 
-    def __init__(self, video: Path, report: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        video: str,
+        s3_object: dict[str, Any] | None,
+        s3: Callable[[], S3Client],
+        report: Callable[[str], None],
+    ) -> None:
         self._cuts: list[int] = []
-        self._thread = threading.Thread(target=self._find, args=(video, report), name="cut-detection", daemon=True)
+        self._thread = threading.Thread(
+            target=self._find, args=(video, s3_object, s3, report), name="cut-detection", daemon=True
+        )
         self._thread.start()
 
-    def _find(self, video: Path, report: Callable[[str], None]) -> None:
-        self._cuts = find_cuts(str(video), None, _no_s3, report)
+    def _find(
+        self, video: str, s3_object: dict[str, Any] | None, s3: Callable[[], S3Client], report: Callable[[str], None]
+    ) -> None:
+        self._cuts = find_cuts(video, s3_object, s3, report)
 
     def result(self) -> list[int]:
         self._thread.join()
         return self._cuts
-
-
-def _no_s3() -> S3Client:
-    raise OSError("a local video needs no S3 client")
 
 
 def write_with_people(

@@ -168,3 +168,12 @@ def test_a_batch_with_people_finds_the_same_person_in_both_videos(stack, aws_env
     # Without --people, no persons file is left behind to describe results it did not group.
     assert main([str(folder), "--outputs", str(stack["file"]), "--out-dir", str(out)]) == ExitCode.OK
     assert not (out / "persons.json").exists()
+
+
+def test_the_cuts_of_an_s3_video_are_read_from_s3(stack, aws, aws_env, slideshow, tmp_path, monkeypatch):
+    bucket = stack["outputs"]["bucketName"]
+    aws("s3").upload_file(str(slideshow), bucket, "incoming/slideshow.mp4")
+    monkeypatch.chdir(tmp_path)
+    assert main([f"s3://{bucket}/incoming/slideshow.mp4", "--outputs", str(stack["file"])]) == ExitCode.OK
+    result = json.loads((tmp_path / "slideshow.mp4.faces.json").read_text())
+    assert spans(result) == [(0, 1800), (2000, 3800), (6000, 7800)]
