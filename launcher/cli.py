@@ -84,6 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write <video name>.faces.html beside the results: who is on screen when, with pictures",
     )
     parser.add_argument(
+        "--people",
+        action="store_true",
+        help="group appearances into people (who is who, across cuts, re-entries and a batch's videos) by a face "
+        "embedding computed here: a biometric template, kept in memory only, never written",
+    )
+    parser.add_argument(
         "--timeout",
         metavar="SECONDS",
         type=float,
@@ -123,7 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     redaction.add_argument(
         "--redact-keep",
         metavar="N[,M]",
-        help="leave these appearances uncovered (their numbers are in the results and the report)",
+        help="leave these appearances uncovered, or people as pN with --people (their numbers are in the results and "
+        "the report)",
     )
     redaction.add_argument(
         "--audit-every",
@@ -242,10 +249,14 @@ def _redact_options(args: argparse.Namespace) -> RedactOptions | None:
         if given:
             raise BadInput(f"{', '.join(given)} apply with --redact")
         return None
+    keep, keep_persons = parse_keep(args.redact_keep)
+    if keep_persons and not args.people:
+        raise BadInput("--redact-keep p<N> names people: add --people")
     return RedactOptions(
         out=Path(args.redact) if args.redact else None,
         style=args.redact_style,
-        keep=parse_keep(args.redact_keep),
+        keep=keep,
+        keep_persons=keep_persons,
         audit_every=args.audit_every,
         overwrite=args.overwrite,
     )
@@ -269,6 +280,7 @@ def _batch_options(args: argparse.Namespace, outputs: StackOutputs) -> BatchOpti
         timeout=args.timeout,
         grace=args.grace,
         retry_wait=args.retry_wait,
+        people=args.people,
         redact=_redact_options(args),
     )
 
@@ -384,6 +396,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 grace=args.grace,
                 retry_wait=args.retry_wait,
                 report=args.report,
+                people=args.people,
                 redact=_redact_options(args),
             )
         )

@@ -39,6 +39,7 @@ class JobOptions:
     timeout: float = DEFAULT_TIMEOUT_SECONDS
     grace: float = DEFAULT_GRACE_SECONDS
     retry_wait: float = DEFAULT_RETRY_WAIT_SECONDS
+    people: bool = False  # group appearances into people by a face embedding (biometric; opt-in)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -142,7 +143,7 @@ def check_batch_options(options: BatchOptions) -> None:
     check_job_options(options)
     if options.redact is not None:
         options.redact.check()
-        if options.redact.keep:
+        if options.redact.keep or options.redact.keep_persons:
             raise BadInput("--redact-keep names one video's appearances; a batch covers every face of every video")
         if options.redact.out is not None:
             raise BadInput(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -14,13 +14,16 @@ from .autoprocess_wait import ResultWaiter
 from .aws import Clients
 from .jobs.detection import FaceDetection, StartRequest
 from .jobs.errors import ExitCode, LauncherError
-from .jobs.formats import Summary, write_results
+from .jobs.formats import Summary
 from .jobs.notifications import CompletionWaiter
 from .jobs.s3video import S3Video
 from .options import LaunchOptions, check_launch_options
 from .upload import UPLOAD_PREFIX, pinned_video
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # PyAV, NumPy and dlib are imported when a launch writes its results
+    from .people.embedding import FaceEmbedder
+    from .people.launch import CutsInBackground
+    from .people.pipeline import VideoPeople
     from .redact.redaction import Redaction
 
 
@@ -30,6 +33,7 @@ class LaunchResult:
     out: Path
     summary: Summary
     report: Path | None = None
+    people: VideoPeople | None = None  # memory only: the grouping went into the results
     redaction: Redaction | None = None
 
     @property
@@ -46,6 +50,8 @@ class Launch:
         self.job_id: str | None = options.attach
         self._report = report
         self._audit_detector: Any = None
+        self._embedder: FaceEmbedder | None = None
+        self._cuts: CutsInBackground | None = None
 
     def run(self) -> LaunchResult:
         options = self.options
@@ -55,10 +61,15 @@ class Launch:
 
             self._audit_detector = load_detector(options.redact.detector)  # refused now, not after the job
         deadline = time.monotonic() + options.timeout
+        if options.people:
+            from .people.launch import load_model
+
+            self._embedder = load_model(self._report)
         clients = Clients(options.outputs.region)
         jobs = FaceDetection(clients("rekognition"))
+        pinned: S3Video | None = None
         if options.attach is None:
-            video = self._video(clients)
+            video = pinned = self._video(clients)
             request = StartRequest(
                 video,
                 options.outputs.topic_arn,
@@ -71,6 +82,12 @@ class Launch:
             self._report(f"job {self.job_id} on {video.uri}")
         job_id = self.job_id
         assert job_id is not None
+        if pinned is not None or Path(options.video).is_file():  # the cuts, found while the job runs
+            from .people.launch import CutsInBackground
+
+            s3_object = pinned.as_s3_object() if pinned is not None else None
+            s3 = clients("s3")  # made here: a boto3 session is not for making clients on two threads at once
+            self._cuts = CutsInBackground(options.video, s3_object, lambda: s3, self._report)
         if options.outputs.auto_process:
             return self._collected(clients, jobs, job_id, deadline)
         waiter = CompletionWaiter(
@@ -82,17 +99,41 @@ class Launch:
             message = jobs.status(job_id).get("StatusMessage") or "no StatusMessage"
             raise LauncherError(f"job {job_id} ended {status}: {message}", ExitCode.JOB_FAILED)
         out = options.out_path()
-        with tqdm(desc="fetching results", unit=" faces", leave=False, disable=None) as progress:
-            summary = write_results(jobs.pages(job_id), out, options.fmt, on_face=progress.update)
-        return self._finish(clients, job_id, out, summary)
+        with tqdm(desc="writing results", unit=" faces", leave=False, disable=None) as progress:
+            summary, people = self._write(clients, jobs.pages(job_id), out, progress.update)
+        return self._finish(clients, job_id, out, summary, people)
 
-    def _finish(self, clients: Clients, job_id: str, out: Path, summary: Summary) -> LaunchResult:
+    def _write(
+        self, clients: Clients, pages: Iterator[dict[str, Any]], out: Path, on_face: Callable[[], object]
+    ) -> tuple[Summary, VideoPeople | None]:
+        """The results file: cuts found from the video, and people with --people."""
+        from .people.launch import write_with_people
+
+        options = self.options
+        return write_with_people(
+            pages,
+            out,
+            options.fmt,
+            options.video,
+            lambda: clients("s3"),
+            self._embedder,
+            self._report,
+            on_face,
+            cuts=self._cuts.result() if self._cuts else None,
+        )
+
+    def _finish(
+        self, clients: Clients, job_id: str, out: Path, summary: Summary, people: VideoPeople | None
+    ) -> LaunchResult:
         """After the results: the redacted copy (and its audit) if asked for, then the report."""
-        redaction = self._redact(clients, out, summary) if self.options.redact is not None else None
+        persons = people.assignment.person_of_appearance if people is not None else None
+        redaction = self._redact(clients, out, summary, persons) if self.options.redact is not None else None
         report = self._write_report(clients, out, summary, redaction) if self.options.report else None
-        return LaunchResult(job_id, out, summary, report, redaction)
+        return LaunchResult(job_id, out, summary, report, people, redaction)
 
-    def _redact(self, clients: Clients, results: Path, summary: Summary) -> Redaction:
+    def _redact(
+        self, clients: Clients, results: Path, summary: Summary, persons: Sequence[int] | None = None
+    ) -> Redaction:
         from .redact.redaction import add_to_results, redact, video_source  # PyAV: only for --redact
 
         options = self.options
@@ -106,7 +147,13 @@ class Launch:
             tqdm(desc="redacting", total=total, unit=" frames", leave=False, disable=None) as writing,
         ):
             redaction = redact(
-                source, summary.appearances, out, options.redact, on_frame=writing.update, detector=self._audit_detector
+                source,
+                summary.appearances,
+                out,
+                options.redact,
+                on_frame=writing.update,
+                detector=self._audit_detector,
+                person_of_appearance=persons,
             )
         add_to_results(results, options.fmt, redaction.to_api())
         return redaction
@@ -146,8 +193,8 @@ class Launch:
             message = document.get("StatusMessage") or "no StatusMessage"
             raise LauncherError(f"job {job_id} ended {document.get('JobStatus')}: {message}", ExitCode.JOB_FAILED)
         out = options.out_path()
-        summary = write_results(iter([document]), out, options.fmt)
-        return self._finish(clients, job_id, out, summary)
+        summary, people = self._write(clients, iter([document]), out, lambda: None)
+        return self._finish(clients, job_id, out, summary, people)
 
     def _video(self, clients: Clients) -> S3Video:
         """The pinned object version to run on: the s3:// URI's, or the local file's upload."""

@@ -45,17 +45,23 @@ def redacted_name(video_name: str) -> str:
     return f"{video_name}{SUFFIX}"
 
 
-def parse_keep(text: str | None) -> tuple[int, ...]:
-    """``--redact-keep N[,M...]``: appearance numbers (as the results and the report show them)."""
+def parse_keep(text: str | None) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """``--redact-keep N[,M...]``: appearance numbers, and ``pN`` for person N (``--people``), as
+    the results and the report show them: (appearances, persons)."""
     if not text:
-        return ()
-    numbers = []
+        return (), ()
+    appearances, persons = set(), set()
     for part in text.split(","):
-        part = part.strip()
-        if not re.fullmatch(r"\d+", part):
-            raise BadInput(f"--redact-keep {text!r}: expected appearance numbers such as 0 or 0,3")
-        numbers.append(int(part))
-    return tuple(sorted(set(numbers)))
+        part = part.strip().lower()
+        if re.fullmatch(r"\d+", part):
+            appearances.add(int(part))
+        elif re.fullmatch(r"p\d+", part):
+            persons.add(int(part[1:]))
+        else:
+            raise BadInput(
+                f"--redact-keep {text!r}: expected appearance numbers such as 0 or 0,3, or people such as p1 (--people)"
+            )
+    return tuple(sorted(appearances)), tuple(sorted(persons))
 
 
 def check_output(out: Path, overwrite: bool) -> None:
@@ -83,7 +89,8 @@ class RedactOptions:
 
     out: Path | None = None  # None: <name>.redacted.mp4 beside the results
     style: str = DEFAULT_STYLE
-    keep: tuple[int, ...] = ()
+    keep: tuple[int, ...] = ()  # appearances left uncovered
+    keep_persons: tuple[int, ...] = ()  # people (--people) left uncovered: all their appearances
     audit_every: int | None = None  # None: every frame up to 720p (audit.default_every); 0: no audit
     overwrite: bool = False
     detector: str = "auto"

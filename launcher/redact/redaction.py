@@ -39,7 +39,8 @@ class Redaction:
     written: Written
     audit: Audit
     style: str
-    kept: tuple[int, ...]
+    kept: tuple[int, ...]  # appearances left uncovered (those of kept people included)
+    kept_persons: tuple[int, ...] = ()
 
     @property
     def leaked(self) -> bool:
@@ -55,6 +56,7 @@ class Redaction:
             "output": str(self.written.path),
             "style": self.style,
             "kept": list(self.kept),
+            "keptPersons": list(self.kept_persons),
             "coveredFrames": self.written.covered_frames,
             "boxes": self.written.boxes,
             "audioPacketsCopied": self.written.audio_packets,
@@ -85,12 +87,21 @@ def redact(
     on_frame: Callable[[], object] = lambda: None,
     detector: AuditDetector | None = None,
     on_audited: Callable[[], object] = lambda: None,
+    person_of_appearance: Sequence[int] | None = None,
 ) -> Redaction:
     """Write ``out`` from ``source`` with every appearance not kept covered, then audit it (with
     ``detector``, else the one ``options`` names)."""
     options.check()
+    kept = set(options.keep)
+    if options.keep_persons:
+        if person_of_appearance is None:
+            raise BadInput("--redact-keep p<N> names people: add --people")
+        missing = sorted(set(options.keep_persons) - set(person_of_appearance))
+        if missing:
+            raise BadInput(f"--redact-keep {','.join(f'p{n}' for n in missing)}: no such person in this video")
+        kept |= {index for index, person in enumerate(person_of_appearance) if person in options.keep_persons}
     known = {appearance.index for appearance in appearances}
-    unknown = sorted(set(options.keep) - known)
+    unknown = sorted(kept - known)
     if unknown:
         raise BadInput(
             f"--redact-keep {','.join(map(str, unknown))}: no such appearance (this video has "
@@ -101,7 +112,7 @@ def redact(
     # The detector first: a missing one is refused before minutes of encoding.
     if detector is None and options.audit_every != 0:
         detector = load_detector(options.detector)
-    timeline = Timeline(appearances, options.padding, options.keep)
+    timeline = Timeline(appearances, options.padding, kept)
     written = redact_video(
         source, out, timeline, options.style, options.quality, options.overwrite, lambda _covered: on_frame()
     )
@@ -109,9 +120,9 @@ def redact(
     if detector is None or every == 0:
         audit = Audit("none", 0, frames=written.frames)
     else:
-        timeline = Timeline(appearances, options.padding, options.keep)
+        timeline = Timeline(appearances, options.padding, kept)
         audit = audit_video(written.path, detector, every, timeline, on_audited)
-    return Redaction(written, audit, options.style, options.keep)
+    return Redaction(written, audit, options.style, tuple(sorted(kept)), options.keep_persons)
 
 
 def add_to_results(results: Path, fmt: str, redaction: dict[str, Any]) -> Path:

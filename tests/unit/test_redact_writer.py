@@ -187,8 +187,9 @@ def test_an_unknown_style_is_refused(scene: Scene, tmp_path: Path) -> None:
 
 
 def test_keep_parses_appearance_numbers() -> None:
-    assert parse_keep("3,0, 3") == (0, 3)
-    assert parse_keep(None) == ()
+    assert parse_keep("3,0, 3") == ((0, 3), ())
+    assert parse_keep("p2,1,P0") == ((1,), (0, 2))
+    assert parse_keep(None) == ((), ())
     with pytest.raises(BadInput, match=r"--redact-keep 'a,1': expected appearance numbers"):
         parse_keep("a,1")
 
@@ -209,6 +210,20 @@ def test_a_kept_appearance_stays_recognisable_and_is_no_leak(
     assert max(ssim for _frame, mover, ssim in measured if mover != 2) < RECOGNISABLE_SSIM
     assert redaction.audit.leaks == [] and redaction.exit_code == ExitCode.OK
     assert redaction.to_api()["kept"] == small
+
+
+def test_keeping_a_person_keeps_all_their_appearances(scene: Scene, found: list[Appearance], tmp_path: Path) -> None:
+    """``p1`` with --people: every appearance grouped into person 1 (here: all but the small face's)."""
+    small = {appearance.index for appearance in found if appearance.best_box.width < 0.085}
+    persons = [0 if appearance.index in small else 1 for appearance in found]
+    options = RedactOptions(keep_persons=(1,), audit_every=0)
+    redaction = redact(scene.path, found, tmp_path / "copy.mp4", options, person_of_appearance=persons)
+    assert set(redaction.kept) == {appearance.index for appearance in found} - small
+    assert redaction.to_api()["keptPersons"] == [1]
+    with pytest.raises(BadInput, match=r"--redact-keep p7: no such person in this video"):
+        redact(scene.path, found, tmp_path / "x.mp4", RedactOptions(keep_persons=(7,)), person_of_appearance=persons)
+    with pytest.raises(BadInput, match=r"--redact-keep p<N> names people: add --people"):
+        redact(scene.path, found, tmp_path / "x.mp4", RedactOptions(keep_persons=(1,)))
 
 
 def test_keeping_an_appearance_the_video_has_not_is_refused(
