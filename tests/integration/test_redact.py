@@ -206,3 +206,25 @@ def test_a_batch_writes_one_copy_per_video(stack, aws_env, workdir, scenes, caps
     assert launch(stack, str(folder), "--out-dir", "done", "--redact") == ExitCode.OK
     assert "exists, not redacted again" in capsys.readouterr().out
     assert list((workdir / "done").glob(".*partial")) == []
+
+
+def test_keeping_a_person_with_people(stack, aws_env, workdir, scenes):
+    """--people groups the scene's faces (copies of one photograph: one person, whichever way it
+    faces); --redact-keep p<N> leaves every appearance of that person uncovered, and the audit does
+    not count them."""
+    video = workdir / "people.mp4"
+    shutil.copy(scenes["crossing"].path, video)
+    assert launch(stack, str(video), "--people", "--redact", "--redact-keep", "p0") == ExitCode.OK
+    result = read_json(workdir / "people.mp4.faces.json")
+    of_person_0 = sorted(entry["Index"] for entry in result["Appearances"] if entry.get("PersonIndex") == 0)
+    assert of_person_0 and result["Redaction"]["kept"] == of_person_0
+    assert result["Redaction"]["keptPersons"] == [0] and result["Redaction"]["leaks"] == []
+
+
+def test_keeping_a_person_needs_people(stack, endpoint, aws_env, workdir, scenes, capsys):
+    video = workdir / "nopeople.mp4"
+    shutil.copy(scenes["crossing"].path, video)
+    before = job_count(endpoint)
+    assert launch(stack, str(video), "--redact", "--redact-keep", "p0") == ExitCode.BAD_INPUT
+    assert capsys.readouterr().err.strip() == "error: --redact-keep p<N> names people: add --people"
+    assert job_count(endpoint) == before
