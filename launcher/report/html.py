@@ -299,7 +299,9 @@ def _leak(frame: int, timestamp: int, picture: Thumbnail | None, anchor: str) ->
         image = (
             f'<svg viewBox="0 0 {picture.width} {picture.height}" width="{picture.width}" height="{picture.height}" '
             f'role="img" aria-label="face found in frame {frame}">'
-            f'<image href="{picture.data_uri()}" width="{picture.width}" height="{picture.height}"/></svg>'
+            f'<image href="{picture.data_uri()}" width="{picture.width}" height="{picture.height}"/>'
+            f'<rect x="{picture.box[0]:.1f}" y="{picture.box[1]:.1f}" width="{picture.box[2]:.1f}" '
+            f'height="{picture.box[3]:.1f}" fill="none" stroke="#d00" stroke-width="3"/></svg>'
         )
     return (
         f'<figure class="appearance leak" id="{anchor}-leak{frame}" data-leak-frame="{frame}">{image}'
