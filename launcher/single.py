@@ -145,6 +145,9 @@ class Launch:
         with (
             video_source(options.video, summary.header, lambda: clients("s3")) as source,
             tqdm(desc="redacting", total=total, unit=" frames", leave=False, disable=None) as writing,
+            tqdm(
+                desc="checking the copy for faces", total=total, unit=" frames", leave=False, disable=None
+            ) as auditing,
         ):
             redaction = redact(
                 source,
@@ -153,6 +156,7 @@ class Launch:
                 options.redact,
                 on_frame=writing.update,
                 detector=self._audit_detector,
+                on_audited=auditing.update,
                 person_of_appearance=persons,
             )
         add_to_results(results, options.fmt, redaction.to_api())
