@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
@@ -13,10 +15,10 @@ from .autoprocess_wait import ResultWaiter
 from .aws import Clients
 from .jobs.detection import FaceDetection, StartRequest
 from .jobs.errors import ExitCode, LauncherError
-from .jobs.formats import Summary, write_results
+from .jobs.formats import Summary, write_document, write_results
 from .jobs.notifications import CompletionWaiter
 from .jobs.s3video import S3Video
-from .options import LaunchOptions, check_launch_options
+from .options import STDOUT, LaunchOptions, check_launch_options
 from .upload import UPLOAD_PREFIX, pinned_video
 
 
@@ -34,13 +36,16 @@ class Launch:
     def __init__(self, options: LaunchOptions, report: Callable[[str], None] = print) -> None:
         self.options = options
         self.job_id: str | None = options.attach
+        self.finished = False  # the job ended and its results are written (or it failed)
         self._report = report
+        self._bars = None if not options.quiet else True  # tqdm's disable: None shows them on a terminal
 
     def run(self) -> LaunchResult:
         options = self.options
         check_launch_options(options)
         deadline = time.monotonic() + options.timeout
-        clients = Clients(options.outputs.region)
+        clients = Clients(options.outputs.region, options.aws)
+        clients.check_region(options.outputs.region)
         jobs = FaceDetection(clients("rekognition"))
         if options.attach is None:
             video = self._video(clients)
@@ -61,22 +66,36 @@ class Launch:
         waiter = CompletionWaiter(
             clients("sqs"), options.outputs.queue_url, lambda job: jobs.status(job)["JobStatus"], options.grace
         )
-        with tqdm(desc=f"waiting for job {job_id[:12]}…", unit=" polls", leave=False, disable=None) as progress:
+        with tqdm(desc=f"waiting for job {job_id[:12]}…", unit=" polls", leave=False, disable=self._bars) as progress:
             status = waiter.wait(job_id, deadline, on_tick=progress.update)
         if status != "SUCCEEDED":
+            self.finished = True
             message = jobs.status(job_id).get("StatusMessage") or "no StatusMessage"
             raise LauncherError(f"job {job_id} ended {status}: {message}", ExitCode.JOB_FAILED)
-        out = options.out_path()
-        with tqdm(desc="fetching results", unit=" faces", leave=False, disable=None) as progress:
-            summary = write_results(jobs.pages(job_id), out, options.fmt, on_face=progress.update)
+        with tqdm(desc="fetching results", unit=" faces", leave=False, disable=self._bars) as progress:
+            out, summary = self._write(jobs.pages(job_id), progress.update)
         report = self._write_report(clients, out, summary) if options.report else None
+        self.finished = True
         return LaunchResult(job_id, out, summary, report)
+
+    def _write(
+        self, pages: Iterator[dict[str, Any]], on_face: Callable[[], object] = lambda: None
+    ) -> tuple[Path, Summary]:
+        """The results into their file, or onto standard output (--out -)."""
+        options = self.options
+        out = options.out_path()
+        if out == STDOUT:
+            summary = write_document(sys.stdout, pages, options.fmt, on_face)
+            sys.stdout.flush()
+            return out, summary
+        return out, write_results(pages, out, options.fmt, on_face)
 
     def _write_report(self, clients: Clients, results: Path, summary: Summary) -> Path:
         from .report.html import video_report, write_report  # Pillow and the frame grabbing: only for --report
 
         options = self.options
-        video = video_report(options.video_name(), options.video, summary, results, lambda: clients("s3"))
+        linked = None if results == STDOUT else results
+        video = video_report(options.video_name(), options.video, summary, linked, lambda: clients("s3"))
         if video.note:
             self._report(video.note)
         return write_report([video], options.report_path())
@@ -95,16 +114,17 @@ class Launch:
             options.grace,
         )
         with tqdm(
-            desc=f"waiting for the result of job {job_id[:12]}…", unit=" polls", leave=False, disable=None
+            desc=f"waiting for the result of job {job_id[:12]}…", unit=" polls", leave=False, disable=self._bars
         ) as progress:
             result = waiter.wait(job_id, video_key, deadline, on_tick=progress.update)
         document = waiter.read(result)
         if result.failed:
+            self.finished = True
             message = document.get("StatusMessage") or "no StatusMessage"
             raise LauncherError(f"job {job_id} ended {document.get('JobStatus')}: {message}", ExitCode.JOB_FAILED)
-        out = options.out_path()
-        summary = write_results(iter([document]), out, options.fmt)
+        out, summary = self._write(iter([document]))
         report = self._write_report(clients, out, summary) if options.report else None
+        self.finished = True
         return LaunchResult(job_id, out, summary, report)
 
     def _video(self, clients: Clients) -> S3Video:
@@ -112,7 +132,12 @@ class Launch:
         options = self.options
         prefix = options.outputs.incoming_prefix if options.outputs.auto_process else None
         video, uploaded = pinned_video(
-            clients("s3"), options.video, options.outputs.bucket_name, options.key, prefix or UPLOAD_PREFIX
+            clients("s3"),
+            options.video,
+            options.outputs.bucket_name,
+            options.key,
+            prefix or UPLOAD_PREFIX,
+            progress_bars=not options.quiet,
         )
         if not uploaded and not options.is_s3:
             self._report(f"{options.video} is already in the bucket as {video.uri}: not uploaded again")

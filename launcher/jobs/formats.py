@@ -184,11 +184,17 @@ def _csv_face(row: dict[str, str]) -> dict[str, Any]:
     return {"Timestamp": int(row["timestamp_ms"]), "Face": detail}
 
 
+def partial_prefix(out: Path) -> str:
+    """The temporary file's name prefix: a dot, the first bytes of ``out``'s name (so that the whole
+    temporary name stays well inside the file system's longest, whatever the name's length), a dot."""
+    return "." + os.fsdecode(os.fsencode(out.name)[:64]) + "."
+
+
 def write_results(
     pages: Iterator[dict[str, Any]], out: Path, fmt: str, on_face: Callable[[], object] = lambda: None
 ) -> Summary:
     """Stream every page's faces to ``out`` in ``fmt``; the file appears only once it is whole."""
-    handle, partial = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".partial")
+    handle, partial = tempfile.mkstemp(dir=out.parent, prefix=partial_prefix(out), suffix=".partial")
     try:
         with os.fdopen(handle, "w", newline="" if fmt == "csv" else None) as stream:
             summary = write_document(stream, pages, fmt, on_face)

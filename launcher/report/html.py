@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..jobs.appearances import Appearance
-from ..jobs.formats import Summary, read_summary
+from ..jobs.formats import Summary, partial_prefix, read_summary
 from ..jobs.s3video import S3Video
 from .thumbnails import S3ObjectReader, Thumbnail, UnreadableVideo, thumbnails
 
@@ -299,7 +299,7 @@ def render(videos: Sequence[VideoReport], folder: Path, title: str | None = None
 
 def write_report(videos: Sequence[VideoReport], out: Path, title: str | None = None) -> Path:
     """Write the page to ``out``; like the results, it appears only once it is whole."""
-    handle, partial = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".partial")
+    handle, partial = tempfile.mkstemp(dir=out.parent, prefix=partial_prefix(out), suffix=".partial")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
             stream.write(render(videos, out.parent, title))
