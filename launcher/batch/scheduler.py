@@ -424,7 +424,13 @@ class Batch:
             self._completed(*args)
         elif kind == "written":
             video, summary = args
-            self._end(video, SUCCEEDED, faces=summary.faces, results=str(self._out(video)))
+            self._end(
+                video,
+                SUCCEEDED,
+                faces=summary.faces,
+                results=str(self._out(video)),
+                metadata=summary.header.get("VideoMetadata"),
+            )
         elif kind == "ended":
             self._end(*args)
         elif kind == "shared" and not self._shared:
@@ -627,6 +633,7 @@ class Batch:
         results: str | None = None,
         error: str | None = None,
         save: bool = True,
+        metadata: dict[str, Any] | None = None,
     ) -> None:
         entry = video.entry
         if video.phase in NOT_STARTED and status != SKIPPED:
@@ -636,7 +643,7 @@ class Batch:
         if save:
             entry.status, entry.faces, entry.results, entry.error = status, faces, results, error
             self._ledger.save(entry)
-        line = {
+        line: dict[str, Any] = {
             "video": entry.video,
             "name": entry.name,
             "jobId": entry.job_id,
@@ -645,6 +652,8 @@ class Batch:
             "results": results,
             "error": error,
         }
+        if metadata:  # the results' VideoMetadata: a csv or jsonl file holds the faces only
+            line["videoMetadata"] = metadata
         self._log.write(json.dumps(line) + "\n")
         self._log.flush()
         self.tally.counts[status] += 1
