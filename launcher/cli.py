@@ -48,15 +48,15 @@ EXIT_CODES = "\n".join(f"  {code.value:>3}  {code.name.lower().replace('_', ' ')
 EXAMPLES = f"""\
 examples:
   one local video, its faces in clip.mp4.faces.json:
-    {PROG} clip.mp4 --outputs outputs.json
+    python {PROG} clip.mp4 --outputs outputs.json
   an S3 object, as CSV, with a report beside it:
-    {PROG} s3://my-bucket/clips/clip.mp4 --stack dev --format csv --report
+    python {PROG} s3://my-bucket/clips/clip.mp4 --stack dev --format csv --report
   a folder as a batch, into results/, one line per video as it ends:
-    {PROG} videos/ --outputs outputs.json --out-dir results --report
+    python {PROG} videos/ --outputs outputs.json --out-dir results --report
   the faces on standard output (notes go to standard error), counted by jq:
-    {PROG} clip.mp4 --outputs outputs.json --out - | jq '.Faces | length'
+    python {PROG} clip.mp4 --outputs outputs.json --out - | jq '.Faces | length'
   the summary as JSON, for a script:
-    {PROG} clip.mp4 --outputs outputs.json --json --quiet
+    python {PROG} clip.mp4 --outputs outputs.json --json --quiet
 
 exit codes:
 {EXIT_CODES}"""
@@ -113,7 +113,11 @@ def _add_stack_options(parser: argparse.ArgumentParser) -> None:
 
 def _add_aws_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("AWS (as the AWS CLI has them)")
-    group.add_argument("--region", metavar="REGION", help="instead of AWS_DEFAULT_REGION or the profile's; the stack's")
+    group.add_argument(
+        "--region",
+        metavar="REGION",
+        help="instead of AWS_DEFAULT_REGION or the profile's; it must be the stack's region",
+    )
     group.add_argument("--profile", metavar="NAME", help="a profile of ~/.aws/config, instead of AWS_PROFILE")
     group.add_argument(
         "--endpoint-url", metavar="URL", help="instead of AWS_ENDPOINT_URL, e.g. http://127.0.0.1:4566 (the local one)"
@@ -214,7 +218,11 @@ def _add_console_options(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog=PROG, description=__doc__, epilog=EXAMPLES, formatter_class=HelpFormatter, allow_abbrev=False
+        prog=PROG,
+        description=__doc__,
+        epilog=EXAMPLES.replace("    python ", f"    {python()} "),
+        formatter_class=HelpFormatter,
+        allow_abbrev=False,
     )
     _add_videos(parser)
     _add_stack_options(parser)
@@ -266,10 +274,17 @@ def _video_line(line: dict[str, Any]) -> str:
     return f"{name}: {line['status']}, {line['error']}"
 
 
+def python() -> str:
+    """The interpreter running now, as short as it can be said from here (a pasted ``python`` may be
+    another one, without this project's packages)."""
+    relative = os.path.relpath(sys.executable)
+    return relative if not relative.startswith("..") and len(relative) < len(sys.executable) else sys.executable
+
+
 def python_command(*args: str) -> str:
-    """A command line that runs with this very interpreter (a pasted ``python`` may be another one)."""
+    """A command line that runs with this very interpreter."""
     script = os.path.relpath(SCRIPT)
-    return shlex.join([sys.executable, script if not script.startswith("..") else str(SCRIPT), *args])
+    return shlex.join([python(), script if not script.startswith("..") else str(SCRIPT), *args])
 
 
 def _reattach_command(argv: Sequence[str], job_id: str) -> str:
