@@ -1,6 +1,6 @@
 """Grouping faces into appearances: speed on 100,000 detections, and accuracy on videos with known tracks.
 
-1. Speed: the grouping (``launcher.jobs.appearances``) on synthetic detections: faces wandering, entering
+1. Speed: the grouping (launcher.jobs.appearances) on synthetic detections: faces wandering, entering
    and leaving, 20 on screen at a time, at 25,000, 50,000 and 100,000 detections (time per detection
    must stay flat: linear), and a crowd of 1,000 faces per frame (100,000 detections). Then the whole
    results writer (JSON with Appearances) on 100,000 faces, with its peak Python memory (tracemalloc).
@@ -427,7 +427,9 @@ def _print_score(name: str, result: Score, notes: str) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False
+    )
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-accuracy", action="store_true")
     args = parser.parse_args()

@@ -1,8 +1,8 @@
-"""``make demo``: the whole flow offline, as a new user would run it.
+"""make demo: the whole flow offline, as a new user would run it.
 
 Starts the local endpoint on a free port, deploys the stack into it, makes a short H.264 sample
 video of a real face (scikit-image's astronaut portrait moving across the frame), runs the launcher
-exactly as a user would (``scripts/launch.py VIDEO --outputs FILE --report`` with ``AWS_ENDPOINT_URL``
+exactly as a user would (scripts/launch.py VIDEO --outputs FILE --report with AWS_ENDPOINT_URL
 set), and draws the result: the launcher's HTML report, and a contact sheet and a timeline. The
 endpoint is stopped at the end, on failure or on Ctrl-C alike.
 """
