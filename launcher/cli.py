@@ -453,11 +453,8 @@ def _as_launcher_error(error: BaseException) -> LauncherError | None:
 
 def _configure_logging(args: argparse.Namespace) -> None:
     level = logging.ERROR if args.quiet else logging.INFO if args.verbose else logging.WARNING
-    logging.basicConfig(level=level, format="%(levelname)s: %(message)s", force=True)
-    if args.verbose:  # the launcher's steps, not botocore's every request
-        logging.getLogger("botocore").setLevel(logging.WARNING)
-    if args.quiet:
-        os.environ["TQDM_DISABLE"] = "1"  # the progress bars
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    logging.getLogger("launcher").setLevel(level)  # the launcher's steps with --verbose, not botocore's requests
 
 
 def main(argv: Sequence[str] | None = None) -> int:

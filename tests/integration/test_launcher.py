@@ -69,7 +69,7 @@ def test_the_same_command_twice_starts_one_job_and_uploads_once(stack, aws, aws_
     jobs_before = job_count(endpoint)
     assert launch(stack, str(video), "--job-tag", "twice") == ExitCode.OK
     first = read_json(workdir / "twice.mp4.faces.json")
-    assert launch(stack, str(video), "--job-tag", "twice") == ExitCode.OK
+    assert launch(stack, str(video), "--job-tag", "twice", "--overwrite") == ExitCode.OK
     second = read_json(workdir / "twice.mp4.faces.json")
     assert first["JobId"] == second["JobId"]
     assert job_count(endpoint) == jobs_before + 1
@@ -189,7 +189,7 @@ def test_throttling_and_limit_exceeded_are_recovered(stack, aws_env, workdir, vi
     # loop waits for a free slot and says so.
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     backend.faults.inject("StartFaceDetection", "LimitExceededException", 2)
-    assert launch(stack, str(video), "--job-tag", "limited", "--retry-wait", "0.1") == ExitCode.OK
+    assert launch(stack, str(video), "--job-tag", "limited", "--retry-wait", "0.1", "--overwrite") == ExitCode.OK
     assert "too many open jobs" in caplog.text
     assert backend.faults.pending() == {}, "every injected fault was met, and recovered from"
 
