@@ -25,7 +25,7 @@ from rekognition_limits import MAX_OPEN_JOBS
 
 from . import __version__
 from .aws import AwsSettings, Clients
-from .batch.discovery import is_batch
+from .batch.discovery import discover, is_batch
 from .batch.log import read_batch_log
 from .batch.scheduler import Batch, OutDirLock
 from .jobs.errors import BadInput, ExitCode, LauncherError, from_client_error
@@ -39,6 +39,7 @@ from .options import (
     BatchOptions,
     LaunchOptions,
 )
+from .plan import LIST_PRICE_PER_MINUTE_USD, LIST_PRICE_REGION, Plan, check_money, default_price, make_plan, render
 from .single import Launch, LaunchResult
 from .stack import StackOutputs, load_outputs_file, load_stack
 
@@ -208,7 +209,9 @@ def _add_console_options(parser: argparse.ArgumentParser) -> None:
     loudness.add_argument("-q", "--quiet", action="store_true", help="errors only: no progress, notes or summary")
     loudness.add_argument("-v", "--verbose", action="store_true", help="also what the launcher does, step by step")
     group.add_argument(
-        "--json", action="store_true", help="print the summary as one JSON object on standard output (errors too)"
+        "--json",
+        action="store_true",
+        help="print the summary (with --plan, the plan) as one JSON object on standard output (errors too)",
     )
     group.add_argument(
         "--debug", action="store_true", help="on an error, also print the traceback and AWS's request id"
@@ -232,7 +235,78 @@ def build_parser() -> argparse.ArgumentParser:
     _add_wait_options(parser)
     _add_batch_options(parser)
     _add_console_options(parser)
+    _add_plan_arguments(parser)
     return parser
+
+
+def _dollars(text: str | None, option: str) -> float | None:
+    """An amount in US dollars from the command line, or one line that names the option."""
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise BadInput(f"{option} {text!r}: give an amount in US dollars, e.g. 0.10") from None
+    return check_money(value, option)
+
+
+def _add_plan_arguments(parser: argparse.ArgumentParser) -> None:
+    plan = parser.add_argument_group("cost and time, before anything is spent")
+    plan.add_argument(
+        "--plan",
+        action="store_true",
+        help="read every video (duration, codec, size, would the service take it), print the minutes, the "
+        "estimated cost and time, and start nothing, upload nothing",
+    )
+    plan.add_argument(
+        "--price-per-minute",
+        metavar="USD",
+        help=f"the price of a minute of video (default: the list price, ${LIST_PRICE_PER_MINUTE_USD:g} in "
+        f"{LIST_PRICE_REGION}; see docs/launcher.md)",
+    )
+    plan.add_argument(
+        "--max-cost",
+        metavar="USD",
+        help="refuse to start anything if the estimated cost is above USD",
+    )
+    # --json (what is printed) prints the plan as JSON too.
+
+
+def _videos(args: argparse.Namespace, clients: Clients) -> list[str]:
+    """The videos a launch would run on: one, or the batch's (folders and prefixes expanded)."""
+    if args.out_dir is not None or is_batch(args.videos):
+        return discover(args.videos, args.recursive, clients("s3"))
+    return list(args.videos[:1])
+
+
+def _plan(args: argparse.Namespace, outputs: StackOutputs) -> Plan:
+    clients = Clients(outputs.region, _aws_settings(args))
+    price = args.price_per_minute if args.price_per_minute is not None else default_price(outputs.region)
+    return make_plan(_videos(args, clients), lambda: clients("s3"), outputs.region, price, args.max_jobs)
+
+
+def _price_source(args: argparse.Namespace) -> str:
+    if args.price_per_minute is not None:
+        return "--price-per-minute"
+    return f"the {LIST_PRICE_REGION} list price; pass --price-per-minute for your region or contract"
+
+
+def _show_plan(args: argparse.Namespace, plan: Plan) -> int:
+    print(json.dumps(plan.to_json(), indent=2) if args.json else render(plan, _price_source(args)))
+    return ExitCode.OK
+
+
+def _check_cost(args: argparse.Namespace, outputs: StackOutputs) -> None:
+    """With --max-cost, refuse before anything is uploaded or started if the estimate is above it."""
+    max_cost: float | None = args.max_cost
+    if max_cost is None:
+        return
+    plan = _plan(args, outputs)
+    if plan.cost > max_cost:
+        raise BadInput(
+            f"the estimated cost ${plan.cost:,.2f} ({plan.minutes:.1f} minutes at ${plan.price_per_minute:g}) is above "
+            f"--max-cost ${max_cost:g}: nothing was started; see the estimate with --plan"
+        )
 
 
 # -- what is printed ---------------------------------------------------------------------------------
@@ -464,7 +538,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = Console(args)
     launch: Launch | None = None
     try:
+        args.price_per_minute = _dollars(args.price_per_minute, "--price-per-minute")
+        args.max_cost = _dollars(args.max_cost, "--max-cost")
         outputs = load_outputs_file(args.outputs) if args.outputs else load_stack(args.stack)
+        if args.plan:
+            return _show_plan(args, _plan(args, outputs))
+        _check_cost(args, outputs)
         if args.out_dir is not None or is_batch(args.videos):
             return _run_batch(_batch_options(args, outputs), console, report=args.report)
         launch = Launch(_launch_options(args, outputs), report=console.note)

@@ -30,8 +30,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ..jobs.appearances import Appearance
 from ..jobs.formats import Summary, partial_prefix, read_summary
-from ..jobs.s3video import S3Video
-from .thumbnails import S3ObjectReader, Thumbnail, UnreadableVideo, thumbnails
+from ..jobs.s3video import S3ObjectReader, S3Video
+from .thumbnails import Thumbnail, UnreadableVideo, thumbnails
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

@@ -24,9 +24,6 @@ from launcher.batch.ledger import LEDGER_NAME, Ledger
 from launcher.cli import main
 from launcher.jobs.errors import ExitCode
 from launcher.jobs.notifications import parse_completion
-from launcher.options import LaunchOptions
-from launcher.single import Launch
-from launcher.stack import load_outputs_file
 from synthetic import make_video
 from tests.support.aws import ROOT, drain, read_json, unique, upload
 
@@ -381,39 +378,6 @@ def test_limit_exceeded_from_jobs_outside_the_batch_delays_it(
     queued, dead = completions_left(aws, outputs)
     assert set(outside) <= queued, "the other jobs' completions are left for their owners"
     assert not {entry["jobId"] for entry in entries.values()} & (queued | dead)
-
-
-# -- the queue is shared ---------------------------------------------------------------------------
-
-
-def test_ten_single_launchers_on_one_queue_each_finish_soon_after_their_job(
-    stack, aws, aws_env, workdir, clips, endpoint
-):
-    """Each launcher waits with the default 60 s grace; without noticing the shared queue, a launcher
-    whose message went round the others (and to the dead-letter queue) would wait that long."""
-    outputs = load_outputs_file(stack["file"])
-    s3_object = upload(aws, outputs.bucket_name, clips["empty"])
-    uri = f"s3://{s3_object['Bucket']}/{s3_object['Name']}"
-    ended: dict[int, float] = {}
-    results: dict[int, Any] = {}
-
-    def launcher(index: int) -> None:
-        options = LaunchOptions(
-            video=uri, outputs=outputs, job_tag=unique(f"ten-{index}"), out=workdir / f"{index}.json"
-        )
-        results[index] = Launch(options, report=lambda _: None).run()
-        ended[index] = time.time()
-
-    threads = [threading.Thread(target=launcher, args=(index,)) for index in range(10)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert len(results) == 10
-    for index, result in results.items():
-        job = endpoint.rekognition.store.get(result.job_id)
-        late = ended[index] - job.finished_ms / 1000
-        assert late < 15, f"launcher {index} finished {late:.1f} s after its job"
 
 
 # -- bad input: one line, nothing started ----------------------------------------------------------

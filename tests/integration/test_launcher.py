@@ -19,7 +19,7 @@ import pytest
 
 from launcher.cli import main
 from launcher.jobs.errors import ExitCode
-from launcher.report.thumbnails import S3ObjectReader
+from launcher.jobs.s3video import S3ObjectReader
 from tests.support.aws import ACCOUNT_ID, ROOT, drain, read_json, unique, upload
 
 

@@ -11,7 +11,8 @@ import pytest
 from PIL import Image
 
 from launcher.jobs.appearances import Box
-from launcher.report.thumbnails import S3ObjectReader, UnreadableVideo, frames_at, thumbnail, thumbnails
+from launcher.jobs.s3video import S3ObjectReader
+from launcher.report.thumbnails import UnreadableVideo, frames_at, thumbnail, thumbnails
 from launcher.upload import S3Video
 from synthetic import make_video
 
