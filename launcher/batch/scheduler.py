@@ -73,6 +73,7 @@ PREPARE_WORKERS = 2  # hashing and uploading run ahead of the starts
 FETCH_WORKERS = 2
 START_WORKERS = 4  # starts in flight at once: a freed slot does not wait for another start's reply
 CONSUMER_ERROR_PAUSE_SECONDS = 5.0
+UNREACHABLE_SECONDS = 300.0  # AWS (or the endpoint) silent this long, even after retries: the batch ends
 SETTLE_SECONDS = 10.0  # at the end, the longest wait for the consumer to delete the last completions
 # total_max_attempts, not max_attempts: botocore reads the latter as the number of retries.
 ONE_ATTEMPT = Config(retries={"mode": "standard", "total_max_attempts": 1})
@@ -245,6 +246,7 @@ class Batch:
         self._busy_until = 0.0
         self._busy_wait = options.retry_wait
         self._next_status_call = 0.0
+        self._unreachable: tuple[float, str] | None = None  # since when AWS has not answered, and the last error
         self.tally = Tally()
 
     @property
@@ -330,6 +332,13 @@ class Batch:
     def _loop(self, deadline: float) -> None:
         while self._phases[DONE] < len(self._videos):
             now = self._clock()
+            if self._unreachable is not None and now - self._unreachable[0] >= UNREACHABLE_SECONDS:
+                raise LauncherError(
+                    f"AWS has not answered for {UNREACHABLE_SECONDS:g} s ({self._unreachable[1]}): {self.open_jobs} "
+                    f"job(s) keep running and {self._unstarted} video(s) are not started; check AWS_ENDPOINT_URL and "
+                    "the network, then run the same command again to resume",
+                    ExitCode.AWS_ERROR,
+                )
             if now >= deadline:
                 raise LauncherError(
                     f"--timeout passed with {self.open_jobs} job(s) still running (they keep running) and "
@@ -547,15 +556,23 @@ class Batch:
                     self._sqs, self.options.outputs.queue_url, SQS_MAX_WAIT_SECONDS, self._owns, self._dispatch
                 )
             except Exception as error:  # the queue unreachable (or a bug): polling covers
+                if isinstance(error, BotoCoreError):
+                    self._not_answering(error)
                 log.warning("%s; the jobs' status is polled meanwhile", _message(error))
                 self._stop.wait(CONSUMER_ERROR_PAUSE_SECONDS)
                 continue
             finally:
                 self._settled.set()
+            self._unreachable = None
             if received.others:
                 self._events.put(("shared",))
             if received.gave_back:
                 self._stop.wait(YIELD_SECONDS)  # so that their owners, not this batch, receive them next
+
+    def _not_answering(self, error: BaseException) -> None:
+        """Remember since when AWS has not answered (the scheduler ends the batch after UNREACHABLE_SECONDS)."""
+        since = self._unreachable[0] if self._unreachable else self._clock()
+        self._unreachable = (since, _message(error))
 
     def _dispatch(self, completion: Completion) -> None:
         """To the scheduler, before the message is deleted: a freed slot is filled a round trip sooner."""
@@ -589,9 +606,11 @@ class Batch:
                 self._end(video, ERROR, error=str(error))
                 continue
             except BotoCoreError as error:  # the endpoint unreachable even after botocore's retries
+                self._not_answering(error)
                 log.warning("reading job %s's status: %s; trying again later", job_id, error)
                 video.next_check = next(video.status_checks)
                 continue
+            self._unreachable = None
             if status in FINAL_STATUSES:
                 with self._lock:
                     self._open.discard(job_id)

@@ -5,6 +5,8 @@ its message; none is left waiting until --timeout."""
 from __future__ import annotations
 
 import json
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -125,3 +127,28 @@ def test_the_watchdog_ends_a_video_nothing_can_move(stack, aws_env, workdir, cli
     lines = ended(workdir / "out")
     assert lines[clips[0].name]["status"] == "ERROR" and "nothing could move it" in lines[clips[0].name]["error"]
     assert lines[clips[1].name]["status"] == "SUCCEEDED"
+
+
+def test_a_batch_whose_endpoint_disappears_ends_in_one_line(
+    stack, proxy, workdir, clips, endpoint, gate, monkeypatch, capsys
+):
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "2")
+    monkeypatch.setattr(launcher.batch.scheduler, "UNREACHABLE_SECONDS", 3.0)
+    before = job_count(endpoint)
+    video = workdir / "held.mp4"
+    video.write_bytes(clips[2].read_bytes() + b"\0\0")  # its own bytes: a new job, held open by the gate
+
+    def close_once_started() -> None:
+        deadline = time.monotonic() + 60
+        while job_count(endpoint) == before and time.monotonic() < deadline:
+            time.sleep(0.05)
+        proxy.close()  # nothing answers at AWS_ENDPOINT_URL any more
+
+    closer = threading.Thread(target=close_once_started, daemon=True)
+    closer.start()
+    code = run(stack, workdir / "out", str(video), extra=("--grace", "0"))
+    closer.join()
+    assert code == ExitCode.AWS_ERROR
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: AWS has not answered for 3 s (") and "1 job(s) keep running" in err[-1]
+    assert "Traceback" not in "\n".join(err)
