@@ -150,3 +150,41 @@ def test_no_script_runs_from_a_hostile_name_in_a_headless_browser(hostile_report
     targets = {unquote_to_bytes(urlsplit(href).path) for _, href in verdict["links"] if "#" not in href}
     for result in results:  # each results link reaches its very file, bytes and all
         assert os.fsencode(result.resolve()) in targets, result
+
+
+def test_a_batch_index_lists_the_videos_without_results_with_their_error(tmp_path: Path):
+    from launcher.report.html import batch_report
+
+    out = tmp_path / "out"
+    out.mkdir()
+    results = out / "good.mp4.faces.csv"
+    write_csv = io.StringIO()
+    page = {
+        "JobStatus": "SUCCEEDED",
+        "Faces": [{"Timestamp": 0, "Face": {"BoundingBox": {"Width": 0.2, "Height": 0.3, "Left": 0.1, "Top": 0.1}}}],
+    }
+    write_document(write_csv, iter([page]), "csv")
+    results.write_text(write_csv.getvalue())
+    lines = [
+        {
+            "video": "/v/good.mp4",
+            "name": "good.mp4",
+            "status": "SUCCEEDED",
+            "results": str(results),
+            "error": None,
+            "jobId": "job-good",
+            "videoMetadata": {"DurationMillis": 1000, "FrameWidth": 64, "FrameHeight": 48},
+        },
+        {"video": "/v/bad.mp4", "name": "bad.mp4", "status": "ERROR", "results": None, "error": "not a video"},
+        {"video": "s3://b/f.mp4", "name": "f.mp4", "status": "FAILED", "results": None, "error": "job x ended FAILED"},
+        {"video": "/v/gone.mp4", "name": "gone.mp4", "status": "SKIPPED", "results": str(out / "gone.json")},
+    ]
+    text = batch_report(lines, out, "csv", lambda: None).read_text()
+    assert "<title>Faces in 4 video(s), 3 without results</title>" in text
+    for expected in (
+        "bad.mp4</b> (ERROR): not a video",
+        "f.mp4</b> (FAILED): job x ended FAILED",
+        "gone.mp4</b> (SKIPPED)",
+    ):
+        assert expected in text, expected
+    assert "64 × 48 px" in text and "job-good" in text, "a csv's metadata, from batch.jsonl"
