@@ -5,6 +5,7 @@ a link scheme, and every results link reaches its very file (``#``, ``:``, non-U
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import os
 import re
@@ -188,3 +189,64 @@ def test_a_batch_index_lists_the_videos_without_results_with_their_error(tmp_pat
     ):
         assert expected in text, expected
     assert "64 × 48 px" in text and "job-good" in text, "a csv's metadata, from batch.jsonl"
+
+
+TICKS_HARNESS = """<!doctype html><html><body style="margin:0">
+<iframe id="report" src="REPORT" width="WIDTH" height="900" style="border:0"></iframe>
+<script>
+document.getElementById("report").onload = function () {
+  var spans = Array.prototype.slice.call(this.contentDocument.querySelectorAll(".axis span"));
+  var boxes = spans.filter(function (s) { return s.offsetParent !== null; }).map(function (s) {
+    var r = s.getBoundingClientRect();
+    return [r.left, r.right];
+  });
+  var out = document.createElement("pre");
+  out.id = "verdict";
+  out.textContent = JSON.stringify(boxes);
+  document.body.appendChild(out);
+};
+</script></body></html>
+"""
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no chromium here (CI installs it: apt-get install chromium)")
+@pytest.mark.parametrize("width", [320, 390, 1280])
+def test_the_timeline_labels_do_not_overlap_at_any_width(tmp_path, width):
+    faces = [
+        {"Timestamp": at, "Face": {"BoundingBox": {"Width": 0.2, "Height": 0.3, "Left": 0.1, "Top": 0.1}}}
+        for at in range(0, 3_540_000, 60_000)
+    ]
+    page = {"JobStatus": "SUCCEEDED", "VideoMetadata": {"DurationMillis": 3_599_000}, "Faces": faces}
+    report = write_report(
+        [VideoReport("long.mp4", "long.mp4", write_document(io.StringIO(), iter([page])))],
+        tmp_path / "long.mp4.faces.html",
+    )
+    harness = tmp_path / "ticks.html"
+    harness.write_text(TICKS_HARNESS.replace("REPORT", report.name).replace("WIDTH", str(width)))
+    profile = tmp_path / "profile"
+    done = subprocess.run(
+        [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--allow-file-access-from-files",
+            f"--user-data-dir={profile}",
+            f"--window-size={width + 20},1000",
+            "--virtual-time-budget=3000",
+            "--dump-dom",
+            harness.resolve().as_uri(),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ, HOME=str(profile)),
+    )
+    found = re.search(r'<pre id="verdict">(.*?)</pre>', done.stdout, re.S)
+    assert found, done.stdout[-2000:]
+    boxes = sorted(json.loads(found.group(1)))
+    assert len(boxes) >= 3, boxes
+    for (_, right), (left, _) in itertools.pairwise(boxes):
+        assert right <= left + 0.5, f"labels overlap at {width} px: {boxes}"
