@@ -342,7 +342,9 @@ def _printable(text: str) -> str:
 
 def _video_line(line: dict[str, Any]) -> str:
     """One plain line per video as it ends: name, status, faces, file (or why there is none)."""
-    name = line.get("name") or line["video"]
+    name = "".join(  # control characters (a NUL, a newline) as escapes: one line whatever the name
+        c if c.isprintable() or 0xDC80 <= ord(c) <= 0xDCFF else repr(c)[1:-1] for c in line.get("name") or line["video"]
+    )
     if line["status"] in ("SUCCEEDED", "SKIPPED"):
         return f"{name}: {line['status']}, {line['faces']} face(s), {line['results']}"
     return f"{name}: {line['status']}, {line['error']}"
@@ -433,7 +435,9 @@ def _launch_options(args: argparse.Namespace, outputs: StackOutputs) -> LaunchOp
 def _run_batch(options: BatchOptions, console: Console, report: bool = False) -> int:
     # Not on a terminal (no progress bar): one plain line per video as it ends.
     on_end: Callable[[dict[str, Any]], None] | None = None
-    if not sys.stderr.isatty() and not console.quiet:
+    if console.quiet:  # errors only: a video that failed is one
+        on_end = lambda line: console.error(_video_line(line)) if line["status"] in ("FAILED", "ERROR") else None  # noqa: E731
+    elif not sys.stderr.isatty():
         on_end = lambda line: console.note(_video_line(line))  # noqa: E731
     batch = Batch(options, on_end=on_end)
     try:

@@ -97,9 +97,16 @@ def test_starts_that_never_get_through_end_their_videos_in_error_and_the_batch_e
         assert any(row.startswith(f"{clip.name}: ERROR, ") for row in out.splitlines())
 
 
-def test_a_key_with_a_nul_byte_ends_in_error_and_the_others_go_on(stack, aws_env, workdir, clips):
+def test_a_key_with_a_nul_byte_ends_in_error_and_the_others_go_on(stack, aws_env, workdir, clips, capsys):
     bucket = stack["outputs"]["bucketName"]
-    assert run(stack, workdir / "out", f"s3://{bucket}/bad%00name.mp4", str(clips[0])) == ExitCode.BATCH_INCOMPLETE
+    videos = (f"s3://{bucket}/bad%00name.mp4", str(clips[0]))
+    assert run(stack, workdir / "out", *videos, extra=("--quiet",)) == ExitCode.BATCH_INCOMPLETE
+    out, err = capsys.readouterr()
+    assert out == "", "--quiet: errors only"
+    assert err.splitlines() == [
+        "bad\\x00name.mp4: ERROR, video 'bad\\x00name.mp4' contains a NUL byte, which no file name or S3 key the "
+        "launcher writes may hold"
+    ]
     lines = ended(workdir / "out")
     assert lines["bad\0name.mp4"]["status"] == "ERROR" and "NUL" in lines["bad\0name.mp4"]["error"]
     assert lines[clips[0].name]["status"] == "SUCCEEDED"
