@@ -185,6 +185,16 @@ def _add_output_options(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_people_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("people")
+    group.add_argument(
+        "--people",
+        action="store_true",
+        help="group appearances into people (who is who, across cuts, re-entries and a batch's videos) by a face "
+        "embedding computed here: a biometric template, kept in memory only, never written",
+    )
+
+
 def _add_batch_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("batch (several videos, a folder or an s3:// prefix)")
     group.add_argument(
@@ -232,6 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_aws_options(parser)
     _add_job_options(parser)
     _add_output_options(parser)
+    _add_people_options(parser)
     _add_wait_options(parser)
     _add_batch_options(parser)
     _add_console_options(parser)
@@ -407,6 +418,7 @@ def _batch_options(args: argparse.Namespace, outputs: StackOutputs) -> BatchOpti
         retry_wait=args.retry_wait,
         aws=_aws_settings(args),
         quiet=args.quiet,
+        people=args.people,
     )
 
 
@@ -429,6 +441,8 @@ def _launch_options(args: argparse.Namespace, outputs: StackOutputs) -> LaunchOp
         report=args.report,
         overwrite=args.overwrite,
         aws=_aws_settings(args),
+        quiet=args.quiet,
+        people=args.people,
     )
 
 

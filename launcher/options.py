@@ -76,6 +76,7 @@ class JobOptions:
     retry_wait: float = DEFAULT_RETRY_WAIT_SECONDS
     aws: AwsSettings = field(default_factory=AwsSettings)  # --region, --profile, --endpoint-url
     quiet: bool = False  # no progress bars
+    people: bool = False  # group appearances into people by a face embedding (biometric; opt-in)
 
 
 @dataclass(frozen=True, kw_only=True)

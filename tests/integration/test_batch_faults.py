@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 import launcher.batch.scheduler
+import launcher.people.launch
 from launcher.batch.scheduler import Batch
 from launcher.cli import main
 from launcher.jobs.errors import ExitCode
@@ -113,14 +114,14 @@ def test_a_key_with_a_nul_byte_ends_in_error_and_the_others_go_on(stack, aws_env
 
 
 def test_a_bug_in_a_worker_ends_that_video_in_error_and_the_batch_goes_on(stack, aws_env, workdir, clips, monkeypatch):
-    real = launcher.batch.scheduler.write_results
+    real = launcher.people.launch.write_results
 
-    def buggy(pages, out, fmt, *args):
+    def buggy(pages, out, fmt, *args, **kwargs):
         if out.name.startswith(clips[1].name):
             raise RuntimeError("a bug in the writer")
-        return real(pages, out, fmt, *args)
+        return real(pages, out, fmt, *args, **kwargs)
 
-    monkeypatch.setattr(launcher.batch.scheduler, "write_results", buggy)
+    monkeypatch.setattr(launcher.people.launch, "write_results", buggy)
     assert run(stack, workdir / "out", *map(str, clips)) == ExitCode.BATCH_INCOMPLETE
     lines = ended(workdir / "out")
     assert lines[clips[1].name] == {

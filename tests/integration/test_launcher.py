@@ -106,7 +106,7 @@ def test_every_output_format(stack, aws_env, workdir, videos):
     assert launch(stack, str(video), "--format", "csv", "--out", "faces.csv") == ExitCode.OK
     rows = list(csv.DictReader((workdir / "faces.csv").open()))
     assert len(rows) == 10
-    assert list(rows[0])[:12] == [
+    assert list(rows[0])[:13] == [
         "timestamp_ms",
         "left",
         "top",
@@ -119,10 +119,12 @@ def test_every_output_format(stack, aws_env, workdir, videos):
         "brightness",
         "sharpness",
         "appearance",
+        "person",
     ]
     assert {r["appearance"] for r in rows} == {"0"}
     # The video's metadata on every row, as the json results have it.
     assert {(r["video_frame_width"], r["video_codec"]) for r in rows} == {("640", "h264")} and rows[0]["job_id"]
+    assert {r["person"] for r in rows} == {""}, "a person only with --people"
     assert [int(r["timestamp_ms"]) for r in rows] == [json.loads(line)["Timestamp"] for line in lines]
     assert all(0 <= float(r["left"]) <= 1 and float(r["confidence"]) > 90 for r in rows)
 

@@ -66,7 +66,7 @@ def hostile_report(tmp_path: Path) -> tuple[Path, list[Path]]:
     failed = [
         Ended(f"<script>{PAYLOAD}</script>.mp4", f"javascript:{PAYLOAD}", "ERROR", f"<img src=x onerror={PAYLOAD}>")
     ]
-    return write_report(videos, folder / "index.html", f"<script>{PAYLOAD}</script>", failed), results
+    return write_report(videos, folder / "index.html", f"<script>{PAYLOAD}</script>", others=failed), results
 
 
 def test_every_link_is_an_anchor_or_a_relative_percent_encoded_url(hostile_report):
