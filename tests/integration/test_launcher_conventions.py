@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-import launcher.single
+import launcher.people.launch
 from launcher.cli import main, python
 from launcher.jobs.errors import ExitCode
 from tests.support.aws import REGION, read_json, unique
@@ -111,7 +111,7 @@ def test_results_that_cannot_be_written_after_the_job_are_one_line_and_the_reatt
     def read_only(*_, **__):
         raise PermissionError(13, "Permission denied", "clip.mp4.faces.json")
 
-    monkeypatch.setattr(launcher.single, "write_results", read_only)
+    monkeypatch.setattr(launcher.people.launch, "write_results", read_only)
     assert launch(stack, clip.name) == ExitCode.BAD_INPUT
     lines = capsys.readouterr().err.strip().splitlines()
     assert lines[0] == (
