@@ -63,6 +63,16 @@ class Redaction:
             **self.audit.to_api(),
         }
 
+    def summary(self) -> dict[str, Any]:
+        """What a --json summary says of it: the copy, the counts, the leaks' frames."""
+        return {
+            "output": str(self.written.path),
+            "frames": self.audit.frames,
+            "framesAudited": self.audit.audited,
+            "leakFrames": [leak.frame for leak in self.audit.leaks],
+            "detector": self.audit.detector,
+        }
+
     def in_report(self, video: VideoReport) -> VideoReport:
         """The video's report part with this redaction's section: the copy, the audit, the leaks."""
         from ..report.html import RedactionReport
