@@ -1,4 +1,4 @@
-"""Redaction (``--redact``): speed, the leak audit's cost, and memory against the video's length.
+"""Redaction (--redact): speed, the leak audit's cost, and memory against the video's length.
 
 1. Speed: frames per second of the whole redaction (decode, cover, H.264 encode, audio copy) with
    the default settings, at 640x360, 1280x720 and 1920x1080, on 30 fps clips of faces from real
@@ -6,7 +6,7 @@
    code), with AAC audio; the boxes come from the clip's known face positions sampled every 200 ms
    and grouped as the launcher groups results. Beside it, decoding alone and decoding plus covering
    (no encoding), so the bottleneck shows, and real time = 30 fps.
-2. Presets: libx264's presets at 1920x1080 (speed and size at the default CRF): why the default.
+2. H.264 settings: libx264 presets and CRFs at 1920x1080 (speed, size, PSNR): why the default.
 3. The audit: frames per second of the leak audit with each detector installed, at its default k.
 4. Memory: peak resident memory of a redaction (with its audit) of a 1-minute and of a 10-minute
    640x360 clip, each in a fresh process: flat in the video's length.
@@ -293,15 +293,19 @@ def coverage(folder: Path) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--repeat", type=int, default=2)
-    parser.add_argument("--skip-speed", action="store_true")
-    parser.add_argument("--skip-presets", action="store_true")
-    parser.add_argument("--skip-audit", action="store_true")
-    parser.add_argument("--skip-memory", action="store_true")
-    parser.add_argument("--skip-coverage", action="store_true")
-    parser.add_argument("--memory-minutes", default="1,10", help="clip lengths for the memory figure")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False
+    )
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of the speed clips (default: 10)")
+    parser.add_argument("--repeat", type=int, default=2, help="runs of each speed figure (default: 2)")
+    parser.add_argument("--skip-speed", action="store_true", help="skip the redaction's speed")
+    parser.add_argument("--skip-presets", action="store_true", help="skip the H.264 settings")
+    parser.add_argument("--skip-audit", action="store_true", help="skip the leak audit's cost")
+    parser.add_argument("--skip-memory", action="store_true", help="skip memory against the length")
+    parser.add_argument("--skip-coverage", action="store_true", help="skip coverage against the sampling interval")
+    parser.add_argument(
+        "--memory-minutes", default="1,10", help="clip lengths for the memory figure, in minutes (default: 1,10)"
+    )
     parser.add_argument("--memory-child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
