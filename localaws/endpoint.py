@@ -11,6 +11,7 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable
+from io import BytesIO
 from typing import Any
 
 import botocore.session
@@ -29,6 +30,7 @@ from .guard import RequestGuard, disable_moto_cors
 from .rekognition.models import EmulatorSettings, RekognitionBackend
 from .rekognition.responses import HANDLED_TARGETS, OPERATIONS, TARGET_PREFIX, RekognitionApp
 from .vision.detector import FaceDetector
+from .wsgi_body import read_body
 
 log = logging.getLogger(__name__)
 
@@ -146,23 +148,38 @@ class LocalEndpoint:
         return self._moto_answer(environ, start_response)
 
     def _moto_answer(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        """moto's answer, except its HTML error page (an exception in moto, such as an operation it
-        does not implement), which becomes an AWS-shaped error that names the operation."""
+        """moto's answer, except for an exception in moto or its HTML error page: an operation moto
+        does not implement is "not emulated" (501, as ``not_emulated.py`` answers), anything else an
+        AWS-shaped InternalFailure (500) that names the operation."""
         answer: list[Any] = []
 
         def hold(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Callable[[bytes], None]:
             answer[:] = [status, headers, exc_info]
             return lambda data: None  # moto's Flask apps return their body; they never write it
 
-        body = self._moto(environ, hold)
+        service = not_emulated.signed_service(environ) or "s3"  # moto takes an unsigned request for S3's
+        form = b""
+        if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+            form = read_body(environ)  # kept, to name the operation if moto fails
+            environ["wsgi.input"] = BytesIO(form)
+
+        def operation() -> str:
+            return not_emulated.operation_name({**environ, "wsgi.input": BytesIO(form)}) or environ["REQUEST_METHOD"]
+
+        try:
+            body = self._moto(environ, hold)
+        except NotImplementedError:  # moto's Flask apps let exceptions through (debug mode)
+            return not_emulated.respond(environ, start_response, service, operation(), EMULATED)
+        except Exception as error:
+            log.exception("moto failed on %s (%s)", operation(), service)
+            text = f"{operation()} ({service}) failed inside the local endpoint (moto): {error}"
+            return not_emulated.error(environ, start_response, 500, "InternalFailure", text)
         status, headers, exc_info = answer
         content_type = next((value for name, value in headers if name.lower() == "content-type"), "")
         if status.startswith("5") and content_type.startswith("text/html"):
             if hasattr(body, "close"):
                 body.close()
-            service = not_emulated.signed_service(environ) or "the service"
-            operation = not_emulated.operation_name(environ) or environ.get("REQUEST_METHOD", "")
-            text = f"{operation} ({service}) failed inside the local endpoint (moto); its log has the details."
+            text = f"{operation()} ({service}) failed inside the local endpoint (moto); its log has the details."
             return not_emulated.error(environ, start_response, status, "InternalFailure", text)
         start_response(status, headers, exc_info)
         return body
