@@ -11,6 +11,10 @@ the share of sampled frames where the face is found with IoU >= 0.5 against its 
 false positives are detections that match no face, on the face clip, a face-free clip and a clip of
 non-human faces (a drawn face and a cat).
 
+The first job on a fresh endpoint is measured apart, on a `scripts/local.py serve` process of its
+own: started the moment the endpoint says it is ready (while it loads and warms the detector in the
+background), and started once the detector is warm (its log says "face detector ready").
+
 Then one serial pass per resolution, in-process, times each sampled frame's stages: decoding (on
 the emulator's decoding thread), then, on its detecting threads, the conversion to RGB and the
 detector's downscaled copy, the detector, and the rest (the minimum size, the second check that a
@@ -32,7 +36,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from localaws.clients import local_client
 from localaws.endpoint import LocalEndpoint
+from localaws.process import EndpointProcess
 from localaws.rekognition.faces import face_detail
 from localaws.rekognition.models import DEFAULT_SAMPLE_INTERVAL_MS, EmulatorSettings, service_rules
 from localaws.vision.detector import DETECTION_SHORT_SIDE, RetinaFaceDetector, minimum_face_px
@@ -50,10 +56,15 @@ POLL_SECONDS = 0.1
 STAGES = ("decode", "RGB and downscale", "detect", "rest")
 
 
+WARM_LOG_LINE = "face detector ready"
+
+
 @dataclass
 class Result:
     label: str
     speed: float  # x real time, median
+    first_job_speed: float  # x real time: the first job of a fresh endpoint, started at once
+    first_job_warm_speed: float  # x real time: the first job of a fresh endpoint, once it is warm
     cpu_per_second: float  # endpoint CPU seconds per second of video, median
     found: int
     samples: int
@@ -80,6 +91,26 @@ def run_job(endpoint: LocalEndpoint, bucket: str, video: SyntheticVideo) -> tupl
         page = rekognition.get_face_detection(JobId=job_id, NextToken=page["NextToken"])
         faces += page["Faces"]
     return elapsed, cpu, faces
+
+
+def first_job(folder: Path, video: SyntheticVideo, after_warm_up: bool) -> float:
+    """x real time of the first job of a fresh endpoint process, from the start call to SUCCEEDED."""
+    with EndpointProcess(folder) as endpoint:
+        if after_warm_up:
+            while WARM_LOG_LINE not in endpoint.log_path.read_text():
+                time.sleep(0.1)
+        s3, rekognition = local_client("s3", endpoint.url), local_client("rekognition", endpoint.url)
+        s3.create_bucket(Bucket="bench")
+        s3.upload_file(str(video.path), "bench", video.path.name)
+        started = time.monotonic()
+        job_id = rekognition.start_face_detection(Video={"S3Object": {"Bucket": "bench", "Name": video.path.name}})[
+            "JobId"
+        ]
+        while (page := rekognition.get_face_detection(JobId=job_id))["JobStatus"] == "IN_PROGRESS":
+            time.sleep(POLL_SECONDS)
+        elapsed = time.monotonic() - started
+    assert page["JobStatus"] == "SUCCEEDED", page.get("StatusMessage")
+    return video.duration_ms / 1000 / elapsed
 
 
 def score(video: SyntheticVideo, faces: list[Any]) -> tuple[int, int, int]:
@@ -142,11 +173,15 @@ def measure(folder: Path, width: int, height: int, seconds: float, repeat: int) 
         runs = [run_job(endpoint, "bench", face) for _ in range(repeat)]
         _, _, no_face_detections = run_job(endpoint, "bench", no_face)
         _, _, non_human_detections = run_job(endpoint, "bench", non_human)
+    first_at_once = first_job(folder / f"fresh-{label}", face, after_warm_up=False)
+    first_warm = first_job(folder / f"fresh-warm-{label}", face, after_warm_up=True)
     found, samples, face_false = score(face, runs[-1][2])
     stages = stage_times(face, RetinaFaceDetector())
     return Result(
         label=label,
         speed=seconds / statistics.median(elapsed for elapsed, _, _ in runs),
+        first_job_speed=first_at_once,
+        first_job_warm_speed=first_warm,
         cpu_per_second=statistics.median(cpu for _, cpu, _ in runs) / seconds,
         found=found,
         samples=samples,
@@ -171,6 +206,8 @@ def main() -> None:
     print(f"{'':34}" + "".join(f"{result.label:>14}" for result in results))
     rows = [
         ("x real time (median wall)", [f"{r.speed:.1f}x" for r in results]),
+        ("first job, fresh endpoint, at once", [f"{r.first_job_speed:.1f}x" for r in results]),
+        ("first job, fresh endpoint, warm", [f"{r.first_job_warm_speed:.1f}x" for r in results]),
         ("endpoint CPU s per video s", [f"{r.cpu_per_second:.2f}" for r in results]),
         ("recall (IoU >= 0.5)", [f"{r.found}/{r.samples}" for r in results]),
         *(

@@ -14,19 +14,31 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from localaws.cli import FREEZE_SECONDS, STOP_GRACE_SECONDS
-from localaws.process import ROOT, EndpointProcess
+from localaws.clients import local_client
+from localaws.process import ROOT, EndpointProcess, is_running
 from synthetic import make_video
 from tests.e2e import stuck_detectors
-from tests.e2e.test_endpoint_workers import client, wait_until_ended
 
 FRESH_DETECTORS = 24
 DETECTOR_DEADLINE_SECONDS = 120
 FRESH_ENDPOINTS = 10
 JOB_DEADLINE_SECONDS = 180
+
+
+def client(url: str, service: str) -> Any:
+    return local_client(service, url)
+
+
+def wait_until_ended(pids: list[int], timeout: float) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while any(is_running(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return [pid for pid in pids if is_running(pid)]
 
 
 def test_fresh_detectors_whose_threads_start_together_all_finish():

@@ -22,8 +22,7 @@ import pytest
 from localaws.endpoint import LocalEndpoint
 from localaws.process import client_environment
 from localaws.rekognition.models import EmulatorSettings
-
-from .support import GateDetector, unique
+from tests.support.aws import GateDetector, unique
 
 CHROMIUM = shutil.which("chromium")
 AWS_CLI = shutil.which("aws", path=str(Path(sys.executable).parent)) or shutil.which("aws")

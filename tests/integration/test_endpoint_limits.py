@@ -30,8 +30,7 @@ from localaws.process import EndpointProcess, client_environment
 from localaws.rekognition.models import EmulatorSettings
 from localaws.vision.video import MAX_FRAME_PIXELS
 from localaws.wsgi_body import MAX_JSON_DEPTH
-
-from .support import REGION, GateDetector, unique, upload, wait_for_job
+from tests.support.aws import REGION, GateDetector, unique, upload, wait_for_job
 
 REQUESTS = 300
 # The endpoint's resident memory may grow this much over 300 requests signed for random regions. Before
