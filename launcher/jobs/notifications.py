@@ -54,7 +54,7 @@ YIELD_SECONDS = 1.0  # the pause after giving other messages back
 SHARED_STATUS_SECONDS = 2.0  # on a shared queue, the status is also read this often (0.5 calls/s)
 FINAL_STATUSES = ("SUCCEEDED", "FAILED", "ERROR")
 HANDOVER_SECONDS = 30.0  # how long after SQS first queued a completion other consumers hand it over intact
-CLEANUP_SECONDS = 3.0  # after the status said the job ended, the longest search for its own message
+CLEANUP_SECONDS = 10.0  # after the status said the job ended, the longest search for its own message
 FIRST_QUEUED = "FirstQueued"  # message attribute of a handed-over copy: when SQS first queued the completion
 
 

@@ -3,7 +3,7 @@
 import pytest
 
 from components import policies
-from localaws.iam_policy import Decision, Request, evaluate
+from localaws.iam_policy import Decision, Request, UnsupportedCondition, evaluate
 
 ACCOUNT = "111122223333"
 TOPIC = f"arn:aws:sns:eu-west-1:{ACCOUNT}:AmazonRekognition-faces"
@@ -66,18 +66,19 @@ def test_account_principals_stand_for_the_accounts_roles(principal, allowed):
     assert (decision is Decision.ALLOW) is allowed
 
 
-def test_unknown_condition_operators_never_grant():
+def test_unknown_condition_operators_are_refused_by_name():
     document = {
         "Statement": [
             {
                 "Effect": "Allow",
                 "Action": "sns:Publish",
                 "Resource": TOPIC,
-                "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}},
+                "Condition": {"IpAddresses": {"aws:SourceIp": "10.0.0.0/8"}},
             }
         ]
     }
-    assert evaluate([document], Request("sns:Publish", TOPIC)) is Decision.IMPLICIT_DENY
+    with pytest.raises(UnsupportedCondition, match="IpAddresses"):
+        evaluate([document], Request("sns:Publish", TOPIC))
 
 
 def test_if_exists_passes_when_the_key_is_absent():

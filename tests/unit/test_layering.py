@@ -42,6 +42,15 @@ FORBIDDEN_INSIDE = {
     "launcher.report": ("launcher.batch", "launcher.single", "launcher.upload", "launcher.cli", "launcher.options"),
     "launcher.jobs": ("launcher.functions",),
     "localaws.vision": ("localaws.rekognition", "localaws.awslambda", "localaws.deploy", "localaws.endpoint"),
+    # The endpoint's state keeping knows moto and the disk, not the services it saves (they hand it values).
+    "localaws.state": (
+        "localaws.rekognition",
+        "localaws.awslambda",
+        "localaws.deploy",
+        "localaws.vision",
+        "localaws.endpoint",
+        "localaws.status",
+    ),
 }
 
 
