@@ -178,7 +178,8 @@ FREEZE_SECONDS = 30.0
 @contextmanager
 def _stop_signals() -> Iterator[Callable[[Callable[[], None]], None]]:
     """Catch Ctrl-C and SIGTERM from here on; yields a function that blocks until one arrives, calling
-    ``beat`` about every HEARTBEAT_SECONDS meanwhile.
+    ``beat`` about every HEARTBEAT_SECONDS meanwhile. Ctrl-Z (SIGTSTP) still suspends the process,
+    with the freeze watchdog (``beat``'s timer) off until it resumes.
 
     The kernel may hand a signal to any thread, and Python runs its handler only when the main thread
     next runs Python code: a main thread blocked on a lock (``threading.Event.wait``) can sleep through
@@ -188,17 +189,21 @@ def _stop_signals() -> Iterator[Callable[[Callable[[], None]], None]]:
     receiver, sender = socket.socketpair()
     sender.setblocking(False)
     previous_fd = signal.set_wakeup_fd(sender.fileno())
-    previous = {signum: signal.signal(signum, lambda *_: None) for signum in STOP_SIGNALS}
+    previous = {signum: signal.signal(signum, lambda *_: None) for signum in (*STOP_SIGNALS, signal.SIGTSTP)}
 
     def wait_for_stop(beat: Callable[[], None]) -> None:
         receiver.settimeout(HEARTBEAT_SECONDS)
         while True:
             beat()
             try:
-                if receiver.recv(1)[0] in STOP_SIGNALS:
-                    return
+                signum = receiver.recv(1)[0]
             except TimeoutError:
                 continue
+            if signum in STOP_SIGNALS:
+                return
+            if signum == signal.SIGTSTP:  # Ctrl-Z: suspended, the freeze watchdog must not count it
+                faulthandler.cancel_dump_traceback_later()
+                os.kill(os.getpid(), signal.SIGSTOP)  # returns once resumed (fg, SIGCONT); the loop beats again
 
     try:
         yield wait_for_stop

@@ -153,3 +153,27 @@ def test_a_fresh_endpoint_writes_nothing_outside_its_data_folder(tmp_path, monke
     assert page["JobStatus"] == "SUCCEEDED", page
     assert sorted(str(path) for path in [*home.rglob("*"), *temp.rglob("*")]) == []
     assert not Path(f"/tmp/mat-debug-{pid}.log").exists()
+
+
+def process_state(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+def test_ctrl_z_suspends_the_endpoint_longer_than_the_freeze_watchdog_and_it_resumes(tmp_path):
+    """The freeze watchdog is a timer the main thread resets each second: Ctrl-Z (SIGTSTP) turns it
+    off before the process stops, so a suspension longer than FREEZE_SECONDS does not end it."""
+    with EndpointProcess(tmp_path / "endpoint") as endpoint:
+        s3 = client(endpoint.url, "s3")
+        s3.create_bucket(Bucket="before")
+        os.kill(endpoint.pid, signal.SIGTSTP)
+        deadline = time.monotonic() + 30
+        while process_state(endpoint.pid) != "T":
+            assert time.monotonic() < deadline, "Ctrl-Z did not suspend it"
+            time.sleep(0.1)
+        time.sleep(FREEZE_SECONDS + 5)
+        os.kill(endpoint.pid, signal.SIGCONT)
+        time.sleep(2)  # a watchdog would fire at once on resuming
+        assert is_running(endpoint.pid)
+        s3.create_bucket(Bucket="after")
+        assert {"before", "after"} <= {bucket["Name"] for bucket in s3.list_buckets()["Buckets"]}
+    assert "Timeout" not in endpoint.log_path.read_text()
