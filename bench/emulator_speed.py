@@ -11,7 +11,7 @@ the share of sampled frames where the face is found with IoU >= 0.5 against its 
 false positives are detections that match no face, on the face clip, a face-free clip and a clip of
 non-human faces (a drawn face and a cat).
 
-The first job on a fresh endpoint is measured apart, on a `scripts/local.py serve` process of its
+The first job on a fresh endpoint is measured apart, on a scripts/local.py serve process of its
 own: started the moment the endpoint says it is ready (while it loads and warms the detector in the
 background), and started once the detector is warm (its log says "face detector ready").
 
@@ -204,7 +204,7 @@ def measure(folder: Path, width: int, height: int, seconds: float, repeat: int) 
 
 
 def first_jobs_only(seconds: float) -> None:
-    print(f"the first job of a fresh `serve`: {seconds:g} s clips, a face twice the minimum size")
+    print(f"the first job of a fresh serve: {seconds:g} s clips, a face twice the minimum size")
     print(f"{'':34}{'x real time':>14}{'CPU s/video s':>16}")
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)
