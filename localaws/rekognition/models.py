@@ -40,6 +40,7 @@ from ..vision.detector import (
 )
 from ..vision.face import DetectedFace
 from ..vision.frames import DecodedFrame, SampledFrame, sample_frames
+from ..vision.overlap import without_straddling
 from ..vision.video import UnsupportedVideo, probe
 from .channel import check_notification_channel
 from .exceptions import (
@@ -115,7 +116,7 @@ def detected_in_order(
 def service_rules(detector: FaceDetector, sample: SampledFrame, found: list[DetectedFace]) -> list[DetectedFace]:
     """Of the faces a detector found on the downscaled copy, scaled back to full resolution: those
     of at least the documented minimum size that, for a detector with a second check (``confirm``),
-    pass it."""
+    pass it, less any box that straddles two of them (``vision/overlap.py``)."""
     height, width = sample.rgb.shape[:2]
     minimum = minimum_face_px(width, height)
     confirm = getattr(detector, "confirm", None)
@@ -124,7 +125,7 @@ def service_rules(detector: FaceDetector, sample: SampledFrame, found: list[Dete
         face = candidate.scaled(sample.detection_scale)
         if face.at_least(minimum) and (confirm is None or confirm(sample.rgb, face)):
             faces.append(face)
-    return faces
+    return without_straddling(faces)
 
 
 def _request_hash(request: dict[str, Any]) -> str:
