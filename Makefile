@@ -34,6 +34,7 @@ bench: $(STAMP)
 	$(PY) bench/launcher_overhead.py
 	$(PY) bench/auto_process.py
 	$(PY) bench/batch.py
+	$(PY) bench/shared_queue.py
 	$(PY) bench/appearances.py
 
 # The component's package schema (components/schema.json), inferred from its type annotations.

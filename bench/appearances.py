@@ -1,6 +1,6 @@
 """Grouping faces into appearances: speed on 100,000 detections, and accuracy on videos with known tracks.
 
-1. Speed: the grouping (``launcher.appearances``) on synthetic detections: faces wandering, entering
+1. Speed: the grouping (``launcher.jobs.appearances``) on synthetic detections: faces wandering, entering
    and leaving, 20 on screen at a time, at 25,000, 50,000 and 100,000 detections (time per detection
    must stay flat: linear), and a crowd of 1,000 faces per frame (100,000 detections). Then the whole
    results writer (JSON with Appearances) on 100,000 faces, with its peak Python memory (tracemalloc).
@@ -43,9 +43,9 @@ os.environ.setdefault("TQDM_DISABLE", "True")
 import av
 import numpy as np
 
-from launcher.appearances import Appearance, Detection, group_appearances
-from launcher.rekognition import FaceDetection
-from launcher.results import write_document
+from launcher.jobs.appearances import Appearance, Detection, group_appearances
+from launcher.jobs.detection import FaceDetection
+from launcher.jobs.formats import write_document
 from localaws.endpoint import LocalEndpoint
 from localaws.rekognition.models import EmulatorSettings
 from synthetic import ASTRONAUT_FACE, HEAD_CROP, Box

@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from launcher_overhead import MEASURED, deploy  # the same stack and peak memory, measured the same way
 
-from launcher.ledger import LEDGER_NAME
+from launcher.batch.ledger import LEDGER_NAME
 from localaws.defaults import DEFAULT_REGION as REGION
 from localaws.endpoint import LocalEndpoint
 from localaws.process import ROOT, client_environment

@@ -32,7 +32,8 @@ os.environ.setdefault("TQDM_DISABLE", "True")  # no progress bars in the figures
 
 import numpy as np
 
-from launcher.run import Launch, LaunchOptions
+from launcher.options import LaunchOptions
+from launcher.single import Launch
 from launcher.stack import StackOutputs
 from localaws.defaults import DEFAULT_REGION as REGION
 from localaws.deploy import engine
@@ -138,7 +139,10 @@ def measure_job(
     thread.start()
     Launch(
         LaunchOptions(
-            str(video), outputs, job_tag=f"bench-{index}-{time.time_ns()}", out=folder / f"launcher-{index}.json"
+            video=str(video),
+            outputs=outputs,
+            job_tag=f"bench-{index}-{time.time_ns()}",
+            out=folder / f"launcher-{index}.json",
         ),
         report=report,
     ).run()

@@ -4,7 +4,7 @@ by the stack itself, on S3 events, SQS and Lambda, with no launcher running.
     S3 ObjectCreated (incoming prefix, video suffixes) -> intake queue (+ its DLQ) -> starter function
       -> StartFaceDetection -> topic -> completion queue -> collector function -> results/<key>.faces.json
 
-The functions' code is the launcher's own library (``launcher.starter``, ``launcher.collector``),
+The functions' code is the launcher's own library (``launcher.functions.starter``, ``launcher.functions.collector``),
 packaged from the ``launcher`` folder: one source of truth for the token and the result document.
 
 Timeouts and batch sizes:
@@ -27,16 +27,18 @@ from typing import Any, Optional
 import pulumi
 import pulumi_aws as aws
 
+from rekognition_limits import suffix_variants
+
 from . import policies
 from .documents import policy_json
 from .queues import queue_with_dead_letter
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
-# The launcher package, and the one top-level module it imports: the service's limits.
+# The launcher's Lambda-safe packages, and the one top-level module they import: the service's limits.
 LAUNCHER_DIR = PROJECT_DIR / "launcher"
 SHARED_MODULES = ("rekognition_limits.py",)
+FUNCTION_FOLDERS = ("jobs", "functions")
 RUNTIME = "python3.12"
-VIDEO_SUFFIXES = (".mp4", ".MP4", ".mov", ".MOV", ".avi", ".AVI")  # S3 suffix filters are case-sensitive
 STARTER_TIMEOUT_SECONDS = 60
 STARTER_BATCH_SIZE = 10
 COLLECTOR_TIMEOUT_SECONDS = 300
@@ -50,9 +52,15 @@ REPORT_BATCH_ITEM_FAILURES = ["ReportBatchItemFailures"]
 
 
 def function_package() -> pulumi.AssetArchive:
-    """The functions' zip: the launcher package's modules (its heavy ones, video probing and progress
-    bars, are never imported by the functions) and the shared top-level modules they import."""
-    files = {f"launcher/{path.name}": path for path in sorted(LAUNCHER_DIR.glob("*.py"))}
+    """The functions' zip: the launcher's Lambda-safe core (``jobs/``), the functions themselves
+    (``functions/``) and the shared top-level module they import; nothing of the CLI, the batch or the
+    report is deployed."""
+    files = {
+        path.relative_to(PROJECT_DIR).as_posix(): path
+        for folder in FUNCTION_FOLDERS
+        for path in sorted((LAUNCHER_DIR / folder).glob("*.py"))
+    }
+    files["launcher/__init__.py"] = LAUNCHER_DIR / "__init__.py"
     files.update({name: PROJECT_DIR / name for name in SHARED_MODULES})
     return pulumi.AssetArchive({name: pulumi.FileAsset(str(path)) for name, path in files.items()})
 
@@ -123,7 +131,7 @@ def add_auto_processing(parent: pulumi.Resource, name: str, inputs: AutoProcessi
                 filter_prefix=inputs.incoming_prefix,
                 filter_suffix=suffix,
             )
-            for suffix in VIDEO_SUFFIXES
+            for suffix in suffix_variants()
         ],
         opts=pulumi.ResourceOptions(parent=parent, depends_on=[intake_policy]),
     )
@@ -140,7 +148,7 @@ def add_auto_processing(parent: pulumi.Resource, name: str, inputs: AutoProcessi
         parent,
         f"{name}-starter",
         description="Starts face detection on each new video version under the incoming prefix.",
-        handler="launcher.starter.handler",
+        handler="launcher.functions.starter.handler",
         timeout=STARTER_TIMEOUT_SECONDS,
         memory=STARTER_MEMORY_MB,
         environment={**environment, "QUEUE_URL": intake.url},
@@ -162,7 +170,7 @@ def add_auto_processing(parent: pulumi.Resource, name: str, inputs: AutoProcessi
         parent,
         f"{name}-collector",
         description="Writes each finished face-detection job's results into the bucket.",
-        handler="launcher.collector.handler",
+        handler="launcher.functions.collector.handler",
         timeout=COLLECTOR_TIMEOUT_SECONDS,
         memory=COLLECTOR_MEMORY_MB,
         environment={**environment, "QUEUE_URL": inputs.completion_queue_url},

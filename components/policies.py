@@ -18,16 +18,19 @@ SNS_SERVICE = "sns.amazonaws.com"
 # The launcher's actions, by resource. Listed one by one: no action wildcards.
 LAUNCHER_REKOGNITION_ACTIONS = ["rekognition:StartFaceDetection", "rekognition:GetFaceDetection"]
 LAUNCHER_OBJECT_ACTIONS = ["s3:PutObject", "s3:GetObject", "s3:GetObjectVersion"]
+# SendMessage: on a shared queue, another job's completion is handed over as a fresh copy so that
+# passing it round does not use up its receives (launcher/jobs/notifications.py, docs/launcher.md).
 LAUNCHER_QUEUE_ACTIONS = [
     "sqs:ReceiveMessage",
     "sqs:DeleteMessage",
     "sqs:ChangeMessageVisibility",
     "sqs:GetQueueAttributes",
+    "sqs:SendMessage",
 ]
 # Uploading to (and Rekognition reading from) an SSE-KMS bucket uses the caller's KMS rights;
-# receiving from an SSE-KMS queue needs Decrypt.
+# receiving from an SSE-KMS queue needs Decrypt, handing a completion over needs GenerateDataKey.
 LAUNCHER_BUCKET_KEY_ACTIONS = ["kms:GenerateDataKey", "kms:Decrypt"]
-LAUNCHER_QUEUE_KEY_ACTIONS = ["kms:Decrypt"]
+LAUNCHER_QUEUE_KEY_ACTIONS = ["kms:GenerateDataKey", "kms:Decrypt"]
 # What the service role needs on a customer-managed topic key to publish encrypted messages.
 PUBLISHER_KEY_ACTIONS = ["kms:GenerateDataKey", "kms:Decrypt"]
 

@@ -11,7 +11,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError
 
-from .errors import BadInput
+from .jobs.errors import BadInput
 
 if TYPE_CHECKING:
     from botocore.config import _RetryDict  # botocore-stubs name the retries TypedDict privately

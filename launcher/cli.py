@@ -1,11 +1,12 @@
 """``scripts/launch.py``: run face detection on videos with a deployed stack, and write their faces.
 
 One VIDEO runs as a single launch. Several, a folder or an s3://bucket/prefix/ run as a batch (see
-launcher.batch): one results file per video in --out-dir, and DIR/batch.jsonl."""
+launcher.batch.scheduler): one results file per video in --out-dir, and DIR/batch.jsonl."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import shlex
 import sys
@@ -17,13 +18,22 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from rekognition_limits import MAX_OPEN_JOBS
 
-from .batch import DEFAULT_OUT_DIR, Batch, BatchOptions
-from .discovery import is_batch
-from .errors import BadInput, ExitCode, LauncherError, from_client_error
-from .notifications import DEFAULT_GRACE_SECONDS
-from .rekognition import DEFAULT_RETRY_WAIT_SECONDS
-from .results import FORMATS
-from .run import DEFAULT_TIMEOUT_SECONDS, Launch, LaunchOptions
+from .aws import Clients
+from .batch.discovery import discover, is_batch
+from .batch.log import read_batch_log
+from .batch.scheduler import Batch
+from .jobs.errors import BadInput, ExitCode, LauncherError, from_client_error
+from .jobs.formats import FORMATS
+from .options import (
+    DEFAULT_GRACE_SECONDS,
+    DEFAULT_OUT_DIR,
+    DEFAULT_RETRY_WAIT_SECONDS,
+    DEFAULT_TIMEOUT_SECONDS,
+    BatchOptions,
+    LaunchOptions,
+)
+from .plan import LIST_PRICE_PER_MINUTE_USD, LIST_PRICE_REGION, Plan, check_money, default_price, make_plan, render
+from .single import Launch
 from .stack import StackOutputs, load_outputs_file, load_stack
 
 EPILOG = "Exit codes: " + ", ".join(f"{code.value} {code.name.lower().replace('_', ' ')}" for code in ExitCode)
@@ -107,7 +117,78 @@ def build_parser() -> argparse.ArgumentParser:
         help="never more than N of the batch's jobs open at once",
     )
     batch.add_argument("--recursive", action="store_true", help="a folder's subfolders' videos too")
+    _add_plan_arguments(parser)
     return parser
+
+
+def _dollars(text: str | None, option: str) -> float | None:
+    """An amount in US dollars from the command line, or one line that names the option."""
+    if text is None:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        raise BadInput(f"{option} {text!r}: give an amount in US dollars, e.g. 0.10") from None
+    return check_money(value, option)
+
+
+def _add_plan_arguments(parser: argparse.ArgumentParser) -> None:
+    plan = parser.add_argument_group("cost and time, before anything is spent")
+    plan.add_argument(
+        "--plan",
+        action="store_true",
+        help="read every video (duration, codec, size, would the service take it), print the minutes, the "
+        "estimated cost and time, and start nothing, upload nothing",
+    )
+    plan.add_argument(
+        "--price-per-minute",
+        metavar="USD",
+        help=f"the price of a minute of video (default: the list price, ${LIST_PRICE_PER_MINUTE_USD:g} in "
+        f"{LIST_PRICE_REGION}; see docs/launcher.md)",
+    )
+    plan.add_argument(
+        "--max-cost",
+        metavar="USD",
+        help="refuse to start anything if the estimated cost is above USD",
+    )
+    plan.add_argument("--json", action="store_true", help="with --plan, print the plan as JSON")
+
+
+def _videos(args: argparse.Namespace, clients: Clients) -> list[str]:
+    """The videos a launch would run on: one, or the batch's (folders and prefixes expanded)."""
+    if args.out_dir is not None or is_batch(args.videos):
+        return discover(args.videos, args.recursive, clients("s3"))
+    return list(args.videos[:1])
+
+
+def _plan(args: argparse.Namespace, outputs: StackOutputs) -> Plan:
+    clients = Clients(outputs.region)
+    price = args.price_per_minute if args.price_per_minute is not None else default_price(outputs.region)
+    return make_plan(_videos(args, clients), lambda: clients("s3"), outputs.region, price, args.max_jobs)
+
+
+def _price_source(args: argparse.Namespace) -> str:
+    if args.price_per_minute is not None:
+        return "--price-per-minute"
+    return f"the {LIST_PRICE_REGION} list price; pass --price-per-minute for your region or contract"
+
+
+def _show_plan(args: argparse.Namespace, plan: Plan) -> int:
+    print(json.dumps(plan.to_json(), indent=2) if args.json else render(plan, _price_source(args)))
+    return ExitCode.OK
+
+
+def _check_cost(args: argparse.Namespace, outputs: StackOutputs) -> None:
+    """With --max-cost, refuse before anything is uploaded or started if the estimate is above it."""
+    max_cost: float | None = args.max_cost
+    if max_cost is None:
+        return
+    plan = _plan(args, outputs)
+    if plan.cost > max_cost:
+        raise BadInput(
+            f"the estimated cost ${plan.cost:,.2f} ({plan.minutes:.1f} minutes at ${plan.price_per_minute:g}) is above "
+            f"--max-cost ${max_cost:g}: nothing was started; see the estimate with --plan"
+        )
 
 
 # Options naming one video's job or file, refused in a batch.
@@ -146,9 +227,11 @@ def _run_batch(options: BatchOptions, report: bool = False) -> int:
         return ExitCode.INTERRUPTED
     print(tally.describe(options.out_dir))
     if report:
-        from .report import batch_report  # Pillow and the frame grabbing: only for --report
+        from .report.html import batch_report  # Pillow and the frame grabbing: only for --report
 
-        print(f"report written to {batch_report(options.out_dir, options.fmt, options.outputs.region)}")
+        clients = Clients(options.outputs.region)
+        index = batch_report(read_batch_log(options.out_dir), options.out_dir, options.fmt, lambda: clients("s3"))
+        print(f"report written to {index}")
     return ExitCode.OK if tally.ok else ExitCode.BATCH_INCOMPLETE
 
 
@@ -179,7 +262,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     launch: Launch | None = None
     try:
+        args.price_per_minute = _dollars(args.price_per_minute, "--price-per-minute")
+        args.max_cost = _dollars(args.max_cost, "--max-cost")
         outputs = load_outputs_file(args.outputs) if args.outputs else load_stack(args.stack)
+        if args.json and not args.plan:
+            raise BadInput("--json applies to --plan")
+        if args.plan:
+            return _show_plan(args, _plan(args, outputs))
+        _check_cost(args, outputs)
         if args.out_dir is not None or is_batch(args.videos):
             return _run_batch(_batch_options(args, outputs), report=args.report)
         if args.max_jobs != MAX_OPEN_JOBS or args.recursive:

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from .errors import BadInput, LauncherError
+from .jobs.errors import BadInput, LauncherError
 
 
 @dataclass(frozen=True)

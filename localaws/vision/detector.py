@@ -65,7 +65,7 @@ class RetinaFaceDetector:
     one), with the package's preprocessing (RGB to BGR, mean subtraction, NCHW) inside the compiled
     graph, and in bfloat16 where the CPU computes it natively (AVX512_BF16 or AMX), float32
     elsewhere: a 960x540 frame takes 17 ms of CPU in bfloat16 against 30 ms in float32 (and 30 ms
-    on onnxruntime) on this project's 2-core machines, with the same recall (README).
+    on onnxruntime) on this project's 2-core machines, with the same recall (bench/README.md).
 
     Frames are detected ``frames_in_parallel`` at a time, one per OpenVINO stream (its throughput
     mode): two frames on one thread each cost less CPU than one frame on two threads. A compiled

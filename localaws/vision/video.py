@@ -1,7 +1,7 @@
 """The emulator's view of a video, read with PyAV: whether the service would accept it (the limits in
 ``rekognition_limits``), its GetFaceDetection ``VideoMetadata``, and its frames' times.
 
-The launcher makes its own check before uploading (``launcher/video.py``): neither side imports the
+The launcher makes its own check before uploading (``launcher/probe.py``): neither side imports the
 other, so a bug in one probe cannot pass both unseen.
 """
 

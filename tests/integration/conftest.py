@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from localaws.defaults import client_environment
+from localaws.deploy import engine
+from localaws.deploy.handlers import Context
 from localaws.endpoint import LocalEndpoint
 from localaws.rekognition.models import EmulatorSettings
 from synthetic import SyntheticVideo, make_video
-
-from .support import Channel, make_channel, unique
+from tests.support.aws import ACCOUNT_ID, REGION, ROOT, Channel, GateDetector, make_channel, unique
 
 
 @pytest.fixture(scope="session")
@@ -48,3 +52,44 @@ def bucket(aws: Callable[..., Any]) -> str:
     aws("s3").create_bucket(Bucket=name)
     aws("s3").put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
     return name
+
+
+@pytest.fixture(scope="module")
+def stack(endpoint, tmp_path_factory) -> dict[str, Any]:
+    """The project's stack, deployed into the endpoint; its outputs file."""
+    folder = tmp_path_factory.mktemp("stack")
+    ctx = Context(endpoint.clients_in(REGION), REGION, ACCOUNT_ID)
+    outputs, _ = engine.deploy(
+        ctx,
+        ROOT,
+        "launcher",
+        folder / "state.json",
+        {"aws:region": REGION, "rekognition-faces:namePrefix": unique("launch")},
+    )
+    path = folder / "outputs.json"
+    path.write_text(json.dumps(outputs, indent=2))
+    return {"outputs": outputs, "file": path}
+
+
+@pytest.fixture
+def aws_env(endpoint, monkeypatch) -> dict[str, str]:
+    env = client_environment(endpoint.url)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    return env
+
+
+@pytest.fixture
+def workdir(tmp_path, monkeypatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.fixture
+def gate(endpoint, monkeypatch):
+    """Jobs on the shared endpoint stay IN_PROGRESS until the test opens the gate."""
+    detector = GateDetector()
+    monkeypatch.setattr(endpoint.rekognition, "_detector", detector)
+    yield detector
+    detector.gate.set()

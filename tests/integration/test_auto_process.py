@@ -13,15 +13,14 @@ from typing import Any
 import pytest
 
 from launcher.cli import main
-from launcher.rekognition import StartRequest
-from launcher.s3video import S3Video
+from launcher.jobs.detection import StartRequest
+from launcher.jobs.s3video import S3Video
 from localaws.deploy import engine
 from localaws.deploy.handlers import Context
 from localaws.endpoint import LocalEndpoint
 from localaws.rekognition.models import EmulatorSettings
 from synthetic import make_video
-
-from .support import ACCOUNT_ID, REGION, unique
+from tests.support.aws import ACCOUNT_ID, REGION, unique
 
 ROOT = Path(__file__).resolve().parents[2]
 MAX_OPEN_JOBS = 2

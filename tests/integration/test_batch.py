@@ -20,20 +20,12 @@ from typing import Any
 
 import pytest
 
+from launcher.batch.ledger import LEDGER_NAME, Ledger
 from launcher.cli import main
-from launcher.errors import ExitCode
-from launcher.ledger import LEDGER_NAME, Ledger
-from launcher.notifications import parse_completion
-from launcher.run import Launch, LaunchOptions
-from launcher.stack import load_outputs_file
+from launcher.jobs.errors import ExitCode
+from launcher.jobs.notifications import parse_completion
 from synthetic import make_video
-
-from . import test_launcher
-from .support import unique, upload
-from .test_launcher import ROOT, drain, read_json
-
-# The launcher tests' fixtures: the deployed stack, the AWS environment, a working folder, the gate.
-stack, aws_env, workdir, gate = test_launcher.stack, test_launcher.aws_env, test_launcher.workdir, test_launcher.gate
+from tests.support.aws import ROOT, drain, read_json, unique, upload
 
 SLOW_WIDTH = 320  # the videos a SelectiveGate holds
 
@@ -388,46 +380,13 @@ def test_limit_exceeded_from_jobs_outside_the_batch_delays_it(
     assert not {entry["jobId"] for entry in entries.values()} & (queued | dead)
 
 
-# -- the queue is shared ---------------------------------------------------------------------------
-
-
-def test_ten_single_launchers_on_one_queue_each_finish_soon_after_their_job(
-    stack, aws, aws_env, workdir, clips, endpoint
-):
-    """Each launcher waits with the default 60 s grace; without noticing the shared queue, a launcher
-    whose message went round the others (and to the dead-letter queue) would wait that long."""
-    outputs = load_outputs_file(stack["file"])
-    s3_object = upload(aws, outputs.bucket_name, clips["empty"])
-    uri = f"s3://{s3_object['Bucket']}/{s3_object['Name']}"
-    ended: dict[int, float] = {}
-    results: dict[int, Any] = {}
-
-    def launcher(index: int) -> None:
-        options = LaunchOptions(
-            video=uri, outputs=outputs, job_tag=unique(f"ten-{index}"), out=workdir / f"{index}.json"
-        )
-        results[index] = Launch(options, report=lambda _: None).run()
-        ended[index] = time.time()
-
-    threads = [threading.Thread(target=launcher, args=(index,)) for index in range(10)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert len(results) == 10
-    for index, result in results.items():
-        job = endpoint.rekognition.store.get(result.job_id)
-        late = ended[index] - job.finished_ms / 1000
-        assert late < 15, f"launcher {index} finished {late:.1f} s after its job"
-
-
 # -- bad input: one line, nothing started ----------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["empty-folder"], "folder empty-folder has no .mp4/.mov videos"),
+        (["empty-folder"], "folder empty-folder has no .mp4/.mov/.avi videos"),
         (["videos", "--max-jobs", "0"], "--max-jobs must be at least 1"),
         (["videos", "--out-dir", "a-file/results"], "cannot use --out-dir a-file/results"),
         (["videos", "--out", "x.json"], "--out applies to one video"),
@@ -455,6 +414,6 @@ def test_a_prefix_with_no_videos_starts_nothing(stack, aws, aws_env, workdir, cl
     jobs = endpoint.rekognition.store.count()
     assert batch(stack, f"s3://{bucket}/{prefix}/") == ExitCode.BAD_INPUT
     err = capsys.readouterr().err.strip()
-    assert err == f"error: s3://{bucket}/{prefix}/ holds no .mp4/.mov videos: check the bucket and the prefix"
+    assert err == f"error: s3://{bucket}/{prefix}/ holds no .mp4/.mov/.avi videos: check the bucket and the prefix"
     assert endpoint.rekognition.store.count() == jobs
     assert not (workdir / "faces-results").exists()

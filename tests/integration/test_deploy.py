@@ -17,9 +17,8 @@ from localaws.deploy import engine
 from localaws.deploy.errors import ResourceNotEmpty, UnsupportedResource
 from localaws.deploy.handlers import Context, handler_for
 from localaws.deploy.program import project_name
-from tests.unit.support import STACK_OUTPUTS  # the outputs' names: one contract for every suite
-
-from .support import ACCOUNT_ID, REGION, receive_all, unique, upload, wait_for_job
+from tests.support.aws import ACCOUNT_ID, REGION, receive_all, unique, upload, wait_for_job
+from tests.support.pulumi_mocks import STACK_OUTPUTS  # the outputs' names: one contract for every suite
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = project_name(ROOT)

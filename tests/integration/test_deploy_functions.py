@@ -11,8 +11,7 @@ import pytest
 
 from localaws.deploy import engine
 from localaws.deploy.handlers import Context
-
-from .support import ACCOUNT_ID, REGION
+from tests.support.aws import ACCOUNT_ID, REGION
 
 PROGRAM = textwrap.dedent(
     """

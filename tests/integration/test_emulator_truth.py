@@ -18,8 +18,7 @@ from localaws.rekognition.models import DEFAULT_SAMPLE_INTERVAL_MS
 from localaws.vision.detector import DETECTION_SHORT_SIDE, RetinaFaceDetector, minimum_face_px
 from localaws.vision.frames import decode_samples
 from synthetic import Box, SyntheticVideo, make_non_human_video, make_video
-
-from .support import upload, wait_for_job
+from tests.support.aws import upload, wait_for_job
 
 RESOLUTIONS = [(640, 360), (1280, 720), (1920, 1080)]
 SECONDS = 1.2  # 3 samples at the default 500 ms: 0, 500 and 1000 ms

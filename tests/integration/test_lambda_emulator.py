@@ -20,8 +20,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from localaws.process import is_running
-
-from .support import ACCOUNT_ID, REGION, unique
+from tests.support.aws import ACCOUNT_ID, REGION, unique
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -14,52 +14,13 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from launcher.cli import main
-from launcher.errors import ExitCode
-from launcher.frames import S3ObjectReader
-from localaws.defaults import client_environment
-from localaws.deploy import engine
-from localaws.deploy.handlers import Context
-
-from .support import ACCOUNT_ID, REGION, GateDetector, unique, upload
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture(scope="module")
-def stack(endpoint, tmp_path_factory) -> dict[str, Any]:
-    """The project's stack, deployed into the endpoint; its outputs file."""
-    folder = tmp_path_factory.mktemp("stack")
-    ctx = Context(endpoint.clients_in(REGION), REGION, ACCOUNT_ID)
-    outputs, _ = engine.deploy(
-        ctx,
-        ROOT,
-        "launcher",
-        folder / "state.json",
-        {"aws:region": REGION, "rekognition-faces:namePrefix": unique("launch")},
-    )
-    path = folder / "outputs.json"
-    path.write_text(json.dumps(outputs, indent=2))
-    return {"outputs": outputs, "file": path}
-
-
-@pytest.fixture
-def aws_env(endpoint, monkeypatch) -> dict[str, str]:
-    env = client_environment(endpoint.url)
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    return env
-
-
-@pytest.fixture
-def workdir(tmp_path, monkeypatch) -> Path:
-    monkeypatch.chdir(tmp_path)
-    return tmp_path
+from launcher.jobs.errors import ExitCode
+from launcher.jobs.s3video import S3ObjectReader
+from tests.support.aws import ACCOUNT_ID, ROOT, drain, read_json, unique, upload
 
 
 def launch(stack, *args: str) -> int:
@@ -68,10 +29,6 @@ def launch(stack, *args: str) -> int:
 
 def job_count(endpoint) -> int:
     return endpoint.rekognition.store.count()
-
-
-def read_json(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text())
 
 
 # -- the happy paths ------------------------------------------------------------------------------
@@ -169,15 +126,6 @@ def test_every_output_format(stack, aws_env, workdir, videos):
 
 
 # -- the queue is shared ---------------------------------------------------------------------------
-
-
-def drain(aws, queue_url: str) -> list[dict]:
-    sqs, messages = aws("sqs"), []
-    while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages"):
-        for message in batch:
-            messages.append(message)
-            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-    return messages
 
 
 def test_other_jobs_and_malformed_messages_are_left_alone(stack, aws, aws_env, workdir, videos, caplog):
@@ -418,15 +366,6 @@ def test_stack_without_the_pulumi_cli(aws_env, workdir, videos, capsys):
 
 
 # -- waiting: timeout and Ctrl-C -------------------------------------------------------------------
-
-
-@pytest.fixture
-def gate(endpoint, monkeypatch):
-    """Jobs on the shared endpoint stay IN_PROGRESS until the test opens the gate."""
-    detector = GateDetector()
-    monkeypatch.setattr(endpoint.rekognition, "_detector", detector)
-    yield detector
-    detector.gate.set()
 
 
 def test_timeout_leaves_the_job_running_and_says_how_to_reattach(stack, aws_env, workdir, videos, gate, capsys):

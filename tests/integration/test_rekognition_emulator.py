@@ -22,8 +22,7 @@ from localaws.endpoint import LocalEndpoint
 from localaws.rekognition.models import DEFAULT_SAMPLE_INTERVAL_MS, EmulatorSettings
 from localaws.rekognition.validation import operation_model, validate_shape
 from synthetic import Box
-
-from .support import ACCOUNT_ID, REGION, GateDetector, make_channel, receive_all, unique, upload, wait_for_job
+from tests.support.aws import ACCOUNT_ID, REGION, GateDetector, make_channel, receive_all, unique, upload, wait_for_job
 
 
 def error_code(raised: pytest.ExceptionInfo) -> str:

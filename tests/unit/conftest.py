@@ -7,8 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from localaws.deploy import program as pulumi_program
-
-from .support import REGION, ROOT, Declared, run_body
+from tests.support.pulumi_mocks import REGION, ROOT, Declared, run_body
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from itertools import pairwise
 
 import pytest
 
-from launcher.appearances import (
+from launcher.jobs.appearances import (
     LANDMARK_TYPES,
     AppearanceTracker,
     Box,

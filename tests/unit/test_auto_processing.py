@@ -11,10 +11,9 @@ from components import ConfigError, FaceDetectionPipeline, FaceDetectionPipeline
 from components.auto_processing import (
     COLLECTOR_TIMEOUT_SECONDS,
     STARTER_TIMEOUT_SECONDS,
-    VIDEO_SUFFIXES,
 )
-
-from .support import ACCOUNT_ID, AUTO_PROCESS_OUTPUTS, REGION, RecordingMocks, run_body
+from rekognition_limits import suffix_variants
+from tests.support.pulumi_mocks import ACCOUNT_ID, AUTO_PROCESS_OUTPUTS, REGION, RecordingMocks, run_body
 
 BUCKET = "arn:aws:s3:::videos"
 QUEUE = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:intake"
@@ -119,7 +118,7 @@ def test_uploads_under_the_prefix_notify_an_encrypted_intake_queue(auto):
     assert auto.policy("aws:sqs/queuePolicy:QueuePolicy", "-intake") == expected
     notification = auto.one("aws:s3/bucketNotification:BucketNotification")
     assert notification["bucket"] == "faces-videos-0a1b2c3"
-    assert {q["filterSuffix"] for q in notification["queues"]} == set(VIDEO_SUFFIXES)
+    assert {q["filterSuffix"] for q in notification["queues"]} == set(suffix_variants())
     for target in notification["queues"]:
         assert target["queueArn"] == intake_arn
         assert target["filterPrefix"] == "videos/" and target["events"] == ["s3:ObjectCreated:*"]
@@ -128,8 +127,8 @@ def test_uploads_under_the_prefix_notify_an_encrypted_intake_queue(auto):
 @pytest.mark.parametrize(
     "fn, handler, timeout, batch",
     [
-        ("starter", "launcher.starter.handler", STARTER_TIMEOUT_SECONDS, 10),
-        ("collector", "launcher.collector.handler", COLLECTOR_TIMEOUT_SECONDS, 1),
+        ("starter", "launcher.functions.starter.handler", STARTER_TIMEOUT_SECONDS, 10),
+        ("collector", "launcher.functions.collector.handler", COLLECTOR_TIMEOUT_SECONDS, 1),
     ],
 )
 def test_each_function_has_its_role_log_group_and_queue(auto, fn, handler, timeout, batch):
@@ -141,7 +140,8 @@ def test_each_function_has_its_role_log_group_and_queue(auto, fn, handler, timeo
     assert variables["INCOMING_PREFIX"] == "videos/" and variables["RESULTS_PREFIX"] == "results/"
     assert variables["TOPIC_ARN"].startswith(f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:AmazonRekognition-faces-")
     assert variables["ROLE_ARN"] == f"arn:aws:iam::{ACCOUNT_ID}:role/faces-rekognition-0a1b2c3"
-    assert f"launcher/{fn}.py" in function["code"].assets and "launcher/rekognition.py" in function["code"].assets
+    assert f"launcher/functions/{fn}.py" in function["code"].assets
+    assert "launcher/jobs/detection.py" in function["code"].assets
     group = auto.one("aws:cloudwatch/logGroup:LogGroup", f"-{fn}")
     assert group["retentionInDays"] == 30 and group["namePrefix"] == f"/aws/lambda/faces-{fn}-"
     assert function["loggingConfig"]["logGroup"] == f"/aws/lambda/faces-{fn}-0a1b2c3"

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from launcher.batch import BatchOptions, Tally, check_batch_options, prepare_out_dir
-from launcher.discovery import discover, file_name, folder_videos, is_batch, result_names
-from launcher.errors import BadInput
-from launcher.ledger import Entry, Ledger
+from launcher.batch.discovery import discover, folder_videos, is_batch, result_names
+from launcher.batch.ledger import Entry, Ledger
+from launcher.batch.scheduler import Tally, prepare_out_dir
+from launcher.jobs.errors import BadInput
+from launcher.options import BatchOptions, check_batch_options, file_name
 from launcher.stack import StackOutputs
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,17 +27,17 @@ def test_what_makes_a_batch(tmp_path: Path):
 
 
 def test_a_folder_gives_its_videos_sorted_hidden_files_left_out(tmp_path: Path):
-    for name in ("b.MOV", "a.mp4", ".hidden.mp4", "notes.txt", "sub/c.mp4"):
+    for name in ("b.MOV", "a.mp4", "d.AVI", ".hidden.mp4", "notes.txt", "sub/c.mp4"):
         (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / name).write_bytes(b"")
-    assert [Path(v).name for v in folder_videos(tmp_path, recursive=False)] == ["a.mp4", "b.MOV"]
-    assert [Path(v).name for v in folder_videos(tmp_path, recursive=True)] == ["a.mp4", "b.MOV", "c.mp4"]
+    assert [Path(v).name for v in folder_videos(tmp_path, recursive=False)] == ["a.mp4", "b.MOV", "d.AVI"]
+    assert [Path(v).name for v in folder_videos(tmp_path, recursive=True)] == ["a.mp4", "b.MOV", "d.AVI", "c.mp4"]
 
 
 def test_an_empty_folder_is_bad_input(tmp_path: Path):
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "deep.mp4").write_bytes(b"")
-    with pytest.raises(BadInput, match=r"has no \.mp4/\.mov videos \(add --recursive"):
+    with pytest.raises(BadInput, match=r"has no \.mp4/\.mov/\.avi videos \(add --recursive"):
         folder_videos(tmp_path, recursive=False)
 
 
@@ -125,8 +126,8 @@ def test_the_start_logic_imports_with_boto3_alone():
         "        if name.split('.')[0] in ('tqdm', 'av', 'numpy'):\n"
         "            raise ImportError(f'{name} is not there')\n"
         "sys.meta_path.insert(0, Refuse())\n"
-        "from launcher.rekognition import FaceDetection, StartRequest, RETRY_LATER\n"
-        "from launcher.s3video import S3Video, parse_s3_uri\n"
+        "from launcher.jobs.detection import FaceDetection, StartRequest, RETRY_LATER\n"
+        "from launcher.jobs.s3video import S3Video, parse_s3_uri\n"
         "request = StartRequest(parse_s3_uri('s3://b/k.mp4?versionId=1'), 'topic', 'role')\n"
         "print(len(request.derived_token()))\n"
     )

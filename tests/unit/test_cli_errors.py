@@ -13,7 +13,7 @@ from botocore.exceptions import ClientError
 import launcher.cli
 import localaws.cli
 from launcher.aws import Clients
-from launcher.errors import BadInput, ExitCode, from_client_error
+from launcher.jobs.errors import BadInput, ExitCode, from_client_error
 from localaws.deploy.errors import DeployError, StateFileError
 
 REQUEST_ID = "0f1e2d3c-request-id"

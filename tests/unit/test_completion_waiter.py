@@ -4,29 +4,46 @@ what it gives back."""
 import json
 
 import pytest
+from botocore.exceptions import ClientError
 
-from launcher.notifications import SHARED_STATUS_SECONDS, YIELD_SECONDS, CompletionWaiter, Timeout
-
-from .support import FakeClock
+from launcher.jobs.notifications import (
+    CLEANUP_SECONDS,
+    FIRST_QUEUED,
+    HANDOVER_SECONDS,
+    SHARED_STATUS_SECONDS,
+    YIELD_SECONDS,
+    CompletionWaiter,
+    Timeout,
+    receive_completions,
+)
+from tests.support.pulumi_mocks import FakeClock
 
 JOB = "a" * 64
 
 
 class FakeQueue:
-    """Each receive returns the next scripted batch, and the long poll takes its full wait."""
+    """Each receive returns the next scripted batch, and the long poll takes its full wait. A scripted
+    message is a body (queued at time 0) or a (body, sent_ms, first_queued_ms) tuple."""
 
-    def __init__(self, clock: FakeClock, batches: list[list[str]]) -> None:
-        self.clock, self.batches = clock, batches
-        self.deleted, self.released, self.waits = [], [], []
+    def __init__(self, clock: FakeClock, batches: list[list], refuse_send: bool = False) -> None:
+        self.clock, self.batches, self.refuse_send = clock, batches, refuse_send
+        self.deleted, self.released, self.waits, self.sent = [], [], [], []
 
-    def receive_message(self, QueueUrl, MaxNumberOfMessages, WaitTimeSeconds):
+    def receive_message(self, QueueUrl, MaxNumberOfMessages, WaitTimeSeconds, AttributeNames, MessageAttributeNames):
+        assert "SentTimestamp" in AttributeNames and FIRST_QUEUED in MessageAttributeNames
         self.waits.append(WaitTimeSeconds)
         batch = self.batches.pop(0) if self.batches else []
         if not batch:
             self.clock.now += WaitTimeSeconds
-        return {
-            "Messages": [{"MessageId": f"m{i}", "ReceiptHandle": body, "Body": body} for i, body in enumerate(batch)]
-        }
+        messages = []
+        for i, item in enumerate(batch):
+            body, sent, first = item if isinstance(item, tuple) else (item, 0, None)
+            message = {"MessageId": f"m{i}", "ReceiptHandle": body, "Body": body}
+            message["Attributes"] = {"SentTimestamp": str(sent)}
+            if first is not None:
+                message["MessageAttributes"] = {FIRST_QUEUED: {"DataType": "Number", "StringValue": str(first)}}
+            messages.append(message)
+        return {"Messages": messages}
 
     def delete_message(self, QueueUrl, ReceiptHandle):
         self.deleted.append(ReceiptHandle)
@@ -34,6 +51,11 @@ class FakeQueue:
     def change_message_visibility(self, QueueUrl, ReceiptHandle, VisibilityTimeout):
         assert VisibilityTimeout == 0
         self.released.append(ReceiptHandle)
+
+    def send_message(self, QueueUrl, MessageBody, MessageAttributes):
+        if self.refuse_send:
+            raise ClientError({"Error": {"Code": "AccessDenied", "Message": "no"}}, "SendMessage")
+        self.sent.append((MessageBody, MessageAttributes[FIRST_QUEUED]["StringValue"]))
 
 
 def completion(job_id: str, status: str = "SUCCEEDED") -> str:
@@ -47,16 +69,17 @@ def waiter(queue, clock, statuses, grace=60.0):
         checks.append(clock.now)
         return statuses.pop(0) if statuses else "IN_PROGRESS"
 
-    return CompletionWaiter(queue, "url", status, grace, clock=clock, sleep=clock.sleep), checks
+    return CompletionWaiter(queue, "url", status, grace, clock=clock, sleep=clock.sleep, wall_clock=clock), checks
 
 
-def test_its_own_message_ends_the_wait_and_is_deleted_others_are_given_back():
+def test_its_own_message_ends_the_wait_and_is_deleted_others_are_handed_over():
     clock = FakeClock()
     mine, other = completion(JOB, "FAILED"), completion("b" * 64)
     queue = FakeQueue(clock, [[other, "not json"], [mine]])
     wait, checks = waiter(queue, clock, [])
     assert wait.wait(JOB, deadline=1000) == "FAILED"
-    assert queue.deleted == [mine] and queue.released == [other]
+    assert queue.deleted == [other, mine] and queue.sent == [(other, "0")], "the other job's: a fresh copy"
+    assert queue.released == [], "the malformed one is left alone, to reach the dead-letter queue"
     assert checks == [0.0], "the status is read once at the start"
     assert queue.waits[0] == 20, "long polls of 20 s"
 
@@ -95,4 +118,68 @@ def test_on_a_shared_queue_the_status_is_also_read_every_few_seconds():
     assert wait.wait(JOB, deadline=1000) == "SUCCEEDED"
     assert checks[0] == 0.0 and len(checks) == 3
     assert checks[-1] <= 2 * SHARED_STATUS_SECONDS + 2 * YIELD_SECONDS, "well before the 60 s grace"
-    assert queue.deleted == [] and len(queue.released) == 3
+    assert len(queue.sent) == 3 and queue.released == []
+
+
+# -- handing other jobs' completions over without using up their receives ---------------------------
+
+
+def settle(queue: FakeQueue, now_s: float):
+    return receive_completions(queue, "url", 0, JOB.__eq__, now_ms=lambda: now_s * 1000)
+
+
+def test_within_the_window_another_jobs_completion_is_copied_with_its_first_queuing_time():
+    clock = FakeClock()
+    other = completion("b" * 64)
+    queue = FakeQueue(clock, [[(other, 5_000, None)], [(other, 20_000, 5_000)]])
+    assert settle(queue, 20).others == 1
+    assert settle(queue, 30).others == 1
+    assert queue.sent == [(other, "5000"), (other, "5000")], "the copy of a copy keeps the first time"
+    assert queue.deleted == [other, other] and queue.released == []
+
+
+def test_past_the_window_it_is_given_back_as_it_is_so_an_orphan_reaches_the_dead_letter_queue():
+    clock = FakeClock()
+    other = completion("b" * 64)
+    late = HANDOVER_SECONDS + 0.001
+    queue = FakeQueue(clock, [[(other, 0, None)], [(other, 29_000, 0)]])
+    settle(queue, late)
+    settle(queue, late)
+    assert queue.sent == [] and queue.deleted == [] and queue.released == [other, other]
+
+
+def test_a_copy_that_cannot_be_sent_is_given_back():
+    clock = FakeClock()
+    other = completion("b" * 64)
+    queue = FakeQueue(clock, [[other]], refuse_send=True)
+    settle(queue, 1)
+    assert queue.released == [other] and queue.deleted == []
+
+
+def test_on_a_shared_queue_a_launcher_done_through_its_status_deletes_its_own_message():
+    """Its message is going round the other consumers: it looks for it a few seconds, deletes it,
+    and so leaves nothing behind for the dead-letter queue."""
+    clock = FakeClock()
+    other, mine = completion("b" * 64), completion(JOB)
+    queue = FakeQueue(clock, [[other], [other], [other], [], [mine]])
+    wait, checks = waiter(queue, clock, ["IN_PROGRESS", "IN_PROGRESS", "SUCCEEDED"])
+    assert wait.wait(JOB, deadline=1000) == "SUCCEEDED"
+    assert len(checks) == 3, "the end came from the status, not from the message"
+    assert mine in queue.deleted and queue.batches == []
+
+
+def test_the_search_for_its_own_message_is_bounded():
+    clock = FakeClock()
+    other = completion("b" * 64)
+    queue = FakeQueue(clock, [[other], [other]])
+    wait, checks = waiter(queue, clock, ["IN_PROGRESS", "SUCCEEDED"])
+    assert wait.wait(JOB, deadline=1000) == "SUCCEEDED"
+    assert clock.now - checks[-1] <= CLEANUP_SECONDS + 1
+
+
+def test_on_a_queue_nobody_shares_an_ended_status_returns_at_once():
+    clock = FakeClock()
+    queue = FakeQueue(clock, [])
+    wait, _ = waiter(queue, clock, ["IN_PROGRESS", "SUCCEEDED"], grace=10)
+    assert wait.wait(JOB, deadline=1000) == "SUCCEEDED"
+    assert clock.now == pytest.approx(10), "no search for a message after the status said it ended"

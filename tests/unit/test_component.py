@@ -14,8 +14,7 @@ from pulumi.runtime.settings import SETTINGS
 from components import ConfigError, FaceDetectionPipeline, FaceDetectionPipelineArgs
 from components.pipeline import TYPE_TOKEN
 from components.settings import SETTINGS as CHECKS
-
-from .support import ACCOUNT_ID, REGION, RecordingMocks, run_body
+from tests.support.pulumi_mocks import ACCOUNT_ID, REGION, RecordingMocks, run_body
 
 BUCKET_TYPES = {
     "aws:s3/bucket:Bucket",

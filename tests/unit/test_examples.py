@@ -17,8 +17,7 @@ from pulumi.provider.experimental.component import ComponentProvider
 
 from components.provider import COMPONENTS, PACKAGE_NAME, PACKAGE_VERSION, SCHEMA_FILE
 from localaws.deploy import program as pulumi_program
-
-from .support import ACCOUNT_ID, REGION, ROOT, run_body
+from tests.support.pulumi_mocks import ACCOUNT_ID, REGION, ROOT, run_body
 
 EXAMPLES = ROOT / "examples"
 SCHEMA = json.loads(SCHEMA_FILE.read_text())

@@ -10,9 +10,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from launcher.appearances import Box
-from launcher.frames import S3ObjectReader, UnreadableVideo, frames_at, thumbnail, thumbnails
-from launcher.source import S3Video
+from launcher.jobs.appearances import Box
+from launcher.jobs.s3video import S3ObjectReader
+from launcher.report.thumbnails import UnreadableVideo, frames_at, thumbnail, thumbnails
+from launcher.upload import S3Video
 from synthetic import make_video
 
 

@@ -17,9 +17,9 @@ sys.path.insert(0, {runtime_dir!r})
 import bootstrap
 sys.path.insert(0, {task_root!r})
 sys.meta_path.insert(0, bootstrap.RuntimeOnlyFinder({task_root!r}))
-import launcher.starter, launcher.collector
+import launcher.functions.starter, launcher.functions.collector
 try:
-    import launcher.video
+    import av
 except ModuleNotFoundError as error:
     print("refused", error.name)
 """
@@ -33,3 +33,15 @@ def test_handlers_import_with_only_the_runtimes_packages(tmp_path):
     result = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "refused av"  # the guard works: PyAV is not in the runtime
+
+
+def test_the_package_holds_the_core_and_the_functions_only():
+    """jobs/, functions/ and the service's limits: no CLI, batch scheduler, report or upload code."""
+    package = zipfile.ZipFile(io.BytesIO(archives.build_zip(archives.describe(function_package()))))
+    names = set(package.namelist())
+    assert {"launcher/functions/starter.py", "launcher/functions/collector.py", "launcher/jobs/detection.py"} <= names
+    assert {"launcher/__init__.py", "launcher/jobs/__init__.py", "launcher/functions/__init__.py"} <= names
+    allowed = ("launcher/jobs/", "launcher/functions/")
+    extra = {name for name in names if not name.startswith(allowed)} - {"launcher/__init__.py", "rekognition_limits.py"}
+    assert not extra, sorted(extra)
+    assert all(name.endswith(".py") for name in names)

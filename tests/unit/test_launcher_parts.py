@@ -7,11 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from launcher.errors import BadInput
-from launcher.notifications import parse_completion
-from launcher.rekognition import StartRequest, check_parameter
-from launcher.results import read_summary, write_results
-from launcher.s3video import S3Video, parse_s3_uri
+from launcher.jobs.detection import StartRequest, check_parameter
+from launcher.jobs.errors import BadInput
+from launcher.jobs.formats import read_summary, write_results
+from launcher.jobs.notifications import parse_completion
+from launcher.jobs.s3video import S3Video, parse_s3_uri
 
 COMPLETION = {
     "JobId": "a" * 64,

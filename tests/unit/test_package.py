@@ -9,8 +9,7 @@ import yaml
 from components import DEFAULTS
 from components.provider import PACKAGE_VERSION, SCHEMA_FILE, inferred_schema
 from components.settings import PLAIN_SETTINGS, setting_key
-
-from .support import AUTO_PROCESS_OUTPUTS, ROOT, STACK_OUTPUTS
+from tests.support.pulumi_mocks import AUTO_PROCESS_OUTPUTS, ROOT, STACK_OUTPUTS
 
 TYPE = "rekognition-faces:index:FaceDetectionPipeline"
 COMMITTED = json.loads(SCHEMA_FILE.read_text())
@@ -62,11 +61,13 @@ def test_plugin_names_its_runtime_and_pins_the_projects_pulumi_versions():
     assert {name: project_pins[name] for name in plugin_pins} == plugin_pins
 
 
-def test_readme_tables_are_the_schemas():
-    readme = (ROOT / "README.md").read_text()
+def test_the_manuals_tables_are_the_schemas():
+    manual = (ROOT / "docs" / "component-package.md").read_text()
     component = COMMITTED["resources"][TYPE]
     for key, spec in component["inputProperties"].items():
         shown = "map of string" if spec["type"] == "object" else spec["type"]
-        assert f"| `{key}` | {shown} | {spec['description']} |" in readme, f"README's input row for {key}"
+        assert f"| `{key}` | {shown} | {spec['description']} |" in manual, (
+            f"docs/component-package.md's input row for {key}"
+        )
     for key, spec in component["properties"].items():
-        assert f"| `{key}` | {spec['description']} |" in readme, f"README's output row for {key}"
+        assert f"| `{key}` | {spec['description']} |" in manual, f"docs/component-package.md's output row for {key}"

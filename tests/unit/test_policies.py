@@ -116,6 +116,7 @@ def test_launcher_policy_is_least_privilege():
         "sqs:DeleteMessage",
         "sqs:ChangeMessageVisibility",
         "sqs:GetQueueAttributes",
+        "sqs:SendMessage",
     }
     assert by_sid["ConsumeCompletions"]["Resource"] == QUEUE
     # Only Rekognition's own actions, which have no resource-level permissions, use "*".
@@ -131,4 +132,4 @@ def test_launcher_policy_adds_kms_only_for_customer_keys():
     assert by_sid["UseBucketKey"]["Resource"] == bucket_key
     assert set(by_sid["UseBucketKey"]["Action"]) == {"kms:GenerateDataKey", "kms:Decrypt"}
     assert by_sid["UseQueueKey"]["Resource"] == queue_key
-    assert by_sid["UseQueueKey"]["Action"] == ["kms:Decrypt"]
+    assert by_sid["UseQueueKey"]["Action"] == ["kms:GenerateDataKey", "kms:Decrypt"], "handing a completion over sends"

@@ -22,8 +22,7 @@ from pulumi_policy import (
 from components.policies import LAUNCHER_REKOGNITION_ACTIONS
 from localaws.deploy import program as pulumi_program
 from policy import rules
-
-from .support import REGION, ROOT, Declared, run_body
+from tests.support.pulumi_mocks import REGION, ROOT, Declared, run_body
 
 KEY = "arn:aws:kms:eu-west-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 BY_NAME = {policy.name: policy for policy in rules.POLICIES}

@@ -9,8 +9,7 @@ import yaml
 
 from components import DEFAULTS, ConfigError
 from components.settings import setting_key as camel
-
-from .support import ACCOUNT_ID, REGION, ROOT, STACK_OUTPUTS
+from tests.support.pulumi_mocks import ACCOUNT_ID, REGION, ROOT, STACK_OUTPUTS
 
 PROJECT_FILE = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
 

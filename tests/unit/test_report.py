@@ -17,10 +17,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from launcher.frames import thumbnails
-from launcher.report import VideoReport, clock, colour, render, write_report
-from launcher.report import video_report as video_report_for
-from launcher.results import write_document
+from launcher.jobs.formats import write_document
+from launcher.report.html import VideoReport, clock, colour, render, write_report
+from launcher.report.html import video_report as video_report_for
+from launcher.report.thumbnails import thumbnails
 from synthetic import make_video
 
 CHROMIUM = shutil.which("chromium")

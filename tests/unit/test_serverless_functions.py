@@ -10,16 +10,15 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from launcher.collector import Collector
-from launcher.errors import LauncherError
-from launcher.rekognition import StartRequest
-from launcher.result_waiter import ResultWaiter
-from launcher.results import write_results
-from launcher.s3video import S3Video
-from launcher.serverless import BACKOFF_BASE_SECONDS, FunctionSettings, process_batch
-from launcher.starter import Starter
-
-from .support import FakeClock
+from launcher.autoprocess_wait import ResultWaiter
+from launcher.functions.collector import Collector
+from launcher.functions.runtime import BACKOFF_BASE_SECONDS, FunctionSettings, process_batch
+from launcher.functions.starter import Starter
+from launcher.jobs.detection import StartRequest
+from launcher.jobs.errors import LauncherError
+from launcher.jobs.formats import write_results
+from launcher.jobs.s3video import S3Video
+from tests.support.pulumi_mocks import FakeClock
 
 SETTINGS = FunctionSettings(
     bucket="videos-bucket",

@@ -90,7 +90,7 @@ class Handler:
         if unknown:
             raise UnsupportedResource(
                 f"{self.type_token}: input(s) {', '.join(unknown)} are not supported by the offline deployer; "
-                "deploy with the Pulumi CLI, or add them to localaws/deploy/handlers.py"
+                "deploy with the Pulumi CLI, or add them to a module under localaws/deploy/handlers/"
             )
 
     def create(self, ctx: Context, name: str, inputs: Inputs) -> tuple[str, Outputs]:

@@ -14,9 +14,9 @@ from tqdm import tqdm
 
 from rekognition_limits import MAX_DURATION_MS, MAX_VIDEO_BYTES
 
-from .errors import BadInput, ExitCode, LauncherError, from_client_error
-from .s3video import S3Video, head_object, is_s3_uri, parse_s3_uri, pin_s3_video
-from .video import UnsupportedVideo, duration_ms
+from .jobs.errors import BadInput, ExitCode, LauncherError, from_client_error
+from .jobs.s3video import S3Video, head_object, is_s3_uri, parse_s3_uri, pin_s3_video
+from .probe import UnsupportedVideo, duration_ms
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client

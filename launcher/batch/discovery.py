@@ -1,7 +1,7 @@
 """What a batch runs on: its VIDEO arguments expanded into videos, and a results name for each.
 
 A file argument is taken as it is (checked later, like any video); a folder gives its ``.mp4`` and
-``.mov`` files (``recursive``: its subfolders' too; hidden files are left out); ``s3://bucket/prefix/``
+``.mov``/``.avi`` files (``recursive``: its subfolders' too; hidden files are left out); ``s3://bucket/prefix/``
 gives every object under the prefix whose name ends in one of those extensions. Every video is named
 by an absolute path or an ``s3://`` URI: its identity in the ledger, so a run resumes whatever the
 current folder.
@@ -19,10 +19,12 @@ from urllib.parse import quote, unquote, urlsplit
 
 from botocore.exceptions import ClientError
 
-from .errors import BadInput, from_client_error
-from .s3video import is_s3_uri, parse_s3_uri
+from rekognition_limits import VIDEO_SUFFIXES, is_video_name
 
-VIDEO_EXTENSIONS = (".mp4", ".mov")
+from ..jobs.errors import BadInput, from_client_error
+from ..jobs.s3video import is_s3_uri, parse_s3_uri
+from ..options import file_name
+
 # Characters left as they are in an s3:// URI built from a listed key (the rest are %-escaped, so
 # that parse_s3_uri reads back the very same key).
 _URI_SAFE = "/:@!$&'()*+,;=-._~"
@@ -39,7 +41,7 @@ def is_batch(videos: Iterable[str]) -> bool:
 
 
 def _is_video_name(name: str) -> bool:
-    return name.lower().endswith(VIDEO_EXTENSIONS) and not name.startswith(".")
+    return is_video_name(name) and not name.startswith(".")
 
 
 def folder_videos(folder: Path, recursive: bool) -> list[str]:
@@ -47,7 +49,7 @@ def folder_videos(folder: Path, recursive: bool) -> list[str]:
     found = sorted(str(path.absolute()) for path in candidates if _is_video_name(path.name) and path.is_file())
     if not found:
         where = "or in its subfolders" if recursive else "(add --recursive to look in its subfolders)"
-        raise BadInput(f"folder {folder} has no {'/'.join(VIDEO_EXTENSIONS)} videos {where}")
+        raise BadInput(f"folder {folder} has no {'/'.join(VIDEO_SUFFIXES)} videos {where}")
     return found
 
 
@@ -67,7 +69,7 @@ def prefix_videos(s3: Any, uri: str) -> list[str]:
     except ClientError as error:
         raise from_client_error(error, f"listing {uri}") from None
     if not found:
-        raise BadInput(f"{uri} holds no {'/'.join(VIDEO_EXTENSIONS)} videos: check the bucket and the prefix")
+        raise BadInput(f"{uri} holds no {'/'.join(VIDEO_SUFFIXES)} videos: check the bucket and the prefix")
     return found
 
 
@@ -86,11 +88,6 @@ def discover(videos: Iterable[str], recursive: bool, s3: Any) -> list[str]:
             expanded = [os.path.abspath(video)]
         found.update(dict.fromkeys(expanded))
     return list(found)
-
-
-def file_name(video: str) -> str:
-    """The video's file name: the last part of its path or of its object key."""
-    return (parse_s3_uri(video).key if is_s3_uri(video) else video).rstrip("/").rsplit("/", 1)[-1]
 
 
 def result_names(videos: list[str], known: Mapping[str, str]) -> Iterator[tuple[str, str]]:

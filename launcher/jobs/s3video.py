@@ -4,8 +4,10 @@ functions use it too."""
 
 from __future__ import annotations
 
+import io
+from collections import OrderedDict
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from botocore.exceptions import ClientError
@@ -73,3 +75,69 @@ def pin_s3_video(s3: S3Client, video: S3Video) -> S3Video:
     if head is None:
         raise BadInput(f"{video.uri} does not exist (or you may not read it)")
     return S3Video(video.bucket, video.key, video.version or head.get("VersionId"))
+
+
+class S3ObjectReader(io.RawIOBase):
+    """A seekable, read-only file over one S3 object version, read in ``block_size`` ranges with a
+    small cache of recent blocks: PyAV reads the index (often at the end of an MP4) and the frames
+    it decodes, and nothing else is fetched."""
+
+    def __init__(self, s3: S3Client, video: S3Video, block_size: int = 1024**2, cached_blocks: int = 16) -> None:
+        super().__init__()
+        self._s3, self._video = s3, video
+        if video.version:
+            head = s3.head_object(Bucket=video.bucket, Key=video.key, VersionId=video.version)
+        else:
+            head = s3.head_object(Bucket=video.bucket, Key=video.key)
+        self.size = int(head["ContentLength"])
+        self._block_size, self._cached_blocks = block_size, cached_blocks
+        self._blocks: OrderedDict[int, bytes] = OrderedDict()
+        self._position = 0
+        self.bytes_fetched = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._position
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self.size}[whence]
+        self._position = max(0, base + offset)
+        return self._position
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        wanted = min(len(view), self.size - self._position)
+        done = 0
+        while done < wanted:
+            number, offset = divmod(self._position, self._block_size)
+            block = self._block(number)
+            chunk = block[offset : offset + wanted - done]
+            if not chunk:
+                break
+            view[done : done + len(chunk)] = chunk
+            done += len(chunk)
+            self._position += len(chunk)
+        return done
+
+    def _block(self, number: int) -> bytes:
+        if number in self._blocks:
+            self._blocks.move_to_end(number)
+            return self._blocks[number]
+        first = number * self._block_size
+        last = min(self.size, first + self._block_size) - 1
+        video, wanted = self._video, f"bytes={first}-{last}"
+        if video.version:
+            response = self._s3.get_object(Bucket=video.bucket, Key=video.key, VersionId=video.version, Range=wanted)
+        else:
+            response = self._s3.get_object(Bucket=video.bucket, Key=video.key, Range=wanted)
+        data = response["Body"].read()
+        self.bytes_fetched += len(data)
+        self._blocks[number] = data
+        if len(self._blocks) > self._cached_blocks:
+            self._blocks.popitem(last=False)
+        return data

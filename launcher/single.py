@@ -9,51 +9,15 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from rekognition_limits import MAX_DURATION_MS
-
+from .autoprocess_wait import ResultWaiter
 from .aws import Clients
-from .discovery import file_name
-from .errors import BadInput, ExitCode, LauncherError
-from .notifications import DEFAULT_GRACE_SECONDS, CompletionWaiter
-from .rekognition import DEFAULT_RETRY_WAIT_SECONDS, FaceDetection, StartRequest, check_parameter
-from .result_waiter import ResultWaiter
-from .results import FORMATS, Summary, write_results
-from .s3video import S3Video, is_s3_uri, parse_s3_uri
-from .source import UPLOAD_PREFIX, check_local_video, pinned_video
-from .stack import StackOutputs
-
-DEFAULT_TIMEOUT_SECONDS = MAX_DURATION_MS / 1000  # as long as Rekognition's longest video
-
-
-@dataclass(frozen=True)
-class LaunchOptions:
-    video: str  # a local path or s3://bucket/key[?versionId=...]
-    outputs: StackOutputs
-    attributes: str = "DEFAULT"
-    job_tag: str | None = None
-    token: str | None = None
-    key: str | None = None
-    out: Path | None = None
-    fmt: str = "json"
-    timeout: float = DEFAULT_TIMEOUT_SECONDS
-    attach: str | None = None
-    grace: float = DEFAULT_GRACE_SECONDS
-    retry_wait: float = DEFAULT_RETRY_WAIT_SECONDS
-    report: bool = False
-
-    @property
-    def is_s3(self) -> bool:
-        return is_s3_uri(self.video)
-
-    def video_name(self) -> str:
-        return file_name(self.video)
-
-    def out_path(self) -> Path:
-        return self.out or Path(f"{self.video_name()}.faces.{self.fmt}")
-
-    def report_path(self) -> Path:
-        """Beside the results file."""
-        return self.out_path().parent / f"{self.video_name()}.faces.html"
+from .jobs.detection import FaceDetection, StartRequest
+from .jobs.errors import ExitCode, LauncherError
+from .jobs.formats import Summary, write_results
+from .jobs.notifications import CompletionWaiter
+from .jobs.s3video import S3Video
+from .options import LaunchOptions, check_launch_options
+from .upload import UPLOAD_PREFIX, pinned_video
 
 
 @dataclass(frozen=True)
@@ -62,51 +26,6 @@ class LaunchResult:
     out: Path
     summary: Summary
     report: Path | None = None
-
-
-def check_job_options(
-    fmt: str, attributes: str, job_tag: str | None, timeout: float, retry_wait: float, grace: float
-) -> None:
-    """The options a single launch and a batch share, refused before a byte is sent."""
-    if fmt not in FORMATS:
-        raise BadInput(f"--format {fmt!r}: choose one of {', '.join(FORMATS)}")
-    if attributes not in ("DEFAULT", "ALL"):
-        raise BadInput(f"--attributes {attributes!r}: choose DEFAULT or ALL")
-    if job_tag is not None:
-        check_parameter("StartFaceDetection", "JobTag", job_tag, "--job-tag")
-    for option, value in (("--timeout", timeout), ("--retry-wait", retry_wait)):
-        if not value > 0:  # also refuses NaN
-            raise BadInput(f"{option} must be a positive number of seconds, got {value:g}")
-    if not grace >= 0:
-        raise BadInput(f"--grace must be zero or more seconds, got {grace:g}")
-
-
-def check_options(options: LaunchOptions) -> None:
-    """Everything that can be refused before a byte is sent."""
-    check_job_options(
-        options.fmt, options.attributes, options.job_tag, options.timeout, options.retry_wait, options.grace
-    )
-    if options.token is not None:
-        check_parameter("StartFaceDetection", "ClientRequestToken", options.token, "--token")
-    if options.attach is not None:
-        check_parameter("GetFaceDetection", "JobId", options.attach, "--attach")
-    if options.outputs.auto_process and (options.attributes != "DEFAULT" or options.job_tag or options.token):
-        raise BadInput(
-            "this stack processes its videos itself (autoProcess), with the default attributes, no job tag and "
-            "the derived token: --attributes ALL, --job-tag and --token apply only to stacks without autoProcess"
-        )
-    if options.is_s3:
-        parse_s3_uri(options.video)
-        if options.key:
-            raise BadInput("--key names where a local video is uploaded; an s3:// video is not uploaded")
-    elif options.attach is None:
-        check_local_video(Path(options.video))
-    out = options.out_path()
-    if not out.parent.is_dir():
-        raise BadInput(f"cannot write {out}: the folder {out.parent} does not exist")
-    for path in (out, options.report_path()) if options.report else (out,):
-        if path.is_dir():
-            raise BadInput(f"cannot write {path}: it is a folder")
 
 
 class Launch:
@@ -119,7 +38,7 @@ class Launch:
 
     def run(self) -> LaunchResult:
         options = self.options
-        check_options(options)
+        check_launch_options(options)
         deadline = time.monotonic() + options.timeout
         clients = Clients(options.outputs.region)
         jobs = FaceDetection(clients("rekognition"))
@@ -154,7 +73,7 @@ class Launch:
         return LaunchResult(job_id, out, summary, report)
 
     def _write_report(self, clients: Clients, results: Path, summary: Summary) -> Path:
-        from .report import video_report, write_report  # Pillow and the frame grabbing: only for --report
+        from .report.html import video_report, write_report  # Pillow and the frame grabbing: only for --report
 
         options = self.options
         video = video_report(options.video_name(), options.video, summary, results, lambda: clients("s3"))

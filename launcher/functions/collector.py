@@ -16,13 +16,13 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from .errors import LauncherError
-from .notifications import parse_completion
-from .rekognition import FaceDetection
-from .result_objects import CONTENT_TYPE, ResultKeys, failed_job_document, result_metadata
-from .results import write_results
-from .s3video import S3Video
-from .serverless import FunctionSettings, RetryLater, batch_handler, put_json
+from ..jobs.detection import FaceDetection
+from ..jobs.errors import LauncherError
+from ..jobs.formats import write_results
+from ..jobs.notifications import parse_completion
+from ..jobs.result_objects import CONTENT_TYPE, ResultKeys, failed_job_document, result_metadata
+from ..jobs.s3video import S3Video
+from .runtime import FunctionSettings, RetryLater, batch_handler, put_json
 
 log = logging.getLogger(__name__)
 log.setLevel(logging.INFO)  # one line per video in the function's log (the runtime's root logger says WARNING)
@@ -72,4 +72,4 @@ class Collector:
         log.info("job %s on %s: %s", completion.job_id, video.uri, summary.describe())
 
 
-handler = batch_handler(Collector)  # the Lambda entry point: launcher.collector.handler
+handler = batch_handler(Collector)  # the Lambda entry point: launcher.functions.collector.handler

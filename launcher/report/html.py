@@ -9,12 +9,11 @@ Readable on a phone (everything wraps and scales) and on a desktop.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import tempfile
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from html import escape
 from itertools import pairwise
@@ -23,12 +22,10 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .appearances import Appearance
-from .aws import Clients
-from .batch import BATCH_LOG
-from .frames import S3ObjectReader, Thumbnail, UnreadableVideo, thumbnails
-from .results import Summary, read_summary
-from .source import S3Video
+from ..jobs.appearances import Appearance
+from ..jobs.formats import Summary, read_summary
+from ..jobs.s3video import S3ObjectReader, S3Video
+from .thumbnails import Thumbnail, UnreadableVideo, thumbnails
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -114,18 +111,16 @@ def video_report(
     return VideoReport(name, source, summary, pictures, results, note)
 
 
-def batch_report(out_dir: Path, fmt: str, region: str) -> Path:
+def batch_report(ended: Iterable[Mapping[str, Any]], out_dir: Path, fmt: str, s3: Callable[[], S3Client]) -> Path:
     """``DIR/index.html`` for a batch: a section for each video whose results are in ``DIR`` (those
-    of this run and those it skipped as already done), read back from ``DIR/batch.jsonl``."""
-    clients = Clients(region)
+    of this run and those it skipped as already done), from the batch log's lines (``ended``)."""
     videos = []
-    for line in (out_dir / BATCH_LOG).read_text().splitlines():
-        ended = json.loads(line)
-        results = Path(ended["results"]) if ended.get("results") else None
+    for line in ended:
+        results = Path(line["results"]) if line.get("results") else None
         if results is None or not results.is_file():
             continue
         name = results.name.removesuffix(f".faces.{fmt}")
-        videos.append(video_report(name, ended["video"], read_summary(results, fmt), results, lambda: clients("s3")))
+        videos.append(video_report(name, line["video"], read_summary(results, fmt), results, s3))
     return write_report(videos, out_dir / "index.html", f"Faces in {len(videos)} video(s)")
 
 

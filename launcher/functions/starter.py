@@ -19,16 +19,17 @@ import logging
 import time
 from typing import Any
 
-from .errors import BadInput, ExitCode, LauncherError
-from .rekognition import FaceDetection, StartRequest
-from .result_objects import ResultKeys, not_started_document, result_metadata
-from .s3video import S3Video, pin_s3_video
-from .serverless import FunctionSettings, RetryLater, batch_handler, put_json, video_of_record
+from rekognition_limits import is_video_name
+
+from ..jobs.detection import FaceDetection, StartRequest
+from ..jobs.errors import BadInput, ExitCode, LauncherError
+from ..jobs.result_objects import ResultKeys, not_started_document, result_metadata
+from ..jobs.s3video import S3Video, pin_s3_video
+from .runtime import FunctionSettings, RetryLater, batch_handler, put_json, video_of_record
 
 log = logging.getLogger(__name__)
 log.setLevel(logging.INFO)  # one line per video in the function's log (the runtime's root logger says WARNING)
 
-VIDEO_SUFFIXES = (".mp4", ".mov", ".avi")  # what Rekognition Video reads; S3's filter matches case-sensitively
 # The service's answer will not change on a retry: write an error result instead.
 PERMANENT = {
     ExitCode.INVALID_S3_OBJECT,
@@ -53,7 +54,7 @@ class Starter:
                 self.start(video_of_record(s3_record))
 
     def wanted(self, video: S3Video) -> bool:
-        return video.key.startswith(self.settings.incoming_prefix) and video.key.lower().endswith(VIDEO_SUFFIXES)
+        return video.key.startswith(self.settings.incoming_prefix) and is_video_name(video.key)
 
     def start(self, video: S3Video) -> None:
         if not self.wanted(video):
@@ -88,4 +89,4 @@ class Starter:
         )
 
 
-handler = batch_handler(Starter)  # the Lambda entry point: launcher.starter.handler
+handler = batch_handler(Starter)  # the Lambda entry point: launcher.functions.starter.handler

@@ -1,7 +1,7 @@
 """Writing a job's faces: streamed page by page (memory does not grow with the result), into a
 temporary file beside the target that is renamed over it only when complete.
 
-Each face is grouped into an appearance as it streams by (``launcher.appearances``): a face entry
+Each face is grouped into an appearance as it streams by (``launcher.jobs.appearances``): a face entry
 gets its ``AppearanceIndex`` beside ``Timestamp`` and ``Face`` (a key GetFaceDetection readers do not
 know, so they ignore it), and the JSON document ends with ``Appearances``. What is kept in memory is
 a few numbers per face for the appearances' boxes over time.

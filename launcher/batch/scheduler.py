@@ -38,14 +38,11 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError
 from tqdm import tqdm
 
-from rekognition_limits import MAX_OPEN_JOBS
-
-from .aws import Clients
-from .discovery import discover, result_names
-from .errors import BadInput, ExitCode, LauncherError
-from .ledger import ERROR, FAILED, SKIPPED, SUCCEEDED, Entry, Ledger
-from .notifications import (
-    DEFAULT_GRACE_SECONDS,
+from ..aws import Clients
+from ..jobs.detection import RETRY_LATER, FaceDetection, StartRequest
+from ..jobs.errors import BadInput, ExitCode, LauncherError
+from ..jobs.formats import Summary, write_results
+from ..jobs.notifications import (
     FINAL_STATUSES,
     SHARED_STATUS_SECONDS,
     SQS_MAX_WAIT_SECONDS,
@@ -54,17 +51,15 @@ from .notifications import (
     receive_completions,
     status_check_times,
 )
-from .rekognition import DEFAULT_RETRY_WAIT_SECONDS, RETRY_LATER, FaceDetection, StartRequest
-from .results import Summary, write_results
-from .run import DEFAULT_TIMEOUT_SECONDS, check_job_options
-from .s3video import S3Video, is_s3_uri
-from .source import check_local_video, pinned_video
-from .stack import StackOutputs
+from ..jobs.s3video import S3Video, is_s3_uri
+from ..options import BatchOptions, check_batch_options
+from ..upload import check_local_video, pinned_video
+from .discovery import discover, result_names
+from .ledger import ERROR, FAILED, SKIPPED, SUCCEEDED, Entry, Ledger
+from .log import BATCH_LOG
 
 log = logging.getLogger(__name__)
 
-DEFAULT_OUT_DIR = Path("faces-results")
-BATCH_LOG = "batch.jsonl"
 STATUS_CALLS_PER_SECOND = 2.0  # the bound on the fallback's GetFaceDetection calls
 MAX_RETRY_WAIT_SECONDS = 60.0
 PREPARE_WORKERS = 2  # hashing and uploading run ahead of the starts
@@ -73,35 +68,6 @@ START_WORKERS = 4  # starts in flight at once: a freed slot does not wait for an
 CONSUMER_ERROR_PAUSE_SECONDS = 5.0
 SETTLE_SECONDS = 10.0  # at the end, the longest wait for the consumer to delete the last completions
 ONE_ATTEMPT = Config(retries={"mode": "standard", "max_attempts": 1})
-
-
-@dataclass(frozen=True)
-class BatchOptions:
-    videos: list[str]  # files, folders, s3://bucket/key URIs and s3://bucket/prefix/ prefixes
-    outputs: StackOutputs
-    out_dir: Path = DEFAULT_OUT_DIR
-    recursive: bool = False
-    max_jobs: int = MAX_OPEN_JOBS  # the service's default quota
-    attributes: str = "DEFAULT"
-    job_tag: str | None = None
-    fmt: str = "json"
-    timeout: float = DEFAULT_TIMEOUT_SECONDS
-    grace: float = DEFAULT_GRACE_SECONDS
-    retry_wait: float = DEFAULT_RETRY_WAIT_SECONDS
-
-
-def check_batch_options(options: BatchOptions) -> None:
-    """What can be refused before a byte is sent (the videos themselves are checked one by one)."""
-    if options.max_jobs < 1:
-        raise BadInput(f"--max-jobs must be at least 1, got {options.max_jobs}")
-    if options.outputs.auto_process:
-        raise BadInput(
-            "this stack processes its videos itself (autoProcess: its collector owns the queue): copy the "
-            f"videos under s3://{options.outputs.bucket_name}/{options.outputs.incoming_prefix} instead of a batch"
-        )
-    check_job_options(
-        options.fmt, options.attributes, options.job_tag, options.timeout, options.retry_wait, options.grace
-    )
 
 
 def prepare_out_dir(folder: Path) -> None:

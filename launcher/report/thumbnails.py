@@ -10,20 +10,18 @@ from __future__ import annotations
 
 import base64
 import io
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import av
 from PIL import Image
 
-from .appearances import Box
-from .source import S3Video
+from ..jobs.appearances import Box
 
 if TYPE_CHECKING:
-    from mypy_boto3_s3 import S3Client
+    pass
 
 SEEK_AFTER_MS = 2000  # a wanted frame further ahead than this is reached by seeking, not decoding on
 THUMBNAIL_HEIGHT = 160  # pixels
@@ -35,72 +33,6 @@ VideoSource = Path | BinaryIO | io.RawIOBase  # a local file, or a file-like obj
 
 class UnreadableVideo(Exception):
     """The frames could not be read; the message says why."""
-
-
-class S3ObjectReader(io.RawIOBase):
-    """A seekable, read-only file over one S3 object version, read in ``block_size`` ranges with a
-    small cache of recent blocks: PyAV reads the index (often at the end of an MP4) and the frames
-    it decodes, and nothing else is fetched."""
-
-    def __init__(self, s3: S3Client, video: S3Video, block_size: int = 1024**2, cached_blocks: int = 16) -> None:
-        super().__init__()
-        self._s3, self._video = s3, video
-        if video.version:
-            head = s3.head_object(Bucket=video.bucket, Key=video.key, VersionId=video.version)
-        else:
-            head = s3.head_object(Bucket=video.bucket, Key=video.key)
-        self.size = int(head["ContentLength"])
-        self._block_size, self._cached_blocks = block_size, cached_blocks
-        self._blocks: OrderedDict[int, bytes] = OrderedDict()
-        self._position = 0
-        self.bytes_fetched = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._position
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._position, io.SEEK_END: self.size}[whence]
-        self._position = max(0, base + offset)
-        return self._position
-
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
-        wanted = min(len(view), self.size - self._position)
-        done = 0
-        while done < wanted:
-            number, offset = divmod(self._position, self._block_size)
-            block = self._block(number)
-            chunk = block[offset : offset + wanted - done]
-            if not chunk:
-                break
-            view[done : done + len(chunk)] = chunk
-            done += len(chunk)
-            self._position += len(chunk)
-        return done
-
-    def _block(self, number: int) -> bytes:
-        if number in self._blocks:
-            self._blocks.move_to_end(number)
-            return self._blocks[number]
-        first = number * self._block_size
-        last = min(self.size, first + self._block_size) - 1
-        video, wanted = self._video, f"bytes={first}-{last}"
-        if video.version:
-            response = self._s3.get_object(Bucket=video.bucket, Key=video.key, VersionId=video.version, Range=wanted)
-        else:
-            response = self._s3.get_object(Bucket=video.bucket, Key=video.key, Range=wanted)
-        data = response["Body"].read()
-        self.bytes_fetched += len(data)
-        self._blocks[number] = data
-        if len(self._blocks) > self._cached_blocks:
-            self._blocks.popitem(last=False)
-        return data
 
 
 def frames_at(video: VideoSource, timestamps: Iterable[int]) -> Iterator[tuple[int, av.VideoFrame]]:

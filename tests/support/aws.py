@@ -16,6 +16,7 @@ from components import policies
 from localaws.defaults import DEFAULT_REGION
 from localaws.vision.face import DetectedFace
 
+ROOT = Path(__file__).resolve().parents[2]
 REGION = DEFAULT_REGION
 
 
@@ -109,3 +110,16 @@ class GateDetector:
     def detect(self, rgb: Any) -> list[DetectedFace]:
         self.gate.wait(timeout=30)
         return []
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text())
+
+
+def drain(aws, queue_url: str) -> list[dict]:
+    sqs, messages = aws("sqs"), []
+    while batch := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages"):
+        for message in batch:
+            messages.append(message)
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return messages

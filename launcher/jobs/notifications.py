@@ -1,22 +1,30 @@
 """Waiting for a job's completion on the stack's SQS queue.
 
-Long polls (20 s waits) return the moment a message arrives. The queue may be shared: a message for
-this job is deleted; another job's message is made visible again at once for its owner; a message
-that is not a Rekognition completion is logged and left alone, so that after maxReceiveCount
-receives SQS moves it to the dead-letter queue. Both the SNS envelope and raw delivery are read.
-After giving messages back, the launcher pauses a moment before its next receive, so that their
-owners, not this launcher again, receive them (and a message nobody owns reaches the dead-letter
-queue after a few seconds rather than in a hot loop).
+Long polls (20 s waits) return the moment a message arrives. Both the SNS envelope and raw delivery
+are read. A message for this job is deleted. A message that is not a Rekognition completion is
+logged and left alone, so that after maxReceiveCount receives SQS moves it to the dead-letter queue.
+
+The queue may be shared by several launchers and batches (docs/launcher.md, "A shared queue").
+Every receive counts towards maxReceiveCount, so a completion that went round the other consumers
+would reach the dead-letter queue although its owner was still waiting. So another job's completion
+is handed over without using up its receives: for ``HANDOVER_SECONDS`` after SQS first queued it,
+the consumer that received it sends an identical copy (its receive count starts at zero; the
+``FirstQueued`` attribute keeps the first time) and deletes the one it holds. After that window its
+owner is taken to be gone: the message is made visible again as it is, and after maxReceiveCount
+receives it reaches the dead-letter queue, where an alarm means something. After handing messages
+over, the launcher pauses a moment before its next receive, so that their owners, not this launcher
+again, receive them.
 
 A notification can fail to come: the token returned a job that had already ended (the service
-publishes no second notification), another launcher consumed it, or the channel is broken. So the
-job's status is checked at once, then again after a grace period without notification, and then
-with backoff, until the job ends or the deadline passes.
+publishes no second notification), another launcher holds it, or the channel is broken. So the job's
+status is checked at once, then again after a grace period without notification, and then with
+backoff, until the job ends or the deadline passes.
 
-A shared queue is recognised the first time another job's completion is received: from then on
-the job's status is also read every ``SHARED_STATUS_SECONDS``, since other launchers receive this
-job's message too, and after the queue's maxReceiveCount hand-overs it goes to the dead-letter
-queue. So a launcher among many finishes within seconds of its job's end, not after the grace period.
+A shared queue is recognised the first time another job's completion is received: from then on the
+job's status is also read every ``SHARED_STATUS_SECONDS``, so a launcher among many finishes within
+seconds of its job's end. A launcher that learnt the end from the status, not from its message, then
+receives for at most ``CLEANUP_SECONDS`` more to delete its own message, which the others are
+handing round; so no finished job's completion is left to reach the dead-letter queue.
 """
 
 from __future__ import annotations
@@ -25,7 +33,7 @@ import json
 import logging
 import math
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -35,6 +43,7 @@ from .errors import ExitCode, LauncherError, from_client_error
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
+    from mypy_boto3_sqs.type_defs import MessageTypeDef
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +53,9 @@ MAX_STATUS_INTERVAL_SECONDS = 60.0
 YIELD_SECONDS = 1.0  # the pause after giving other messages back
 SHARED_STATUS_SECONDS = 2.0  # on a shared queue, the status is also read this often (0.5 calls/s)
 FINAL_STATUSES = ("SUCCEEDED", "FAILED", "ERROR")
+HANDOVER_SECONDS = 30.0  # how long after SQS first queued a completion other consumers hand it over intact
+CLEANUP_SECONDS = 10.0  # after the status said the job ended, the longest search for its own message
+FIRST_QUEUED = "FirstQueued"  # message attribute of a handed-over copy: when SQS first queued the completion
 
 
 @dataclass(frozen=True)
@@ -103,6 +115,7 @@ class CompletionWaiter:
         grace_seconds: float = DEFAULT_GRACE_SECONDS,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._sqs = sqs
         self._queue_url = queue_url
@@ -110,6 +123,24 @@ class CompletionWaiter:
         self._grace = grace_seconds
         self._clock = clock
         self._sleep = sleep
+        self._wall_clock = wall_clock
+
+    def _receive(self, wait_seconds: int, job_id: str) -> Received:
+        return receive_completions(
+            self._sqs, self._queue_url, wait_seconds, job_id.__eq__, now_ms=lambda: self._wall_clock() * 1000
+        )
+
+    def _delete_own_message(self, job_id: str) -> None:
+        """On a shared queue, after the status said the job ended: find this job's completion, which
+        the other consumers are handing round, and delete it (at most ``CLEANUP_SECONDS``)."""
+        until = self._clock() + CLEANUP_SECONDS
+        while self._clock() < until:
+            received = self._receive(1, job_id)
+            if received.mine:
+                return
+            if received.gave_back:
+                self._sleep(min(0.2, max(0.0, until - self._clock())))
+        log.info("job %s's completion was not seen in %g s; other consumers hand it on", job_id, CLEANUP_SECONDS)
 
     def wait(self, job_id: str, deadline: float, on_tick: Callable[[], object] = lambda: None) -> str:
         """Block until the job ends; return its final status (SUCCEEDED, FAILED or ERROR). ``deadline``
@@ -123,6 +154,8 @@ class CompletionWaiter:
             if now >= next_status_check:
                 status = self._job_status(job_id)
                 if status in FINAL_STATUSES:
+                    if shared:
+                        self._delete_own_message(job_id)
                     return status
                 while next_status_check <= now:
                     next_status_check = next(status_checks)
@@ -131,7 +164,7 @@ class CompletionWaiter:
             if now >= deadline:
                 raise Timeout(job_id, deadline - started)
             wait = min(SQS_MAX_WAIT_SECONDS, deadline - now, next_status_check - now)
-            received = receive_completions(self._sqs, self._queue_url, max(0, math.ceil(wait)), job_id.__eq__)
+            received = self._receive(max(0, math.ceil(wait)), job_id)
             on_tick()
             if received.mine:
                 return received.mine[0].status
@@ -153,21 +186,56 @@ class Received:
     gave_back: bool
 
 
+def first_queued_ms(message: MessageTypeDef) -> int | None:
+    """When SQS first queued this completion: a handed-over copy's ``FirstQueued`` attribute, else the
+    message's own ``SentTimestamp`` (epoch milliseconds)."""
+    carried = message.get("MessageAttributes", {}).get(FIRST_QUEUED)
+    sent = carried.get("StringValue") if carried else None
+    sent = sent or message.get("Attributes", {}).get("SentTimestamp")
+    try:
+        return int(sent) if sent is not None else None
+    except ValueError:
+        return None
+
+
+def hand_over(sqs: SQSClient, queue_url: str, message: MessageTypeDef, now_ms: float) -> bool:
+    """Pass another job's completion on without using up its receives: within ``HANDOVER_SECONDS`` of
+    its first queuing, an identical copy is sent and the received one deleted (True). Past that, or if
+    the copy cannot be sent, it is made visible again as it is (False: its receives count)."""
+    first = first_queued_ms(message)
+    if first is not None and now_ms - first < HANDOVER_SECONDS * 1000:
+        attributes: Mapping[str, object] = {FIRST_QUEUED: {"DataType": "Number", "StringValue": str(first)}}
+        try:
+            sqs.send_message(QueueUrl=queue_url, MessageBody=message["Body"], MessageAttributes=attributes)  # type: ignore[arg-type]
+        except ClientError as error:
+            log.warning("could not hand message %s over intact (%s); giving it back", message.get("MessageId"), error)
+        else:
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+            return True
+    sqs.change_message_visibility(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+    return False
+
+
 def receive_completions(
     sqs: SQSClient,
     queue_url: str,
     wait_seconds: int,
     is_mine: Callable[[str], bool],
     on_mine: Callable[[Completion], object] = lambda _: None,
+    now_ms: Callable[[], float] = lambda: time.time() * 1000,
 ) -> Received:
     """Receive up to 10 messages and settle each: a completion of a job ``is_mine`` accepts is handed
-    to ``on_mine`` (at once: the delete is one more round trip), then deleted; another job's is made
-    visible again at once for its owner; anything else is logged and left to reach the dead-letter
+    to ``on_mine`` (at once: the delete is one more round trip), then deleted; another job's is handed
+    over to its owner (``hand_over``); anything else is logged and left to reach the dead-letter
     queue."""
     try:
-        messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_seconds).get(
-            "Messages", []
-        )
+        messages = sqs.receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=wait_seconds,
+            AttributeNames=["SentTimestamp"],
+            MessageAttributeNames=[FIRST_QUEUED],
+        ).get("Messages", [])
     except ClientError as error:
         raise from_client_error(error, f"receiving from {queue_url}") from None
     mine, others, gave_back = [], 0, False
@@ -185,12 +253,10 @@ def receive_completions(
                 on_mine(completion)
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
                 mine.append(completion)
-            else:  # another job's: give it straight back to its owner
+            else:  # another job's: pass it on to its owner
                 others += 1
                 gave_back = True
-                sqs.change_message_visibility(
-                    QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
-                )
+                hand_over(sqs, queue_url, message, now_ms())
         except ClientError as error:
             log.warning("could not settle message %s: %s", message.get("MessageId"), error)
     return Received(mine, others, gave_back)

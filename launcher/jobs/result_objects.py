@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .results import HEADER_MEMBERS
+from .formats import HEADER_MEMBERS
 from .s3video import S3Video
 
 FACES_SUFFIX = ".faces.json"

@@ -18,10 +18,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from .errors import ExitCode, LauncherError, from_client_error
-from .notifications import FINAL_STATUSES, Timeout
-from .result_objects import JOB_ID_METADATA, ResultKeys
-from .s3video import S3Video, head_object
+from .jobs.errors import ExitCode, LauncherError, from_client_error
+from .jobs.notifications import FINAL_STATUSES, Timeout
+from .jobs.result_objects import JOB_ID_METADATA, ResultKeys
+from .jobs.s3video import S3Video, head_object
 
 FIRST_POLL_SECONDS = 0.5
 MAX_POLL_SECONDS = 5.0

@@ -19,8 +19,8 @@ from urllib.parse import unquote_plus
 import boto3
 from botocore.config import Config
 
-from .result_objects import CONTENT_TYPE
-from .s3video import S3Video
+from ..jobs.result_objects import CONTENT_TYPE
+from ..jobs.s3video import S3Video
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""The batch form: discovery of videos, the ledger, and the scheduler that keeps the quota full."""

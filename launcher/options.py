@@ -1,0 +1,129 @@
+"""The launcher's options and every default in one place, and the checks that refuse bad ones before
+a byte is sent. ``JobOptions`` is what a single launch (``LaunchOptions``) and a batch
+(``BatchOptions``) share."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from rekognition_limits import MAX_DURATION_MS, MAX_OPEN_JOBS
+
+from .jobs.detection import DEFAULT_RETRY_WAIT_SECONDS, check_parameter
+from .jobs.errors import BadInput
+from .jobs.formats import FORMATS
+from .jobs.notifications import DEFAULT_GRACE_SECONDS
+from .jobs.s3video import is_s3_uri, parse_s3_uri
+from .stack import StackOutputs
+from .upload import check_local_video
+
+DEFAULT_TIMEOUT_SECONDS = MAX_DURATION_MS / 1000  # as long as Rekognition's longest video
+DEFAULT_OUT_DIR = Path("faces-results")
+__all__ = ["DEFAULT_GRACE_SECONDS", "DEFAULT_RETRY_WAIT_SECONDS", "MAX_OPEN_JOBS"]  # defaults the CLI shows
+
+
+def file_name(video: str) -> str:
+    """The video's file name: the last part of its path or of its object key."""
+    return (parse_s3_uri(video).key if is_s3_uri(video) else video).rstrip("/").rsplit("/", 1)[-1]
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobOptions:
+    """What a single launch and a batch share: the stack, what each job asks for, and how long to wait."""
+
+    outputs: StackOutputs
+    attributes: str = "DEFAULT"
+    job_tag: str | None = None
+    fmt: str = "json"
+    timeout: float = DEFAULT_TIMEOUT_SECONDS
+    grace: float = DEFAULT_GRACE_SECONDS
+    retry_wait: float = DEFAULT_RETRY_WAIT_SECONDS
+
+
+@dataclass(frozen=True, kw_only=True)
+class LaunchOptions(JobOptions):
+    """One video: a local file or an S3 object, and where its results go."""
+
+    video: str  # a local path or s3://bucket/key[?versionId=...]
+    token: str | None = None
+    key: str | None = None
+    out: Path | None = None
+    attach: str | None = None
+    report: bool = False
+
+    @property
+    def is_s3(self) -> bool:
+        return is_s3_uri(self.video)
+
+    def video_name(self) -> str:
+        return file_name(self.video)
+
+    def out_path(self) -> Path:
+        return self.out or Path(f"{self.video_name()}.faces.{self.fmt}")
+
+    def report_path(self) -> Path:
+        """Beside the results file."""
+        return self.out_path().parent / f"{self.video_name()}.faces.html"
+
+
+@dataclass(frozen=True, kw_only=True)
+class BatchOptions(JobOptions):
+    """Many videos into one folder, never more than ``max_jobs`` jobs open."""
+
+    videos: list[str]  # files, folders, s3://bucket/key URIs and s3://bucket/prefix/ prefixes
+    out_dir: Path = DEFAULT_OUT_DIR
+    recursive: bool = False
+    max_jobs: int = MAX_OPEN_JOBS  # the service's default quota
+
+
+def check_job_options(options: JobOptions) -> None:
+    """The options a single launch and a batch share, refused before a byte is sent."""
+    if options.fmt not in FORMATS:
+        raise BadInput(f"--format {options.fmt!r}: choose one of {', '.join(FORMATS)}")
+    if options.attributes not in ("DEFAULT", "ALL"):
+        raise BadInput(f"--attributes {options.attributes!r}: choose DEFAULT or ALL")
+    if options.job_tag is not None:
+        check_parameter("StartFaceDetection", "JobTag", options.job_tag, "--job-tag")
+    for option, value in (("--timeout", options.timeout), ("--retry-wait", options.retry_wait)):
+        if not value > 0:  # also refuses NaN
+            raise BadInput(f"{option} must be a positive number of seconds, got {value:g}")
+    if not options.grace >= 0:
+        raise BadInput(f"--grace must be zero or more seconds, got {options.grace:g}")
+
+
+def check_launch_options(options: LaunchOptions) -> None:
+    """Everything that can be refused before a byte is sent."""
+    check_job_options(options)
+    if options.token is not None:
+        check_parameter("StartFaceDetection", "ClientRequestToken", options.token, "--token")
+    if options.attach is not None:
+        check_parameter("GetFaceDetection", "JobId", options.attach, "--attach")
+    if options.outputs.auto_process and (options.attributes != "DEFAULT" or options.job_tag or options.token):
+        raise BadInput(
+            "this stack processes its videos itself (autoProcess), with the default attributes, no job tag and "
+            "the derived token: --attributes ALL, --job-tag and --token apply only to stacks without autoProcess"
+        )
+    if options.is_s3:
+        parse_s3_uri(options.video)
+        if options.key:
+            raise BadInput("--key names where a local video is uploaded; an s3:// video is not uploaded")
+    elif options.attach is None:
+        check_local_video(Path(options.video))
+    out = options.out_path()
+    if not out.parent.is_dir():
+        raise BadInput(f"cannot write {out}: the folder {out.parent} does not exist")
+    for path in (out, options.report_path()) if options.report else (out,):
+        if path.is_dir():
+            raise BadInput(f"cannot write {path}: it is a folder")
+
+
+def check_batch_options(options: BatchOptions) -> None:
+    """What can be refused before a byte is sent (the videos themselves are checked one by one)."""
+    if options.max_jobs < 1:
+        raise BadInput(f"--max-jobs must be at least 1, got {options.max_jobs}")
+    if options.outputs.auto_process:
+        raise BadInput(
+            "this stack processes its videos itself (autoProcess: its collector owns the queue): copy the "
+            f"videos under s3://{options.outputs.bucket_name}/{options.outputs.incoming_prefix} instead of a batch"
+        )
+    check_job_options(options)

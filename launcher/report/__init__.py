@@ -1,0 +1,1 @@
+"""The HTML report and the face thumbnails it shows."""
