@@ -32,6 +32,9 @@ def read_args(config: pulumi.Config) -> FaceDetectionPipelineArgs:
         incoming_prefix=config.get("incomingPrefix"),
         results_prefix=config.get("resultsPrefix"),
         intake_max_receive_count=config.get_int("intakeMaxReceiveCount"),
+        alarms=config.get_bool("alarms"),
+        alarm_topic_arn=config.get("alarmTopicArn"),
+        alarm_email=config.get("alarmEmail"),
     )
 
 
@@ -49,6 +52,9 @@ pulumi.export("deadLetterQueueUrl", pipeline.dead_letter_queue_url)
 pulumi.export("deadLetterQueueArn", pipeline.dead_letter_queue_arn)
 pulumi.export("launcherPolicyArn", pipeline.launcher_policy_arn)
 pulumi.export("region", pipeline.region)
+if config.get_bool("alarms") is not False:  # on by default
+    pulumi.export("alarmTopicArn", pipeline.alarm_topic_arn)
+    pulumi.export("dashboardName", pipeline.dashboard_name)
 if config.get_bool("autoProcess"):  # only then: the stack without it is exactly as before
     pulumi.export("incomingPrefix", pipeline.incoming_prefix)
     pulumi.export("resultsPrefix", pipeline.results_prefix)

@@ -13,8 +13,18 @@
    with the face's known box at each timestamp); reported: appearances found vs true, true
    appearances found as exactly one appearance, identity purity (share of an appearance's detections
    that belong to its face), and the error of start and end timestamps.
+3. Cut detector cost: ``launcher.people.shots.detect_cuts`` on 60 s of 1920x1080 H.264, per minute of
+   video, beside decoding alone; and whether it finds the cuts.
+4. Cuts and people on photographs of real people (``--photos DIR``, one folder per person; see
+   bench/README.md): slideshows with hard cuts, the same person in several photographs, people
+   re-entering, faces crossing, a dissolve between two people, through the emulator, the cut detector
+   and ``--people``'s pipeline, all videos of a set as one batch. Reported per set (a tuning set, where
+   the thresholds are swept, and a held-out set): appearances found vs true, appearances spanning two
+   people (identity swaps; with the cut rule alone too), people found vs true, and the pairwise
+   precision and recall of "same person" over the set's appearances.
 
-    .venv/bin/python bench/appearances.py [--skip-accuracy] [--skip-speed]
+    .venv/bin/python bench/appearances.py [--skip-accuracy] [--skip-speed] [--skip-cut-cost]
+        [--skip-people] [--photos DIR]
 """
 
 from __future__ import annotations
@@ -426,15 +436,555 @@ def _print_score(name: str, result: Score, notes: str) -> None:
     )
 
 
+# -- 3. cuts and people, on slideshows of photographs of real people --------------------------------
+#
+# Photographs: a folder with one subfolder per person (``--photos DIR``, e.g. DIR/obama/obama.jpg),
+# plus scikit-image's astronaut (in the package, public domain). The photographs are not in the
+# repository (see bench/README.md for where the measured set came from and their licences).
+
+TUNING: dict[str, tuple[str, ...]] = {  # person: photographs (file names in DIR/person/; "astronaut" is scikit-image's)
+    "obama": ("obama.jpg", "obama2.jpg"),
+    "biden": ("biden.jpg", "biden2.jpg"),
+    "alex_lacamoire": ("alex-lacamoire.png", "img1.jpg"),
+    "astronaut": ("astronaut", "astronaut"),
+}
+HELD_OUT: dict[str, tuple[str, ...]] = {
+    "kit_harington": ("john1.jpeg", "john2.jpeg", "johnsnow_test1.jpg"),
+    "rose_leslie": ("img1.jpg", "img2.jpg"),
+    "obama": ("obama1.jpg", "obama3.jpg"),
+    "lin_manuel_miranda": ("lin-manuel-miranda.png", "lin-manuel-miranda.png"),
+    "alex_lacamoire": ("alex_lacamoire1.jpg", "alex_lacamoire1.jpg"),
+}
+SHOW_SIZE = (640, 360)
+SHOW_FPS = 25
+FADE_SECONDS = 0.4
+
+
+@dataclass(frozen=True)
+class Tile:
+    """A head cut from a photograph, ``height`` pixels high, its top-left corner following ``path``
+    (seconds from the slide's start, x, y); drawn in order (later tiles in front)."""
+
+    person: str
+    photo: int  # which of the person's photographs
+    path: tuple[tuple[float, float, float], ...]
+    height: int = 200
+    mirrored: bool = False
+    shown: tuple[float, float] | None = None  # (from, to) seconds, fading in and out over FADE_SECONDS
+
+    def alpha(self, seconds: float) -> float:
+        if self.shown is None:
+            return 1.0
+        start, end = self.shown
+        return max(0.0, min(1.0, (seconds - start) / FADE_SECONDS, (end - seconds) / FADE_SECONDS))
+
+    def position(self, seconds: float) -> tuple[float, float]:
+        keys = self.path
+        if seconds <= keys[0][0]:
+            return keys[0][1], keys[0][2]
+        for (t0, x0, y0), (t1, x1, y1) in itertools.pairwise(keys):
+            if seconds <= t1:
+                share = (seconds - t0) / (t1 - t0)
+                return x0 + (x1 - x0) * share, y0 + (y1 - y0) * share
+        return keys[-1][1], keys[-1][2]
+
+
+@dataclass(frozen=True)
+class Slide:
+    seconds: float
+    tiles: tuple[Tile, ...]
+    hue: int  # the background's colour: every slide has its own
+
+
+@dataclass(frozen=True)
+class Show:
+    name: str
+    slides: tuple[Slide, ...]
+
+    @property
+    def seconds(self) -> float:
+        return sum(slide.seconds for slide in self.slides)
+
+    def cuts_ms(self) -> list[int]:
+        return [round(1000 * sum(s.seconds for s in self.slides[:i])) for i in range(1, len(self.slides))]
+
+    def at(self, seconds: float) -> tuple[Slide, float]:
+        start = 0.0
+        for slide in self.slides:
+            if seconds < start + slide.seconds:
+                return slide, seconds - start
+            start += slide.seconds
+        return self.slides[-1], self.slides[-1].seconds
+
+
+class Heads:
+    """Each person's photographs as head tiles, with the face box inside the tile (dlib's HOG
+    detector on the photograph finds the face once)."""
+
+    def __init__(self, folder: Path | None, people: dict[str, tuple[str, ...]]) -> None:
+        import dlib
+        from PIL import Image
+        from skimage import data
+
+        detector = dlib.get_frontal_face_detector()
+        self._heads: dict[tuple[str, int], tuple[np.ndarray, tuple[float, float, float, float]]] = {}
+        for person, names in people.items():
+            for number, name in enumerate(names):
+                if name == "astronaut":
+                    image = data.astronaut()
+                else:
+                    if folder is None:
+                        raise SystemExit("--photos DIR is needed for the people benchmark (see bench/README.md)")
+                    image = np.asarray(Image.open(folder / person / name).convert("RGB"))
+                faces = detector(image, 1) or detector(image, 2)
+                if not faces:
+                    raise SystemExit(f"no face found in {person}/{name}")
+                face = max(faces, key=lambda r: r.area())
+                left, top, width, height = face.left(), face.top(), face.width(), face.height()
+                crop = (
+                    max(0, int(left - 0.6 * width)),
+                    max(0, int(top - 0.8 * height)),
+                    min(image.shape[1], int(left + 1.6 * width)),
+                    min(image.shape[0], int(top + 1.5 * height)),
+                )
+                head = image[crop[1] : crop[3], crop[0] : crop[2]]
+                self._heads[(person, number)] = (
+                    head,
+                    (left - crop[0], top - crop[1], width, height),
+                )
+
+    def tile(self, tile: Tile) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+        """The tile's pixels and its face box (x, y, w, h) inside it."""
+        head, (x, y, w, h) = self._heads[(tile.person, tile.photo)]
+        scale = tile.height / head.shape[0]
+        width = max(1, round(head.shape[1] * scale))
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(head), format="rgb24")
+        pixels = frame.reformat(width=width, height=tile.height).to_ndarray()
+        box = (x * scale, y * scale, w * scale, h * scale)
+        if tile.mirrored:
+            pixels = pixels[:, ::-1]
+            box = (width - box[0] - box[2], box[1], box[2], box[3])
+        return np.ascontiguousarray(pixels), box
+
+
+def shows(people: list[str]) -> list[Show]:
+    """The five edits, cast with ``people`` (at least four): A, B, C, D."""
+    a, b, c, d = people[:4]
+    w, h = SHOW_SIZE
+    centre = (w - 170) / 2, (h - 200) / 2
+    return [
+        Show(
+            "slideshow: cuts at one spot",
+            tuple(
+                Slide(3.0, (Tile(person, photo, ((0, *centre),)),), hue)
+                for hue, (person, photo) in enumerate(((a, 0), (b, 0), (c, 0), (a, 1)))
+            ),
+        ),
+        Show(
+            "two people swap places across a cut",
+            (
+                Slide(3.0, (Tile(a, 0, ((0, 60, 80),)), Tile(b, 0, ((0, 400, 80),))), 0),
+                Slide(3.0, (Tile(b, 1, ((0, 60, 80),)), Tile(a, 1, ((0, 400, 80),))), 2),
+                Slide(3.0, (Tile(c, 1, ((0, *centre),)),), 4),
+            ),
+        ),
+        Show(
+            "faces crossing, then a cut",
+            (
+                Slide(8.0, (Tile(b, 0, ((0, 0, 80), (8, 470, 80))), Tile(c, 0, ((0, 470, 70), (8, 0, 70)))), 1),
+                Slide(3.0, (Tile(a, 1, ((0, *centre),)),), 3),
+            ),
+        ),
+        Show(
+            "leaving and coming back",
+            (
+                Slide(
+                    10.0,
+                    (
+                        Tile(c, 1, ((0, 40, 80),)),
+                        Tile(
+                            d,
+                            0,
+                            (
+                                (0, 700, 80),
+                                (1, 700, 80),
+                                (2, 420, 80),
+                                (4, 420, 80),
+                                (5, 700, 80),
+                                (7, 700, 80),
+                                (8, 420, 80),
+                                (10, 420, 80),
+                            ),
+                        ),
+                    ),
+                    5,
+                ),
+            ),
+        ),
+        Show(
+            "one fades out, another fades in at the same spot (no cut)",
+            (
+                Slide(
+                    8.0,
+                    (Tile(a, 0, ((0, *centre),), shown=(-1.0, 3.0)), Tile(b, 1, ((0, *centre),), shown=(3.6, 9.0))),
+                    2,
+                ),
+            ),
+        ),
+        Show(
+            "three in a row, then rearranged",
+            (
+                Slide(
+                    4.0, tuple(Tile(p, 0, ((0, 30 + 210 * i, 100),), height=160) for i, p in enumerate((a, b, d))), 6
+                ),
+                Slide(
+                    4.0, tuple(Tile(p, 1, ((0, 30 + 210 * i, 100),), height=160) for i, p in enumerate((d, a, b))), 7
+                ),
+            ),
+        ),
+    ]
+
+
+def _backdrop(hue: int) -> np.ndarray:
+    w, h = SHOW_SIZE
+    rows, columns = np.mgrid[0:h, 0:w]
+    base = np.array(
+        [
+            (60, 90, 150),
+            (150, 80, 60),
+            (70, 140, 80),
+            (140, 140, 60),
+            (90, 60, 130),
+            (40, 120, 140),
+            (160, 110, 130),
+            (110, 110, 110),
+        ][hue % 8],
+        dtype=np.float64,
+    )
+    shade = (0.7 + 0.3 * columns / w)[..., None] * (0.8 + 0.2 * rows / h)[..., None]
+    return np.clip(base * shade, 0, 255).astype(np.uint8)
+
+
+def render_show(show: Show, heads: Heads, path: Path) -> None:
+    w, h = SHOW_SIZE
+    tiles = {tile: heads.tile(tile) for slide in show.slides for tile in slide.tiles}
+    backdrops = {slide.hue: _backdrop(slide.hue) for slide in show.slides}
+    with av.open(str(path), mode="w") as output:
+        stream = output.add_stream("libx264", rate=SHOW_FPS)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        for index in range(round(show.seconds * SHOW_FPS)):
+            slide, seconds = show.at(index / SHOW_FPS)
+            frame = backdrops[slide.hue].copy()
+            for tile in slide.tiles:
+                alpha = tile.alpha(seconds)
+                if alpha >= 1.0:
+                    _paste(frame, tiles[tile][0], tile.position(seconds))
+                elif alpha > 0.0:
+                    under = frame.copy()
+                    _paste(frame, tiles[tile][0], tile.position(seconds))
+                    frame[:] = (alpha * frame + (1 - alpha) * under).astype(np.uint8)
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                output.mux(packet)
+        for packet in stream.encode():
+            output.mux(packet)
+
+
+def truth_at(show: Show, heads: Heads, at_ms: int) -> list[tuple[str, Box]]:
+    """(person, face box in pixels) of the faces on screen at ``at_ms``: at least half inside the
+    frame and not more than half covered by a tile in front."""
+    slide, seconds = show.at(at_ms / 1000)
+    placed = []
+    for tile in slide.tiles:
+        if tile.alpha(seconds) < 0.5:
+            continue
+        pixels, (fx, fy, fw, fh) = heads.tile(tile)
+        x, y = tile.position(seconds)
+        placed.append((tile.person, Box(x + fx, y + fy, fw, fh), Box(x, y, pixels.shape[1], pixels.shape[0])))
+    faces = []
+    for number, (person, face, _tile) in enumerate(placed):
+        if _inside_share(face, *SHOW_SIZE) < 0.5:
+            continue
+        covered = max((_overlap(face, front) for _p, _f, front in placed[number + 1 :]), default=0.0)
+        if covered <= 0.5:
+            faces.append((person, face))
+    return faces
+
+
+def _overlap(face: Box, cover: Box) -> float:
+    x1, y1 = max(face.left, cover.left), max(face.top, cover.top)
+    x2 = min(face.left + face.width, cover.left + cover.width)
+    y2 = min(face.top + face.height, cover.top + cover.height)
+    return max(0.0, x2 - x1) * max(0.0, y2 - y1) / (face.width * face.height)
+
+
+@dataclass
+class ShowRun:
+    """What the endpoint and the launcher's first pass gave for one show: kept to re-group it with
+    other settings without running the detector again."""
+
+    show: Show
+    pages: list[dict[str, Any]]
+    cuts: list[int]
+    pieces: list[Appearance]
+    links: list[tuple[int, int]]
+    embeddings: dict[int, Any]
+    labels: dict[int, list[str | None]] = field(default_factory=dict)  # piece -> person per detection
+
+
+def _label(show: Show, heads: Heads, appearance: Appearance) -> list[str | None]:
+    w, h = SHOW_SIZE
+    labels: list[str | None] = []
+    for at, box in appearance.boxes():
+        pixels = Box(box.left * w, box.top * h, box.width * w, box.height * h)
+        faces = truth_at(show, heads, at)
+        best = max(faces, key=lambda f: f[1].iou(pixels), default=None)
+        labels.append(best[0] if best is not None and best[1].iou(pixels) >= 0.3 else None)
+    return labels
+
+
+def true_appearances(show: Show, heads: Heads) -> int:
+    """Stays on screen: a person's sampled timestamps on screen, a stay ending when they are off
+    screen for more than a second, or more than 3 s while hidden behind another tile (the tracker's
+    two gaps)."""
+    count = 0
+    for person in {tile.person for slide in show.slides for tile in slide.tiles}:
+        last: int | None = None
+        hidden_since_last = True
+        for at in range(0, round(show.seconds * 1000), STEP_MS):
+            if any(p == person for p, _box in truth_at(show, heads, at)):
+                allowed = 3000 if hidden_since_last else 1000
+                if last is None or at - last > allowed:
+                    count += 1
+                last, hidden_since_last = at, True
+            elif person not in _hidden(show, heads, at):
+                hidden_since_last = False
+    return count
+
+
+def _hidden(show: Show, heads: Heads, at_ms: int) -> set[str]:
+    """The people inside the frame at ``at_ms`` but covered by a tile in front."""
+    slide, seconds = show.at(at_ms / 1000)
+    visible = {person for person, _box in truth_at(show, heads, at_ms)}
+    inside = set()
+    for tile in slide.tiles:
+        if tile.alpha(seconds) < 0.5:
+            continue
+        _pixels, (fx, fy, fw, fh) = heads.tile(tile)
+        x, y = tile.position(seconds)
+        if _inside_share(Box(x + fx, y + fy, fw, fh), *SHOW_SIZE) >= 0.5:
+            inside.add(tile.person)
+    return inside - visible
+
+
+def run_shows(
+    name: str, people: dict[str, tuple[str, ...]], photos: Path | None, endpoint: LocalEndpoint, folder: Path
+) -> tuple[list[ShowRun], Heads]:
+    from launcher.people.embedding import load_embedder
+    from launcher.people.pipeline import embed_pieces, track_pieces
+    from launcher.people.shots import detect_cuts
+
+    heads = Heads(photos, people)
+    embedder = load_embedder()
+    s3, rekognition = endpoint.client("s3"), endpoint.client("rekognition")
+    runs = []
+    for number, show in enumerate(shows(list(people))):
+        path = folder / f"{name}-{number}.mp4"
+        render_show(show, heads, path)
+        s3.upload_file(str(path), "bench", path.name)
+        job_id = rekognition.start_face_detection(Video={"S3Object": {"Bucket": "bench", "Name": path.name}})["JobId"]
+        while rekognition.get_face_detection(JobId=job_id, MaxResults=1)["JobStatus"] == "IN_PROGRESS":
+            time.sleep(0.05)
+        pages = list(FaceDetection(rekognition).pages(job_id))
+        cuts = detect_cuts(path)
+        pieces, links = track_pieces(pages, cuts)
+        embeddings = embed_pieces(path, pieces, embedder)
+        run = ShowRun(show, pages, cuts, pieces, links, embeddings)
+        run.labels = {piece.index: _label(show, heads, piece) for piece in pieces}
+        runs.append(run)
+        true_cuts = show.cuts_ms()
+        found = sum(1 for cut in true_cuts if any(abs(cut - c) <= 1000 / SHOW_FPS for c in cuts))
+        print(f"  {name}, {show.name}: cuts {found}/{len(true_cuts)} found, {len(cuts) - found} false")
+    return runs, heads
+
+
+@dataclass
+class PeopleScore:
+    appearances: int = 0
+    true_appearances: int = 0
+    spanning: int = 0  # appearances whose detections belong to two people or more
+    spanning_without_people: int = 0  # the same, with the cut rule only (no --people)
+    people_found: int = 0
+    true_people: int = 0
+    pairs: Counter[str] = field(default_factory=Counter)  # tp, fp, fn
+
+    def precision(self) -> float:
+        found = self.pairs["tp"] + self.pairs["fp"]
+        return self.pairs["tp"] / found if found else 1.0
+
+    def recall(self) -> float:
+        true = self.pairs["tp"] + self.pairs["fn"]
+        return self.pairs["tp"] / true if true else 1.0
+
+
+def evaluate(runs: list[ShowRun], heads: Heads, settings: Any, details: list[str] | None = None) -> PeopleScore:
+    """Every show of a set as one batch: appearances, people per video and across the videos."""
+    from launcher.jobs.formats import write_document
+    from launcher.people.grouping import Piece, Seen, group_people, link_pieces
+    from launcher.people.pipeline import VideoPeople, batch_people, merge_pieces
+
+    score = PeopleScore()
+    videos: list[VideoPeople] = []
+    labelled: list[tuple[int, int, str]] = []  # (video, appearance, true person)
+    persons_true: set[str] = set()
+    for number, run in enumerate(runs):
+        linked = link_pieces(
+            [Piece(p.index, p.start_ms, p.end_ms, run.embeddings.get(p.index)) for p in run.pieces],
+            run.links,
+            run.cuts,
+            settings,
+        )
+        appearances = merge_pieces(run.pieces, linked)
+        people = group_people([Seen(0, a.start_ms, a.end_ms, a.embedding) for a in linked], settings)
+        from launcher.jobs.formats import PeopleAssignment
+
+        videos.append(
+            VideoPeople(
+                PeopleAssignment({n: i for i, a in enumerate(linked) for n in a.pieces}, appearances, people),
+                pieces=len(run.pieces),
+                embedded_pieces=0,
+                embeddings=[a.embedding for a in linked],
+            )
+        )
+        score.appearances += len(appearances)
+        true = true_appearances(run.show, heads)
+        score.true_appearances += true
+        if details is not None:
+            details.append(f"{run.show.name}: {len(appearances)} appearance(s) for {true} true")
+        for index, appearance in enumerate(linked):
+            votes = Counter(label for piece in appearance.pieces for label in run.labels[piece] if label)
+            if len(votes) > 1:
+                score.spanning += 1
+            if votes:
+                labelled.append((number, index, votes.most_common(1)[0][0]))
+                persons_true.add(votes.most_common(1)[0][0])
+        plain = write_document(io.StringIO(), iter(run.pages), cuts=run.cuts).appearances
+        for whole in plain:
+            names = {label for label in _label(run.show, heads, whole) if label}
+            score.spanning_without_people += len(names) > 1
+    mapping = batch_people(videos, settings)
+    person = {
+        (number, index): mapping[number][videos[number].assignment.person_of_appearance[index]]
+        for number, index, _name in labelled
+    }
+    score.true_people = len(persons_true)
+    score.people_found = len({person[(n, i)] for n, i, _name in labelled})
+    for (n1, i1, name1), (n2, i2, name2) in itertools.combinations(labelled, 2):
+        same, said = name1 == name2, person[(n1, i1)] == person[(n2, i2)]
+        score.pairs["tp" if same and said else "fp" if said else "fn" if same else "tn"] += 1
+    return score
+
+
+def _print_people(label: str, score: PeopleScore) -> None:
+    print(
+        f"  {label}: {score.appearances} appearance(s) for {score.true_appearances} true; spanning two people "
+        "(identity swaps): "
+        f"{score.spanning} (cut rule only, without --people: {score.spanning_without_people}); people found "
+        f"{score.people_found} for {score.true_people}; same-person pairs: precision {score.precision():.3f}, "
+        f"recall {score.recall():.3f} ({score.pairs['tp']} true pairs found, {score.pairs['fp']} false, "
+        f"{score.pairs['fn']} missed)"
+    )
+
+
+def people_accuracy(photos: Path | None) -> None:
+    from launcher.people.grouping import PeopleSettings
+
+    print("\n== cuts and people on slideshows of photographs (emulator detector, 200 ms sampling)")
+    with tempfile.TemporaryDirectory(prefix="bench-people-") as scratch:
+        folder = Path(scratch)
+        with LocalEndpoint(EmulatorSettings(data_dir=folder / "endpoint"), port=0) as endpoint:
+            endpoint.client("s3").create_bucket(Bucket="bench")
+            tuning, tuning_heads = run_shows("tuning", TUNING, photos, endpoint, folder)
+            held_out, held_out_heads = run_shows("held-out", HELD_OUT, photos, endpoint, folder)
+    print("  tuning set (thresholds swept here; the default is the one marked *):")
+    default = PeopleSettings()
+    for same in (0.45, 0.5, 0.55, 0.6, 0.65):
+        settings = PeopleSettings(same_person=same, veto=same, join_across_cut=min(same, default.join_across_cut))
+        marker = " *" if settings == default else ""
+        _print_people(f"same_person = veto = {same}{marker}", evaluate(tuning, tuning_heads, settings))
+    print("  held-out set (default settings):")
+    details: list[str] = []
+    _print_people("default", evaluate(held_out, held_out_heads, default, details))
+    print("    per video: " + "; ".join(details))
+
+
+def cut_cost(seconds: int = 60) -> None:
+    """The cut detector on a 1920x1080 H.264 slideshow (30 fps): seconds per minute of video."""
+    from skimage import data
+
+    from launcher.people.shots import detect_cuts
+
+    print(f"\n== cut detector cost on {seconds} s of 1920x1080 H.264, 30 fps")
+    pictures = [data.astronaut(), data.coffee(), data.chelsea(), data.rocket()]
+    with tempfile.TemporaryDirectory(prefix="bench-cuts-") as scratch:
+        path = Path(scratch) / "hd.mp4"
+        with av.open(str(path), mode="w") as output:
+            stream = output.add_stream("libx264", rate=30, options={"preset": "ultrafast"})
+            stream.width, stream.height, stream.pix_fmt = 1920, 1080, "yuv420p"
+            frames = [
+                av.VideoFrame.from_ndarray(picture, format="rgb24").reformat(width=1920, height=1080, format="yuv420p")
+                for picture in pictures
+            ]
+            rng = np.random.default_rng(0)
+            noisy = [  # sensor noise: a few variants of each shot, shown in turn
+                [
+                    np.clip(plane.astype(np.int16) + rng.integers(-3, 4, plane.shape), 0, 255).astype(np.uint8)
+                    for plane in [frame.to_ndarray()] * 4
+                ]
+                for frame in frames
+            ]
+            for index in range(seconds * 30):
+                shot = (index // 150) % len(frames)  # a cut every 5 s
+                for packet in stream.encode(av.VideoFrame.from_ndarray(noisy[shot][index % 4], format="yuv420p")):
+                    output.mux(packet)
+            for packet in stream.encode():
+                output.mux(packet)
+        best = decoding = math.inf
+        for _ in range(2):
+            started = time.perf_counter()
+            with av.open(str(path)) as container:
+                container.streams.video[0].thread_type = "AUTO"
+                for _frame in container.decode(video=0):
+                    pass
+            decoding = min(decoding, time.perf_counter() - started)
+            started = time.perf_counter()
+            cuts = detect_cuts(path)
+            best = min(best, time.perf_counter() - started)
+        true_cuts = [5000 * i for i in range(1, seconds // 5)]
+        found = sum(1 for cut in true_cuts if any(abs(cut - c) <= 34 for c in cuts))
+        print(
+            f"  {best:.1f} s for {seconds} s of video: {best / seconds * 60:.1f} s per minute of 1080p "
+            f"({best / (seconds * 30) * 1000:.2f} ms per frame, best of 2; decoding alone "
+            f"{decoding / (seconds * 30) * 1000:.2f} ms); cuts {found}/{len(true_cuts)} found, "
+            f"{len(cuts) - found} false"
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-accuracy", action="store_true")
+    parser.add_argument("--skip-people", action="store_true", help="skip cuts and people on photographs")
+    parser.add_argument("--skip-cut-cost", action="store_true")
+    parser.add_argument("--photos", type=Path, help="one folder per person of photographs (see bench/README.md)")
     args = parser.parse_args()
     if not args.skip_speed:
         speed()
     if not args.skip_accuracy:
         accuracy()
+    if not args.skip_cut_cost:
+        cut_cost()
+    if not args.skip_people:
+        people_accuracy(args.photos)
 
 
 if __name__ == "__main__":

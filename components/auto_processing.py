@@ -76,6 +76,7 @@ class AutoProcessingInputs:
     completion_queue_arn: pulumi.Input[str]
     completion_queue_url: pulumi.Input[str]
     account_id: pulumi.Input[str]
+    region: pulumi.Input[str]
     incoming_prefix: pulumi.Input[str]
     results_prefix: pulumi.Input[str]
     intake_max_receive_count: pulumi.Input[int]
@@ -92,6 +93,8 @@ class AutoProcessingOutputs:
     intake_queue_url: pulumi.Output[str]
     starter_function_name: pulumi.Output[str]
     collector_function_name: pulumi.Output[str]
+    intake_queue_name: pulumi.Output[str]
+    intake_dead_letter_queue_name: pulumi.Output[str]
 
 
 def add_auto_processing(parent: pulumi.Resource, name: str, inputs: AutoProcessingInputs) -> AutoProcessingOutputs:
@@ -99,7 +102,7 @@ def add_auto_processing(parent: pulumi.Resource, name: str, inputs: AutoProcessi
     child = pulumi.ResourceOptions(parent=parent)
     tags = inputs.tags
 
-    intake, _ = queue_with_dead_letter(
+    intake, intake_dead_letter = queue_with_dead_letter(
         f"{name}-intake",
         f"{name}-intake-dead-letter",
         max_receive_count=inputs.intake_max_receive_count,
@@ -143,7 +146,11 @@ def add_auto_processing(parent: pulumi.Resource, name: str, inputs: AutoProcessi
         "TOPIC_ARN": inputs.topic_arn,
         "ROLE_ARN": inputs.role_arn,
     }
-    keys = {"bucket_kms_key_arn": inputs.bucket_kms_key_arn, "queue_kms_key_arn": inputs.queue_kms_key_arn}
+    keys = {
+        "bucket_kms_key_arn": inputs.bucket_kms_key_arn,
+        "queue_kms_key_arn": inputs.queue_kms_key_arn,
+        "region": inputs.region,
+    }
     starter = _function(
         parent,
         f"{name}-starter",
@@ -192,6 +199,8 @@ def add_auto_processing(parent: pulumi.Resource, name: str, inputs: AutoProcessi
         intake.url,
         starter.name,
         collector.name,
+        intake.name,
+        intake_dead_letter.name,
     )
 
 

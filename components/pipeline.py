@@ -7,6 +7,7 @@ import pulumi
 import pulumi_aws as aws
 
 from . import policies
+from .alarms import AlarmSettings, Watched, add_alarms
 from .auto_processing import (
     COMPLETION_VISIBILITY_SECONDS,
     AutoProcessingInputs,
@@ -35,6 +36,19 @@ def _auto_process(settings: dict[str, Any]) -> bool:
     if auto_process and isinstance(incoming, str) and incoming == results:
         raise ConfigError("incomingPrefix and resultsPrefix must differ, so that results are not taken for videos")
     return auto_process
+
+
+def _alarms(settings: dict[str, Any]) -> bool:
+    """Whether to declare alarms (a plain setting); where they go is one setting or the other."""
+    alarms: bool = settings["alarms"]
+    topic, email = settings["alarm_topic_arn"], settings["alarm_email"]
+    if topic is not None and email is not None:
+        raise ConfigError(
+            "give alarmTopicArn (an existing topic) or alarmEmail (subscribed to a topic the stack creates), not both"
+        )
+    if not alarms and (topic is not None or email is not None):
+        raise ConfigError("alarmTopicArn and alarmEmail need alarms: true")
+    return alarms
 
 
 class FaceDetectionPipeline(pulumi.ComponentResource):
@@ -76,6 +90,10 @@ class FaceDetectionPipeline(pulumi.ComponentResource):
     """With autoProcess: the Lambda function that starts a job per new video version."""
     collector_function_name: pulumi.Output[Optional[str]]
     """With autoProcess: the Lambda function that writes each job's results into the bucket."""
+    alarm_topic_arn: pulumi.Output[Optional[str]]
+    """With alarms (the default): the SNS topic the alarms notify (alarmTopicArn, or the one created)."""
+    dashboard_name: pulumi.Output[Optional[str]]
+    """With alarms (the default): the CloudWatch dashboard of the queues, functions and alarms."""
 
     def __init__(
         self,
@@ -86,6 +104,7 @@ class FaceDetectionPipeline(pulumi.ComponentResource):
         # Checked before anything is declared (Outputs are checked when they resolve).
         settings = checked_args(args)
         auto_process = _auto_process(settings)
+        alarms = _alarms(settings)
         super().__init__(TYPE_TOKEN, name, None, opts)
         self._name = name
         self._settings = settings
@@ -116,7 +135,12 @@ class FaceDetectionPipeline(pulumi.ComponentResource):
         role = aws.iam.Role(
             f"{name}-rekognition",
             description="Assumed by Amazon Rekognition Video to publish job completion to the topic.",
-            assume_role_policy=policy_json(policies.rekognition_trust_policy, account_id=caller.account_id),
+            assume_role_policy=policy_json(
+                policies.rekognition_trust_policy,
+                account_id=caller.account_id,
+                region=self.region,
+                partition=partition,
+            ),
             tags=self._tags,
             opts=child,
         )
@@ -126,6 +150,7 @@ class FaceDetectionPipeline(pulumi.ComponentResource):
             policy=policy_json(
                 policies.service_role_policy,
                 topic_arn=topic.arn,
+                region=self.region,
                 topic_kms_key_arn=settings["topic_kms_key_arn"],
             ),
             opts=child,
@@ -170,8 +195,12 @@ class FaceDetectionPipeline(pulumi.ComponentResource):
                 bucket_arn=self.bucket_arn,
                 role_arn=role.arn,
                 queue_arn=queue.arn,
+                region=self.region,
                 bucket_kms_key_arn=settings["bucket_kms_key_arn"],
                 queue_kms_key_arn=settings["queue_kms_key_arn"],
+                auto_process=auto_process,
+                incoming_prefix=settings["incoming_prefix"],
+                results_prefix=settings["results_prefix"],
             ),
             tags=self._tags,
             opts=child,
@@ -213,6 +242,7 @@ class FaceDetectionPipeline(pulumi.ComponentResource):
                     completion_queue_arn=queue.arn,
                     completion_queue_url=queue.url,
                     account_id=caller.account_id,
+                    region=self.region,
                     incoming_prefix=settings["incoming_prefix"],
                     results_prefix=settings["results_prefix"],
                     intake_max_receive_count=settings["intake_max_receive_count"],
@@ -233,6 +263,37 @@ class FaceDetectionPipeline(pulumi.ComponentResource):
                 starterFunctionName=self.starter_function_name,
                 collectorFunctionName=self.collector_function_name,
             )
+        self.alarm_topic_arn = self.dashboard_name = unset
+        if alarms:
+            watched = Watched(
+                dead_letter_queues=[("dead-letter", dead_letter_queue.name)],
+                completion_queue=queue.name,
+            )
+            if auto_process:
+                watched = Watched(
+                    dead_letter_queues=[
+                        ("dead-letter", dead_letter_queue.name),
+                        ("intake-dead-letter", auto.intake_dead_letter_queue_name),
+                    ],
+                    completion_queue=queue.name,
+                    intake_queue=auto.intake_queue_name,
+                    functions=[("starter", auto.starter_function_name), ("collector", auto.collector_function_name)],
+                )
+            watching = add_alarms(
+                self,
+                name,
+                watched,
+                AlarmSettings(
+                    topic_arn=settings["alarm_topic_arn"],
+                    email=settings["alarm_email"],
+                    account_id=caller.account_id,
+                    region=self.region,
+                    partition=partition,
+                    tags=self._tags,
+                ),
+            )
+            self.alarm_topic_arn, self.dashboard_name = watching.topic_arn, watching.dashboard_name
+            outputs.update(alarmTopicArn=self.alarm_topic_arn, dashboardName=self.dashboard_name)
         self.register_outputs(outputs)
 
     def _queue_encryption(self) -> dict[str, Any]:

@@ -16,15 +16,21 @@ REKOGNITION_SERVICE = "rekognition.amazonaws.com"
 SNS_SERVICE = "sns.amazonaws.com"
 
 # The launcher's actions, by resource. Listed one by one: no action wildcards.
+# GetFaceDetection (like StartFaceDetection) has no resource-level permissions: it can only be granted
+# on "*", so any holder may read any job's results in the account and region (docs/security.md).
 LAUNCHER_REKOGNITION_ACTIONS = ["rekognition:StartFaceDetection", "rekognition:GetFaceDetection"]
-LAUNCHER_OBJECT_ACTIONS = ["s3:PutObject", "s3:GetObject", "s3:GetObjectVersion"]
-# SendMessage: on a shared queue, another job's completion is handed over as a fresh copy so that
-# passing it round does not use up its receives (launcher/jobs/notifications.py, docs/launcher.md).
+# Uploads above 64 MiB go in parts (launcher's TransferConfig); boto3 aborts an upload whose part
+# fails, so its parts are not billed until the lifecycle rule removes them.
+LAUNCHER_UPLOAD_ACTIONS = ["s3:PutObject", "s3:AbortMultipartUpload"]
+# Rekognition reads the video with the caller's permissions (and a pinned version's).
+LAUNCHER_READ_ACTIONS = ["s3:GetObject", "s3:GetObjectVersion"]
+# What the launcher calls on the completion queue (launcher/jobs/notifications.py), and no more: no
+# GetQueueAttributes. SendMessage: on a shared queue, another job's completion is handed over as a
+# fresh copy so that passing it round does not use up its receives (docs/launcher.md).
 LAUNCHER_QUEUE_ACTIONS = [
     "sqs:ReceiveMessage",
     "sqs:DeleteMessage",
     "sqs:ChangeMessageVisibility",
-    "sqs:GetQueueAttributes",
     "sqs:SendMessage",
 ]
 # Uploading to (and Rekognition reading from) an SSE-KMS bucket uses the caller's KMS rights;
@@ -56,33 +62,46 @@ def bucket_policy(bucket_arn: str) -> PolicyDocument:
     return _document(deny_insecure_transport("s3:*", [bucket_arn, f"{bucket_arn}/*"]))
 
 
-def rekognition_trust_policy(account_id: str) -> PolicyDocument:
-    """Only Rekognition, acting for this account (the confused-deputy guard), may assume the role."""
+def rekognition_trust_policy(account_id: str, region: str, partition: str = "aws") -> PolicyDocument:
+    """Only Rekognition, acting for this account's jobs in this region (AWS's confused-deputy guidance:
+    both aws:SourceAccount and aws:SourceArn), may assume the role."""
     return _document(
         {
             "Sid": "RekognitionAssumesRole",
             "Effect": "Allow",
             "Principal": {"Service": REKOGNITION_SERVICE},
             "Action": "sts:AssumeRole",
-            "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": account_id},
+                "ArnLike": {"aws:SourceArn": f"arn:{partition}:rekognition:{region}:{account_id}:*"},
+            },
         }
     )
 
 
-def service_role_policy(topic_arn: str, topic_kms_key_arn: Optional[str] = None) -> PolicyDocument:
-    """Publish to this one topic; use the topic's key only when it is customer-managed."""
+def via_service(service: str, region: str) -> PolicyDocument:
+    """A KMS grant's condition: the key may be used only by ``service`` on the caller's behalf, not
+    directly (kms:Decrypt on an exported ciphertext, kms:GenerateDataKey for anything else)."""
+    return {"StringEquals": {"kms:ViaService": f"{service}.{region}.amazonaws.com"}}
+
+
+def _key_grant(sid: str, actions: list[str], key_arn: str, service: str, region: str) -> PolicyDocument:
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": actions,
+        "Resource": key_arn,
+        "Condition": via_service(service, region),
+    }
+
+
+def service_role_policy(topic_arn: str, region: str, topic_kms_key_arn: Optional[str] = None) -> PolicyDocument:
+    """Publish to this one topic; use the topic's key, through SNS only, when it is customer-managed."""
     statements: list[PolicyDocument] = [
         {"Sid": "PublishCompletion", "Effect": "Allow", "Action": "sns:Publish", "Resource": topic_arn}
     ]
     if topic_kms_key_arn:
-        statements.append(
-            {
-                "Sid": "EncryptForTopic",
-                "Effect": "Allow",
-                "Action": PUBLISHER_KEY_ACTIONS,
-                "Resource": topic_kms_key_arn,
-            }
-        )
+        statements.append(_key_grant("EncryptForTopic", PUBLISHER_KEY_ACTIONS, topic_kms_key_arn, "sns", region))
     return _document(*statements)
 
 
@@ -124,10 +143,21 @@ def launcher_policy(
     bucket_arn: str,
     role_arn: str,
     queue_arn: str,
+    region: str,
     bucket_kms_key_arn: Optional[str] = None,
     queue_kms_key_arn: Optional[str] = None,
+    auto_process: bool = False,
+    incoming_prefix: str = "videos/",
+    results_prefix: str = "results/",
 ) -> PolicyDocument:
-    """What the person or CI job running the launcher needs, and nothing more."""
+    """What the person or CI job running the launcher needs, and nothing more.
+
+    Without autoProcess: upload and read videos anywhere in the bucket but never write under
+    ``results_prefix`` (results there are the collector's, on any stack sharing the bucket), and
+    consume the completion queue. With autoProcess the collector owns the completion queue: the
+    launcher uploads under ``incoming_prefix``, reads those videos (Rekognition reads them with its
+    rights) and reads results under ``results_prefix``; no queue access at all."""
+    videos = f"{bucket_arn}/{incoming_prefix}*" if auto_process else f"{bucket_arn}/*"
     statements: list[PolicyDocument] = [
         # Rekognition video operations have no resource-level permissions.
         {
@@ -143,38 +173,35 @@ def launcher_policy(
             "Resource": role_arn,
             "Condition": {"StringEquals": {"iam:PassedToService": REKOGNITION_SERVICE}},
         },
-        {
-            "Sid": "ReadWriteVideos",
-            "Effect": "Allow",
-            "Action": LAUNCHER_OBJECT_ACTIONS,
-            "Resource": f"{bucket_arn}/*",
-        },
+        {"Sid": "UploadVideos", "Effect": "Allow", "Action": LAUNCHER_UPLOAD_ACTIONS, "Resource": videos},
+        {"Sid": "ReadVideos", "Effect": "Allow", "Action": LAUNCHER_READ_ACTIONS, "Resource": videos},
+        # Also what makes HeadObject answer 404, not 403, for a key not there yet (an upload's check,
+        # a result the collector has not written yet).
         {"Sid": "ListVideos", "Effect": "Allow", "Action": "s3:ListBucket", "Resource": bucket_arn},
-        {
-            "Sid": "ConsumeCompletions",
-            "Effect": "Allow",
-            "Action": LAUNCHER_QUEUE_ACTIONS,
-            "Resource": queue_arn,
-        },
     ]
+    if auto_process:
+        statements.append(
+            {
+                "Sid": "ReadResults",
+                "Effect": "Allow",
+                "Action": "s3:GetObject",
+                "Resource": f"{bucket_arn}/{results_prefix}*",
+            }
+        )
+    else:
+        statements += [
+            {
+                "Sid": "NeverWriteResults",
+                "Effect": "Deny",
+                "Action": "s3:PutObject",
+                "Resource": f"{bucket_arn}/{results_prefix}*",
+            },
+            {"Sid": "ConsumeCompletions", "Effect": "Allow", "Action": LAUNCHER_QUEUE_ACTIONS, "Resource": queue_arn},
+        ]
     if bucket_kms_key_arn:
-        statements.append(
-            {
-                "Sid": "UseBucketKey",
-                "Effect": "Allow",
-                "Action": LAUNCHER_BUCKET_KEY_ACTIONS,
-                "Resource": bucket_kms_key_arn,
-            }
-        )
-    if queue_kms_key_arn:
-        statements.append(
-            {
-                "Sid": "UseQueueKey",
-                "Effect": "Allow",
-                "Action": LAUNCHER_QUEUE_KEY_ACTIONS,
-                "Resource": queue_kms_key_arn,
-            }
-        )
+        statements.append(_key_grant("UseBucketKey", LAUNCHER_BUCKET_KEY_ACTIONS, bucket_kms_key_arn, "s3", region))
+    if queue_kms_key_arn and not auto_process:
+        statements.append(_key_grant("UseQueueKey", LAUNCHER_QUEUE_KEY_ACTIONS, queue_kms_key_arn, "sqs", region))
     return _document(*statements)
 
 
@@ -229,6 +256,7 @@ def intake_queue_policy(queue_arn: str, bucket_arn: str, account_id: str) -> Pol
 def _function_statements(
     queue_arn: str,
     log_group_arn: str,
+    region: str,
     bucket_kms_key_arn: Optional[str],
     queue_kms_key_arn: Optional[str],
     bucket_key_actions: list[str],
@@ -238,13 +266,9 @@ def _function_statements(
         {"Sid": "WriteItsLogs", "Effect": "Allow", "Action": FUNCTION_LOG_ACTIONS, "Resource": f"{log_group_arn}:*"},
     ]
     if bucket_kms_key_arn:
-        statements.append(
-            {"Sid": "UseBucketKey", "Effect": "Allow", "Action": bucket_key_actions, "Resource": bucket_kms_key_arn}
-        )
+        statements.append(_key_grant("UseBucketKey", bucket_key_actions, bucket_kms_key_arn, "s3", region))
     if queue_kms_key_arn:
-        statements.append(
-            {"Sid": "UseQueueKey", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": queue_kms_key_arn}
-        )
+        statements.append(_key_grant("UseQueueKey", ["kms:Decrypt"], queue_kms_key_arn, "sqs", region))
     return statements
 
 
@@ -255,6 +279,7 @@ def starter_policy(
     results_prefix: str,
     role_arn: str,
     log_group_arn: str,
+    region: str,
     bucket_kms_key_arn: Optional[str] = None,
     queue_kms_key_arn: Optional[str] = None,
 ) -> PolicyDocument:
@@ -287,7 +312,12 @@ def starter_policy(
             "Resource": f"{bucket_arn}/{results_prefix}*",
         },
         *_function_statements(
-            queue_arn, log_group_arn, bucket_kms_key_arn, queue_kms_key_arn, ["kms:Decrypt", "kms:GenerateDataKey"]
+            queue_arn,
+            log_group_arn,
+            region,
+            bucket_kms_key_arn,
+            queue_kms_key_arn,
+            ["kms:Decrypt", "kms:GenerateDataKey"],
         ),
     )
 
@@ -297,6 +327,7 @@ def collector_policy(
     bucket_arn: str,
     results_prefix: str,
     log_group_arn: str,
+    region: str,
     bucket_kms_key_arn: Optional[str] = None,
     queue_kms_key_arn: Optional[str] = None,
 ) -> PolicyDocument:
@@ -315,6 +346,62 @@ def collector_policy(
             "Resource": f"{bucket_arn}/{results_prefix}*",
         },
         *_function_statements(
-            queue_arn, log_group_arn, bucket_kms_key_arn, queue_kms_key_arn, ["kms:GenerateDataKey", "kms:Decrypt"]
+            queue_arn,
+            log_group_arn,
+            region,
+            bucket_kms_key_arn,
+            queue_kms_key_arn,
+            ["kms:GenerateDataKey", "kms:Decrypt"],
         ),
+    )
+
+
+# -- Alarms (alarms: true, the default) -------------------------------------------------------------
+
+CLOUDWATCH_SERVICE = "cloudwatch.amazonaws.com"
+# What CloudWatch needs on the key of an encrypted topic it publishes alarms to. AWS-managed
+# alias/aws/sns cannot be granted to CloudWatch: alarms to a topic under it are never delivered.
+ALARM_PUBLISHER_KEY_ACTIONS = ["kms:GenerateDataKey", "kms:Decrypt"]
+
+
+def alarm_key_policy(account_id: str, region: str, partition: str = "aws") -> PolicyDocument:
+    """The alarm topic's key: the account administers it (the default key policy, through IAM);
+    CloudWatch may use it only for this account's alarms in this region."""
+    return _document(
+        {
+            "Sid": "AccountAdministersKey",
+            "Effect": "Allow",
+            "Principal": {"AWS": f"arn:{partition}:iam::{account_id}:root"},
+            "Action": "kms:*",
+            "Resource": "*",
+        },
+        {
+            "Sid": "CloudWatchEncryptsAlarms",
+            "Effect": "Allow",
+            "Principal": {"Service": CLOUDWATCH_SERVICE},
+            "Action": ALARM_PUBLISHER_KEY_ACTIONS,
+            "Resource": "*",
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": account_id},
+                "ArnLike": {"aws:SourceArn": f"arn:{partition}:cloudwatch:{region}:{account_id}:alarm:*"},
+            },
+        },
+    )
+
+
+def alarm_topic_policy(topic_arn: str, account_id: str, region: str, partition: str = "aws") -> PolicyDocument:
+    """Only this account's CloudWatch alarms in this region publish; TLS only."""
+    return _document(
+        {
+            "Sid": "CloudWatchPublishesAlarms",
+            "Effect": "Allow",
+            "Principal": {"Service": CLOUDWATCH_SERVICE},
+            "Action": "sns:Publish",
+            "Resource": topic_arn,
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": account_id},
+                "ArnLike": {"aws:SourceArn": f"arn:{partition}:cloudwatch:{region}:{account_id}:alarm:*"},
+            },
+        },
+        deny_insecure_transport("sns:*", [topic_arn]),
     )

@@ -52,10 +52,18 @@ class FaceDetectionPipelineArgs(TypedDict, total=False):
     """With autoProcess: results go to <resultsPrefix><video key>.faces.json or .error.json (default results/)."""
     intake_max_receive_count: Optional[pulumi.Input[int]]
     """With autoProcess: tries of one upload event before the intake dead-letter queue (1-1000, default 100)."""
+    alarms: Optional[bool]
+    """CloudWatch alarms on dead-letter queues, queue ages (and the functions) and a dashboard (default true)."""
+    alarm_topic_arn: Optional[pulumi.Input[str]]
+    """Send alarms to this existing SNS topic instead of one the stack creates."""
+    alarm_email: Optional[pulumi.Input[str]]
+    """Subscribe this address to the alarm topic the stack creates (SNS asks it to confirm)."""
 
 
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/.+$")
+_TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 # Returns the value to use, or raises ConfigError with a message naming the setting (``key``).
 Check = Callable[[str, Any], Any]
@@ -105,6 +113,18 @@ def _key_prefix(key: str, value: Any) -> str:
     raise ConfigError(f"{key} {value!r} must be an S3 key prefix such as 'videos/' (no leading '/')")
 
 
+def _topic_arn(key: str, value: Any) -> str:
+    if isinstance(value, str) and _TOPIC_ARN.match(value):
+        return value
+    raise ConfigError(f"{key} must be an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>), got {value!r}")
+
+
+def _email(key: str, value: Any) -> str:
+    if isinstance(value, str) and _EMAIL.match(value):
+        return value
+    raise ConfigError(f"{key} must be an email address, got {value!r}")
+
+
 @dataclass(frozen=True)
 class Setting:
     """One argument of the component: its default (None: unset) and the check a given value goes through."""
@@ -129,10 +149,13 @@ SETTINGS: dict[str, Setting] = {
     "results_prefix": Setting("results/", _key_prefix),
     # A try refused with LimitExceeded counts: generous, about 8 hours of backoff.
     "intake_max_receive_count": Setting(100, _whole_number(1, 1000, "(SQS's limit)")),
+    "alarms": Setting(True, _boolean),
+    "alarm_topic_arn": Setting(None, _topic_arn),
+    "alarm_email": Setting(None, _email),
 }
 DEFAULTS: dict[str, Any] = {name: setting.default for name, setting in SETTINGS.items()}
 # Known when the resources are declared, so never an Output: it decides which resources exist.
-PLAIN_SETTINGS = frozenset({"auto_process"})
+PLAIN_SETTINGS = frozenset({"auto_process", "alarms"})
 
 
 def setting_key(name: str) -> str:

@@ -78,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="also write <video name>.faces.html beside the results: who is on screen when, with pictures",
     )
     parser.add_argument(
+        "--people",
+        action="store_true",
+        help="group appearances into people (who is who, across cuts, re-entries and a batch's videos) by a face "
+        "embedding computed here: a biometric template, kept in memory only, never written",
+    )
+    parser.add_argument(
         "--timeout",
         metavar="SECONDS",
         type=float,
@@ -211,6 +217,7 @@ def _batch_options(args: argparse.Namespace, outputs: StackOutputs) -> BatchOpti
         timeout=args.timeout,
         grace=args.grace,
         retry_wait=args.retry_wait,
+        people=args.people,
     )
 
 
@@ -289,6 +296,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 grace=args.grace,
                 retry_wait=args.retry_wait,
                 report=args.report,
+                people=args.people,
             )
         )
         result = launch.run()

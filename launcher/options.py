@@ -38,6 +38,7 @@ class JobOptions:
     timeout: float = DEFAULT_TIMEOUT_SECONDS
     grace: float = DEFAULT_GRACE_SECONDS
     retry_wait: float = DEFAULT_RETRY_WAIT_SECONDS
+    people: bool = False  # group appearances into people by a face embedding (biometric; opt-in)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from tqdm import tqdm
 
@@ -13,11 +14,16 @@ from .autoprocess_wait import ResultWaiter
 from .aws import Clients
 from .jobs.detection import FaceDetection, StartRequest
 from .jobs.errors import ExitCode, LauncherError
-from .jobs.formats import Summary, write_results
+from .jobs.formats import Summary
 from .jobs.notifications import CompletionWaiter
 from .jobs.s3video import S3Video
 from .options import LaunchOptions, check_launch_options
 from .upload import UPLOAD_PREFIX, pinned_video
+
+if TYPE_CHECKING:  # PyAV, NumPy and dlib are imported when a launch writes its results
+    from .people.embedding import FaceEmbedder
+    from .people.launch import CutsInBackground
+    from .people.pipeline import VideoPeople
 
 
 @dataclass(frozen=True)
@@ -26,6 +32,7 @@ class LaunchResult:
     out: Path
     summary: Summary
     report: Path | None = None
+    people: VideoPeople | None = None  # memory only: the grouping went into the results
 
 
 class Launch:
@@ -35,15 +42,22 @@ class Launch:
         self.options = options
         self.job_id: str | None = options.attach
         self._report = report
+        self._embedder: FaceEmbedder | None = None
+        self._cuts: CutsInBackground | None = None
 
     def run(self) -> LaunchResult:
         options = self.options
         check_launch_options(options)
         deadline = time.monotonic() + options.timeout
+        if options.people:
+            from .people.launch import load_model
+
+            self._embedder = load_model(self._report)
         clients = Clients(options.outputs.region)
         jobs = FaceDetection(clients("rekognition"))
+        pinned: S3Video | None = None
         if options.attach is None:
-            video = self._video(clients)
+            video = pinned = self._video(clients)
             request = StartRequest(
                 video,
                 options.outputs.topic_arn,
@@ -56,6 +70,12 @@ class Launch:
             self._report(f"job {self.job_id} on {video.uri}")
         job_id = self.job_id
         assert job_id is not None
+        if pinned is not None or Path(options.video).is_file():  # the cuts, found while the job runs
+            from .people.launch import CutsInBackground
+
+            s3_object = pinned.as_s3_object() if pinned is not None else None
+            s3 = clients("s3")  # made here: a boto3 session is not for making clients on two threads at once
+            self._cuts = CutsInBackground(options.video, s3_object, lambda: s3, self._report)
         if options.outputs.auto_process:
             return self._collected(clients, jobs, job_id, deadline)
         waiter = CompletionWaiter(
@@ -67,10 +87,29 @@ class Launch:
             message = jobs.status(job_id).get("StatusMessage") or "no StatusMessage"
             raise LauncherError(f"job {job_id} ended {status}: {message}", ExitCode.JOB_FAILED)
         out = options.out_path()
-        with tqdm(desc="fetching results", unit=" faces", leave=False, disable=None) as progress:
-            summary = write_results(jobs.pages(job_id), out, options.fmt, on_face=progress.update)
+        with tqdm(desc="writing results", unit=" faces", leave=False, disable=None) as progress:
+            summary, people = self._write(clients, jobs.pages(job_id), out, progress.update)
         report = self._write_report(clients, out, summary) if options.report else None
-        return LaunchResult(job_id, out, summary, report)
+        return LaunchResult(job_id, out, summary, report, people)
+
+    def _write(
+        self, clients: Clients, pages: Iterator[dict[str, Any]], out: Path, on_face: Callable[[], object]
+    ) -> tuple[Summary, VideoPeople | None]:
+        """The results file: cuts found from the video, and people with --people."""
+        from .people.launch import write_with_people
+
+        options = self.options
+        return write_with_people(
+            pages,
+            out,
+            options.fmt,
+            options.video,
+            lambda: clients("s3"),
+            self._embedder,
+            self._report,
+            on_face,
+            cuts=self._cuts.result() if self._cuts else None,
+        )
 
     def _write_report(self, clients: Clients, results: Path, summary: Summary) -> Path:
         from .report.html import video_report, write_report  # Pillow and the frame grabbing: only for --report
@@ -103,9 +142,9 @@ class Launch:
             message = document.get("StatusMessage") or "no StatusMessage"
             raise LauncherError(f"job {job_id} ended {document.get('JobStatus')}: {message}", ExitCode.JOB_FAILED)
         out = options.out_path()
-        summary = write_results(iter([document]), out, options.fmt)
+        summary, people = self._write(clients, iter([document]), out, lambda: None)
         report = self._write_report(clients, out, summary) if options.report else None
-        return LaunchResult(job_id, out, summary, report)
+        return LaunchResult(job_id, out, summary, report, people)
 
     def _video(self, clients: Clients) -> S3Video:
         """The pinned object version to run on: the s3:// URI's, or the local file's upload."""

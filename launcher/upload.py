@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from rekognition_limits import MAX_DURATION_MS, MAX_VIDEO_BYTES
 
-from .jobs.errors import BadInput, ExitCode, LauncherError, from_client_error
+from .jobs.errors import MISSING_RESOURCE_CODES, BadInput, ExitCode, LauncherError, error_code, from_client_error
 from .jobs.s3video import S3Video, head_object, is_s3_uri, parse_s3_uri, pin_s3_video
 from .probe import UnsupportedVideo, duration_ms
 
@@ -96,6 +96,9 @@ def upload(
     except ClientError as error:
         raise from_client_error(error, f"uploading {path} to s3://{bucket}/{key}") from None
     except S3UploadFailedError as error:  # what upload_file raises when S3 refuses a part or the upload
+        cause = error.__context__  # boto3 raises it while handling S3's ClientError
+        if isinstance(cause, ClientError) and error_code(cause) in MISSING_RESOURCE_CODES:
+            raise from_client_error(cause, f"uploading {path} to s3://{bucket}/{key}") from None
         raise LauncherError(
             f"uploading {path} to s3://{bucket}/{key} failed: {error}. What to do: check that the "
             "stack's bucket exists and that you may write to it (the launcher policy)",

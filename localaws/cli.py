@@ -1,5 +1,5 @@
-"""``scripts/local.py``: run the local endpoint (``serve``), and deploy this project's Pulumi program
-into it (``deploy``, ``destroy``)."""
+"""``scripts/local.py``: run the local endpoint (``serve``), deploy this project's Pulumi program
+into it (``deploy``, ``destroy``), and show what it holds (``status``)."""
 
 from __future__ import annotations
 
@@ -25,6 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from components import ConfigError
 
 from .clients import local_client
+from .defaults import DEFAULT_REGION
 from .deploy import engine
 from .deploy.errors import BadPath, DeployError, EndpointUnreachable, PulumiCliError
 from .deploy.handlers import Context
@@ -32,6 +33,8 @@ from .deploy.program import stack_config
 from .deploy.pulumi_cli import PulumiCli, cli_available
 from .endpoint import DEFAULT_HOST, DEFAULT_PORT, LocalEndpoint
 from .rekognition.models import EmulatorSettings
+from .state.files import StateError
+from .status import UNREACHABLE, EndpointStatus
 
 DEFAULT_DATA_DIR = Path(".local")
 PROJECT_DIR = Path(__file__).resolve().parents[1]
@@ -107,18 +110,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--workers", type=_positive, default=EmulatorSettings.workers, help="jobs processed at once")
     serve.add_argument("--detector", default=EmulatorSettings.detector, help="'retinaface' or 'package.module:factory'")
+    serve.add_argument(
+        "--ephemeral",
+        action="store_true",
+        help="keep S3, SNS, SQS, IAM, Lambda and the other services in memory only (by default they are saved "
+        "under <data-dir>/state and restored by the next serve)",
+    )
 
     for command, text in (
         ("deploy", "apply this project's Pulumi program to the endpoint and write the stack outputs"),
         ("destroy", "remove what deploy made"),
     ):
         sub = commands.add_parser(command, help=text, description=text, parents=[common])
-        sub.add_argument(
-            "--endpoint",
-            type=_endpoint_url,
-            default=os.environ.get("AWS_ENDPOINT_URL", f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"),
-            help=f"default: $AWS_ENDPOINT_URL, else http://{DEFAULT_HOST}:{DEFAULT_PORT}",
-        )
+        _add_endpoint_option(sub)
         sub.add_argument("--stack", default="local", help="its config is read from Pulumi.<stack>.yaml if present")
         sub.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="deploy state lives here")
         sub.add_argument("--outputs-file", type=Path, help="default: <data-dir>/outputs-<stack>.json")
@@ -132,7 +136,25 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument(
                 "--force", action="store_true", help="also delete the videos a bucket holds (in-process deployer)"
             )
+    status = commands.add_parser(
+        "status",
+        parents=[common],
+        help="print what the endpoint holds: the stack's resources, buckets, queues, topics, functions, open jobs",
+    )
+    _add_endpoint_option(status)
+    status.add_argument("--stack", default="local")
+    status.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="where deploy wrote the outputs")
+    status.add_argument("--outputs-file", type=Path, help="default: <data-dir>/outputs-<stack>.json")
     return parser
+
+
+def _add_endpoint_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--endpoint",
+        type=_endpoint_url,
+        default=os.environ.get("AWS_ENDPOINT_URL", f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"),
+        help=f"default: $AWS_ENDPOINT_URL, else http://{DEFAULT_HOST}:{DEFAULT_PORT}",
+    )
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -177,7 +199,14 @@ def serve(args: argparse.Namespace) -> int:
     )
     with _stop_signals() as wait_for_stop:
         try:
-            endpoint = LocalEndpoint(settings, args.host, args.port).start()
+            endpoint = LocalEndpoint(settings, args.host, args.port)
+            (endpoint if args.ephemeral else endpoint.keep_state()).start()
+        except StateError as error:  # nothing is written over a state that cannot be read
+            print(
+                f"error: {error}; move {args.data_dir / 'state'} away, or choose another --data-dir (or --ephemeral)",
+                file=sys.stderr,
+            )
+            return 2
         except OSError as error:
             print(
                 f"error: cannot listen on {args.host}:{args.port}: {error.strerror}; choose another --port",
@@ -273,10 +302,20 @@ def destroy(args: argparse.Namespace) -> int:
     return 0
 
 
+def status(args: argparse.Namespace) -> int:
+    region = os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
+    try:
+        return EndpointStatus(args.endpoint, region).print_all(_outputs_file(args))
+    except UNREACHABLE as error:
+        raise EndpointUnreachable(
+            f"no local endpoint answers at {args.endpoint} ({error}); start it with: python scripts/local.py serve"
+        ) from None
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
-    command = {"serve": serve, "deploy": deploy, "destroy": destroy}[args.command]
+    command = {"serve": serve, "deploy": deploy, "destroy": destroy, "status": status}[args.command]
     try:
         return command(args)
     except REPORTED_ERRORS as error:

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from mypy_boto3_sts import STSClient
 
 # What the endpoint answers (moto in-process, our Rekognition emulator) and the deployer may create.
-Service = Literal["s3", "sns", "sqs", "iam", "sts", "rekognition", "lambda", "logs"]
+# cloudwatch (alarms, dashboards) and kms (the alarm topic's key) have no typed stubs here: Any.
+Service = Literal["s3", "sns", "sqs", "iam", "sts", "rekognition", "lambda", "logs", "cloudwatch", "kms"]
 SERVICES: tuple[str, ...] = get_args(Service)
 
 

@@ -22,6 +22,8 @@ from .clients import ClientFactory, local_client
 from .defaults import DEFAULT_REGION
 from .rekognition.models import EmulatorSettings, RekognitionBackend
 from .rekognition.responses import HANDLED_TARGETS, OPERATIONS, TARGET_PREFIX, RekognitionApp
+from .state.keeper import NotingChanges, Restored, StateKeeper
+from .status import STATUS_PATH, StatusApp
 from .vision.detector import FaceDetector
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,9 @@ class LocalEndpoint:
         self._rekognition_app = RekognitionApp(self.rekognition)
         self.awslambda = LambdaBackend(LambdaSettings(settings.data_dir / "lambda"), self.client, lambda: self.url)
         self._lambda_app = LambdaApp(self.awslambda)
+        self.state: StateKeeper | None = None  # keep_state() turns it on
+        self._restored: Restored | None = None
+        self._status_app = StatusApp(settings.data_dir, self.rekognition.store, lambda: self.state)
 
     @property
     def url(self) -> str:
@@ -76,6 +81,8 @@ class LocalEndpoint:
             return not_emulated.respond(environ, start_response, "rekognition", operation, EMULATED)
         if LambdaApp.handles(environ):
             return self._lambda_app(environ, start_response)
+        if environ.get("PATH_INFO") == STATUS_PATH:
+            return self._status_app(environ, start_response)
         service = not_emulated.signed_service(environ)
         if service is not None and not self._moto_serves(environ):
             operation = not_emulated.operation_name(environ)
@@ -95,6 +102,7 @@ class LocalEndpoint:
         )
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-endpoint", daemon=True)
         self._thread.start()
+        self._start_keeping_state()
         resumed = self.rekognition.resume_interrupted()
         if resumed:
             log.info("resumed %d interrupted face-detection job(s)", len(resumed))
@@ -110,12 +118,35 @@ class LocalEndpoint:
             self._server.server_close()
         if self._thread is not None:
             self._thread.join()
+        if self.state is not None:
+            self.state.stop()  # nothing serves any more: the last save is complete
 
     def __enter__(self) -> LocalEndpoint:
         return self.start()
 
     def __exit__(self, *exc_info: Any) -> None:
         self.stop()
+
+    def keep_state(self) -> LocalEndpoint:
+        """Keep moto's services and the event source mappings under the data dir (``state/``) across
+        restarts: restore the saved state now, before ``start()``, and save changes from then on. Raises
+        ``StateError`` for a saved state it cannot read. One endpoint per process may (moto's state is global)."""
+        self.state = StateKeeper(self.settings.data_dir / "state", self.awslambda.saved_mappings)
+        self._restored = self.state.restore()
+        # Requests into moto pass the gate that keeps snapshots between them; our Lambda app only says
+        # what changed (an invocation runs for minutes and calls this endpoint).
+        # (the wrapper stands in for each: same call, other attributes passed through)
+        self._moto = NotingChanges(self._moto, self.state, gated=True)  # type: ignore[assignment]
+        self._lambda_app = NotingChanges(self._lambda_app, self.state, gated=False)  # type: ignore[assignment]
+        return self
+
+    def _start_keeping_state(self) -> None:
+        if self.state is None or self._restored is None:
+            return
+        self.awslambda.restore_mappings(self._restored.mappings)
+        self.state.start()
+        if self._restored.parts:
+            log.info("state restored from %s (saved at %d ms)", self.state.folder.path, self._restored.saved_ms)
 
     def clients_in(self, region: str) -> ClientFactory:
         """This endpoint's clients, in ``region`` unless a call names another (the deployer's view)."""

@@ -97,6 +97,17 @@ class EndpointProcess:
         if killed:
             raise RuntimeError(f"the local endpoint did not stop within {timeout:g} s of SIGTERM; see {self.log_path}")
 
+    def kill(self) -> None:
+        """SIGKILL, as a crash or ``kill -9`` ends it: no clean stop, no last save."""
+        process, self._process = self._process, None
+        if process is None:
+            return
+        process.kill()
+        process.wait()
+        if process.stdout:
+            process.stdout.close()
+        self._log.close()
+
     def __enter__(self) -> EndpointProcess:
         return self.start()
 

@@ -2,20 +2,26 @@
 
 Each rule is a plain validate function over a resource's inputs (camelCase, as the engine sends them),
 so the tests call them directly; `__main__.py` only assembles them into the pack (building a
-PolicyPack starts its gRPC server).
+PolicyPack starts its gRPC server). tests/integration/test_policy_analyzer.py runs the pack as the
+engine does: pulumi-policy's analyzer server, fed this program's resources over gRPC.
 
-During `pulumi preview`, a policy document that depends on resources not yet created is unknown;
-pulumi-policy then reports the rule as not run, and it runs at `pulumi up`, before each resource is
-created.
+In the analyzer, properties arrive as pulumi-policy's proxies (a Mapping and a Sequence, not a dict
+and a list), so every value is read through the normalisers below. During `pulumi preview`, a value
+that depends on resources not yet created (a policy document naming their ARNs) is unknown; reading
+it raises pulumi-policy's UnknownValueError, which its server reports as an advisory "can't run
+policy ... during preview" for that resource; the rule runs at `pulumi up`, before each resource is
+created. Stack rules follow the engine's property dependencies, known even in preview.
 """
 
+import functools
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from pulumi_policy import (
     EnforcementLevel,
     Policy,
+    PolicyResource,
     ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
@@ -36,6 +42,7 @@ QUEUE_POLICY = "aws:sqs/queuePolicy:QueuePolicy"
 ROLE = "aws:iam/role:Role"
 ROLE_POLICY = "aws:iam/rolePolicy:RolePolicy"
 MANAGED_POLICY = "aws:iam/policy:Policy"
+METRIC_ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
 
 REKOGNITION_SERVICE = "rekognition.amazonaws.com"
 PUBLIC_ACCESS_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
@@ -44,32 +51,77 @@ RESOURCE_POLICIES = {BUCKET_POLICY: "policy", TOPIC_POLICY: "policy", QUEUE_POLI
 # Actions with no resource-level permissions: the only ones allowed on Resource "*". Kept in step with
 # components.policies.LAUNCHER_REKOGNITION_ACTIONS by a test (the pack installs without the component).
 ACTIONS_WITHOUT_RESOURCE_LEVEL_PERMISSIONS = {"rekognition:StartFaceDetection", "rekognition:GetFaceDetection"}
+# Condition operators that pin aws:SourceArn in a trust policy.
+SOURCE_ARN_OPERATORS = ("ArnLike", "ArnEquals", "StringLike", "StringEquals")
+SQS_NAMESPACE = "AWS/SQS"
+DEAD_LETTER_METRIC = "ApproximateNumberOfMessagesVisible"
 
 Statement = Mapping[str, Any]
+Validate = Callable[[Any, ReportViolation], None]
+
+
+class MalformedDocument(ValueError):
+    """A policy document input that is not a JSON object: the rule reports it instead of guessing."""
+
+
+# Every property is read through these normalisers, never with dict/list checks: in Pulumi's analyzer
+# a property map is pulumi-policy's _DictProxy (a Mapping) and a list its _ListProxy (a Sequence),
+# which raise UnknownValueError when a value that is unknown during preview is read. That error is left
+# to pulumi-policy, which reports "can't run policy ... during preview" instead of a verdict.
+
+
+def _items(value: Any) -> list[Any]:
+    """A value that may be one item or several, as a list: None is none; a string or a map is one."""
+    if value is None:
+        return []
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        return list(value)
+    return [value]
+
+
+def _mapping(value: Any) -> Mapping[str, Any]:
+    """A map, or an empty one for anything else (a missing or malformed element)."""
+    return value if isinstance(value, Mapping) else {}
 
 
 def _document(value: Any) -> Mapping[str, Any]:
     """A policy document input: a JSON string (what pulumi-aws takes) or an already parsed object."""
-    return json.loads(value) if isinstance(value, str) else (value or {})
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise MalformedDocument(f"the policy document is not valid JSON: {value[:80]!r}") from None
+    if not isinstance(value, Mapping):
+        raise MalformedDocument(f"the policy document is not a JSON object: {value!r}")
+    return value
 
 
 def _statements(value: Any) -> list[Statement]:
-    statements = _document(value).get("Statement", [])
-    return [statements] if isinstance(statements, Mapping) else list(statements)
+    return [_mapping(s) for s in _items(_document(value).get("Statement"))]
 
 
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, (list, tuple)) else [value]
+def _reporting_malformed(validate: Validate) -> Validate:
+    """Report a malformed policy document as a violation (the rule cannot vouch for it) instead of
+    raising. Unknown values are not caught: pulumi-policy turns them into its preview notice."""
+
+    @functools.wraps(validate)
+    def checked(args: Any, report_violation: ReportViolation) -> None:
+        try:
+            validate(args, report_violation)
+        except MalformedDocument as error:
+            report_violation(str(error), None)
+
+    return checked
 
 
 def _is_anonymous(principal: Any) -> bool:
-    return principal == "*" or (isinstance(principal, Mapping) and "*" in _as_list(principal.get("AWS")))
+    return principal == "*" or "*" in _items(_mapping(principal).get("AWS"))
 
 
 def _denies_insecure_transport(statement: Statement) -> bool:
-    condition = statement.get("Condition", {}).get("Bool", {})
+    condition = _mapping(_mapping(statement.get("Condition")).get("Bool"))
     return (
         statement.get("Effect") == "Deny"
         and _is_anonymous(statement.get("Principal"))
@@ -107,8 +159,8 @@ def encrypted_at_rest(args: ResourceValidationArgs, report_violation: ReportViol
     """Default encryption on buckets, a KMS key on topics, SSE-KMS or SSE-SQS on queues."""
     props = args.props
     if args.resource_type == BUCKET_ENCRYPTION:
-        rules = _as_list(props.get("rules"))
-        algorithms = [(r.get("applyServerSideEncryptionByDefault") or {}).get("sseAlgorithm") for r in rules]
+        rules = [_mapping(rule) for rule in _items(props.get("rules"))]
+        algorithms = [_mapping(r.get("applyServerSideEncryptionByDefault")).get("sseAlgorithm") for r in rules]
         if not algorithms or not all(a in {"AES256", "aws:kms", "aws:kms:dsse"} for a in algorithms):
             report_violation("the bucket's default encryption must be AES256 or aws:kms", None)
     elif args.resource_type == TOPIC and not props.get("kmsMasterKeyId"):
@@ -117,31 +169,44 @@ def encrypted_at_rest(args: ResourceValidationArgs, report_violation: ReportViol
         report_violation("the queue must be encrypted: set kmsMasterKeyId or sqsManagedSseEnabled", None)
 
 
+def _conditions_on(statement: Statement, key: str, operators: tuple[str, ...]) -> bool:
+    conditions = _mapping(statement.get("Condition"))
+    return any(key in _mapping(conditions.get(operator)) for operator in operators)
+
+
 def rekognition_role_trust(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-    """A role Rekognition may assume trusts only rekognition.amazonaws.com, for one account."""
+    """A role Rekognition may assume trusts only rekognition.amazonaws.com, for one account and its jobs."""
     if args.resource_type != ROLE:
         return
     allows = [s for s in _statements(args.props.get("assumeRolePolicy")) if s.get("Effect") == "Allow"]
-    if not any(REKOGNITION_SERVICE in _as_list((s.get("Principal") or {}).get("Service")) for s in allows):
+    if not any(REKOGNITION_SERVICE in _items(_mapping(s.get("Principal")).get("Service")) for s in allows):
         return
     for statement in allows:
         principal = statement.get("Principal")
         if not isinstance(principal, Mapping) or set(principal) != {"Service"}:
             report_violation(f"the Rekognition role must trust only {REKOGNITION_SERVICE}, not {principal!r}", None)
-        elif _as_list(principal["Service"]) != [REKOGNITION_SERVICE]:
+        elif _items(principal["Service"]) != [REKOGNITION_SERVICE]:
             report_violation(f"the Rekognition role must trust only {REKOGNITION_SERVICE}", None)
-        elif "aws:SourceAccount" not in statement.get("Condition", {}).get("StringEquals", {}):
-            report_violation(
-                "the Rekognition role's trust needs Condition StringEquals aws:SourceAccount (confused deputy)", None
-            )
+        else:
+            if not _conditions_on(statement, "aws:SourceAccount", ("StringEquals",)):
+                report_violation(
+                    "the Rekognition role's trust needs Condition StringEquals aws:SourceAccount (confused deputy)",
+                    None,
+                )
+            if not _conditions_on(statement, "aws:SourceArn", SOURCE_ARN_OPERATORS):
+                report_violation(
+                    "the Rekognition role's trust needs Condition ArnLike aws:SourceArn "
+                    "arn:aws:rekognition:<region>:<account>:* (confused deputy)",
+                    None,
+                )
 
 
 def _identity_policies(args: ResourceValidationArgs) -> Iterator[Any]:
     if args.resource_type in (ROLE_POLICY, MANAGED_POLICY):
         yield args.props.get("policy")
     elif args.resource_type == ROLE:
-        for inline in _as_list(args.props.get("inlinePolicies")):
-            yield inline.get("policy")
+        for inline in _items(args.props.get("inlinePolicies")):
+            yield _mapping(inline).get("policy")
 
 
 def no_wildcard_permissions(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
@@ -154,14 +219,19 @@ def no_wildcard_permissions(args: ResourceValidationArgs, report_violation: Repo
             sid = statement.get("Sid", "")
             if "NotAction" in statement or "NotResource" in statement:
                 report_violation(f"statement {sid!r} allows by exclusion (NotAction/NotResource)", None)
-            actions = _as_list(statement.get("Action"))
+            actions = [str(action) for action in _items(statement.get("Action"))]
             wildcards = [action for action in actions if "*" in action]
             if wildcards:
                 report_violation(f"statement {sid!r} allows wildcard actions {wildcards}", None)
-            if "*" in _as_list(statement.get("Resource")) and not set(actions) <= (
+            if "*" in _items(statement.get("Resource")) and not set(actions) <= (
                 ACTIONS_WITHOUT_RESOURCE_LEVEL_PERMISSIONS
             ):
                 report_violation(f'statement {sid!r} allows {actions} on every resource (Resource "*")', None)
+
+
+def _dependencies(resource: PolicyResource, key: str, resource_type: str) -> list[PolicyResource]:
+    """The resources of ``resource_type`` that the engine says property ``key`` was computed from."""
+    return [d for d in resource.property_dependencies.get(key, []) if d.resource_type == resource_type]
 
 
 def completion_queue_has_dead_letter_queue(args: StackValidationArgs, report_violation: ReportViolation) -> None:
@@ -169,9 +239,7 @@ def completion_queue_has_dead_letter_queue(args: StackValidationArgs, report_vio
     for subscription in args.resources:
         if subscription.resource_type != SUBSCRIPTION or subscription.props.get("protocol") != "sqs":
             continue
-        for queue in subscription.property_dependencies.get("endpoint", []):
-            if queue.resource_type != QUEUE:
-                continue
+        for queue in _dependencies(subscription, "endpoint", QUEUE):
             redrive = _document(queue.props.get("redrivePolicy"))
             if not redrive.get("deadLetterTargetArn") or not redrive.get("maxReceiveCount"):
                 report_violation(
@@ -180,12 +248,70 @@ def completion_queue_has_dead_letter_queue(args: StackValidationArgs, report_vio
                 )
 
 
-def _resource_rule(name: str, validate: Callable[[ResourceValidationArgs, ReportViolation], None]) -> Policy:
+def _dead_letter_queues(queues: list[PolicyResource]) -> dict[str, PolicyResource]:
+    """The queues some queue redrives to, by URN: from the engine's property dependencies, or, for a
+    redrive policy written out by hand (no dependency), from the ARN it names."""
+    by_arn: dict[Any, PolicyResource] = {}
+    found: dict[str, PolicyResource] = {}
+    for queue in queues:
+        targets = _dependencies(queue, "redrivePolicy", QUEUE)
+        if not targets and queue.props.get("redrivePolicy"):
+            if not by_arn:
+                by_arn = {q.props.get("arn"): q for q in queues}
+            target = by_arn.get(_document(queue.props.get("redrivePolicy")).get("deadLetterTargetArn"))
+            targets = [target] if target is not None else []
+        found.update((target.urn, target) for target in targets)
+    return found
+
+
+def _watched_queues(alarm: PolicyResource, queues: list[PolicyResource]) -> list[PolicyResource]:
+    """The queues an alarm on a queue's visible messages watches: by dependency or by QueueName."""
+    props = alarm.props
+    if props.get("namespace") != SQS_NAMESPACE or props.get("metricName") != DEAD_LETTER_METRIC:
+        return []
+    watched = _dependencies(alarm, "dimensions", QUEUE)
+    if watched:
+        return watched
+    name = _mapping(props.get("dimensions")).get("QueueName")
+    return [q for q in queues if q.props.get("name") == name]
+
+
+def dead_letter_queues_have_alarms(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+    """Every dead-letter queue has a CloudWatch alarm on its visible messages."""
+    queues = [r for r in args.resources if r.resource_type == QUEUE]
+    dead_letters = _dead_letter_queues(queues)
+    if not dead_letters:
+        return
+    watched = {
+        queue.urn
+        for alarm in args.resources
+        if alarm.resource_type == METRIC_ALARM
+        for queue in _watched_queues(alarm, queues)
+    }
+    for urn, queue in dead_letters.items():
+        if urn not in watched:
+            report_violation(
+                f"dead-letter queue {queue.name!r} has no CloudWatch alarm on {DEAD_LETTER_METRIC}: "
+                "a message there (a job nobody collected) would go unnoticed for 14 days",
+                urn,
+            )
+
+
+def _resource_rule(name: str, validate: Validate) -> Policy:
     return ResourceValidationPolicy(
         name=name,
         description=(validate.__doc__ or "").split("\n")[0],
-        validate=validate,
+        validate=_reporting_malformed(validate),
         enforcement_level=EnforcementLevel.MANDATORY,
+    )
+
+
+def _stack_rule(name: str, validate: Validate, level: EnforcementLevel) -> Policy:
+    return StackValidationPolicy(
+        name=name,
+        description=(validate.__doc__ or "").split("\n")[0],
+        validate=_reporting_malformed(validate),
+        enforcement_level=level,
     )
 
 
@@ -195,10 +321,9 @@ POLICIES: list[Policy] = [
     _resource_rule("encrypted-at-rest", encrypted_at_rest),
     _resource_rule("rekognition-role-trust", rekognition_role_trust),
     _resource_rule("no-wildcard-permissions", no_wildcard_permissions),
-    StackValidationPolicy(
-        name="completion-queue-has-dead-letter-queue",
-        description=(completion_queue_has_dead_letter_queue.__doc__ or "").split("\n")[0],
-        validate=completion_queue_has_dead_letter_queue,
-        enforcement_level=EnforcementLevel.MANDATORY,
+    _stack_rule(
+        "completion-queue-has-dead-letter-queue", completion_queue_has_dead_letter_queue, EnforcementLevel.MANDATORY
     ),
+    # Advisory: alarms are a setting (alarms: false), and a stack may watch its queues elsewhere.
+    _stack_rule("dead-letter-queues-have-alarms", dead_letter_queues_have_alarms, EnforcementLevel.ADVISORY),
 ]

@@ -31,7 +31,7 @@ from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
@@ -41,7 +41,7 @@ from tqdm import tqdm
 from ..aws import Clients
 from ..jobs.detection import RETRY_LATER, FaceDetection, StartRequest
 from ..jobs.errors import BadInput, ExitCode, LauncherError
-from ..jobs.formats import Summary, write_results
+from ..jobs.formats import PERSONS_FILE, Summary
 from ..jobs.notifications import (
     FINAL_STATUSES,
     SHARED_STATUS_SECONDS,
@@ -68,6 +68,10 @@ START_WORKERS = 4  # starts in flight at once: a freed slot does not wait for an
 CONSUMER_ERROR_PAUSE_SECONDS = 5.0
 SETTLE_SECONDS = 10.0  # at the end, the longest wait for the consumer to delete the last completions
 ONE_ATTEMPT = Config(retries={"mode": "standard", "max_attempts": 1})
+
+if TYPE_CHECKING:  # PyAV, NumPy and dlib: imported when results are written
+    from ..people.embedding import FaceEmbedder
+    from ..people.pipeline import VideoPeople
 
 
 def prepare_out_dir(folder: Path) -> None:
@@ -138,6 +142,10 @@ class Workers:
             self._tasks.get()()
 
 
+def _warn_about(video: str, line: str) -> None:
+    log.warning("%s: %s", video, line)
+
+
 class Batch:
     """Runs one batch; ``open_jobs`` says, after Ctrl-C, how many of its jobs keep running."""
 
@@ -163,6 +171,8 @@ class Batch:
         self._busy_until = 0.0
         self._busy_wait = options.retry_wait
         self._next_status_call = 0.0
+        self._embedder: FaceEmbedder | None = None
+        self._people: dict[str, tuple[str, VideoPeople]] = {}  # --people: video -> (results, people), memory only
         self.tally = Tally()
 
     @property
@@ -175,10 +185,15 @@ class Batch:
     def run(self) -> Tally:
         options = self.options
         check_batch_options(options)
+        if options.people:
+            from ..people.launch import load_model
+
+            self._embedder = load_model(print)
         clients = Clients(options.outputs.region)
         self._s3, self._sqs = clients("s3"), clients("sqs")
         sources = discover(options.videos, options.recursive, self._s3)
         prepare_out_dir(options.out_dir)
+        (options.out_dir / PERSONS_FILE).unlink(missing_ok=True)  # a run with --people writes it anew
         deadline = self._clock() + options.timeout
         self._jobs = FaceDetection(clients("rekognition"))
         # Starts without botocore's retries: the scheduler waits itself, without blocking the batch.
@@ -200,7 +215,52 @@ class Batch:
         finally:
             self._stop.set()
             self._ledger.close()
+        if self._embedder is not None:
+            self._people_of_skipped()
+            self._write_persons()
         return self.tally
+
+    def _people_of_skipped(self) -> None:
+        """--people for the videos skipped as already written: their files are grouped again (and
+        rewritten with their people), so that the batch's people cover every video."""
+        from ..people.launch import regroup_written
+
+        assert self._embedder is not None
+        for video in self._videos:
+            entry = video.entry
+            if video.entry.video in self._people or entry.status != SUCCEEDED or not entry.results:
+                continue
+            results = Path(entry.results)
+            if not results.is_file():
+                continue
+            s3_object = {"Bucket": entry.bucket, "Name": entry.key} if entry.bucket and entry.key else None
+            if s3_object and entry.version:
+                s3_object["Version"] = entry.version
+            try:
+                people = regroup_written(
+                    results,
+                    self.options.fmt,
+                    entry.video,
+                    s3_object,
+                    lambda: self._s3,
+                    self._embedder,
+                    functools.partial(_warn_about, entry.video),
+                )
+            except (LauncherError, BotoCoreError, OSError, ValueError) as error:
+                log.warning("%s: --people: %s", entry.video, error)
+                continue
+            if people is not None:
+                self._people[entry.video] = (str(results), people)
+
+    def _write_persons(self) -> None:
+        """``DIR/persons.json``: the people across the videos whose results this run wrote."""
+        from ..people.launch import write_batch_persons
+
+        with self._lock:
+            done = [
+                (v.entry.video, *self._people[v.entry.video]) for v in self._videos if v.entry.video in self._people
+            ]
+        write_batch_persons(self.options.out_dir, done)
 
     def _params(self) -> str:
         outputs = self.options.outputs
@@ -479,7 +539,22 @@ class Batch:
         """In a worker: the results into their file, or why there are none."""
         try:
             if status == SUCCEEDED:
-                summary: Summary = write_results(self._jobs.pages(job_id), self._out(video), self.options.fmt)
+                from ..people.launch import write_with_people  # cuts: PyAV, NumPy
+
+                out = self._out(video)
+                summary: Summary
+                summary, people = write_with_people(
+                    self._jobs.pages(job_id),
+                    out,
+                    self.options.fmt,
+                    video.entry.video,
+                    lambda: self._s3,
+                    self._embedder,
+                    lambda line: log.warning("%s: %s", video.entry.video, line),
+                )
+                if people is not None:
+                    with self._lock:
+                        self._people[video.entry.video] = (str(out), people)
                 self._events.put(("written", video, summary))
             else:
                 message = self._jobs.status(job_id).get("StatusMessage") or "no StatusMessage"

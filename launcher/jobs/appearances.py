@@ -9,6 +9,15 @@ taken by a face nearer the camera, as when people cross). A face that leaves and
 new appearance: without recognition there is no telling it is the same person, and "when was a face on
 screen" is the question.
 
+Hard cuts (shot boundaries, found from the video by ``launcher.people.shots`` and passed in as a list
+of timestamps) end every open appearance: a face after a cut is never linked by position to one
+before it, whatever their places. With ``pieces=True`` (the launcher's ``--people``), appearances are
+also cut into *pieces* wherever a link by position is uncertain: the face was missed at the frame
+before, was hidden behind another face, or another face competed for it (the piece ends at the
+first clean link after such a contest). ``links`` then lists (earlier piece, later piece) for each
+such link, and the people grouping (``launcher.people.grouping``) keeps it or vetoes it by the faces'
+embeddings.
+
 The grouping is online and deterministic: frames are taken in time order, each frame's detections
 are matched to the appearances still open by ascending cost (ties broken by appearance index, then by
 position in the frame), and unmatched detections open new appearances, numbered in order of their
@@ -118,6 +127,8 @@ class Appearance:
     best_box: Box
     best_face: dict[str, Any] | None
     _boxes: array = field(repr=False, compare=False)  # (timestamp, left, top, width, height) per detection
+    best_score: float = 0.0
+    best_frames: tuple[tuple[int, Box], ...] = ()  # the few best detections (timestamp, box), best first
 
     @property
     def duration_ms(self) -> int:
@@ -145,6 +156,9 @@ class Appearance:
         }
 
 
+BEST_FRAMES = 3  # detections kept per appearance for a face embedding
+
+
 class _Track:
     """An appearance being followed: its last box, heading and layout, and what it has gathered."""
 
@@ -153,8 +167,10 @@ class _Track:
         "best_box",
         "best_face",
         "best_score",
+        "bests",
         "bottom",
         "boxes",
+        "contested",
         "count",
         "hidden",
         "index",
@@ -174,13 +190,26 @@ class _Track:
         self.index, self.start_ms, self.count = index, detection.timestamp, 0
         self.vx = self.vy = 0.0  # centre velocity, ratios of the frame per ms
         self.hidden = False  # last seen going behind another face
+        self.contested = False  # another face competed for one of its last detections
         self.left, self.top = box.left, box.top
         self.right, self.bottom = box.left + box.width, box.top + box.height
         self.boxes = array("d")
         self.best_score = -1.0
         self.best, self.best_box, self.best_face = detection.timestamp, box, detection.face
+        self.bests: list[tuple[float, int, Box]] = []
         self.last, self.last_ms, self.layout = box, detection.timestamp, detection.layout
         self.add(detection)
+
+    def restart(self, index: int, detection: Detection) -> None:
+        """Begin a new piece at ``detection`` (added by the caller), keeping where the face was heading."""
+        box = detection.box
+        self.index, self.start_ms, self.count = index, detection.timestamp, 0
+        self.hidden = False
+        self.left, self.top = box.left, box.top
+        self.right, self.bottom = box.left + box.width, box.top + box.height
+        self.boxes = array("d")
+        self.best_score, self.bests = -1.0, []
+        self.best, self.best_box, self.best_face = detection.timestamp, box, detection.face
 
     def add(self, detection: Detection) -> None:
         box, at = detection.box, detection.timestamp
@@ -204,6 +233,10 @@ class _Track:
         self.boxes.extend((at, box.left, box.top, box.width, box.height))
         if detection.score > self.best_score:
             self.best_score, self.best, self.best_box, self.best_face = detection.score, at, box, detection.face
+        if len(self.bests) < BEST_FRAMES or detection.score > self.bests[-1][0]:
+            self.bests.append((detection.score, at, box))
+            self.bests.sort(key=lambda best: (-best[0], best[1]))
+            del self.bests[BEST_FRAMES:]
 
     def predicted_centre(self, at: int) -> tuple[float, float]:
         elapsed = at - self.last_ms
@@ -221,6 +254,8 @@ class _Track:
             best_box=self.best_box,
             best_face=self.best_face,
             _boxes=self.boxes,
+            best_score=max(self.best_score, 0.0),
+            best_frames=tuple((at, box) for _score, at, box in self.bests),
         )
 
 
@@ -232,8 +267,13 @@ class AppearanceTracker:
     """Feed it the frames of a job in time order (``add_frame``); it says which appearance each
     detection belongs to at once, and gives every appearance at the end (``finish``)."""
 
-    def __init__(self, settings: TrackerSettings | None = None) -> None:
+    def __init__(self, settings: TrackerSettings | None = None, cuts: Sequence[int] = (), pieces: bool = False) -> None:
         self.settings = settings or TrackerSettings()
+        self._cuts = sorted(cuts)
+        self._next_cut = 0  # the first cut not yet passed
+        self._pieces = pieces
+        self.links: list[tuple[int, int]] = []  # (earlier piece, later piece), with pieces=True
+        self._step: int | None = None  # the sampling step: the shortest time between two frames
         self._open: list[_Track] = []
         self._closed: list[Appearance] = []
         self._count = 0
@@ -250,18 +290,24 @@ class AppearanceTracker:
                 f"detections must come in time order: {timestamp} ms after {self._last_ms} ms "
                 "(GetFaceDetection returns them sorted by Timestamp)"
             )
-        self._last_ms = timestamp
+        previous_ms, self._last_ms = self._last_ms, timestamp
+        if previous_ms is not None and timestamp > previous_ms:
+            self._step = timestamp - previous_ms if self._step is None else min(self._step, timestamp - previous_ms)
         self._close_gone(timestamp)
+        self._close_at_cuts(timestamp)
         # A deterministic order within the frame, whatever order the detections came in.
         order = sorted(range(len(detections)), key=lambda i: _position_key(detections[i]))
         pairs = self._candidate_pairs(timestamp, detections, order)
         pairs.sort()
+        contested = _contested(pairs) if self._pieces else set()
         indexes: list[int | None] = [None] * len(detections)
         taken: set[int] = set()
         for _cost, _track_index, _rank, track, position in pairs:
             if track.index in taken:
                 continue
             if indexes[position] is None:
+                if self._pieces:
+                    self._piece_break(track, detections[position], previous_ms, (track.index, position) in contested)
                 taken.add(track.index)
                 indexes[position] = track.index
                 track.add(detections[position])
@@ -286,6 +332,30 @@ class AppearanceTracker:
             self._open = []
             self._finished = sorted(self._closed, key=lambda appearance: appearance.index)
         return self._finished
+
+    def _piece_break(self, track: _Track, detection: Detection, previous_ms: int | None, contested: bool) -> None:
+        """With pieces: end the track's piece before an uncertain link and start a new one."""
+        # Missed: not seen in the frame before, or (frames without faces are not listed) longer
+        # ago than one sampling step, the shortest time between two frames seen so far.
+        missed = previous_ms is not None and track.last_ms < previous_ms
+        missed = missed or (self._step is not None and detection.timestamp - track.last_ms > 1.5 * self._step)
+        settled = track.contested and not contested  # the first clean link after a contest
+        track.contested = contested
+        if missed or track.hidden or settled:
+            self._closed.append(track.appearance())
+            self.links.append((track.index, self._count))
+            track.restart(self._count, detection)
+            self._count += 1
+
+    def _close_at_cuts(self, timestamp: int) -> None:
+        """A hard cut since the last frame ends every open appearance."""
+        crossed = False
+        while self._next_cut < len(self._cuts) and self._cuts[self._next_cut] <= timestamp:
+            crossed = True
+            self._next_cut += 1
+        if crossed and self._open:
+            self._closed.extend(track.appearance() for track in self._open)
+            self._open = []
 
     def _close_gone(self, timestamp: int) -> None:
         still_open = []
@@ -396,6 +466,21 @@ def _covers(box: Box, track: _Track, timestamp: int, share: float = 0.3) -> bool
     return overlap_x > 0 and overlap_y > 0 and overlap_x * overlap_y >= share * width * height
 
 
+def _contested(pairs: list[tuple[float, int, int, _Track, int]]) -> set[tuple[int, int]]:
+    """(track index, position) of the candidate pairs where the track could take another detection
+    or the detection could go to another track."""
+    per_track: dict[int, int] = {}
+    per_position: dict[int, int] = {}
+    for _cost, track_index, _rank, _track, position in pairs:
+        per_track[track_index] = per_track.get(track_index, 0) + 1
+        per_position[position] = per_position.get(position, 0) + 1
+    return {
+        (track_index, position)
+        for _cost, track_index, _rank, _track, position in pairs
+        if per_track[track_index] > 1 or per_position[position] > 1
+    }
+
+
 def _position_key(detection: Detection) -> tuple[float, float, float, float]:
     box = detection.box
     return (box.left, box.top, box.width, box.height)
@@ -417,14 +502,20 @@ def frames(faces: Iterable[dict[str, Any]]) -> Iterator[tuple[int, list[dict[str
 class Grouping:
     indexes: list[int]  # the appearance of each detection, in the order the detections were given
     appearances: list[Appearance]
+    links: list[tuple[int, int]] = field(default_factory=list)  # with pieces: (earlier, later) position links
 
 
-def group_appearances(detections: Iterable[Detection], settings: TrackerSettings | None = None) -> Grouping:
+def group_appearances(
+    detections: Iterable[Detection],
+    settings: TrackerSettings | None = None,
+    cuts: Sequence[int] = (),
+    pieces: bool = False,
+) -> Grouping:
     """Group detections (in any order; sorting costs nothing when, as from Rekognition, they come
-    sorted by time) into appearances."""
+    sorted by time) into appearances (or pieces, with their links in ``Grouping.links``)."""
     given = list(detections)
     order = sorted(range(len(given)), key=lambda i: given[i].timestamp)
-    tracker = AppearanceTracker(settings)
+    tracker = AppearanceTracker(settings, cuts, pieces)
     indexes = [0] * len(given)
     start = 0
     while start < len(order):
@@ -436,4 +527,4 @@ def group_appearances(detections: Iterable[Detection], settings: TrackerSettings
         for position, index in zip(positions, tracker.add_frame(timestamp, [given[p] for p in positions]), strict=True):
             indexes[position] = index
         start = end
-    return Grouping(indexes, tracker.finish())
+    return Grouping(indexes, tracker.finish(), tracker.links)

@@ -7,7 +7,10 @@ service refusal.
 
 from __future__ import annotations
 
+import ipaddress
+import os
 from enum import IntEnum
+from urllib.parse import urlsplit
 
 from botocore.exceptions import ClientError
 
@@ -93,6 +96,43 @@ SERVICE_ERRORS: dict[str, tuple[ExitCode, str]] = {
 }
 
 
+# A stack resource that is not there: on AWS it was deleted; on a local endpoint, the endpoint was most
+# likely started empty (--ephemeral, another --data-dir, or a state from before it kept state).
+MISSING_RESOURCE_CODES = {
+    "NoSuchBucket": "s3",
+    "AWS.SimpleQueueService.NonExistentQueue": "sqs",
+    "QueueDoesNotExist": "sqs",
+    "NonExistentQueue": "sqs",
+}
+LOCAL_HOSTS = {"localhost", "localhost.localdomain"}
+
+
+def local_endpoint(service: str) -> str | None:
+    """The endpoint URL the SDK uses for ``service`` (AWS_ENDPOINT_URL_<SERVICE>, else AWS_ENDPOINT_URL),
+    if it is on this machine (a loopback address or name)."""
+    url = os.environ.get(f"AWS_ENDPOINT_URL_{service.upper()}") or os.environ.get("AWS_ENDPOINT_URL")
+    if not url:
+        return None
+    host = urlsplit(url).hostname or ""
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host.lower() in LOCAL_HOSTS
+    return url if loopback else None
+
+
+def _missing_resource_advice(code: str) -> str:
+    service = MISSING_RESOURCE_CODES[code]
+    what = "bucket" if service == "s3" else "queue"
+    url = local_endpoint(service)
+    if url:
+        return (
+            f"the local endpoint at {url} does not hold the stack's {what}: run `python scripts/local.py deploy` "
+            "again (an endpoint started with --ephemeral or another --data-dir starts empty), then launch again"
+        )
+    return f"the stack's {what} is gone: check the stack outputs, or deploy the stack again (`pulumi up`)"
+
+
 def error_code(error: ClientError) -> str:
     return error.response.get("Error", {}).get("Code", "")
 
@@ -108,6 +148,8 @@ def from_client_error(error: ClientError, doing: str, job_id: str | None = None)
     exit_code, advice = SERVICE_ERRORS.get(
         code, (ExitCode.AWS_ERROR, "check your AWS credentials, region and endpoint")
     )
+    if code in MISSING_RESOURCE_CODES:
+        advice = _missing_resource_advice(code)
     where = f" (job {job_id})" if job_id else ""
     return LauncherError(
         f"{doing}{where} failed: {code or 'error'}: {message}. What to do: {advice}.", exit_code, request_id(error)

@@ -4,7 +4,12 @@ temporary file beside the target that is renamed over it only when complete.
 Each face is grouped into an appearance as it streams by (``launcher.jobs.appearances``): a face entry
 gets its ``AppearanceIndex`` beside ``Timestamp`` and ``Face`` (a key GetFaceDetection readers do not
 know, so they ignore it), and the JSON document ends with ``Appearances``. What is kept in memory is
-a few numbers per face for the appearances' boxes over time.
+a few numbers per face for the appearances' boxes over time. Hard cuts (timestamps, found from the
+video) end appearances.
+
+With ``--people`` the grouping is done beforehand (``launcher.people``) and handed in as a
+``PeopleAssignment``: each face then also gets its ``PersonIndex``, each appearance its person, and
+the JSON document ends with ``Persons``. No face embedding is ever written: only the grouping.
 
 Standard library only (no tqdm, no PyAV): a Lambda function writes the same document.
 """
@@ -17,12 +22,12 @@ import itertools
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from .appearances import Appearance, AppearanceTracker, Detection, TrackerSettings, frames
+from .appearances import Appearance, AppearanceTracker, Detection, TrackerSettings, _Track, frames
 
 FORMATS = ("json", "jsonl", "csv")
 CSV_COLUMNS = (
@@ -38,7 +43,9 @@ CSV_COLUMNS = (
     "brightness",
     "sharpness",
     "appearance",
+    "person",
 )
+PERSONS_FILE = "persons.json"  # a batch with --people: each person across its videos, beside the results
 # The response members written before the faces, in the service's order.
 HEADER_MEMBERS = ("JobStatus", "StatusMessage", "VideoMetadata", "JobId", "Video", "JobTag")
 
@@ -51,6 +58,13 @@ class Summary:
     video_ms: int | None = None
     header: dict[str, Any] = field(default_factory=dict)  # the response members before Faces
     appearances: list[Appearance] = field(default_factory=list)
+    person_of_appearance: list[int] | None = None  # with --people: the person of each appearance, by index
+
+    @property
+    def persons(self) -> list[Person]:
+        if self.person_of_appearance is None:
+            return []
+        return persons(self.appearances, self.person_of_appearance)
 
     def add(self, face: dict[str, Any]) -> None:
         self.faces += 1
@@ -65,7 +79,59 @@ class Summary:
         return (
             f"{self.faces} face(s) found from {self.first_ms / 1000:.1f} s to {self.last_ms / 1000:.1f} s "
             f"of a {length} video, in {len(self.appearances)} appearance(s)"
+            + (f" of {len(self.persons)} person(s)" if self.person_of_appearance is not None else "")
         )
+
+
+@dataclass(frozen=True)
+class Person:
+    """One person of a video: their appearances (indexes), time on screen, first and last seen."""
+
+    index: int
+    appearances: tuple[int, ...]
+    on_screen_ms: int  # the appearances' durations added up
+    first_ms: int
+    last_ms: int
+    best_appearance: int  # the appearance with the best picture of the face
+
+    def to_api(self) -> dict[str, Any]:
+        return {
+            "Index": self.index,
+            "AppearanceIndexes": list(self.appearances),
+            "DurationMillis": self.on_screen_ms,
+            "FirstTimestamp": self.first_ms,
+            "LastTimestamp": self.last_ms,
+            "BestAppearanceIndex": self.best_appearance,
+        }
+
+
+def persons(appearances: list[Appearance], person_of_appearance: list[int]) -> list[Person]:
+    """The people of a video, by index, from its appearances and each one's person."""
+    by_person: dict[int, list[Appearance]] = {}
+    for appearance in appearances:
+        by_person.setdefault(person_of_appearance[appearance.index], []).append(appearance)
+    return [
+        Person(
+            index=person,
+            appearances=tuple(a.index for a in group),
+            on_screen_ms=sum(a.duration_ms for a in group),
+            first_ms=min(a.start_ms for a in group),
+            last_ms=max(a.end_ms for a in group),
+            best_appearance=max(group, key=lambda a: (a.best_score, -a.index)).index,
+        )
+        for person, group in sorted(by_person.items())
+    ]
+
+
+@dataclass(frozen=True)
+class PeopleAssignment:
+    """The outcome of ``--people`` for one video, without any embedding: the appearance of each of
+    the tracker's pieces (the tracker runs with the same cuts and ``pieces=True``), the appearances
+    made of them (indexed in order of first detection) and each appearance's person."""
+
+    appearance_of_piece: dict[int, int]
+    appearances: list[Appearance]
+    person_of_appearance: list[int]
 
 
 def _csv_row(face: dict[str, Any]) -> list[Any]:
@@ -84,14 +150,15 @@ def _csv_row(face: dict[str, Any]) -> list[Any]:
         quality.get("Brightness"),
         quality.get("Sharpness"),
         face["AppearanceIndex"],
+        face.get("PersonIndex"),
     ]
 
 
 def _write_json(
-    stream: TextIO, header: dict[str, Any], faces: Iterable[dict[str, Any]], tracker: AppearanceTracker
+    stream: TextIO, header: dict[str, Any], faces: Iterable[dict[str, Any]], summary: Callable[[], Summary]
 ) -> None:
     """One document shaped like a GetFaceDetection response, with every page's Faces merged, then
-    the Appearances."""
+    the Appearances (and, with --people, the Persons)."""
     stream.write("{")
     for member, value in header.items():
         stream.write(f"{json.dumps(member)}: {json.dumps(value)}, ")
@@ -99,20 +166,29 @@ def _write_json(
     for index, face in enumerate(faces):
         stream.write(("," if index else "") + "\n  " + json.dumps(face))
     stream.write('\n], "Appearances": [')
-    for index, appearance in enumerate(tracker.finish()):
-        stream.write(("," if index else "") + "\n  " + json.dumps(appearance.to_api()))
+    done = summary()
+    people = done.person_of_appearance
+    for index, appearance in enumerate(done.appearances):
+        entry = appearance.to_api()
+        if people is not None:
+            entry["PersonIndex"] = people[appearance.index]
+        stream.write(("," if index else "") + "\n  " + json.dumps(entry))
+    if people is not None:
+        stream.write('\n], "Persons": [')
+        for index, person in enumerate(done.persons):
+            stream.write(("," if index else "") + "\n  " + json.dumps(person.to_api()))
     stream.write("\n]}\n")
 
 
 def _write_jsonl(
-    stream: TextIO, header: dict[str, Any], faces: Iterable[dict[str, Any]], tracker: AppearanceTracker
+    stream: TextIO, header: dict[str, Any], faces: Iterable[dict[str, Any]], summary: Callable[[], Summary]
 ) -> None:
     for face in faces:
         stream.write(json.dumps(face) + "\n")
 
 
 def _write_csv(
-    stream: TextIO, header: dict[str, Any], faces: Iterable[dict[str, Any]], tracker: AppearanceTracker
+    stream: TextIO, header: dict[str, Any], faces: Iterable[dict[str, Any]], summary: Callable[[], Summary]
 ) -> None:
     writer = csv.writer(stream)
     writer.writerow(CSV_COLUMNS)
@@ -120,7 +196,7 @@ def _write_csv(
         writer.writerow(_csv_row(face))
 
 
-_WRITERS: dict[str, Callable[[TextIO, dict[str, Any], Iterable[dict[str, Any]], AppearanceTracker], None]] = {
+_WRITERS: dict[str, Callable[[TextIO, dict[str, Any], Iterable[dict[str, Any]], Callable[[], Summary]], None]] = {
     "json": _write_json,
     "jsonl": _write_jsonl,
     "csv": _write_csv,
@@ -133,12 +209,15 @@ def write_document(
     fmt: str = "json",
     on_face: Callable[[], object] = lambda: None,
     settings: TrackerSettings | None = None,
+    cuts: Sequence[int] = (),
+    people: PeopleAssignment | None = None,
 ) -> Summary:
-    """Stream every page's faces, each with its appearance, to ``stream`` in ``fmt``."""
+    """Stream every page's faces, each with its appearance (and person), to ``stream`` in ``fmt``;
+    appearances end at the hard ``cuts`` (timestamps in ms)."""
     first_page = next(pages)
     header = {member: first_page[member] for member in HEADER_MEMBERS if member in first_page}
     summary = Summary(video_ms=first_page.get("VideoMetadata", {}).get("DurationMillis"), header=header)
-    tracker = AppearanceTracker(settings)
+    tracker = AppearanceTracker(settings, cuts, pieces=people is not None)
 
     def faces() -> Iterator[dict[str, Any]]:
         every = (face for page in itertools.chain([first_page], pages) for face in page.get("Faces", []))
@@ -147,24 +226,61 @@ def write_document(
             for face, index in zip(frame, indexes, strict=True):
                 summary.add(face)
                 on_face()
-                yield {**face, "AppearanceIndex": index}
+                if people is None:
+                    yield {**face, "AppearanceIndex": index}
+                else:
+                    appearance = people.appearance_of_piece[index]
+                    person = people.person_of_appearance[appearance]
+                    yield {**face, "AppearanceIndex": appearance, "PersonIndex": person}
 
-    _WRITERS[fmt](stream, header, faces(), tracker)
-    summary.appearances = tracker.finish()
-    return summary
+    def finished() -> Summary:
+        if people is None:
+            summary.appearances = tracker.finish()
+        else:
+            summary.appearances = people.appearances
+            summary.person_of_appearance = people.person_of_appearance
+        return summary
+
+    _WRITERS[fmt](stream, header, faces(), finished)
+    return finished()
 
 
-def read_summary(path: Path, fmt: str) -> Summary:
-    """The summary (appearances included) of a results file written in ``fmt``, grouped again: the
-    grouping is deterministic, so it is the one the file was written with."""
+def read_page(path: Path, fmt: str) -> dict[str, Any]:
+    """A results file written in ``fmt`` as one GetFaceDetection page: its faces (with what the
+    format keeps of them) and, for ``json``, the response members and the appearances."""
     with path.open(newline="" if fmt == "csv" else None) as stream:
         if fmt == "json":
-            page = json.load(stream)
+            page: dict[str, Any] = json.load(stream)
         elif fmt == "jsonl":
             page = {"Faces": [json.loads(line) for line in stream if line.strip()]}
         else:
             page = {"Faces": [_csv_face(row) for row in csv.DictReader(stream)]}
-    return write_document(io.StringIO(), iter([page]))
+    return page
+
+
+def read_summary(path: Path, fmt: str) -> Summary:
+    """The summary (appearances and persons included) of a results file written in ``fmt``: the
+    appearances are rebuilt from each face's appearance index (and person index) as written."""
+    page = read_page(path, fmt)
+    faces = page.get("Faces", [])
+    if not all("AppearanceIndex" in face for face in faces):  # written by an older launcher: group again
+        return write_document(io.StringIO(), iter([page]))
+    summary = Summary(video_ms=page.get("VideoMetadata", {}).get("DurationMillis"))
+    tracks: dict[int, _Track] = {}
+    person_of: dict[int, int] = {}
+    for face in faces:
+        summary.add(face)
+        index, detection = int(face["AppearanceIndex"]), Detection.from_face(face)
+        if index in tracks:
+            tracks[index].add(detection)
+        else:
+            tracks[index] = _Track(index, detection)
+        if face.get("PersonIndex") is not None:
+            person_of[index] = int(face["PersonIndex"])
+    summary.appearances = [tracks[index].appearance() for index in sorted(tracks)]
+    if person_of and len(person_of) == len(tracks):
+        summary.person_of_appearance = [person_of[index] for index in sorted(tracks)]
+    return summary
 
 
 def _csv_face(row: dict[str, str]) -> dict[str, Any]:
@@ -181,17 +297,27 @@ def _csv_face(row: dict[str, str]) -> dict[str, Any]:
             detail[member] = values
     if row.get("confidence"):
         detail["Confidence"] = number("confidence")
-    return {"Timestamp": int(row["timestamp_ms"]), "Face": detail}
+    face: dict[str, Any] = {"Timestamp": int(row["timestamp_ms"]), "Face": detail}
+    if row.get("appearance"):
+        face["AppearanceIndex"] = int(row["appearance"])
+    if row.get("person"):
+        face["PersonIndex"] = int(row["person"])
+    return face
 
 
 def write_results(
-    pages: Iterator[dict[str, Any]], out: Path, fmt: str, on_face: Callable[[], object] = lambda: None
+    pages: Iterator[dict[str, Any]],
+    out: Path,
+    fmt: str,
+    on_face: Callable[[], object] = lambda: None,
+    cuts: Sequence[int] = (),
+    people: PeopleAssignment | None = None,
 ) -> Summary:
     """Stream every page's faces to ``out`` in ``fmt``; the file appears only once it is whole."""
     handle, partial = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".partial")
     try:
         with os.fdopen(handle, "w", newline="" if fmt == "csv" else None) as stream:
-            summary = write_document(stream, pages, fmt, on_face)
+            summary = write_document(stream, pages, fmt, on_face, cuts=cuts, people=people)
         os.chmod(partial, 0o644)  # mkstemp makes it private; a result file is an ordinary file
         os.replace(partial, out)
     except BaseException:

@@ -9,6 +9,7 @@ Readable on a phone (everything wraps and scales) and on a desktop.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import tempfile
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..jobs.appearances import Appearance
-from ..jobs.formats import Summary, read_summary
+from ..jobs.formats import PERSONS_FILE, Person, Summary, read_summary
 from ..jobs.s3video import S3ObjectReader, S3Video
 from .thumbnails import Thumbnail, UnreadableVideo, thumbnails
 
@@ -69,6 +70,13 @@ figure.appearance .none { aspect-ratio: 4 / 5; color: #bbb; display: flex; align
 figcaption { padding: 6px 8px; font-size: .85em; }
 figcaption b { display: inline-block; min-width: 1.2em; }
 p.note { color: #8a4b00; }
+section.person { border-top: 1px solid var(--line); padding-top: 10px; margin-top: 12px; }
+.person-head { display: flex; gap: 12px; align-items: center; margin-bottom: 8px; }
+.person-head .face { width: 72px; flex: none; border-radius: 8px; overflow: hidden; }
+.person-head .face svg, .person-head .face .none { display: block; width: 100%; height: auto; background: #222; }
+.person-head .face .none { aspect-ratio: 4 / 5; color: #bbb; font-size: .7em; padding: 4px; }
+ul.people { list-style: none; padding: 0; display: grid; gap: 8px; }
+ul.people li { display: flex; gap: 10px; align-items: center; }
 p.empty { color: var(--muted); }
 """
 
@@ -113,7 +121,8 @@ def video_report(
 
 def batch_report(ended: Iterable[Mapping[str, Any]], out_dir: Path, fmt: str, s3: Callable[[], S3Client]) -> Path:
     """``DIR/index.html`` for a batch: a section for each video whose results are in ``DIR`` (those
-    of this run and those it skipped as already done), from the batch log's lines (``ended``)."""
+    of this run and those it skipped as already done), from the batch log's lines (``ended``); with
+    ``DIR/persons.json`` (--people), each person across the videos at the top."""
     videos = []
     for line in ended:
         results = Path(line["results"]) if line.get("results") else None
@@ -121,7 +130,9 @@ def batch_report(ended: Iterable[Mapping[str, Any]], out_dir: Path, fmt: str, s3
             continue
         name = results.name.removesuffix(f".faces.{fmt}")
         videos.append(video_report(name, line["video"], read_summary(results, fmt), results, s3))
-    return write_report(videos, out_dir / "index.html", f"Faces in {len(videos)} video(s)")
+    persons_file = out_dir / PERSONS_FILE
+    persons = json.loads(persons_file.read_text())["Persons"] if persons_file.is_file() else None
+    return write_report(videos, out_dir / "index.html", f"Faces in {len(videos)} video(s)", persons)
 
 
 def clock(milliseconds: float) -> str:
@@ -249,7 +260,8 @@ def _metadata(video: VideoReport, folder: Path) -> str:
 def _counts(video: VideoReport) -> str:
     appearances = video.summary.appearances
     on_screen = sum(appearance.duration_ms for appearance in appearances)
-    items = [
+    items = [(str(len(video.summary.persons)), "person(s)")] if video.summary.person_of_appearance is not None else []
+    items += [
         (str(len(appearances)), "appearance(s)"),
         (str(video.summary.faces), "face detection(s)"),
         (str(_most_at_once(appearances)), "at most at once"),
@@ -270,6 +282,10 @@ def _section(video: VideoReport, anchor: str, folder: Path) -> str:
         parts.append('<p class="empty">No faces were found in this video.</p></section>')
         return "".join(parts)
     parts.append("<h3>Timeline</h3>" + _timeline(video, anchor))
+    if video.summary.person_of_appearance is not None:
+        parts.append("<h3>People</h3>" + "".join(_person(video, person, anchor) for person in video.summary.persons))
+        parts.append("</section>")
+        return "".join(parts)
     cards = "".join(
         _card(appearance, video.thumbnails.get(appearance.index), anchor) for appearance in video.summary.appearances
     )
@@ -277,8 +293,71 @@ def _section(video: VideoReport, anchor: str, folder: Path) -> str:
     return "".join(parts)
 
 
-def render(videos: Sequence[VideoReport], folder: Path, title: str | None = None) -> str:
-    """The whole page, for a report written into ``folder`` (links are relative to it)."""
+def _person(video: VideoReport, person: Person, anchor: str) -> str:
+    """One person: their best face and time on screen, then the cards of their appearances."""
+    by_index = {appearance.index: appearance for appearance in video.summary.appearances}
+    best = by_index[person.best_appearance]
+    count = len(person.appearances)
+    head = (
+        f'<div class="person-head"><div class="face">{_thumbnail(best, video.thumbnails.get(best.index))}</div>'
+        f"<div><b>person {person.index}</b>: {person.on_screen_ms / 1000:.1f} s on screen in {count} "
+        f"appearance{'s' if count != 1 else ''}, first seen at {clock(person.first_ms)}, "
+        f"last at {clock(person.last_ms)}</div></div>"
+    )
+    cards = "".join(_card(by_index[i], video.thumbnails.get(i), anchor) for i in person.appearances)
+    return (
+        f'<section class="person" id="{anchor}-p{person.index}" data-person="{person.index}">'
+        f'{head}<div class="cards">{cards}</div></section>'
+    )
+
+
+def _duration_text(milliseconds: float) -> str:
+    """2 min 10 s, 45.2 s, 1 h 3 min."""
+    seconds = milliseconds / 1000
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, rest = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {rest} s"
+    return f"{minutes // 60} h {minutes % 60} min"
+
+
+def _batch_people(persons: Sequence[Mapping[str, Any]], videos: Sequence[VideoReport], anchors: Sequence[str]) -> str:
+    """Each person across the batch's videos, with a face from their first video."""
+    by_results = {str(video.results): (video, anchor) for video, anchor in zip(videos, anchors, strict=True)}
+    items = []
+    for person in persons:
+        seen = [entry for entry in person["Videos"] if entry["Results"] in by_results]
+        if not seen:
+            continue
+        first_video, _anchor = by_results[seen[0]["Results"]]
+        local = {p.index: p for p in first_video.summary.persons}.get(seen[0]["PersonIndex"])
+        face = '<div class="none">no picture</div>'
+        if local is not None:
+            best = {a.index: a for a in first_video.summary.appearances}[local.best_appearance]
+            face = _thumbnail(best, first_video.thumbnails.get(best.index))
+        links = ", ".join(
+            f'<a href="#{by_results[entry["Results"]][1]}-p{entry["PersonIndex"]}">'
+            f"{escape(by_results[entry['Results']][0].name)}</a>"
+            for entry in seen
+        )
+        total = sum(entry["DurationMillis"] for entry in seen)
+        items.append(
+            f'<li data-person="{person["Index"]}"><div class="person-head"><div class="face">{face}</div>'
+            f"<div><b>person {person['Index']}</b>: {len(seen)} video{'s' if len(seen) != 1 else ''}, "
+            f"{_duration_text(total)} ({links})</div></div></li>"
+        )
+    return f'<h2>People across the videos</h2><ul class="people">{"".join(items)}</ul>' if items else ""
+
+
+def render(
+    videos: Sequence[VideoReport],
+    folder: Path,
+    title: str | None = None,
+    persons: Sequence[Mapping[str, Any]] | None = None,
+) -> str:
+    """The whole page, for a report written into ``folder`` (links are relative to it); ``persons``
+    (a batch's ``persons.json``) adds each person across the videos at the top."""
     title = title or (f"Faces in {videos[0].name}" if len(videos) == 1 else f"Faces in {len(videos)} videos")
     anchors = [f"video-{number}" for number in range(1, len(videos) + 1)]
     contents = ""
@@ -288,6 +367,8 @@ def render(videos: Sequence[VideoReport], folder: Path, title: str | None = None
             for anchor, video in zip(anchors, videos, strict=True)
         )
         contents = f"<nav><ul>{entries}</ul></nav>"
+    if persons:
+        contents += _batch_people(persons, videos, anchors)
     sections = "".join(_section(video, anchor, folder) for anchor, video in zip(anchors, videos, strict=True))
     return (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
@@ -297,12 +378,17 @@ def render(videos: Sequence[VideoReport], folder: Path, title: str | None = None
     )
 
 
-def write_report(videos: Sequence[VideoReport], out: Path, title: str | None = None) -> Path:
+def write_report(
+    videos: Sequence[VideoReport],
+    out: Path,
+    title: str | None = None,
+    persons: Sequence[Mapping[str, Any]] | None = None,
+) -> Path:
     """Write the page to ``out``; like the results, it appears only once it is whole."""
     handle, partial = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".partial")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(render(videos, out.parent, title))
+            stream.write(render(videos, out.parent, title, persons))
         os.chmod(partial, 0o644)
         os.replace(partial, out)
     except BaseException:

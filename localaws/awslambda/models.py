@@ -221,6 +221,19 @@ class LambdaBackend:
             self._stop_pollers(mapping_uuid)
         return {**mapping.to_api(), "State": "Deleting"}
 
+    def saved_mappings(self) -> list[dict[str, Any]]:
+        """The mappings as plain values, for the endpoint's state snapshots."""
+        with self._lock:
+            return [dict(mapping.__dict__) for mapping in self._mappings.values()]
+
+    def restore_mappings(self, saved: list[dict[str, Any]]) -> None:
+        """Bring back the mappings of a snapshot, and their pollers, as they were."""
+        with self._lock:
+            for values in saved:
+                mapping = EventSourceMapping(**values)
+                self._mappings[mapping.uuid] = mapping
+                self._start_pollers(mapping)
+
     def _mapping(self, mapping_uuid: str) -> EventSourceMapping:
         with self._lock:
             mapping = self._mappings.get(mapping_uuid)

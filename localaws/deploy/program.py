@@ -15,6 +15,7 @@ from typing import Any
 
 import pulumi
 import yaml
+from pulumi.runtime.mocks import MockMonitor
 from pulumi.runtime.stack import Stack
 from pulumi.runtime.sync_await import _ensure_event_loop  # the loop Pulumi runs programs on
 
@@ -50,9 +51,13 @@ def run_program(
     stack: str,
     config: dict[str, str],
     body: Callable[[], Any],
+    monitor: MockMonitor | None = None,
+    preview: bool = False,
 ) -> dict[str, Any]:
-    """Run ``body`` (which declares resources) under ``mocks``; return the stack outputs it exported."""
-    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False)
+    """Run ``body`` (which declares resources) under ``mocks``; return the stack outputs it exported.
+    ``monitor`` (default: Pulumi's own over ``mocks``) receives every registration as the engine would;
+    ``preview`` runs it as ``pulumi preview`` does (values the mocks do not answer are unknown)."""
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor)
     _ensure_event_loop().set_exception_handler(_unless_unretrieved)
     pulumi.runtime.set_all_config(config)
     root = pulumi.runtime.get_root_resource()

@@ -111,6 +111,10 @@ class JobStore:
     def count_open(self) -> int:
         return self._query("SELECT COUNT(*) FROM jobs WHERE status = ?", (IN_PROGRESS,))[0][0]
 
+    def counts(self) -> dict[str, int]:
+        """The number of jobs of each status."""
+        return dict(self._query("SELECT status, COUNT(*) FROM jobs GROUP BY status"))
+
     def open_jobs(self) -> list[Job]:
         rows = self._query(f"SELECT {_COLUMNS} FROM jobs WHERE status = ? ORDER BY created_ms", (IN_PROGRESS,))
         return [_job(row) for row in rows]

@@ -8,6 +8,7 @@ import math
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import pytest
 
 from localaws.process import ROOT, EndpointProcess, client_environment
 from localaws.rekognition.models import DEFAULT_SAMPLE_INTERVAL_MS
+from localaws.status import STATUS_PATH
 from synthetic import make_video
 from tests.e2e import slow_detector
 
@@ -138,48 +140,82 @@ def test_two_launchers_share_the_queue_with_strangers_on_it(tmp_path, clips):
         assert len(a["Faces"]) == samples(2.0) and len(b["Faces"]) == samples(1.4)
 
 
-def test_a_restart_mid_job_loses_no_finished_result(tmp_path, clips, monkeypatch):
+def open_jobs(endpoint: EndpointProcess) -> list[dict[str, Any]]:
+    with urllib.request.urlopen(endpoint.url + STATUS_PATH, timeout=10) as response:
+        return json.loads(response.read())["Jobs"]["Open"]
+
+
+def test_kill_9_mid_job_then_restart_keeps_the_stack_and_the_job_succeeds(tmp_path, clips, monkeypatch):
+    """Deploy, launch one video to the end, start a long job, ``kill -9`` the endpoint mid-job, start it
+    again on the same data dir: the stack, the objects (all versions) and the finished results are
+    there, re-attaching finishes the interrupted job, and a new launch works without a redeploy."""
     slow = ["--detector", "tests.e2e.slow_detector:factory"]
     hold = tmp_path / "hold"  # while it exists, the endpoint's detector takes 2.5 s a frame
     monkeypatch.setenv(slow_detector.HOLD_FILE_VARIABLE, str(hold))
     data = tmp_path / "endpoint"
-    with EndpointProcess(data, extra_args=slow) as endpoint:
+    endpoint = EndpointProcess(data, extra_args=slow).start()
+    try:
         outputs = deploy(endpoint, tmp_path)
         launch(endpoint, tmp_path, str(clips["a"]), "--outputs", str(outputs))
         finished = json.loads((tmp_path / "a.mp4.faces.json").read_text())
-        s3_object = finished["Video"]["S3Object"]
+        bucket = json.loads(outputs.read_text())["bucketName"]
+        s3 = client(endpoint, "s3")
+        s3.put_object(Bucket=bucket, Key="a.mp4", Body=b"a second version of the key")
         hold.touch()
-        interrupted = client(endpoint, "rekognition").start_face_detection(
-            Video={"S3Object": s3_object}, JobTag="interrupted"
-        )["JobId"]
-    # The endpoint stopped mid-job. In the new process moto's S3 starts empty; the job store does not.
+        launcher = subprocess.Popen(
+            [sys.executable, str(ROOT / "scripts" / "launch.py"), str(clips["b"]), "--outputs", str(outputs)],
+            env=endpoint.environment(),
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while not (jobs := open_jobs(endpoint)):
+                assert launcher.poll() is None and time.monotonic() < deadline, "the long job did not start"
+                time.sleep(0.2)
+            time.sleep(2)  # under one 2.5 s pause into a 3-frame job (two frames at once): surely mid-video
+            versions = s3.list_object_versions(Bucket=bucket)["Versions"]
+        finally:
+            launcher.kill()
+            launcher.wait()
+    finally:
+        endpoint.kill()
+    interrupted = jobs[0]["JobId"]
     with EndpointProcess(data, port=endpoint.port, extra_args=slow) as restarted:
-        rekognition = client(restarted, "rekognition")
-        again = rekognition.get_face_detection(JobId=finished["JobId"])
-        assert again["JobStatus"] == "SUCCEEDED"
+        status = run(
+            [str(ROOT / "scripts" / "local.py"), "status", "--outputs-file", str(outputs)],
+            restarted.environment(),
+            tmp_path,
+        )
+        assert "5 of 5 resource(s) found" in status.stdout and "1 open" in status.stdout, status.stdout
+        hold.unlink()  # the resumed job may run at full speed now
+        s3 = client(restarted, "s3")
+        keep = ("Key", "VersionId", "ETag", "Size")
+        after = s3.list_object_versions(Bucket=bucket)["Versions"]
+        assert [{k: v[k] for k in keep} for v in after] == [{k: v[k] for k in keep} for v in versions]
+        assert s3.get_object(Bucket=bucket, Key="a.mp4")["Body"].read() == b"a second version of the key"
+        again = client(restarted, "rekognition").get_face_detection(JobId=finished["JobId"])
         service_shape = [{"Timestamp": f["Timestamp"], "Face": f["Face"]} for f in finished["Faces"]]
         assert again["Faces"] == service_shape, "the results file adds only AppearanceIndex to each face"
         reattached = launch(
+            restarted, tmp_path, str(clips["b"]), "--outputs", str(outputs), "--attach", interrupted, "--out", "b.json"
+        )
+        assert f"{samples(1.4)} face(s) found" in reattached.stdout
+        resumed = json.loads((tmp_path / "b.json").read_text())
+        assert resumed["JobId"] == interrupted and resumed["JobStatus"] == "SUCCEEDED"
+        fresh = launch(
             restarted,
             tmp_path,
             str(clips["a"]),
             "--outputs",
             str(outputs),
-            "--attach",
-            finished["JobId"],
+            "--key",
+            "again/a.mp4",
             "--out",
-            "reattached.json",
+            "fresh.json",
         )
-        assert f"{samples(2.0)} face(s) found" in reattached.stdout
-        assert json.loads((tmp_path / "reattached.json").read_text())["Faces"] == finished["Faces"]
-        # The interrupted job was kept and run again; its video lived in the old process's S3, so it
-        # now fails, saying why, instead of vanishing or hanging IN_PROGRESS.
-        deadline = time.monotonic() + 60
-        while (resumed := rekognition.get_face_detection(JobId=interrupted))["JobStatus"] == "IN_PROGRESS":
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
-        assert resumed["JobStatus"] == "FAILED"
-        assert "Unable to read the video from S3" in resumed["StatusMessage"]
+        assert f"{samples(2.0)} face(s) found" in fresh.stdout
 
 
 def test_the_demo_command(tmp_path):

@@ -18,7 +18,7 @@ from localaws.deploy.errors import ResourceNotEmpty, UnsupportedResource
 from localaws.deploy.handlers import Context, handler_for
 from localaws.deploy.program import project_name
 from tests.support.aws import ACCOUNT_ID, REGION, receive_all, unique, upload, wait_for_job
-from tests.support.pulumi_mocks import STACK_OUTPUTS  # the outputs' names: one contract for every suite
+from tests.support.pulumi_mocks import ALARM_OUTPUTS, STACK_OUTPUTS  # the outputs' names: one contract for every suite
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = project_name(ROOT)
@@ -44,6 +44,13 @@ def inventory(aws) -> dict[str, set[str]]:
         "queues": set(aws("sqs").list_queues().get("QueueUrls", [])),
         "roles": {r["RoleName"] for r in iam.list_roles()["Roles"]},
         "policies": {p["Arn"] for p in iam.list_policies(Scope="Local")["Policies"]},
+        "alarms": {a["AlarmName"] for a in aws("cloudwatch").describe_alarms()["MetricAlarms"]},
+        "dashboards": {d["DashboardName"] for d in aws("cloudwatch").list_dashboards()["DashboardEntries"]},
+        "keys": {  # a deleted key is only scheduled for deletion, as in AWS
+            k["KeyId"]
+            for k in aws("kms").list_keys()["Keys"]
+            if aws("kms").describe_key(KeyId=k["KeyId"])["KeyMetadata"]["KeyState"] != "PendingDeletion"
+        },
     }
 
 
@@ -57,11 +64,42 @@ def deployed(ctx, aws, tmp_path_factory) -> dict[str, Any]:
 
 def test_every_output_is_exported(deployed):
     outputs = deployed["outputs"]
-    assert set(outputs) == STACK_OUTPUTS
+    assert set(outputs) == STACK_OUTPUTS | ALARM_OUTPUTS
     assert outputs["region"] == REGION
     assert outputs["topicName"].startswith("AmazonRekognition-audit-")
     assert {c.action for c in deployed["changes"]} == {"created"}
-    assert len(deployed["changes"]) == 17
+    assert len(deployed["changes"]) == 23  # 17, and the alarm key, topic, topic policy, 2 alarms, dashboard
+
+
+def test_alarms_and_dashboard_as_an_operator_sees_them(deployed, aws):
+    """Issue 21.3: the local stack is the real stack, alarms included."""
+    outputs = deployed["outputs"]
+    cloudwatch = aws("cloudwatch")
+    dead_letter_queue = outputs["deadLetterQueueUrl"].rsplit("/", 1)[1]
+    completion_queue = outputs["queueUrl"].rsplit("/", 1)[1]
+    alarms = [
+        a
+        for a in cloudwatch.describe_alarms()["MetricAlarms"]
+        if {"Name": "QueueName", "Value": dead_letter_queue} in a["Dimensions"]
+        or {"Name": "QueueName", "Value": completion_queue} in a["Dimensions"]
+    ]
+    by_metric = {a["MetricName"]: a for a in alarms}
+    assert set(by_metric) == {"ApproximateNumberOfMessagesVisible", "ApproximateAgeOfOldestMessage"}
+    dead_letter = by_metric["ApproximateNumberOfMessagesVisible"]
+    assert dead_letter["Dimensions"] == [{"Name": "QueueName", "Value": dead_letter_queue}]
+    assert (dead_letter["Namespace"], dead_letter["Statistic"], dead_letter["Threshold"]) == ("AWS/SQS", "Maximum", 0)
+    assert dead_letter["ComparisonOperator"] == "GreaterThanThreshold"
+    assert by_metric["ApproximateAgeOfOldestMessage"]["Threshold"] == 3600
+    for alarm in alarms:
+        assert alarm["AlarmActions"] == alarm["OKActions"] == [outputs["alarmTopicArn"]]
+    body = json.loads(cloudwatch.get_dashboard(DashboardName=outputs["dashboardName"])["DashboardBody"])
+    (states,) = [w for w in body["widgets"] if w["type"] == "alarm"]
+    assert {a["AlarmArn"] for a in alarms} == set(states["properties"]["alarms"])
+    topic = aws("sns").get_topic_attributes(TopicArn=outputs["alarmTopicArn"])["Attributes"]
+    key = aws("kms").describe_key(KeyId=topic["KmsMasterKeyId"])["KeyMetadata"]
+    assert key["KeyState"] == "Enabled"
+    key_policy = json.loads(aws("kms").get_key_policy(KeyId=key["KeyId"], PolicyName="default")["Policy"])
+    assert {"Service": "cloudwatch.amazonaws.com"} in [s["Principal"] for s in key_policy["Statement"]]
 
 
 def test_bucket_as_an_auditor_sees_it(deployed, aws):
@@ -96,7 +134,10 @@ def test_topic_role_and_policies_as_an_auditor_sees_them(deployed, aws):
     role_name = outputs["roleArn"].rsplit("/", 1)[1]
     trust = iam.get_role(RoleName=role_name)["Role"]["AssumeRolePolicyDocument"]
     assert trust["Statement"][0]["Principal"] == {"Service": "rekognition.amazonaws.com"}
-    assert trust["Statement"][0]["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}}
+    assert trust["Statement"][0]["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": ACCOUNT_ID},
+        "ArnLike": {"aws:SourceArn": f"arn:aws:rekognition:{REGION}:{ACCOUNT_ID}:*"},
+    }
     (inline,) = iam.list_role_policies(RoleName=role_name)["PolicyNames"]
     (publish,) = iam.get_role_policy(RoleName=role_name, PolicyName=inline)["PolicyDocument"]["Statement"]
     assert publish["Action"] == "sns:Publish" and publish["Resource"] == outputs["topicArn"]
@@ -208,7 +249,7 @@ def test_config_changes_update_in_place_or_replace(ctx, aws, scratch_stack):
     assert aws("iam").list_role_tags(RoleName=role_name)["Tags"] == [{"Key": "env", "Value": "dev"}]
     # A new name prefix renames every resource: the new ones are made, then the old ones deleted.
     renamed, changes = engine.deploy(ctx, ROOT, "scratch", state, config(namePrefix=prefix + "x"))
-    assert sum(c.action == "created" for c in changes) == 17 and sum(c.action == "deleted" for c in changes) == 17
+    assert sum(c.action == "created" for c in changes) == 23 and sum(c.action == "deleted" for c in changes) == 23
     topics = {t["TopicArn"] for t in aws("sns").list_topics()["Topics"]}
     assert first["topicArn"] not in topics and renamed["topicArn"] in topics
     assert first["bucketName"] not in inventory(aws)["buckets"]
@@ -231,7 +272,7 @@ def test_destroy_leaves_the_endpoint_as_it_was(ctx, aws, tmp_path):
     engine.deploy(ctx, ROOT, "gone", state, config(namePrefix=unique("gone")))
     assert inventory(aws) != before
     changes = engine.destroy(ctx, state)
-    assert len(changes) == 17 and {c.action for c in changes} == {"deleted"}
+    assert len(changes) == 23 and {c.action for c in changes} == {"deleted"}
     assert inventory(aws) == before
     assert not state.exists()
 
@@ -309,7 +350,7 @@ def test_the_command_line_deploys_writes_outputs_and_destroys(endpoint, aws, tmp
         deployed = run_script("deploy", *common)
         assert deployed.returncode == 0, deployed.stderr
         outputs = json.loads(outputs_file.read_text())
-        assert set(outputs) == STACK_OUTPUTS
+        assert set(outputs) == STACK_OUTPUTS | ALARM_OUTPUTS
         assert outputs_file.read_text() == json.dumps(outputs, indent=2) + "\n"  # as `pulumi stack output --json`
         assert aws("sns").get_topic_attributes(TopicArn=outputs["topicArn"])
         destroyed = run_script("destroy", *common)

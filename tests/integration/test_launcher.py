@@ -119,8 +119,10 @@ def test_every_output_format(stack, aws_env, workdir, videos):
         "brightness",
         "sharpness",
         "appearance",
+        "person",
     ]
     assert {r["appearance"] for r in rows} == {"0"}
+    assert {r["person"] for r in rows} == {""}, "a person only with --people"
     assert [int(r["timestamp_ms"]) for r in rows] == [json.loads(line)["Timestamp"] for line in lines]
     assert all(0 <= float(r["left"]) <= 1 and float(r["confidence"]) > 90 for r in rows)
 

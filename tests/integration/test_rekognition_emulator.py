@@ -294,7 +294,8 @@ def test_pages_cover_every_face_once(aws, bucket, videos):
 
 
 @pytest.mark.parametrize(
-    "breakage", ["no-topic", "no-role", "foreign-account", "other-service", "no-publish", "topic-denies"]
+    "breakage",
+    ["no-topic", "no-role", "foreign-account", "foreign-region", "other-service", "no-publish", "topic-denies"],
 )
 def test_broken_channel_is_refused(aws, bucket, videos, channel, breakage):
     iam, sns = aws("iam"), aws("sns")
@@ -306,10 +307,16 @@ def test_broken_channel_is_refused(aws, bucket, videos, channel, breakage):
         channel.role_arn = f"arn:aws:iam::{ACCOUNT_ID}:role/{unique('nobody')}"
     elif breakage == "foreign-account":
         iam.update_assume_role_policy(
-            RoleName=channel.role_name, PolicyDocument=json.dumps(policies.rekognition_trust_policy("999999999999"))
+            RoleName=channel.role_name,
+            PolicyDocument=json.dumps(policies.rekognition_trust_policy("999999999999", REGION)),
+        )
+    elif breakage == "foreign-region":  # aws:SourceArn names another region's Rekognition
+        iam.update_assume_role_policy(
+            RoleName=channel.role_name,
+            PolicyDocument=json.dumps(policies.rekognition_trust_policy(ACCOUNT_ID, "ap-south-1")),
         )
     elif breakage == "other-service":
-        trust = policies.rekognition_trust_policy(ACCOUNT_ID)
+        trust = policies.rekognition_trust_policy(ACCOUNT_ID, REGION)
         trust["Statement"][0]["Principal"] = {"Service": "lambda.amazonaws.com"}
         iam.update_assume_role_policy(RoleName=channel.role_name, PolicyDocument=json.dumps(trust))
     elif breakage == "no-publish":
@@ -317,7 +324,7 @@ def test_broken_channel_is_refused(aws, bucket, videos, channel, breakage):
         iam.put_role_policy(
             RoleName=channel.role_name,
             PolicyName="publish",
-            PolicyDocument=json.dumps(policies.service_role_policy(other_topic)),
+            PolicyDocument=json.dumps(policies.service_role_policy(other_topic, REGION)),
         )
     elif breakage == "topic-denies":
         policy = policies.topic_policy(channel.topic_arn, channel.role_arn)
@@ -340,7 +347,7 @@ def test_a_managed_policy_attached_to_the_role_also_grants_publish(aws, bucket, 
     iam = aws("iam")
     iam.delete_role_policy(RoleName=channel.role_name, PolicyName="publish")
     policy_arn = iam.create_policy(
-        PolicyName=unique("publish"), PolicyDocument=json.dumps(policies.service_role_policy(channel.topic_arn))
+        PolicyName=unique("publish"), PolicyDocument=json.dumps(policies.service_role_policy(channel.topic_arn, REGION))
     )["Policy"]["Arn"]
     iam.attach_role_policy(RoleName=channel.role_name, PolicyArn=policy_arn)
     wait_for_job(aws, start(aws, upload(aws, bucket, videos["no-face"].path), channel))

@@ -47,12 +47,12 @@ def make_channel(aws: Callable[..., Any], raw: bool = False) -> Channel:
     role_name = unique("rekognition-publisher")
     role_arn = iam.create_role(
         RoleName=role_name,
-        AssumeRolePolicyDocument=json.dumps(policies.rekognition_trust_policy(ACCOUNT_ID)),
+        AssumeRolePolicyDocument=json.dumps(policies.rekognition_trust_policy(ACCOUNT_ID, REGION)),
     )["Role"]["Arn"]
     iam.put_role_policy(
         RoleName=role_name,
         PolicyName="publish",
-        PolicyDocument=json.dumps(policies.service_role_policy(topic_arn)),
+        PolicyDocument=json.dumps(policies.service_role_policy(topic_arn, REGION)),
     )
     sns.set_topic_attributes(
         TopicArn=topic_arn,

@@ -31,6 +31,8 @@ STACK_OUTPUTS = {
     "launcherPolicyArn",
     "region",
 }
+# Exported as well when alarms are on (the default).
+ALARM_OUTPUTS = {"alarmTopicArn", "dashboardName"}
 # Exported as well when autoProcess is on.
 AUTO_PROCESS_OUTPUTS = {
     "incomingPrefix",
@@ -89,6 +91,13 @@ class RecordingMocks(pulumi.runtime.Mocks):
             arn = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{physical}"
             outputs.update(name=physical, arn=arn)
             return physical, outputs
+        if args.typ == "aws:cloudwatch/metricAlarm:MetricAlarm":
+            outputs.update(name=physical, arn=f"arn:aws:cloudwatch:{REGION}:{ACCOUNT_ID}:alarm:{physical}")
+            return physical, outputs
+        if args.typ == "aws:cloudwatch/dashboard:Dashboard":
+            name = args.inputs["dashboardName"]
+            outputs.update(dashboardArn=f"arn:aws:cloudwatch::{ACCOUNT_ID}:dashboard/{name}")
+            return name, outputs
         if args.typ == "aws:cloudwatch/logGroup:LogGroup":
             group = args.inputs.get("namePrefix", "") + "0a1b2c3"
             outputs.update(name=group, arn=f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{group}")

@@ -50,7 +50,7 @@ def test_intake_queue_admits_only_this_bucket_of_this_account_over_tls():
 
 
 def test_starter_policy_is_least_privilege():
-    found = statements(policies.starter_policy(QUEUE, BUCKET, "videos/", "results/", ROLE, LOGS))
+    found = statements(policies.starter_policy(QUEUE, BUCKET, "videos/", "results/", ROLE, LOGS, REGION))
     assert found["StartFaceDetection"]["Action"] == "rekognition:StartFaceDetection"
     assert found["PassServiceRoleToRekognition"]["Resource"] == ROLE
     assert found["PassServiceRoleToRekognition"]["Condition"] == {
@@ -69,7 +69,7 @@ def test_starter_policy_is_least_privilege():
 
 
 def test_collector_policy_cannot_start_jobs_or_read_videos():
-    found = statements(policies.collector_policy(QUEUE, BUCKET, "results/", LOGS, KEY, KEY))
+    found = statements(policies.collector_policy(QUEUE, BUCKET, "results/", LOGS, REGION, KEY, KEY))
     actions = {a for s in found.values() for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])}
     assert "rekognition:StartFaceDetection" not in actions and "iam:PassRole" not in actions
     assert "s3:GetObject" not in actions
@@ -93,10 +93,37 @@ def test_on_only_adds_resources_beside_the_completion_queues_visibility(run_comp
     off, on = by_name(run_component("faces")), by_name(run_component("faces", {"auto_process": True}))
     assert set(off) < set(on)
     completion = ("aws:sqs/queue:Queue", "faces-completion")
-    assert {key: inputs for key, inputs in on.items() if key in off and key != completion} == {
-        key: inputs for key, inputs in off.items() if key != completion
+    launcher = ("aws:iam/policy:Policy", "faces-launcher")  # narrowed: see the next test
+    dashboard = ("aws:cloudwatch/dashboard:Dashboard", "faces-dashboard")  # shows the new queues and functions too
+    changed = (completion, launcher, dashboard)
+    assert {key: inputs for key, inputs in on.items() if key in off and key not in changed} == {
+        key: inputs for key, inputs in off.items() if key not in changed
     }
     assert {k: v for k, v in on[completion].items() if k != "visibilityTimeoutSeconds"} == off[completion]
+
+
+def test_the_launcher_policy_grants_only_what_the_launcher_does_there(run_component):
+    """Upload under incomingPrefix (and read it back: Rekognition reads with the caller's rights), read
+    results under resultsPrefix, start and follow the job; never the collector's completion queue."""
+    declared = run_component("faces", {"auto_process": True, "incoming_prefix": "in/", "results_prefix": "out/"})
+    bucket = "arn:aws:s3:::faces-videos-0a1b2c3"
+    grants = {
+        (action, s["Resource"])
+        for s in declared.policy("aws:iam/policy:Policy")["Statement"]
+        if s["Effect"] == "Allow"
+        for action in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
+    }
+    assert grants == {
+        ("rekognition:StartFaceDetection", "*"),
+        ("rekognition:GetFaceDetection", "*"),
+        ("iam:PassRole", f"arn:aws:iam::{ACCOUNT_ID}:role/faces-rekognition-0a1b2c3"),
+        ("s3:PutObject", f"{bucket}/in/*"),
+        ("s3:AbortMultipartUpload", f"{bucket}/in/*"),
+        ("s3:GetObject", f"{bucket}/in/*"),
+        ("s3:GetObjectVersion", f"{bucket}/in/*"),
+        ("s3:ListBucket", bucket),  # HeadObject answers 404, not 403, for a result not written yet
+        ("s3:GetObject", f"{bucket}/out/*"),
+    }
 
 
 @pytest.fixture

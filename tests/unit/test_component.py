@@ -109,18 +109,18 @@ def test_lifecycle_aborts_uploads_and_expires_old_versions(run_component):
 
 
 def test_topic_name_prefix_and_default_encryption(default):
-    topic = default.one("aws:sns/topic:Topic")
+    topic = default.one("aws:sns/topic:Topic", "-completion")
     assert topic["namePrefix"].startswith("AmazonRekognition")
     assert "name" not in topic
     assert topic["kmsMasterKeyId"] == "alias/aws/sns"
 
 
 def test_topic_policy_lets_only_the_role_publish(default):
-    policy = default.policy("aws:sns/topicPolicy:TopicPolicy")
+    policy = default.policy("aws:sns/topicPolicy:TopicPolicy", "-completion")
     allows = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
     assert [s["Principal"] for s in allows] == [{"AWS": "arn:aws:iam::111122223333:role/faces-rekognition-0a1b2c3"}]
     assert allows[0]["Action"] == "sns:Publish"
-    topic_arn = default.one("aws:sns/topicPolicy:TopicPolicy")["arn"]
+    topic_arn = default.one("aws:sns/topicPolicy:TopicPolicy", "-completion")["arn"]
     assert topic_arn.endswith(":AmazonRekognition-faces-0a1b2c3")
     assert allows[0]["Resource"] == topic_arn
     denies = [s for s in policy["Statement"] if s["Effect"] == "Deny"]
@@ -132,7 +132,10 @@ def test_service_role_trust_and_publish_policy(default):
     (statement,) = trust["Statement"]
     assert statement["Principal"] == {"Service": "rekognition.amazonaws.com"}
     assert statement["Action"] == "sts:AssumeRole"
-    assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": ACCOUNT_ID}}
+    assert statement["Condition"] == {
+        "StringEquals": {"aws:SourceAccount": ACCOUNT_ID},
+        "ArnLike": {"aws:SourceArn": f"arn:aws:rekognition:{REGION}:{ACCOUNT_ID}:*"},
+    }
     role_policy = default.one("aws:iam/rolePolicy:RolePolicy")
     assert role_policy["role"] == "faces-rekognition-0a1b2c3"
     (publish,) = default.policy("aws:iam/rolePolicy:RolePolicy")["Statement"]
@@ -190,7 +193,9 @@ def test_launcher_policy_names_this_stacks_resources(default):
     assert statements["PassServiceRoleToRekognition"]["Resource"] == (
         "arn:aws:iam::111122223333:role/faces-rekognition-0a1b2c3"
     )
-    assert statements["ReadWriteVideos"]["Resource"] == "arn:aws:s3:::faces-videos-0a1b2c3/*"
+    assert statements["UploadVideos"]["Resource"] == "arn:aws:s3:::faces-videos-0a1b2c3/*"
+    assert statements["ReadVideos"]["Resource"] == "arn:aws:s3:::faces-videos-0a1b2c3/*"
+    assert statements["NeverWriteResults"]["Resource"] == "arn:aws:s3:::faces-videos-0a1b2c3/results/*"
     assert statements["ConsumeCompletions"]["Resource"] == (
         "arn:aws:sqs:eu-west-1:111122223333:faces-completion-0a1b2c3"
     )
@@ -202,7 +207,7 @@ def test_existing_bucket_creates_no_bucket_resources(run_component):
     assert not [r for r in declared.resources if r.typ in BUCKET_TYPES]
     statements = {s["Sid"]: s for s in declared.policy("aws:iam/policy:Policy")["Statement"]}
     assert statements["ListVideos"]["Resource"] == "arn:aws:s3:::team-videos"
-    assert statements["ReadWriteVideos"]["Resource"] == "arn:aws:s3:::team-videos/*"
+    assert statements["UploadVideos"]["Resource"] == "arn:aws:s3:::team-videos/*"
 
 
 def test_customer_managed_keys_are_used_and_granted(run_component):
@@ -215,7 +220,7 @@ def test_customer_managed_keys_are_used_and_granted(run_component):
     ]
     assert rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": KEY}
     assert rule["bucketKeyEnabled"] is True
-    assert declared.one("aws:sns/topic:Topic")["kmsMasterKeyId"] == topic_key
+    assert declared.one("aws:sns/topic:Topic", "-completion")["kmsMasterKeyId"] == topic_key
     for suffix in ("-completion", "-dead-letter"):
         queue = declared.one("aws:sqs/queue:Queue", suffix)
         assert queue["kmsMasterKeyId"] == queue_key
@@ -224,9 +229,12 @@ def test_customer_managed_keys_are_used_and_granted(run_component):
         s for s in declared.policy("aws:iam/rolePolicy:RolePolicy")["Statement"] if s["Resource"] == topic_key
     ]
     assert set(key_statements[0]["Action"]) == {"kms:GenerateDataKey", "kms:Decrypt"}
+    assert key_statements[0]["Condition"] == {"StringEquals": {"kms:ViaService": f"sns.{REGION}.amazonaws.com"}}
     launcher = {s["Sid"]: s for s in declared.policy("aws:iam/policy:Policy")["Statement"]}
     assert launcher["UseBucketKey"]["Resource"] == KEY
+    assert launcher["UseBucketKey"]["Condition"] == {"StringEquals": {"kms:ViaService": f"s3.{REGION}.amazonaws.com"}}
     assert launcher["UseQueueKey"]["Resource"] == queue_key
+    assert launcher["UseQueueKey"]["Condition"] == {"StringEquals": {"kms:ViaService": f"sqs.{REGION}.amazonaws.com"}}
 
 
 BAD_SETTINGS = [
@@ -307,7 +315,7 @@ def test_settings_from_another_stack_reach_the_resources():
     (rule,) = encryption["rules"]
     assert rule["applyServerSideEncryptionByDefault"] == {"sseAlgorithm": "aws:kms", "kmsMasterKeyId": KEY}
     assert rule["bucketKeyEnabled"] is True
-    assert declared.one("aws:sns/topic:Topic")["kmsMasterKeyId"] == KEY
+    assert declared.one("aws:sns/topic:Topic", "-completion")["kmsMasterKeyId"] == KEY
     queue = declared.one("aws:sqs/queue:Queue", "-completion")
     assert queue["kmsMasterKeyId"] == queue_key and "sqsManagedSseEnabled" not in queue
     assert json.loads(queue["redrivePolicy"])["maxReceiveCount"] == 3
@@ -346,7 +354,7 @@ def test_a_key_from_a_resource_output_is_used():
         f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/videos-0a1b2c3"
     )
     # A tag value may be an Output too.
-    assert declared.one("aws:sns/topic:Topic")["tags"] == {"team": "vision", "key": "videos-0a1b2c3"}
+    assert declared.one("aws:sns/topic:Topic", "-completion")["tags"] == {"team": "vision", "key": "videos-0a1b2c3"}
 
 
 @pytest.mark.parametrize("settings, message", BAD_SETTINGS)

@@ -3,7 +3,7 @@
 import pytest
 
 from components import policies
-from localaws.iam_policy import Decision, Request, evaluate
+from localaws.iam_policy import Decision, Request, UnsupportedCondition, evaluate
 
 ACCOUNT = "111122223333"
 TOPIC = f"arn:aws:sns:eu-west-1:{ACCOUNT}:AmazonRekognition-faces"
@@ -12,11 +12,12 @@ REKOGNITION = ("Service", "rekognition.amazonaws.com")
 
 
 def assume(account: str = ACCOUNT, principal=REKOGNITION) -> Request:
-    return Request("sts:AssumeRole", principal=principal, context={"aws:SourceAccount": account})
+    context = {"aws:SourceAccount": account, "aws:SourceArn": f"arn:aws:rekognition:eu-west-1:{account}:*"}
+    return Request("sts:AssumeRole", principal=principal, context=context)
 
 
 def test_trust_policy_admits_rekognition_for_its_account_only():
-    trust = [policies.rekognition_trust_policy(ACCOUNT)]
+    trust = [policies.rekognition_trust_policy(ACCOUNT, "eu-west-1")]
     assert evaluate(trust, assume()) is Decision.ALLOW
     assert evaluate(trust, assume(account="999999999999")) is Decision.IMPLICIT_DENY
     assert evaluate(trust, assume(principal=("Service", "lambda.amazonaws.com"))) is Decision.IMPLICIT_DENY
@@ -24,7 +25,7 @@ def test_trust_policy_admits_rekognition_for_its_account_only():
 
 
 def test_publish_policy_is_scoped_to_its_topic():
-    documents = [policies.service_role_policy(TOPIC)]
+    documents = [policies.service_role_policy(TOPIC, "eu-west-1")]
     assert evaluate(documents, Request("sns:Publish", TOPIC)) is Decision.ALLOW
     assert evaluate(documents, Request("SNS:publish", TOPIC)) is Decision.ALLOW, "actions are case-insensitive"
     assert evaluate(documents, Request("sns:Publish", TOPIC + "-other")) is Decision.IMPLICIT_DENY
@@ -66,18 +67,19 @@ def test_account_principals_stand_for_the_accounts_roles(principal, allowed):
     assert (decision is Decision.ALLOW) is allowed
 
 
-def test_unknown_condition_operators_never_grant():
+def test_unknown_condition_operators_are_refused_by_name():
     document = {
         "Statement": [
             {
                 "Effect": "Allow",
                 "Action": "sns:Publish",
                 "Resource": TOPIC,
-                "Condition": {"IpAddress": {"aws:SourceIp": "10.0.0.0/8"}},
+                "Condition": {"IpAddresses": {"aws:SourceIp": "10.0.0.0/8"}},
             }
         ]
     }
-    assert evaluate([document], Request("sns:Publish", TOPIC)) is Decision.IMPLICIT_DENY
+    with pytest.raises(UnsupportedCondition, match="IpAddresses"):
+        evaluate([document], Request("sns:Publish", TOPIC))
 
 
 def test_if_exists_passes_when_the_key_is_absent():

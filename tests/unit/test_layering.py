@@ -41,7 +41,24 @@ FORBIDDEN_INSIDE = {
     "launcher.batch": ("launcher.single", "launcher.cli", "launcher.report"),
     "launcher.report": ("launcher.batch", "launcher.single", "launcher.upload", "launcher.cli", "launcher.options"),
     "launcher.jobs": ("launcher.functions",),
+    # Cuts and people (PyAV, NumPy, dlib): used by the single launch and the batch, using neither.
+    "launcher.people": (
+        "launcher.single",
+        "launcher.cli",
+        "launcher.batch",
+        "launcher.options",
+        "launcher.report.html",
+    ),
     "localaws.vision": ("localaws.rekognition", "localaws.awslambda", "localaws.deploy", "localaws.endpoint"),
+    # The endpoint's state keeping knows moto and the disk, not the services it saves (they hand it values).
+    "localaws.state": (
+        "localaws.rekognition",
+        "localaws.awslambda",
+        "localaws.deploy",
+        "localaws.vision",
+        "localaws.endpoint",
+        "localaws.status",
+    ),
 }
 
 

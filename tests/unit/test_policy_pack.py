@@ -160,6 +160,14 @@ BROKEN = [
         rules.ROLE,
         _edit_policy(
             "assumeRolePolicy",
+            _statement("RekognitionAssumesRole", Condition={"StringEquals": {"aws:SourceAccount": "111122223333"}}),
+        ),
+    ),
+    (
+        "rekognition-role-trust",
+        rules.ROLE,
+        _edit_policy(
+            "assumeRolePolicy",
             _statement(
                 "RekognitionAssumesRole", Principal={"Service": ["rekognition.amazonaws.com", "ec2.amazonaws.com"]}
             ),
@@ -183,7 +191,7 @@ BROKEN = [
     (
         "no-wildcard-permissions",
         rules.MANAGED_POLICY,
-        _edit_policy("policy", _statement("ReadWriteVideos", Resource="*")),
+        _edit_policy("policy", _statement("UploadVideos", Resource="*")),
     ),
 ]
 
@@ -212,7 +220,14 @@ def test_roles_that_rekognition_does_not_assume_are_left_alone():
     assert violations(BY_NAME["rekognition-role-trust"], args) == []
 
 
-def test_the_pack_assembles_every_rule_as_mandatory(monkeypatch):
+def test_without_alarms_each_dead_letter_queue_is_reported(run_program):
+    declared = run_program({"aws:region": REGION, "alarms": "false", "autoProcess": "true"})
+    found = violations(BY_NAME["dead-letter-queues-have-alarms"], _stack_args(declared))
+    assert len(found) == 2
+    assert "'faces-dead-letter'" in found[0] and "'faces-intake-dead-letter'" in found[1]
+
+
+def test_the_pack_assembles_every_rule_mandatory_but_the_alarm_advice(monkeypatch):
     built: dict[str, Any] = {}
     monkeypatch.setattr(pulumi_policy, "PolicyPack", lambda **kwargs: built.update(kwargs))
     monkeypatch.syspath_prepend(str(ROOT / "policy"))
@@ -220,7 +235,9 @@ def test_the_pack_assembles_every_rule_as_mandatory(monkeypatch):
     assert built["name"] == "rekognition-faces"
     assert built["enforcement_level"] == pulumi_policy.EnforcementLevel.MANDATORY
     assert [p.name for p in built["policies"]] == list(BY_NAME)
-    assert all(p.enforcement_level == pulumi_policy.EnforcementLevel.MANDATORY for p in built["policies"])
+    levels = {p.name: p.enforcement_level for p in built["policies"]}
+    assert levels.pop("dead-letter-queues-have-alarms") == pulumi_policy.EnforcementLevel.ADVISORY
+    assert set(levels.values()) == {pulumi_policy.EnforcementLevel.MANDATORY}
 
 
 def test_resource_wildcards_are_allowed_only_for_the_launchers_rekognition_actions():

@@ -9,14 +9,14 @@ import yaml
 
 from components import DEFAULTS, ConfigError
 from components.settings import setting_key as camel
-from tests.support.pulumi_mocks import ACCOUNT_ID, REGION, ROOT, STACK_OUTPUTS
+from tests.support.pulumi_mocks import ACCOUNT_ID, ALARM_OUTPUTS, REGION, ROOT, STACK_OUTPUTS
 
 PROJECT_FILE = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
 
 
 def test_runs_with_only_a_region_and_exports_every_output(run_program):
     declared = run_program({"aws:region": REGION})
-    assert set(declared.outputs) == STACK_OUTPUTS
+    assert set(declared.outputs) == STACK_OUTPUTS | ALARM_OUTPUTS
     outputs = declared.outputs
     assert outputs["region"] == REGION
     assert outputs["bucketArn"] == f"arn:aws:s3:::{outputs['bucketName']}"

@@ -12,7 +12,9 @@ from __future__ import annotations
 from ..errors import UnsupportedResource
 from .awslambda import EventSourceMapping, Function
 from .base import Context, Handler
+from .cloudwatch import Dashboard, MetricAlarm
 from .iam import Policy, Role, RolePolicy
+from .kms import Key
 from .logs import LogGroup
 from .s3 import (
     Bucket,
@@ -51,6 +53,9 @@ HANDLERS: dict[str, Handler] = {
         Function(),
         EventSourceMapping(),
         LogGroup(),
+        Key(),
+        MetricAlarm(),
+        Dashboard(),
     )
 }
 
