@@ -1,6 +1,6 @@
 """Grouping faces into appearances: speed on 100,000 detections, and accuracy on videos with known tracks.
 
-1. Speed: the grouping (``launcher.jobs.appearances``) on synthetic detections: faces wandering, entering
+1. Speed: the grouping (launcher.jobs.appearances) on synthetic detections: faces wandering, entering
    and leaving, 20 on screen at a time, at 25,000, 50,000 and 100,000 detections (time per detection
    must stay flat: linear), and a crowd of 1,000 faces per frame (100,000 detections). Then the whole
    results writer (JSON with Appearances) on 100,000 faces, with its peak Python memory (tracemalloc).
@@ -13,12 +13,12 @@
    with the face's known box at each timestamp); reported: appearances found vs true, true
    appearances found as exactly one appearance, identity purity (share of an appearance's detections
    that belong to its face), and the error of start and end timestamps.
-3. Cut detector cost: ``launcher.people.shots.detect_cuts`` on 60 s of 1920x1080 H.264, per minute of
+3. Cut detector cost: launcher.people.shots.detect_cuts on 60 s of 1920x1080 H.264, per minute of
    video, beside decoding alone; and whether it finds the cuts.
-4. Cuts and people on photographs of real people (``--photos DIR``, one folder per person; see
+4. Cuts and people on photographs of real people (--photos DIR, one folder per person; see
    bench/README.md): slideshows with hard cuts, the same person in several photographs, people
    re-entering, faces crossing, a dissolve between two people, through the emulator, the cut detector
-   and ``--people``'s pipeline, all videos of a set as one batch. Reported per set (a tuning set, where
+   and --people's pipeline, all videos of a set as one batch. Reported per set (a tuning set, where
    the thresholds are swept, and a held-out set): appearances found vs true, appearances spanning two
    people (identity swaps; with the cut rule alone too), people found vs true, and the pairwise
    precision and recall of "same person" over the set's appearances.
@@ -970,7 +970,9 @@ def cut_cost(seconds: int = 60) -> None:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False
+    )
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument("--skip-accuracy", action="store_true")
     parser.add_argument("--skip-people", action="store_true", help="skip cuts and people on photographs")

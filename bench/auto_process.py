@@ -1,13 +1,13 @@
-"""A burst of uploads into an auto-processing stack (``autoProcess: true``) on the local endpoint.
+"""A burst of uploads into an auto-processing stack (autoProcess: true) on the local endpoint.
 
-The stack is deployed with the in-process deployer into an endpoint limited to ``--max-open-jobs``
-open jobs; ``--videos`` short clips are uploaded at once under ``videos/``; the clock runs from the
+The stack is deployed with the in-process deployer into an endpoint limited to --max-open-jobs
+open jobs; --videos short clips are uploaded at once under videos/; the clock runs from the
 first upload until the last result object exists. Figures:
 
 - time to the last result, against the ideal for the quota: one video's way from upload to result
   object alone (the median of 3, after a first, warming one), then the rest of the jobs' processing time
   (the emulator's own, from its job store) spread over the jobs that run at once (the quota, or the
-  emulator's ``--workers`` if fewer). Above the ideal is the cost of S3 events, queues, Lambda polling,
+  emulator's --workers if fewer). Above the ideal is the cost of S3 events, queues, Lambda polling,
   LimitExceeded backoffs and result writing.
 - messages left in each dead-letter queue (target 0);
 - jobs started per video (target exactly 1).
@@ -76,7 +76,9 @@ def processing_seconds(endpoint: LocalEndpoint, key: str) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False
+    )
     parser.add_argument("--videos", type=int, default=100)
     parser.add_argument("--max-open-jobs", type=int, default=20)
     parser.add_argument("--workers", type=int, default=1, help="the emulator's jobs processed at once")

@@ -1,10 +1,10 @@
 """The batch form under the job quota: how close to the quota's ideal it runs, and its memory.
 
-1. ``--videos`` (100) short videos under one ``s3://`` prefix, through the local endpoint with the
-   emulator's open-job limit at 20 (``--max-open-jobs 20``) and 20 workers, so that the quota, not the
+1. --videos (100) short videos under one s3:// prefix, through the local endpoint with the
+   emulator's open-job limit at 20 (--max-open-jobs 20) and 20 workers, so that the quota, not the
    emulator, is what bounds the batch. A detector plugged into the emulator makes every job last
-   ``--job-seconds`` (5 s), the way a real job lasts minutes whatever the launcher does. The batch is
-   ``scripts/launch.py s3://bucket/prefix/`` in a process of its own, with the default ``--max-jobs 20``.
+   --job-seconds (5 s), the way a real job lasts minutes whatever the launcher does. The batch is
+   scripts/launch.py s3://bucket/prefix/ in a process of its own, with the default --max-jobs 20.
    From the emulator's own record of each job (start and end, in ms):
    - wall time against the ideal for the quota: the sum of the jobs' durations / 20;
    - the share of the time fewer jobs were open than could be (20, or the videos left if fewer), and
@@ -13,7 +13,7 @@
      emulator's own handling of StartFaceDetection (the object read from S3, the topic, role and
      role policies from moto's state), printed beside it for reference;
    - the messages left in the dead-letter queue afterwards (target 0).
-2. The batch process's peak memory (VmHWM) for a batch of 10 and of ``--memory-videos`` (1,000)
+2. The batch process's peak memory (VmHWM) for a batch of 10 and of --memory-videos (1,000)
    videos, each one ledger entry (target: flat).
 
     .venv/bin/python bench/batch.py [--videos 100] [--job-seconds 5] [--memory-videos 1000]
@@ -149,7 +149,9 @@ def dead_letters(endpoint: LocalEndpoint, url: str) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False
+    )
     parser.add_argument("--videos", type=int, default=100)
     parser.add_argument("--job-seconds", type=float, default=5.0)
     parser.add_argument("--memory-videos", type=int, default=1000)

@@ -15,6 +15,7 @@ one thread, the median of 30.
 
 from __future__ import annotations
 
+import argparse
 import statistics
 import sys
 import time
@@ -104,6 +105,13 @@ def cpu_ms(detector: RetinaFaceDetector) -> float:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(
+        prog="bench/detector_recall.py",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
+    )
+    parser.parse_args()  # no options: --help describes the benchmark without running it
     detectors = {precision: RetinaFaceDetector(score_threshold=0.1, precision=precision) for precision in PRECISIONS}
     found = {precision: recall(detector) for precision, detector in detectors.items()}
     print(f"share of {COPIES * len(ROLLS)} faces found per set (x3 for the variants), at a score of", THRESHOLDS)

@@ -4,7 +4,7 @@
 Through the real endpoint, as a client sees it: upload a synthetic clip of a real face moving across
 the frame, StartFaceDetection, poll until SUCCEEDED. Speed is the video's length over the time from
 the start call to the job's end as the emulator records it (a multiple of real time), the median of
-``--repeat`` runs, with the endpoint's CPU time over the same runs beside it (the machine may be
+--repeat runs, with the endpoint's CPU time over the same runs beside it (the machine may be
 shared: CPU time is less noisy than wall time). The face is twice the service's minimum face at
 each resolution (80 px wide at 1920x1080), so every clip asks the same of the detector. Recall is
 the share of sampled frames where the face is found with IoU >= 0.5 against its known position;
@@ -160,7 +160,9 @@ def measure(folder: Path, width: int, height: int, seconds: float, repeat: int) 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False
+    )
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each face clip")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()

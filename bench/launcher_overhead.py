@@ -5,7 +5,7 @@
    that waits the way AWS's published examples do: poll GetFaceDetection, sleep 5 s, poll again, then
    page the results into a file. A real job lasts minutes, so the baseline's first poll comes at a
    random moment of its 5-second cycle (uniform in [0, 5) s after the start).
-2. Memory: the launcher (``scripts/launch.py --attach``, a separate process) fetching a result of
+2. Memory: the launcher (scripts/launch.py --attach, a separate process) fetching a result of
    1,000 faces and one of 100,000 faces (a detector plugged into the emulator returns 1,000 faces per
    frame); its peak RSS must not grow with the size of the result.
 
@@ -227,7 +227,9 @@ def memory(folder: Path) -> list[tuple[int, float, int]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False
+    )
     parser.add_argument("--jobs", type=int, default=20)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:

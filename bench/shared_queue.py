@@ -1,8 +1,8 @@
 """Many single launchers on one stack's completion queue: what reaches the dead-letter queue.
 
-For N in ``--launchers`` (5, 20, 50): N launcher processes (``scripts/launch.py s3://...``, each with
-its own ``--job-tag``, so N jobs) start at once against the local endpoint with the stack deployed in
-it. Every job lasts ``--job-seconds`` (a detector plugged into the emulator sleeps), so the launchers
+For N in --launchers (5, 20, 50): N launcher processes (scripts/launch.py s3://..., each with
+its own --job-tag, so N jobs) start at once against the local endpoint with the stack deployed in
+it. Every job lasts --job-seconds (a detector plugged into the emulator sleeps), so the launchers
 wait together and receive each other's completions. Printed for each N: the messages that reached the
 dead-letter queue (target 0: every owner was there), the finished jobs' completions left on the
 queue (target 0), and how long after its job's end each launcher process ended (median and max).
@@ -81,7 +81,9 @@ def finished_left(endpoint: LocalEndpoint, url: str) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False
+    )
     parser.add_argument("--launchers", type=int, nargs="+", default=[5, 20, 50])
     parser.add_argument("--job-seconds", type=float, default=3.0)
     args = parser.parse_args()

@@ -4,12 +4,17 @@ as the fallback."""
 
 from __future__ import annotations
 
+import logging
 import os
-from typing import TYPE_CHECKING, Any, Final, Literal, overload
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, overload
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError
+from botocore.exceptions import BotoCoreError, ClientError, ProfileNotFound
+from botocore.retries.standard import ExponentialBackoff, RetryContext, TransientRetryableChecker
 
 from .jobs.errors import BadInput
 
@@ -24,6 +29,8 @@ if TYPE_CHECKING:
 # AWS_RETRY_MODE and AWS_MAX_ATTEMPTS, when set, win, as everywhere in the SDK.
 DEFAULT_RETRY_MODE: Final = "standard"
 DEFAULT_MAX_ATTEMPTS = 8
+T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 def retry_config() -> Config:
@@ -31,19 +38,58 @@ def retry_config() -> Config:
     if "AWS_RETRY_MODE" not in os.environ:
         retries["mode"] = DEFAULT_RETRY_MODE
     if "AWS_MAX_ATTEMPTS" not in os.environ:
-        retries["max_attempts"] = DEFAULT_MAX_ATTEMPTS
+        retries["total_max_attempts"] = DEFAULT_MAX_ATTEMPTS  # as AWS_MAX_ATTEMPTS counts: the first one too
     return Config(retries=retries) if retries else Config()
 
 
-class Clients:
-    """One client per service, in the region from the environment or profile, else the stack's."""
+@dataclass(frozen=True)
+class AwsSettings:
+    """--region, --profile and --endpoint-url, as the AWS CLI has them: when given, they win over
+    AWS_DEFAULT_REGION, AWS_PROFILE and AWS_ENDPOINT_URL."""
 
-    def __init__(self, fallback_region: str) -> None:
-        session = boto3.session.Session()
+    region: str | None = None
+    profile: str | None = None
+    endpoint_url: str | None = None
+
+
+class Clients:
+    """One client per service, in the region from --region, the environment or profile, else the stack's."""
+
+    def __init__(self, fallback_region: str, settings: AwsSettings | None = None) -> None:
+        settings = settings or AwsSettings()
+        try:
+            session = boto3.session.Session(profile_name=settings.profile, region_name=settings.region)
+        except ProfileNotFound as error:
+            raise BadInput(f"{error}: check --profile or AWS_PROFILE (aws configure list-profiles)") from None
         self.region = session.region_name or fallback_region
         self._session = session
+        self._endpoint_url = settings.endpoint_url
         self._config = retry_config()
         self._clients: dict[str, Any] = {}
+
+    def check_region(self, stack_region: str) -> None:
+        """The stack's queue, topic and bucket are in its region: refused before anything starts
+        when the clients would call another."""
+        if self.region != stack_region:
+            raise BadInput(
+                f"the stack is in {stack_region} but the AWS region here is {self.region} (from --region, "
+                f"AWS_DEFAULT_REGION or the profile): pass --region {stack_region}, or unset AWS_DEFAULT_REGION"
+            )
+
+    def client(self, service: str, config: Config | None = None) -> Any:
+        """A new client of ``service`` with these settings (``config`` instead of the retry config)."""
+        try:
+            return self._session.client(  # type: ignore[call-overload]  # any service, by name
+                service, region_name=self.region, config=config or self._config, endpoint_url=self._endpoint_url
+            )
+        except ValueError as error:
+            if isinstance(error, BotoCoreError):  # e.g. a malformed region: reported as AWS's own errors are
+                raise
+            # botocore's "Invalid endpoint: <url>", from AWS_ENDPOINT_URL or the profile's endpoint_url
+            raise BadInput(
+                f"{error}: set AWS_ENDPOINT_URL to a URL such as http://127.0.0.1:4566 "
+                "(or pass --endpoint-url), or unset it"
+            ) from None
 
     @overload
     def __call__(self, service: Literal["s3"]) -> S3Client: ...
@@ -53,14 +99,39 @@ class Clients:
     def __call__(self, service: Literal["rekognition"]) -> RekognitionClient: ...
     def __call__(self, service: Literal["s3", "sqs", "rekognition"]) -> S3Client | SQSClient | RekognitionClient:
         if service not in self._clients:
-            try:
-                self._clients[service] = self._session.client(service, region_name=self.region, config=self._config)
-            except ValueError as error:
-                if isinstance(error, BotoCoreError):  # e.g. a malformed region: reported as AWS's own errors are
-                    raise
-                # botocore's "Invalid endpoint: <url>", from AWS_ENDPOINT_URL or the profile's endpoint_url
-                raise BadInput(
-                    f"{error}: set AWS_ENDPOINT_URL to a URL such as http://127.0.0.1:4566, or unset it"
-                ) from None
+            self._clients[service] = self.client(service)
         client: S3Client | SQSClient | RekognitionClient = self._clients[service]
         return client
+
+
+def max_attempts() -> int:
+    """AWS_MAX_ATTEMPTS, as the SDK reads it, else the launcher's default."""
+    try:
+        return max(1, int(os.environ["AWS_MAX_ATTEMPTS"]))
+    except (KeyError, ValueError):
+        return DEFAULT_MAX_ATTEMPTS
+
+
+def retry_transient(
+    call: Callable[[], T], attempts: int | None = None, sleep: Callable[[float], None] = time.sleep
+) -> T:
+    """``call()``, tried again on what botocore's standard retry mode calls transient (a dropped or
+    refused connection, a timeout, RequestTimeout), with botocore's own backoff and jitter, up to
+    ``attempts`` (AWS_MAX_ATTEMPTS) in all. Used where a client runs without botocore's retries, so
+    that its other errors (LimitExceeded) reach the caller at once; the call must be idempotent
+    (a StartFaceDetection with its ClientRequestToken is)."""
+    attempts = attempts or max_attempts()
+    checker, backoff = TransientRetryableChecker(), ExponentialBackoff()
+    attempt = 1
+    while True:
+        try:
+            return call()
+        except (BotoCoreError, ClientError) as error:
+            parsed = error.response if isinstance(error, ClientError) else None
+            context = RetryContext(attempt, parsed_response=parsed, caught_exception=None if parsed else error)
+            if attempt >= attempts or not checker.is_retryable(context):
+                raise
+            delay = backoff.delay_amount(context)
+            log.info("%s; trying again in %.2f s (attempt %d of %d)", error, delay, attempt + 1, attempts)
+            sleep(delay)
+            attempt += 1

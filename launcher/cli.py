@@ -1,27 +1,33 @@
-"""``scripts/launch.py``: run face detection on videos with a deployed stack, and write their faces.
+"""Run face detection on videos with a deployed stack, and write their faces.
 
-One VIDEO runs as a single launch. Several, a folder or an s3://bucket/prefix/ run as a batch (see
-launcher.batch.scheduler): one results file per video in --out-dir, and DIR/batch.jsonl."""
+One VIDEO runs as a single launch. Several, a folder or an s3://bucket/prefix/ run as a batch: one
+results file per video in --out-dir, and DIR/batch.jsonl."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import logging
+import os
+import platform
 import shlex
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
+import boto3
+import botocore
 from botocore.exceptions import BotoCoreError, ClientError
 
 from rekognition_limits import MAX_OPEN_JOBS
 
-from .aws import Clients
+from . import __version__
+from .aws import AwsSettings, Clients
 from .batch.discovery import discover, is_batch
 from .batch.log import read_batch_log
-from .batch.scheduler import Batch
+from .batch.scheduler import Batch, OutDirLock
 from .jobs.errors import BadInput, ExitCode, LauncherError, from_client_error
 from .jobs.formats import FORMATS
 from .options import (
@@ -29,23 +35,63 @@ from .options import (
     DEFAULT_OUT_DIR,
     DEFAULT_RETRY_WAIT_SECONDS,
     DEFAULT_TIMEOUT_SECONDS,
+    STDOUT,
     BatchOptions,
     LaunchOptions,
 )
 from .plan import LIST_PRICE_PER_MINUTE_USD, LIST_PRICE_REGION, Plan, check_money, default_price, make_plan, render
-from .single import Launch
+from .single import Launch, LaunchResult
 from .stack import StackOutputs, load_outputs_file, load_stack
 
-EPILOG = "Exit codes: " + ", ".join(f"{code.value} {code.name.lower().replace('_', ' ')}" for code in ExitCode)
+PROG = "scripts/launch.py"
+SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "launch.py"
+EXIT_CODES = "\n".join(f"  {code.value:>3}  {code.name.lower().replace('_', ' ')}" for code in ExitCode)
+EXAMPLES = f"""\
+examples:
+  one local video, its faces in clip.mp4.faces.json:
+    python {PROG} clip.mp4 --outputs outputs.json
+  an S3 object, as CSV, with a report beside it:
+    python {PROG} s3://my-bucket/clips/clip.mp4 --stack dev --format csv --report
+  a folder as a batch, into results/, one line per video as it ends:
+    python {PROG} videos/ --outputs outputs.json --out-dir results --report
+  the faces on standard output (notes go to standard error), counted by jq:
+    python {PROG} clip.mp4 --outputs outputs.json --out - | jq '.Faces | length'
+  the summary as JSON, for a script:
+    python {PROG} clip.mp4 --outputs outputs.json --json --quiet
+
+exit codes:
+{EXIT_CODES}"""
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="scripts/launch.py",
-        description=__doc__,
-        epilog=EPILOG,
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """The description and epilog as written; each option's default when it has one worth showing."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            "%(default)" not in text
+            and "default:" not in text
+            and default not in (None, False, argparse.SUPPRESS)
+            and action.option_strings
+            and action.nargs != 0
+        ):
+            text += " (default: %(default)s)"
+        return text
+
+
+def version_text() -> str:
+    """Like the AWS CLI's: the tool, then what it runs on."""
+    return (
+        f"{PROG} {__version__} Python/{platform.python_version()} {platform.system()}/{platform.release()} "
+        f"boto3/{boto3.__version__} botocore/{botocore.__version__}"
     )
+
+
+# -- the options, one group per function (so that each feature adds its own group) --------------------
+
+
+def _add_videos(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "videos",
         metavar="VIDEO",
@@ -53,76 +99,153 @@ def build_parser() -> argparse.ArgumentParser:
         help="a local MP4/MOV (H.264) file, or s3://bucket/key[?versionId=ID]; for a batch, several of "
         "them, a folder, or s3://bucket/prefix/",
     )
-    source = parser.add_mutually_exclusive_group(required=True)
+
+
+def _add_stack_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("the stack (one of)")
+    source = group.add_mutually_exclusive_group(required=True)
     source.add_argument(
-        "--stack", metavar="NAME", help="read the outputs with `pulumi stack output --json --stack NAME`"
+        "--stack", metavar="NAME", help="read its outputs with: pulumi stack output --json --stack NAME"
     )
-    source.add_argument("--outputs", metavar="FILE", type=Path, help="the JSON of `pulumi stack output --json`")
-    parser.add_argument("--attributes", choices=("DEFAULT", "ALL"), default="DEFAULT", help="FaceAttributes")
-    parser.add_argument("--job-tag", metavar="TAG", help="JobTag, echoed in the completion message")
-    parser.add_argument(
-        "--token",
-        metavar="TOKEN",
-        help="ClientRequestToken (default: derived from the video version and every parameter)",
+    source.add_argument(
+        "--outputs", metavar="FILE", type=Path, help="the stack's outputs, as written by: pulumi stack output --json"
     )
-    parser.add_argument(
+
+
+def _add_aws_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("AWS (as the AWS CLI has them)")
+    group.add_argument(
+        "--region",
+        metavar="REGION",
+        help="instead of AWS_DEFAULT_REGION or the profile's; it must be the stack's region",
+    )
+    group.add_argument("--profile", metavar="NAME", help="a profile of ~/.aws/config, instead of AWS_PROFILE")
+    group.add_argument(
+        "--endpoint-url", metavar="URL", help="instead of AWS_ENDPOINT_URL, e.g. http://127.0.0.1:4566 (the local one)"
+    )
+
+
+def _add_job_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("the job")
+    group.add_argument(
+        "--attributes", choices=("DEFAULT", "ALL"), default="DEFAULT", help="FaceAttributes: ALL adds age, gender..."
+    )
+    group.add_argument("--job-tag", metavar="TAG", help="JobTag, echoed in the completion message")
+    group.add_argument(
+        "--token", metavar="TOKEN", help="ClientRequestToken (default: derived from the video version and every option)"
+    )
+    group.add_argument(
         "--key",
         metavar="KEY",
         help="upload a local video under this key (default: videos/<sha256>.<ext>, or the stack's incomingPrefix)",
     )
-    parser.add_argument("--out", metavar="FILE", type=Path, help="results file (default: <video name>.faces.<format>)")
-    parser.add_argument("--format", choices=FORMATS, default="json", dest="fmt")
-    parser.add_argument(
-        "--report",
-        action="store_true",
-        help="also write <video name>.faces.html beside the results: who is on screen when, with pictures",
-    )
-    parser.add_argument(
-        "--people",
-        action="store_true",
-        help="group appearances into people (who is who, across cuts, re-entries and a batch's videos) by a face "
-        "embedding computed here: a biometric template, kept in memory only, never written",
-    )
-    parser.add_argument(
+    group.add_argument("--attach", metavar="JOB_ID", help="wait for a job already started, instead of starting one")
+
+
+def _add_wait_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("waiting")
+    group.add_argument(
         "--timeout",
         metavar="SECONDS",
         type=float,
         default=DEFAULT_TIMEOUT_SECONDS,
         help="give up waiting (the job keeps running)",
     )
-    parser.add_argument("--attach", metavar="JOB_ID", help="wait for a job already started, instead of starting one")
-    parser.add_argument(
+    group.add_argument(
         "--grace",
         metavar="SECONDS",
         type=float,
         default=DEFAULT_GRACE_SECONDS,
         help="without a notification for this long, also poll the job's status",
     )
-    parser.add_argument(
+    group.add_argument(
         "--retry-wait",
         metavar="SECONDS",
         type=float,
         default=DEFAULT_RETRY_WAIT_SECONDS,
         help="first wait after LimitExceededException (then doubled, up to a minute)",
     )
-    parser.add_argument(
-        "--debug", action="store_true", help="on an error, also print the traceback and AWS's request id"
+
+
+def _add_output_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("results")
+    group.add_argument(
+        "--out", metavar="FILE", type=Path, help="results file, - for standard output (default: VIDEO.faces.FORMAT)"
     )
-    batch = parser.add_argument_group("batch (several videos, a folder or an s3:// prefix)")
-    batch.add_argument(
+    group.add_argument("--format", choices=FORMATS, default="json", dest="fmt", help="the results file's format")
+    group.add_argument(
+        "--report",
+        action="store_true",
+        help="also write VIDEO.faces.html beside the results (a batch: DIR/index.html): who is on screen when",
+    )
+    group.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace an existing results file or report (without it, one is refused before anything starts)",
+    )
+
+
+def _add_people_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("people")
+    group.add_argument(
+        "--people",
+        action="store_true",
+        help="group appearances into people (who is who, across cuts, re-entries and a batch's videos) by a face "
+        "embedding computed here: a biometric template, kept in memory only, never written",
+    )
+
+
+def _add_batch_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("batch (several videos, a folder or an s3:// prefix)")
+    group.add_argument(
         "--out-dir",
         metavar="DIR",
         type=Path,
         help=f"results files and batch.jsonl (default: {DEFAULT_OUT_DIR}/); also makes one video a batch",
     )
-    batch.add_argument(
+    group.add_argument(
         "--max-jobs",
         metavar="N",
         type=int,
         default=MAX_OPEN_JOBS,
         help="never more than N of the batch's jobs open at once",
     )
-    batch.add_argument("--recursive", action="store_true", help="a folder's subfolders' videos too")
+    group.add_argument("--recursive", action="store_true", help="a folder's subfolders' videos too")
+
+
+def _add_console_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("what is printed")
+    loudness = group.add_mutually_exclusive_group()
+    loudness.add_argument("-q", "--quiet", action="store_true", help="errors only: no progress, notes or summary")
+    loudness.add_argument("-v", "--verbose", action="store_true", help="also what the launcher does, step by step")
+    group.add_argument(
+        "--json",
+        action="store_true",
+        help="print the summary (with --plan, the plan) as one JSON object on standard output (errors too)",
+    )
+    group.add_argument(
+        "--debug", action="store_true", help="on an error, also print the traceback and AWS's request id"
+    )
+    group.add_argument("--version", action="version", version=version_text())
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description=__doc__,
+        epilog=EXAMPLES.replace("    python ", f"    {python()} "),
+        formatter_class=HelpFormatter,
+        allow_abbrev=False,
+    )
+    _add_videos(parser)
+    _add_stack_options(parser)
+    _add_aws_options(parser)
+    _add_job_options(parser)
+    _add_output_options(parser)
+    _add_people_options(parser)
+    _add_wait_options(parser)
+    _add_batch_options(parser)
+    _add_console_options(parser)
     _add_plan_arguments(parser)
     return parser
 
@@ -157,7 +280,7 @@ def _add_plan_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="USD",
         help="refuse to start anything if the estimated cost is above USD",
     )
-    plan.add_argument("--json", action="store_true", help="with --plan, print the plan as JSON")
+    # --json (what is printed) prints the plan as JSON too.
 
 
 def _videos(args: argparse.Namespace, clients: Clients) -> list[str]:
@@ -168,7 +291,7 @@ def _videos(args: argparse.Namespace, clients: Clients) -> list[str]:
 
 
 def _plan(args: argparse.Namespace, outputs: StackOutputs) -> Plan:
-    clients = Clients(outputs.region)
+    clients = Clients(outputs.region, _aws_settings(args))
     price = args.price_per_minute if args.price_per_minute is not None else default_price(outputs.region)
     return make_plan(_videos(args, clients), lambda: clients("s3"), outputs.region, price, args.max_jobs)
 
@@ -197,14 +320,90 @@ def _check_cost(args: argparse.Namespace, outputs: StackOutputs) -> None:
         )
 
 
+# -- what is printed ---------------------------------------------------------------------------------
+
+
+class Console:
+    """Where each kind of line goes: notes and the per-video lines to standard output, unless it
+    carries data (``--out -`` or ``--json``), then to standard error; nothing but errors with --quiet."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.quiet = args.quiet
+        self.json = args.json
+        self.data_on_stdout = args.json or args.out == STDOUT
+
+    def note(self, text: str) -> None:
+        if not self.quiet:
+            print(_printable(text), file=sys.stderr if self.data_on_stdout else sys.stdout, flush=True)
+
+    def error(self, text: str) -> None:
+        print(_printable(text), file=sys.stderr, flush=True)
+
+    def summary(self, text: str, document: dict[str, Any]) -> None:
+        if self.json:
+            print(json.dumps(document), flush=True)
+        else:
+            self.note(text)
+
+
+def _printable(text: str) -> str:
+    """A name that is not UTF-8 (undecodable bytes kept as surrogates) printed with \\x escapes, not a crash."""
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _video_line(line: dict[str, Any]) -> str:
+    """One plain line per video as it ends: name, status, faces, file (or why there is none)."""
+    name = "".join(  # control characters (a NUL, a newline) as escapes: one line whatever the name
+        c if c.isprintable() or 0xDC80 <= ord(c) <= 0xDCFF else repr(c)[1:-1] for c in line.get("name") or line["video"]
+    )
+    if line["status"] in ("SUCCEEDED", "SKIPPED"):
+        return f"{name}: {line['status']}, {line['faces']} face(s), {line['results']}"
+    return f"{name}: {line['status']}, {line['error']}"
+
+
+def python() -> str:
+    """The interpreter running now, as short as it can be said from here (a pasted ``python`` may be
+    another one, without this project's packages)."""
+    relative = os.path.relpath(sys.executable)
+    return relative if not relative.startswith("..") and len(relative) < len(sys.executable) else sys.executable
+
+
+def python_command(*args: str) -> str:
+    """A command line that runs with this very interpreter."""
+    script = os.path.relpath(SCRIPT)
+    return shlex.join([python(), script if not script.startswith("..") else str(SCRIPT), *args])
+
+
+def _reattach_command(argv: Sequence[str], job_id: str) -> str:
+    kept, skip = [], False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg in ("--attach", "--token", "--job-tag", "--key", "--attributes"):
+            skip = True
+        elif not arg.startswith(("--attach=", "--token=", "--job-tag=", "--key=", "--attributes=")):
+            kept.append(arg)
+    return python_command(*kept, "--attach", job_id)
+
+
+# -- running -------------------------------------------------------------------------------------------
+
+
+def _aws_settings(args: argparse.Namespace) -> AwsSettings:
+    return AwsSettings(region=args.region, profile=args.profile, endpoint_url=args.endpoint_url)
+
+
 # Options naming one video's job or file, refused in a batch.
-SINGLE_ONLY = {"out": "--out", "key": "--key", "token": "--token", "attach": "--attach"}
+SINGLE_ONLY = {"out": "--out", "key": "--key", "token": "--token", "attach": "--attach", "overwrite": "--overwrite"}
 
 
 def _batch_options(args: argparse.Namespace, outputs: StackOutputs) -> BatchOptions:
     for name, option in SINGLE_ONLY.items():
-        if getattr(args, name) is not None:
-            raise BadInput(f"{option} applies to one video; a batch names its files with --out-dir and derives tokens")
+        if getattr(args, name) not in (None, False):
+            raise BadInput(
+                f"{option} applies to one video; a batch names its files with --out-dir, derives tokens, and skips "
+                "the videos whose results it wrote (its ledger)"
+            )
     return BatchOptions(
         videos=args.videos,
         outputs=outputs,
@@ -217,115 +416,176 @@ def _batch_options(args: argparse.Namespace, outputs: StackOutputs) -> BatchOpti
         timeout=args.timeout,
         grace=args.grace,
         retry_wait=args.retry_wait,
+        aws=_aws_settings(args),
+        quiet=args.quiet,
         people=args.people,
     )
 
 
-def _run_batch(options: BatchOptions, report: bool = False) -> int:
-    batch = Batch(options)
+def _launch_options(args: argparse.Namespace, outputs: StackOutputs) -> LaunchOptions:
+    if args.max_jobs != MAX_OPEN_JOBS or args.recursive:
+        raise BadInput("--max-jobs and --recursive apply to a batch: several videos, a folder or an s3:// prefix")
+    return LaunchOptions(
+        video=args.videos[0],
+        outputs=outputs,
+        attributes=args.attributes,
+        job_tag=args.job_tag,
+        token=args.token,
+        key=args.key,
+        out=args.out,
+        fmt=args.fmt,
+        timeout=args.timeout,
+        attach=args.attach,
+        grace=args.grace,
+        retry_wait=args.retry_wait,
+        report=args.report,
+        overwrite=args.overwrite,
+        aws=_aws_settings(args),
+        quiet=args.quiet,
+        people=args.people,
+    )
+
+
+def _run_batch(options: BatchOptions, console: Console, report: bool = False) -> int:
+    # Not on a terminal (no progress bar): one plain line per video as it ends.
+    on_end: Callable[[dict[str, Any]], None] | None = None
+    if console.quiet:  # errors only: a video that failed is one
+        on_end = lambda line: console.error(_video_line(line)) if line["status"] in ("FAILED", "ERROR") else None  # noqa: E731
+    elif not sys.stderr.isatty():
+        on_end = lambda line: console.note(_video_line(line))  # noqa: E731
+    batch = Batch(options, on_end=on_end)
     try:
         tally = batch.run()
     except KeyboardInterrupt:
-        print(
+        console.error(
             f"\ninterrupted: {batch.open_jobs} job(s) keep running. Run the same command again to resume: "
-            "written results are skipped, started jobs re-attached",
-            file=sys.stderr,
+            "written results are skipped, started jobs re-attached"
         )
         return ExitCode.INTERRUPTED
-    print(tally.describe(options.out_dir))
+    index = None
     if report:
         from .report.html import batch_report  # Pillow and the frame grabbing: only for --report
 
-        clients = Clients(options.outputs.region)
-        index = batch_report(read_batch_log(options.out_dir), options.out_dir, options.fmt, lambda: clients("s3"))
-        print(f"report written to {index}")
-    return ExitCode.OK if tally.ok else ExitCode.BATCH_INCOMPLETE
+        clients = Clients(options.outputs.region, options.aws)
+        with OutDirLock(options.out_dir):
+            index = batch_report(read_batch_log(options.out_dir), options.out_dir, options.fmt, lambda: clients("s3"))
+    code = ExitCode.OK if tally.ok else ExitCode.BATCH_INCOMPLETE
+    text = tally.describe(options.out_dir) + (f"\nreport written to {index}" if index else "")
+    console.summary(
+        text,
+        {
+            "exitCode": int(code),
+            "outDir": str(options.out_dir),
+            "counts": tally.counts,
+            "faces": tally.faces,
+            "report": str(index) if index else None,
+            "videos": read_batch_log(options.out_dir),
+        },
+    )
+    return code
 
 
-def _reattach_command(argv: Sequence[str], job_id: str) -> str:
-    kept, skip = [], False
-    for arg in argv:
-        if skip:
-            skip = False
-        elif arg in ("--attach", "--token", "--job-tag", "--key", "--attributes"):
-            skip = True
-        elif not arg.startswith(("--attach=", "--token=", "--job-tag=", "--key=", "--attributes=")):
-            kept.append(arg)
-    return shlex.join(["python", "scripts/launch.py", *kept, "--attach", job_id])
+def _run_single(options: LaunchOptions, console: Console, launch: Launch) -> int:
+    result: LaunchResult = launch.run()
+    summary = result.summary
+    where = "standard output" if result.out == STDOUT else str(result.out)
+    text = f"job {result.job_id}: {summary.describe()}\nresults written to {where}"
+    if result.report:
+        text += f"\nreport written to {result.report}"
+    console.summary(
+        text,
+        {
+            "exitCode": int(ExitCode.OK),
+            "jobId": result.job_id,
+            "video": options.video,
+            "results": None if result.out == STDOUT else str(result.out),
+            "report": str(result.report) if result.report else None,
+            "faces": summary.faces,
+            "appearances": len(summary.appearances),
+            "firstMs": summary.first_ms,
+            "lastMs": summary.last_ms,
+            "videoMs": summary.video_ms,
+        },
+    )
+    return ExitCode.OK
 
 
-def _report(error: LauncherError, debug: bool, cause: BaseException | None = None) -> None:
-    """One line; with --debug, first the traceback and AWS's request id."""
+def _fail(console: Console, error: LauncherError, debug: bool, cause: BaseException | None = None) -> int:
+    """One line (what failed, what to do); with --debug, first the traceback and AWS's request id."""
     if debug:
         traceback.print_exception(cause or error)
         if error.request_id:
-            print(f"AWS request id: {error.request_id}", file=sys.stderr)
-    print(f"error: {error}", file=sys.stderr)
+            console.error(f"AWS request id: {error.request_id}")
+    console.error(f"error: {error}")
+    if console.json:
+        print(json.dumps({"exitCode": int(error.exit_code), "error": _printable(str(error))}), flush=True)
+    return error.exit_code
+
+
+def _as_launcher_error(error: BaseException) -> LauncherError | None:
+    """The expected failures, as one line with its exit code; None for a bug (its traceback shows)."""
+    if isinstance(error, LauncherError):
+        return error
+    if isinstance(error, ClientError):  # a refusal no wrapper expected: reported like the others
+        return from_client_error(error, "an AWS call")
+    if isinstance(error, BotoCoreError):  # credentials, endpoint, network
+        return LauncherError(
+            f"{error}. What to do: check AWS_PROFILE, AWS_DEFAULT_REGION and AWS_ENDPOINT_URL "
+            "(or --profile, --region, --endpoint-url)",
+            ExitCode.AWS_ERROR,
+        )
+    if isinstance(error, OSError):  # a file that cannot be read or written (permissions, a full disk)
+        where = f" {error.filename}" if error.filename else ""
+        return LauncherError(
+            f"cannot use{where}: {error.strerror or error}. What to do: pick a file or folder you may write to",
+            ExitCode.BAD_INPUT,
+        )
+    return None
+
+
+def _configure_logging(args: argparse.Namespace) -> None:
+    level = logging.ERROR if args.quiet else logging.INFO if args.verbose else logging.WARNING
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    logging.getLogger("launcher").setLevel(level)  # the launcher's steps with --verbose, not botocore's requests
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     args = build_parser().parse_args(argv)
+    _configure_logging(args)
+    console = Console(args)
     launch: Launch | None = None
     try:
         args.price_per_minute = _dollars(args.price_per_minute, "--price-per-minute")
         args.max_cost = _dollars(args.max_cost, "--max-cost")
         outputs = load_outputs_file(args.outputs) if args.outputs else load_stack(args.stack)
-        if args.json and not args.plan:
-            raise BadInput("--json applies to --plan")
         if args.plan:
             return _show_plan(args, _plan(args, outputs))
         _check_cost(args, outputs)
         if args.out_dir is not None or is_batch(args.videos):
-            return _run_batch(_batch_options(args, outputs), report=args.report)
-        if args.max_jobs != MAX_OPEN_JOBS or args.recursive:
-            raise BadInput("--max-jobs and --recursive apply to a batch: several videos, a folder or an s3:// prefix")
-        launch = Launch(
-            LaunchOptions(
-                video=args.videos[0],
-                outputs=outputs,
-                attributes=args.attributes,
-                job_tag=args.job_tag,
-                token=args.token,
-                key=args.key,
-                out=args.out,
-                fmt=args.fmt,
-                timeout=args.timeout,
-                attach=args.attach,
-                grace=args.grace,
-                retry_wait=args.retry_wait,
-                report=args.report,
-                people=args.people,
-            )
-        )
-        result = launch.run()
+            return _run_batch(_batch_options(args, outputs), console, report=args.report)
+        launch = Launch(_launch_options(args, outputs), report=console.note)
+        return _run_single(launch.options, console, launch)
     except KeyboardInterrupt:
         job_id = launch.job_id if launch else None
         if job_id:
-            print(
-                f"\ninterrupted: job {job_id} keeps running. Re-attach with:\n  {_reattach_command(argv, job_id)}",
-                file=sys.stderr,
+            console.error(
+                f"\ninterrupted: job {job_id} keeps running. Re-attach with:\n  {_reattach_command(argv, job_id)}"
             )
         else:
-            print("\ninterrupted before any job was started", file=sys.stderr)
+            console.error("\ninterrupted before any job was started")
         return ExitCode.INTERRUPTED
-    except ClientError as error:  # a refusal no wrapper expected: reported like the others
-        launcher_error = from_client_error(error, "an AWS call")
-        _report(launcher_error, args.debug, error)
-        return launcher_error.exit_code
-    except LauncherError as error:
-        _report(error, args.debug)
-        return error.exit_code
-    except BotoCoreError as error:  # credentials, endpoint, network
-        if args.debug:
-            traceback.print_exception(error)
-        print(
-            f"error: {error}. What to do: check AWS_PROFILE, AWS_DEFAULT_REGION and AWS_ENDPOINT_URL.", file=sys.stderr
-        )
-        return ExitCode.AWS_ERROR
-    print(f"job {result.job_id}: {result.summary.describe()}")
-    print(f"results written to {result.out}")
-    if result.report:
-        print(f"report written to {result.report}")
-    return ExitCode.OK
+    except Exception as error:
+        launcher_error = _as_launcher_error(error)
+        if launcher_error is None:
+            raise
+        code = _fail(console, launcher_error, args.debug, error)
+        job_id = launch.job_id if launch else None
+        if job_id and code not in (ExitCode.OK, ExitCode.JOB_FAILED) and not launch_finished(launch):
+            # The job may still run (the endpoint went away, a results file could not be written).
+            console.error(f"job {job_id} may keep running. Re-attach with:\n  {_reattach_command(argv, job_id)}")
+        return code
+
+
+def launch_finished(launch: Launch | None) -> bool:
+    return launch is not None and launch.finished

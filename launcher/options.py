@@ -4,11 +4,15 @@ a byte is sent. ``JobOptions`` is what a single launch (``LaunchOptions``) and a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import os
+import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rekognition_limits import MAX_DURATION_MS, MAX_OPEN_JOBS
 
+from .aws import AwsSettings
 from .jobs.detection import DEFAULT_RETRY_WAIT_SECONDS, check_parameter
 from .jobs.errors import BadInput
 from .jobs.formats import FORMATS
@@ -19,12 +23,44 @@ from .upload import check_local_video
 
 DEFAULT_TIMEOUT_SECONDS = MAX_DURATION_MS / 1000  # as long as Rekognition's longest video
 DEFAULT_OUT_DIR = Path("faces-results")
+STDOUT = Path("-")  # --out -: the results on standard output
+# The longest results or report suffix: ".faces.jsonl".
+LONGEST_SUFFIX = max(len(f".faces.{suffix}") for suffix in ("html", "json", "jsonl", "csv"))
+_DIGEST_LENGTH = 8
 __all__ = ["DEFAULT_GRACE_SECONDS", "DEFAULT_RETRY_WAIT_SECONDS", "MAX_OPEN_JOBS"]  # defaults the CLI shows
 
 
 def file_name(video: str) -> str:
     """The video's file name: the last part of its path or of its object key."""
     return (parse_s3_uri(video).key if is_s3_uri(video) else video).rstrip("/").rsplit("/", 1)[-1]
+
+
+def name_max(folder: Path = Path(".")) -> int:
+    """The longest file name the folder's file system takes, in bytes (NAME_MAX, 255 on most)."""
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return 255
+
+
+def results_name(name: str, folder: Path = Path(".")) -> str:
+    """``name`` as the stem of its results files (``<stem>.faces.<format>``): itself, the bytes the file
+    system gave, when that fits the file system's longest name; else its first bytes and a short hash
+    of the whole, so that two long names stay apart."""
+    raw = os.fsencode(name)
+    room = name_max(folder) - LONGEST_SUFFIX
+    if len(raw) <= room:
+        return name
+    digest = hashlib.sha256(raw).hexdigest()[:_DIGEST_LENGTH]
+    return os.fsdecode(raw[: room - _DIGEST_LENGTH - 1]) + "-" + digest
+
+
+def check_name(name: str, what: str = "video") -> None:
+    """A name no file system or service takes: refused, saying why."""
+    if "\0" in name:
+        raise BadInput(
+            f"{what} {name!r} contains a NUL byte, which no file name or S3 key the launcher writes may hold"
+        )
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -38,6 +74,8 @@ class JobOptions:
     timeout: float = DEFAULT_TIMEOUT_SECONDS
     grace: float = DEFAULT_GRACE_SECONDS
     retry_wait: float = DEFAULT_RETRY_WAIT_SECONDS
+    aws: AwsSettings = field(default_factory=AwsSettings)  # --region, --profile, --endpoint-url
+    quiet: bool = False  # no progress bars
     people: bool = False  # group appearances into people by a face embedding (biometric; opt-in)
 
 
@@ -51,6 +89,7 @@ class LaunchOptions(JobOptions):
     out: Path | None = None
     attach: str | None = None
     report: bool = False
+    overwrite: bool = False  # replace an existing results file or report
 
     @property
     def is_s3(self) -> bool:
@@ -59,12 +98,18 @@ class LaunchOptions(JobOptions):
     def video_name(self) -> str:
         return file_name(self.video)
 
+    @property
+    def to_stdout(self) -> bool:
+        return self.out == STDOUT
+
     def out_path(self) -> Path:
-        return self.out or Path(f"{self.video_name()}.faces.{self.fmt}")
+        """The results file (``STDOUT`` for standard output)."""
+        return self.out or Path(f"{results_name(self.video_name())}.faces.{self.fmt}")
 
     def report_path(self) -> Path:
-        """Beside the results file."""
-        return self.out_path().parent / f"{self.video_name()}.faces.html"
+        """Beside the results file (in the current folder when they go to standard output)."""
+        folder = Path(".") if self.to_stdout else self.out_path().parent
+        return folder / f"{results_name(self.video_name(), folder)}.faces.html"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -109,13 +154,33 @@ def check_launch_options(options: LaunchOptions) -> None:
         if options.key:
             raise BadInput("--key names where a local video is uploaded; an s3:// video is not uploaded")
     elif options.attach is None:
+        check_name(options.video)
         check_local_video(Path(options.video))
-    out = options.out_path()
-    if not out.parent.is_dir():
-        raise BadInput(f"cannot write {out}: the folder {out.parent} does not exist")
-    for path in (out, options.report_path()) if options.report else (out,):
-        if path.is_dir():
-            raise BadInput(f"cannot write {path}: it is a folder")
+    check_name(options.video_name())
+    paths = [] if options.to_stdout else [options.out_path()]
+    paths += [options.report_path()] if options.report else []
+    for path in paths:
+        check_writable(path, options.overwrite)
+
+
+def check_writable(path: Path, overwrite: bool) -> None:
+    """Before a job starts: the file's folder exists and takes a new file (tried: root passes every
+    permission check, a read-only mount does not), and the file is new, or --overwrite says to replace it."""
+    if path.is_dir():
+        raise BadInput(f"cannot write {path}: it is a folder")
+    if not path.parent.is_dir():
+        raise BadInput(f"cannot write {path}: the folder {path.parent} does not exist")
+    if len(os.fsencode(path.name)) > name_max(path.parent):
+        raise BadInput(f"cannot write {path}: the name is longer than the file system takes; give a shorter --out")
+    if path.exists() and not overwrite:
+        raise BadInput(f"{path} exists: pass --overwrite to replace it, or --out another file")
+    try:
+        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".probe-", suffix=".partial"):
+            pass
+    except OSError as error:
+        raise BadInput(
+            f"cannot write {path}: {error.strerror or error} in {path.parent}; pick a folder you may write to (--out)"
+        ) from None
 
 
 def check_batch_options(options: BatchOptions) -> None:

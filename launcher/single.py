@@ -17,7 +17,7 @@ from .jobs.errors import ExitCode, LauncherError
 from .jobs.formats import Summary
 from .jobs.notifications import CompletionWaiter
 from .jobs.s3video import S3Video
-from .options import LaunchOptions, check_launch_options
+from .options import STDOUT, LaunchOptions, check_launch_options
 from .upload import UPLOAD_PREFIX, pinned_video
 
 if TYPE_CHECKING:  # PyAV, NumPy and dlib are imported when a launch writes its results
@@ -41,7 +41,9 @@ class Launch:
     def __init__(self, options: LaunchOptions, report: Callable[[str], None] = print) -> None:
         self.options = options
         self.job_id: str | None = options.attach
+        self.finished = False  # the job ended and its results are written (or it failed)
         self._report = report
+        self._bars = None if not options.quiet else True  # tqdm's disable: None shows them on a terminal
         self._embedder: FaceEmbedder | None = None
         self._cuts: CutsInBackground | None = None
 
@@ -53,7 +55,8 @@ class Launch:
             from .people.launch import load_model
 
             self._embedder = load_model(self._report)
-        clients = Clients(options.outputs.region)
+        clients = Clients(options.outputs.region, options.aws)
+        clients.check_region(options.outputs.region)
         jobs = FaceDetection(clients("rekognition"))
         pinned: S3Video | None = None
         if options.attach is None:
@@ -81,15 +84,17 @@ class Launch:
         waiter = CompletionWaiter(
             clients("sqs"), options.outputs.queue_url, lambda job: jobs.status(job)["JobStatus"], options.grace
         )
-        with tqdm(desc=f"waiting for job {job_id[:12]}…", unit=" polls", leave=False, disable=None) as progress:
+        with tqdm(desc=f"waiting for job {job_id[:12]}…", unit=" polls", leave=False, disable=self._bars) as progress:
             status = waiter.wait(job_id, deadline, on_tick=progress.update)
         if status != "SUCCEEDED":
+            self.finished = True
             message = jobs.status(job_id).get("StatusMessage") or "no StatusMessage"
             raise LauncherError(f"job {job_id} ended {status}: {message}", ExitCode.JOB_FAILED)
         out = options.out_path()
-        with tqdm(desc="writing results", unit=" faces", leave=False, disable=None) as progress:
+        with tqdm(desc="writing results", unit=" faces", leave=False, disable=self._bars) as progress:
             summary, people = self._write(clients, jobs.pages(job_id), out, progress.update)
         report = self._write_report(clients, out, summary) if options.report else None
+        self.finished = True
         return LaunchResult(job_id, out, summary, report, people)
 
     def _write(
@@ -115,7 +120,8 @@ class Launch:
         from .report.html import video_report, write_report  # Pillow and the frame grabbing: only for --report
 
         options = self.options
-        video = video_report(options.video_name(), options.video, summary, results, lambda: clients("s3"))
+        linked = None if results == STDOUT else results
+        video = video_report(options.video_name(), options.video, summary, linked, lambda: clients("s3"))
         if video.note:
             self._report(video.note)
         return write_report([video], options.report_path())
@@ -134,16 +140,18 @@ class Launch:
             options.grace,
         )
         with tqdm(
-            desc=f"waiting for the result of job {job_id[:12]}…", unit=" polls", leave=False, disable=None
+            desc=f"waiting for the result of job {job_id[:12]}…", unit=" polls", leave=False, disable=self._bars
         ) as progress:
             result = waiter.wait(job_id, video_key, deadline, on_tick=progress.update)
         document = waiter.read(result)
         if result.failed:
+            self.finished = True
             message = document.get("StatusMessage") or "no StatusMessage"
             raise LauncherError(f"job {job_id} ended {document.get('JobStatus')}: {message}", ExitCode.JOB_FAILED)
         out = options.out_path()
         summary, people = self._write(clients, iter([document]), out, lambda: None)
         report = self._write_report(clients, out, summary) if options.report else None
+        self.finished = True
         return LaunchResult(job_id, out, summary, report, people)
 
     def _video(self, clients: Clients) -> S3Video:
@@ -151,7 +159,12 @@ class Launch:
         options = self.options
         prefix = options.outputs.incoming_prefix if options.outputs.auto_process else None
         video, uploaded = pinned_video(
-            clients("s3"), options.video, options.outputs.bucket_name, options.key, prefix or UPLOAD_PREFIX
+            clients("s3"),
+            options.video,
+            options.outputs.bucket_name,
+            options.key,
+            prefix or UPLOAD_PREFIX,
+            progress_bars=not options.quiet,
         )
         if not uploaded and not options.is_s3:
             self._report(f"{options.video} is already in the bucket as {video.uri}: not uploaded again")

@@ -1,5 +1,5 @@
-"""``scripts/local.py``: run the local endpoint (``serve``), deploy this project's Pulumi program
-into it (``deploy``, ``destroy``), and show what it holds (``status``)."""
+"""Run the local AWS endpoint (serve), deploy this project's Pulumi program into it (deploy,
+destroy), and show what it holds (status)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import os
 import signal
 import socket
 import sys
+import tempfile
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -32,6 +33,7 @@ from .deploy.handlers import Context
 from .deploy.program import stack_config
 from .deploy.pulumi_cli import PulumiCli, cli_available
 from .endpoint import DEFAULT_HOST, DEFAULT_PORT, LocalEndpoint
+from .hints import local_command, python
 from .rekognition.models import EmulatorSettings
 from .state.files import StateError
 from .status import UNREACHABLE, EndpointStatus
@@ -73,18 +75,58 @@ def _endpoint_url(text: str) -> str:
 
 
 DEBUG_HELP = "on an error, also print the traceback and AWS's request id"
+PROG = "scripts/local.py"
+SCRIPT = PROJECT_DIR / "scripts" / "local.py"
+EXAMPLES = f"""\
+examples:
+  the endpoint on its default port, in the foreground (Ctrl-C stops it):
+    python {PROG} serve
+  in another terminal, the stack deployed into it; its outputs in .local/outputs-local.json:
+    python {PROG} deploy
+  everything deploy made removed, the videos in its bucket too:
+    python {PROG} destroy --force
+
+exit codes: 0 done, 1 failed (the line says why and what to do), 2 bad arguments, 130 interrupted"""
+
+
+def python_command(*args: str) -> str:
+    """A command line that runs scripts/local.py with this very interpreter."""
+    return local_command(*args)
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """The description and epilog as written; each option's default when it has one worth showing."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if (
+            "default" not in text
+            and action.default not in (None, False, argparse.SUPPRESS)
+            and action.option_strings
+            and action.nargs != 0
+        ):
+            text += " (default: %(default)s)"
+        return text
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="scripts/local.py", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description=__doc__,
+        epilog=EXAMPLES.replace("    python ", f"    {python()} "),
+        formatter_class=HelpFormatter,
+        allow_abbrev=False,
+    )
     parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     # Also after the command; SUPPRESS keeps the subcommand from resetting a --debug given before it.
-    common = argparse.ArgumentParser(add_help=False)
+    common = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser(
         "serve",
         parents=[common],
+        formatter_class=HelpFormatter,
+        allow_abbrev=False,
         help="run S3, SNS, SQS, IAM, STS, CloudWatch Logs (moto), Lambda (Python functions) and Rekognition Video "
         "face detection on one local port",
     )
@@ -121,11 +163,15 @@ def build_parser() -> argparse.ArgumentParser:
         ("deploy", "apply this project's Pulumi program to the endpoint and write the stack outputs"),
         ("destroy", "remove what deploy made"),
     ):
-        sub = commands.add_parser(command, help=text, description=text, parents=[common])
+        sub = commands.add_parser(
+            command, help=text, description=text, parents=[common], formatter_class=HelpFormatter, allow_abbrev=False
+        )
         _add_endpoint_option(sub)
         sub.add_argument("--stack", default="local", help="its config is read from Pulumi.<stack>.yaml if present")
         sub.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="deploy state lives here")
-        sub.add_argument("--outputs-file", type=Path, help="default: <data-dir>/outputs-<stack>.json")
+        sub.add_argument(
+            "--outputs-file", type=Path, help="the stack outputs' file (default: DATA_DIR/outputs-STACK.json)"
+        )
         sub.add_argument(
             "--engine",
             choices=("auto", "cli", "in-process"),
@@ -139,12 +185,16 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser(
         "status",
         parents=[common],
+        formatter_class=HelpFormatter,
+        allow_abbrev=False,
         help="print what the endpoint holds: the stack's resources, buckets, queues, topics, functions, open jobs",
     )
     _add_endpoint_option(status)
-    status.add_argument("--stack", default="local")
+    status.add_argument("--stack", default="local", help="the stack deploy made")
     status.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="where deploy wrote the outputs")
-    status.add_argument("--outputs-file", type=Path, help="default: <data-dir>/outputs-<stack>.json")
+    status.add_argument(
+        "--outputs-file", type=Path, help="the stack outputs' file (default: DATA_DIR/outputs-STACK.json)"
+    )
     return parser
 
 
@@ -153,7 +203,7 @@ def _add_endpoint_option(parser: argparse.ArgumentParser) -> None:
         "--endpoint",
         type=_endpoint_url,
         default=os.environ.get("AWS_ENDPOINT_URL", f"http://{DEFAULT_HOST}:{DEFAULT_PORT}"),
-        help=f"default: $AWS_ENDPOINT_URL, else http://{DEFAULT_HOST}:{DEFAULT_PORT}",
+        help=f"the endpoint (default: $AWS_ENDPOINT_URL, else http://{DEFAULT_HOST}:{DEFAULT_PORT})",
     )
 
 
@@ -248,7 +298,7 @@ def _context(endpoint: str, region: str) -> Context:
         account_id = client("sts").get_caller_identity()["Account"]
     except BotoCoreError as error:
         raise EndpointUnreachable(
-            f"no local endpoint answers at {endpoint} ({error}); start it with: python scripts/local.py serve"
+            f"no local endpoint answers at {endpoint} ({error}); start it with: {python_command('serve')}"
         ) from None
     return Context(client, region, account_id)
 
@@ -265,6 +315,9 @@ def _check_paths(args: argparse.Namespace, make_folders: bool) -> None:
                 folder.mkdir(parents=True, exist_ok=True)
             elif any(parent.exists() and not parent.is_dir() for parent in (folder, *folder.parents)):
                 raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+            if make_folders:  # written, not only checked: root passes every permission check, a read-only mount not
+                with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-", suffix=".partial"):
+                    pass
         except OSError as error:
             raise BadPath(f"cannot use the folder {folder} ({error.strerror}); choose another {option}") from None
 
@@ -308,7 +361,7 @@ def status(args: argparse.Namespace) -> int:
         return EndpointStatus(args.endpoint, region).print_all(_outputs_file(args))
     except UNREACHABLE as error:
         raise EndpointUnreachable(
-            f"no local endpoint answers at {args.endpoint} ({error}); start it with: python scripts/local.py serve"
+            f"no local endpoint answers at {args.endpoint} ({error}); start it with: {python_command('serve')}"
         ) from None
 
 
@@ -318,6 +371,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = {"serve": serve, "deploy": deploy, "destroy": destroy, "status": status}[args.command]
     try:
         return command(args)
+    except KeyboardInterrupt:
+        what = {
+            "deploy": "what was made is recorded in the deploy state: run deploy again to finish, or destroy",
+            "destroy": "what is left is recorded in the deploy state: run destroy again to finish",
+        }.get(args.command, "stopped")
+        print(f"\ninterrupted: {what}", file=sys.stderr)
+        return 130
+    except OSError as error:  # a file that cannot be written after the work was done (a read-only folder)
+        if args.debug:
+            traceback.print_exception(error)
+        where = f" {error.filename}" if error.filename else ""
+        print(
+            f"error: cannot write{where}: {error.strerror or error}; choose a folder you may write to", file=sys.stderr
+        )
+        return 1
     except REPORTED_ERRORS as error:
         if args.debug:
             traceback.print_exception(error)

@@ -16,6 +16,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from .clients import local_client
+from .hints import local_command
 
 if TYPE_CHECKING:
     from .rekognition.store import JobStore
@@ -105,9 +106,7 @@ class EndpointStatus:
         self._print_functions()
         self._print_jobs(document["Jobs"])
         if missing:
-            self._out(
-                f"{missing} stack resource(s) missing from this endpoint: run `python scripts/local.py deploy` again"
-            )
+            self._out(f"{missing} stack resource(s) missing from this endpoint: run `{local_command('deploy')}` again")
             return 1
         return 0
 
@@ -115,7 +114,7 @@ class EndpointStatus:
         try:
             outputs = json.loads(outputs_file.read_text())
         except FileNotFoundError:
-            self._out(f"Stack outputs: none at {outputs_file} (run `python scripts/local.py deploy`)")
+            self._out(f"Stack outputs: none at {outputs_file} (run `{local_command('deploy')}`)")
             return 0
         except (OSError, ValueError) as error:
             self._out(f"Stack outputs: {outputs_file} cannot be read ({error})")

@@ -11,12 +11,14 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from localaws.vision.video import open_video, time_base, video_stream
 
 THUMB_WIDTH = 320
 COLUMNS = 4
+LABEL_PX = 16  # text on the pictures: at least 14 px high, to read at a glance
+SMALL_PX = 14
 BOX_COLOUR = (255, 64, 64)
 LANDMARK_COLOURS = {
     "eyeLeft": (255, 255, 0),
@@ -25,6 +27,21 @@ LANDMARK_COLOURS = {
     "mouthLeft": (0, 255, 0),
     "mouthRight": (0, 255, 0),
 }
+
+
+def font(size: int = LABEL_PX) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
+    """A TrueType font of ``size`` px: Pillow's own (DejaVu Sans, Pillow >= 10.1), so no system font is needed."""
+    return ImageFont.load_default(size=size)
+
+
+def label(
+    draw: ImageDraw.ImageDraw, at: tuple[float, float], text: str, colour: tuple[int, int, int], size: int = LABEL_PX
+) -> None:
+    """Text on a dark plate, readable on any frame: red on a bright face included."""
+    face = font(size)
+    left, top, right, bottom = draw.textbbox(at, text, font=face)
+    draw.rectangle([left - 3, top - 2, right + 3, bottom + 2], fill=(0, 0, 0))
+    draw.text(at, text, fill=colour, font=face)
 
 
 def faces_by_timestamp(result: dict[str, Any]) -> dict[int, list[dict[str, Any]]]:
@@ -52,7 +69,10 @@ def _frames_at(video: Path, timestamps: list[int]) -> dict[int, Image.Image]:
 
 
 def _draw_faces(image: Image.Image, faces: list[dict[str, Any]], timestamp: int) -> Image.Image:
+    """Boxes and landmarks on the frame, then the frame scaled to the sheet's width, then the labels
+    (drawn after scaling, so that they keep their size in pixels)."""
     width, height = image.size
+    scale = THUMB_WIDTH / width
     draw = ImageDraw.Draw(image)
     for face in faces:
         box = face["BoundingBox"]
@@ -60,13 +80,19 @@ def _draw_faces(image: Image.Image, faces: list[dict[str, Any]], timestamp: int)
         draw.rectangle(
             [left, top, left + box["Width"] * width, top + box["Height"] * height], outline=BOX_COLOUR, width=3
         )
-        draw.text((left + 3, max(0, top - 12)), f"{face.get('Confidence', 0):.1f}%", fill=BOX_COLOUR)
         for landmark in face.get("Landmarks", []):
             x, y = landmark["X"] * width, landmark["Y"] * height
             draw.ellipse([x - 3, y - 3, x + 3, y + 3], fill=LANDMARK_COLOURS.get(landmark["Type"], BOX_COLOUR))
-    draw.text((6, 6), f"{timestamp / 1000:.1f} s  {len(faces)} face(s)", fill=(255, 255, 255))
-    scale = THUMB_WIDTH / width
-    return image.resize((THUMB_WIDTH, round(height * scale)))
+    thumb = image.resize((THUMB_WIDTH, round(height * scale)))
+    draw = ImageDraw.Draw(thumb)
+    for face in faces:
+        box = face["BoundingBox"]
+        left, top = box["Left"] * THUMB_WIDTH, box["Top"] * thumb.height
+        confidence = face.get("Confidence")
+        text = f"{confidence}%" if confidence is not None else "face"
+        label(draw, (left + 3, max(2, top - LABEL_PX - 6)), text, BOX_COLOUR)
+    label(draw, (6, 6), f"{timestamp / 1000:.1f} s · {len(faces)} face(s)", (255, 255, 255))
+    return thumb
 
 
 def contact_sheet(result: dict[str, Any], video: Path, out: Path, tiles: int = 12) -> Path:
@@ -89,34 +115,60 @@ def contact_sheet(result: dict[str, Any], video: Path, out: Path, tiles: int = 1
     return out
 
 
-def timeline(result: dict[str, Any], out: Path, width: int = 1000, height: int = 160) -> Path:
-    """Faces over the video: one bar per sampled frame with faces, as tall as its number of faces,
-    shaded by the best confidence."""
+def timeline(result: dict[str, Any], out: Path, width: int = 1000, height: int = 260) -> Path:
+    """Faces over the video: one bar per frame with faces, as tall as its number of faces, shaded by
+    the best confidence; a time axis in seconds, a faces axis, and a legend of the shading."""
     duration = result.get("VideoMetadata", {}).get("DurationMillis") or 1
     grouped = faces_by_timestamp(result)
     most = max((len(faces) for faces in grouped.values()), default=1)
-    margin, axis = 40, height - 30
+    left_margin, right_margin, top, axis = 70, 30, 76, height - 50
     image = Image.new("RGB", (width, height), (250, 250, 250))
     draw = ImageDraw.Draw(image)
-    draw.line([margin, axis, width - margin, axis], fill=(0, 0, 0))
-    span = width - 2 * margin
-    for second in range(0, int(duration / 1000) + 1):
-        x = margin + span * second * 1000 / duration
-        draw.line([x, axis, x, axis + 5], fill=(0, 0, 0))
-        draw.text((x - 6, axis + 8), f"{second}s", fill=(0, 0, 0))
+    span = width - left_margin - right_margin
+    ink, small = (0, 0, 0), font(SMALL_PX)
+    # The time axis: a tick per second (every few seconds on a long video), labelled.
+    draw.line([left_margin, axis, width - right_margin, axis], fill=ink, width=2)
+    seconds = duration / 1000
+    step = next(s for s in (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1800, 3600) if seconds / s <= 12)
+    for second in range(0, int(seconds) + 1, step):
+        x = left_margin + span * second * 1000 / duration
+        draw.line([x, axis, x, axis + 6], fill=ink, width=2)
+        draw.text((x, axis + 8), f"{second} s", fill=ink, font=small, anchor="mt")
+    draw.text((left_margin + span / 2, height - 4), "time in the video", fill=ink, font=small, anchor="mb")
+    # The faces axis: 0 to the most faces in a frame.
+    draw.line([left_margin, top, left_margin, axis], fill=ink, width=2)
+    for count in sorted({0, most}):
+        y = axis - (axis - top) * count / most
+        draw.line([left_margin - 6, y, left_margin, y], fill=ink, width=2)
+        draw.text((left_margin - 10, y), str(count), fill=ink, font=small, anchor="rm")
+    draw.text((left_margin - 10, top - 10), "faces", fill=ink, font=small, anchor="rb")
     for timestamp, faces in grouped.items():
-        x = margin + span * timestamp / duration
-        bar = (axis - 20) * len(faces) / most
-        shade = int(255 * (1 - max(face.get("Confidence", 0) for face in faces) / 100))
-        draw.rectangle([x - 2, axis - bar, x + 2, axis], fill=(shade, 80, 200))
+        x = left_margin + span * timestamp / duration
+        bar = (axis - top) * len(faces) / most
+        draw.rectangle([x - 2, axis - bar, x + 2, axis], fill=_shade(max(face.get("Confidence", 0) for face in faces)))
+    # The legend: what the bars' shades mean.
+    legend_x = width - right_margin - 330
+    for index, confidence in enumerate((100, 90, 80)):
+        x = legend_x + index * 110
+        draw.rectangle([x, 12, x + 14, 26], fill=_shade(confidence))
+        draw.text((x + 20, 19), f"{confidence}%", fill=ink, font=small, anchor="lm")
+    draw.text((legend_x - 8, 19), "best confidence:", fill=ink, font=small, anchor="rm")
+    detections = sum(len(faces) for faces in grouped.values())
     draw.text(
-        (margin, 6),
-        f"faces over time: {sum(len(f) for f in grouped.values())} detections in "
-        f"{len(grouped)} sampled frames, {duration / 1000:.1f} s of video",
-        fill=(0, 0, 0),
+        (left_margin, 48),
+        f"{detections} face detection(s) in {len(grouped)} frame(s) with faces, over {duration / 1000:.1f} s of video",
+        fill=ink,
+        font=font(LABEL_PX),
+        anchor="lb",
     )
     image.save(out)
     return out
+
+
+def _shade(confidence: float) -> tuple[int, int, int]:
+    """Darker blue for a higher confidence."""
+    shade = int(255 * (1 - confidence / 100))
+    return (min(255, shade * 3), 80, 200)
 
 
 def render(result_file: Path, video: Path, folder: Path) -> list[Path]:

@@ -1,8 +1,8 @@
-"""``make demo``: the whole flow offline, as a new user would run it.
+"""make demo: the whole flow offline, as a new user would run it.
 
 Starts the local endpoint on a free port, deploys the stack into it, makes a short H.264 sample
 video of a real face (scikit-image's astronaut portrait moving across the frame), runs the launcher
-exactly as a user would (``scripts/launch.py VIDEO --outputs FILE --report`` with ``AWS_ENDPOINT_URL``
+exactly as a user would (scripts/launch.py VIDEO --outputs FILE --report with AWS_ENDPOINT_URL
 set), and draws the result: the launcher's HTML report, and a contact sheet and a timeline. The
 endpoint is stopped at the end, on failure or on Ctrl-C alike.
 """
@@ -13,6 +13,7 @@ import argparse
 import subprocess
 import sys
 import tempfile
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -56,7 +57,17 @@ def run_demo(output: Path, seconds: float) -> None:
         faces = output / "faces.json"
         _run(
             "run the launcher",
-            [python, "scripts/launch.py", str(video), "--outputs", str(outputs), "--out", str(faces), "--report"],
+            [
+                python,
+                "scripts/launch.py",
+                str(video),
+                "--outputs",
+                str(outputs),
+                "--out",
+                str(faces),
+                "--report",
+                "--overwrite",  # the demo's own files from a previous run
+            ],
             env,
         )
     report = output / f"{video.name}.faces.html"  # the launcher writes it beside the results
@@ -69,14 +80,34 @@ def run_demo(output: Path, seconds: float) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="scripts/demo.py", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="scripts/demo.py",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
+        epilog="exit codes: 0 done, 1 a step failed (the line says which), 2 bad arguments, 130 interrupted",
     )
-    parser.add_argument("--output", type=Path, default=ROOT / "demo-output")
-    parser.add_argument("--seconds", type=float, default=6.0, help="length of the sample video")
+    parser.add_argument(
+        "--output", type=Path, default=ROOT / "demo-output", help="folder for the demo's files (default: demo-output)"
+    )
+    parser.add_argument("--seconds", type=float, default=6.0, help="length of the sample video (default: 6)")
+    parser.add_argument("--debug", action="store_true", help="on an error, also print the traceback")
     args = parser.parse_args(argv)
+    if not 0 < args.seconds <= 600:
+        parser.error(f"--seconds must be more than 0 and at most 600, got {args.seconds:g}")
     try:
         run_demo(args.output, args.seconds)
     except KeyboardInterrupt:
         print("\ndemo interrupted; the local endpoint was stopped", file=sys.stderr)
         return 130
+    except (OSError, RuntimeError) as error:  # RuntimeError: the endpoint did not start or stop (its log named)
+        if args.debug:
+            traceback.print_exception(error)
+        print(f"demo: {_describe(error)}", file=sys.stderr)
+        return 1
     return 0
+
+
+def _describe(error: BaseException) -> str:
+    if isinstance(error, OSError) and error.filename:
+        return f"cannot use {error.filename}: {error.strerror or error}; pick another --output"
+    return str(error)

@@ -23,7 +23,7 @@ from rekognition_limits import VIDEO_SUFFIXES, is_video_name
 
 from ..jobs.errors import BadInput, from_client_error
 from ..jobs.s3video import is_s3_uri, parse_s3_uri
-from ..options import file_name
+from ..options import file_name, results_name
 
 # Characters left as they are in an s3:// URI built from a listed key (the rest are %-escaped, so
 # that parse_s3_uri reads back the very same key).
@@ -103,7 +103,8 @@ def result_names(videos: list[str], known: Mapping[str, str]) -> Iterator[tuple[
         name = file_name(video)
         if counts[name] > 1 or name in taken:
             stem, dot, suffix = name.rpartition(".")
-            digest = hashlib.sha256(video.encode()).hexdigest()[:8]
+            digest = hashlib.sha256(os.fsencode(video)).hexdigest()[:8]
             name = f"{stem}-{digest}.{suffix}" if dot else f"{name}-{digest}"
+        name = results_name(name)  # a name too long for the file system with its suffix: shortened
         taken.add(name)
         yield video, name

@@ -13,6 +13,9 @@ import dataclasses
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from ..jobs.errors import BadInput
 
 LEDGER_NAME = "ledger.sqlite3"
 SUCCEEDED, FAILED, ERROR, SKIPPED = "SUCCEEDED", "FAILED", "ERROR", "SKIPPED"
@@ -42,6 +45,24 @@ class Entry:
 
 
 _FIELDS = [field.name for field in dataclasses.fields(Entry)]
+
+
+def _to_db(value: object) -> object:
+    """A name that is not UTF-8 (a file name's undecodable bytes, kept by Python as surrogates) is
+    stored as a BLOB of those bytes; every other value as it is. The same value is always stored
+    the same way, so it is found again."""
+    if isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "surrogateescape")
+    return value
+
+
+def _from_db(value: Any) -> Any:
+    return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else value
+
+
 _SCHEMA = f"CREATE TABLE IF NOT EXISTS videos ({', '.join(_FIELDS)}, PRIMARY KEY (video))"
 
 
@@ -49,22 +70,28 @@ class Ledger:
     def __init__(self, folder: Path) -> None:
         self.path = folder / LEDGER_NAME
         # Autocommit: every statement is a transaction of its own, synced before it returns.
-        self._db = sqlite3.connect(self.path, isolation_level=None)
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute(_SCHEMA)
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None)
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute(_SCHEMA)
+        except sqlite3.Error as error:
+            raise BadInput(
+                f"cannot keep the batch's ledger {self.path} ({error}); pick a folder you may write to for --out-dir"
+            ) from None
 
     def names(self, videos: list[str]) -> dict[str, str]:
         """The results names already given to these videos."""
         rows = self._db.execute("SELECT video, name FROM videos").fetchall()
         wanted = set(videos)
-        return {video: name for video, name in rows if video in wanted}
+        found = {_from_db(video): _from_db(name) for video, name in rows}
+        return {video: name for video, name in found.items() if video in wanted and isinstance(name, str)}
 
     def get(self, video: str) -> Entry | None:
-        row = self._db.execute(f"SELECT {', '.join(_FIELDS)} FROM videos WHERE video = ?", (video,)).fetchone()
-        return Entry(*row) if row else None
+        row = self._db.execute(f"SELECT {', '.join(_FIELDS)} FROM videos WHERE video = ?", (_to_db(video),)).fetchone()
+        return Entry(*map(_from_db, row)) if row else None
 
     def save(self, entry: Entry) -> None:
-        values = dataclasses.astuple(entry)
+        values = tuple(map(_to_db, dataclasses.astuple(entry)))
         self._db.execute(
             f"INSERT OR REPLACE INTO videos ({', '.join(_FIELDS)}) VALUES ({', '.join('?' * len(_FIELDS))})", values
         )

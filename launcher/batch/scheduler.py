@@ -11,6 +11,13 @@ back at once to its owner.
 Starts are one call each, without botocore's own retries: LimitExceeded (other jobs hold the
 account's quota) and throttling only put the video back in line, and the scheduler tries again
 after a wait that doubles from ``retry_wait`` up to a minute, or as soon as one of its jobs ends.
+A dropped connection is tried again at once as botocore's standard mode does (``retry_transient``):
+the start is idempotent by its token.
+
+A batch always ends: whatever a worker meets (a bug included) ends that video in ERROR with the
+message, and the batch goes on; a watchdog ends in ERROR the videos nothing can move any more.
+One batch at a time writes into an --out-dir: ``OutDirLock`` (``flock``, released by the kernel
+even after ``kill -9``) refuses a second one.
 Status polling is the fallback for a completion that does not come (a reused token publishes none;
 another launcher may hold the message): each job's status is read at once, after ``grace`` seconds
 without its completion, then with backoff, and every ``SHARED_STATUS_SECONDS`` once the queue is seen
@@ -19,26 +26,26 @@ to be shared; the batch as a whole reads at most ``STATUS_CALLS_PER_SECOND`` sta
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import json
 import logging
 import math
-import os
 import queue
+import tempfile
 import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
-import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError
 from tqdm import tqdm
 
-from ..aws import Clients
+from ..aws import Clients, retry_transient
 from ..jobs.detection import RETRY_LATER, FaceDetection, StartRequest
 from ..jobs.errors import BadInput, ExitCode, LauncherError
 from ..jobs.formats import PERSONS_FILE, Summary
@@ -52,7 +59,7 @@ from ..jobs.notifications import (
     status_check_times,
 )
 from ..jobs.s3video import S3Video, is_s3_uri
-from ..options import BatchOptions, check_batch_options
+from ..options import BatchOptions, check_batch_options, check_name
 from ..upload import check_local_video, pinned_video
 from .discovery import discover, result_names
 from .ledger import ERROR, FAILED, SKIPPED, SUCCEEDED, Entry, Ledger
@@ -66,8 +73,29 @@ PREPARE_WORKERS = 2  # hashing and uploading run ahead of the starts
 FETCH_WORKERS = 2
 START_WORKERS = 4  # starts in flight at once: a freed slot does not wait for another start's reply
 CONSUMER_ERROR_PAUSE_SECONDS = 5.0
+UNREACHABLE_SECONDS = 300.0  # AWS (or the endpoint) silent this long, even after retries: the batch ends
 SETTLE_SECONDS = 10.0  # at the end, the longest wait for the consumer to delete the last completions
-ONE_ATTEMPT = Config(retries={"mode": "standard", "max_attempts": 1})
+# total_max_attempts, not max_attempts: botocore reads the latter as the number of retries.
+ONE_ATTEMPT = Config(retries={"mode": "standard", "total_max_attempts": 1})
+
+
+LOCK_NAME = ".batch.lock"
+
+
+def _refuse_out_dir(folder: Path, why: object) -> BadInput:
+    return BadInput(f"cannot use --out-dir {folder}: {why}; pick a folder you may write to")
+
+
+def make_out_dir(folder: Path) -> None:
+    """Create it if need be, and make sure a file can be written in it (by writing one: root passes
+    every permission check, not a read-only mount's or a virtual file system's)."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-", suffix=".partial"):
+            pass
+    except OSError as error:
+        raise _refuse_out_dir(folder, error.strerror or error) from None
+
 
 if TYPE_CHECKING:  # PyAV, NumPy and dlib: imported when results are written
     from ..people.embedding import FaceEmbedder
@@ -75,18 +103,44 @@ if TYPE_CHECKING:  # PyAV, NumPy and dlib: imported when results are written
 
 
 def prepare_out_dir(folder: Path) -> None:
-    """Create it if need be, make sure results can be written in it, and remove the temporary files
-    of results a stopped run was writing."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as error:
-        raise BadInput(
-            f"cannot use --out-dir {folder}: {error.strerror or error}; pick a folder you may write to"
-        ) from None
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise BadInput(f"cannot use --out-dir {folder}: it is not writable; pick a folder you may write to")
+    """``make_out_dir``, then remove the temporary files of results a stopped run was writing (only
+    under the folder's lock: another batch's are not stale)."""
+    make_out_dir(folder)
     for partial in folder.glob(".*.partial"):
         partial.unlink(missing_ok=True)
+
+
+class OutDirLock:
+    """One batch at a time in an --out-dir: an exclusive ``flock`` on ``DIR/.batch.lock``, held while
+    the batch runs. The kernel drops it when the process ends, however it ends (``kill -9`` too): it
+    cannot be left stuck, and the file is left in place (removing it would race with a newcomer)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self._file: IO[bytes] | None = None
+
+    def __enter__(self) -> OutDirLock:
+        make_out_dir(self.folder)
+        try:
+            self._file = (self.folder / LOCK_NAME).open("ab")
+        except OSError as error:
+            raise _refuse_out_dir(self.folder, error.strerror or error) from None
+        try:
+            fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._file.close()
+            self._file = None
+            raise LauncherError(
+                f"another batch is writing into {self.folder} (it holds {self.folder / LOCK_NAME}): wait for it "
+                "to end, or pick another --out-dir",
+                ExitCode.BAD_INPUT,
+            ) from None
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        if self._file is not None:
+            self._file.close()  # closing releases the lock
+            self._file = None
 
 
 @dataclass
@@ -127,19 +181,43 @@ class Video:
 
 class Workers:
     """A few daemon threads running submitted calls: they never hold the process at Ctrl-C (a result
-    being written is a temporary file, removed at the next run)."""
+    being written is a temporary file, removed at the next run). A call that raises does not end its
+    thread; ``pending`` counts the calls submitted and not yet returned (for the watchdog)."""
 
     def __init__(self, count: int, name: str) -> None:
         self._tasks: queue.Queue[Callable[[], None]] = queue.Queue()
+        self._pending = 0
+        self._count_lock = threading.Lock()
         for index in range(count):
             threading.Thread(target=self._work, name=f"{name}-{index}", daemon=True).start()
 
+    @property
+    def pending(self) -> int:
+        with self._count_lock:
+            return self._pending
+
     def submit(self, task: Callable[[], None]) -> None:
+        with self._count_lock:
+            self._pending += 1
         self._tasks.put(task)
 
     def _work(self) -> None:
         while True:
-            self._tasks.get()()
+            task = self._tasks.get()
+            try:
+                task()
+            except BaseException:  # a bug in a task: logged; the watchdog ends the video it was on
+                log.exception("a batch worker's task failed")
+            finally:
+                with self._count_lock:
+                    self._pending -= 1
+
+
+def _message(error: BaseException) -> str:
+    """What a video's ERROR says: the launcher's own line, else the exception's type and text."""
+    if isinstance(error, LauncherError):
+        return str(error)
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
 
 def _warn_about(video: str, line: str) -> None:
@@ -149,9 +227,15 @@ def _warn_about(video: str, line: str) -> None:
 class Batch:
     """Runs one batch; ``open_jobs`` says, after Ctrl-C, how many of its jobs keep running."""
 
-    def __init__(self, options: BatchOptions, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        options: BatchOptions,
+        clock: Callable[[], float] = time.monotonic,
+        on_end: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
         self.options = options
         self._clock = clock
+        self._on_end = on_end  # each batch.jsonl line, as its video ends
         self._events: queue.Queue[tuple[Any, ...]] = queue.Queue()
         self._lock = threading.Lock()  # guards what the consumer reads: _job_ids, _open, _unstarted
         self._job_ids: dict[str, list[Video]] = {}  # videos with the same bytes share a job
@@ -171,6 +255,7 @@ class Batch:
         self._busy_until = 0.0
         self._busy_wait = options.retry_wait
         self._next_status_call = 0.0
+        self._unreachable: tuple[float, str] | None = None  # since when AWS has not answered, and the last error
         self._embedder: FaceEmbedder | None = None
         self._people: dict[str, tuple[str, VideoPeople]] = {}  # --people: video -> (results, people), memory only
         self.tally = Tally()
@@ -189,17 +274,21 @@ class Batch:
             from ..people.launch import load_model
 
             self._embedder = load_model(print)
-        clients = Clients(options.outputs.region)
+        clients = Clients(options.outputs.region, options.aws)
+        clients.check_region(options.outputs.region)
         self._s3, self._sqs = clients("s3"), clients("sqs")
         sources = discover(options.videos, options.recursive, self._s3)
-        prepare_out_dir(options.out_dir)
-        (options.out_dir / PERSONS_FILE).unlink(missing_ok=True)  # a run with --people writes it anew
+        with OutDirLock(options.out_dir):
+            prepare_out_dir(options.out_dir)
+            (options.out_dir / PERSONS_FILE).unlink(missing_ok=True)  # a run with --people writes it anew
+            return self._run(clients, sources)
+
+    def _run(self, clients: Clients, sources: list[str]) -> Tally:
+        options = self.options
         deadline = self._clock() + options.timeout
         self._jobs = FaceDetection(clients("rekognition"))
         # Starts without botocore's retries: the scheduler waits itself, without blocking the batch.
-        self._starts = FaceDetection(
-            boto3.session.Session().client("rekognition", region_name=clients.region, config=ONE_ATTEMPT)
-        )
+        self._starts = FaceDetection(clients.client("rekognition", ONE_ATTEMPT))
         self._preparers = Workers(PREPARE_WORKERS, "prepare")
         self._fetchers = Workers(FETCH_WORKERS, "fetch")
         self._starters = Workers(START_WORKERS, "start")
@@ -207,7 +296,9 @@ class Batch:
         try:
             with (
                 (options.out_dir / BATCH_LOG).open("w") as self._log,
-                tqdm(total=len(sources), unit=" videos", desc="faces", disable=None) as self._progress,
+                tqdm(
+                    total=len(sources), unit=" videos", desc="faces", disable=True if options.quiet else None
+                ) as self._progress,
             ):
                 self._load(sources)
                 self._loop(deadline)
@@ -302,6 +393,13 @@ class Batch:
     def _loop(self, deadline: float) -> None:
         while self._phases[DONE] < len(self._videos):
             now = self._clock()
+            if self._unreachable is not None and now - self._unreachable[0] >= UNREACHABLE_SECONDS:
+                raise LauncherError(
+                    f"AWS has not answered for {UNREACHABLE_SECONDS:g} s ({self._unreachable[1]}): {self.open_jobs} "
+                    f"job(s) keep running and {self._unstarted} video(s) are not started; check AWS_ENDPOINT_URL and "
+                    "the network, then run the same command again to resume",
+                    ExitCode.AWS_ERROR,
+                )
             if now >= deadline:
                 raise LauncherError(
                     f"--timeout passed with {self.open_jobs} job(s) still running (they keep running) and "
@@ -312,16 +410,49 @@ class Batch:
             self._start_ready(now)
             self._check_statuses(now)
             self._show()
+            self._watchdog()
             try:
                 event = self._events.get(timeout=max(0.0, min(self._next_wake(), deadline) - self._clock()))
             except queue.Empty:
                 continue
             while True:
-                self._handle(*event)
+                self._handle_safely(event)
                 try:
                     event = self._events.get_nowait()
                 except queue.Empty:
                     break
+
+    def _watchdog(self) -> None:
+        """End in ERROR the videos nothing can move any more: none waits to be prepared or started,
+        no job is open, no worker has a call in flight and no event is coming. (Each worker ends its
+        video itself whatever it meets: this is the net under a bug.)"""
+        if self._phases[DONE] == len(self._videos) or self._waiting or self._ready or self._attached:
+            return
+        # The workers first: a call puts its event before it stops counting as pending.
+        if self._preparers.pending or self._starters.pending or self._fetchers.pending:
+            return
+        if not self._events.empty():
+            return
+        for video in self._videos:
+            if video.phase != DONE:
+                log.error("video %s is %s and nothing can move it: it ends in ERROR", video.entry.video, video.phase)
+                self._end(
+                    video,
+                    ERROR,
+                    error=f"the batch could not go on with this video (it was {video.phase}, and nothing could "
+                    "move it: a bug): run the same command again to resume it",
+                )
+
+    def _handle_safely(self, event: tuple[Any, ...]) -> None:
+        """An event's handling; if it fails, its video ends in ERROR and the batch goes on."""
+        try:
+            self._handle(*event)
+        except Exception as error:
+            video = next((arg for arg in event[1:] if isinstance(arg, Video)), None)
+            if video is None or video.phase == DONE:
+                raise
+            log.debug("handling %s failed", event[0], exc_info=True)
+            self._end(video, ERROR, error=_message(error))
 
     def _next_wake(self) -> float:
         wake = self._clock() + SQS_MAX_WAIT_SECONDS
@@ -363,7 +494,13 @@ class Batch:
             self._completed(*args)
         elif kind == "written":
             video, summary = args
-            self._end(video, SUCCEEDED, faces=summary.faces, results=str(self._out(video)))
+            self._end(
+                video,
+                SUCCEEDED,
+                faces=summary.faces,
+                results=str(self._out(video)),
+                metadata=summary.header.get("VideoMetadata"),
+            )
         elif kind == "ended":
             self._end(*args)
         elif kind == "shared" and not self._shared:
@@ -385,12 +522,13 @@ class Batch:
         """In a worker: the pinned object version, or the reason the video is refused."""
         source = video.entry.video
         try:
+            check_name(video.entry.name)
             if not is_s3_uri(source):
                 check_local_video(Path(source))
             pinned, _ = pinned_video(self._s3, source, self.options.outputs.bucket_name, progress_bars=False)
             self._events.put(("prepared", video, pinned))
-        except (LauncherError, BotoCoreError, OSError) as error:
-            self._events.put(("ended", video, ERROR, None, None, str(error)))
+        except Exception as error:  # whatever it is, this video ends and the batch goes on
+            self._events.put(("ended", video, ERROR, None, None, _message(error)))
 
     def _prepared(self, video: Video, pinned: S3Video) -> None:
         entry = video.entry
@@ -421,9 +559,13 @@ class Batch:
         """In a worker: one StartFaceDetection call. The job is the batch's before the scheduler hears
         of it, so that the consumer takes its completion even if it comes first."""
         try:
-            job_id = self._starts.start_once(self._request(video.entry))
+            request = self._request(video.entry)
+            job_id = retry_transient(lambda: self._starts.start_once(request))
         except LauncherError as error:
             self._events.put(("refused", video, error))
+            return
+        except Exception as error:  # the connection still dropped after every attempt, or a bug
+            self._events.put(("ended", video, ERROR, None, None, _message(error)))
             return
         with self._lock:  # one step for the consumer: open, no longer unstarted, and "started" queued
             self._job_ids.setdefault(job_id, []).append(video)
@@ -474,16 +616,24 @@ class Batch:
                 received = receive_completions(
                     self._sqs, self.options.outputs.queue_url, SQS_MAX_WAIT_SECONDS, self._owns, self._dispatch
                 )
-            except (LauncherError, BotoCoreError) as error:  # the queue unreachable: polling covers
-                log.warning("%s; the jobs' status is polled meanwhile", error)
+            except Exception as error:  # the queue unreachable (or a bug): polling covers
+                if isinstance(error, BotoCoreError):
+                    self._not_answering(error)
+                log.warning("%s; the jobs' status is polled meanwhile", _message(error))
                 self._stop.wait(CONSUMER_ERROR_PAUSE_SECONDS)
                 continue
             finally:
                 self._settled.set()
+            self._unreachable = None
             if received.others:
                 self._events.put(("shared",))
             if received.gave_back:
                 self._stop.wait(YIELD_SECONDS)  # so that their owners, not this batch, receive them next
+
+    def _not_answering(self, error: BaseException) -> None:
+        """Remember since when AWS has not answered (the scheduler ends the batch after UNREACHABLE_SECONDS)."""
+        since = self._unreachable[0] if self._unreachable else self._clock()
+        self._unreachable = (since, _message(error))
 
     def _dispatch(self, completion: Completion) -> None:
         """To the scheduler, before the message is deleted: a freed slot is filled a round trip sooner."""
@@ -516,6 +666,12 @@ class Batch:
                     self._open.discard(job_id)
                 self._end(video, ERROR, error=str(error))
                 continue
+            except BotoCoreError as error:  # the endpoint unreachable even after botocore's retries
+                self._not_answering(error)
+                log.warning("reading job %s's status: %s; trying again later", job_id, error)
+                video.next_check = next(video.status_checks)
+                continue
+            self._unreachable = None
             if status in FINAL_STATUSES:
                 with self._lock:
                     self._open.discard(job_id)
@@ -559,8 +715,8 @@ class Batch:
             else:
                 message = self._jobs.status(job_id).get("StatusMessage") or "no StatusMessage"
                 self._events.put(("ended", video, FAILED, None, None, f"job {job_id} ended {status}: {message}"))
-        except (LauncherError, BotoCoreError, OSError) as error:
-            self._events.put(("ended", video, ERROR, None, None, str(error)))
+        except Exception as error:  # whatever it is, this video ends and the batch goes on
+            self._events.put(("ended", video, ERROR, None, None, _message(error)))
 
     # -- the end of a video --------------------------------------------------------------------------
 
@@ -572,6 +728,7 @@ class Batch:
         results: str | None = None,
         error: str | None = None,
         save: bool = True,
+        metadata: dict[str, Any] | None = None,
     ) -> None:
         entry = video.entry
         if video.phase in NOT_STARTED and status != SKIPPED:
@@ -581,18 +738,24 @@ class Batch:
         if save:
             entry.status, entry.faces, entry.results, entry.error = status, faces, results, error
             self._ledger.save(entry)
-        line = {
+        line: dict[str, Any] = {
             "video": entry.video,
+            "name": entry.name,
             "jobId": entry.job_id,
             "status": status,
             "faces": faces,
             "results": results,
             "error": error,
         }
+        if metadata:  # the results' VideoMetadata: a csv or jsonl file holds the faces only
+            line["videoMetadata"] = metadata
         self._log.write(json.dumps(line) + "\n")
         self._log.flush()
         self.tally.counts[status] += 1
         self.tally.faces += faces or 0
+        self._show()  # the counts first: the bar's last refresh shows them whole
         self._progress.update()
-        if status in (FAILED, ERROR):
-            log.warning("%s", error)
+        if self._on_end is not None:
+            self._on_end(line)
+        elif status in (FAILED, ERROR):
+            log.warning("%s: %s", entry.name, error)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import sys
 from enum import IntEnum
 from urllib.parse import urlsplit
 
@@ -121,13 +122,19 @@ def local_endpoint(service: str) -> str | None:
     return url if loopback else None
 
 
+def _python() -> str:
+    """The interpreter running now (a pasted ``python`` may be another one, without this project's packages)."""
+    relative = os.path.relpath(sys.executable)
+    return relative if not relative.startswith("..") and len(relative) < len(sys.executable) else sys.executable
+
+
 def _missing_resource_advice(code: str) -> str:
     service = MISSING_RESOURCE_CODES[code]
     what = "bucket" if service == "s3" else "queue"
     url = local_endpoint(service)
     if url:
         return (
-            f"the local endpoint at {url} does not hold the stack's {what}: run `python scripts/local.py deploy` "
+            f"the local endpoint at {url} does not hold the stack's {what}: run `{_python()} scripts/local.py deploy` "
             "again (an endpoint started with --ephemeral or another --data-dir starts empty), then launch again"
         )
     return f"the stack's {what} is gone: check the stack outputs, or deploy the stack again (`pulumi up`)"

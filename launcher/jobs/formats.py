@@ -30,7 +30,33 @@ from typing import Any, TextIO
 from .appearances import Appearance, AppearanceTracker, Detection, TrackerSettings, _Track, frames
 
 FORMATS = ("json", "jsonl", "csv")
-CSV_COLUMNS = (
+# The FaceDetail members beyond the box, pose and quality, with their members, in the service's
+# order: each member a CSV column (a list, Emotions and Landmarks, one column of JSON). With
+# FaceAttributes DEFAULT most are absent: their cells are empty.
+ATTRIBUTE_MEMBERS: dict[str, tuple[str, ...]] = {
+    "AgeRange": ("Low", "High"),
+    "Smile": ("Value", "Confidence"),
+    "Eyeglasses": ("Value", "Confidence"),
+    "Sunglasses": ("Value", "Confidence"),
+    "Gender": ("Value", "Confidence"),
+    "Beard": ("Value", "Confidence"),
+    "Mustache": ("Value", "Confidence"),
+    "EyesOpen": ("Value", "Confidence"),
+    "MouthOpen": ("Value", "Confidence"),
+    "FaceOccluded": ("Value", "Confidence"),
+    "EyeDirection": ("Yaw", "Pitch", "Confidence"),
+}
+LIST_MEMBERS = ("Emotions", "Landmarks")
+# The video's metadata, repeated on each row (a CSV is one table): the job and VideoMetadata's members.
+METADATA_MEMBERS = ("Codec", "DurationMillis", "Format", "FrameRate", "FrameHeight", "FrameWidth", "ColorRange")
+
+
+def snake(name: str) -> str:
+    """AgeRange -> age_range."""
+    return "".join(f"_{c.lower()}" if c.isupper() and i else c.lower() for i, c in enumerate(name))
+
+
+BASE_COLUMNS = (
     "timestamp_ms",
     "left",
     "top",
@@ -44,6 +70,13 @@ CSV_COLUMNS = (
     "sharpness",
     "appearance",
     "person",
+)
+CSV_COLUMNS = (
+    *BASE_COLUMNS,
+    *(f"{snake(member)}_{snake(part)}" for member, parts in ATTRIBUTE_MEMBERS.items() for part in parts),
+    *(snake(member) for member in LIST_MEMBERS),
+    "job_id",
+    *(f"video_{snake(member)}" for member in METADATA_MEMBERS),
 )
 PERSONS_FILE = "persons.json"  # a batch with --people: each person across its videos, beside the results
 # The response members written before the faces, in the service's order.
@@ -134,9 +167,32 @@ class PeopleAssignment:
     person_of_appearance: list[int]
 
 
-def _csv_row(face: dict[str, Any]) -> list[Any]:
+def _cell(value: Any) -> Any:
+    """A CSV cell: true/false as JSON writes them (read back by ``_value``), the rest as it is."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return value
+
+
+def _value(text: str) -> Any:
+    if text in ("true", "false"):
+        return text == "true"
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            pass
+    return text
+
+
+def _csv_row(face: dict[str, Any], header: dict[str, Any]) -> list[Any]:
     detail = face["Face"]
     box, pose, quality = detail["BoundingBox"], detail.get("Pose", {}), detail.get("Quality", {})
+    metadata = header.get("VideoMetadata") or {}
+    attributes = [
+        _cell((detail.get(member) or {}).get(part)) for member, parts in ATTRIBUTE_MEMBERS.items() for part in parts
+    ]
+    lists = [json.dumps(detail[member]) if member in detail else None for member in LIST_MEMBERS]
     return [
         face["Timestamp"],
         box["Left"],
@@ -151,6 +207,10 @@ def _csv_row(face: dict[str, Any]) -> list[Any]:
         quality.get("Sharpness"),
         face["AppearanceIndex"],
         face.get("PersonIndex"),
+        *attributes,
+        *lists,
+        header.get("JobId"),
+        *(metadata.get(member) for member in METADATA_MEMBERS),
     ]
 
 
@@ -193,7 +253,7 @@ def _write_csv(
     writer = csv.writer(stream)
     writer.writerow(CSV_COLUMNS)
     for face in faces:
-        writer.writerow(_csv_row(face))
+        writer.writerow(_csv_row(face, header))
 
 
 _WRITERS: dict[str, Callable[[TextIO, dict[str, Any], Iterable[dict[str, Any]], Callable[[], Summary]], None]] = {
@@ -254,7 +314,8 @@ def read_page(path: Path, fmt: str) -> dict[str, Any]:
         elif fmt == "jsonl":
             page = {"Faces": [json.loads(line) for line in stream if line.strip()]}
         else:
-            page = {"Faces": [_csv_face(row) for row in csv.DictReader(stream)]}
+            rows = list(csv.DictReader(stream))
+            page = {**_csv_header(rows[0] if rows else {}), "Faces": [_csv_face(row) for row in rows]}
     return page
 
 
@@ -265,7 +326,10 @@ def read_summary(path: Path, fmt: str) -> Summary:
     faces = page.get("Faces", [])
     if not all("AppearanceIndex" in face for face in faces):  # written by an older launcher: group again
         return write_document(io.StringIO(), iter([page]))
-    summary = Summary(video_ms=page.get("VideoMetadata", {}).get("DurationMillis"))
+    summary = Summary(
+        video_ms=page.get("VideoMetadata", {}).get("DurationMillis"),
+        header={member: page[member] for member in HEADER_MEMBERS if member in page},
+    )
     tracks: dict[int, _Track] = {}
     person_of: dict[int, int] = {}
     for face in faces:
@@ -283,6 +347,24 @@ def read_summary(path: Path, fmt: str) -> Summary:
     return summary
 
 
+def _csv_header(row: dict[str, str]) -> dict[str, Any]:
+    """The job and the video's metadata, from any row."""
+    header: dict[str, Any] = {}
+    if row.get("job_id"):
+        header["JobId"] = row["job_id"]
+    metadata = {
+        member: _value(row[f"video_{snake(member)}"])
+        for member in METADATA_MEMBERS
+        if row.get(f"video_{snake(member)}")
+    }
+    for member in ("DurationMillis", "FrameHeight", "FrameWidth"):
+        if isinstance(metadata.get(member), float):
+            metadata[member] = int(metadata[member])
+    if metadata:
+        header["VideoMetadata"] = metadata
+    return header
+
+
 def _csv_face(row: dict[str, str]) -> dict[str, Any]:
     """A ``Faces`` entry from a csv row: what the row holds of it."""
 
@@ -297,12 +379,25 @@ def _csv_face(row: dict[str, str]) -> dict[str, Any]:
             detail[member] = values
     if row.get("confidence"):
         detail["Confidence"] = number("confidence")
+    for member, parts in ATTRIBUTE_MEMBERS.items():
+        columns = {part: f"{snake(member)}_{snake(part)}" for part in parts}
+        if values := {part: _value(row[column]) for part, column in columns.items() if row.get(column)}:
+            detail[member] = values
+    for member in LIST_MEMBERS:
+        if row.get(snake(member)):
+            detail[member] = json.loads(row[snake(member)])
     face: dict[str, Any] = {"Timestamp": int(row["timestamp_ms"]), "Face": detail}
     if row.get("appearance"):
         face["AppearanceIndex"] = int(row["appearance"])
     if row.get("person"):
         face["PersonIndex"] = int(row["person"])
     return face
+
+
+def partial_prefix(out: Path) -> str:
+    """The temporary file's name prefix: a dot, the first bytes of ``out``'s name (so that the whole
+    temporary name stays well inside the file system's longest, whatever the name's length), a dot."""
+    return "." + os.fsdecode(os.fsencode(out.name)[:64]) + "."
 
 
 def write_results(
@@ -314,7 +409,7 @@ def write_results(
     people: PeopleAssignment | None = None,
 ) -> Summary:
     """Stream every page's faces to ``out`` in ``fmt``; the file appears only once it is whole."""
-    handle, partial = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".partial")
+    handle, partial = tempfile.mkstemp(dir=out.parent, prefix=partial_prefix(out), suffix=".partial")
     try:
         with os.fdopen(handle, "w", newline="" if fmt == "csv" else None) as stream:
             summary = write_document(stream, pages, fmt, on_face, cuts=cuts, people=people)

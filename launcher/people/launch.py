@@ -9,6 +9,7 @@ same: without cuts (appearances then continue by position) or without people.
 from __future__ import annotations
 
 import json
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
@@ -18,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..jobs.formats import PERSONS_FILE, Person, Summary, persons, read_page, write_results
+from ..jobs.formats import PERSONS_FILE, Person, Summary, persons, read_page, write_document, write_results
 from ..jobs.s3video import S3ObjectReader, S3Video, is_s3_uri, parse_s3_uri
 from ..report.thumbnails import VideoSource
 from .embedding import EmbeddingUnavailable, FaceEmbedder, load_embedder
@@ -130,7 +131,12 @@ def write_with_people(
                     people = video_people(spooled, source, cuts, embedder)
             except (PeopleUnavailable, ClientError, BotoCoreError, OSError) as error:
                 report(f"--people: {error}; the results are written without people")
-        summary = write_results(spooled(), out, fmt, on_face, cuts=cuts, people=people.assignment if people else None)
+        assignment = people.assignment if people else None
+        if out == Path("-"):  # --out -: standard output
+            summary = write_document(sys.stdout, spooled(), fmt, on_face, cuts=cuts, people=assignment)
+            sys.stdout.flush()
+        else:
+            summary = write_results(spooled(), out, fmt, on_face, cuts=cuts, people=assignment)
     return summary, people
 
 

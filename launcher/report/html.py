@@ -2,7 +2,12 @@
 URIs, no script, nothing fetched from anywhere) saying who is on screen when.
 
 For each video: its metadata, counts and durations, a timeline with one lane per appearance, and a
-thumbnail of each appearance's best detection with its box. It takes a list of videos: one video
+thumbnail of each appearance's best detection with its box and the face's attributes. Appearances
+are shown numbered from 1 (the data keeps its index from 0); numbers as the service gave them.
+
+Safe whatever the names: every text (a name, a key, a tag, a message) is escaped, and the only links
+are the page's own anchors and the results files, as relative URLs percent-encoded from the file
+system's bytes, so that no name can become markup, script or a link scheme. It takes a list of videos: one video
 makes ``<video name>.faces.html``; several make one page with a section per video and links to them.
 Readable on a phone (everything wraps and scales) and on a desktop.
 """
@@ -16,15 +21,16 @@ import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from html import escape
+from html import escape as _escape
 from itertools import pairwise
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..jobs.appearances import Appearance
-from ..jobs.formats import PERSONS_FILE, Person, Summary, read_summary
+from ..jobs.formats import PERSONS_FILE, Person, Summary, partial_prefix, read_summary
 from ..jobs.s3video import S3ObjectReader, S3Video
 from .thumbnails import Thumbnail, UnreadableVideo, thumbnails
 
@@ -78,7 +84,33 @@ section.person { border-top: 1px solid var(--line); padding-top: 10px; margin-to
 ul.people { list-style: none; padding: 0; display: grid; gap: 8px; }
 ul.people li { display: flex; gap: 10px; align-items: center; }
 p.empty { color: var(--muted); }
+section.failed li { margin-bottom: 6px; overflow-wrap: anywhere; }
+.source { color: var(--muted); font-size: .85em; }
+@media (max-width: 520px) { .axis span.tick:nth-child(even) { display: none; } }
 """
+
+
+def escape(text: str) -> str:
+    """HTML-escaped (quotes too); a name that is not UTF-8 (its undecodable bytes kept as surrogates)
+    shown with \\x escapes, since a page is UTF-8."""
+    return _escape(text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace"))
+
+
+def file_link(target: Path, folder: Path) -> str:
+    """A relative URL from ``folder`` to ``target``: the file system's bytes percent-encoded, so that
+    `#`, `?`, `:` and non-UTF-8 names link to the very file, and no name forms a scheme."""
+    relative = Path(os.path.relpath(target, folder)).as_posix()
+    return quote(os.fsencode(relative), safe="/")
+
+
+@dataclass(frozen=True)
+class Ended:
+    """A video of a batch that has no results to show: its name, its status and why."""
+
+    name: str
+    source: str
+    status: str
+    error: str | None
 
 
 @dataclass(frozen=True)
@@ -121,18 +153,30 @@ def video_report(
 
 def batch_report(ended: Iterable[Mapping[str, Any]], out_dir: Path, fmt: str, s3: Callable[[], S3Client]) -> Path:
     """``DIR/index.html`` for a batch: a section for each video whose results are in ``DIR`` (those
-    of this run and those it skipped as already done), from the batch log's lines (``ended``); with
-    ``DIR/persons.json`` (--people), each person across the videos at the top."""
-    videos = []
+    of this run and those it skipped as already done), from the batch log's lines (``ended``), then
+    the videos without results, each with its error; with ``DIR/persons.json`` (--people), each
+    person across the videos at the top."""
+    videos, others = [], []
     for line in ended:
         results = Path(line["results"]) if line.get("results") else None
+        name = line.get("name") or line["video"].rsplit("/", 1)[-1]
         if results is None or not results.is_file():
+            error = line.get("error") or ("its results file is gone" if results else None)
+            others.append(Ended(name, line["video"], line.get("status") or "ERROR", error))
             continue
-        name = results.name.removesuffix(f".faces.{fmt}")
-        videos.append(video_report(name, line["video"], read_summary(results, fmt), results, s3))
+        summary = read_summary(results, fmt)
+        if not summary.header:  # csv and jsonl hold the faces only: the batch log has the rest
+            summary.header = {
+                key: line[field]
+                for key, field in (("JobId", "jobId"), ("VideoMetadata", "videoMetadata"))
+                if line.get(field)
+            }
+        videos.append(video_report(name, line["video"], summary, results, s3))
+    total = len(videos) + len(others)
+    title = f"Faces in {total} video(s)" + (f", {len(others)} without results" if others else "")
     persons_file = out_dir / PERSONS_FILE
     persons = json.loads(persons_file.read_text())["Persons"] if persons_file.is_file() else None
-    return write_report(videos, out_dir / "index.html", f"Faces in {len(videos)} video(s)", persons)
+    return write_report(videos, out_dir / "index.html", title, persons, others)
 
 
 def clock(milliseconds: float) -> str:
@@ -193,10 +237,10 @@ def _timeline(video: VideoReport, anchor: str) -> str:
             f'width:{_percent(end - start, duration)};background:{colour(appearance.index)}"></span>'
             for start, end in _runs(appearance, duration / MAX_RUNS_PER_LANE)
         )
-        label = f"face #{appearance.index}: {clock(appearance.start_ms)} to {clock(appearance.end_ms)}"
+        label = f"face #{appearance.index + 1}: {clock(appearance.start_ms)} to {clock(appearance.end_ms)}"
         lanes.append(
             f'<div class="lane" data-appearance="{appearance.index}" title="{escape(label)}">'
-            f'<a href="#{anchor}-a{appearance.index}">#{appearance.index}</a><div class="track">{runs}</div></div>'
+            f'<a href="#{anchor}-a{appearance.index}">#{appearance.index + 1}</a><div class="track">{runs}</div></div>'
         )
     description = f"timeline of {len(lanes)} appearance(s) over {clock(duration)}"
     return (
@@ -211,24 +255,56 @@ def _thumbnail(appearance: Appearance, picture: Thumbnail | None) -> str:
     left, top, width, height = picture.box
     return (
         f'<svg viewBox="0 0 {picture.width} {picture.height}" width="{picture.width}" height="{picture.height}" '
-        f'role="img" aria-label="face #{appearance.index} at {clock(appearance.best_timestamp)}">'
+        f'role="img" aria-label="face #{appearance.index + 1} at {clock(appearance.best_timestamp)}">'
         f'<image href="{picture.data_uri()}" width="{picture.width}" height="{picture.height}"/>'
         f'<rect x="{left:.1f}" y="{top:.1f}" width="{width:.1f}" height="{height:.1f}" fill="none" '
         f'stroke="{colour(appearance.index)}" stroke-width="3"/></svg>'
     )
 
 
+def number(value: object) -> str:
+    """A number as the service gave it (99.96 stays 99.96, not a rounded 100.0)."""
+    return escape(repr(value)) if isinstance(value, float) else escape(str(value))
+
+
+def attributes(face: Mapping[str, Any]) -> list[str]:
+    """Every attribute of a FaceDetail beyond the box, pose, quality and landmarks, as text: with
+    FaceAttributes ALL, the age range, gender, emotions, smile, glasses, beard... as they were returned."""
+    shown = []
+    for name, value in face.items():
+        if name in ("BoundingBox", "Confidence", "Landmarks", "Pose", "Quality"):
+            continue
+        if name == "AgeRange" and isinstance(value, Mapping):
+            shown.append(f"age {number(value.get('Low'))} to {number(value.get('High'))}")
+        elif name == "Emotions" and isinstance(value, list):
+            ranked = sorted(value, key=lambda emotion: -float(emotion.get("Confidence") or 0))
+            emotions = ", ".join(f"{escape(str(e.get('Type')))} {number(e.get('Confidence'))}%" for e in ranked[:3])
+            shown.append(f"emotions: {emotions}")
+        elif isinstance(value, Mapping) and "Value" in value:
+            confidence = f" ({number(value['Confidence'])}%)" if "Confidence" in value else ""
+            shown.append(f"{escape(name)}: {escape(str(value['Value']))}{confidence}")
+        elif isinstance(value, Mapping):
+            parts = ", ".join(f"{escape(str(key))} {number(item)}" for key, item in value.items())
+            shown.append(f"{escape(name)}: {parts}")
+        else:
+            shown.append(f"{escape(name)}: {number(value)}")
+    return shown
+
+
 def _card(appearance: Appearance, picture: Thumbnail | None, anchor: str) -> str:
-    confidence = (appearance.best_face or {}).get("Confidence")
+    face = appearance.best_face or {}
+    confidence = face.get("Confidence")
     best = f"best at {clock(appearance.best_timestamp)}" + (
-        f", {confidence:.1f}% confidence" if isinstance(confidence, int | float) else ""
+        f", {number(confidence)}% confidence" if isinstance(confidence, int | float) else ""
     )
+    details = "".join(f"<br>{item}" for item in attributes(face))
     return (
         f'<figure class="appearance" id="{anchor}-a{appearance.index}" data-appearance="{appearance.index}">'
         + _thumbnail(appearance, picture)
-        + f'<figcaption><b style="color:{colour(appearance.index)}">#{appearance.index}</b> '
+        + f'<figcaption><b style="color:{colour(appearance.index)}">#{appearance.index + 1}</b> '
         f"{clock(appearance.start_ms)} to {clock(appearance.end_ms)}<br>"
-        f"{appearance.duration_ms / 1000:.1f} s · {appearance.detections} detection(s)<br>{best}</figcaption></figure>"
+        f"{appearance.duration_ms / 1000:.1f} s · {appearance.detections} detection(s)<br>{best}{details}"
+        "</figcaption></figure>"
     )
 
 
@@ -252,7 +328,7 @@ def _metadata(video: VideoReport, folder: Path) -> str:
         ]
     cells = "".join(f"<dt>{escape(name)}</dt><dd>{escape(str(value))}</dd>" for name, value in rows)
     if video.results is not None:
-        link = Path(os.path.relpath(video.results, folder)).as_posix()
+        link = file_link(video.results, folder)
         cells += f'<dt>Results</dt><dd><a href="{escape(link)}">{escape(video.results.name)}</a></dd>'
     return f'<dl class="meta">{cells}</dl>'
 
@@ -269,7 +345,7 @@ def _counts(video: VideoReport) -> str:
     ]
     if appearances:
         longest = max(appearances, key=lambda a: (a.duration_ms, -a.index))
-        items.append((f"{longest.duration_ms / 1000:.1f} s", f"longest (#{longest.index})"))
+        items.append((f"{longest.duration_ms / 1000:.1f} s", f"longest (#{longest.index + 1})"))
     return '<ul class="counts">' + "".join(f"<li><b>{value}</b> {label}</li>" for value, label in items) + "</ul>"
 
 
@@ -291,6 +367,18 @@ def _section(video: VideoReport, anchor: str, folder: Path) -> str:
     )
     parts.append(f'<h3>Appearances</h3><div class="cards">{cards}</div></section>')
     return "".join(parts)
+
+
+def _without_results(others: Sequence[Ended]) -> str:
+    """The batch's videos that have nothing to show, each with its status and its error."""
+    if not others:
+        return ""
+    rows = "".join(
+        f"<li><b>{escape(other.name)}</b> ({escape(other.status)}): {escape(other.error or 'no error recorded')}"
+        f'<br><span class="source">{escape(other.source)}</span></li>'
+        for other in others
+    )
+    return f'<section class="video failed" id="without-results"><h2>Without results</h2><ul>{rows}</ul></section>'
 
 
 def _person(video: VideoReport, person: Person, anchor: str) -> str:
@@ -355,21 +443,27 @@ def render(
     folder: Path,
     title: str | None = None,
     persons: Sequence[Mapping[str, Any]] | None = None,
+    others: Sequence[Ended] = (),
 ) -> str:
     """The whole page, for a report written into ``folder`` (links are relative to it); ``persons``
-    (a batch's ``persons.json``) adds each person across the videos at the top."""
-    title = title or (f"Faces in {videos[0].name}" if len(videos) == 1 else f"Faces in {len(videos)} videos")
-    anchors = [f"video-{number}" for number in range(1, len(videos) + 1)]
+    (a batch's ``persons.json``) adds each person across the videos at the top; ``others`` are a
+    batch's videos without results (failed, in error), listed with their error."""
+    if title is None:
+        title = f"Faces in {videos[0].name}" if len(videos) == 1 else f"Faces in {len(videos)} videos"
+    anchors = [f"video-{index}" for index in range(1, len(videos) + 1)]
     contents = ""
-    if len(videos) > 1:
+    if len(videos) > 1 or others:
         entries = "".join(
             f'<li><a href="#{anchor}">{escape(video.name)}</a>: {len(video.summary.appearances)} appearance(s)</li>'
             for anchor, video in zip(anchors, videos, strict=True)
         )
+        if others:
+            entries += f'<li><a href="#without-results">{len(others)} video(s) without results</a></li>'
         contents = f"<nav><ul>{entries}</ul></nav>"
     if persons:
         contents += _batch_people(persons, videos, anchors)
     sections = "".join(_section(video, anchor, folder) for anchor, video in zip(anchors, videos, strict=True))
+    sections += _without_results(others)
     return (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
@@ -383,12 +477,13 @@ def write_report(
     out: Path,
     title: str | None = None,
     persons: Sequence[Mapping[str, Any]] | None = None,
+    others: Sequence[Ended] = (),
 ) -> Path:
     """Write the page to ``out``; like the results, it appears only once it is whole."""
-    handle, partial = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".partial")
+    handle, partial = tempfile.mkstemp(dir=out.parent, prefix=partial_prefix(out), suffix=".partial")
     try:
         with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(render(videos, out.parent, title, persons))
+            stream.write(render(videos, out.parent, title, persons, others))
         os.chmod(partial, 0o644)
         os.replace(partial, out)
     except BaseException:

@@ -9,6 +9,7 @@ first frame shown at or after it (to the nearest millisecond).
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -39,7 +40,14 @@ def frames_at(video: VideoSource, timestamps: Iterable[int]) -> Iterator[tuple[i
     """(timestamp, frame) for each wanted timestamp the video reaches, in time order. Far-apart
     timestamps are reached by seeking to the keyframe before them; near ones by decoding on."""
     wanted = sorted(set(timestamps))
-    source = str(video) if isinstance(video, Path) else video
+    # A local file is opened here and handed over as a file object: FFmpeg never reads its name, so
+    # `clip:1.mp4` is not taken for a protocol, and a name that is not UTF-8 opens as the bytes it is.
+    with contextlib.ExitStack() as files:
+        source = files.enter_context(video.open("rb")) if isinstance(video, Path) else video
+        yield from _frames_at(source, wanted)
+
+
+def _frames_at(source: BinaryIO | io.RawIOBase, wanted: list[int]) -> Iterator[tuple[int, av.VideoFrame]]:
     with av.open(source, mode="r") as container:
         stream = container.streams.video[0]
         start, time_base = stream.start_time or 0, stream.time_base

@@ -20,7 +20,7 @@ from typing import Any
 import pulumi
 
 from . import archives
-from .errors import StateFileError, UnsupportedResource
+from .errors import ResourceNotEmpty, StateFileError, UnsupportedResource
 from .handlers import Context, handler_for
 from .program import run_main
 
@@ -227,6 +227,16 @@ def destroy(ctx: Context, state_path: Path, force: bool = False) -> list[Change]
     if force:
         for resource in state.resources:
             resource.outputs = {**resource.outputs, "forceDestroy": True}
+    # Refused before anything is deleted: a half-destroyed stack is worse than an untouched one.
+    holding = [
+        reason
+        for resource in state.resources
+        if (reason := handler_for(resource.type).holds_data(ctx, resource.id, resource.outputs))
+    ]
+    if holding:
+        raise ResourceNotEmpty(
+            f"nothing was deleted: {'; '.join(holding)}. Empty it, or run destroy --force to delete what it holds too"
+        )
     changes: list[Change] = []
     delete_all(ctx, state.resources, changes, lambda remaining: StackState(remaining, state.outputs).save(state_path))
     state_path.unlink(missing_ok=True)

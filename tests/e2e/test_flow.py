@@ -84,7 +84,7 @@ def test_fresh_endpoint_deploy_upload_start_notify_results_and_once_only(tmp_pat
         result = json.loads((tmp_path / "a.mp4.faces.json").read_text())
         assert result["JobStatus"] == "SUCCEEDED" and len(result["Faces"]) == samples(2.0)
         assert f"{samples(2.0)} face(s) found" in first.stdout
-        again = launch(endpoint, tmp_path, str(clips["a"]), "--outputs", str(outputs))
+        again = launch(endpoint, tmp_path, str(clips["a"]), "--outputs", str(outputs), "--overwrite")
         assert "not uploaded again" in again.stdout
         assert json.loads((tmp_path / "a.mp4.faces.json").read_text())["JobId"] == result["JobId"]
         bucket = json.loads(outputs.read_text())["bucketName"]

@@ -282,8 +282,13 @@ def test_a_bucket_holding_videos_is_not_destroyed_without_force_destroy(ctx, aws
     prefix = unique("kept")
     outputs, _ = engine.deploy(ctx, ROOT, "kept", state, config(namePrefix=prefix))
     upload(aws, outputs["bucketName"], videos["no-face"].path)
-    with pytest.raises(ResourceNotEmpty, match="forceDestroy"):
+    made, recorded = inventory(aws), json.loads(state.read_text())["resources"]
+    with pytest.raises(
+        ResourceNotEmpty, match=r"nothing was deleted: bucket .* holds 1 object version.*destroy --force"
+    ):
         engine.destroy(ctx, state)
+    assert inventory(aws) == made, "refused before deleting anything"
+    assert json.loads(state.read_text())["resources"] == recorded, "every resource still recorded"
     engine.deploy(ctx, ROOT, "kept", state, config(namePrefix=prefix, forceDestroy="true"))
     engine.destroy(ctx, state)
     assert outputs["bucketName"] not in inventory(aws)["buckets"]

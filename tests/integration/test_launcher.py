@@ -80,7 +80,7 @@ def test_the_same_command_twice_starts_one_job_and_uploads_once(stack, aws, aws_
     jobs_before = job_count(endpoint)
     assert launch(stack, str(video), "--job-tag", "twice") == ExitCode.OK
     first = read_json(workdir / "twice.mp4.faces.json")
-    assert launch(stack, str(video), "--job-tag", "twice") == ExitCode.OK
+    assert launch(stack, str(video), "--job-tag", "twice", "--overwrite") == ExitCode.OK
     second = read_json(workdir / "twice.mp4.faces.json")
     assert first["JobId"] == second["JobId"]
     assert job_count(endpoint) == jobs_before + 1
@@ -117,7 +117,7 @@ def test_every_output_format(stack, aws_env, workdir, videos):
     assert launch(stack, str(video), "--format", "csv", "--out", "faces.csv") == ExitCode.OK
     rows = list(csv.DictReader((workdir / "faces.csv").open()))
     assert len(rows) == SAMPLES
-    assert list(rows[0]) == [
+    assert list(rows[0])[:13] == [
         "timestamp_ms",
         "left",
         "top",
@@ -133,6 +133,8 @@ def test_every_output_format(stack, aws_env, workdir, videos):
         "person",
     ]
     assert {r["appearance"] for r in rows} == {"0"}
+    # The video's metadata on every row, as the json results have it.
+    assert {(r["video_frame_width"], r["video_codec"]) for r in rows} == {("640", "h264")} and rows[0]["job_id"]
     assert {r["person"] for r in rows} == {""}, "a person only with --people"
     assert [int(r["timestamp_ms"]) for r in rows] == [json.loads(line)["Timestamp"] for line in lines]
     assert all(0 <= float(r["left"]) <= 1 and float(r["confidence"]) > 90 for r in rows)
@@ -200,7 +202,7 @@ def test_throttling_and_limit_exceeded_are_recovered(stack, aws_env, workdir, vi
     # loop waits for a free slot and says so.
     monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
     backend.faults.inject("StartFaceDetection", "LimitExceededException", 2)
-    assert launch(stack, str(video), "--job-tag", "limited", "--retry-wait", "0.1") == ExitCode.OK
+    assert launch(stack, str(video), "--job-tag", "limited", "--retry-wait", "0.1", "--overwrite") == ExitCode.OK
     assert "too many open jobs" in caplog.text
     assert backend.faults.pending() == {}, "every injected fault was met, and recovered from"
 

@@ -102,7 +102,6 @@ def test_max_cost_refuses_before_anything_is_uploaded_or_started(stack, aws_env,
     [
         (["--max-cost", "-1"], "error: --max-cost must be zero or more US dollars, got -1"),
         (["--price-per-minute", "abc"], "error: --price-per-minute 'abc': give an amount in US dollars, e.g. 0.10"),
-        (["--json"], "error: --json applies to --plan"),
     ],
 )
 def test_bad_plan_options_are_one_line(stack, aws_env, folder, calls, capsys, args, message):

@@ -92,4 +92,4 @@ def test_every_format_reads_back_the_written_appearances_and_people(tmp_path: Pa
         assert again.person_of_appearance == [0, 1, 0], fmt
         assert [p.appearances for p in again.persons] == [(0, 2), (1,)], fmt
     header = (tmp_path / "faces.csv").read_text().splitlines()[0]
-    assert header.endswith(",appearance,person")
+    assert ",appearance,person," in header  # then every other FaceDetail member and the metadata (issue 20)

@@ -8,6 +8,10 @@ from botocore.exceptions import ClientError
 
 import localaws.cli
 from launcher.jobs.errors import ExitCode, from_client_error
+from localaws.hints import python
+
+# The interpreter that runs the tests, as the hint names it (a pasted ``python`` may be another one).
+DEPLOY_AGAIN = f"run `{python()} scripts/local.py deploy` again"
 
 
 def refusal(code: str) -> ClientError:
@@ -17,13 +21,13 @@ def refusal(code: str) -> ClientError:
 @pytest.mark.parametrize(
     "code, environment, advice",
     [
-        ("NoSuchBucket", {"AWS_ENDPOINT_URL": "http://127.0.0.1:4566"}, "run `python scripts/local.py deploy` again"),
+        ("NoSuchBucket", {"AWS_ENDPOINT_URL": "http://127.0.0.1:4566"}, DEPLOY_AGAIN),
         ("NoSuchBucket", {"AWS_ENDPOINT_URL": "http://localhost:4566"}, "does not hold the stack's bucket"),
         ("AWS.SimpleQueueService.NonExistentQueue", {"AWS_ENDPOINT_URL": "http://[::1]:4566"}, "stack's queue"),
         (
             "QueueDoesNotExist",
             {"AWS_ENDPOINT_URL": "https://sqs.example.com", "AWS_ENDPOINT_URL_SQS": "http://127.0.0.2:4566"},
-            "run `python scripts/local.py deploy` again",
+            DEPLOY_AGAIN,
         ),
         ("NoSuchBucket", {}, "deploy the stack again (`pulumi up`)"),
         ("NoSuchBucket", {"AWS_ENDPOINT_URL": "https://s3.eu-west-1.amazonaws.com"}, "`pulumi up`"),

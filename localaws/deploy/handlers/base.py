@@ -106,6 +106,11 @@ class Handler:
     def exists(self, ctx: Context, resource_id: str, outputs: Outputs) -> bool:
         raise NotImplementedError
 
+    def holds_data(self, ctx: Context, resource_id: str, outputs: Outputs) -> str | None:
+        """What the resource holds that its delete would refuse to drop (without forceDestroy), as a
+        phrase; None when it can go. Checked for every resource before a destroy deletes any."""
+        return None
+
     def delete(self, ctx: Context, resource_id: str, outputs: Outputs) -> None:
         raise NotImplementedError
 

@@ -53,20 +53,31 @@ class Bucket(Handler):
     def exists(self, ctx: Context, resource_id: str, outputs: Outputs) -> bool:
         return exists(lambda: ctx.client("s3").head_bucket(Bucket=resource_id))
 
-    def delete(self, ctx: Context, resource_id: str, outputs: Outputs) -> None:
-        s3 = ctx.client("s3")
-        if not self.exists(ctx, resource_id, outputs):
-            return
-        versions = s3.get_paginator("list_object_versions").paginate(Bucket=resource_id)
-        objects: list[ObjectIdentifierTypeDef] = [
+    @staticmethod
+    def _objects(ctx: Context, resource_id: str) -> list[ObjectIdentifierTypeDef]:
+        versions = ctx.client("s3").get_paginator("list_object_versions").paginate(Bucket=resource_id)
+        return [
             {"Key": item["Key"], "VersionId": item["VersionId"]}
             for page in versions
             for item in page.get("Versions", []) + page.get("DeleteMarkers", [])
         ]
+
+    def holds_data(self, ctx: Context, resource_id: str, outputs: Outputs) -> str | None:
+        if outputs.get("forceDestroy") or not self.exists(ctx, resource_id, outputs):
+            return None
+        objects = self._objects(ctx, resource_id)
+        return f"bucket {resource_id} holds {len(objects)} object version(s)" if objects else None
+
+    def delete(self, ctx: Context, resource_id: str, outputs: Outputs) -> None:
+        s3 = ctx.client("s3")
+        if not self.exists(ctx, resource_id, outputs):
+            return
+        objects = self._objects(ctx, resource_id)
         if objects and not outputs.get("forceDestroy"):
             raise ResourceNotEmpty(
-                f"bucket {resource_id} still holds {len(objects)} object version(s); empty it, or set the stack's "
-                "forceDestroy config to true and deploy, then destroy again"
+                f"bucket {resource_id} still holds {len(objects)} object version(s); empty it, or run destroy "
+                "--force (deletes them too), or set the stack's forceDestroy config to true and deploy, then "
+                "destroy again"
             )
         for start in range(0, len(objects), 1000):
             s3.delete_objects(Bucket=resource_id, Delete={"Objects": objects[start : start + 1000], "Quiet": True})

@@ -1,0 +1,72 @@
+"""Ctrl-C and unwritable files in scripts/local.py and scripts/demo.py: one line, the documented exit
+code, no traceback; the hints name the interpreter that is running."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import pytest
+
+import launcher.cli
+import localaws.cli
+import offline_demo.run
+
+
+def raising(error: BaseException) -> Any:
+    def command(*_: Any, **__: Any) -> Any:
+        raise error
+
+    return command
+
+
+@pytest.mark.parametrize("command", ["deploy", "destroy"])
+def test_ctrl_c_during_deploy_or_destroy_is_one_line(monkeypatch, capsys, command):
+    monkeypatch.setattr(localaws.cli, command, raising(KeyboardInterrupt()))
+    assert localaws.cli.main([command]) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"interrupted: what {'was made' if command == 'deploy' else 'is left'} is recorded in the deploy "
+        f"state: run {command} again to finish" + (", or destroy" if command == "deploy" else "")
+    ]
+
+
+def test_an_outputs_file_that_cannot_be_written_after_deploying_is_one_line(monkeypatch, capsys):
+    monkeypatch.setattr(localaws.cli, "deploy", raising(PermissionError(13, "Permission denied", "ro/out.json")))
+    assert localaws.cli.main(["deploy"]) == 1
+    assert capsys.readouterr().err.strip() == (
+        "error: cannot write ro/out.json: Permission denied; choose a folder you may write to"
+    )
+
+
+def test_the_serve_hint_names_this_interpreter():
+    assert localaws.cli.python_command("serve").startswith(f"{localaws.cli.python()} ")
+    assert localaws.cli.python_command("serve").endswith("scripts/local.py serve")
+    assert localaws.cli.python() in (sys.executable, __import__("os").path.relpath(sys.executable))
+
+
+def test_the_reattach_command_names_this_interpreter():
+    command = launcher.cli._reattach_command(["clip.mp4", "--outputs", "o.json", "--job-tag", "t"], "job-1")
+    assert command == f"{launcher.cli.python()} {launcher.cli.python_command()[len(launcher.cli.python()) + 1 :]}" + (
+        " clip.mp4 --outputs o.json --attach job-1"
+    )
+
+
+@pytest.mark.parametrize(
+    "error, line",
+    [
+        (KeyboardInterrupt(), "demo interrupted; the local endpoint was stopped"),
+        (
+            PermissionError(13, "Permission denied", "/ro/demo"),
+            "demo: cannot use /ro/demo: Permission denied; pick another --output",
+        ),
+        (
+            RuntimeError("the local endpoint did not start: 'x'; see log"),
+            "demo: the local endpoint did not start: 'x'; see log",
+        ),
+    ],
+)
+def test_the_demo_fails_in_one_line(monkeypatch, capsys, error, line):
+    monkeypatch.setattr(offline_demo.run, "run_demo", raising(error))
+    assert offline_demo.run.main([]) == (130 if isinstance(error, KeyboardInterrupt) else 1)
+    assert capsys.readouterr().err.strip() == line
