@@ -2,8 +2,8 @@
 and human faces found at or above the service's minimum size (target at least 0.95), per category,
 at 640x360, 1280x720 and 1920x1080, through the real endpoint.
 
-The set is ``bench/truth_set.json`` (sources, licences, labels, split), its images in a cache that
-``bench/truth_set.py`` fills from clones of the public repositories; the photographs that
+The set is bench/truth_set.json (sources, licences, labels, split), its images in a cache that
+bench/truth_set.py fills from clones of the public repositories; the photographs that
 scikit-image bundles (its cat and coffee cup, which the rules were first tuned on) come along as the
 "seen" split. Every human photograph is also shown darkened ("low light": a third of the brightness,
 gamma 1.8). Each photograph fills the frame as far as its shape allows (grey bars) for one second of
@@ -16,9 +16,9 @@ photograph that matches no label is listed apart ("unlabelled": a background fac
 a straddling box, or a false face), and a reported box that covers most (60%) of two labelled faces
 is a straddling box.
 
-The guard: ``--check`` compares human recall per split and resolution with the figures recorded in
-``bench/emulator_truth_baseline.json`` (``--record`` writes them) and exits 1, one line per loss,
-when any fell by more than ``RECALL_TOLERANCE``, or when a non-human face is reported. A change to
+The guard: --check compares human recall per split and resolution with the figures recorded in
+bench/emulator_truth_baseline.json (--record writes them) and exits 1, one line per loss,
+when any fell by more than RECALL_TOLERANCE, or when a non-human face is reported. A change to
 the rules that costs human recall is refused by this.
 
     .venv/bin/python bench/truth_set.py --clones DIR    # once: fills the cache
@@ -420,7 +420,9 @@ def pose_and_attributes(cache: Path) -> list[str]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False
+    )
     parser.add_argument("--cache", type=Path, default=default_cache())
     parser.add_argument("--split", action="append", choices=("dev", "held-out", "seen"), help="default: all three")
     mode = parser.add_mutually_exclusive_group()

@@ -1,14 +1,14 @@
 """The emulator's independent evaluation set (issue 22): fills a cache directory with its images.
 
-The set's labels, sources and licences are in ``bench/truth_set.json``; its images are not in this
+The set's labels, sources and licences are in bench/truth_set.json; its images are not in this
 repository (most may not be redistributed). Each comes from a public repository at a pinned commit:
-give this script a folder of clones of those repositories (bare or not), named ``owner+name`` or
-``owner/name``, and it copies every image into the cache and checks its sha256. Nothing is downloaded.
+give this script a folder of clones of those repositories (bare or not), named owner+name or
+owner/name, and it copies every image into the cache and checks its sha256. Nothing is downloaded.
 
     git clone --bare https://<host>/davisking/dlib clones/davisking+dlib   # one per repository
     .venv/bin/python bench/truth_set.py --clones clones            # then bench/emulator_truth.py
 
-The cache defaults to ``$XDG_CACHE_HOME/rekognition-truth`` (``~/.cache/rekognition-truth``).
+The cache defaults to $XDG_CACHE_HOME/rekognition-truth (~/.cache/rekognition-truth).
 """
 
 from __future__ import annotations
@@ -90,7 +90,9 @@ def missing(cache: Path) -> list[str]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False
+    )
     parser.add_argument("--clones", type=Path, required=True, help="folder holding one clone per source repository")
     parser.add_argument("--cache", type=Path, default=default_cache())
     args = parser.parse_args()
