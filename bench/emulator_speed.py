@@ -11,17 +11,22 @@ the share of sampled frames where the face is found with IoU >= 0.5 against its 
 false positives are detections that match no face, on the face clip, a face-free clip and a clip of
 non-human faces (a drawn face and a cat).
 
+The first job on a fresh endpoint is measured apart, on a scripts/local.py serve process of its
+own: started the moment the endpoint says it is ready (while it loads and warms the detector in the
+background), and started once the detector is warm (its log says "face detector ready").
+
 Then one serial pass per resolution, in-process, times each sampled frame's stages: decoding (on
 the emulator's decoding thread), then, on its detecting threads, the conversion to RGB and the
 detector's downscaled copy, the detector, and the rest (the minimum size, the second check that a
 face is human, FaceDetail).
 
-    .venv/bin/python bench/emulator_speed.py [--seconds 10] [--repeat 3]
+    .venv/bin/python bench/emulator_speed.py [--seconds 10] [--repeat 3] [--first-job-only]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import tempfile
@@ -32,7 +37,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from localaws.clients import local_client
 from localaws.endpoint import LocalEndpoint
+from localaws.process import EndpointProcess
 from localaws.rekognition.faces import face_detail
 from localaws.rekognition.models import DEFAULT_SAMPLE_INTERVAL_MS, EmulatorSettings, service_rules
 from localaws.vision.detector import DETECTION_SHORT_SIDE, RetinaFaceDetector, minimum_face_px
@@ -50,10 +57,15 @@ POLL_SECONDS = 0.1
 STAGES = ("decode", "RGB and downscale", "detect", "rest")
 
 
+WARM_LOG_LINE = "face detector ready"
+
+
 @dataclass
 class Result:
     label: str
     speed: float  # x real time, median
+    first_job: tuple[float, float]  # (x real time, CPU s per video s): a fresh endpoint's first job, at once
+    first_job_warm: tuple[float, float]  # the same, started once the endpoint is warm
     cpu_per_second: float  # endpoint CPU seconds per second of video, median
     found: int
     samples: int
@@ -80,6 +92,34 @@ def run_job(endpoint: LocalEndpoint, bucket: str, video: SyntheticVideo) -> tupl
         page = rekognition.get_face_detection(JobId=job_id, NextToken=page["NextToken"])
         faces += page["Faces"]
     return elapsed, cpu, faces
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def first_job(folder: Path, video: SyntheticVideo, after_warm_up: bool) -> tuple[float, float]:
+    """(x real time, endpoint CPU s per video s) of the first job of a fresh endpoint process, from
+    the start call to SUCCEEDED; its CPU time includes whatever of the warm-up is still running."""
+    with EndpointProcess(folder) as endpoint:
+        if after_warm_up:
+            while WARM_LOG_LINE not in endpoint.log_path.read_text():
+                time.sleep(0.1)
+        s3, rekognition = local_client("s3", endpoint.url), local_client("rekognition", endpoint.url)
+        s3.create_bucket(Bucket="bench")
+        s3.upload_file(str(video.path), "bench", video.path.name)
+        started, cpu_started = time.monotonic(), process_cpu_seconds(endpoint.pid)
+        job_id = rekognition.start_face_detection(Video={"S3Object": {"Bucket": "bench", "Name": video.path.name}})[
+            "JobId"
+        ]
+        while (page := rekognition.get_face_detection(JobId=job_id))["JobStatus"] == "IN_PROGRESS":
+            time.sleep(POLL_SECONDS)
+        elapsed, cpu = time.monotonic() - started, process_cpu_seconds(endpoint.pid) - cpu_started
+    assert page["JobStatus"] == "SUCCEEDED", page.get("StatusMessage")
+    seconds = video.duration_ms / 1000
+    return seconds / elapsed, cpu / seconds
 
 
 def score(video: SyntheticVideo, faces: list[Any]) -> tuple[int, int, int]:
@@ -142,11 +182,15 @@ def measure(folder: Path, width: int, height: int, seconds: float, repeat: int) 
         runs = [run_job(endpoint, "bench", face) for _ in range(repeat)]
         _, _, no_face_detections = run_job(endpoint, "bench", no_face)
         _, _, non_human_detections = run_job(endpoint, "bench", non_human)
+    first_at_once = first_job(folder / f"fresh-{label}", face, after_warm_up=False)
+    first_warm = first_job(folder / f"fresh-warm-{label}", face, after_warm_up=True)
     found, samples, face_false = score(face, runs[-1][2])
     stages = stage_times(face, RetinaFaceDetector())
     return Result(
         label=label,
         speed=seconds / statistics.median(elapsed for elapsed, _, _ in runs),
+        first_job=first_at_once,
+        first_job_warm=first_warm,
         cpu_per_second=statistics.median(cpu for _, cpu, _ in runs) / seconds,
         found=found,
         samples=samples,
@@ -159,13 +203,35 @@ def measure(folder: Path, width: int, height: int, seconds: float, repeat: int) 
     )
 
 
+def first_jobs_only(seconds: float) -> None:
+    print(f"the first job of a fresh serve: {seconds:g} s clips, a face twice the minimum size")
+    print(f"{'':34}{'x real time':>14}{'CPU s/video s':>16}")
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = Path(scratch)
+        for width, height in RESOLUTIONS:
+            label = f"{width}x{height}"
+            face_width = 2 * minimum_face_px(width, height)
+            video = make_video(
+                folder / f"face-{label}.mp4", seconds=seconds, width=width, height=height, face_width=face_width
+            )
+            for after_warm_up, when in ((False, "at once"), (True, "warm")):
+                speed, cpu = first_job(folder / f"{label}-{when}", video, after_warm_up)
+                print(f"{label + ', ' + when:34}{speed:>13.1f}x{cpu:>16.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False
     )
     parser.add_argument("--seconds", type=float, default=10.0, help="length of each face clip")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--first-job-only", action="store_true", help="only the first job of a fresh endpoint, at each resolution"
+    )
     args = parser.parse_args()
+    if args.first_job_only:
+        first_jobs_only(args.seconds)
+        return
     with tempfile.TemporaryDirectory() as scratch:
         results = [measure(Path(scratch), w, h, args.seconds, args.repeat) for w, h in RESOLUTIONS]
     print(
@@ -176,6 +242,10 @@ def main() -> None:
     print(f"{'':34}" + "".join(f"{result.label:>14}" for result in results))
     rows = [
         ("x real time (median wall)", [f"{r.speed:.1f}x" for r in results]),
+        ("first job of a fresh serve, at once", [f"{r.first_job[0]:.1f}x" for r in results]),
+        ("  its endpoint CPU s per video s", [f"{r.first_job[1]:.2f}" for r in results]),
+        ("first job of a fresh serve, warm", [f"{r.first_job_warm[0]:.1f}x" for r in results]),
+        ("  its endpoint CPU s per video s", [f"{r.first_job_warm[1]:.2f}" for r in results]),
         ("endpoint CPU s per video s", [f"{r.cpu_per_second:.2f}" for r in results]),
         ("recall (IoU >= 0.5)", [f"{r.found}/{r.samples}" for r in results]),
         *(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import faulthandler
 import json
 import logging
 import os
@@ -12,6 +13,7 @@ import signal
 import socket
 import sys
 import tempfile
+import threading
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -37,6 +39,7 @@ from .hints import local_command, python
 from .rekognition.models import EmulatorSettings
 from .state.files import StateError
 from .status import UNREACHABLE, EndpointStatus
+from .vision.detector import check_detector
 
 DEFAULT_DATA_DIR = Path(".local")
 PROJECT_DIR = Path(__file__).resolve().parents[1]
@@ -65,6 +68,23 @@ def _sample_interval(text: str) -> int:
             f"must be a whole number of milliseconds from 1 to {MAX_SAMPLE_INTERVAL_MS}, got {text!r}"
         )
     return value
+
+
+def _port(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 0 to 65535, got {text!r}") from None
+    if not 0 <= value <= MAX_PORT:
+        raise argparse.ArgumentTypeError(f"must be from 0 to {MAX_PORT} (0 picks a free port), got {value}")
+    return value
+
+
+def _origin(text: str) -> str:
+    parts = urlsplit(text)
+    if text == "*" or (parts.scheme in ("http", "https") and parts.hostname and parts.path in ("", "/")):
+        return text.rstrip("/")
+    raise argparse.ArgumentTypeError(f"must be an origin such as http://localhost:3000 (or *), got {text!r}")
 
 
 def _endpoint_url(text: str) -> str:
@@ -131,7 +151,15 @@ def build_parser() -> argparse.ArgumentParser:
         "face detection on one local port",
     )
     serve.add_argument("--host", default=DEFAULT_HOST)
-    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
+    serve.add_argument("--port", type=_port, default=DEFAULT_PORT, help="0 picks a free port")
+    serve.add_argument(
+        "--allow-origin",
+        type=_origin,
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="a web page origin that may call the endpoint (repeatable; none by default, * for any: docs/security.md)",
+    )
     serve.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="job store and scratch space")
     serve.add_argument(
         "--max-open-jobs", type=_positive, default=EmulatorSettings.max_open_jobs, help="then LimitExceededException"
@@ -208,11 +236,21 @@ def _add_endpoint_option(parser: argparse.ArgumentParser) -> None:
 
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+MAX_PORT = 65535
+# After Ctrl-C or SIGTERM, a stop that has not ended within this many seconds ends the process hard.
+STOP_GRACE_SECONDS = 8.0
+# While it serves, the main thread beats every HEARTBEAT_SECONDS; an interpreter in which it cannot run
+# for FREEZE_SECONDS (a thread holds Python's global lock for ever, as a native library's deadlock
+# would) has every thread's stack written to stderr and ends: frozen, it could not act on a signal.
+HEARTBEAT_SECONDS = 1.0
+FREEZE_SECONDS = 30.0
 
 
 @contextmanager
-def _stop_signals() -> Iterator[Callable[[], None]]:
-    """Catch Ctrl-C and SIGTERM from here on; yields a function that blocks until one arrives.
+def _stop_signals() -> Iterator[Callable[[Callable[[], None]], None]]:
+    """Catch Ctrl-C and SIGTERM from here on; yields a function that blocks until one arrives, calling
+    ``beat`` about every HEARTBEAT_SECONDS meanwhile. Ctrl-Z (SIGTSTP) still suspends the process,
+    with the freeze watchdog (``beat``'s timer) off until it resumes.
 
     The kernel may hand a signal to any thread, and Python runs its handler only when the main thread
     next runs Python code: a main thread blocked on a lock (``threading.Event.wait``) can sleep through
@@ -222,11 +260,21 @@ def _stop_signals() -> Iterator[Callable[[], None]]:
     receiver, sender = socket.socketpair()
     sender.setblocking(False)
     previous_fd = signal.set_wakeup_fd(sender.fileno())
-    previous = {signum: signal.signal(signum, lambda *_: None) for signum in STOP_SIGNALS}
+    previous = {signum: signal.signal(signum, lambda *_: None) for signum in (*STOP_SIGNALS, signal.SIGTSTP)}
 
-    def wait_for_stop() -> None:
-        while receiver.recv(1)[0] not in STOP_SIGNALS:
-            pass
+    def wait_for_stop(beat: Callable[[], None]) -> None:
+        receiver.settimeout(HEARTBEAT_SECONDS)
+        while True:
+            beat()
+            try:
+                signum = receiver.recv(1)[0]
+            except TimeoutError:
+                continue
+            if signum in STOP_SIGNALS:
+                return
+            if signum == signal.SIGTSTP:  # Ctrl-Z: suspended, the freeze watchdog must not count it
+                faulthandler.cancel_dump_traceback_later()
+                os.kill(os.getpid(), signal.SIGSTOP)  # returns once resumed (fg, SIGCONT); the loop beats again
 
     try:
         yield wait_for_stop
@@ -238,7 +286,31 @@ def _stop_signals() -> Iterator[Callable[[], None]]:
         sender.close()
 
 
+def _check_serve_args(args: argparse.Namespace) -> str | None:
+    """What is wrong with serve's arguments, in one line, before anything starts; None if nothing."""
+    try:
+        check_detector(args.detector)
+    except ValueError as error:
+        return f"--detector: {error}"
+    data_dir = args.data_dir
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=data_dir):
+            pass
+    except OSError as error:
+        return f"cannot write to the folder {data_dir} ({error.strerror}); choose another --data-dir"
+    return None
+
+
+def _heartbeat() -> None:
+    faulthandler.dump_traceback_later(FREEZE_SECONDS, exit=True)
+
+
 def serve(args: argparse.Namespace) -> int:
+    problem = _check_serve_args(args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     settings = EmulatorSettings(
         data_dir=args.data_dir,
         max_open_jobs=args.max_open_jobs,
@@ -248,8 +320,8 @@ def serve(args: argparse.Namespace) -> int:
         detector=args.detector,
     )
     with _stop_signals() as wait_for_stop:
+        endpoint = LocalEndpoint(settings, args.host, args.port, allow_origins=args.allow_origin)
         try:
-            endpoint = LocalEndpoint(settings, args.host, args.port)
             (endpoint if args.ephemeral else endpoint.keep_state()).start()
         except StateError as error:  # nothing is written over a state that cannot be read
             print(
@@ -258,14 +330,24 @@ def serve(args: argparse.Namespace) -> int:
             )
             return 2
         except OSError as error:
+            endpoint.stop()
+            option = "--host" if isinstance(error, socket.gaierror) else "--port"
             print(
-                f"error: cannot listen on {args.host}:{args.port}: {error.strerror}; choose another --port",
+                f"error: cannot listen on {args.host}:{args.port}: {error.strerror}; choose another {option}",
                 file=sys.stderr,
             )
             return 2
+        # Load and warm the detector now, so that the first job neither waits for it nor races.
+        threading.Thread(target=endpoint.rekognition.warm_up, name="detector-warm-up", daemon=True).start()
         print(f"Local AWS endpoint ready at {endpoint.url} (data in {args.data_dir})", flush=True)
-        wait_for_stop()
-        endpoint.stop()
+        try:
+            wait_for_stop(_heartbeat)
+            # From here a stop that hangs (a job or a native library that does not let go) ends hard:
+            # the jobs it cuts off run again at the next start.
+            faulthandler.dump_traceback_later(STOP_GRACE_SECONDS, exit=True)
+            endpoint.stop()
+        finally:
+            faulthandler.cancel_dump_traceback_later()
     print("Local AWS endpoint stopped", flush=True)
     return 0
 

@@ -2,10 +2,15 @@
 
 Callers that name their service get its typed client (``local_client("s3", url)`` is an ``S3Client``);
 callers that pass the name through (the endpoint's and the deployer's client caches) get ``Any``.
+
+Every client is made from one boto3 session: a session loads each service's model once, and a client
+made from a fresh session loads it again (about 12 MB for S3, against 0.5 MB from a shared one).
+Making a client from a session is not thread-safe (using the client is), hence the lock.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import TYPE_CHECKING, Any, Literal, Protocol, cast, get_args, overload
 
 import boto3
@@ -27,6 +32,8 @@ if TYPE_CHECKING:
 # cloudwatch (alarms, dashboards) and kms (the alarm topic's key) have no typed stubs here: Any.
 Service = Literal["s3", "sns", "sqs", "iam", "sts", "rekognition", "lambda", "logs", "cloudwatch", "kms"]
 SERVICES: tuple[str, ...] = get_args(Service)
+_SESSION = boto3.session.Session()
+_SESSION_LOCK = threading.Lock()
 
 
 @overload
@@ -68,13 +75,14 @@ def local_client(
 ) -> Any:
     if service not in SERVICES:
         raise ValueError(f"the local endpoint has no {service!r} service; it answers {', '.join(SERVICES)}")
-    return boto3.session.Session().client(
-        cast(Service, service),  # checked just above
-        region_name=region_name,
-        endpoint_url=endpoint_url,
-        config=config,
-        **DUMMY_CREDENTIALS,
-    )
+    with _SESSION_LOCK:
+        return _SESSION.client(
+            cast(Service, service),  # checked just above
+            region_name=region_name,
+            endpoint_url=endpoint_url,
+            config=config,
+            **DUMMY_CREDENTIALS,
+        )
 
 
 class ClientFactory(Protocol):

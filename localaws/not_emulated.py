@@ -55,17 +55,39 @@ def respond(
     environ: dict[str, Any], start_response: Callable[..., Any], service: str, operation: str | None, emulated: str
 ) -> Iterable[bytes]:
     """The WSGI answer: the error in the wire format of the request's protocol."""
-    text = message(service, operation, emulated)
+    return error(environ, start_response, STATUS, CODE, message(service, operation, emulated))
+
+
+REASONS = {400: "Bad Request", 403: "Forbidden", 500: "Internal Server Error", 501: "Not Implemented"}
+
+
+def error(
+    environ: dict[str, Any], start_response: Callable[..., Any], status: str | int, code: str, text: str
+) -> Iterable[bytes]:
+    """An AWS-shaped error in the wire format the request's protocol parses: S3's ``<Error>`` document
+    for S3 (a request signed for S3, or an unsigned one that is neither JSON nor a form, as moto
+    takes it for S3), the query protocol's ``<ErrorResponse>`` for a form, and otherwise the JSON
+    protocols' ``__type`` body with the ``x-amzn-ErrorType`` header."""
+    if isinstance(status, int):
+        status = f"{status} {REASONS.get(status, 'Error')}"
     request_id = str(uuid.uuid4())
     content_type = environ.get("CONTENT_TYPE", "")
-    if not content_type.startswith("application/x-www-form-urlencoded"):
-        body = json.dumps({"__type": CODE, "message": text, "Message": text}).encode()
-        headers = [("Content-Type", content_type or "application/json"), ("x-amzn-ErrorType", CODE)]
-    else:
+    service = signed_service(environ)
+    is_json = "json" in content_type or "HTTP_X_AMZ_TARGET" in environ
+    if content_type.startswith("application/x-www-form-urlencoded"):
         body = (
-            f"<ErrorResponse><Error><Type>Sender</Type><Code>{CODE}</Code><Message>{escape(text)}</Message>"
+            f"<ErrorResponse><Error><Type>Sender</Type><Code>{code}</Code><Message>{escape(text)}</Message>"
             f"</Error><RequestId>{request_id}</RequestId></ErrorResponse>"
         ).encode()
         headers = [("Content-Type", "text/xml")]
-    start_response(STATUS, [*headers, ("Content-Length", str(len(body))), ("x-amzn-RequestId", request_id)])
+    elif service == "s3" or (service is None and not is_json):
+        body = (
+            f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code><Message>{escape(text)}</Message>'
+            f"<RequestId>{request_id}</RequestId></Error>"
+        ).encode()
+        headers = [("Content-Type", "application/xml"), ("x-amz-request-id", request_id)]
+    else:
+        body = json.dumps({"__type": code, "message": text, "Message": text}).encode()
+        headers = [("Content-Type", content_type or "application/json"), ("x-amzn-ErrorType", code)]
+    start_response(status, [*headers, ("Content-Length", str(len(body))), ("x-amzn-RequestId", request_id)])
     return [body]

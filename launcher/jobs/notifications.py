@@ -22,9 +22,10 @@ backoff, until the job ends or the deadline passes.
 
 A shared queue is recognised the first time another job's completion is received: from then on the
 job's status is also read every ``SHARED_STATUS_SECONDS``, so a launcher among many finishes within
-seconds of its job's end. A launcher that learnt the end from the status, not from its message, then
-receives for at most ``CLEANUP_SECONDS`` more to delete its own message, which the others are
-handing round; so no finished job's completion is left to reach the dead-letter queue.
+seconds of its job's end. A launcher that learnt the end from the status, not from its message (a job
+can also end before its launcher starts waiting), receives a moment more to delete its own message:
+one short receive, or up to ``CLEANUP_SECONDS`` while others are handing it round. So no finished
+job's completion is left to go round into the dead-letter queue.
 """
 
 from __future__ import annotations
@@ -55,6 +56,7 @@ SHARED_STATUS_SECONDS = 2.0  # on a shared queue, the status is also read this o
 FINAL_STATUSES = ("SUCCEEDED", "FAILED", "ERROR")
 HANDOVER_SECONDS = 30.0  # how long after SQS first queued a completion other consumers hand it over intact
 CLEANUP_SECONDS = 10.0  # after the status said the job ended, the longest search for its own message
+LOOK_SECONDS = 1.0  # the same search where no other consumer has been seen: one short receive
 FIRST_QUEUED = "FirstQueued"  # message attribute of a handed-over copy: when SQS first queued the completion
 
 
@@ -130,17 +132,23 @@ class CompletionWaiter:
             self._sqs, self._queue_url, wait_seconds, job_id.__eq__, now_ms=lambda: self._wall_clock() * 1000
         )
 
-    def _delete_own_message(self, job_id: str) -> None:
-        """On a shared queue, after the status said the job ended: find this job's completion, which
-        the other consumers are handing round, and delete it (at most ``CLEANUP_SECONDS``)."""
-        until = self._clock() + CLEANUP_SECONDS
+    def _delete_own_message(self, job_id: str, shared: bool) -> None:
+        """After the status said the job ended: find this job's completion and delete it, so that it is
+        not left to go round other consumers into the dead-letter queue. On a queue known to be shared
+        it is being handed round: look for up to ``CLEANUP_SECONDS``. Otherwise one short look (a reused
+        token's job publishes nothing, so none may come), longer if it shows others on the queue."""
+        started = self._clock()
+        until = started + (CLEANUP_SECONDS if shared else LOOK_SECONDS)
         while self._clock() < until:
             received = self._receive(1, job_id)
             if received.mine:
                 return
+            if received.others and not shared:
+                shared, until = True, started + CLEANUP_SECONDS
             if received.gave_back:
                 self._sleep(min(0.2, max(0.0, until - self._clock())))
-        log.info("job %s's completion was not seen in %g s; other consumers hand it on", job_id, CLEANUP_SECONDS)
+        if shared:
+            log.info("job %s's completion was not seen in %g s; other consumers hand it on", job_id, CLEANUP_SECONDS)
 
     def wait(self, job_id: str, deadline: float, on_tick: Callable[[], object] = lambda: None) -> str:
         """Block until the job ends; return its final status (SUCCEEDED, FAILED or ERROR). ``deadline``
@@ -154,8 +162,7 @@ class CompletionWaiter:
             if now >= next_status_check:
                 status = self._job_status(job_id)
                 if status in FINAL_STATUSES:
-                    if shared:
-                        self._delete_own_message(job_id)
+                    self._delete_own_message(job_id, shared)
                     return status
                 while next_status_check <= now:
                     next_status_check = next(status_checks)

@@ -31,3 +31,8 @@ class ResourceConflictException(LambdaError):
 class ResourceInUseException(LambdaError):
     code = "ResourceInUseException"
     status = 400
+
+
+class TooManyRequestsException(LambdaError):
+    code = "TooManyRequestsException"
+    status = 429

@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,12 @@ from moto.awslambda.models import lambda_backends
 
 from ..clients import ClientFactory
 from .event_sources import POLL_WAIT_SECONDS, SqsPoller
-from .exceptions import InvalidParameterValueException, ResourceConflictException, ResourceNotFoundException
+from .exceptions import (
+    InvalidParameterValueException,
+    ResourceConflictException,
+    ResourceNotFoundException,
+    TooManyRequestsException,
+)
 from .runner import FunctionRunner, FunctionSpec, InvocationResult
 
 log = logging.getLogger(__name__)
@@ -45,6 +51,11 @@ class LambdaSettings:
     # Concurrent batches per event source mapping without a ScalingConfig: Lambda starts with 5
     # pollers; 2 keeps a small machine responsive. ScalingConfig.MaximumConcurrency overrides it.
     default_concurrency: int = 2
+    # ``Event`` invocations run at once per function; later ones wait in the function's queue, in
+    # order, as Lambda's concurrency limit holds asynchronous invocations back. Each running one is a
+    # process of its own. Beyond ``max_queued_events`` waiting, Invoke is throttled (HTTP 429).
+    event_concurrency: int = 4
+    max_queued_events: int = 1000
 
 
 @dataclass
@@ -101,6 +112,9 @@ class LambdaBackend:
         self.runner = FunctionRunner(settings.code_dir, endpoint_url)
         self._mappings: dict[str, EventSourceMapping] = {}
         self._pollers: dict[str, list[SqsPoller]] = {}
+        self._event_pools: dict[str, ThreadPoolExecutor] = {}  # by function ARN
+        self._queued_events: dict[str, int] = {}  # by function ARN: submitted and not yet finished
+        self._closed = False
         self._lock = threading.Lock()
 
     # -- functions (kept by moto) ----------------------------------------------------------------
@@ -128,9 +142,24 @@ class LambdaBackend:
         return self.runner.invoke(self.function_spec(name_or_arn, region, account_id), event)
 
     def invoke_async(self, name_or_arn: str, event: Any, region: str, account_id: str) -> str:
-        """InvocationType=Event: queued, run in the background; failures are only logged."""
+        """InvocationType=Event: queued, run in the background, at most ``event_concurrency`` at once
+        per function; failures are only logged."""
         spec = self.function_spec(name_or_arn, region, account_id)
-        threading.Thread(target=self._invoke_in_background, args=(spec, event), daemon=True).start()
+        with self._lock:
+            if self._closed:
+                raise TooManyRequestsException("The local endpoint is stopping.")
+            queued = self._queued_events.get(spec.arn, 0)
+            if queued >= self.settings.event_concurrency + self.settings.max_queued_events:
+                raise TooManyRequestsException(
+                    f"Rate Exceeded. {queued} asynchronous invocations of {spec.name} are running or queued."
+                )
+            self._queued_events[spec.arn] = queued + 1
+            pool = self._event_pools.get(spec.arn)
+            if pool is None:
+                pool = self._event_pools[spec.arn] = ThreadPoolExecutor(
+                    max_workers=self.settings.event_concurrency, thread_name_prefix=f"lambda-event-{spec.name}"
+                )
+            pool.submit(self._invoke_in_background, spec, event)
         return str(uuid.uuid4())
 
     def _invoke_in_background(self, spec: FunctionSpec, event: Any) -> None:
@@ -138,6 +167,9 @@ class LambdaBackend:
             self.runner.invoke(spec, event)
         except Exception as error:  # nobody waits for the answer: say it in the log
             log.warning("asynchronous invocation of %s failed: %s", spec.name, error)
+        finally:
+            with self._lock:
+                self._queued_events[spec.arn] -= 1
 
     # -- event source mappings -------------------------------------------------------------------
 
@@ -281,6 +313,11 @@ class LambdaBackend:
                 self._stop_pollers(mapping_uuid)
         for poller in pollers:
             poller.join(timeout=2 * POLL_WAIT_SECONDS)
+        with self._lock:
+            self._closed = True
+            pools = list(self._event_pools.values())
+        for pool in pools:  # queued invocations are dropped; running ones end with their workers
+            pool.shutdown(wait=False, cancel_futures=True)
         self.runner.shutdown()
 
 

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, unquote
 
 from moto.core import DEFAULT_ACCOUNT_ID
 
-from ..wsgi_body import json_object_body, read_body
+from ..wsgi_body import TooDeep, check_json_depth, json_object_body, read_body
 from .exceptions import InvalidParameterValueException, LambdaError
 from .models import LambdaBackend
 from .runner import UnsupportedRuntime
@@ -94,8 +94,11 @@ class LambdaApp:
         invocation_type = environ.get("HTTP_X_AMZ_INVOCATION_TYPE", "RequestResponse")
         raw = read_body(environ)
         try:
+            check_json_depth(raw)
             event = json.loads(raw) if raw else {}
-        except ValueError:
+        except TooDeep as error:
+            raise InvalidParameterValueException(str(error)) from None
+        except (ValueError, RecursionError):
             raise InvalidParameterValueException("Could not parse request body into json") from None
         if invocation_type == "DryRun":
             self.backend.function_spec(function, region, DEFAULT_ACCOUNT_ID)

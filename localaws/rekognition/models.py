@@ -18,6 +18,7 @@ import logging
 import secrets
 import tempfile
 import threading
+import time
 from collections import deque
 from collections.abc import Generator, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -90,7 +91,11 @@ def detected_in_order(
     """Each frame, in RGB, with its reported faces, in the frames' order. A detector that takes
     several frames at once (``frames_in_parallel``) gets them from as many threads, which also make
     each frame's RGB and downscaled copy; one more frame waits queued, so no thread idles while the
-    next is fetched. Closing this stops the threads."""
+    next is fetched. Closing this stops the threads.
+
+    Before any frame is detected in parallel, the detector is warmed up on this thread alone (its
+    ``warm_up``, or else the first frame is detected here): a native library's first call from two
+    threads at once can deadlock the process (``RetinaFaceDetector.warm_up``)."""
     at_once = max(1, int(getattr(detector, "frames_in_parallel", 1)))
 
     def detect(frame: DecodedFrame) -> tuple[SampledFrame, list[DetectedFace]]:
@@ -100,6 +105,15 @@ def detected_in_order(
     if at_once == 1:
         yield from map(detect, frames)
         return
+    frames = iter(frames)
+    warm_up = getattr(detector, "warm_up", None)
+    if warm_up is not None:
+        warm_up()
+    else:
+        first = next(frames, None)
+        if first is None:
+            return
+        yield detect(first)
     pool = ThreadPoolExecutor(max_workers=at_once, thread_name_prefix="detect")
     pending: deque[Future[tuple[SampledFrame, list[DetectedFace]]]] = deque()
     try:
@@ -126,6 +140,14 @@ def service_rules(detector: FaceDetector, sample: SampledFrame, found: list[Dete
         if face.at_least(minimum) and (confirm is None or confirm(sample.rgb, face)):
             faces.append(face)
     return without_straddling(faces)
+
+
+def bucket_region(location_constraint: str | None) -> str:
+    """The region of a bucket, from GetBucketLocation's answer (None for us-east-1, "EU" for the
+    oldest eu-west-1 buckets)."""
+    if not location_constraint:
+        return "us-east-1"
+    return "eu-west-1" if location_constraint == "EU" else location_constraint
 
 
 def _request_hash(request: dict[str, Any]) -> str:
@@ -188,6 +210,21 @@ class RekognitionBackend:
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._checks.shutdown(wait=True)
         self.store.close()
+
+    def warm_up(self) -> None:
+        """Load the face detector and warm it up (``FaceDetector.warm_up``), so that the first job
+        neither waits for it nor races; ``serve`` runs this in the background as it starts. A
+        detector that cannot load is logged here and fails the jobs with its message."""
+        started = time.monotonic()
+        try:
+            detector = self._face_detector()
+            warm_up = getattr(detector, "warm_up", None)
+            if warm_up is not None:
+                warm_up()
+        except Exception:
+            log.exception("the face detector %r could not be loaded", self.settings.detector)
+            return
+        log.info("face detector ready in %.1f s", time.monotonic() - started)
 
     def _face_detector(self) -> FaceDetector:
         with self._models_lock:
@@ -271,10 +308,14 @@ class RekognitionBackend:
             raise InvalidS3ObjectException(S3_OBJECT_ERROR)
         if s3_object.get("Version"):
             params["VersionId"] = s3_object["Version"]
+        s3 = self._client("s3", region_name=region)
         try:
-            head = self._client("s3", region_name=region).head_object(**params)
+            location = s3.get_bucket_location(Bucket=params["Bucket"])["LocationConstraint"]
+            head = s3.head_object(**params)
         except ClientError:
             raise InvalidS3ObjectException(S3_OBJECT_ERROR) from None
+        if bucket_region(location) != region:  # Rekognition reads only its own region's buckets
+            raise InvalidS3ObjectException(S3_OBJECT_ERROR)
         if head["ContentLength"] > self.settings.max_video_bytes:
             raise VideoTooLargeException(
                 f"The video is {head['ContentLength']} bytes; the maximum is {self.settings.max_video_bytes} bytes."

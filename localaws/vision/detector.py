@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import functools
 import importlib
+import importlib.util
 import os
 import threading
-from typing import TYPE_CHECKING, Any, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 import cv2
 import numpy as np
@@ -34,6 +36,9 @@ CANDIDATE_THRESHOLD = 0.5
 # So a frame is detected at a shorter side of 540 px: the smallest face the service reports is then
 # 20 px. Frames are never upscaled: below 540 px they are detected as they are.
 DETECTION_SHORT_SIDE = MIN_FACE_REFERENCE_SIDE * DETECTOR_RELIABLE_PX // MIN_FACE_PX
+# The frame size the warm-up compiles the network for: a 16:9 video of 540 lines or more is detected
+# at this size, so its first job finds the network compiled.
+WARM_UP_SIZE = (DETECTION_SHORT_SIDE * 16 // 9, DETECTION_SHORT_SIDE)
 
 
 def minimum_face_px(width: int, height: int) -> float:
@@ -42,9 +47,12 @@ def minimum_face_px(width: int, height: int) -> float:
 
 
 class FaceDetector(Protocol):
-    """What the emulator calls. Two optional members, found with ``getattr``: ``confirm(rgb, face)``,
-    a second check of each candidate on the full-resolution frame, and ``frames_in_parallel``, how
-    many frames ``detect`` may be given at once from different threads (1 without it)."""
+    """What the emulator calls. Three optional members, found with ``getattr``: ``confirm(rgb, face)``,
+    a second check of each candidate on the full-resolution frame; ``frames_in_parallel``, how
+    many frames ``detect`` may be given at once from different threads (1 without it); and
+    ``warm_up()``, which loads and runs once, on the calling thread, whatever a first frame needs (the
+    emulator calls it before it detects frames in parallel, and when ``serve`` starts; without it, the
+    first frame of each job is detected alone)."""
 
     def detect(self, rgb: np.ndarray) -> list[DetectedFace]:
         """Every face in one RGB frame (height x width x 3, uint8), in that frame's pixels. The
@@ -98,6 +106,8 @@ class RetinaFaceDetector:
             "ENABLE_CPU_PINNING": False,
         }
         self._compile_lock = threading.Lock()
+        self._warm_lock = threading.Lock()
+        self._warm = False
         self._per_thread = threading.local()
         self._anchor_layers = list(zip(ANCHOR_STRIDES, ANCHOR_SIZES, strict=True))
         self._generate_anchors = generate_anchors
@@ -111,13 +121,49 @@ class RetinaFaceDetector:
         """``bf16`` or ``f32``: what the network computes in on this CPU."""
         return str(self._config["INFERENCE_PRECISION_HINT"])
 
-    def confirm(self, rgb: np.ndarray, face: DetectedFace) -> bool:
-        """The second check of a candidate, on the full-resolution frame (``humans.py``)."""
+    def warm_up(self) -> None:
+        """Compile the network, run it once and load the second check, on this thread, once.
+
+        OpenVINO's Python binding can deadlock the whole process when two threads run their first
+        inference at the same time: one waits, holding Python's global lock, for a one-time C++
+        initialisation that the other holds while it waits for that lock (a NumPy-API set-up inside
+        pybind11). Nothing then runs again, signal handlers included. One inference on one thread
+        first does that initialisation alone; after it, threads infer side by side safely. The
+        second check's model (``humans.py``, also a compiled extension) is run once here too.
+        Threads that call this meanwhile wait for it; later calls return at once."""
+        with self._warm_lock:
+            if self._warm:
+                return
+            width, height = WARM_UP_SIZE
+            self.detect(np.zeros((height, width, 3), np.uint8))
+            face = DetectedFace(
+                left=width / 3,
+                top=height / 3,
+                width=width / 3,
+                height=height / 3,
+                confidence=1.0,
+                landmarks=(
+                    (width * 0.43, height * 0.45),
+                    (width * 0.57, height * 0.45),
+                    (width * 0.5, height * 0.5),
+                    (width * 0.45, height * 0.58),
+                    (width * 0.55, height * 0.58),
+                ),
+            )
+            self._second_check().second_model_score(np.zeros((height, width, 3), np.uint8), face)
+            self._warm = True
+
+    def _second_check(self) -> HumanFaceCheck:
+        """Loaded by the warm-up, before any thread detects in parallel."""
         if self._human_check is None:
             from .humans import HumanFaceCheck
 
             self._human_check = HumanFaceCheck()
-        return self._human_check.is_human(rgb, face)
+        return self._human_check
+
+    def confirm(self, rgb: np.ndarray, face: DetectedFace) -> bool:
+        """The second check of a candidate, on the full-resolution frame (``humans.py``)."""
+        return self._second_check().is_human(rgb, face)
 
     @functools.lru_cache(maxsize=8)  # noqa: B019  # one detector per process; a few frame sizes per detector
     def _network(self, width: int, height: int) -> Any:
@@ -193,15 +239,36 @@ class RetinaFaceDetector:
 DEFAULT_DETECTOR = "retinaface"
 
 
-def load_detector(spec: str = DEFAULT_DETECTOR) -> FaceDetector:
-    """``retinaface`` or ``package.module:factory``."""
+def check_detector(spec: str = DEFAULT_DETECTOR) -> None:
+    """ValueError, naming what is wrong, unless ``spec`` can be loaded: the default's packages are
+    installed, or a plug-in's module imports and has its factory (not called: loading a network is
+    the warm-up's work, in the background)."""
     if spec == DEFAULT_DETECTOR:
-        return RetinaFaceDetector()
+        for package in ("openvino", "retinaface"):
+            if importlib.util.find_spec(package) is None:
+                raise ValueError(
+                    f"the {spec!r} detector needs the {package!r} package, which is not installed "
+                    "(pip install -r requirements-local.txt, then --no-deps -r requirements-detector.txt)"
+                )
+        return
+    _factory(spec)
+
+
+def _factory(spec: str) -> Callable[[], FaceDetector]:
     module_name, _, attribute = spec.partition(":")
-    if not attribute:
+    if not module_name or not attribute:
         raise ValueError(f"detector {spec!r}: expected 'retinaface' or 'package.module:factory'")
     try:
         factory = getattr(importlib.import_module(module_name), attribute)
     except (ImportError, AttributeError) as error:
         raise ValueError(f"detector {spec!r} cannot be loaded: {error}") from None
-    return factory()
+    if not callable(factory):
+        raise ValueError(f"detector {spec!r}: {attribute} is not a factory (a callable)")
+    return cast(Callable[[], FaceDetector], factory)
+
+
+def load_detector(spec: str = DEFAULT_DETECTOR) -> FaceDetector:
+    """``retinaface`` or ``package.module:factory``."""
+    if spec == DEFAULT_DETECTOR:
+        return RetinaFaceDetector()
+    return _factory(spec)()

@@ -24,7 +24,7 @@ import av
 import cv2
 import numpy as np
 
-from .video import UnsupportedVideo, open_video, time_base, video_stream
+from .video import UnsupportedVideo, check_frame_size, open_video, time_base, video_stream
 
 READ_AHEAD = 3  # sampled frames decoded ahead of the detector
 _POLL_SECONDS = 0.1  # how often a blocked decoder checks that its reader is still there
@@ -95,6 +95,7 @@ def decode_samples(path: Path, interval_ms: int) -> Generator[DecodedFrame, None
         # One decoding thread: the decoder already has a core of its own beside the detector, and
         # FFmpeg's frame threads would cost CPU and hold frames back, so fewer could be skipped.
         context.thread_count = 1
+        check_frame_size(stream.width, stream.height)
         start = stream.start_time or 0
         to_ms = time_base(stream) * 1000
         rate = stream.average_rate or stream.guessed_rate
@@ -111,6 +112,7 @@ def decode_samples(path: Path, interval_ms: int) -> Generator[DecodedFrame, None
                     early = (packet.pts - start) * to_ms + 2 * frame_ms < next_ms
                     context.skip_frame = "NONREF" if early else "DEFAULT"
                 for frame in packet.decode():
+                    check_frame_size(frame.width, frame.height)  # a stream may change size midway
                     if frame.pts is None:
                         continue
                     at_ms = (frame.pts - start) * to_ms

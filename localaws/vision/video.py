@@ -18,10 +18,24 @@ from rekognition_limits import CODEC, CONTAINERS
 
 # FFmpeg's AVColorRange: 2 is JPEG (full); 1 (MPEG) and 0 (unspecified) are limited/TV range.
 _FULL_RANGE = 2
+# The largest frame the emulator decodes: DCI 4K (4096x2160), in either orientation. AWS documents no
+# resolution limit for stored video; without one, a 200 KB H.264 file of 8192x8192 frames (a "pixel
+# bomb": blank frames compress to almost nothing) takes the endpoint to about 2 GB of memory, since
+# every frame in flight is decoded, converted to RGB and copied. A larger video's job ends FAILED.
+MAX_FRAME_PIXELS = 4096 * 2160
 
 
 class UnsupportedVideo(Exception):
     """The file is not a video Rekognition can read; the message says why."""
+
+
+def check_frame_size(width: int, height: int) -> None:
+    """UnsupportedVideo for a frame of more than ``MAX_FRAME_PIXELS`` pixels."""
+    if width * height > MAX_FRAME_PIXELS:
+        raise UnsupportedVideo(
+            f"frames of {width}x{height} ({width * height} pixels) are larger than the local endpoint decodes: "
+            f"at most {MAX_FRAME_PIXELS} pixels (4096x2160)"
+        )
 
 
 @dataclass(frozen=True)
@@ -87,6 +101,7 @@ def probe(path: Path) -> VideoMetadata:
             duration_ms = int(stream.frames * 1000 / rate) if rate else 0
         if stream.width <= 0 or stream.height <= 0:
             raise UnsupportedVideo("the video stream has no frame size: the file is corrupt")
+        check_frame_size(stream.width, stream.height)
         return VideoMetadata(
             codec=stream.codec_context.name,
             duration_millis=duration_ms,

@@ -31,6 +31,7 @@ def job_count(endpoint) -> int:
 
 FACE_CLIP_SAMPLES = math.ceil(2000 / DEFAULT_SAMPLE_INTERVAL_MS)  # the 2 s face clip: one face per sample
 
+
 @pytest.fixture
 def clip(workdir, videos) -> Path:
     video = workdir / "clip.mp4"

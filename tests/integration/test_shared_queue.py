@@ -26,12 +26,13 @@ def clip(tmp_path_factory) -> Path:
     return make_video(tmp_path_factory.mktemp("shared") / "empty.mp4", seconds=0.2, with_face=False).path
 
 
-def run_round(stack, uri: str, folder: Path, tag: str) -> list[tuple[str, float]]:
-    """LAUNCHERS launchers at once, one job each; their job ids and when each process ended."""
+def run_round(stack, uri: str, folder: Path, tag: str, logs: dict[str, str]) -> list[tuple[str, float]]:
+    """LAUNCHERS launchers at once, one job each; their job ids and when each process ended (each
+    one's --verbose log into ``logs``, by job id, for the assertion messages)."""
     command = [sys.executable, str(ROOT / "scripts" / "launch.py"), uri, "--outputs", str(stack["file"])]
     processes = [
         subprocess.Popen(
-            [*command, "--job-tag", f"{tag}-{index}", "--out", str(folder / f"{tag}-{index}.json")],
+            [*command, "--verbose", "--job-tag", f"{tag}-{index}", "--out", str(folder / f"{tag}-{index}.json")],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             text=True,
@@ -46,9 +47,12 @@ def run_round(stack, uri: str, folder: Path, tag: str) -> list[tuple[str, float]
             if index not in ended and process.poll() is not None:
                 ended[index] = time.time()
         time.sleep(0.05)
-    for process in processes:
-        assert process.returncode == 0, process.stderr.read() if process.stderr else ""
-    return [(read_json(folder / f"{tag}-{index}.json")["JobId"], ended[index]) for index in range(LAUNCHERS)]
+    errors = [process.stderr.read() if process.stderr else "" for process in processes]
+    for process, error in zip(processes, errors, strict=True):
+        assert process.returncode == 0, error
+    job_ids = [read_json(folder / f"{tag}-{index}.json")["JobId"] for index in range(LAUNCHERS)]
+    logs.update(zip(job_ids, errors, strict=True))
+    return [(job_id, ended[index]) for index, job_id in enumerate(job_ids)]
 
 
 def bodies(messages: list[dict]) -> list[str]:
@@ -73,9 +77,9 @@ def test_concurrent_launchers_leave_nothing_in_the_dead_letter_queue(stack, aws,
         MessageBody=orphan,
         MessageAttributes={FIRST_QUEUED: {"DataType": "Number", "StringValue": str(long_ago)}},
     )
-    late = []
+    late, logs = [], {}
     for round_ in range(ROUNDS):
-        for job_id, ended in run_round(stack, uri, workdir, unique(f"round{round_}")):
+        for job_id, ended in run_round(stack, uri, workdir, unique(f"round{round_}"), logs):
             late.append(ended - endpoint.rekognition.store.get(job_id).finished_ms / 1000)
     print(f"launchers ended {min(late):.1f}-{max(late):.1f} s after their jobs")
     assert max(late) < SOON_SECONDS, f"a launcher ended {max(late):.1f} s after its job (all: {sorted(late)})"
@@ -89,6 +93,8 @@ def test_concurrent_launchers_leave_nothing_in_the_dead_letter_queue(stack, aws,
             )
     dead = bodies(drain(aws, outputs["deadLetterQueueUrl"]))
     left = bodies(drain(aws, outputs["queueUrl"]))
+    stale = [c.job_id for body in dead + left if (c := parse_completion(body)) and c.job_id in logs]
+    assert stale == [], f"finished jobs' completions left behind: {stale}; the launchers said:\n" + "\n".join(
+        f"--- {job_id}\n{log}" for job_id, log in logs.items() if log.strip()
+    )
     assert sorted(dead) == sorted([malformed, orphan]), "only what nobody could consume"
-    finished = [c.job_id for body in left if (c := parse_completion(body))]
-    assert finished == [], "every launcher deleted its own completion"

@@ -165,3 +165,42 @@ def test_serve_help_explains_the_sample_interval(capsys):
         localaws.cli.main(["serve", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
     assert "--sample-interval-ms" in help_text and "default 500" in help_text and "rounded down" in help_text
+
+
+@pytest.mark.parametrize("port", ["70000", "-1", "http"])
+def test_serve_refuses_a_port_out_of_range_naming_it(capsys, port):
+    with pytest.raises(SystemExit) as exit_info:
+        localaws.cli.main(["serve", "--port", port])
+    assert exit_info.value.code == 2
+    assert "argument --port: must be " in capsys.readouterr().err.strip().splitlines()[-1]
+
+
+@pytest.mark.parametrize(
+    ("detector", "says"),
+    [
+        ("nosuch.module:factory", "No module named 'nosuch'"),
+        ("localaws.vision.detector:no_such_factory", "no_such_factory"),
+        ("localaws.vision.detector:DEFAULT_DETECTOR", "is not a factory"),
+        ("justaname", "expected 'retinaface' or 'package.module:factory'"),
+    ],
+)
+def test_serve_says_in_one_line_that_the_detector_cannot_be_loaded(capsys, tmp_path, detector, says):
+    assert localaws.cli.main(["serve", "--detector", detector, "--data-dir", str(tmp_path)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: --detector: ") and says in lines[0], lines
+
+
+def test_serve_says_in_one_line_that_the_data_folder_cannot_be_written(capsys, tmp_path):
+    not_a_folder = tmp_path / "a-file"
+    not_a_folder.write_text("")
+    for data_dir in (not_a_folder, not_a_folder / "below"):
+        assert localaws.cli.main(["serve", "--data-dir", str(data_dir)]) == 2
+        lines = capsys.readouterr().err.strip().splitlines()
+        assert lines == [lines[0]] and lines[0].startswith(f"error: cannot write to the folder {data_dir} (")
+        assert lines[0].endswith("choose another --data-dir"), lines
+
+
+def test_serve_refuses_an_allowed_origin_that_is_not_an_origin(capsys):
+    with pytest.raises(SystemExit):
+        localaws.cli.main(["serve", "--allow-origin", "http://localhost:3000/app"])
+    assert "argument --allow-origin: must be an origin" in capsys.readouterr().err

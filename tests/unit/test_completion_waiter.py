@@ -10,6 +10,7 @@ from launcher.jobs.notifications import (
     CLEANUP_SECONDS,
     FIRST_QUEUED,
     HANDOVER_SECONDS,
+    LOOK_SECONDS,
     SHARED_STATUS_SECONDS,
     YIELD_SECONDS,
     CompletionWaiter,
@@ -92,12 +93,32 @@ def test_without_a_notification_the_status_is_polled_after_the_grace_period_then
     assert checks == [0.0, 40.0, 50.0, 70.0]
 
 
-def test_a_job_that_already_ended_needs_no_queue_at_all():
+def test_a_job_that_already_ended_takes_its_message_if_it_is_there():
+    """The job ended before the wait began: its completion (if a new job published one) is taken off
+    the queue with one short receive, not left to go round other consumers."""
+    clock = FakeClock()
+    mine = completion(JOB)
+    queue = FakeQueue(clock, [[mine]])
+    wait, _ = waiter(queue, clock, ["SUCCEEDED"])
+    assert wait.wait(JOB, deadline=100) == "SUCCEEDED"
+    assert queue.deleted == [mine] and queue.waits == [1]
+
+
+def test_a_job_that_already_ended_with_nothing_on_the_queue_costs_one_short_look():
     clock = FakeClock()
     queue = FakeQueue(clock, [])
     wait, _ = waiter(queue, clock, ["SUCCEEDED"])
     assert wait.wait(JOB, deadline=100) == "SUCCEEDED"
-    assert queue.waits == []
+    assert queue.waits == [1] and clock.now == pytest.approx(LOOK_SECONDS)
+
+
+def test_a_short_look_that_shows_others_becomes_a_search():
+    clock = FakeClock()
+    other, mine = completion("b" * 64), completion(JOB)
+    queue = FakeQueue(clock, [[other], [other], [], [mine]])
+    wait, _ = waiter(queue, clock, ["SUCCEEDED"])
+    assert wait.wait(JOB, deadline=100) == "SUCCEEDED"
+    assert mine in queue.deleted
 
 
 def test_the_deadline_is_a_timeout_that_names_the_job():
@@ -182,4 +203,4 @@ def test_on_a_queue_nobody_shares_an_ended_status_returns_at_once():
     queue = FakeQueue(clock, [])
     wait, _ = waiter(queue, clock, ["IN_PROGRESS", "SUCCEEDED"], grace=10)
     assert wait.wait(JOB, deadline=1000) == "SUCCEEDED"
-    assert clock.now == pytest.approx(10), "no search for a message after the status said it ended"
+    assert clock.now == pytest.approx(10 + LOOK_SECONDS), "one short look, no long search"

@@ -28,3 +28,9 @@ def test_a_json_object_is_read_and_an_empty_body_is_an_empty_object():
 def test_anything_else_is_the_services_parameter_error(body, message):
     with pytest.raises(InvalidParameter, match=message):
         json_object_body(environ(body), InvalidParameter)
+
+
+def test_json_nested_too_deep_is_the_services_parameter_error_not_an_internal_one():
+    deep = b"[" * 100_000 + b"]" * 100_000
+    with pytest.raises(InvalidParameter, match="nests JSON 100000 levels deep"):
+        json_object_body(environ(deep), InvalidParameter)
