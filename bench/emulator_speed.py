@@ -234,7 +234,10 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as scratch:
         results = [measure(Path(scratch), w, h, args.seconds, args.repeat) for w, h in RESOLUTIONS]
-    print(f"clips: {args.seconds:g} s, {FPS} fps, H.264, a face twice the minimum size; one sample every 200 ms")
+    print(
+        f"clips: {args.seconds:g} s, {FPS} fps, H.264, a face twice the minimum size; "
+        f"one sample every {DEFAULT_SAMPLE_INTERVAL_MS} ms"
+    )
     print(f"RetinaFace computes in {RetinaFaceDetector().precision} on this CPU")
     print(f"{'':34}" + "".join(f"{result.label:>14}" for result in results))
     rows = [

@@ -55,6 +55,21 @@ def _positive(text: str) -> int:
     return value
 
 
+MAX_SAMPLE_INTERVAL_MS = 60_000
+
+
+def _sample_interval(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_SAMPLE_INTERVAL_MS:
+        raise argparse.ArgumentTypeError(
+            f"must be a whole number of milliseconds from 1 to {MAX_SAMPLE_INTERVAL_MS}, got {text!r}"
+        )
+    return value
+
+
 def _port(text: str) -> int:
     try:
         value = int(text)
@@ -155,7 +170,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=EmulatorSettings.max_video_bytes,
         help="then VideoTooLargeException",
     )
-    serve.add_argument("--sample-interval-ms", type=_positive, default=EmulatorSettings.sample_interval_ms)
+    serve.add_argument(
+        "--sample-interval-ms",
+        type=_sample_interval,
+        default=EmulatorSettings.sample_interval_ms,
+        help="face detection samples the frame on screen every this many ms from the start, as Rekognition Video "
+        "does (default %(default)s, the service's cadence in AWS's published outputs); timestamps are the sampled "
+        "frame's start, rounded down to the millisecond (docs/local-endpoint.md)",
+    )
     serve.add_argument("--workers", type=_positive, default=EmulatorSettings.workers, help="jobs processed at once")
     serve.add_argument("--detector", default=EmulatorSettings.detector, help="'retinaface' or 'package.module:factory'")
     serve.add_argument(

@@ -1,6 +1,13 @@
 """Shaping a detected face into Rekognition's ``FaceDetail``.
 
-Coordinates become ratios of the frame. Pose comes from the five landmarks:
+Coordinates become ratios of the frame. Pose is a generic 3D face fitted to dlib's 68 landmarks with
+OpenCV's ``solvePnP`` (``vision/landmarks.py``; its measured error is in docs/local-endpoint.md):
+Roll positive when eyeRight is lower in the image, Yaw positive when the nose points to the right of
+the image, Pitch positive when the face looks up.
+
+``five_point_pose`` is the earlier estimate from the five landmarks alone, kept for comparison
+(bench/emulator_truth.py): it read -26 degrees of Pitch for the astronaut smiling at the camera, and
+a median of -12 on the evaluation set's dev faces. It works so:
 - Roll: the angle of the line from eyeLeft to eyeRight, in degrees; positive when eyeRight is lower
   in the image (the head tilts clockwise as seen).
 - Yaw: from how far the nose sits beside the eyes' midpoint, measured along the eye line, for a head
@@ -8,14 +15,14 @@ Coordinates become ratios of the frame. Pose comes from the five landmarks:
   the nose is right of the midpoint in the image.
 - Pitch: from where the nose sits between the eye line and the mouth line, against the frontal
   ratio of the standard five-point face template (ArcFace's); positive when the face looks up.
-Yaw and Pitch are coarse geometric estimates, not a trained head-pose model.
 
 Quality: Brightness is the mean luma of the face box (0-100); Sharpness is the variance of the
 Laplacian of the face scaled to 64x64, mapped onto 0-100.
 
-With ``FaceAttributes=ALL``, AgeRange and Gender come from a bundled model (``attributes.py``); the
-attributes no bundled model can tell (``NO_MODEL_BOOLEANS`` and Emotions) are returned in the
-service's shape with ``Confidence`` 0.
+With ``FaceAttributes=ALL``, AgeRange and Gender come from a bundled model (``attributes.py``);
+EyesOpen, MouthOpen and Smile from the 68 landmarks' shape (``landmarks.expressions``); the attributes
+no bundled model can tell (``NO_MODEL_BOOLEANS`` and Emotions) are returned in the service's shape
+with ``Confidence`` 0, documented as unknown.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ..vision import landmarks as shape
 from ..vision.attributes import AttributeEstimator
 from ..vision.face import DetectedFace
 
@@ -35,14 +43,14 @@ FRONTAL_NOSE_RATIO = 0.495  # (nose - eyes) / (mouth - eyes), vertically, in Arc
 NOSE_DEPTH_OVER_MOUTH = 0.5  # nose-tip protrusion over the eye-to-mouth distance
 SHARPNESS_SCALE = 300.0  # Laplacian variance that maps to about 63 (1 - 1/e)
 
-NO_MODEL_BOOLEANS = ("Smile", "Eyeglasses", "Sunglasses", "Beard", "Mustache", "EyesOpen", "MouthOpen")
+NO_MODEL_BOOLEANS = ("Eyeglasses", "Sunglasses", "Beard", "Mustache")
 
 
 def _clip01(value: float) -> float:
     return min(1.0, max(0.0, value))
 
 
-def pose(landmarks: tuple[tuple[float, float], ...]) -> dict[str, float]:
+def five_point_pose(landmarks: tuple[tuple[float, float], ...]) -> dict[str, float]:
     (lx, ly), (rx, ry), (nx, ny), (mlx, mly), (mrx, mry) = landmarks
     roll = math.degrees(math.atan2(ry - ly, rx - lx))
     # Undo the roll around the eyes' midpoint, so the eye line is horizontal.
@@ -89,6 +97,7 @@ def face_detail(
 ) -> dict[str, Any]:
     """The FaceDetail for one face in one frame; ``estimator`` is needed for ``ALL``."""
     height, width = rgb.shape[:2]
+    points = shape.landmarks68(rgb, face)
     left, top = _clip01(face.left / width), _clip01(face.top / height)
     detail: dict[str, Any] = {
         "BoundingBox": {
@@ -101,7 +110,7 @@ def face_detail(
             {"Type": kind, "X": x / width, "Y": y / height}
             for kind, (x, y) in zip(LANDMARK_TYPES, face.landmarks, strict=True)
         ],
-        "Pose": pose(face.landmarks),
+        "Pose": shape.pose(points, width, height),
         "Quality": quality(rgb, face),
         "Confidence": round(face.confidence * 100, 4),
     }
@@ -109,5 +118,6 @@ def face_detail(
         if estimator is None:
             raise ValueError("FaceAttributes ALL needs an attribute estimator")
         detail.update(estimator.estimate(rgb, face))
+        detail.update(shape.expressions(points))
         detail.update(_unknown_attributes())
     return detail

@@ -41,6 +41,7 @@ from ..vision.detector import (
 )
 from ..vision.face import DetectedFace
 from ..vision.frames import DecodedFrame, SampledFrame, sample_frames
+from ..vision.overlap import without_straddling
 from ..vision.video import UnsupportedVideo, probe
 from .channel import check_notification_channel
 from .exceptions import (
@@ -61,10 +62,11 @@ log = logging.getLogger(__name__)
 API_NAME = "StartFaceDetection"
 TOKEN_LIFETIME_MS = 7 * 24 * 3600 * 1000  # the service remembers a ClientRequestToken 7 days
 MAX_RESULTS = 1000
-# One sample every 200 ms (5 per second): close to the cadence of the service's own results, fine
-# enough that a face on screen for a fraction of a second is found, and cheap enough to process
-# video many times faster than real time on 2 cores (bench/emulator_speed.py).
-DEFAULT_SAMPLE_INTERVAL_MS = 200
+# One sample every 500 ms, the service's own cadence: AWS's published GetFaceDetection output (the AWS
+# CLI's example) has faces at 467 and 967 ms in a 29.97 fps video, the frames on screen at 500 and
+# 1000 ms, and its text-detection example the same 967 ms. ``serve --sample-interval-ms`` changes it
+# (docs/local-endpoint.md).
+DEFAULT_SAMPLE_INTERVAL_MS = 500
 S3_OBJECT_ERROR = "Unable to get object metadata from S3. Check object key, region and/or access permissions."
 
 
@@ -128,7 +130,7 @@ def detected_in_order(
 def service_rules(detector: FaceDetector, sample: SampledFrame, found: list[DetectedFace]) -> list[DetectedFace]:
     """Of the faces a detector found on the downscaled copy, scaled back to full resolution: those
     of at least the documented minimum size that, for a detector with a second check (``confirm``),
-    pass it."""
+    pass it, less any box that straddles two of them (``vision/overlap.py``)."""
     height, width = sample.rgb.shape[:2]
     minimum = minimum_face_px(width, height)
     confirm = getattr(detector, "confirm", None)
@@ -137,7 +139,7 @@ def service_rules(detector: FaceDetector, sample: SampledFrame, found: list[Dete
         face = candidate.scaled(sample.detection_scale)
         if face.at_least(minimum) and (confirm is None or confirm(sample.rgb, face)):
             faces.append(face)
-    return faces
+    return without_straddling(faces)
 
 
 def bucket_region(location_constraint: str | None) -> str:

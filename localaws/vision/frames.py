@@ -2,7 +2,7 @@
 
 Only what is sampled costs more than decoding: H.264 needs every reference frame decoded, but a
 frame no other frame refers to (most B-frames of a typical encode) is skipped by the decoder when it
-falls before the next sample (``skip_frame = NONREF`` on its packet). The decoding runs in a
+cannot be on screen at the next sampling instant (``skip_frame = NONREF`` on its packet). The decoding runs in a
 background thread, ahead of the caller by at most ``READ_AHEAD`` samples, so decoding and detection
 use both cores. Decoding is the one step that cannot be shared between threads, so that thread only
 decodes and copies the sampled frame's planes out; the conversion to RGB and the detector's
@@ -12,10 +12,12 @@ downscaled copy (``DecodedFrame.sampled``) are made by the threads that detect.
 from __future__ import annotations
 
 import contextlib
+import math
 import queue
 import threading
 from collections.abc import Generator
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -81,7 +83,12 @@ def decoded_frame(frame: av.VideoFrame, timestamp_ms: int) -> DecodedFrame:
 
 
 def decode_samples(path: Path, interval_ms: int) -> Generator[DecodedFrame, None, None]:
-    """The sampled frames in order: the first frame at or after each multiple of ``interval_ms``."""
+    """The sampled frames in order, placed as Rekognition Video places them (docs/local-endpoint.md):
+    at every multiple of ``interval_ms`` from the start (0, 500, 1000, ... ms), the frame on screen
+    at that instant, that is the last frame that starts at or before it; its timestamp is that
+    frame's start in whole milliseconds, rounded down. At 29.97 fps and 500 ms this gives 0, 467,
+    967, 1468, ... as AWS's published outputs show (467 and 967). A frame on screen at several
+    instants (a video of fewer frames per second than samples) is sampled once."""
     with open_video(path) as container:
         stream = video_stream(container)
         context = stream.codec_context
@@ -90,26 +97,35 @@ def decode_samples(path: Path, interval_ms: int) -> Generator[DecodedFrame, None
         context.thread_count = 1
         check_frame_size(stream.width, stream.height)
         start = stream.start_time or 0
-        to_ms = float(time_base(stream) * 1000)
-        next_ms = 0.0
+        to_ms = time_base(stream) * 1000
+        rate = stream.average_rate or stream.guessed_rate
+        frame_ms = Fraction(1000) / rate if rate else None
+        next_ms = Fraction(0)  # the next sampling instant
+        held: tuple[av.VideoFrame, Fraction] | None = None  # the latest frame, not yet sampled
         try:
             for packet in container.demux(stream):
-                if packet.pts is not None:
-                    # A frame before the next sample is never used: let the decoder drop it if no
-                    # other frame refers to it. Frames come out a little after their packets go in,
-                    # so next_ms may lag; a lag only makes fewer frames skippable, never a sample.
-                    early = (packet.pts - start) * to_ms + 0.5 < next_ms
+                if packet.pts is not None and frame_ms is not None:
+                    # A frame that starts two frames or more before the next instant is not on
+                    # screen at it: let the decoder drop it if no other frame refers to it. Frames
+                    # come out a little after their packets go in, so next_ms may lag; a lag only
+                    # makes fewer frames skippable, never a sample.
+                    early = (packet.pts - start) * to_ms + 2 * frame_ms < next_ms
                     context.skip_frame = "NONREF" if early else "DEFAULT"
                 for frame in packet.decode():
                     check_frame_size(frame.width, frame.height)  # a stream may change size midway
                     if frame.pts is None:
                         continue
-                    timestamp_ms = (frame.pts - start) * to_ms
-                    if timestamp_ms + 0.5 < next_ms:
-                        continue
-                    yield decoded_frame(frame, round(timestamp_ms))
-                    while next_ms <= timestamp_ms + 0.5:
+                    at_ms = (frame.pts - start) * to_ms
+                    while at_ms > next_ms:  # this frame starts after the instant: the held one was on screen
+                        if held is not None:
+                            yield decoded_frame(held[0], math.floor(held[1]))
+                            held = None
                         next_ms += interval_ms
+                    if held is None or at_ms >= held[1]:
+                        held = (frame, at_ms)
+            # The last frame is on screen from its start for one frame's time.
+            if held is not None and (frame_ms is None or next_ms < held[1] + frame_ms):
+                yield decoded_frame(held[0], math.floor(held[1]))
         except av.error.FFmpegError as error:
             raise UnsupportedVideo(f"the video is corrupt: {error}") from None
 

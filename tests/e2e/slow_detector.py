@@ -1,6 +1,6 @@
 """A detector for the endpoint process that can be made to take its time: RetinaFace, after a pause
 per frame while a hold file exists, so that a test can stop the endpoint while a job is surely
-mid-video. The pause (1 s a frame, 10 samples in a 2 s clip) leaves a wide margin over the time a
+mid-video. The pause (2.5 s a frame, 4 samples in a 2 s clip at the 500 ms cadence) leaves a wide margin over the time a
 loaded machine takes to deliver the stop signal; the endpoint's shutdown waits for at most one frame."""
 
 import os
@@ -13,7 +13,7 @@ from localaws.vision.detector import RetinaFaceDetector
 from localaws.vision.face import DetectedFace
 
 HOLD_FILE_VARIABLE = "SLOW_DETECTOR_HOLD_FILE"
-PAUSE_SECONDS = 1.0
+PAUSE_SECONDS = 2.5
 
 
 class SlowDetector(RetinaFaceDetector):

@@ -4,6 +4,7 @@ processes, talking over 127.0.0.1."""
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 import time
@@ -15,6 +16,7 @@ import boto3
 import pytest
 
 from localaws.process import ROOT, EndpointProcess, client_environment
+from localaws.rekognition.models import DEFAULT_SAMPLE_INTERVAL_MS
 from localaws.status import STATUS_PATH
 from synthetic import make_video
 from tests.e2e import slow_detector
@@ -61,6 +63,11 @@ def client(endpoint: EndpointProcess, service: str) -> Any:
     )
 
 
+def samples(seconds: float) -> int:
+    """Sampled frames in a clip: one at every multiple of the interval before its end (one face each)."""
+    return math.ceil(seconds * 1000 / DEFAULT_SAMPLE_INTERVAL_MS)
+
+
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("clips")
@@ -75,8 +82,8 @@ def test_fresh_endpoint_deploy_upload_start_notify_results_and_once_only(tmp_pat
         outputs = deploy(endpoint, tmp_path)
         first = launch(endpoint, tmp_path, str(clips["a"]), "--outputs", str(outputs))
         result = json.loads((tmp_path / "a.mp4.faces.json").read_text())
-        assert result["JobStatus"] == "SUCCEEDED" and len(result["Faces"]) == 10
-        assert "10 face(s) found" in first.stdout
+        assert result["JobStatus"] == "SUCCEEDED" and len(result["Faces"]) == samples(2.0)
+        assert f"{samples(2.0)} face(s) found" in first.stdout
         again = launch(endpoint, tmp_path, str(clips["a"]), "--outputs", str(outputs), "--overwrite")
         assert "not uploaded again" in again.stdout
         assert json.loads((tmp_path / "a.mp4.faces.json").read_text())["JobId"] == result["JobId"]
@@ -130,7 +137,7 @@ def test_two_launchers_share_the_queue_with_strangers_on_it(tmp_path, clips):
         a, b = (json.loads((tmp_path / f"{name}.json").read_text()) for name in ("a", "b"))
         assert a["JobId"] != b["JobId"]
         assert a["VideoMetadata"]["DurationMillis"] == 2000 and b["VideoMetadata"]["DurationMillis"] == 1400
-        assert len(a["Faces"]) == 10 and len(b["Faces"]) == 7
+        assert len(a["Faces"]) == samples(2.0) and len(b["Faces"]) == samples(1.4)
 
 
 def open_jobs(endpoint: EndpointProcess) -> list[dict[str, Any]]:
@@ -143,7 +150,7 @@ def test_kill_9_mid_job_then_restart_keeps_the_stack_and_the_job_succeeds(tmp_pa
     again on the same data dir: the stack, the objects (all versions) and the finished results are
     there, re-attaching finishes the interrupted job, and a new launch works without a redeploy."""
     slow = ["--detector", "tests.e2e.slow_detector:factory"]
-    hold = tmp_path / "hold"  # while it exists, the endpoint's detector takes 1 s a frame
+    hold = tmp_path / "hold"  # while it exists, the endpoint's detector takes 2.5 s a frame
     monkeypatch.setenv(slow_detector.HOLD_FILE_VARIABLE, str(hold))
     data = tmp_path / "endpoint"
     endpoint = EndpointProcess(data, extra_args=slow).start()
@@ -167,7 +174,7 @@ def test_kill_9_mid_job_then_restart_keeps_the_stack_and_the_job_succeeds(tmp_pa
             while not (jobs := open_jobs(endpoint)):
                 assert launcher.poll() is None and time.monotonic() < deadline, "the long job did not start"
                 time.sleep(0.2)
-            time.sleep(2)  # two frames into a 7-frame job: surely mid-video
+            time.sleep(2)  # under one 2.5 s pause into a 3-frame job (two frames at once): surely mid-video
             versions = s3.list_object_versions(Bucket=bucket)["Versions"]
         finally:
             launcher.kill()
@@ -194,7 +201,7 @@ def test_kill_9_mid_job_then_restart_keeps_the_stack_and_the_job_succeeds(tmp_pa
         reattached = launch(
             restarted, tmp_path, str(clips["b"]), "--outputs", str(outputs), "--attach", interrupted, "--out", "b.json"
         )
-        assert "7 face(s) found" in reattached.stdout
+        assert f"{samples(1.4)} face(s) found" in reattached.stdout
         resumed = json.loads((tmp_path / "b.json").read_text())
         assert resumed["JobId"] == interrupted and resumed["JobStatus"] == "SUCCEEDED"
         fresh = launch(
@@ -208,7 +215,7 @@ def test_kill_9_mid_job_then_restart_keeps_the_stack_and_the_job_succeeds(tmp_pa
             "--out",
             "fresh.json",
         )
-        assert "10 face(s) found" in fresh.stdout
+        assert f"{samples(2.0)} face(s) found" in fresh.stdout
 
 
 def test_the_demo_command(tmp_path):
@@ -221,7 +228,7 @@ def test_the_demo_command(tmp_path):
     )
     assert result.returncode == 0, result.stderr + result.stdout
     faces = json.loads((tmp_path / "faces.json").read_text())
-    assert faces["JobStatus"] == "SUCCEEDED" and len(faces["Faces"]) == 10
+    assert faces["JobStatus"] == "SUCCEEDED" and len(faces["Faces"]) == samples(2.0)
     for picture in ("contact-sheet.png", "timeline.png"):
         assert (tmp_path / picture).read_bytes().startswith(b"\x89PNG")
     report = tmp_path / "sample.mp4.faces.html"

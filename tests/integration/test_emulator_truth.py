@@ -1,6 +1,7 @@
 """The emulator reports only what Rekognition Video would: faces of at least the documented minimum
 size, human faces only, at 640x360, 1280x720 and 1920x1080; and an operation or service it does not
-emulate gets an AWS-shaped error, through boto3. Clips are short (3 sampled frames each)."""
+emulate gets an AWS-shaped error, through boto3. Clips are short (3 sampled frames each).
+The cadence: a 29.97 fps clip's faces come at the timestamps AWS's published output shows."""
 
 from __future__ import annotations
 
@@ -13,13 +14,15 @@ from botocore.exceptions import ClientError
 
 from localaws.defaults import DUMMY_CREDENTIALS
 from localaws.endpoint import LocalEndpoint
+from localaws.rekognition.models import DEFAULT_SAMPLE_INTERVAL_MS
 from localaws.vision.detector import DETECTION_SHORT_SIDE, RetinaFaceDetector, minimum_face_px
 from localaws.vision.frames import decode_samples
 from synthetic import Box, SyntheticVideo, make_non_human_video, make_video
 from tests.support.aws import upload, wait_for_job
 
 RESOLUTIONS = [(640, 360), (1280, 720), (1920, 1080)]
-SECONDS = 0.6  # 3 samples at the default 200 ms
+SECONDS = 1.2  # 3 samples at the default 500 ms: 0, 500 and 1000 ms
+NON_HUMAN_SECONDS = 1.6  # samples at 0, 500, 1000 and 1500 ms: RetinaFace alone takes a drawn face for one
 # RetinaFace finds every face from 20 px on (detector.py); at 640x360 the service's minimum (13.3 px)
 # is below that, so the face "just above the minimum" there is 21 px.
 DETECTOR_FLOOR_PX = 21
@@ -42,7 +45,7 @@ def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, tuple[int
                 folder / f"{kind}-{label}.mp4", seconds=SECONDS, width=width, height=height, face_width=face_width
             )
         made["non-human", (width, height)] = make_non_human_video(
-            folder / f"non-human-{label}.mp4", seconds=SECONDS, width=width, height=height
+            folder / f"non-human-{label}.mp4", seconds=NON_HUMAN_SECONDS, width=width, height=height
         )
     return made
 
@@ -88,7 +91,7 @@ def test_non_human_faces_are_not_reported(aws, bucket, clips, resolution, retina
     minimum = minimum_face_px(*resolution)
     candidates = [
         face
-        for frame in decode_samples(video.path, 200)
+        for frame in decode_samples(video.path, DEFAULT_SAMPLE_INTERVAL_MS)
         for sample in [frame.sampled(DETECTION_SHORT_SIDE)]
         for face in retinaface.detect(sample.detection_rgb)
         if face.scaled(sample.detection_scale).at_least(minimum)
@@ -148,3 +151,27 @@ def test_an_unknown_service_gets_an_error_its_protocol_parses(endpoint, service,
 def test_emulated_services_still_answer(endpoint):
     assert raw_client(endpoint, "sqs").list_queues()["ResponseMetadata"]["HTTPStatusCode"] == 200
     assert raw_client(endpoint, "sts").get_caller_identity()["Account"]
+
+
+def test_faces_come_at_the_timestamps_aws_publishes_for_29_97_fps(aws, bucket, tmp_path):
+    """AWS's get-face-detection example shows faces at 467 and 967 ms in a 29.97 fps video: the
+    frames on screen at 500 and 1000 ms, their starts rounded down. The first sample is at 0."""
+    from fractions import Fraction
+
+    import av
+    import numpy as np
+    from skimage import data
+
+    path = tmp_path / "ntsc.mp4"
+    frame = np.full((360, 640, 3), 120, dtype=np.uint8)
+    frame[40:296, 200:456] = data.astronaut()[::2, ::2]
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=Fraction(30000, 1001))
+        stream.width, stream.height, stream.pix_fmt = 640, 360, "yuv420p"
+        for _ in range(40):  # 1.33 s
+            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    video = SyntheticVideo(path, 640, 360, 30, 40, with_face=True)
+    assert [face["Timestamp"] for face in faces_of(aws, bucket, video)] == [0, 467, 967]

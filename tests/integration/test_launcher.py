@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import csv
 import json
+import math
 import os
 import re
 import shutil
@@ -20,11 +21,17 @@ import pytest
 from launcher.cli import main
 from launcher.jobs.errors import ExitCode
 from launcher.jobs.s3video import S3ObjectReader
+from localaws.rekognition.models import DEFAULT_SAMPLE_INTERVAL_MS
 from tests.support.aws import ACCOUNT_ID, ROOT, drain, read_json, unique, upload
 
 
 def launch(stack, *args: str) -> int:
     return main([*args, "--outputs", str(stack["file"])])
+
+
+# The "face" clip (2 s at 30 fps) sampled at the emulator's cadence: a face at 0, 500, 1000, 1500 ms.
+SAMPLES = math.ceil(2000 / DEFAULT_SAMPLE_INTERVAL_MS)
+LAST_MS = (SAMPLES - 1) * DEFAULT_SAMPLE_INTERVAL_MS
 
 
 def job_count(endpoint) -> int:
@@ -41,14 +48,18 @@ def test_a_local_video_to_results(stack, aws_env, workdir, videos, capsys):
     result = read_json(workdir / "clip.mp4.faces.json")
     assert result["JobStatus"] == "SUCCEEDED"
     assert set(result) >= {"JobId", "JobStatus", "VideoMetadata", "Video", "Faces"}
-    assert len(result["Faces"]) == 10
-    assert [face["AppearanceIndex"] for face in result["Faces"]] == [0] * 10, "one face crossing the frame"
+    assert len(result["Faces"]) == SAMPLES
+    assert [face["AppearanceIndex"] for face in result["Faces"]] == [0] * SAMPLES, "one face crossing the frame"
     (appearance,) = result["Appearances"]
-    assert (appearance["StartTimestamp"], appearance["EndTimestamp"], appearance["DetectionCount"]) == (0, 1800, 10)
+    assert (appearance["StartTimestamp"], appearance["EndTimestamp"], appearance["DetectionCount"]) == (
+        0,
+        LAST_MS,
+        SAMPLES,
+    )
     assert result["Video"]["S3Object"]["Version"], "the launch pins the object version"
     assert result["Video"]["S3Object"]["Name"].startswith("videos/")
     out = capsys.readouterr().out
-    assert "10 face(s) found from 0.0 s to 1.8 s of a 2.0 s video" in out
+    assert f"{SAMPLES} face(s) found from 0.0 s to {LAST_MS / 1000:.1f} s of a 2.0 s video" in out
     assert list(workdir.glob(".*partial")) == []
 
 
@@ -57,7 +68,7 @@ def test_an_s3_video_to_results(stack, aws, aws_env, workdir, videos):
     assert launch(stack, f"s3://{s3_object['Bucket']}/incoming/clip.mp4") == ExitCode.OK
     result = read_json(workdir / "clip.mp4.faces.json")
     assert result["Video"]["S3Object"] == s3_object, "the current version is pinned"
-    assert len(result["Faces"]) == 10
+    assert len(result["Faces"]) == SAMPLES
     pinned = f"s3://{s3_object['Bucket']}/incoming/clip.mp4?versionId={s3_object['Version']}"
     assert launch(stack, pinned, "--out", "pinned.json") == ExitCode.OK
     assert read_json(workdir / "pinned.json")["JobId"] == result["JobId"]
@@ -93,7 +104,7 @@ def test_attach_to_a_job_started_elsewhere(stack, aws, aws_env, workdir, videos)
     _, job_id = start_elsewhere(stack, aws, videos["face"].path)
     assert launch(stack, "elsewhere.mp4", "--attach", job_id) == ExitCode.OK
     result = read_json(workdir / "elsewhere.mp4.faces.json")
-    assert result["JobId"] == job_id and len(result["Faces"]) == 10
+    assert result["JobId"] == job_id and len(result["Faces"]) == SAMPLES
 
 
 def test_every_output_format(stack, aws_env, workdir, videos):
@@ -101,11 +112,11 @@ def test_every_output_format(stack, aws_env, workdir, videos):
     shutil.copy(videos["face"].path, video)
     assert launch(stack, str(video), "--format", "jsonl") == ExitCode.OK
     lines = (workdir / "formats.mp4.faces.jsonl").read_text().splitlines()
-    assert len(lines) == 10
+    assert len(lines) == SAMPLES
     assert all(set(json.loads(line)) == {"Timestamp", "Face", "AppearanceIndex"} for line in lines)
     assert launch(stack, str(video), "--format", "csv", "--out", "faces.csv") == ExitCode.OK
     rows = list(csv.DictReader((workdir / "faces.csv").open()))
-    assert len(rows) == 10
+    assert len(rows) == SAMPLES
     assert list(rows[0])[:13] == [
         "timestamp_ms",
         "left",

@@ -4,6 +4,7 @@ exists, the region of the stack, the endpoint gone mid-wait, and names of any by
 from __future__ import annotations
 
 import json
+import math
 import os
 import shutil
 import threading
@@ -15,6 +16,7 @@ import pytest
 import launcher.people.launch
 from launcher.cli import main, python
 from launcher.jobs.errors import ExitCode
+from localaws.rekognition.models import DEFAULT_SAMPLE_INTERVAL_MS
 from tests.support.aws import REGION, read_json, unique
 from tests.support.proxy import DroppingProxy
 
@@ -25,6 +27,9 @@ def launch(stack, *args: str) -> int:
 
 def job_count(endpoint) -> int:
     return endpoint.rekognition.store.count()
+
+
+FACE_CLIP_SAMPLES = math.ceil(2000 / DEFAULT_SAMPLE_INTERVAL_MS)  # the 2 s face clip: one face per sample
 
 
 @pytest.fixture
@@ -38,7 +43,7 @@ def test_out_dash_writes_the_results_to_standard_output_and_the_notes_elsewhere(
     assert launch(stack, clip.name, "--out", "-") == ExitCode.OK
     out, err = capsys.readouterr()
     document = json.loads(out)
-    assert document["JobStatus"] == "SUCCEEDED" and len(document["Faces"]) == 10
+    assert document["JobStatus"] == "SUCCEEDED" and len(document["Faces"]) == FACE_CLIP_SAMPLES
     assert "results written to standard output" in err and not Path("-").exists()
 
 
@@ -46,7 +51,8 @@ def test_json_prints_one_machine_readable_summary(stack, aws_env, clip, capsys):
     assert launch(stack, clip.name, "--json", "--quiet") == ExitCode.OK
     out, err = capsys.readouterr()
     summary = json.loads(out)
-    assert summary["exitCode"] == 0 and summary["faces"] == 10 and summary["results"] == "clip.mp4.faces.json"
+    assert summary["exitCode"] == 0 and summary["faces"] == FACE_CLIP_SAMPLES
+    assert summary["results"] == "clip.mp4.faces.json"
     assert read_json(Path(summary["results"]))["JobId"] == summary["jobId"]
     assert err == ""
 

@@ -62,6 +62,10 @@ def run(stack: dict[str, Any], folder: Path, slideshow: Path, *args: str) -> tup
     return code, json.loads((folder / "slideshow.mp4.faces.json").read_text())
 
 
+# Samples are the frames on screen every 500 ms (the service's cadence); at 25 fps the one at 1500 ms
+# starts at 1480 ms, so a 2 s shot's faces span 0-1480 ms of it.
+
+
 def spans(result: dict[str, Any]) -> list[tuple[int, int]]:
     return [(a["StartTimestamp"], a["EndTimestamp"]) for a in result["Appearances"]]
 
@@ -72,7 +76,7 @@ def test_without_people_a_cut_ends_the_appearance_even_at_the_same_place(
     monkeypatch.chdir(tmp_path)
     code, result = run(stack, tmp_path, slideshow)
     assert code == ExitCode.OK
-    assert spans(result) == [(0, 1800), (2000, 3800), (6000, 7800)]
+    assert spans(result) == [(0, 1480), (2000, 3480), (6000, 7480)]
     assert "Persons" not in result
     assert all("PersonIndex" not in face for face in result["Faces"])
 
@@ -83,11 +87,11 @@ def test_people_join_the_same_face_across_a_cut_and_when_it_comes_back(
     monkeypatch.chdir(tmp_path)
     code, result = run(stack, tmp_path, slideshow, "--people", "--report")
     assert code == ExitCode.OK, capsys.readouterr()
-    assert spans(result) == [(0, 3800), (6000, 7800)], "the same face on both sides of the cut: one appearance"
+    assert spans(result) == [(0, 3480), (6000, 7480)], "the same face on both sides of the cut: one appearance"
     assert [a["PersonIndex"] for a in result["Appearances"]] == [0, 0], "she comes back: the same person"
     (person,) = result["Persons"]
     assert person["AppearanceIndexes"] == [0, 1]
-    assert (person["FirstTimestamp"], person["LastTimestamp"], person["DurationMillis"]) == (0, 7800, 3800 + 1800)
+    assert (person["FirstTimestamp"], person["LastTimestamp"], person["DurationMillis"]) == (0, 7480, 3480 + 1480)
     assert {face["PersonIndex"] for face in result["Faces"]} == {0}
     assert "of 1 person(s)" in capsys.readouterr().out
     # No template anywhere: no list of 128 numbers in the results or the report.
@@ -96,7 +100,7 @@ def test_people_join_the_same_face_across_a_cut_and_when_it_comes_back(
     assert not _has_long_number_list(json.loads(text))
     page = (tmp_path / "slideshow.mp4.faces.html").read_text()
     assert page.count('<section class="person"') == 1, "the cards grouped by person"
-    assert "<b>person 0</b>: 5.6 s on screen in 2 appearances" in page
+    assert "<b>person 0</b>: 5.0 s on screen in 2 appearances" in page
     assert page.count('<figure class="appearance"') == 2
 
 
@@ -124,7 +128,7 @@ def test_people_when_the_model_cannot_load_says_so_in_one_line_and_writes_the_re
     assert len(lines) == 1, lines
     assert "model" in lines[0] and "without people" in lines[0]
     assert "Traceback" not in output.err
-    assert spans(result) == [(0, 1800), (2000, 3800), (6000, 7800)], "the cut rule still applies"
+    assert spans(result) == [(0, 1480), (2000, 3480), (6000, 7480)], "the cut rule still applies"
     assert "Persons" not in result
 
 
@@ -154,13 +158,13 @@ def test_a_batch_with_people_finds_the_same_person_in_both_videos(stack, aws_env
         ("first.mp4", 0),
         ("second.mp4", 0),
     ]
-    assert person["DurationMillis"] == (3800 + 1800) + 1800
+    assert person["DurationMillis"] == (3480 + 1480) + 1480
     assert not _has_long_number_list(document)
     second = json.loads((out / "second.mp4.faces.json").read_text())
     assert [a["PersonIndex"] for a in second["Appearances"]] == [0]
     index = (out / "index.html").read_text()
     assert "People across the videos" in index
-    assert "<b>person 0</b>: 2 videos, 7.4 s" in index
+    assert "<b>person 0</b>: 2 videos, 6.4 s" in index
     # Again: both videos are skipped as written, and their people are found again from the files.
     code = main([str(folder), "--outputs", str(stack["file"]), "--out-dir", str(out), "--people"])
     assert code == ExitCode.OK
@@ -176,4 +180,4 @@ def test_the_cuts_of_an_s3_video_are_read_from_s3(stack, aws, aws_env, slideshow
     monkeypatch.chdir(tmp_path)
     assert main([f"s3://{bucket}/incoming/slideshow.mp4", "--outputs", str(stack["file"])]) == ExitCode.OK
     result = json.loads((tmp_path / "slideshow.mp4.faces.json").read_text())
-    assert spans(result) == [(0, 1800), (2000, 3800), (6000, 7800)]
+    assert spans(result) == [(0, 1480), (2000, 3480), (6000, 7480)]

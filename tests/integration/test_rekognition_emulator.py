@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 from components import policies
 from localaws.defaults import DUMMY_CREDENTIALS, client_environment
 from localaws.endpoint import LocalEndpoint
-from localaws.rekognition.models import EmulatorSettings
+from localaws.rekognition.models import DEFAULT_SAMPLE_INTERVAL_MS, EmulatorSettings
 from localaws.rekognition.validation import operation_model, validate_shape
 from synthetic import Box
 from tests.support.aws import ACCOUNT_ID, REGION, GateDetector, make_channel, receive_all, unique, upload, wait_for_job
@@ -54,7 +54,7 @@ def test_face_is_found_at_every_sampled_frame(aws, bucket, videos, channel):
     assert_matches_output_shape("GetFaceDetection", response)
     faces = response["Faces"]
     timestamps = sorted({face["Timestamp"] for face in faces})
-    interval = 200
+    interval = DEFAULT_SAMPLE_INTERVAL_MS
     expected_samples = int(video.duration_ms // interval) + (video.duration_ms % interval > 0)
     assert len(timestamps) == expected_samples, timestamps
     assert len(faces) == len(timestamps), "exactly one face per sampled frame"
@@ -104,8 +104,11 @@ def test_all_attributes(aws, bucket, videos):
         # From the bundled age and gender models: the astronaut is a woman in her thirties or forties.
         assert detail["Gender"]["Value"] == "Female" and detail["Gender"]["Confidence"] > 50
         assert 20 <= detail["AgeRange"]["Low"] < detail["AgeRange"]["High"] <= 60
+        # From dlib's 68 landmarks: she smiles, her eyes open, her teeth showing.
+        for name in ("Smile", "EyesOpen", "MouthOpen"):
+            assert detail[name]["Value"] is True and 50 <= detail[name]["Confidence"] <= 100, name
         # No bundled model tells these: the service's shape, Confidence 0.
-        for name in ("Smile", "Eyeglasses", "Sunglasses", "Beard", "Mustache", "EyesOpen", "MouthOpen"):
+        for name in ("Eyeglasses", "Sunglasses", "Beard", "Mustache"):
             assert detail[name] == {"Value": False, "Confidence": 0}, name
         assert detail["Emotions"] == [{"Type": "UNKNOWN", "Confidence": 0}]
 

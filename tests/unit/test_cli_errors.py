@@ -146,6 +146,27 @@ def test_launch_names_a_malformed_endpoint_url_instead_of_a_traceback(monkeypatc
         Clients("eu-west-1")("s3")
 
 
+@pytest.mark.parametrize("value", ["0", "-5", "abc", "1.5", "60001"])
+def test_local_refuses_a_bad_sample_interval_in_one_line(capsys, value):
+    with pytest.raises(SystemExit) as exited:
+        localaws.cli.main(["serve", "--sample-interval-ms", value])
+    assert exited.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    assert (
+        err.strip()
+        .splitlines()[-1]
+        .endswith(f"--sample-interval-ms: must be a whole number of milliseconds from 1 to 60000, got {value!r}")
+    )
+
+
+def test_serve_help_explains_the_sample_interval(capsys):
+    with pytest.raises(SystemExit):
+        localaws.cli.main(["serve", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "--sample-interval-ms" in help_text and "default 500" in help_text and "rounded down" in help_text
+
+
 @pytest.mark.parametrize("port", ["70000", "-1", "http"])
 def test_serve_refuses_a_port_out_of_range_naming_it(capsys, port):
     with pytest.raises(SystemExit) as exit_info:

@@ -5,7 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from localaws.rekognition.faces import FRONTAL_NOSE_RATIO, face_detail, pose
+from localaws.rekognition.faces import FRONTAL_NOSE_RATIO, face_detail
+from localaws.rekognition.faces import five_point_pose as pose
 from localaws.vision.attributes import age_range
 from localaws.vision.face import DetectedFace
 
@@ -76,7 +77,8 @@ def test_all_attributes_come_from_the_estimator_or_say_they_are_unknown():
     detail = face_detail(frame, face, "ALL", FixedEstimator())
     assert detail["AgeRange"] == {"Low": 30, "High": 38}
     assert detail["Gender"] == {"Value": "Male", "Confidence": 97.0}
-    assert detail["Smile"] == {"Value": False, "Confidence": 0.0}
+    assert detail["Eyeglasses"] == {"Value": False, "Confidence": 0.0}
+    assert set(detail["Smile"]) == {"Value", "Confidence"} and 50 <= detail["Smile"]["Confidence"] <= 100
     assert detail["Emotions"] == [{"Type": "UNKNOWN", "Confidence": 0.0}]
     with pytest.raises(ValueError, match="estimator"):
         face_detail(frame, face, "ALL")

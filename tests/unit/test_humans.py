@@ -1,15 +1,18 @@
 """The second check that a candidate is a human face: real faces pass at every size and head roll,
-drawn faces and the cat do not."""
+with glasses too; drawn faces, the cat and a spider monkey do not."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from PIL import Image
 from skimage import data
 
 from localaws.vision.detector import RetinaFaceDetector
-from localaws.vision.humans import HumanFaceCheck
+from localaws.vision.humans import MAX_FLAT_SHARE, SECOND_MODEL_MIN_SCORE, HumanFaceCheck, flat_share
 from synthetic import cartoon_face
 
 
@@ -73,3 +76,46 @@ def test_the_drawn_faces_fool_retinaface_alone(detector):
 def test_the_cat_is_not_human(detector, check, scale):
     frame = on_canvas(data.chelsea(), scale)
     assert all(not check.is_human(frame, face) for face in detector.detect(frame))
+
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def spider_monkey() -> np.ndarray:
+    return on_canvas(np.asarray(Image.open(DATA / "spider-monkey.jpg").convert("RGB")), 1.0)
+
+
+def test_a_spider_monkey_fools_retinaface_and_libfacedetection(detector, check):
+    """Without this, the test below would prove nothing: the two earlier tests alone passed it."""
+    frame = spider_monkey()
+    (candidate,) = detector.detect(frame)
+    assert candidate.confidence > 0.9
+    assert flat_share(frame, candidate) <= MAX_FLAT_SHARE
+    assert check.second_model_score(frame, candidate) >= SECOND_MODEL_MIN_SCORE
+
+
+def test_a_spider_monkey_is_not_human(detector, check):
+    frame = spider_monkey()
+    assert all(not check.is_human(frame, face) for face in detector.detect(frame))
+
+
+def with_glasses(rgb: np.ndarray, eyes: tuple[tuple[float, float], tuple[float, float]]) -> np.ndarray:
+    """Dark round glasses drawn on a face: two rims, a bridge and the arms."""
+    drawn = rgb.copy()
+    (lx, ly), (rx, ry) = eyes
+    radius = int((rx - lx) * 0.38)
+    for x, y in eyes:
+        cv2.circle(drawn, (int(x), int(y)), radius, (20, 20, 20), 3)
+    cv2.line(drawn, (int(lx + radius), int(ly)), (int(rx - radius), int(ry)), (20, 20, 20), 3)
+    cv2.line(drawn, (int(lx - radius), int(ly)), (int(lx - 2.2 * radius), int(ly - 0.3 * radius)), (20, 20, 20), 3)
+    cv2.line(drawn, (int(rx + radius), int(ry)), (int(rx + 2.2 * radius), int(ry - 0.3 * radius)), (20, 20, 20), 3)
+    return drawn
+
+
+@pytest.mark.parametrize("scale", [0.5, 1.0])
+def test_a_human_with_glasses_is_human(detector, check, scale):
+    plain = on_canvas(data.astronaut(), scale)
+    (face,) = detector.detect(plain)
+    frame = with_glasses(plain, (face.landmarks[0], face.landmarks[1]))
+    found = detector.detect(frame)
+    assert found and all(check.is_human(frame, face) for face in found)

@@ -1,10 +1,11 @@
-"""The service's rules on what a detector finds: the minimum face size, scaled with the frame, and a
-detector's second check."""
+"""The service's rules on what a detector finds: the minimum face size, scaled with the frame, a
+detector's second check, and no box straddling two faces."""
 
 from __future__ import annotations
 
 import contextlib
 import threading
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -13,6 +14,8 @@ from localaws.rekognition.models import detected_in_order, service_rules
 from localaws.vision.detector import DETECTION_SHORT_SIDE, minimum_face_px
 from localaws.vision.face import DetectedFace
 from localaws.vision.frames import DecodedFrame, SampledFrame, downscaled
+from localaws.vision.overlap import without_straddling
+from synthetic import Box
 
 
 def square(side: float, left: float = 10.0) -> DetectedFace:
@@ -125,3 +128,57 @@ def test_closing_early_stops_detecting():
     next(found)
     found.close()
     assert detector.calls <= 4, "only the frames already handed out were detected"
+
+
+# -- boxes that straddle two faces ---------------------------------------------------------------
+
+
+def box(left: float, top: float, width: float, height: float) -> DetectedFace:
+    face = square(width, left)
+    return replace(face, top=top, height=height)
+
+
+def test_a_box_covering_most_of_two_faces_is_dropped_and_the_faces_kept():
+    left_face, right_face = box(100, 100, 60, 70), box(165, 105, 60, 70)
+    straddling = box(110, 90, 110, 90)  # covers most of both
+    frame = sample(640, 360)
+    kept = service_rules(Fixed([]), frame, [left_face, straddling, right_face])
+    assert [face.left for face in kept] == [100, 165]
+
+
+def test_a_box_covering_one_face_or_little_of_two_is_kept():
+    left_face, right_face = box(100, 100, 60, 70), box(165, 105, 60, 70)
+    one = box(95, 95, 70, 80)  # most of the left face only
+    edges = box(140, 100, 50, 70)  # a little of each
+    assert len(without_straddling([left_face, right_face, one])) == 3
+    assert len(without_straddling([left_face, right_face, edges])) == 3
+
+
+@pytest.fixture(scope="module")
+def two_heads() -> tuple[np.ndarray, list[Box]]:
+    """Two real heads side by side, touching (scikit-image's astronaut, and mirrored)."""
+    from skimage import data
+
+    from synthetic import ASTRONAUT_FACE, HEAD_CROP
+
+    left, top, width, height = HEAD_CROP
+    head = data.astronaut()[top : top + height, left : left + width]
+    frame = np.full((360, 640, 3), 120, dtype=np.uint8)
+    frame[60 : 60 + height, 100 : 100 + width] = head
+    frame[60 : 60 + height, 100 + width : 100 + 2 * width] = head[:, ::-1]
+    face_left, face_top, face_width, face_height = ASTRONAUT_FACE
+    first = Box(100 + face_left - left, 60 + face_top - top, face_width, face_height)
+    mirrored_left = 100 + width + (width - (face_left - left) - face_width)
+    return frame, [first, Box(mirrored_left, first.top, face_width, face_height)]
+
+
+def test_two_adjacent_real_faces_give_two_boxes(two_heads):
+    from localaws.rekognition.models import reported_faces
+    from localaws.vision.detector import RetinaFaceDetector
+
+    frame, truth = two_heads
+    faces = reported_faces(RetinaFaceDetector(), SampledFrame(0, frame, downscaled(frame, DETECTION_SHORT_SIDE)))
+    found = sorted((Box(f.left, f.top, f.width, f.height) for f in faces), key=lambda b: b.left)
+    assert len(found) == 2, found
+    for box_, face in zip(found, truth, strict=True):
+        assert box_.iou(face) >= 0.5

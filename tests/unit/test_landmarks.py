@@ -1,0 +1,111 @@
+"""Pose from a generic 3D face fitted to dlib's 68 landmarks, and EyesOpen, MouthOpen and Smile from
+their shape. The errors allowed here are the ones documented (docs/local-endpoint.md)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import cv2
+import numpy as np
+import pytest
+from skimage import data
+
+from localaws.rekognition.faces import five_point_pose
+from localaws.vision.detector import RetinaFaceDetector
+from localaws.vision.face import DetectedFace
+from localaws.vision.landmarks import MODEL, expressions, landmarks68, pose, pose_from_points
+
+WIDTH, HEIGHT = 1280, 720
+
+
+def rendered(roll: float, yaw: float, pitch: float, face: np.ndarray = MODEL) -> np.ndarray:
+    """The model's points seen by the fitting's camera, the head turned by the service's angles."""
+    r, y, p = np.radians([roll, -yaw, -pitch])
+    rz = np.array([[np.cos(r), -np.sin(r), 0], [np.sin(r), np.cos(r), 0], [0, 0, 1]])
+    ry = np.array([[np.cos(y), 0, np.sin(y)], [0, 1, 0], [-np.sin(y), 0, np.cos(y)]])
+    rx = np.array([[1, 0, 0], [0, np.cos(p), -np.sin(p)], [0, np.sin(p), np.cos(p)]])
+    camera = face @ (rz @ ry @ rx).T + np.array([300.0, -100.0, 6000.0])
+    return camera[:, :2] / camera[:, 2:] * max(WIDTH, HEIGHT) + np.array([WIDTH / 2, HEIGHT / 2])
+
+
+@pytest.mark.parametrize(("roll", "yaw", "pitch"), [(0, 0, 0), (20, 0, 0), (0, 35, 0), (0, 0, 20), (-15, -30, -20)])
+def test_the_fit_recovers_known_angles(roll, yaw, pitch):
+    assert pose_from_points(rendered(roll, yaw, pitch), WIDTH, HEIGHT) == pytest.approx(
+        {"Roll": roll, "Yaw": yaw, "Pitch": pitch}, abs=0.01
+    )
+
+
+def test_a_pitched_face_of_another_shape_is_within_the_documented_error():
+    """Another person's face (each point moved up to 10%) with noisy landmarks, looking up 20 degrees:
+    synthetic renders measured 1-2 degrees mean error; 5 is allowed for one face."""
+    rng = np.random.default_rng(5)
+    for _ in range(10):
+        points = rendered(0, 0, 20, MODEL * (1 + rng.uniform(-0.1, 0.1, MODEL.shape)))
+        points += rng.normal(0, 0.015 * np.hypot(*(points[3] - points[0])), points.shape)
+        assert pose_from_points(points, WIDTH, HEIGHT)["Pitch"] == pytest.approx(20, abs=5)
+
+
+@pytest.fixture(scope="module")
+def astronaut() -> tuple[np.ndarray, DetectedFace]:
+    frame = np.ascontiguousarray(data.astronaut())
+    (face,) = RetinaFaceDetector().detect(frame)
+    return frame, face
+
+
+def test_a_face_looking_at_the_camera_has_little_pitch(astronaut):
+    """The astronaut looks at the camera and smiles: the five-point estimate read -26 degrees, the
+    fit reads under 10 (the dev split's faces: mean |Pitch| 5.6)."""
+    frame, face = astronaut
+    assert five_point_pose(face.landmarks)["Pitch"] < -20, "the bias this fit removes"
+    measured = pose(landmarks68(frame, face), *frame.shape[1::-1])
+    assert abs(measured["Pitch"]) < 10
+    assert abs(measured["Yaw"]) < 10
+
+
+@pytest.mark.parametrize("degrees", [-25, 20])
+def test_a_rolled_face_reads_its_roll(astronaut, degrees):
+    """Turned in the image by a known angle, its Roll changes by that angle (documented: 1.3-2.2
+    degrees mean error on the evaluation set) and its Yaw and Pitch little."""
+    frame, face = astronaut
+    upright = pose(landmarks68(frame, face), 512, 512)
+    centre = (face.left + face.width / 2, face.top + face.height / 2)
+    matrix = cv2.getRotationMatrix2D(centre, -degrees, 1.0)
+    turned = cv2.warpAffine(frame, matrix, (512, 512), borderMode=cv2.BORDER_REPLICATE)
+    points = tuple(tuple(matrix @ np.array([x, y, 1.0])) for x, y in face.landmarks)
+    measured = pose(landmarks68(turned, replace(face, landmarks=points)), 512, 512)
+    assert measured["Roll"] - upright["Roll"] == pytest.approx(degrees, abs=4)
+    assert measured["Pitch"] == pytest.approx(upright["Pitch"], abs=8)
+
+
+def test_the_astronaut_smiles_with_open_eyes_and_parted_lips(astronaut):
+    frame, face = astronaut
+    found = expressions(landmarks68(frame, face))
+    assert found["EyesOpen"]["Value"] and found["EyesOpen"]["Confidence"] > 90
+    assert found["Smile"]["Value"]
+    assert found["MouthOpen"]["Value"], "her teeth show"
+
+
+def test_shut_eyes_and_closed_lips_read_as_such(astronaut):
+    """Her own landmarks with the eyelids brought onto each eye's corner line and the inner lips
+    together (no redistributable photograph of shut eyes was found: docs/local-endpoint.md)."""
+    frame, face = astronaut
+    points = landmarks68(frame, face).copy()
+    for first in (36, 42):
+        corners = points[first], points[first + 3]
+        for lid in (1, 2, 4, 5):
+            share = (points[first + lid][0] - corners[0][0]) / (corners[1][0] - corners[0][0])
+            points[first + lid] = corners[0] + share * (corners[1] - corners[0])
+    for upper, lower in ((61, 67), (62, 66), (63, 65)):
+        middle = (points[upper] + points[lower]) / 2
+        points[upper] = points[lower] = middle
+    found = expressions(points)
+    assert not found["EyesOpen"]["Value"] and found["EyesOpen"]["Confidence"] > 90
+    assert not found["MouthOpen"]["Value"]
+
+
+def test_confidences_are_between_50_and_100(astronaut):
+    frame, face = astronaut
+    for attribute in expressions(landmarks68(frame, face)).values():
+        assert 50 <= attribute["Confidence"] <= 100
+    assert math.isfinite(pose(landmarks68(frame, face), 512, 512)["Roll"])
