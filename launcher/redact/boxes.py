@@ -16,7 +16,11 @@ The box of appearance A at time t (milliseconds), per axis (x with widths, y wit
   detections), so a face that was slower before it was seen stays covered too; tau = t_first - t;
   after the last detection likewise forward, with tau = t - t_last. An end whose box touches the
   frame's side (the face was coming in or going out, only partly visible, which detectors miss) is
-  extended ``edge_factor`` times as long;
+  extended ``edge_factor`` times as long; an end whose motion brings the box's leading side to the
+  frame's side within one sampling interval is extended until the box has wholly left the frame
+  (plus ``slack_ms``, at most ``edge_factor`` intervals), wherever it is now. A single detection's
+  "first motion" and "last motion" are the ones its bridges lend it, and after it the box moves
+  forward along the motion, before it backward;
 * between detections, speed v = the largest |velocity| of the segment and its two neighbours
   (ratios of the frame per second), and margin on each side
   = ``base_margin`` x size + ``motion_margin`` x v x (tau + ``slack_ms``) / 1000;
@@ -32,7 +36,11 @@ samples: it may have moved anywhere within the distance it covered in that time.
 
 Two appearances that may be one face the grouping could not follow (it moved further between
 samples than grouping allows) are joined by a bridge (``bridges``): the gap between them is covered
-as if they were one appearance.
+as if they were one appearance. Bridges are looked for over kept (``--redact-keep``) and covered
+appearances together: a bridge between two kept ones stays uncovered (and is not a leak for the
+audit), one between a kept and a covered appearance is covered (which face is in the gap is a
+guess, and the guess that hides it is the safe one), and a kept single detection moves along its
+bridges' motion in the boxes the audit does not count, as a covered one does in the boxes covered.
 
 ``extend_ms`` defaults to one sampling interval of the job (the median step between consecutive
 timestamps with a face): a face first detected at t_first may have been on screen since just
@@ -198,11 +206,14 @@ class Track:
         last = len(times) - 1
         outside = t <= times[0] or t >= times[-1]
         if outside:
-            at = 0 if t <= times[0] else last
-            segment = 0 if at == 0 else last - 1
-            direction = -1.0 if at == 0 else 1.0  # the velocity's sign along time
+            # Before the start or after the end (with one detection, index 0 is both: which side
+            # of it ``t`` is decides the direction and the motion used, not the index).
+            after = t >= times[-1] and t > times[0]
+            at = last if after else 0
+            segment = max(0, last - 1) if after else 0
+            direction = 1.0 if after else -1.0  # the velocity's sign along time
             tau = abs(t - times[at])
-            lent = self.start_velocity if at == 0 else self.end_velocity
+            lent = self.end_velocity if after else self.start_velocity
             if len(times) < 2 and lent is not None:
                 vx_signed, vy_signed = lent
             else:
@@ -238,6 +249,51 @@ class Track:
         pad_x = padding.base_margin * face_w + padding.motion_margin * speed_x * reach
         pad_y = padding.base_margin * face_h + padding.motion_margin * speed_y * reach
         return FaceBox(self.index, cx - w / 2 - pad_x, cy - h / 2 - pad_y, w + 2 * pad_x, h + 2 * pad_y)
+
+    def end_motion(self, after: bool) -> tuple[float, float] | None:
+        """The signed velocity (ratios of the frame per second) at the start or end: the first or
+        last segment's, or for a single detection the one a bridge lent it (None if none)."""
+        if len(self.times) >= 2:
+            segment = len(self.times) - 2 if after else 0
+            return self._velocity(self.cx, segment), self._velocity(self.cy, segment)
+        return self.end_velocity if after else self.start_velocity
+
+    def leaving_ms(self, after: bool) -> tuple[float, float]:
+        """Moving on as it moved after the last detection (``after``), or back before the first:
+        how long until the box's leading side reaches the frame's side, and until the box is
+        wholly outside the frame (infinite for a box that does not move)."""
+        motion = self.end_motion(after)
+        if motion is None:
+            return math.inf, math.inf
+        at = -1 if after else 0
+        sign = 1.0 if after else -1.0
+        reach, gone = math.inf, math.inf
+        for centre, half, velocity in (
+            (self.cx[at], self.w[at] / 2, motion[0] * sign),
+            (self.cy[at], self.h[at] / 2, motion[1] * sign),
+        ):
+            if velocity:
+                ahead = 1 - centre if velocity > 0 else centre  # to the side it moves towards
+                reach = min(reach, max(0.0, ahead - half) / abs(velocity) * 1000)
+                gone = min(gone, max(0.0, ahead + half) / abs(velocity) * 1000)
+        return reach, gone
+
+    def extend_to_exit(self, interval_ms: float, limit_ms: float, slack_ms: float) -> None:
+        """At an extended end whose motion takes the face to the frame's side within one sampling
+        interval, extend to when it has wholly left (plus the slack; at most ``limit_ms``): at the
+        next sample it was only partly visible, which detectors miss, and part of it still showed
+        until then."""
+        for after in (False, True):
+            current = self.after_ms if after else self.before_ms
+            if not current:  # an end that is not extended (a gap or a bridge)
+                continue
+            reach, gone = self.leaving_ms(after)
+            if reach <= interval_ms:
+                extended = max(current, min(limit_ms, gone + slack_ms))
+                if after:
+                    self.after_ms = extended
+                else:
+                    self.before_ms = extended
 
     def _velocity(self, centres: list[float], segment: int) -> float:
         """Signed velocity of a segment (ratios per second), 0 for a single detection."""
@@ -283,7 +339,9 @@ def split(track: Track, padding: Padding, interval_ms: float) -> list[Track]:
     return pieces + gaps
 
 
-def bridges(tracks: Sequence[Track], padding: Padding, interval_ms: float) -> list[Track]:
+def bridges(
+    tracks: Sequence[Track], padding: Padding, interval_ms: float, kept: Iterable[int] = ()
+) -> tuple[list[Track], list[Track]]:
     """Tracks covering the gap between an appearance's end and another's start that may be the same
     face, which the grouping could not join (it moved further between two samples than grouping
     allows, or crossed another face): the later one starts at most ``bridge_intervals`` sampling
@@ -291,7 +349,13 @@ def bridges(tracks: Sequence[Track], padding: Padding, interval_ms: float) -> li
     no further than ``bridge_speed`` face sizes per second could go, of another appearance. Closest
     pairs first, each end and start in at most ``bridges_per_end`` bridges (two: when faces cross,
     which went where is a guess). A wrong bridge only covers more than needed; a missing one
-    would leave a fast face uncovered between its two appearances."""
+    would leave a fast face uncovered between its two appearances.
+
+    Returns the bridges to cover and those between two appearances of ``kept`` (left uncovered,
+    and not leaks for the audit). A bridge between a kept and a covered appearance is covered:
+    which of the two faces is in the gap is a guess, and the guess that hides a face is the safe
+    one. Every bridge lends its motion to the single detections at its ends, kept or not."""
+    kept_indexes = set(kept)
     window = padding.bridge_intervals * interval_ms
     ends = sorted(tracks, key=lambda track: track.end)
     starts = sorted(tracks, key=lambda track: track.start)
@@ -312,7 +376,8 @@ def bridges(tracks: Sequence[Track], padding: Padding, interval_ms: float) -> li
     pairs.sort(key=lambda pair: pair[:3])
     used_ends: Counter[int] = Counter()
     used_starts: Counter[int] = Counter()
-    made = []
+    made: list[Track] = []
+    made_kept: list[Track] = []
     for _cost, _earlier_index, _later_index, earlier, later in pairs:
         if used_ends[id(earlier)] >= padding.bridges_per_end or used_starts[id(later)] >= padding.bridges_per_end:
             continue
@@ -323,12 +388,13 @@ def bridges(tracks: Sequence[Track], padding: Padding, interval_ms: float) -> li
         velocity = (bridge._velocity(bridge.cx, 0), bridge._velocity(bridge.cy, 0))
         earlier.end_velocity = earlier.end_velocity or velocity
         later.start_velocity = later.start_velocity or velocity
-        made.append(bridge)
+        both_kept = earlier.index in kept_indexes and later.index in kept_indexes
+        (made_kept if both_kept else made).append(bridge)
     for track in tracks:  # a single detection moves on as it came, or came as it moves on
         if len(track.times) == 1:
             track.start_velocity = track.start_velocity or track.end_velocity
             track.end_velocity = track.end_velocity or track.start_velocity
-    return made
+    return made, made_kept
 
 
 def _bridge_cost(first: Box, second: Box, gap_ms: float, padding: Padding) -> float | None:
@@ -361,18 +427,22 @@ class Timeline:
         self.kept = sorted(kept)
         edge = self.padding.edge_factor
         covered: list[Track] = []
+        kept_tracks: list[Track] = []
         for appearance in appearances:
-            if appearance.index not in kept and appearance.detections:
-                covered += split(Track.of(appearance, self.extend_ms, edge), self.padding, self.extend_ms)
-        covered += bridges(
-            [track for track in covered if track.before_ms or track.after_ms], self.padding, self.extend_ms
-        )
+            if appearance.detections:
+                pieces = split(Track.of(appearance, self.extend_ms, edge), self.padding, self.extend_ms)
+                (kept_tracks if appearance.index in kept else covered).extend(pieces)
+        # Bridges over kept and covered appearances together: a kept face's single detection moves
+        # as the bridge to a covered one says (for the audit's kept boxes), and the other way round.
+        ends = [track for track in covered + kept_tracks if track.before_ms or track.after_ms]
+        joined, joined_kept = bridges(ends, self.padding, self.extend_ms, kept)
+        covered += joined
+        # An end heading out of the frame is extended until the face has left (at most as long as
+        # an end at the frame's side), whichever side of the frame it is on now.
+        for track in ends:
+            track.extend_to_exit(self.extend_ms, edge * self.extend_ms, self.padding.slack_ms)
         self.tracks = sorted(covered, key=lambda track: (track.start - track.before_ms, track.index))
-        self.kept_tracks = [
-            Track.of(appearance, self.extend_ms, edge)
-            for appearance in appearances
-            if appearance.index in kept and appearance.detections
-        ]
+        self.kept_tracks = kept_tracks + joined_kept
         self._next = 0  # the first track not yet started
         self._active: list[Track] = []
         self._last_t = -math.inf

@@ -1,5 +1,6 @@
 """``--redact`` end to end: the launcher against the local endpoint (its emulator really detects the
-faces, every 200 ms), a redacted copy written from the job's results, and its leak audit.
+faces, every 500 ms as the service does), a redacted copy written from the job's results, and its
+leak audit.
 
 The videos are synthetic scenes made from real photographs (synthetic/scenes.py): faces moving fast,
 crossing, entering and leaving at the frame's edges, at a variable frame rate, with AAC audio. Each
@@ -41,7 +42,7 @@ def scenes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Scene]:
     movers = crossing_movers(640, 360)
     times = [round(t) for t in np.cumsum([0] + [33.3, 33.3, 50.0, 16.7, 33.3, 66.7] * 15)][:78]
     # A face pasted, far from the others, into three frames between the emulator's samples (it
-    # samples the first frame at or after each multiple of 200 ms): no result covers it.
+    # samples the first frame at or after each multiple of 500 ms): no result covers it.
     between = [index for index, t in enumerate(times) if 1020 < t < 1180][:3]
     return {
         "crossing": make_scene(folder / "crossing.mp4", movers),

@@ -48,17 +48,64 @@ def test_the_margin_is_the_documented_formula() -> None:
 
 
 def test_extends_one_sampling_interval_beyond_the_ends_along_the_motion() -> None:
-    track = [(at, Box(0.3 + (at - 1000) / 2000, 0.4, 0.1, 0.2)) for at in range(1000, 2001, 200)]
+    track = [(at, Box(0.3 + (at - 1000) / 5000, 0.4, 0.1, 0.2)) for at in range(1000, 2001, 200)]
     found = appearances(track)
     assert len(found) == 1 and sampling_interval(found) == 200
     timeline = Timeline(found, STILL)
     assert timeline.boxes_at(790) == []
     before = timeline.boxes_at(800)[0]
-    # The union of the first box and the first box moved back 200 ms at 0.5 per second.
-    assert before.left == pytest.approx(0.3 - 0.1) and before.width == pytest.approx(0.1 + 0.1)
+    # The union of the first box and the first box moved back 200 ms at 0.2 per second.
+    assert before.left == pytest.approx(0.3 - 0.04) and before.width == pytest.approx(0.1 + 0.04)
     after = timeline.boxes_at(2200)[0]
-    assert after.left == pytest.approx(0.8) and after.width == pytest.approx(0.2)
+    assert after.left == pytest.approx(0.5) and after.width == pytest.approx(0.14)
+    # At 0.2 a second the face needs 2 s to leave the frame, longer than three intervals: it would
+    # have been seen at the next sample, so one interval is enough.
     assert timeline.boxes_at(2210) == []
+
+
+def test_an_end_heading_out_of_the_frame_is_covered_until_the_face_has_left() -> None:
+    """Leaving to the right at 0.5 of the frame a second, the box's left side at 0.8 at the last
+    detection: the face is gone 400 ms later (two intervals), and is covered until then, wherever
+    it is in the frame now."""
+    track = [(at, Box(0.3 + (at - 1000) / 2000, 0.4, 0.1, 0.2)) for at in range(1000, 2001, 200)]
+    timeline = Timeline(appearances(track), STILL)
+    (leaving,) = timeline.boxes_at(2390)
+    # The union of the last box and that box moved 390 ms on: at the frame's right side.
+    assert leaving.left == pytest.approx(0.8) and leaving.left + leaving.width == pytest.approx(0.9 + 0.5 * 0.39)
+    assert timeline.boxes_at(2410) == []
+    # Coming in: 0.3 back at 0.5 a second, the box's right side reaches the frame's left at 800 ms
+    # before; that is more than three intervals (600 ms), so the start gets the one interval.
+    assert timeline.boxes_at(790) == []
+
+
+def test_a_single_detection_moves_on_after_it_as_its_bridge_says() -> None:
+    """One detection (then, too far for the grouping, a second appearance): after the single
+    detection the box goes forward along the motion, not back (a face seen once and leaving the
+    frame after it was uncovered at the service's 500 ms cadence when it was extrapolated the wrong way)."""
+    once = [(400, Box(0.2, 0.4, 0.1, 0.2))]
+    later = [(at, Box(0.5 + (at - 600) / 1000 * 0.5, 0.4, 0.1, 0.2)) for at in (600, 800)]
+    found = appearances(once, later)
+    assert len(found) == 2
+    padding = Padding(base_margin=0.0, motion_margin=0.0, slack_ms=0.0, min_end_speed=0.0, extend_ms=200)
+    boxes = [box for box in Timeline(found, padding).boxes_at(500) if box.appearance == found[0].index]
+    own = [box for box in boxes if box.left == pytest.approx(0.2)]
+    # Moving 0.3 of the frame in 200 ms: 100 ms after its detection it is 0.15 further right.
+    assert own and own[0].width == pytest.approx(0.1 + 0.15)
+
+
+def test_a_kept_single_detection_borrows_motion_from_a_covered_neighbour() -> None:
+    """A kept face seen once, its next detection in another (covered) appearance: the audit's kept
+    box follows the motion of the bridge between them, and the gap between the two is covered
+    (which face is in it is a guess; hiding is the safe one)."""
+    once = [(400, Box(0.2, 0.4, 0.1, 0.2))]
+    later = [(at, Box(0.5 + (at - 600) / 1000 * 0.5, 0.4, 0.1, 0.2)) for at in (600, 800)]
+    found = appearances(once, later)
+    padding = Padding(base_margin=0.0, motion_margin=0.0, slack_ms=0.0, min_end_speed=0.0, extend_ms=200)
+    timeline = Timeline(found, padding, keep=[found[0].index])
+    (kept,) = timeline.kept_at(200)
+    assert kept.left == pytest.approx(0.2 - 0.3) and kept.width == pytest.approx(0.1 + 0.3)
+    covered = timeline.boxes_at(500)
+    assert any(box.left <= 0.4 <= box.left + box.width for box in covered)
 
 
 def test_an_end_at_the_frames_side_is_extended_longer() -> None:
@@ -161,3 +208,13 @@ def test_a_single_detection_borrows_the_motion_of_its_bridge() -> None:
     (before,) = Timeline(found, padding).boxes_at(200)
     # Moving 0.3 of the frame in 200 ms: 200 ms earlier it was 0.3 further left; the box spans both.
     assert before.left == pytest.approx(0.2 - 0.3) and before.width == pytest.approx(0.1 + 0.3)
+
+
+def test_at_a_detections_own_time_the_box_is_that_detection() -> None:
+    """At the first and the last detection's timestamp exactly (the frames the service sampled),
+    the box is that detection's, padded: not the other end's."""
+    track = [(at, Box(0.1 + (at - 1000) / 10000, 0.4, 0.1, 0.2)) for at in range(1000, 2001, 500)]
+    timeline = Timeline(appearances(track), STILL)
+    for at in (1000, 1500, 2000):
+        (box,) = timeline.boxes_at(at)
+        assert box.left == pytest.approx(0.1 + (at - 1000) / 10000) and box.width == pytest.approx(0.1)
