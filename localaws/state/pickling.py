@@ -8,6 +8,11 @@
   items; the functions they point to are saved anyway, so the restored dictionary holds the same ones.
 - A bucket's keys (``_VersionedKeyStore``) are saved with every version: its ``items()`` gives only
   the latest one, which is all plain pickling would save.
+- A private key made with ``cryptography`` (each of moto's KMS keys holds one, an RSA key even for a
+  symmetric key) is saved as its PKCS#8 DER bytes and loaded back from them: without this no KMS key
+  (the stack's SNS topic key) could be saved, every snapshot failed on it, and the snapshot thread
+  pickled every backend again each second and a half, closing the request gate each time, for as
+  long as the endpoint ran.
 - An S3 object's bytes (``FakeKey``) are not in the pickle: each object gets a blob name once, its
   bytes go to a file of that name (``blobs/``) written once, and the restored object reads that file
   (``BlobFile``) instead of holding a copy in memory. moto never writes an object's buffer after
@@ -29,11 +34,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
 from moto.s3.models import FakeKey
 from moto.s3.utils import _VersionedKeyStore
 
 BLOB_ATTRIBUTE = "_localaws_blob"  # set on each FakeKey once it has a blob name
 _SKIPPED = frozenset({"_value_buffer", "lock", BLOB_ATTRIBUTE})
+_PRIVATE_KEYS = (rsa.RSAPrivateKey, ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)
 
 
 class BlobFile(io.RawIOBase):
@@ -115,6 +123,15 @@ def _weak_keys(items: dict[Any, Any]) -> weakref.WeakKeyDictionary[Any, Any]:
     return weakref.WeakKeyDictionary(items)
 
 
+def _private_key(der: bytes) -> Any:
+    return serialization.load_der_private_key(der, password=None)
+
+
+def _reduce_private_key(key: Any) -> tuple[Any, ...]:
+    der = key.private_bytes(serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    return _private_key, (der,)
+
+
 def _versioned_store(
     cls: type[_VersionedKeyStore], lists: dict[str, list[Any]], attributes: dict[str, Any]
 ) -> _VersionedKeyStore:
@@ -156,6 +173,8 @@ class SnapshotPickler(pickle.Pickler):
     def reducer_override(self, obj: Any) -> Any:
         if isinstance(obj, _VersionedKeyStore):
             return _versioned_store, (type(obj), {name: list(v) for name, v in dict.items(obj)}, vars(obj))
+        if isinstance(obj, _PRIVATE_KEYS):  # Rust-backed classes: the dispatch table cannot name them
+            return _reduce_private_key(obj)
         if type(obj) is not FakeKey:
             return NotImplemented
         blob = obj.__dict__.get(BLOB_ATTRIBUTE)

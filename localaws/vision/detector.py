@@ -188,11 +188,18 @@ class RetinaFaceDetector:
         height, width = rgb.shape[:2]
         requests: dict[tuple[int, int], Any] = self._per_thread.__dict__.setdefault("requests", {})
         request = requests.get((width, height))
+        frame = np.ascontiguousarray(rgb)[np.newaxis]
         if request is None:
-            with self._compile_lock:  # threads starting together compile the network once
+            # Threads starting together compile the network once, and each thread's first inference runs
+            # under the lock too: OpenVINO's first tensor copy initialises a C++ static that needs the GIL,
+            # and a second thread blocked on that static while holding the GIL froze the whole endpoint
+            # (py-spy: one detect thread in __cxa_guard_acquire, the other waiting for the GIL).
+            with self._compile_lock:
                 network = self._network(width, height)
-            request = requests[width, height] = network.create_infer_request()
-        request.infer({0: np.ascontiguousarray(rgb)[np.newaxis]})
+                request = requests[width, height] = network.create_infer_request()
+                request.infer({0: frame})
+        else:
+            request.infer({0: frame})
         boxes, scores, points = (request.get_output_tensor(index).data for index in range(3))
         return boxes, scores, points
 

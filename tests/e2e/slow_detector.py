@@ -1,7 +1,10 @@
-"""A detector for the endpoint process that can be made to take its time: RetinaFace, after a pause
-per frame while a hold file exists, so that a test can stop the endpoint while a job is surely
-mid-video. The pause (2.5 s a frame, 4 samples in a 2 s clip at the 500 ms cadence) leaves a wide margin over the time a
-loaded machine takes to deliver the stop signal; the endpoint's shutdown waits for at most one frame."""
+"""A detector for the endpoint process that can be held: RetinaFace, once a hold file no longer
+exists. While it exists, every frame waits (up to ``MAX_HOLD_SECONDS``), so that a test can stop the
+endpoint while a job is surely mid-video, and see the job still open after a restart, however slowly
+a loaded machine runs the test's own steps. (A fixed pause per frame was not enough: the detector
+takes two frames at once on two cores, so a resumed 7-frame job ended in about 4 s, before
+``scripts/local.py status`` had started on a loaded machine.) A test removes the hold file before it
+stops the endpoint cleanly: the endpoint's shutdown waits for the frame being detected."""
 
 import os
 import time
@@ -13,7 +16,8 @@ from localaws.vision.detector import RetinaFaceDetector
 from localaws.vision.face import DetectedFace
 
 HOLD_FILE_VARIABLE = "SLOW_DETECTOR_HOLD_FILE"
-PAUSE_SECONDS = 2.5
+MAX_HOLD_SECONDS = 120.0
+POLL_SECONDS = 0.1
 
 
 class SlowDetector(RetinaFaceDetector):
@@ -22,8 +26,9 @@ class SlowDetector(RetinaFaceDetector):
         self._hold_file = hold_file
 
     def detect(self, rgb: np.ndarray) -> list[DetectedFace]:
-        if self._hold_file is not None and self._hold_file.exists():
-            time.sleep(PAUSE_SECONDS)
+        deadline = time.monotonic() + MAX_HOLD_SECONDS
+        while self._hold_file is not None and self._hold_file.exists() and time.monotonic() < deadline:
+            time.sleep(POLL_SECONDS)
         return super().detect(rgb)
 
 

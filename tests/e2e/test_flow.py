@@ -150,7 +150,7 @@ def test_kill_9_mid_job_then_restart_keeps_the_stack_and_the_job_succeeds(tmp_pa
     again on the same data dir: the stack, the objects (all versions) and the finished results are
     there, re-attaching finishes the interrupted job, and a new launch works without a redeploy."""
     slow = ["--detector", "tests.e2e.slow_detector:factory"]
-    hold = tmp_path / "hold"  # while it exists, the endpoint's detector takes 2.5 s a frame
+    hold = tmp_path / "hold"  # while it exists, the endpoint's detector holds every frame
     monkeypatch.setenv(slow_detector.HOLD_FILE_VARIABLE, str(hold))
     data = tmp_path / "endpoint"
     endpoint = EndpointProcess(data, extra_args=slow).start()
@@ -174,7 +174,9 @@ def test_kill_9_mid_job_then_restart_keeps_the_stack_and_the_job_succeeds(tmp_pa
             while not (jobs := open_jobs(endpoint)):
                 assert launcher.poll() is None and time.monotonic() < deadline, "the long job did not start"
                 time.sleep(0.2)
-            time.sleep(2)  # under one 2.5 s pause into a 3-frame job (two frames at once): surely mid-video
+            # The job is held at its first frames; the wait lets a snapshot save the uploaded video (a kill -9
+            # loses the changes of the last snapshot interval, and the resumed job would fail without it).
+            time.sleep(2)
             versions = s3.list_object_versions(Bucket=bucket)["Versions"]
         finally:
             launcher.kill()
@@ -183,13 +185,15 @@ def test_kill_9_mid_job_then_restart_keeps_the_stack_and_the_job_succeeds(tmp_pa
         endpoint.kill()
     interrupted = jobs[0]["JobId"]
     with EndpointProcess(data, port=endpoint.port, extra_args=slow) as restarted:
-        status = run(
-            [str(ROOT / "scripts" / "local.py"), "status", "--outputs-file", str(outputs)],
-            restarted.environment(),
-            tmp_path,
-        )
-        assert "5 of 5 resource(s) found" in status.stdout and "1 open" in status.stdout, status.stdout
-        hold.unlink()  # the resumed job may run at full speed now
+        try:
+            status = run(
+                [str(ROOT / "scripts" / "local.py"), "status", "--outputs-file", str(outputs)],
+                restarted.environment(),
+                tmp_path,
+            )
+            assert "5 of 5 resource(s) found" in status.stdout and "1 open" in status.stdout, status.stdout
+        finally:
+            hold.unlink(missing_ok=True)  # the resumed job runs at full speed now (and a clean stop is quick)
         s3 = client(restarted, "s3")
         keep = ("Key", "VersionId", "ETag", "Size")
         after = s3.list_object_versions(Bucket=bucket)["Versions"]

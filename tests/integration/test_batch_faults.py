@@ -18,7 +18,7 @@ from launcher.batch.scheduler import Batch
 from launcher.cli import main
 from launcher.jobs.errors import ExitCode
 from synthetic import make_video
-from tests.support.proxy import DroppingProxy
+from tests.support.proxy import DroppingProxy, stand_in_for_the_endpoint
 
 START = b"RekognitionService.StartFaceDetection"
 
@@ -34,6 +34,7 @@ def proxy(endpoint, aws_env, monkeypatch):
     """The endpoint behind a dropping proxy: AWS_ENDPOINT_URL names the proxy."""
     port = int(endpoint.url.rsplit(":", 1)[1])
     with DroppingProxy(port) as running:
+        stand_in_for_the_endpoint(running, monkeypatch)
         monkeypatch.setenv("AWS_ENDPOINT_URL", running.url)
         yield running
 

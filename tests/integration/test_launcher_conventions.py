@@ -18,7 +18,7 @@ from launcher.cli import main, python
 from launcher.jobs.errors import ExitCode
 from localaws.rekognition.models import DEFAULT_SAMPLE_INTERVAL_MS
 from tests.support.aws import REGION, read_json, unique
-from tests.support.proxy import DroppingProxy
+from tests.support.proxy import DroppingProxy, stand_in_for_the_endpoint
 
 
 def launch(stack, *args: str) -> int:
@@ -90,6 +90,7 @@ def test_the_endpoint_gone_mid_wait_prints_the_reattach_command(
     port = int(endpoint.url.rsplit(":", 1)[1])
     before = job_count(endpoint)
     with DroppingProxy(port) as proxy:
+        stand_in_for_the_endpoint(proxy, monkeypatch)
         monkeypatch.setenv("AWS_ENDPOINT_URL", proxy.url)
         closer = threading.Thread(target=lambda: wait_then_close(endpoint, before, proxy), daemon=True)
         closer.start()

@@ -14,6 +14,7 @@ import socket
 import threading
 from collections import Counter
 from types import TracebackType
+from typing import Any
 
 _CHUNK = 65536
 _TAIL = 256  # bytes kept from the previous chunk, so that a marker split across two is still seen
@@ -128,3 +129,18 @@ def _close(sock: socket.socket) -> None:
     with contextlib.suppress(OSError):
         sock.shutdown(socket.SHUT_RDWR)
     sock.close()
+
+
+def stand_in_for_the_endpoint(proxy: DroppingProxy, monkeypatch: Any) -> None:
+    """Requests through the proxy carry its address in ``Host``, which the endpoint's guard refuses as
+    DNS rebinding (localaws/guard.py). The proxy stands in for the endpoint's own address, so the guard
+    is told to take that one Host as its own too; every other Host is refused as before."""
+    from localaws.guard import RequestGuard
+
+    own = RequestGuard._host_refusal
+    proxied = {f"127.0.0.1:{proxy.port}", f"localhost:{proxy.port}"}
+
+    def host_refusal(self: RequestGuard, host: str | None) -> str | None:
+        return None if host in proxied else own(self, host)
+
+    monkeypatch.setattr(RequestGuard, "_host_refusal", host_refusal)
