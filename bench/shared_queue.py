@@ -70,13 +70,14 @@ def run_launchers(endpoint: LocalEndpoint, folder: Path, uri: str, count: int) -
 
 
 def finished_left(endpoint: LocalEndpoint, url: str) -> int:
-    """Completions still on the queue (each received once and given straight back)."""
+    """Finished jobs' completions still on the queue: every message received once (held for a minute,
+    so that none comes round twice), counted by job."""
     sqs = endpoint.client("sqs", REGION)
-    found = set()
-    for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
-        if completion := parse_completion(message["Body"]):
-            found.add(completion.job_id)
-        sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+    found: set[str] = set()
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60).get(
+        "Messages", []
+    ):
+        found.update(completion.job_id for message in messages if (completion := parse_completion(message["Body"])))
     return len(found)
 
 
