@@ -10,11 +10,11 @@ import time
 import zipfile
 from typing import Any
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from localaws.process import EndpointProcess, client_environment
+from localaws.clients import local_client
+from localaws.process import EndpointProcess
 
 COPIER = """
 import boto3
@@ -28,17 +28,6 @@ TRUST = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
 }
-
-
-def client(url: str, service: str) -> Any:
-    env = client_environment(url)
-    return boto3.client(  # type: ignore[call-overload]  # the service is chosen at run time
-        service,
-        endpoint_url=url,
-        region_name=env["AWS_DEFAULT_REGION"],
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-    )
 
 
 def wait_for_object(s3: Any, key: str, timeout: float = 60) -> None:
@@ -56,7 +45,7 @@ def test_functions_and_queue_mappings_run_again_after_kill_9(tmp_path):
     data = tmp_path / "endpoint"
     endpoint = EndpointProcess(data).start()
     try:
-        s3, sqs, iam, lam = (client(endpoint.url, s) for s in ("s3", "sqs", "iam", "lambda"))
+        s3, sqs, iam, lam = (local_client(s, endpoint.url) for s in ("s3", "sqs", "iam", "lambda"))
         s3.create_bucket(Bucket="copies")
         queue_url = sqs.create_queue(QueueName="incoming")["QueueUrl"]
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -79,7 +68,7 @@ def test_functions_and_queue_mappings_run_again_after_kill_9(tmp_path):
     finally:
         endpoint.kill()
     with EndpointProcess(data, port=endpoint.port) as restarted:
-        s3, sqs, lam = (client(restarted.url, s) for s in ("s3", "sqs", "lambda"))
+        s3, sqs, lam = (local_client(s, restarted.url) for s in ("s3", "sqs", "lambda"))
         assert [f["FunctionName"] for f in lam.list_functions()["Functions"]] == ["copier"]
         again = lam.get_event_source_mapping(UUID=mapping["UUID"])
         assert again["State"] == "Enabled" and again["EventSourceArn"] == queue_arn
@@ -88,7 +77,7 @@ def test_functions_and_queue_mappings_run_again_after_kill_9(tmp_path):
 
 
 def send_bad_requests(url: str) -> None:
-    s3, sqs, iam = (client(url, s) for s in ("s3", "sqs", "iam"))
+    s3, sqs, iam = (local_client(s, url) for s in ("s3", "sqs", "iam"))
     for call in (
         lambda: s3.put_object(Bucket="no-such-bucket", Key="k", Body=b"x"),
         lambda: s3.create_bucket(Bucket="ab"),
@@ -103,20 +92,20 @@ def send_bad_requests(url: str) -> None:
 def test_a_clean_stop_saves_bad_requests_lose_nothing_and_damage_is_refused(tmp_path):
     data = tmp_path / "endpoint"
     with EndpointProcess(data) as endpoint:
-        s3 = client(endpoint.url, "s3")
+        s3 = local_client("s3", endpoint.url)
         s3.create_bucket(Bucket="kept")
         s3.put_object(Bucket="kept", Key="video.mp4", Body=b"bytes of a video")
-        client(endpoint.url, "iam").create_role(RoleName="keeper", AssumeRolePolicyDocument=json.dumps(TRUST))
-        sqs = client(endpoint.url, "sqs")
+        local_client("iam", endpoint.url).create_role(RoleName="keeper", AssumeRolePolicyDocument=json.dumps(TRUST))
+        sqs = local_client("sqs", endpoint.url)
         queue_url = sqs.create_queue(QueueName="kept")["QueueUrl"]
         sent = sqs.send_message(QueueUrl=queue_url, MessageBody="a completion")["MessageId"]
         send_bad_requests(endpoint.url)
     with EndpointProcess(data, port=endpoint.port) as restarted:  # stopped at once after the last change
-        assert client(restarted.url, "s3").get_object(Bucket="kept", Key="video.mp4")["Body"].read() == (
+        assert local_client("s3", restarted.url).get_object(Bucket="kept", Key="video.mp4")["Body"].read() == (
             b"bytes of a video"
         )
-        assert client(restarted.url, "iam").get_role(RoleName="keeper")["Role"]["RoleName"] == "keeper"
-        message = client(restarted.url, "sqs").receive_message(QueueUrl=queue_url)["Messages"][0]
+        assert local_client("iam", restarted.url).get_role(RoleName="keeper")["Role"]["RoleName"] == "keeper"
+        message = local_client("sqs", restarted.url).receive_message(QueueUrl=queue_url)["Messages"][0]
         assert (message["MessageId"], message["Body"]) == (sent, "a completion")
 
     state = data / "state"
@@ -140,7 +129,7 @@ def test_a_clean_stop_saves_bad_requests_lose_nothing_and_damage_is_refused(tmp_
 def test_ephemeral_keeps_nothing(tmp_path):
     data = tmp_path / "endpoint"
     with EndpointProcess(data, extra_args=["--ephemeral"]) as endpoint:
-        client(endpoint.url, "s3").create_bucket(Bucket="forgotten")
+        local_client("s3", endpoint.url).create_bucket(Bucket="forgotten")
     assert not (data / "state").exists()
     with EndpointProcess(data, port=endpoint.port) as restarted:
-        assert client(restarted.url, "s3").list_buckets()["Buckets"] == []
+        assert local_client("s3", restarted.url).list_buckets()["Buckets"] == []

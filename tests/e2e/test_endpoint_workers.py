@@ -10,12 +10,11 @@ import signal
 import time
 import zipfile
 from pathlib import Path
-from typing import Any
 
-import boto3
 import pytest
 
-from localaws.process import EndpointProcess, client_environment, is_running
+from localaws.clients import local_client
+from localaws.process import EndpointProcess, is_running
 
 HANDLER = """
 import os, time
@@ -28,17 +27,6 @@ TRUST = {
     "Version": "2012-10-17",
     "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
 }
-
-
-def client(url: str, service: str) -> Any:
-    env = client_environment(url)
-    return boto3.client(  # type: ignore[call-overload]  # the service is chosen at run time
-        service,
-        endpoint_url=url,
-        region_name=env["AWS_DEFAULT_REGION"],
-        aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-        aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
-    )
 
 
 def wait_until_ended(pids: list[int], timeout: float) -> list[int]:
@@ -65,7 +53,7 @@ def lambda_workers(parent: int) -> list[int]:
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_stopping_the_endpoint_ends_its_idle_and_busy_workers(tmp_path, signum):
     with EndpointProcess(tmp_path / "endpoint", own_process_group=True) as endpoint:
-        lam, iam = client(endpoint.url, "lambda"), client(endpoint.url, "iam")
+        lam, iam = local_client("lambda", endpoint.url), local_client("iam", endpoint.url)
         role = iam.create_role(RoleName="worker-test", AssumeRolePolicyDocument=json.dumps(TRUST))["Role"]["Arn"]
         code = io.BytesIO()
         with zipfile.ZipFile(code, "w") as archive:
