@@ -110,11 +110,15 @@ class DlibFaceCheck:
 
         self._hog = dlib.get_frontal_face_detector()
         self._cnn = dlib.cnn_face_detection_model_v1(face_recognition_models.cnn_face_detector_model_location())
-        self._cnn_lock = threading.Lock()  # dlib's CNN is not safe to call from two threads at once
+        # dlib's detectors are not safe to call from two threads at once: its HOG detector crashed the
+        # process (a segmentation fault) when the leak audit's threads checked two faces together.
+        self._hog_lock = threading.Lock()
+        self._cnn_lock = threading.Lock()
 
     def hog_score(self, crop: np.ndarray) -> float:
         """The HOG detector's best score for a face near the crop's centre (-inf if none)."""
-        boxes, scores, _ = self._hog.run(crop, 0, -1.0)
+        with self._hog_lock:
+            boxes, scores, _ = self._hog.run(crop, 0, -1.0)
         corners = [(b.left(), b.top(), b.right(), b.bottom()) for b in boxes]
         return max((float(scores[i]) for i in _centred(corners, crop.shape[0], CENTRE_TOLERANCE)), default=-math.inf)
 
