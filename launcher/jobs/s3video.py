@@ -77,6 +77,16 @@ def pin_s3_video(s3: S3Client, video: S3Video) -> S3Video:
     return S3Video(video.bucket, video.key, video.version or head.get("VersionId"))
 
 
+def job_video(header: Any, video: str) -> S3Video | None:
+    """The S3 object version a job read, from its results' ``Video`` member (a local file's upload is
+    pinned there), else the video argument if it is an s3:// URI; None for a local file the results
+    do not name."""
+    s3_object = header.get("Video", {}).get("S3Object", {})
+    if s3_object:
+        return S3Video(s3_object["Bucket"], s3_object["Name"], s3_object.get("Version"))
+    return parse_s3_uri(video) if is_s3_uri(video) else None
+
+
 class S3ObjectReader(io.RawIOBase):
     """A seekable, read-only file over one S3 object version, read in ``block_size`` ranges with a
     small cache of recent blocks: PyAV reads the index (often at the end of an MP4) and the frames

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from ..jobs.formats import PERSONS_FILE, Person, Summary, persons, read_page, write_document, write_results
-from ..jobs.s3video import S3ObjectReader, S3Video, is_s3_uri, parse_s3_uri
+from ..jobs.s3video import S3ObjectReader, job_video
 from ..report.thumbnails import VideoSource
 from .embedding import EmbeddingUnavailable, FaceEmbedder, load_embedder
 from .pipeline import PeopleUnavailable, VideoPeople, batch_people, video_people
@@ -47,11 +47,8 @@ def video_source(video: str, s3_object: dict[str, Any] | None, s3: Callable[[], 
     if local is not None:
         yield local
         return
-    if s3_object:
-        s3_video = S3Video(s3_object["Bucket"], s3_object["Name"], s3_object.get("Version"))
-    elif is_s3_uri(video):
-        s3_video = parse_s3_uri(video)
-    else:
+    s3_video = job_video({"Video": {"S3Object": s3_object or {}}}, video)
+    if s3_video is None:
         raise OSError(f"{video} is not here and the results name no S3 object")
     with S3ObjectReader(s3(), s3_video) as reader:
         yield reader

@@ -18,7 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ..jobs.appearances import Appearance
 from ..jobs.errors import BadInput, ExitCode, LauncherError
 from ..jobs.formats import read_summary
-from ..jobs.s3video import S3Video, is_s3_uri, parse_s3_uri
+from ..jobs.s3video import is_s3_uri
 from .audit import Audit, AuditDetector, audit_video, default_every, load_detector
 from .boxes import Timeline
 from .options import RedactOptions, redacted_name
@@ -192,14 +192,10 @@ def video_source(video: str, header: Mapping[str, Any], s3: Callable[[], S3Clien
     if not is_s3_uri(video) and Path(video).is_file():
         yield Path(video)
         return
-    from ..jobs.s3video import S3ObjectReader
+    from ..jobs.s3video import S3ObjectReader, job_video
 
-    s3_object = header.get("Video", {}).get("S3Object", {})
-    if s3_object:
-        pinned = S3Video(s3_object["Bucket"], s3_object["Name"], s3_object.get("Version"))
-    elif is_s3_uri(video):
-        pinned = parse_s3_uri(video)
-    else:
+    pinned = job_video(header, video)
+    if pinned is None:
         raise BadInput(f"cannot redact {video}: it is not here and the results name no S3 object")
     with S3ObjectReader(s3(), pinned) as reader:
         yield reader
