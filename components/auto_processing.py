@@ -6,8 +6,8 @@ by the stack itself, on S3 events, SQS and Lambda, with no launcher running.
 
 With ``redact: true`` a third function, the redactor, writes ``<resultsPrefix><key>.redacted.mp4``
 (every face covered, ``launcher.redact``) after the collector: the collector invokes it
-asynchronously for each SUCCEEDED job on a video under the incoming prefix. It needs PyAV, NumPy,
-Pillow and yuface, which the Lambda runtime lacks: they come in a layer (``redactLayerArn``, built by
+asynchronously for each SUCCEEDED job on a video under the incoming prefix. It needs PyAV, NumPy
+and Pillow, which the Lambda runtime lacks: they come in a layer (``redactLayerArn``, built by
 ``make redactor-layer``); the light functions' zip stays as it was.
 
 The functions' code is the launcher's own library (``launcher.functions.starter``, ``launcher.functions.collector``),

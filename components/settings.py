@@ -55,7 +55,7 @@ class FaceDetectionPipelineArgs(TypedDict, total=False):
     redact: Optional[bool]
     """With autoProcess: a third function writes <resultsPrefix><key>.redacted.mp4, faces blurred (default false)."""
     redact_layer_arn: Optional[pulumi.Input[str]]
-    """With redact: the Lambda layer version with PyAV, NumPy, Pillow and yuface (make redactor-layer)."""
+    """With redact: the Lambda layer version with PyAV, NumPy and Pillow for python3.12 (make redactor-layer)."""
     alarms: Optional[bool]
     """CloudWatch alarms on dead-letter queues, queue ages (and the functions) and a dashboard (default true)."""
     alarm_topic_arn: Optional[pulumi.Input[str]]

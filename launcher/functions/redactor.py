@@ -4,7 +4,8 @@ Invoked asynchronously by the collector after it wrote ``<resultsPrefix><key>.fa
 SUCCEEDED job (event: ``JobId``, ``Video.S3Object``, ``Results``: the results' key). It reads the
 results, then the video version the job ran on through ranged reads (``S3ObjectReader``), writes the
 copy to /tmp with the launcher's own redaction (``launcher.redact``: every face of every frame
-covered, the audio copied) and its leak audit (libfacedetection), then uploads
+covered, the audio copied) and, when a face detector is importable, its leak audit (``NO_AUDIT``
+says why the layer has none), then uploads
 ``<resultsPrefix><key>.redacted.mp4`` and ``<resultsPrefix><key>.redaction.json`` (the audit: the
 ``Redaction`` member the launcher puts in its results), in that order.
 
@@ -17,8 +18,8 @@ whole. (Not ``<key>.error.json``: that one says the job failed, and the launcher
 
 Each object carries the job's ID and the video version in its metadata, as the collector's do; a
 later version of the same key overwrites them. The package: this module, ``launcher/jobs``,
-``launcher/redact`` and the report's thumbnails; PyAV, NumPy, Pillow and yuface come from the
-function's layer (``make redactor-layer``).
+``launcher/redact`` and the report's thumbnails; PyAV, NumPy and Pillow come from the function's
+layer (``make redactor-layer``).
 """
 
 from __future__ import annotations
@@ -48,7 +49,14 @@ log.setLevel(logging.INFO)
 AUDIT_FILE_SUFFIX = ".redaction.json"
 ERROR_SUFFIX = ".redacted.error.json"
 VIDEO_CONTENT_TYPE = "video/mp4"
-AUDIT_DETECTOR = "yuface"  # the one the layer carries (1 MB); RetinaFace would add 150 MB of OpenVINO
+# The leak audit runs when a detector is importable (``load_detector("auto")``). The layer built by
+# ``make redactor-layer`` carries none: libfacedetection (yuface) publishes no wheel for Python 3.12,
+# Lambda's Python 3.11 runtime is deprecated, and OpenCV or RetinaFace's runtime would take the layer
+# past Lambda's 250 MB. The copy is then written unaudited, and .redaction.json says so.
+NO_AUDIT = (
+    "not audited: the function's layer has no face detector (libfacedetection has no wheel for Python 3.12); "
+    "run the launcher with --redact where the audit matters"
+)
 
 
 @dataclass(frozen=True)
@@ -72,6 +80,7 @@ class Redactor:
         self.bucket, self.results_prefix = bucket, results_prefix
         self._s3 = s3
         self._detector: AuditDetector | None = None  # loaded once per execution environment
+        self._no_detector = ""  # why there is none, once looked for
 
     def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         s3_object = event["Video"]["S3Object"]
@@ -106,8 +115,10 @@ class Redactor:
                     size = budget.video_size(reader)
             except LauncherError as failure:
                 return error("UnreadableVideo", str(failure))
-            every = default_every(size.width, size.height)
-            fit = budget.fit(size, every, os.cpu_count() or 1, remaining, shutil.disk_usage(folder).free)
+            detector = self._audit_detector()
+            every = default_every(size.width, size.height) if detector is not None else 0
+            cpus = budget.lambda_vcpus(int(context.memory_limit_in_mb))
+            fit = budget.fit(size, every, cpus, remaining, shutil.disk_usage(folder).free)
             if not fit.fits:
                 return error(
                     "VideoTooLongForLambda",
@@ -115,11 +126,6 @@ class Redactor:
                     "--outputs OUTPUTS --redact",
                     fit.to_api(),
                 )
-            try:
-                if self._detector is None:
-                    self._detector = load_detector(AUDIT_DETECTOR)
-            except LauncherError as failure:  # the layer lacks it
-                return error("AuditDetectorMissing", str(failure))
             done = {"written": 0, "audited": 0}
 
             def on_time(step: str) -> None:
@@ -133,7 +139,7 @@ class Redactor:
                     )
 
             out = folder / f"{Path(video.key).name}{SUFFIX}"
-            options = RedactOptions(out=out, detector=AUDIT_DETECTOR, overwrite=True)
+            options = RedactOptions(out=out, audit_every=every or 0, overwrite=True)
             try:
                 with S3ObjectReader(self._s3, video) as reader:
                     redaction = redact(
@@ -142,7 +148,7 @@ class Redactor:
                         out,
                         options,
                         on_frame=lambda: on_time("written"),
-                        detector=self._detector,
+                        detector=detector,
                         on_audited=lambda: on_time("audited"),
                     )
             except OutOfTime as failure:
@@ -158,10 +164,22 @@ class Redactor:
                 ExtraArgs={"ContentType": VIDEO_CONTENT_TYPE, "Metadata": metadata},
             )
             audit = {**redaction.to_api(), "output": f"s3://{self.bucket}/{keys.copy}"}
+            if detector is None:
+                audit["auditSkipped"] = NO_AUDIT
             document = {"Redaction": audit, "Video": {"S3Object": video.as_s3_object()}, "JobId": job_id}
             put_json(self._s3, self.bucket, keys.audit, document, metadata)
         log.info("%s: %s", video.uri, redaction.describe().replace(str(out), keys.copy))
         return {"written": keys.copy, "audit": keys.audit, "leakFrames": [leak.frame for leak in redaction.audit.leaks]}
+
+    def _audit_detector(self) -> AuditDetector | None:
+        """The leak audit's detector, if the function's environment has one (looked for once)."""
+        if self._detector is None and not self._no_detector:
+            try:
+                self._detector = load_detector("auto")
+            except LauncherError as missing:
+                self._no_detector = str(missing)
+                log.info("no leak audit: %s", missing)
+        return self._detector
 
 
 _made: list[Redactor] = []

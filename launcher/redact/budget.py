@@ -14,7 +14,8 @@ The cost of one frame, in CPU milliseconds, on this project's benchmark machine:
   benchmark: 29 and 73), plus decoding the copy again.
 
 A function with ``cpus`` vCPUs is counted as ``PARALLEL_SHARE`` of them busy (the encoder's and the
-audit's threads do not keep every core full), and the estimate must fit ``SAFETY`` times over.
+audit's threads do not keep every core full), and the estimate must fit ``SAFETY`` times over. A
+Lambda function's vCPUs follow its memory (``lambda_vcpus``), not the cores the machine shows.
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ AUDIT_MS_AT_540 = 73.0
 DETECTION_SHORT_SIDE = 540  # as launcher.redact.audit's (the copy is never enlarged)
 DECODE_MS_PER_MEGAPIXEL = 2.0  # the audit decodes the copy again
 PARALLEL_SHARE = 2 / 3
+# Lambda gives a function CPU in proportion to its memory: one vCPU at 1,769 MB, six at 10,240 MB
+# (its largest). /proc/cpuinfo shows more cores than that at small sizes, so os.cpu_count() misleads.
+MB_PER_VCPU = 1769
+MAX_VCPUS = 6
 SAFETY = 1.5
 # Kept for the upload and the result objects: a tenth of the function's time, at least 1 s. At 900 s,
 # 90 s: a 600 MB copy (about 34 minutes of 1920x1080) uploads in a fraction of it within a region.
@@ -92,10 +97,19 @@ def cpu_ms_per_frame(width: int, height: int, every: int) -> float:
     return redact + DECODE_MS_PER_MEGAPIXEL * megapixels + detect / every
 
 
-def wall_seconds(size: VideoSize, every: int, cpus: int) -> float:
+def lambda_vcpus(memory_mb: int) -> float:
+    """The vCPUs Lambda gives a function of ``memory_mb``."""
+    return min(MAX_VCPUS, memory_mb / MB_PER_VCPU)
+
+
+def busy_cores(cpus: float) -> float:
+    """How many of ``cpus`` the redaction keeps busy: all of one, two thirds of several."""
+    return max(min(cpus, 1.0), cpus * PARALLEL_SHARE)
+
+
+def wall_seconds(size: VideoSize, every: int, cpus: float) -> float:
     """The wall-clock estimate, without the safety factor."""
-    busy = max(1.0, cpus * PARALLEL_SHARE)
-    return size.frames * cpu_ms_per_frame(size.width, size.height, every) / 1000 / busy
+    return size.frames * cpu_ms_per_frame(size.width, size.height, every) / 1000 / busy_cores(cpus)
 
 
 def reserve_seconds(function_seconds: float) -> float:
@@ -153,11 +167,11 @@ class Fit:
         }
 
 
-def fit(size: VideoSize, every: int, cpus: int, remaining_s: float, free_bytes: int) -> Fit:
+def fit(size: VideoSize, every: int, cpus: float, remaining_s: float, free_bytes: int) -> Fit:
     """Whether ``size`` can be redacted (and audited every ``every`` frames, 0: not) with ``cpus``
     vCPUs in ``remaining_s`` seconds, its copy in ``free_bytes`` of /tmp."""
     available = max(0.0, remaining_s - reserve_seconds(remaining_s))
-    per_frame_s = SAFETY * cpu_ms_per_frame(size.width, size.height, every) / 1000 / max(1.0, cpus * PARALLEL_SHARE)
+    per_frame_s = SAFETY * cpu_ms_per_frame(size.width, size.height, every) / 1000 / busy_cores(cpus)
     return Fit(
         size,
         estimated_s=SAFETY * wall_seconds(size, every, cpus),
