@@ -47,7 +47,7 @@ def _redact(settings: dict[str, Any], auto_process: bool) -> bool:
     if redact and layer is None:
         raise ConfigError(
             "redact: true needs redactLayerArn: build the layer with `make redactor-layer`, publish it with "
-            "scripts/redactor_layer.py publish, and set its ARN (docs/redaction.md#in-auto-processing)"
+            "scripts/redactor_layer.py publish, and set its ARN (docs/redaction.md#the-layer)"
         )
     if not redact and layer is not None:
         raise ConfigError("redactLayerArn is only used with redact: true")

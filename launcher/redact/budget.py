@@ -146,7 +146,8 @@ class Fit:
             )
         return (
             f"redacting this {self.size.describe()} video would take about {self.estimated_s:.0f} s "
-            f"(audit of every {self.every} frame(s) included); the function has {self.available_s:.0f} s for it: "
+            f"({f'audit of every {self.every} frame(s) included' if self.every else 'no audit'}); the function has "
+            f"{self.available_s:.0f} s for it: "
             f"at this size it can redact up to {self.max_frames} frames (about "
             f"{self.max_minutes_at_30fps:.0f} minutes at 30 fps)"
         )

@@ -340,6 +340,8 @@ def test_redact_adds_a_function_with_its_layer_and_lambdas_largest_limits(redact
     assert policy["ReadIncomingVideos"]["Resource"] == "arn:aws:s3:::faces-videos-0a1b2c3/videos/*"
     group = redacting.one("aws:cloudwatch/logGroup:LogGroup", "-redactor")
     assert function["loggingConfig"]["logGroup"] == group["namePrefix"].rstrip("-") + "-0a1b2c3"
+    alarms = {r.name for r in redacting.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    assert {"faces-redactor-errors", "faces-redactor-throttles"} <= alarms
 
 
 def test_the_collector_hands_each_video_to_the_redactor(redacting, auto):

@@ -100,3 +100,31 @@ def test_the_redactors_package_adds_the_redaction_and_the_thumbnails_only():
         *(f"launcher/redact/{path.name}" for path in (ROOT / "launcher" / "redact").glob("*.py")),
     }
     assert light < names and all(name.endswith(".py") for name in names)
+
+
+def pins(path: Path) -> dict[str, str]:
+    found = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if "==" in line:
+            name, _, version = line.partition("==")
+            found[name.strip().lower()] = version.split()[0].rstrip("\\")
+    return found
+
+
+def test_the_layer_pins_the_launchers_versions_each_by_hash_for_the_functions_runtime():
+    """The layer holds the very versions the launcher (and the local endpoint's stand-in) runs, for
+    the redactor's runtime and architecture."""
+    import scripts.redactor_layer as layer  # a script module: argparse and the standard library at import
+    from components import auto_processing
+
+    layer_pins = pins(ROOT / "requirements-redactor-layer.txt")
+    assert set(layer_pins) == {"av", "numpy", "pillow"}
+    assert {name: pins(ROOT / "requirements.txt")[name] for name in layer_pins} == layer_pins
+    text = (ROOT / "requirements-redactor-layer.txt").read_text()
+    assert text.count("--hash=sha256:") == len(layer_pins)
+    assert f"python{layer.PYTHON_VERSION}" == auto_processing.RUNTIME
+    assert auto_processing.ARCHITECTURE == layer.ARCHITECTURE
+    command = layer.install_command(Path("/target"))
+    assert {"--require-hashes", "--only-binary=:all:", "--no-deps"} <= set(command)
+    assert command[command.index("--python-version") + 1] == "3.12"
