@@ -18,6 +18,7 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 REQUIREMENTS = ROOT / "requirements-redactor-layer.txt"
@@ -113,7 +114,8 @@ def publish(args: argparse.Namespace) -> int:
     try:
         s3 = session.client("s3", endpoint_url=args.endpoint_url, config=config)
         s3.upload_file(str(zipped), args.bucket, key)  # multipart above 8 MB
-        published = session.client("lambda", endpoint_url=args.endpoint_url, config=config).publish_layer_version(
+        lam: Any = session.client("lambda", endpoint_url=args.endpoint_url, config=config)  # runtime names as str
+        published = lam.publish_layer_version(
             LayerName=args.layer_name,
             Description=f"PyAV, NumPy and Pillow for the redactor function (sha256 {digest[:16]})",
             Content={"S3Bucket": args.bucket, "S3Key": key},
