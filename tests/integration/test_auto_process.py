@@ -329,17 +329,18 @@ def test_destroy_removes_it_all(aws, local, stack):
 
 
 def flat_video(path: Path, frames: int, width: int, height: int) -> Path:
-    """A grey H.264 clip: quick to write whatever its length (what matters here is its header)."""
+    """A grey H.264 clip of ``frames`` intra frames, all one encoded picture: written at once
+    whatever its length (what matters here is its header)."""
     with av.open(str(path), mode="w") as container:
-        stream = container.add_stream("libx264", rate=30, options={"preset": "ultrafast"})
+        stream = container.add_stream("libx264", rate=30, options={"preset": "ultrafast", "x264-params": "keyint=1"})
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        grey = av.VideoFrame.from_ndarray(np.full((height, width, 3), 128, np.uint8), format="rgb24").reformat(
-            format="yuv420p"
-        )
+        grey = av.VideoFrame.from_ndarray(np.full((height, width, 3), 128, np.uint8), format="rgb24")
+        (picture,) = [*stream.encode(grey.reformat(format="yuv420p")), *stream.encode(None)]
         for index in range(frames):
-            grey.pts = index
-            container.mux(stream.encode(grey))
-        container.mux(stream.encode(None))
+            packet = av.Packet(bytes(picture))
+            packet.stream, packet.pts, packet.dts, packet.duration = stream, index, index, 1
+            packet.time_base, packet.is_keyframe = picture.time_base, True
+            container.mux(packet)
     return path
 
 
