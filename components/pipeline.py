@@ -51,6 +51,12 @@ def _redact(settings: dict[str, Any], auto_process: bool) -> bool:
         )
     if not redact and layer is not None:
         raise ConfigError("redactLayerArn is only used with redact: true")
+    incoming, results = settings["incoming_prefix"], settings["results_prefix"]
+    if redact and isinstance(incoming, str) and isinstance(results, str) and results.startswith(incoming):
+        raise ConfigError(
+            f"with redact: true, resultsPrefix {results!r} must not lie under incomingPrefix {incoming!r}: "
+            "each redacted copy (.mp4) would be processed as a new upload"
+        )
     return redact
 
 

@@ -35,11 +35,11 @@ log.setLevel(logging.INFO)  # one line per video in the function's log (the runt
 
 
 class Collector:
-    def __init__(self, settings: FunctionSettings, s3: Any, rekognition: Any) -> None:
+    def __init__(self, settings: FunctionSettings, s3: Any, rekognition: Any, functions: Any = None) -> None:
         self.settings = settings
         self._s3 = s3
         self._jobs = FaceDetection(rekognition)
-        self._lambda: Any = None  # made on the first video to redact
+        self._lambda: Any = functions  # the Lambda client; made on the first video to redact
 
     def handle(self, record: dict[str, Any]) -> None:
         completion = parse_completion(record["body"])
@@ -77,8 +77,18 @@ class Collector:
                 ExtraArgs={"ContentType": CONTENT_TYPE, "Metadata": metadata},
             )
         log.info("job %s on %s: %s", completion.job_id, video.uri, summary.describe())
-        if self.settings.redactor_function and video.key.startswith(self.settings.incoming_prefix):
+        if self._redacts(video):
             self._redact(completion.job_id, video, keys.faces)
+
+    def _redacts(self, video: S3Video) -> bool:
+        """Whether to hand the video to the redactor: one of the stack's uploads (under the incoming
+        prefix), never a result (a redacted copy is an .mp4 too: it must not be redacted again)."""
+        settings = self.settings
+        return bool(
+            settings.redactor_function
+            and video.key.startswith(settings.incoming_prefix)
+            and not video.key.startswith(settings.results_prefix)
+        )
 
     def _redact(self, job_id: str, video: S3Video, faces_key: str) -> None:
         """Hand the video to the redactor function, without waiting for it."""

@@ -442,3 +442,18 @@ def test_a_redaction_that_runs_out_of_time_midway_uploads_nothing(aws, redacting
     assert keys_under(aws, bucket, "results/elsewhere/midway") == {results_key, keys.error}
     document = json.loads(aws("s3").get_object(Bucket=bucket, Key=keys.error)["Body"].read())
     assert document["Code"] == "OutOfTime" and "nothing was uploaded" in document["Message"]
+
+
+def test_an_unreadable_video_gets_one_line_and_no_copy(aws, redacting):
+    bucket = redacting["outputs"]["bucketName"]
+    video = put(aws, bucket, "elsewhere/garbage.mp4", b"this is not a video" * 100)
+    results_key = "results/elsewhere/garbage.mp4.faces.json"
+    aws("s3").put_object(Bucket=bucket, Key=results_key, Body=json.dumps({"JobStatus": "SUCCEEDED", "Faces": []}))
+    event = {"JobId": "job", "Video": {"S3Object": video.as_s3_object()}, "Results": results_key}
+    answer = Redactor(bucket, "results/", aws("s3")).handle(event, DwindlingClock(900_000, 0))
+    keys = RedactionKeys.of("results/", video.key)
+    assert answer == {"written": None, "error": keys.error}
+    document = json.loads(aws("s3").get_object(Bucket=bucket, Key=keys.error)["Body"].read())
+    assert document["Code"] == "UnreadableVideo" and document["Message"].startswith("cannot read the video")
+    assert "\n" not in document["Message"]
+    assert keys_under(aws, bucket, "results/elsewhere/garbage") == {results_key, keys.error}

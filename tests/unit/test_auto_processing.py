@@ -371,6 +371,16 @@ def test_program_exports_the_redactor_only_with_redact(run_program):
         ({"auto_process": True, "redact_layer_arn": LAYER}, "redactLayerArn is only used with redact: true"),
         ({"auto_process": True, "redact": True, "redact_layer_arn": "redactor:3"}, "Lambda layer version ARN"),
         ({"auto_process": True, "redact": "yes", "redact_layer_arn": LAYER}, "redact must be true or false"),
+        (
+            {
+                "auto_process": True,
+                "redact": True,
+                "redact_layer_arn": LAYER,
+                "incoming_prefix": "media/",
+                "results_prefix": "media/results/",
+            },
+            "resultsPrefix 'media/results/' must not lie under incomingPrefix 'media/'",
+        ),
     ],
 )
 def test_bad_redact_settings_are_refused_in_one_line_before_anything_is_declared(changes, message):
