@@ -139,7 +139,7 @@ class Redactor:
                     )
 
             out = folder / f"{Path(video.key).name}{SUFFIX}"
-            options = RedactOptions(out=out, audit_every=every or 0, overwrite=True)
+            options = RedactOptions(out=out, audit_every=every, overwrite=True)
             try:
                 with S3ObjectReader(self._s3, video) as reader:
                     redaction = redact(

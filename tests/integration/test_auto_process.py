@@ -1,5 +1,6 @@
 """The stack with ``autoProcess: true``, deployed into a local endpoint of its own (at most 2 open jobs, so
-that LimitExceededException happens), processing uploads by itself; then destroyed."""
+that LimitExceededException happens), processing uploads by itself; then destroyed. And one with
+``redact: true``: the redactor function's copy, its refusal past the function's time, its clean stop."""
 
 from __future__ import annotations
 
