@@ -43,6 +43,9 @@ DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "t
 # real layer's wheels are built for Lambda's Python and platform (docs/redaction.md), which may not be
 # the endpoint's.
 ENDPOINT_PACKAGES_FILE = "LOCAL_ENDPOINT_PACKAGES"
+# The redactor function's layer (requirements-redactor-layer.txt), as the function imports it.
+REDACTOR_LAYER_PACKAGES = ("av", "numpy", "PIL")
+REDACTOR_LAYER_NAME = "faces-redactor"  # as scripts/redactor_layer.py publishes the real one
 
 
 def endpoint_packages_layer(packages: Iterable[str]) -> bytes:

@@ -4,7 +4,9 @@ that LimitExceededException happens), processing uploads by itself; then destroy
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -20,7 +22,7 @@ from launcher.cli import main
 from launcher.functions.redactor import RedactionKeys, Redactor
 from launcher.jobs.detection import StartRequest
 from launcher.jobs.s3video import S3Video
-from localaws.awslambda.runner import endpoint_packages_layer
+from localaws import cli as local_cli
 from localaws.deploy import engine
 from localaws.deploy.handlers import Context
 from localaws.endpoint import LocalEndpoint
@@ -30,8 +32,6 @@ from tests.support.aws import ACCOUNT_ID, REGION, unique
 
 ROOT = Path(__file__).resolve().parents[2]
 MAX_OPEN_JOBS = 2
-# What the redactor's layer carries (make redactor-layer); the endpoint's layer stands for it.
-REDACTOR_LAYER_PACKAGES = ("av", "numpy", "PIL")
 RECOGNISABLE_SSIM = 0.35  # as tests/integration/test_redact.py: a face at or above it is still recognisable
 
 
@@ -64,12 +64,13 @@ def stack(local, tmp_path_factory) -> dict[str, Any]:
 
 @pytest.fixture(scope="module")
 def redacting(local, aws, tmp_path_factory) -> Iterator[dict[str, Any]]:
-    """A stack with ``redact: true``, its layer published as the endpoint's stand-in for the real one."""
-    layer = aws("lambda").publish_layer_version(
-        LayerName=unique("redactor"),
-        Content={"ZipFile": endpoint_packages_layer(REDACTOR_LAYER_PACKAGES)},
-        CompatibleRuntimes=["python3.12"],
-    )["LayerVersionArn"]
+    """A stack with ``redact: true``, its layer published as the endpoint's stand-in for the real one
+    (``scripts/local.py redactor-layer``)."""
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert local_cli.main(["redactor-layer", "--endpoint", local.url]) == 0
+    layer = printed.getvalue().strip()
+    assert layer.startswith(f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:layer:faces-redactor:")
     folder, name = tmp_path_factory.mktemp("redact-stack"), unique("redact")
     settings = {"autoProcess": "true", "forceDestroy": "true", "redact": "true", "redactLayerArn": layer}
     outputs = deploy(local, folder / "state.json", namePrefix=name, **settings)

@@ -118,8 +118,11 @@ def test_the_layer_pins_the_launchers_versions_each_by_hash_for_the_functions_ru
     import scripts.redactor_layer as layer  # a script module: argparse and the standard library at import
     from components import auto_processing
 
+    from localaws.awslambda.runner import REDACTOR_LAYER_PACKAGES  # the endpoint's stand-in
+
     layer_pins = pins(ROOT / "requirements-redactor-layer.txt")
     assert set(layer_pins) == {"av", "numpy", "pillow"}
+    assert set(REDACTOR_LAYER_PACKAGES) == {"av", "numpy", "PIL"}  # the same packages, as imported
     assert {name: pins(ROOT / "requirements.txt")[name] for name in layer_pins} == layer_pins
     text = (ROOT / "requirements-redactor-layer.txt").read_text()
     assert text.count("--hash=sha256:") == len(layer_pins)
