@@ -7,8 +7,11 @@ import sys
 import zipfile
 from pathlib import Path
 
+import scripts.redactor_layer as layer  # a script module: argparse and the standard library at import
+from components import auto_processing
 from components.auto_processing import function_package
 from localaws.awslambda import bootstrap
+from localaws.awslambda.runner import REDACTOR_LAYER_PACKAGES  # the endpoint's stand-in
 from localaws.deploy import archives
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,11 +118,6 @@ def pins(path: Path) -> dict[str, str]:
 def test_the_layer_pins_the_launchers_versions_each_by_hash_for_the_functions_runtime():
     """The layer holds the very versions the launcher (and the local endpoint's stand-in) runs, for
     the redactor's runtime and architecture."""
-    import scripts.redactor_layer as layer  # a script module: argparse and the standard library at import
-    from components import auto_processing
-
-    from localaws.awslambda.runner import REDACTOR_LAYER_PACKAGES  # the endpoint's stand-in
-
     layer_pins = pins(ROOT / "requirements-redactor-layer.txt")
     assert set(layer_pins) == {"av", "numpy", "pillow"}
     assert set(REDACTOR_LAYER_PACKAGES) == {"av", "numpy", "PIL"}  # the same packages, as imported
