@@ -211,11 +211,7 @@ def add_auto_processing(parent: pulumi.Resource, name: str, inputs: AutoProcessi
             handler="launcher.functions.redactor.handler",
             timeout=REDACTOR_TIMEOUT_SECONDS,
             memory=REDACTOR_MEMORY_MB,
-            environment={
-                "BUCKET_NAME": inputs.bucket_name,
-                "INCOMING_PREFIX": inputs.incoming_prefix,
-                "RESULTS_PREFIX": inputs.results_prefix,
-            },
+            environment={"BUCKET_NAME": inputs.bucket_name, "RESULTS_PREFIX": inputs.results_prefix},
             tags=tags,
             policy=lambda log_group_arn: policy_json(
                 policies.redactor_policy,

@@ -324,11 +324,7 @@ def test_redact_adds_a_function_with_its_layer_and_lambdas_largest_limits(redact
         )
     )
     assert function["ephemeralStorage"] == {"size": REDACTOR_EPHEMERAL_STORAGE_MB}
-    assert function["environment"]["variables"] == {
-        "BUCKET_NAME": "faces-videos-0a1b2c3",
-        "INCOMING_PREFIX": "videos/",
-        "RESULTS_PREFIX": "results/",
-    }
+    assert function["environment"]["variables"] == {"BUCKET_NAME": "faces-videos-0a1b2c3", "RESULTS_PREFIX": "results/"}
     assets = set(function["code"].assets)
     assert {"launcher/functions/redactor.py", "launcher/redact/writer.py", "launcher/report/thumbnails.py"} <= assets
     assert not {name for name in assets if name.startswith(("launcher/report/html", "launcher/batch", "launcher/cli"))}
