@@ -180,6 +180,14 @@ def build_parser() -> argparse.ArgumentParser:
         "frame's start, rounded down to the millisecond (docs/local-endpoint.md)",
     )
     serve.add_argument("--workers", type=_positive, default=EmulatorSettings.workers, help="jobs processed at once")
+    serve.add_argument(
+        "--freeze-seconds",
+        type=_positive,
+        default=FREEZE_SECONDS,
+        metavar="SECONDS",
+        help="an interpreter frozen this long (a native library's deadlock) writes every thread's stack to the log "
+        "and exits, so a supervisor or the next command can start it again (default %(default)g)",
+    )
     serve.add_argument("--detector", default=EmulatorSettings.detector, help="'retinaface' or 'package.module:factory'")
     serve.add_argument(
         "--ephemeral",
@@ -313,10 +321,6 @@ def _check_serve_args(args: argparse.Namespace) -> str | None:
     return None
 
 
-def _heartbeat() -> None:
-    faulthandler.dump_traceback_later(FREEZE_SECONDS, exit=True)
-
-
 def serve(args: argparse.Namespace) -> int:
     problem = _check_serve_args(args)
     if problem:
@@ -352,7 +356,7 @@ def serve(args: argparse.Namespace) -> int:
         threading.Thread(target=endpoint.rekognition.warm_up, name="detector-warm-up", daemon=True).start()
         print(f"Local AWS endpoint ready at {endpoint.url} (data in {args.data_dir})", flush=True)
         try:
-            wait_for_stop(_heartbeat)
+            wait_for_stop(lambda: faulthandler.dump_traceback_later(args.freeze_seconds, exit=True))
             # From here a stop that hangs (a job or a native library that does not let go) ends hard:
             # the jobs it cuts off run again at the next start.
             faulthandler.dump_traceback_later(STOP_GRACE_SECONDS, exit=True)
