@@ -86,7 +86,7 @@ LOOK_SECONDS = 1.0  # the same search where no other consumer has been seen: one
 SEARCH_WAIT_SECONDS = 1  # a search's receives: long polls (all SQS servers), short ones
 SEARCH_PAUSE_SECONDS = 0.1  # a search's first pause window after a short receive; it doubles
 MAX_SEARCH_PAUSE_SECONDS = 1.6
-HOLD_SECONDS = 10  # visibility of what the waiter receives: time to settle it, not much more
+HOLD_SECONDS = 10  # visibility of what a launcher or batch receives: time to settle it, not much more
 FIRST_QUEUED = "FirstQueued"  # message attribute of a handed-over copy: when SQS first queued the completion
 
 
@@ -201,7 +201,6 @@ class CompletionWaiter:
             wait_seconds,
             job_id.__eq__,
             now_ms=lambda: self._wall_clock() * 1000,
-            visibility_seconds=HOLD_SECONDS,
         )
 
     def _ended(self, job_id: str, shared: bool) -> None:
@@ -416,14 +415,13 @@ def receive_completions(
     is_mine: Callable[[str], bool],
     on_mine: Callable[[Completion], object] = lambda _: None,
     now_ms: Callable[[], float] = lambda: time.time() * 1000,
-    visibility_seconds: int | None = None,
+    visibility_seconds: int = HOLD_SECONDS,
 ) -> Received:
     """Receive up to 10 messages and settle them (``settlement``, ``settle``): a completion of a job
     ``is_mine`` accepts is handed to ``on_mine`` (at once: the delete is one more round trip), then
     deleted; another job's is handed over to its owner; anything else is logged and left to reach the
-    dead-letter queue. ``visibility_seconds``: how long the received messages are held (the queue's
-    own visibility timeout if None)."""
-    request: dict[str, Any] = {"VisibilityTimeout": visibility_seconds} if visibility_seconds is not None else {}
+    dead-letter queue. ``visibility_seconds``: how long the received messages are held (what is left
+    alone comes back after that, not after the queue's own visibility timeout)."""
     try:
         messages = sqs.receive_message(
             QueueUrl=queue_url,
@@ -431,7 +429,7 @@ def receive_completions(
             WaitTimeSeconds=wait_seconds,
             AttributeNames=["SentTimestamp"],
             MessageAttributeNames=[FIRST_QUEUED],
-            **request,
+            VisibilityTimeout=visibility_seconds,
         ).get("Messages", [])
     except ClientError as error:
         raise from_client_error(error, f"receiving from {queue_url}") from None
