@@ -678,6 +678,15 @@ class Batch:
         with self._lock:
             return job_id in self._job_ids
 
+    def _ended_by_status(self, job_id: str) -> None:
+        """The job ended and its completion has not been seen: the consumer looks for it as long as a
+        single launcher would (``CLEANUP_SECONDS`` on a queue seen to be shared, else one short look)."""
+        look = CLEANUP_SECONDS if self._shared else LOOK_SECONDS
+        with self._lock:
+            if job_id in self._open:
+                self._unclaimed[job_id] = self._clock() + look
+            self._open.discard(job_id)
+
     def _consumer_needed(self) -> bool:
         now = self._clock()
         with self._lock:
@@ -708,11 +717,7 @@ class Batch:
                 continue
             self._unreachable = None
             if status in FINAL_STATUSES:
-                look = CLEANUP_SECONDS if self._shared else LOOK_SECONDS  # as a single launcher looks
-                with self._lock:
-                    if job_id in self._open:
-                        self._unclaimed[job_id] = self._clock() + look
-                    self._open.discard(job_id)
+                self._ended_by_status(job_id)
                 self._completed(job_id, status)
                 continue
             while video.next_check <= now:
