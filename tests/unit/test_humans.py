@@ -12,6 +12,7 @@ from PIL import Image
 from skimage import data
 
 from localaws.vision.detector import RetinaFaceDetector
+from localaws.vision.face import DetectedFace
 from localaws.vision.humans import MAX_FLAT_SHARE, SECOND_MODEL_MIN_SCORE, HumanFaceCheck, flat_share
 from synthetic import cartoon_face
 
@@ -119,3 +120,23 @@ def test_a_human_with_glasses_is_human(detector, check, scale):
     frame = with_glasses(plain, (face.landmarks[0], face.landmarks[1]))
     found = detector.detect(frame)
     assert found and all(check.is_human(frame, face) for face in found)
+
+
+@pytest.mark.parametrize(
+    "hog, cnn, human",
+    [
+        (0.05, False, False),  # the titi monkey of the evaluation set's dev split at 1280x720
+        (-0.34, False, False),  # its squirrel monkey at 640x360
+        (0.05, True, True),  # a doubtful HOG score: dlib's CNN decides
+        (1.2, False, True),  # a clear HOG face needs no CNN
+    ],
+)
+def test_dlib_needs_a_clear_hog_score_or_its_cnn(monkeypatch, hog, cnn, human):
+    from localaws.vision.humans import DlibFaceCheck
+
+    check = object.__new__(DlibFaceCheck)  # the scores are given: no models needed
+    monkeypatch.setattr(check, "hog_score", lambda crop: hog, raising=False)
+    monkeypatch.setattr(check, "cnn_finds_face", lambda crop: cnn, raising=False)
+    frame = on_canvas(data.astronaut(), 0.5)
+    face = DetectedFace(100, 40, 60, 70, 0.99, ((120, 60), (140, 60), (130, 75), (122, 90), (138, 90)))
+    assert check.is_human(frame, face) is human
