@@ -16,10 +16,11 @@ photograph that matches no label is listed apart ("unlabelled": a background fac
 a straddling box, or a false face), and a reported box that covers most (60%) of two labelled faces
 is a straddling box.
 
-The guard: --check compares human recall per split and resolution with the figures recorded in
-bench/emulator_truth_baseline.json (--record writes them) and exits 1, one line per loss,
-when any fell by more than RECALL_TOLERANCE, or when a non-human face is reported. A change to
-the rules that costs human recall is refused by this.
+The guard: --check compares human recall per split and resolution, and the non-human faces
+reported, with the figures recorded in bench/emulator_truth_baseline.json (--record writes them)
+and exits 1, one line per loss, when recall fell by more than RECALL_TOLERANCE or more non-human
+faces were reported. A change to the rules that costs human recall is refused by this. Targets
+not reached (recall under 0.95, any non-human face) are listed as such.
 
     .venv/bin/python bench/truth_set.py --clones DIR    # once: fills the cache
     .venv/bin/python bench/emulator_truth.py [--check | --record] [--split held-out]
@@ -281,31 +282,45 @@ def table(results: dict[str, dict[tuple[str, str], Tally]]) -> list[str]:
     return lines
 
 
-def guard(results: dict[str, dict[tuple[str, str], Tally]], record: bool) -> list[str]:
-    figures = {
+def guard(results: dict[str, dict[tuple[str, str], Tally]], record: bool) -> tuple[list[str], list[str]]:
+    """(refusals, targets missed). A refusal: human recall of a split and resolution more than
+    RECALL_TOLERANCE under the baseline, or more non-human faces reported than it records. Targets
+    missed (recall under RECALL_TARGET, any non-human face) are reported, not refused: the guard
+    defends what was reached."""
+    recall = {
         f"{label} {split}": tallies[split, "all human"].found / tallies[split, "all human"].eligible
         for label, tallies in results.items()
         for split in ("dev", "held-out")
         if (split, "all human") in tallies and tallies[split, "all human"].eligible
     }
+    non_human = {
+        f"{label} {split} non-human reported": tallies[split, "all non-human"].reported
+        for label, tallies in results.items()
+        for split in ("dev", "held-out", "seen")
+        if (split, "all non-human") in tallies
+    }
+    missed = [
+        f"human recall {key}: {value:.4f} < {RECALL_TARGET}" for key, value in recall.items() if value < RECALL_TARGET
+    ]
+    missed += [f"{key}: {value} (target 0)" for key, value in non_human.items() if value]
     if record:  # the resolutions not run keep their recorded figures
         recorded = json.loads(BASELINE.read_text()) if BASELINE.exists() else {}
-        recorded.update({key: round(value, 4) for key, value in figures.items()})
+        recorded.update({key: round(value, 4) for key, value in recall.items()})
+        recorded.update(non_human)
         BASELINE.write_text(json.dumps(dict(sorted(recorded.items())), indent=1) + "\n")
-        return []
+        return [], missed
     baseline = json.loads(BASELINE.read_text())
     refused = [
         f"human recall {key}: {value:.4f}, was {baseline[key]:.4f}"
-        for key, value in figures.items()
+        for key, value in recall.items()
         if key in baseline and value < baseline[key] - RECALL_TOLERANCE
     ]
     refused += [
-        f"{label}: {tallies[key].reported} non-human face(s) reported in {key[0]}"
-        for label, tallies in results.items()
-        for key in tallies
-        if key[1] == "all non-human" and tallies[key].reported
+        f"{key}: {value}, was {baseline.get(key, 0)}"
+        for key, value in non_human.items()
+        if value > baseline.get(key, 0)
     ]
-    return refused
+    return refused, missed
 
 
 # -- pose and attributes, in-process, on the labelled faces at 1280x720 ------------------------------
@@ -562,7 +577,9 @@ def main() -> int:
         print("\n".join(pose_and_attributes(args.cache)))
     if not args.skip_small:
         print("\n".join(small_faces(args.cache)))
-    refused = guard(results, args.record) if (args.check or args.record) else []
+    refused, missed = guard(results, args.record) if (args.check or args.record) else ([], [])
+    for line in missed:
+        print(f"target missed: {line}")
     for line in refused:
         print(f"refused: {line}")
     return 1 if refused else 0
