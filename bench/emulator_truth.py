@@ -22,8 +22,8 @@ and exits 1, one line per loss, when recall fell by more than RECALL_TOLERANCE o
 faces were reported. A change to the rules that costs human recall is refused by this. Targets
 not reached (recall under 0.95, any non-human face) are listed as such.
 
-    .venv/bin/python bench/truth_set.py --clones DIR    # once: fills the cache
-    .venv/bin/python bench/emulator_truth.py [--check | --record] [--split held-out]
+    .venv/bin/python bench/truth_set.py --download      # once: fills the cache (offline: --clones DIR)
+    .venv/bin/python bench/emulator_truth.py [--check | --record] [--split held-out] [--resolution 640x360]
 """
 
 from __future__ import annotations
