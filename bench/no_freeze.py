@@ -2,7 +2,7 @@
 
 A race shows once in twenty or thirty runs, more than the test suite can afford to repeat: the suite
 (tests/e2e/test_no_freeze.py) runs a dozen fresh detector processes; this runs --runs (30) of them,
-two at a time (the machines have two cores), each ``python -m tests.e2e.first_inference``: the real
+two at a time (the machines have two cores), each a fresh "python -m tests.e2e.first_inference": the real
 RetinaFace detector whose detecting threads start their first inferences together, after the
 warm-up as the emulator does it. With --no-warm-up it measures the unprotected case (OpenVINO's
 binding froze 2 of 30 here). A process that does not finish within --deadline seconds is killed and
@@ -41,7 +41,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False
     )
-    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--runs", type=int, default=30, help="fresh processes to run, two at a time")
     parser.add_argument("--no-warm-up", action="store_true", help="the unprotected case, for comparison")
     parser.add_argument("--deadline", type=float, default=120.0, help="seconds before a process counts as frozen")
     args = parser.parse_args()
