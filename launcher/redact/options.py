@@ -31,7 +31,7 @@ class Quality:
     crf: int = 18
     preset: str = "superfast"
     x264_params: str = "mbtree=1:rc-lookahead=10"
-    threads: int = 0  # 0: libx264 and the decoder pick from the cores
+    threads: int = 0  # libx264's threads (0: x264 picks from the cores); the decoder has its own thread
 
     def options(self) -> dict[str, str]:
         options = {"crf": str(self.crf), "preset": self.preset}
