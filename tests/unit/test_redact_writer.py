@@ -293,10 +293,13 @@ def test_leaks_give_their_own_exit_code(tmp_path: Path) -> None:
 
 
 def test_an_odd_size_is_kept(odd_scene: Scene, tmp_path: Path) -> None:
-    """H.264's 4:2:0 needs even sides: such a video is encoded in 4:4:4 at its own size."""
+    """H.264's 4:2:0 needs even sides: such a video is encoded in 4:4:4 at its own size, and the
+    leak audit reads that copy."""
     found = group_appearances(Detection.from_face(face) for face in scene_faces(odd_scene, SAMPLE_MS)).appearances
     out = tmp_path / "copy.mp4"
-    written = redact_video(odd_scene.path, out, Timeline(found))
+    redaction = redact(odd_scene.path, found, out, RedactOptions(audit_every=3, detector="yuface"))
+    written = redaction.written
+    assert redaction.audit.audited == len(range(0, odd_scene.frame_count, 3)) and redaction.audit.leaks == []
     with av.open(str(odd_scene.path)) as source, av.open(str(out)) as copy:
         assert (source.streams.video[0].width, source.streams.video[0].height) == (321, 181)
         video = copy.streams.video[0]
