@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: venv test lint demo bench schema
+.PHONY: venv test lint demo bench schema redactor-layer
 
 venv: $(STAMP)
 
@@ -41,3 +41,9 @@ bench: $(STAMP)
 # The component's package schema (components/schema.json), inferred from its type annotations.
 schema: $(STAMP)
 	$(PY) scripts/schema.py
+
+# The redactor function's layer (redact: true): PyAV, NumPy and Pillow for Lambda's python3.12 on
+# x86_64, from pinned, hashed wheels; build/redactor-layer.zip. Publish it with
+# `$(PY) scripts/redactor_layer.py publish --bucket BUCKET` (docs/redaction.md).
+redactor-layer: $(STAMP)
+	$(PY) scripts/redactor_layer.py build

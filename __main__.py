@@ -32,6 +32,8 @@ def read_args(config: pulumi.Config) -> FaceDetectionPipelineArgs:
         incoming_prefix=config.get("incomingPrefix"),
         results_prefix=config.get("resultsPrefix"),
         intake_max_receive_count=config.get_int("intakeMaxReceiveCount"),
+        redact=config.get_bool("redact"),
+        redact_layer_arn=config.get("redactLayerArn"),
         alarms=config.get_bool("alarms"),
         alarm_topic_arn=config.get("alarmTopicArn"),
         alarm_email=config.get("alarmEmail"),
@@ -61,3 +63,5 @@ if config.get_bool("autoProcess"):  # only then: the stack without it is exactly
     pulumi.export("intakeQueueUrl", pipeline.intake_queue_url)
     pulumi.export("starterFunctionName", pipeline.starter_function_name)
     pulumi.export("collectorFunctionName", pipeline.collector_function_name)
+if config.get_bool("redact"):
+    pulumi.export("redactorFunctionName", pipeline.redactor_function_name)

@@ -4,6 +4,12 @@ by the stack itself, on S3 events, SQS and Lambda, with no launcher running.
     S3 ObjectCreated (incoming prefix, video suffixes) -> intake queue (+ its DLQ) -> starter function
       -> StartFaceDetection -> topic -> completion queue -> collector function -> results/<key>.faces.json
 
+With ``redact: true`` a third function, the redactor, writes ``<resultsPrefix><key>.redacted.mp4``
+(every face covered, ``launcher.redact``) after the collector: the collector invokes it
+asynchronously for each SUCCEEDED job on a video under the incoming prefix. It needs PyAV, NumPy
+and Pillow, which the Lambda runtime lacks: they come in a layer (``redactLayerArn``, built by
+``make redactor-layer``); the light functions' zip stays as it was.
+
 The functions' code is the launcher's own library (``launcher.functions.starter``, ``launcher.functions.collector``),
 packaged from the ``launcher`` folder: one source of truth for the token and the result document.
 
@@ -13,6 +19,10 @@ Timeouts and batch sizes:
   record that must wait longer is put back in the queue with a backoff, not held on Lambda's clock).
 - Collector: one completion per batch, 300 s timeout: one job's results can be 100 pages of 1,000
   faces; several in a batch would share one timeout and be retried together.
+- Redactor: Lambda's largest function, 10,240 MB (6 vCPUs: the encoder and the audit use them
+  all), 900 s (Lambda's longest), 10,240 MB of /tmp for the copy before its upload. It checks
+  before it starts that the video fits that time (``launcher.functions.redactor``), and otherwise
+  writes ``.redacted.error.json``; it is not fed by a queue (no batch, no visibility timeout).
 - Each queue's visibility timeout is 6x its function's timeout (AWS's advice for event source
   mappings), so a batch still running is never handed out twice.
 """
@@ -38,31 +48,46 @@ PROJECT_DIR = Path(__file__).resolve().parents[1]
 LAUNCHER_DIR = PROJECT_DIR / "launcher"
 SHARED_MODULES = ("rekognition_limits.py",)
 FUNCTION_FOLDERS = ("jobs", "functions")
+# The redactor's zip adds the redaction (PyAV, NumPy and Pillow come from its layer) and the one
+# module of the report it uses (the audit's leak thumbnails).
+REDACTOR_FOLDERS = (*FUNCTION_FOLDERS, "redact")
+REDACTOR_MODULES = ("report/__init__.py", "report/thumbnails.py")
+REDACTOR_HANDLER_MODULE = "functions/redactor.py"  # left out of the light zip: it needs the layer
 RUNTIME = "python3.12"
+ARCHITECTURE = "x86_64"  # the layer's wheels are built for it (manylinux x86_64)
 STARTER_TIMEOUT_SECONDS = 60
 STARTER_BATCH_SIZE = 10
 COLLECTOR_TIMEOUT_SECONDS = 300
 COLLECTOR_BATCH_SIZE = 1
 STARTER_MEMORY_MB = 128
 COLLECTOR_MEMORY_MB = 256
+REDACTOR_TIMEOUT_SECONDS = 900  # Lambda's longest
+REDACTOR_MEMORY_MB = 10240  # Lambda's largest: 6 vCPUs
+REDACTOR_EPHEMERAL_STORAGE_MB = 10240  # Lambda's largest /tmp: the copy is written there, then uploaded
 VISIBILITY_PER_TIMEOUT = 6
 COMPLETION_VISIBILITY_SECONDS = VISIBILITY_PER_TIMEOUT * COLLECTOR_TIMEOUT_SECONDS
 LOG_RETENTION_DAYS = 30
 REPORT_BATCH_ITEM_FAILURES = ["ReportBatchItemFailures"]
 
 
-def function_package() -> pulumi.AssetArchive:
+def function_package(redactor: bool = False) -> pulumi.AssetArchive:
     """The functions' zip: the launcher's Lambda-safe core (``jobs/``), the functions themselves
     (``functions/``) and the shared top-level module they import; nothing of the CLI, the batch or the
-    report is deployed."""
+    report is deployed. The redactor's (``redactor=True``) adds ``redact/``, the report's thumbnails
+    and the redactor's handler, which the light zip leaves out."""
+    folders = REDACTOR_FOLDERS if redactor else FUNCTION_FOLDERS
     files = {
         path.relative_to(PROJECT_DIR).as_posix(): path
-        for folder in FUNCTION_FOLDERS
+        for folder in folders
         for path in sorted((LAUNCHER_DIR / folder).glob("*.py"))
     }
+    if redactor:
+        files.update({f"launcher/{name}": LAUNCHER_DIR / name for name in REDACTOR_MODULES})
+    else:
+        files.pop(f"launcher/{REDACTOR_HANDLER_MODULE}", None)
     files["launcher/__init__.py"] = LAUNCHER_DIR / "__init__.py"
     files.update({name: PROJECT_DIR / name for name in SHARED_MODULES})
-    return pulumi.AssetArchive({name: pulumi.FileAsset(str(path)) for name, path in files.items()})
+    return pulumi.AssetArchive({name: pulumi.FileAsset(str(path)) for name, path in sorted(files.items())})
 
 
 @dataclass(frozen=True)
@@ -84,6 +109,7 @@ class AutoProcessingInputs:
     tags: pulumi.Input[Mapping[str, pulumi.Input[str]]]
     bucket_kms_key_arn: Optional[pulumi.Input[str]] = None
     queue_kms_key_arn: Optional[pulumi.Input[str]] = None
+    redact_layer_arn: Optional[pulumi.Input[str]] = None  # set: declare the redactor, with this layer
 
 
 @dataclass(frozen=True)
@@ -95,10 +121,12 @@ class AutoProcessingOutputs:
     collector_function_name: pulumi.Output[str]
     intake_queue_name: pulumi.Output[str]
     intake_dead_letter_queue_name: pulumi.Output[str]
+    redactor_function_name: Optional[pulumi.Output[str]] = None
 
 
 def add_auto_processing(parent: pulumi.Resource, name: str, inputs: AutoProcessingInputs) -> AutoProcessingOutputs:
-    """Declare the intake queue, the bucket notification and the two functions as children of ``parent``."""
+    """Declare the intake queue, the bucket notification and the two functions (three with the
+    redactor) as children of ``parent``."""
     child = pulumi.ResourceOptions(parent=parent)
     tags = inputs.tags
 
@@ -173,6 +201,32 @@ def add_auto_processing(parent: pulumi.Resource, name: str, inputs: AutoProcessi
             **keys,
         ),
     )
+    redactor = None
+    collector_environment = {**environment, "QUEUE_URL": inputs.completion_queue_url}
+    if inputs.redact_layer_arn is not None:
+        redactor = _function(
+            parent,
+            f"{name}-redactor",
+            description="Writes each processed video's redacted copy (every face covered) into the bucket.",
+            handler="launcher.functions.redactor.handler",
+            timeout=REDACTOR_TIMEOUT_SECONDS,
+            memory=REDACTOR_MEMORY_MB,
+            environment={"BUCKET_NAME": inputs.bucket_name, "RESULTS_PREFIX": inputs.results_prefix},
+            tags=tags,
+            policy=lambda log_group_arn: policy_json(
+                policies.redactor_policy,
+                bucket_arn=inputs.bucket_arn,
+                incoming_prefix=inputs.incoming_prefix,
+                results_prefix=inputs.results_prefix,
+                log_group_arn=log_group_arn,
+                region=inputs.region,
+                bucket_kms_key_arn=inputs.bucket_kms_key_arn,
+            ),
+            code=function_package(redactor=True),
+            layers=[inputs.redact_layer_arn],
+            ephemeral_storage=REDACTOR_EPHEMERAL_STORAGE_MB,
+        )
+        collector_environment["REDACTOR_FUNCTION"] = redactor.arn
     collector = _function(
         parent,
         f"{name}-collector",
@@ -180,7 +234,7 @@ def add_auto_processing(parent: pulumi.Resource, name: str, inputs: AutoProcessi
         handler="launcher.functions.collector.handler",
         timeout=COLLECTOR_TIMEOUT_SECONDS,
         memory=COLLECTOR_MEMORY_MB,
-        environment={**environment, "QUEUE_URL": inputs.completion_queue_url},
+        environment=collector_environment,
         queue_arn=inputs.completion_queue_arn,
         batch_size=COLLECTOR_BATCH_SIZE,
         tags=tags,
@@ -191,6 +245,7 @@ def add_auto_processing(parent: pulumi.Resource, name: str, inputs: AutoProcessi
             results_prefix=inputs.results_prefix,
             log_group_arn=log_group_arn,
             **keys,
+            **({"redactor_function_arn": redactor.arn} if redactor is not None else {}),
         ),
     )
     return AutoProcessingOutputs(
@@ -201,6 +256,7 @@ def add_auto_processing(parent: pulumi.Resource, name: str, inputs: AutoProcessi
         collector.name,
         intake.name,
         intake_dead_letter.name,
+        redactor.name if redactor is not None else None,
     )
 
 
@@ -213,12 +269,16 @@ def _function(
     timeout: int,
     memory: int,
     environment: Mapping[str, pulumi.Input[str]],
-    queue_arn: pulumi.Input[str],
-    batch_size: int,
     tags: pulumi.Input[Mapping[str, pulumi.Input[str]]],
     policy: Callable[[pulumi.Output[str]], pulumi.Output[str]],
+    queue_arn: Optional[pulumi.Input[str]] = None,
+    batch_size: int = 1,
+    code: Optional[pulumi.AssetArchive] = None,
+    layers: Optional[list[pulumi.Input[str]]] = None,
+    ephemeral_storage: Optional[int] = None,
 ) -> aws.lambda_.Function:
-    """One function with its own log group, execution role and policy, fed by ``queue_arn``."""
+    """One function with its own log group, execution role and policy, fed by ``queue_arn`` (None:
+    invoked directly, no event source mapping)."""
     child = pulumi.ResourceOptions(parent=parent)
     log_group = aws.cloudwatch.LogGroup(
         name, name_prefix=f"/aws/lambda/{name}-", retention_in_days=LOG_RETENTION_DAYS, tags=tags, opts=child
@@ -236,16 +296,23 @@ def _function(
         description=description,
         runtime=RUNTIME,
         handler=handler,
-        code=function_package(),
+        code=code or function_package(),
         role=role.arn,
         timeout=timeout,
         memory_size=memory,
+        architectures=[ARCHITECTURE] if layers else None,
+        layers=layers,
+        ephemeral_storage=(
+            aws.lambda_.FunctionEphemeralStorageArgs(size=ephemeral_storage) if ephemeral_storage else None
+        ),
         environment=aws.lambda_.FunctionEnvironmentArgs(variables=environment),
         logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="Text", log_group=log_group.name),
         tags=tags,
         # Its first invocation must find its permissions and its log group in place.
         opts=pulumi.ResourceOptions(parent=parent, depends_on=[role_policy, log_group]),
     )
+    if queue_arn is None:
+        return function
     aws.lambda_.EventSourceMapping(
         name,
         event_source_arn=queue_arn,

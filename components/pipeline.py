@@ -38,6 +38,28 @@ def _auto_process(settings: dict[str, Any]) -> bool:
     return auto_process
 
 
+def _redact(settings: dict[str, Any], auto_process: bool) -> bool:
+    """Whether to declare the redactor (a plain setting): only on auto-processing, with its layer."""
+    redact: bool = settings["redact"]
+    layer = settings["redact_layer_arn"]
+    if redact and not auto_process:
+        raise ConfigError("redact: true needs autoProcess: true (the redactor runs on the collector's results)")
+    if redact and layer is None:
+        raise ConfigError(
+            "redact: true needs redactLayerArn: build the layer with `make redactor-layer`, publish it with "
+            "scripts/redactor_layer.py publish, and set its ARN (docs/redaction.md#the-layer)"
+        )
+    if not redact and layer is not None:
+        raise ConfigError("redactLayerArn is only used with redact: true")
+    incoming, results = settings["incoming_prefix"], settings["results_prefix"]
+    if redact and isinstance(incoming, str) and isinstance(results, str) and results.startswith(incoming):
+        raise ConfigError(
+            f"with redact: true, resultsPrefix {results!r} must not lie under incomingPrefix {incoming!r}: "
+            "each redacted copy (.mp4) would be processed as a new upload"
+        )
+    return redact
+
+
 def _alarms(settings: dict[str, Any]) -> bool:
     """Whether to declare alarms (a plain setting); where they go is one setting or the other."""
     alarms: bool = settings["alarms"]
@@ -90,6 +112,8 @@ class FaceDetectionPipeline(pulumi.ComponentResource):
     """With autoProcess: the Lambda function that starts a job per new video version."""
     collector_function_name: pulumi.Output[Optional[str]]
     """With autoProcess: the Lambda function that writes each job's results into the bucket."""
+    redactor_function_name: pulumi.Output[Optional[str]]
+    """With redact: the Lambda function that writes each video's redacted copy into the bucket."""
     alarm_topic_arn: pulumi.Output[Optional[str]]
     """With alarms (the default): the SNS topic the alarms notify (alarmTopicArn, or the one created)."""
     dashboard_name: pulumi.Output[Optional[str]]
@@ -104,6 +128,7 @@ class FaceDetectionPipeline(pulumi.ComponentResource):
         # Checked before anything is declared (Outputs are checked when they resolve).
         settings = checked_args(args)
         auto_process = _auto_process(settings)
+        redact = _redact(settings, auto_process)
         alarms = _alarms(settings)
         super().__init__(TYPE_TOKEN, name, None, opts)
         self._name = name
@@ -229,7 +254,7 @@ class FaceDetectionPipeline(pulumi.ComponentResource):
         }
         unset: pulumi.Output[Optional[str]] = pulumi.Output.from_input(None)
         self.incoming_prefix = self.results_prefix = self.intake_queue_url = unset
-        self.starter_function_name = self.collector_function_name = unset
+        self.starter_function_name = self.collector_function_name = self.redactor_function_name = unset
         if auto_process:
             auto = add_auto_processing(
                 self,
@@ -250,6 +275,7 @@ class FaceDetectionPipeline(pulumi.ComponentResource):
                     tags=self._tags,
                     bucket_kms_key_arn=settings["bucket_kms_key_arn"],
                     queue_kms_key_arn=settings["queue_kms_key_arn"],
+                    redact_layer_arn=settings["redact_layer_arn"] if redact else None,
                 ),
             )
             self.incoming_prefix, self.results_prefix = auto.incoming_prefix, auto.results_prefix
@@ -263,6 +289,9 @@ class FaceDetectionPipeline(pulumi.ComponentResource):
                 starterFunctionName=self.starter_function_name,
                 collectorFunctionName=self.collector_function_name,
             )
+            if auto.redactor_function_name is not None:
+                self.redactor_function_name = auto.redactor_function_name
+                outputs.update(redactorFunctionName=self.redactor_function_name)
         self.alarm_topic_arn = self.dashboard_name = unset
         if alarms:
             watched = Watched(
@@ -277,7 +306,11 @@ class FaceDetectionPipeline(pulumi.ComponentResource):
                     ],
                     completion_queue=queue.name,
                     intake_queue=auto.intake_queue_name,
-                    functions=[("starter", auto.starter_function_name), ("collector", auto.collector_function_name)],
+                    functions=[
+                        ("starter", auto.starter_function_name),
+                        ("collector", auto.collector_function_name),
+                        *([("redactor", auto.redactor_function_name)] if auto.redactor_function_name else []),
+                    ],
                 )
             watching = add_alarms(
                 self,

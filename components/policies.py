@@ -254,20 +254,25 @@ def intake_queue_policy(queue_arn: str, bucket_arn: str, account_id: str) -> Pol
 
 
 def _function_statements(
-    queue_arn: str,
+    queue_arn: Optional[str],
     log_group_arn: str,
     region: str,
     bucket_kms_key_arn: Optional[str],
     queue_kms_key_arn: Optional[str],
     bucket_key_actions: list[str],
 ) -> list[PolicyDocument]:
-    statements: list[PolicyDocument] = [
-        {"Sid": "ConsumeItsQueue", "Effect": "Allow", "Action": FUNCTION_QUEUE_ACTIONS, "Resource": queue_arn},
-        {"Sid": "WriteItsLogs", "Effect": "Allow", "Action": FUNCTION_LOG_ACTIONS, "Resource": f"{log_group_arn}:*"},
-    ]
+    """Its queue (none for a function invoked directly), its logs, and the keys when set."""
+    statements: list[PolicyDocument] = []
+    if queue_arn is not None:
+        statements.append(
+            {"Sid": "ConsumeItsQueue", "Effect": "Allow", "Action": FUNCTION_QUEUE_ACTIONS, "Resource": queue_arn}
+        )
+    statements.append(
+        {"Sid": "WriteItsLogs", "Effect": "Allow", "Action": FUNCTION_LOG_ACTIONS, "Resource": f"{log_group_arn}:*"}
+    )
     if bucket_kms_key_arn:
         statements.append(_key_grant("UseBucketKey", bucket_key_actions, bucket_kms_key_arn, "s3", region))
-    if queue_kms_key_arn:
+    if queue_kms_key_arn and queue_arn is not None:
         statements.append(_key_grant("UseQueueKey", ["kms:Decrypt"], queue_kms_key_arn, "sqs", region))
     return statements
 
@@ -330,8 +335,20 @@ def collector_policy(
     region: str,
     bucket_kms_key_arn: Optional[str] = None,
     queue_kms_key_arn: Optional[str] = None,
+    redactor_function_arn: Optional[str] = None,
 ) -> PolicyDocument:
-    """The collector: the completion queue, read job results, write result objects."""
+    """The collector: the completion queue, read job results, write result objects; with redact,
+    invoke the redactor function (that one function only)."""
+    invoke: list[PolicyDocument] = []
+    if redactor_function_arn is not None:
+        invoke.append(
+            {
+                "Sid": "InvokeRedactor",
+                "Effect": "Allow",
+                "Action": "lambda:InvokeFunction",
+                "Resource": redactor_function_arn,
+            }
+        )
     return _document(
         {
             "Sid": "GetFaceDetection",
@@ -345,6 +362,7 @@ def collector_policy(
             "Action": RESULT_WRITE_ACTIONS,
             "Resource": f"{bucket_arn}/{results_prefix}*",
         },
+        *invoke,
         *_function_statements(
             queue_arn,
             log_group_arn,
@@ -352,6 +370,42 @@ def collector_policy(
             bucket_kms_key_arn,
             queue_kms_key_arn,
             ["kms:GenerateDataKey", "kms:Decrypt"],
+        ),
+    )
+
+
+def redactor_policy(
+    bucket_arn: str,
+    incoming_prefix: str,
+    results_prefix: str,
+    log_group_arn: str,
+    region: str,
+    bucket_kms_key_arn: Optional[str] = None,
+) -> PolicyDocument:
+    """The redactor (redact: true): read the video under incomingPrefix and its results under
+    resultsPrefix, write the redacted copy and its audit there. No queue (the collector invokes it),
+    no Rekognition, no other function."""
+    return _document(
+        {
+            "Sid": "ReadIncomingVideos",
+            "Effect": "Allow",
+            "Action": VIDEO_READ_ACTIONS,
+            "Resource": f"{bucket_arn}/{incoming_prefix}*",
+        },
+        {
+            "Sid": "ReadResults",
+            "Effect": "Allow",
+            "Action": "s3:GetObject",
+            "Resource": f"{bucket_arn}/{results_prefix}*",
+        },
+        {
+            "Sid": "WriteRedactions",
+            "Effect": "Allow",
+            "Action": RESULT_WRITE_ACTIONS,
+            "Resource": f"{bucket_arn}/{results_prefix}*",
+        },
+        *_function_statements(
+            None, log_group_arn, region, bucket_kms_key_arn, None, ["kms:Decrypt", "kms:GenerateDataKey"]
         ),
     )
 

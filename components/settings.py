@@ -52,6 +52,10 @@ class FaceDetectionPipelineArgs(TypedDict, total=False):
     """With autoProcess: results go to <resultsPrefix><video key>.faces.json or .error.json (default results/)."""
     intake_max_receive_count: Optional[pulumi.Input[int]]
     """With autoProcess: tries of one upload event before the intake dead-letter queue (1-1000, default 100)."""
+    redact: Optional[bool]
+    """With autoProcess: a third function writes <resultsPrefix><key>.redacted.mp4, faces blurred (default false)."""
+    redact_layer_arn: Optional[pulumi.Input[str]]
+    """With redact: the Lambda layer version with PyAV, NumPy and Pillow for python3.12 (make redactor-layer)."""
     alarms: Optional[bool]
     """CloudWatch alarms on dead-letter queues, queue ages (and the functions) and a dashboard (default true)."""
     alarm_topic_arn: Optional[pulumi.Input[str]]
@@ -63,6 +67,7 @@ class FaceDetectionPipelineArgs(TypedDict, total=False):
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 _KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/.+$")
 _TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
+_LAYER_VERSION_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]{1,140}:\d+$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 # Returns the value to use, or raises ConfigError with a message naming the setting (``key``).
@@ -119,6 +124,15 @@ def _topic_arn(key: str, value: Any) -> str:
     raise ConfigError(f"{key} must be an SNS topic ARN (arn:aws:sns:<region>:<account>:<name>), got {value!r}")
 
 
+def _layer_version_arn(key: str, value: Any) -> str:
+    if isinstance(value, str) and _LAYER_VERSION_ARN.match(value):
+        return value
+    raise ConfigError(
+        f"{key} must be a Lambda layer version ARN (arn:aws:lambda:<region>:<account>:layer:<name>:<version>), "
+        f"got {value!r}"
+    )
+
+
 def _email(key: str, value: Any) -> str:
     if isinstance(value, str) and _EMAIL.match(value):
         return value
@@ -149,13 +163,15 @@ SETTINGS: dict[str, Setting] = {
     "results_prefix": Setting("results/", _key_prefix),
     # A try refused with LimitExceeded counts: generous, about 8 hours of backoff.
     "intake_max_receive_count": Setting(100, _whole_number(1, 1000, "(SQS's limit)")),
+    "redact": Setting(False, _boolean),
+    "redact_layer_arn": Setting(None, _layer_version_arn),
     "alarms": Setting(True, _boolean),
     "alarm_topic_arn": Setting(None, _topic_arn),
     "alarm_email": Setting(None, _email),
 }
 DEFAULTS: dict[str, Any] = {name: setting.default for name, setting in SETTINGS.items()}
 # Known when the resources are declared, so never an Output: it decides which resources exist.
-PLAIN_SETTINGS = frozenset({"auto_process", "alarms"})
+PLAIN_SETTINGS = frozenset({"auto_process", "redact", "alarms"})
 
 
 def setting_key(name: str) -> str:

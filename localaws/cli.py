@@ -1,5 +1,5 @@
 """Run the local AWS endpoint (serve), deploy this project's Pulumi program into it (deploy,
-destroy), and show what it holds (status)."""
+destroy), show what it holds (status), and publish the redactor's layer there (redactor-layer)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from components import ConfigError
 
+from .awslambda.runner import REDACTOR_LAYER_NAME, REDACTOR_LAYER_PACKAGES, endpoint_packages_layer
 from .clients import local_client
 from .defaults import DEFAULT_REGION
 from .deploy import engine
@@ -179,6 +180,14 @@ def build_parser() -> argparse.ArgumentParser:
         "frame's start, rounded down to the millisecond (docs/local-endpoint.md)",
     )
     serve.add_argument("--workers", type=_positive, default=EmulatorSettings.workers, help="jobs processed at once")
+    serve.add_argument(
+        "--freeze-seconds",
+        type=_positive,
+        default=FREEZE_SECONDS,
+        metavar="SECONDS",
+        help="an interpreter frozen this long (a native library's deadlock) writes every thread's stack to the log "
+        "and exits, so a supervisor or the next command can start it again (default %(default)g)",
+    )
     serve.add_argument("--detector", default=EmulatorSettings.detector, help="'retinaface' or 'package.module:factory'")
     serve.add_argument(
         "--ephemeral",
@@ -223,6 +232,16 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument(
         "--outputs-file", type=Path, help="the stack outputs' file (default: DATA_DIR/outputs-STACK.json)"
     )
+    layer = commands.add_parser(
+        "redactor-layer",
+        parents=[common],
+        formatter_class=HelpFormatter,
+        allow_abbrev=False,
+        help="publish the endpoint's stand-in for the redactor function's layer (redact: true) and print its "
+        "ARN, the stack's redactLayerArn (docs/local-endpoint.md)",
+    )
+    _add_endpoint_option(layer)
+    layer.add_argument("--stack", default="local", help="the region is read from Pulumi.<stack>.yaml if present")
     return parser
 
 
@@ -302,10 +321,6 @@ def _check_serve_args(args: argparse.Namespace) -> str | None:
     return None
 
 
-def _heartbeat() -> None:
-    faulthandler.dump_traceback_later(FREEZE_SECONDS, exit=True)
-
-
 def serve(args: argparse.Namespace) -> int:
     problem = _check_serve_args(args)
     if problem:
@@ -341,7 +356,7 @@ def serve(args: argparse.Namespace) -> int:
         threading.Thread(target=endpoint.rekognition.warm_up, name="detector-warm-up", daemon=True).start()
         print(f"Local AWS endpoint ready at {endpoint.url} (data in {args.data_dir})", flush=True)
         try:
-            wait_for_stop(_heartbeat)
+            wait_for_stop(lambda: faulthandler.dump_traceback_later(args.freeze_seconds, exit=True))
             # From here a stop that hangs (a job or a native library that does not let go) ends hard:
             # the jobs it cuts off run again at the next start.
             faulthandler.dump_traceback_later(STOP_GRACE_SECONDS, exit=True)
@@ -447,10 +462,36 @@ def status(args: argparse.Namespace) -> int:
         ) from None
 
 
+def redactor_layer(args: argparse.Namespace) -> int:
+    """The redactor's layer on the endpoint: a stand-in for PyAV, NumPy and Pillow, which the endpoint's
+    Lambda runtime then takes from its own environment (the real layer is built for Lambda's Python)."""
+    lam = _in_process_context(args).client("lambda")
+    published = lam.publish_layer_version(
+        LayerName=REDACTOR_LAYER_NAME,
+        Description="the local endpoint's stand-in for " + ", ".join(REDACTOR_LAYER_PACKAGES),
+        Content={"ZipFile": endpoint_packages_layer(REDACTOR_LAYER_PACKAGES)},
+        CompatibleRuntimes=["python3.12"],
+    )
+    print(published["LayerVersionArn"])
+    print(
+        f"next: put redact: true and redactLayerArn: {published['LayerVersionArn']} under config in "
+        f"Pulumi.{args.stack}.yaml (with autoProcess: true), then {python_command('deploy')}",
+        file=sys.stderr,
+    )
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
-    command = {"serve": serve, "deploy": deploy, "destroy": destroy, "status": status}[args.command]
+    commands = {
+        "serve": serve,
+        "deploy": deploy,
+        "destroy": destroy,
+        "status": status,
+        "redactor-layer": redactor_layer,
+    }
+    command = commands[args.command]
     try:
         return command(args)
     except KeyboardInterrupt:

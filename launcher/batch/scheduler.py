@@ -182,11 +182,14 @@ class Video:
 class Workers:
     """A few daemon threads running submitted calls: they never hold the process at Ctrl-C (a result
     being written is a temporary file, removed at the next run). A call that raises does not end its
-    thread; ``pending`` counts the calls submitted and not yet returned (for the watchdog)."""
+    thread; ``pending`` counts the calls submitted and not yet returned (for the watchdog), and
+    ``on_idle`` is called when it falls to 0, so that the watchdog looks at once, not at the loop's
+    next wake (up to a long poll later)."""
 
-    def __init__(self, count: int, name: str) -> None:
+    def __init__(self, count: int, name: str, on_idle: Callable[[], None] = lambda: None) -> None:
         self._tasks: queue.Queue[Callable[[], None]] = queue.Queue()
         self._pending = 0
+        self._on_idle = on_idle
         self._count_lock = threading.Lock()
         for index in range(count):
             threading.Thread(target=self._work, name=f"{name}-{index}", daemon=True).start()
@@ -211,6 +214,9 @@ class Workers:
             finally:
                 with self._count_lock:
                     self._pending -= 1
+                    idle = self._pending == 0
+                if idle:
+                    self._on_idle()
 
 
 def _message(error: BaseException) -> str:
@@ -289,9 +295,10 @@ class Batch:
         self._jobs = FaceDetection(clients("rekognition"))
         # Starts without botocore's retries: the scheduler waits itself, without blocking the batch.
         self._starts = FaceDetection(clients.client("rekognition", ONE_ATTEMPT))
-        self._preparers = Workers(PREPARE_WORKERS, "prepare")
-        self._fetchers = Workers(FETCH_WORKERS, "fetch")
-        self._starters = Workers(START_WORKERS, "start")
+        wake = functools.partial(self._events.put, ("idle",))  # no-op event: the loop wakes, the watchdog looks
+        self._preparers = Workers(PREPARE_WORKERS, "prepare", wake)
+        self._fetchers = Workers(FETCH_WORKERS, "fetch", wake)
+        self._starters = Workers(START_WORKERS, "start", wake)
         self._ledger = Ledger(options.out_dir)
         try:
             with (

@@ -42,6 +42,7 @@ class FunctionSettings:
     results_prefix: str
     topic_arn: str
     role_arn: str
+    redactor_function: str | None = None  # redact: true: the collector invokes it after each result
 
     @classmethod
     def from_environment(cls) -> FunctionSettings:
@@ -53,6 +54,7 @@ class FunctionSettings:
             results_prefix=env["RESULTS_PREFIX"],
             topic_arn=env["TOPIC_ARN"],
             role_arn=env["ROLE_ARN"],
+            redactor_function=env.get("REDACTOR_FUNCTION") or None,
         )
 
 

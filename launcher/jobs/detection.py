@@ -20,7 +20,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any
 
 import botocore.session
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ConnectionClosedError
 
 from .errors import BadInput, ExitCode, LauncherError, from_client_error
 from .s3video import S3Video
@@ -130,11 +130,15 @@ class FaceDetection:
                 wait = min(wait * 2, max_wait)
 
     def status(self, job_id: str) -> GetFaceDetectionResponseTypeDef:
-        """The job's status, from a one-face page."""
+        """The job's status, from a one-face page. An answer without a status is what a connection cut
+        mid-answer can leave (botocore reads an empty body as {}): reported as the cut it is."""
         try:
-            return self._client.get_face_detection(JobId=job_id, MaxResults=1)
+            response = self._client.get_face_detection(JobId=job_id, MaxResults=1)
         except ClientError as error:
             raise from_client_error(error, "reading the job's status", job_id) from None
+        if "JobStatus" not in response:
+            raise ConnectionClosedError(endpoint_url=self._client.meta.endpoint_url)
+        return response
 
     def pages(self, job_id: str) -> Iterator[dict[str, Any]]:
         """Every page of results (there is no botocore paginator for GetFaceDetection)."""

@@ -36,19 +36,26 @@ RUNTIME_PACKAGES = frozenset({"boto3", "botocore", "s3transfer", "jmespath", "da
 
 
 class RuntimeOnlyFinder(importlib.abc.MetaPathFinder):
-    """Refuses a top-level import that neither the runtime nor the function's zip provides."""
+    """Refuses a top-level import that neither the runtime, the function's zip nor its layers provide.
+    ``endpoint_packages``: names a layer stands for (runner.ENDPOINT_PACKAGES_FILE), imported from
+    the endpoint's environment."""
 
-    def __init__(self, task_root: str) -> None:
-        self._task_root = task_root
+    def __init__(
+        self, task_root: str, layer_paths: tuple[str, ...] = (), endpoint_packages: frozenset[str] = frozenset()
+    ) -> None:
+        self._roots = [task_root, *layer_paths]
+        self._endpoint_packages = endpoint_packages
 
     def find_spec(self, fullname: str, path: Any = None, target: ModuleType | None = None) -> None:
         if path is not None or fullname in RUNTIME_PACKAGES or fullname in sys.stdlib_module_names:
             return  # a submodule (its package was allowed), or the runtime's own
-        if importlib.machinery.PathFinder.find_spec(fullname, [self._task_root]) is not None:
-            return  # packaged with the function
+        if fullname in self._endpoint_packages:
+            return  # a layer stands for it
+        if importlib.machinery.PathFinder.find_spec(fullname, self._roots) is not None:
+            return  # packaged with the function, or in one of its layers
         raise ModuleNotFoundError(
             f"No module named '{fullname}' (the Lambda Python runtime has only the standard library and "
-            "boto3: package it in the function's zip)",
+            "boto3: package it in the function's zip or a layer)",
             name=fullname,
         )
 
@@ -123,8 +130,10 @@ def main() -> None:
     log_handler.setFormatter(logging.Formatter("[%(levelname)s]\t%(asctime)s\t%(message)s"))
     logging.getLogger().addHandler(log_handler)
     task_root = os.environ["LAMBDA_TASK_ROOT"]
-    sys.path.insert(0, task_root)
-    sys.meta_path.insert(0, RuntimeOnlyFinder(task_root))
+    layer_paths = tuple(filter(None, os.environ.get("LOCAL_LAMBDA_LAYER_PATHS", "").split(os.pathsep)))
+    endpoint_packages = frozenset(filter(None, os.environ.get("LOCAL_LAMBDA_ENDPOINT_PACKAGES", "").split(",")))
+    sys.path[0:0] = [task_root, *layer_paths]  # as Lambda's: the function's code, then /opt/python
+    sys.meta_path.insert(0, RuntimeOnlyFinder(task_root, layer_paths, endpoint_packages))
     os.chdir(task_root)
     try:
         handler, init_error = _load_handler(), None

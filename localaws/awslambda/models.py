@@ -31,7 +31,7 @@ from .exceptions import (
     ResourceNotFoundException,
     TooManyRequestsException,
 )
-from .runner import FunctionRunner, FunctionSpec, InvocationResult
+from .runner import FunctionRunner, FunctionSpec, InvocationResult, LayerCode
 
 log = logging.getLogger(__name__)
 
@@ -120,10 +120,17 @@ class LambdaBackend:
     # -- functions (kept by moto) ----------------------------------------------------------------
 
     def function_spec(self, name_or_arn: str, region: str, account_id: str) -> FunctionSpec:
+        backend = lambda_backends[account_id][region]
         try:
-            function = lambda_backends[account_id][region].get_function(name_or_arn)
+            function = backend.get_function(name_or_arn)
         except LambdaClientError:
             raise ResourceNotFoundException(f"Function not found: {name_or_arn}") from None
+        layers = []
+        for layer in function.layers or []:
+            version = backend.layers_versions_by_arn(layer["Arn"])
+            if version is None:  # deleted after the function was configured: Lambda keeps a copy; moto does not
+                raise ResourceNotFoundException(f"Layer version not found: {layer['Arn']}")
+            layers.append(LayerCode(version.code_sha_256, version.code_bytes))
         return FunctionSpec(
             name=function.function_name,
             arn=function.function_arn,
@@ -136,6 +143,7 @@ class LambdaBackend:
             code_sha256=function.code_sha_256,
             log_group=function.logs_group_name,
             code=function.code_bytes,
+            layers=tuple(layers),
         )
 
     def invoke(self, name_or_arn: str, event: Any, region: str, account_id: str) -> InvocationResult:

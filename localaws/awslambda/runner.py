@@ -21,7 +21,7 @@ import threading
 import time
 import uuid
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
@@ -36,6 +36,34 @@ PYTHON_RUNTIME_PREFIX = "python"
 # invocation's timeout.
 INIT_TIMEOUT_SECONDS = 10
 DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
+
+
+# A layer holding this file (one top-level package name a line) stands for a layer of those packages
+# built for the Lambda runtime: the function may import them from the endpoint's own environment. The
+# real layer's wheels are built for Lambda's Python and platform (docs/redaction.md), which may not be
+# the endpoint's.
+ENDPOINT_PACKAGES_FILE = "LOCAL_ENDPOINT_PACKAGES"
+# The redactor function's layer (requirements-redactor-layer.txt), as the function imports it.
+REDACTOR_LAYER_PACKAGES = ("av", "numpy", "PIL")
+REDACTOR_LAYER_NAME = "faces-redactor"  # as scripts/redactor_layer.py publishes the real one
+
+
+def endpoint_packages_layer(packages: Iterable[str]) -> bytes:
+    """A layer zip that stands for a layer of ``packages`` (top-level import names) built for the
+    Lambda runtime: the function may import them from the endpoint's environment."""
+    buffer = BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr(ENDPOINT_PACKAGES_FILE, "".join(f"{name}\n" for name in packages))
+        archive.writestr("python/", "")
+    return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class LayerCode:
+    """One layer version of a function: its zip, unzipped as Lambda does into /opt."""
+
+    sha256: str
+    code: bytes = field(compare=False, repr=False)
 
 
 class UnsupportedRuntime(Exception):
@@ -57,6 +85,7 @@ class FunctionSpec:
     code_sha256: str
     log_group: str
     code: bytes = field(compare=False, repr=False)
+    layers: tuple[LayerCode, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -236,6 +265,38 @@ class FunctionRunner:
                 shutil.rmtree(partial)
         return root
 
+    def _layer_root(self, layer: LayerCode) -> Path:
+        """A layer's content, unzipped once (as Lambda extracts layers into /opt)."""
+        folder = "layer-" + layer.sha256.replace("/", "_").replace("+", "-")
+        root = self._code_dir / folder
+        if not root.is_dir():
+            self._code_dir.mkdir(parents=True, exist_ok=True)
+            partial = self._code_dir / f".{folder}.{uuid.uuid4().hex}"
+            with zipfile.ZipFile(BytesIO(layer.code)) as archive:
+                archive.extractall(partial)
+            try:
+                partial.rename(root)
+            except OSError:
+                shutil.rmtree(partial)
+        return root
+
+    def _layer_environment(self, spec: FunctionSpec) -> dict[str, str]:
+        """Where the worker finds its layers' Python code (each layer's ``python/``, as Lambda's
+        /opt/python), and the endpoint packages that layers stand for."""
+        paths, packages = [], []
+        for layer in spec.layers:
+            root = self._layer_root(layer)
+            paths.append(str(root / "python"))
+            listed = root / ENDPOINT_PACKAGES_FILE
+            if listed.is_file():
+                packages += [line.strip() for line in listed.read_text().splitlines() if line.strip()]
+        if not paths:
+            return {}
+        return {
+            "LOCAL_LAMBDA_LAYER_PATHS": os.pathsep.join(paths),
+            "LOCAL_LAMBDA_ENDPOINT_PACKAGES": ",".join(packages),
+        }
+
     def _environment(self, spec: FunctionSpec) -> dict[str, str]:
         """Lambda's reserved variables, the function's own, and this endpoint for its AWS calls."""
         task_root = str(self._task_root(spec))
@@ -258,6 +319,7 @@ class FunctionRunner:
             "LAMBDA_RUNTIME_DIR": str(BOOTSTRAP.parent),
             "LOCAL_LAMBDA_FUNCTION_ARN": spec.arn,
             "AWS_ENDPOINT_URL": self._endpoint_url(),
+            **self._layer_environment(spec),
             **DUMMY_CREDENTIALS,
         }
 

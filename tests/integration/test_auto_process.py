@@ -1,20 +1,28 @@
 """The stack with ``autoProcess: true``, deployed into a local endpoint of its own (at most 2 open jobs, so
-that LimitExceededException happens), processing uploads by itself; then destroyed."""
+that LimitExceededException happens), processing uploads by itself; then destroyed. And one with
+``redact: true``: the redactor function's copy, its refusal past the function's time, its clean stop."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import av
+import numpy as np
 import pytest
+from skimage.metrics import structural_similarity
 
 from launcher.cli import main
+from launcher.functions.redactor import RedactionKeys, Redactor
 from launcher.jobs.detection import StartRequest
 from launcher.jobs.s3video import S3Video
+from localaws import cli as local_cli
 from localaws.deploy import engine
 from localaws.deploy.handlers import Context
 from localaws.endpoint import LocalEndpoint
@@ -24,6 +32,7 @@ from tests.support.aws import ACCOUNT_ID, REGION, unique
 
 ROOT = Path(__file__).resolve().parents[2]
 MAX_OPEN_JOBS = 2
+RECOGNISABLE_SSIM = 0.35  # as tests/integration/test_redact.py: a face at or above it is still recognisable
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +62,22 @@ def stack(local, tmp_path_factory) -> dict[str, Any]:
     return {"outputs": outputs, "state": folder / "state.json", "file": folder / "outputs.json", "name": name}
 
 
+@pytest.fixture(scope="module")
+def redacting(local, aws, tmp_path_factory) -> Iterator[dict[str, Any]]:
+    """A stack with ``redact: true``, its layer published as the endpoint's stand-in for the real one
+    (``scripts/local.py redactor-layer``)."""
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert local_cli.main(["redactor-layer", "--endpoint", local.url]) == 0
+    layer = printed.getvalue().strip()
+    assert layer.startswith(f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:layer:faces-redactor:")
+    folder, name = tmp_path_factory.mktemp("redact-stack"), unique("redact")
+    settings = {"autoProcess": "true", "forceDestroy": "true", "redact": "true", "redactLayerArn": layer}
+    outputs = deploy(local, folder / "state.json", namePrefix=name, **settings)
+    yield {"outputs": outputs, "state": folder / "state.json"}
+    engine.destroy(Context(local.clients_in(REGION), REGION, ACCOUNT_ID), folder / "state.json")
+
+
 def put(aws, bucket: str, key: str, body: bytes) -> S3Video:
     return S3Video(bucket, key, aws("s3").put_object(Bucket=bucket, Key=key, Body=body)["VersionId"])
 
@@ -68,6 +93,16 @@ def result(aws, stack, video_key: str, kind: str = "faces", timeout: float = 60)
             return {**json.loads(found["Body"].read()), "metadata": found["Metadata"]}
         time.sleep(0.2)
     raise AssertionError(f"no {key} after {timeout} s")
+
+
+def gray_frames(path: Path) -> Iterator[tuple[float, np.ndarray]]:
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            yield float(frame.time or 0) * 1000, frame.to_ndarray(format="rgb24").mean(axis=2)
+
+
+def keys_under(aws, bucket: str, prefix: str) -> set[str]:
+    return {item["Key"] for item in aws("s3").list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", [])}
 
 
 def jobs_on(local: LocalEndpoint, video: S3Video) -> list[str]:
@@ -293,3 +328,134 @@ def test_destroy_removes_it_all(aws, local, stack):
     groups = aws("logs").describe_log_groups(logGroupNamePrefix="/aws/lambda/")["logGroups"]
     assert not [g for g in groups if outputs["starterFunctionName"].rsplit("-", 1)[0] in g["logGroupName"]]
     assert outputs["bucketName"] not in {b["Name"] for b in aws("s3").list_buckets()["Buckets"]}
+
+
+def flat_video(path: Path, frames: int, width: int, height: int) -> Path:
+    """A grey H.264 clip of ``frames`` intra frames, all one encoded picture: written at once
+    whatever its length (what matters here is its header)."""
+    with av.open(str(path), mode="w") as container:
+        stream = container.add_stream("libx264", rate=30, options={"preset": "ultrafast", "x264-params": "keyint=1"})
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        grey = av.VideoFrame.from_ndarray(np.full((height, width, 3), 128, np.uint8), format="rgb24")
+        (picture,) = [*stream.encode(grey.reformat(format="yuv420p")), *stream.encode(None)]
+        for index in range(frames):
+            packet = av.Packet(bytes(picture))
+            packet.stream, packet.pts, packet.dts, packet.duration = stream, index, index, 1
+            packet.time_base, packet.is_keyframe = picture.time_base, True
+            container.mux(packet)
+    return path
+
+
+@pytest.fixture(scope="module")
+def short_clip(tmp_path_factory):
+    return make_video(tmp_path_factory.mktemp("redact-clip") / "short.mp4", seconds=1.0)
+
+
+def test_redact_writes_a_copy_with_the_face_covered_and_its_audit(aws, redacting, short_clip, tmp_path):
+    """Upload -> starter -> job -> collector -> redactor (its own package, its layer) -> the copy."""
+    bucket = redacting["outputs"]["bucketName"]
+    clip = short_clip
+    video = put(aws, bucket, "videos/redact me.mp4", clip.path.read_bytes())
+    audit = result(aws, redacting, video.key, kind="redaction")  # written after the copy
+    keys = RedactionKeys.of("results/", video.key)
+    found = aws("s3").get_object(Bucket=bucket, Key=keys.copy)
+    assert found["ContentType"] == "video/mp4"
+    assert found["Metadata"] == audit["metadata"] and found["Metadata"]["video-version"] == video.version
+    copy = tmp_path / "copy.mp4"
+    copy.write_bytes(found["Body"].read())
+    redaction = audit["Redaction"]
+    assert redaction["output"] == f"s3://{bucket}/{keys.copy}"
+    # No detector in the layer (docs/redaction.md): written, not audited, and it says so.
+    assert redaction["detector"] == "none" and redaction["framesAudited"] == 0 and redaction["leaks"] == []
+    assert redaction["auditSkipped"].startswith("not audited: the function's layer has no face detector")
+    assert redaction["frames"] == clip.frame_count
+    assert redaction["coveredFrames"] == clip.frame_count  # the face is in every frame
+    frames = 0
+    for (time_ms, before), (copy_ms, after) in zip(gray_frames(clip.path), gray_frames(copy), strict=True):
+        assert abs(time_ms - copy_ms) < 1
+        face = clip.face_at(time_ms)
+        assert face is not None
+        window = (
+            slice(round(face.top), round(face.top + face.height)),
+            slice(round(face.left), round(face.left + face.width)),
+        )
+        assert structural_similarity(before[window], after[window], data_range=255) < RECOGNISABLE_SSIM
+        assert abs(before[:20, :20] - after[:20, :20]).mean() < 4  # the rest of the frame is the video's
+        frames += 1
+    assert frames == clip.frame_count
+    assert keys.error not in keys_under(aws, bucket, "results/videos/")
+
+
+def test_a_video_past_the_functions_time_gets_an_error_object_and_no_copy(aws, redacting, tmp_path):
+    """The line is the function's time: here the deployed redactor is given 3 s (in AWS it has
+    900) and invoked on a 1920x1080 clip of 600 frames (about 11 s of CPU: 4 s on its 10 GB's 5.8
+    vCPUs, with the safety factor), which it refuses from its header, before a frame is decoded."""
+    lam, name = aws("lambda"), redacting["outputs"]["redactorFunctionName"]
+    bucket = redacting["outputs"]["bucketName"]
+    clip = flat_video(tmp_path / "long.mp4", 600, 1920, 1080)
+    video = put(aws, bucket, "elsewhere/long.mp4", clip.read_bytes())  # outside the pipeline: invoked here
+    results_key = "results/elsewhere/long.mp4.faces.json"
+    aws("s3").put_object(Bucket=bucket, Key=results_key, Body=json.dumps({"JobStatus": "SUCCEEDED", "Faces": []}))
+    event = {"JobId": "job", "Video": {"S3Object": video.as_s3_object()}, "Results": results_key}
+    lam.update_function_configuration(FunctionName=name, Timeout=3)
+    try:
+        answer = lam.invoke(FunctionName=name, Payload=json.dumps(event))
+    finally:
+        lam.update_function_configuration(FunctionName=name, Timeout=900)
+    assert "FunctionError" not in answer, answer["Payload"].read()
+    keys = RedactionKeys.of("results/", video.key)
+    assert json.loads(answer["Payload"].read()) == {"written": None, "error": keys.error}
+    found = aws("s3").get_object(Bucket=bucket, Key=keys.error)
+    document = json.loads(found["Body"].read())
+    assert document["Code"] == "VideoTooLongForLambda" and document["Redaction"] == "NOT_WRITTEN"
+    assert "1920x1080, 600 frames" in document["Message"] and "scripts/launch.py s3://" in document["Message"]
+    assert "\n" not in document["Message"]
+    limit = document["Limit"]
+    assert limit["frames"] == 600 and limit["estimatedSeconds"] > limit["availableSeconds"]
+    assert limit["maxFrames"] < limit["frames"]
+    assert found["Metadata"]["video-version"] == video.version
+    assert keys_under(aws, bucket, "results/elsewhere/long.mp4") == {results_key, keys.error}
+
+
+class DwindlingClock:
+    """A Lambda context whose remaining time falls by ``step_ms`` at each look: plenty at the start,
+    gone after a few frames (a video whose frames cost far more than the estimate)."""
+
+    memory_limit_in_mb = "10240"
+
+    def __init__(self, start_ms: int, step_ms: int) -> None:
+        self.remaining_ms, self.step_ms = start_ms, step_ms
+
+    def get_remaining_time_in_millis(self) -> int:
+        now = self.remaining_ms
+        self.remaining_ms = max(0, now - self.step_ms)
+        return now
+
+
+def test_a_redaction_that_runs_out_of_time_midway_uploads_nothing(aws, redacting, short_clip):
+    bucket = redacting["outputs"]["bucketName"]
+    video = put(aws, bucket, "elsewhere/midway.mp4", short_clip.path.read_bytes())  # no pipeline here
+    results_key = "results/elsewhere/midway.mp4.faces.json"
+    aws("s3").put_object(Bucket=bucket, Key=results_key, Body=json.dumps({"JobStatus": "SUCCEEDED", "Faces": []}))
+    event = {"JobId": "job", "Video": {"S3Object": video.as_s3_object()}, "Results": results_key}
+    answer = Redactor(bucket, "results/", aws("s3")).handle(event, DwindlingClock(900_000, 30_000))
+    keys = RedactionKeys.of("results/", video.key)
+    assert answer["written"] is None
+    assert keys_under(aws, bucket, "results/elsewhere/midway") == {results_key, keys.error}
+    document = json.loads(aws("s3").get_object(Bucket=bucket, Key=keys.error)["Body"].read())
+    assert document["Code"] == "OutOfTime" and "nothing was uploaded" in document["Message"]
+
+
+def test_an_unreadable_video_gets_one_line_and_no_copy(aws, redacting):
+    bucket = redacting["outputs"]["bucketName"]
+    video = put(aws, bucket, "elsewhere/garbage.mp4", b"this is not a video" * 100)
+    results_key = "results/elsewhere/garbage.mp4.faces.json"
+    aws("s3").put_object(Bucket=bucket, Key=results_key, Body=json.dumps({"JobStatus": "SUCCEEDED", "Faces": []}))
+    event = {"JobId": "job", "Video": {"S3Object": video.as_s3_object()}, "Results": results_key}
+    answer = Redactor(bucket, "results/", aws("s3")).handle(event, DwindlingClock(900_000, 0))
+    keys = RedactionKeys.of("results/", video.key)
+    assert answer == {"written": None, "error": keys.error}
+    document = json.loads(aws("s3").get_object(Bucket=bucket, Key=keys.error)["Body"].read())
+    assert document["Code"] == "UnreadableVideo" and document["Message"].startswith("cannot read the video")
+    assert "\n" not in document["Message"]
+    assert keys_under(aws, bucket, "results/elsewhere/garbage") == {results_key, keys.error}

@@ -149,6 +149,22 @@ def test_only_the_runtimes_packages_and_the_zip_are_importable(aws, role_arn):
     assert invoke(aws, name, {}) == (None, 42)
 
 
+def test_a_layers_python_folder_is_importable_as_lambdas_opt_python(aws, role_arn):
+    """A layer's ``python/`` is on the path, after the function's own code; a package neither the zip
+    nor a layer has is still refused."""
+    code = "import layered\ndef handler(event, context):\n    return layered.VALUE\n"
+    name = make_function(aws, role_arn, code=code)
+    assert invoke(aws, name, {})[1]["errorType"] == "Runtime.ImportModuleError"
+    layer = aws("lambda").publish_layer_version(
+        LayerName=unique("layer"), Content={"ZipFile": zipped(**{"python/layered.py": "VALUE = 'from the layer'\n"})}
+    )["LayerVersionArn"]
+    aws("lambda").update_function_configuration(FunctionName=name, Layers=[layer])
+    assert invoke(aws, name, {}) == (None, "from the layer")
+    aws("lambda").update_function_code(FunctionName=name, ZipFile=zipped(**{"app.py": "import tqdm\n" + code}))
+    error, payload = invoke(aws, name, {})
+    assert error == "Unhandled" and "No module named 'tqdm'" in payload["errorMessage"]
+
+
 def test_unknown_function_and_bad_mappings_are_refused(aws, role_arn):
     lam = aws("lambda")
     with pytest.raises(ClientError) as missing:

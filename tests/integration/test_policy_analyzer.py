@@ -29,6 +29,13 @@ STACKS = {
         "queueKmsKeyArn": KEY,
     },
     "auto-process": {"autoProcess": "true"},
+    "auto-process-redact-with-keys": {
+        "autoProcess": "true",
+        "redact": "true",
+        "redactLayerArn": "arn:aws:lambda:eu-west-1:111122223333:layer:redactor:1",
+        "bucketKmsKeyArn": KEY,
+        "queueKmsKeyArn": KEY,
+    },
 }
 POLICIES = {
     "video-bucket-not-public": "mandatory",

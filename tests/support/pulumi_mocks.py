@@ -41,6 +41,8 @@ AUTO_PROCESS_OUTPUTS = {
     "starterFunctionName",
     "collectorFunctionName",
 }
+# Exported as well when redact is on (with autoProcess).
+REDACT_OUTPUTS = {"redactorFunctionName"}
 
 
 class RecordingMocks(pulumi.runtime.Mocks):

@@ -10,6 +10,10 @@ import pytest
 from components import ConfigError, FaceDetectionPipeline, FaceDetectionPipelineArgs, policies
 from components.auto_processing import (
     COLLECTOR_TIMEOUT_SECONDS,
+    REDACTOR_EPHEMERAL_STORAGE_MB,
+    REDACTOR_MEMORY_MB,
+    REDACTOR_TIMEOUT_SECONDS,
+    RUNTIME,
     STARTER_TIMEOUT_SECONDS,
 )
 from rekognition_limits import suffix_variants
@@ -262,3 +266,136 @@ def test_no_deprecated_pulumi_aws_classes_or_fields_when_on(run_component, caplo
     ]
     deprecations += [r.getMessage() for r in caplog.records if "deprecated" in r.getMessage()]
     assert not deprecations, deprecations
+
+
+# -- redact: true (the redactor function) ---------------------------------------------------------
+
+LAYER = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:layer:redactor:3"
+REDACTOR_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:faces-redactor-0a1b2c3"
+
+
+def test_redactor_policy_reads_videos_and_results_and_writes_results_only():
+    found = statements(policies.redactor_policy(BUCKET, "videos/", "results/", LOGS, REGION, KEY))
+    assert set(found) == {"ReadIncomingVideos", "ReadResults", "WriteRedactions", "WriteItsLogs", "UseBucketKey"}
+    assert found["ReadIncomingVideos"]["Resource"] == f"{BUCKET}/videos/*"
+    assert found["ReadIncomingVideos"]["Action"] == ["s3:GetObject", "s3:GetObjectVersion"]
+    assert found["ReadResults"] == {
+        "Sid": "ReadResults",
+        "Effect": "Allow",
+        "Action": "s3:GetObject",
+        "Resource": f"{BUCKET}/results/*",
+    }
+    assert found["WriteRedactions"]["Resource"] == f"{BUCKET}/results/*"
+    assert found["WriteRedactions"]["Action"] == ["s3:PutObject", "s3:AbortMultipartUpload"]
+    assert found["UseBucketKey"]["Resource"] == KEY
+    for statement in found.values():
+        assert statement["Resource"] != "*", statement
+
+
+def test_the_collector_may_invoke_the_redactor_and_nothing_else():
+    plain = statements(policies.collector_policy(QUEUE, BUCKET, "results/", LOGS, REGION))
+    assert "InvokeRedactor" not in plain
+    found = statements(policies.collector_policy(QUEUE, BUCKET, "results/", LOGS, REGION, redactor_function_arn="F"))
+    assert found["InvokeRedactor"] == {
+        "Sid": "InvokeRedactor",
+        "Effect": "Allow",
+        "Action": "lambda:InvokeFunction",
+        "Resource": "F",
+    }
+    assert {k: v for k, v in found.items() if k != "InvokeRedactor"} == plain
+
+
+@pytest.fixture
+def redacting(run_component):
+    return run_component("faces", FaceDetectionPipelineArgs(auto_process=True, redact=True, redact_layer_arn=LAYER))
+
+
+def test_redact_adds_a_function_with_its_layer_and_lambdas_largest_limits(redacting):
+    function = redacting.one("aws:lambda/function:Function", "-redactor")
+    assert function["handler"] == "launcher.functions.redactor.handler"
+    assert function["layers"] == [LAYER] and function["architectures"] == ["x86_64"]
+    assert function["runtime"] == RUNTIME
+    assert (
+        (function["timeout"], function["memorySize"])
+        == (REDACTOR_TIMEOUT_SECONDS, REDACTOR_MEMORY_MB)
+        == (
+            900,
+            10240,
+        )
+    )
+    assert function["ephemeralStorage"] == {"size": REDACTOR_EPHEMERAL_STORAGE_MB}
+    assert function["environment"]["variables"] == {"BUCKET_NAME": "faces-videos-0a1b2c3", "RESULTS_PREFIX": "results/"}
+    assets = set(function["code"].assets)
+    assert {"launcher/functions/redactor.py", "launcher/redact/writer.py", "launcher/report/thumbnails.py"} <= assets
+    assert not {name for name in assets if name.startswith(("launcher/report/html", "launcher/batch", "launcher/cli"))}
+    # Invoked by the collector, not fed by a queue.
+    mappings = redacting.of_type("aws:lambda/eventSourceMapping:EventSourceMapping")
+    assert {m.name for m in mappings} == {"faces-starter", "faces-collector"}
+    policy = statements(redacting.policy("aws:iam/rolePolicy:RolePolicy", "-redactor"))
+    assert "ConsumeItsQueue" not in policy
+    assert policy["ReadIncomingVideos"]["Resource"] == "arn:aws:s3:::faces-videos-0a1b2c3/videos/*"
+    group = redacting.one("aws:cloudwatch/logGroup:LogGroup", "-redactor")
+    assert function["loggingConfig"]["logGroup"] == group["namePrefix"].rstrip("-") + "-0a1b2c3"
+    alarms = {r.name for r in redacting.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
+    assert {"faces-redactor-errors", "faces-redactor-throttles"} <= alarms
+
+
+def test_the_collector_hands_each_video_to_the_redactor(redacting, auto):
+    collector = redacting.one("aws:lambda/function:Function", "-collector")
+    assert collector["environment"]["variables"]["REDACTOR_FUNCTION"] == REDACTOR_ARN
+    policy = statements(redacting.policy("aws:iam/rolePolicy:RolePolicy", "-collector"))
+    assert policy["InvokeRedactor"]["Resource"] == REDACTOR_ARN
+    light = auto.one("aws:lambda/function:Function", "-collector")
+    assert "REDACTOR_FUNCTION" not in light["environment"]["variables"]
+    assert "launcher/functions/redactor.py" not in light["code"].assets  # it needs the layer
+    assert "layers" not in light or not light["layers"]
+    assert not [r for r in auto.of_type("aws:lambda/function:Function") if r.name.endswith("-redactor")]
+
+
+def test_program_exports_the_redactor_only_with_redact(run_program):
+    config = {"aws:region": REGION, "autoProcess": "true"}
+    assert "redactorFunctionName" not in run_program(config).outputs
+    outputs = run_program({**config, "redact": "true", "redactLayerArn": LAYER}).outputs
+    assert outputs["redactorFunctionName"] == "faces-redactor-0a1b2c3"
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"redact": True, "redact_layer_arn": LAYER}, "redact: true needs autoProcess: true"),
+        ({"auto_process": True, "redact": True}, "redact: true needs redactLayerArn: build the layer"),
+        ({"auto_process": True, "redact_layer_arn": LAYER}, "redactLayerArn is only used with redact: true"),
+        ({"auto_process": True, "redact": True, "redact_layer_arn": "redactor:3"}, "Lambda layer version ARN"),
+        ({"auto_process": True, "redact": "yes", "redact_layer_arn": LAYER}, "redact must be true or false"),
+        (
+            {
+                "auto_process": True,
+                "redact": True,
+                "redact_layer_arn": LAYER,
+                "incoming_prefix": "media/",
+                "results_prefix": "media/results/",
+            },
+            "resultsPrefix 'media/results/' must not lie under incomingPrefix 'media/'",
+        ),
+    ],
+)
+def test_bad_redact_settings_are_refused_in_one_line_before_anything_is_declared(changes, message):
+    mocks = RecordingMocks()
+    with pytest.raises(ConfigError, match=message) as refused:
+        run_body(
+            lambda: FaceDetectionPipeline("faces", FaceDetectionPipelineArgs(**changes)),
+            {"aws:region": REGION},
+            mocks=mocks,
+        )
+    assert "\n" not in str(refused.value)
+    assert mocks.resources == []
+
+
+def test_redact_must_be_known_when_resources_are_declared():
+    with pytest.raises(ConfigError, match="redact decides which resources"):
+        run_body(
+            lambda: FaceDetectionPipeline(
+                "faces", {"auto_process": True, "redact": pulumi.Output.from_input(True), "redact_layer_arn": LAYER}
+            ),
+            {"aws:region": REGION},
+        )

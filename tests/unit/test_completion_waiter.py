@@ -3,9 +3,12 @@ what it gives back."""
 
 import json
 
+import boto3
 import pytest
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, ConnectionClosedError
+from botocore.stub import Stubber
 
+from launcher.jobs.detection import FaceDetection
 from launcher.jobs.notifications import (
     CLEANUP_SECONDS,
     FIRST_QUEUED,
@@ -204,3 +207,21 @@ def test_on_a_queue_nobody_shares_an_ended_status_returns_at_once():
     wait, _ = waiter(queue, clock, ["IN_PROGRESS", "SUCCEEDED"], grace=10)
     assert wait.wait(JOB, deadline=1000) == "SUCCEEDED"
     assert clock.now == pytest.approx(10 + LOOK_SECONDS), "one short look, no long search"
+
+
+def test_a_status_answer_cut_to_nothing_is_a_closed_connection_not_a_key_error():
+    """A connection cut mid-answer can leave an empty body, which botocore parses as {} (seen when the
+    batch's endpoint went away): the status reads it as the cut, which the callers retry or report."""
+    client = boto3.client(
+        "rekognition",
+        region_name="us-east-1",
+        endpoint_url="http://127.0.0.1:9",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    )
+    with Stubber(client) as stub:
+        stub.add_response("get_face_detection", {}, {"JobId": "j1", "MaxResults": 1})
+        with pytest.raises(ConnectionClosedError):
+            FaceDetection(client).status("j1")
+        stub.add_response("get_face_detection", {"JobStatus": "SUCCEEDED"}, {"JobId": "j1", "MaxResults": 1})
+        assert FaceDetection(client).status("j1")["JobStatus"] == "SUCCEEDED"

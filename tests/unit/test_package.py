@@ -9,7 +9,7 @@ import yaml
 from components import DEFAULTS
 from components.provider import PACKAGE_VERSION, SCHEMA_FILE, inferred_schema
 from components.settings import PLAIN_SETTINGS, setting_key
-from tests.support.pulumi_mocks import ALARM_OUTPUTS, AUTO_PROCESS_OUTPUTS, ROOT, STACK_OUTPUTS
+from tests.support.pulumi_mocks import ALARM_OUTPUTS, AUTO_PROCESS_OUTPUTS, REDACT_OUTPUTS, ROOT, STACK_OUTPUTS
 
 TYPE = "rekognition-faces:index:FaceDetectionPipeline"
 COMMITTED = json.loads(SCHEMA_FILE.read_text())
@@ -40,7 +40,7 @@ def test_schema_inputs_are_the_settings_all_optional_and_described():
 
 def test_schema_outputs_are_the_stack_outputs():
     component = COMMITTED["resources"][TYPE]
-    assert set(component["properties"]) == STACK_OUTPUTS | AUTO_PROCESS_OUTPUTS | ALARM_OUTPUTS
+    assert set(component["properties"]) == STACK_OUTPUTS | AUTO_PROCESS_OUTPUTS | REDACT_OUTPUTS | ALARM_OUTPUTS
     assert set(component["required"]) == STACK_OUTPUTS  # the others are set only with autoProcess or alarms
     for key, spec in component["properties"].items():
         assert spec["type"] == "string" and spec["description"], key

@@ -235,3 +235,67 @@ def test_the_launcher_says_when_the_job_ended_without_a_result():
     with pytest.raises(LauncherError, match="collector function's logs"):
         waiter.wait("job-1", "videos/a.mp4", deadline=1000)
     assert clock.now < 30
+
+
+class FakeLambda:
+    def __init__(self, error: str | None = None) -> None:
+        self.invoked: list[dict[str, Any]] = []
+        self.error = error
+
+    def invoke(self, **request: Any) -> dict[str, Any]:
+        if self.error:
+            raise client_error(self.error, 429)
+        self.invoked.append(request)
+        return {"StatusCode": 202}
+
+
+REDACTING = FunctionSettings(**{**SETTINGS.__dict__, "redactor_function": "arn:aws:lambda:us-east-1:1:function:r"})
+
+
+def run_redacting_collector(pages, functions, *records):
+    s3, sqs = FakeS3(), FakeSqs()
+    collector = Collector(REDACTING, s3, FakeRekognition(pages=pages), functions)
+    return process_batch({"Records": list(records)}, collector.handle, sqs, SETTINGS.queue_url), s3
+
+
+def test_with_redact_the_collector_hands_each_result_to_the_redactor_without_waiting():
+    functions = FakeLambda()
+    pages = [{"JobStatus": "SUCCEEDED", "JobId": "job-1", "Video": VIDEO, "Faces": [FACE]}]
+    response, s3 = run_redacting_collector(pages, functions, completion())
+    assert response == {"batchItemFailures": []} and "results/videos/a.mp4.faces.json" in s3.objects
+    (request,) = functions.invoked
+    assert request["FunctionName"] == REDACTING.redactor_function and request["InvocationType"] == "Event"
+    assert json.loads(request["Payload"]) == {
+        "JobId": "job-1",
+        "Video": VIDEO,
+        "Results": "results/videos/a.mp4.faces.json",
+    }
+
+
+@pytest.mark.parametrize(
+    "status, key",
+    [
+        ("FAILED", "videos/a.mp4"),  # no results, nothing to redact
+        ("SUCCEEDED", "elsewhere/a.mp4"),  # a launcher's job on a video outside the incoming prefix
+    ],
+)
+def test_the_collector_redacts_only_the_stacks_own_successful_uploads(status, key):
+    functions = FakeLambda()
+    video = {"S3Object": {**VIDEO["S3Object"], "Name": key}}
+    pages = [{"JobStatus": status, "JobId": "job-1", "Video": video, "Faces": []}]
+    response, _ = run_redacting_collector(pages, functions, completion(status))
+    assert response == {"batchItemFailures": []} and functions.invoked == []
+
+
+def test_a_redacted_copy_is_never_redacted_again():
+    settings = FunctionSettings(**{**REDACTING.__dict__, "incoming_prefix": "media/", "results_prefix": "media/out/"})
+    collector = Collector(settings, FakeS3(), FakeRekognition(), FakeLambda())
+    assert not collector._redacts(S3Video("b", "media/out/media/a.mp4.redacted.mp4", "v"))  # the component refuses
+    assert collector._redacts(S3Video("b", "media/a.mp4", "v"))  # these prefixes, but an Output may bring them
+
+
+def test_a_refused_invocation_puts_the_completion_back():
+    pages = [{"JobStatus": "SUCCEEDED", "JobId": "job-1", "Video": VIDEO, "Faces": []}]
+    response, s3 = run_redacting_collector(pages, FakeLambda("TooManyRequestsException"), completion())
+    assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
+    assert "results/videos/a.mp4.faces.json" in s3.objects  # written again, the same, on the next try

@@ -32,6 +32,10 @@ FUNCTION_CONFIGURATION = {
 def _function_configuration(inputs: Inputs) -> dict[str, Any]:
     configuration = {api: inputs[key] for key, api in FUNCTION_CONFIGURATION.items() if inputs.get(key) is not None}
     configuration["Environment"] = {"Variables": (inputs.get("environment") or {}).get("variables") or {}}
+    configuration["Layers"] = list(inputs.get("layers") or [])
+    storage = (inputs.get("ephemeralStorage") or {}).get("size")
+    if storage:
+        configuration["EphemeralStorage"] = {"Size": storage}
     logging_config = inputs.get("loggingConfig")
     if logging_config:
         configuration["LoggingConfig"] = {
@@ -44,7 +48,19 @@ def _function_configuration(inputs: Inputs) -> dict[str, Any]:
 
 class Function(Handler):
     type_token = "aws:lambda/function:Function"
-    inputs = frozenset({"name", "code", "tags", "environment", "loggingConfig", *FUNCTION_CONFIGURATION})
+    inputs = frozenset(
+        {
+            "name",
+            "code",
+            "tags",
+            "environment",
+            "loggingConfig",
+            "layers",
+            "ephemeralStorage",
+            "architectures",
+            *FUNCTION_CONFIGURATION,
+        }
+    )
     replace_on = frozenset({"name"})
 
     def create(self, ctx: Context, name: str, inputs: Inputs) -> tuple[str, Outputs]:
@@ -53,6 +69,7 @@ class Function(Handler):
             FunctionName=function_name,
             Code={"ZipFile": build_zip(inputs["code"])},
             Tags=inputs.get("tags") or {},
+            **({"Architectures": inputs["architectures"]} if inputs.get("architectures") else {}),
             **_function_configuration(inputs),
         )
         return function_name, self._outputs(inputs, response)

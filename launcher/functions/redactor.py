@@ -1,0 +1,193 @@
+"""The redactor function (``redact: true``): a redacted copy of each video the stack processed.
+
+Invoked asynchronously by the collector after it wrote ``<resultsPrefix><key>.faces.json`` for a
+SUCCEEDED job (event: ``JobId``, ``Video.S3Object``, ``Results``: the results' key). It reads the
+results, then the video version the job ran on through ranged reads (``S3ObjectReader``), writes the
+copy to /tmp with the launcher's own redaction (``launcher.redact``: every face of every frame
+covered, the audio copied) and, when a face detector is importable, its leak audit (``NO_AUDIT``
+says why the layer has none), then uploads
+``<resultsPrefix><key>.redacted.mp4`` and ``<resultsPrefix><key>.redaction.json`` (the audit: the
+``Redaction`` member the launcher puts in its results), in that order.
+
+Before it starts it checks that the video fits the function's remaining time and /tmp
+(``launcher.redact.budget``: frames x size against the measured cost per frame). A video that does
+not fit, or an unreadable one, gets ``<resultsPrefix><key>.redacted.error.json`` naming the limit and
+what to do instead, and no copy. If the time runs short mid-way anyway, it stops while a tenth of the
+function's time is left, writes the same error object and uploads nothing: the copy in S3 is always
+whole. (Not ``<key>.error.json``: that one says the job failed, and the launcher waits on it.)
+
+Each object carries the job's ID and the video version in its metadata, as the collector's do; a
+later version of the same key overwrites them. The package: this module, ``launcher/jobs``,
+``launcher/redact`` and the report's thumbnails; PyAV, NumPy and Pillow come from the function's
+layer (``make redactor-layer``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..jobs.errors import LauncherError
+from ..jobs.formats import read_summary
+from ..jobs.result_objects import result_metadata
+from ..jobs.s3video import S3ObjectReader, S3Video
+from ..redact import budget
+from ..redact.audit import AuditDetector, default_every, load_detector
+from ..redact.options import SUFFIX, RedactOptions
+from ..redact.redaction import redact
+from ..redact.writer import UnreadableVideo
+from .runtime import client, put_json
+
+log = logging.getLogger(__name__)
+log.setLevel(logging.INFO)
+
+AUDIT_FILE_SUFFIX = ".redaction.json"
+ERROR_SUFFIX = ".redacted.error.json"
+VIDEO_CONTENT_TYPE = "video/mp4"
+# The leak audit runs when a detector is importable (``load_detector("auto")``). The layer built by
+# ``make redactor-layer`` carries none: libfacedetection (yuface) publishes no wheel for Python 3.12,
+# Lambda's Python 3.11 runtime is deprecated, and OpenCV or RetinaFace's runtime would take the layer
+# past Lambda's 250 MB. The copy is then written unaudited, and .redaction.json says so.
+NO_AUDIT = (
+    "not audited: the function's layer has no face detector (libfacedetection has no wheel for Python 3.12); "
+    "run the launcher with --redact where the audit matters"
+)
+
+
+@dataclass(frozen=True)
+class RedactionKeys:
+    copy: str
+    audit: str
+    error: str
+
+    @classmethod
+    def of(cls, results_prefix: str, video_key: str) -> RedactionKeys:
+        base = f"{results_prefix}{video_key}"
+        return cls(f"{base}{SUFFIX}", f"{base}{AUDIT_FILE_SUFFIX}", f"{base}{ERROR_SUFFIX}")
+
+
+class OutOfTime(LauncherError):
+    """The function's time ran short mid-way: stop before Lambda ends it."""
+
+
+class Redactor:
+    def __init__(self, bucket: str, results_prefix: str, s3: Any) -> None:
+        self.bucket, self.results_prefix = bucket, results_prefix
+        self._s3 = s3
+        self._detector: AuditDetector | None = None  # loaded once per execution environment
+        self._no_detector = ""  # why there is none, once looked for
+
+    def handle(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        s3_object = event["Video"]["S3Object"]
+        video = S3Video(s3_object["Bucket"], s3_object["Name"], s3_object.get("Version"))
+        job_id = event.get("JobId")
+        keys = RedactionKeys.of(self.results_prefix, video.key)
+        metadata = result_metadata(job_id, video)
+        remaining = context.get_remaining_time_in_millis() / 1000
+        reserve = budget.reserve_seconds(remaining)
+
+        def error(code: str, message: str, limit: dict[str, Any] | None = None) -> dict[str, Any]:
+            document: dict[str, Any] = {
+                "Redaction": "NOT_WRITTEN",
+                "Code": code,
+                "Message": message,
+                "Video": {"S3Object": video.as_s3_object()},
+                **({"JobId": job_id} if job_id else {}),
+                **({"Limit": limit} if limit else {}),
+            }
+            put_json(self._s3, self.bucket, keys.error, document, metadata)
+            log.warning("no redacted copy of %s: %s", video.uri, message)
+            return {"written": None, "error": keys.error}
+
+        with tempfile.TemporaryDirectory() as scratch:
+            folder = Path(scratch)
+            results = folder / "faces.json"
+            self._s3.download_file(self.bucket, event["Results"], str(results))
+            summary = read_summary(results, "json")
+            results.unlink()
+            try:
+                with S3ObjectReader(self._s3, video) as reader:
+                    size = budget.video_size(reader)
+            except LauncherError as failure:
+                return error("UnreadableVideo", str(failure))
+            detector = self._audit_detector()
+            every = default_every(size.width, size.height) if detector is not None else 0
+            cpus = budget.lambda_vcpus(int(context.memory_limit_in_mb))
+            fit = budget.fit(size, every, cpus, remaining, shutil.disk_usage(folder).free)
+            if not fit.fits:
+                return error(
+                    "VideoTooLongForLambda",
+                    f"{fit.describe()}. Redact it with the launcher instead: scripts/launch.py {video.uri} "
+                    "--outputs OUTPUTS --redact",
+                    fit.to_api(),
+                )
+            done = {"written": 0, "audited": 0}
+
+            def on_time(step: str) -> None:
+                done[step] += 1
+                if context.get_remaining_time_in_millis() / 1000 < reserve:
+                    raise OutOfTime(
+                        f"the function's time ran short ({reserve:.0f} s left) after {done['written']} of about "
+                        f"{size.frames} frames written and {done['audited']} audited ({size.describe()}): "
+                        f"nothing was uploaded. Redact it with the launcher instead: scripts/launch.py "
+                        f"{video.uri} --outputs OUTPUTS --redact"
+                    )
+
+            out = folder / f"{Path(video.key).name}{SUFFIX}"
+            options = RedactOptions(out=out, audit_every=every, overwrite=True)
+            try:
+                with S3ObjectReader(self._s3, video) as reader:
+                    redaction = redact(
+                        reader,
+                        summary.appearances,
+                        out,
+                        options,
+                        on_frame=lambda: on_time("written"),
+                        detector=detector,
+                        on_audited=lambda: on_time("audited"),
+                    )
+            except OutOfTime as failure:
+                return error("OutOfTime", str(failure), fit.to_api())
+            except UnreadableVideo as failure:
+                return error("UnreadableVideo", str(failure))
+            except LauncherError as failure:
+                return error("RedactionFailed", str(failure))
+            self._s3.upload_file(
+                str(out),
+                self.bucket,
+                keys.copy,
+                ExtraArgs={"ContentType": VIDEO_CONTENT_TYPE, "Metadata": metadata},
+            )
+            audit = {**redaction.to_api(), "output": f"s3://{self.bucket}/{keys.copy}"}
+            if detector is None:
+                audit["auditSkipped"] = NO_AUDIT
+            document = {"Redaction": audit, "Video": {"S3Object": video.as_s3_object()}, "JobId": job_id}
+            put_json(self._s3, self.bucket, keys.audit, document, metadata)
+        log.info("%s: %s", video.uri, redaction.describe().replace(str(out), keys.copy))
+        return {"written": keys.copy, "audit": keys.audit, "leakFrames": [leak.frame for leak in redaction.audit.leaks]}
+
+    def _audit_detector(self) -> AuditDetector | None:
+        """The leak audit's detector, if the function's environment has one (looked for once)."""
+        if self._detector is None and not self._no_detector:
+            try:
+                self._detector = load_detector("auto")
+            except LauncherError as missing:
+                self._no_detector = str(missing)
+                log.info("no leak audit: %s", missing)
+        return self._detector
+
+
+_made: list[Redactor] = []
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """The Lambda entry point: launcher.functions.redactor.handler. An unexpected error is raised:
+    Lambda then tries the asynchronous invocation twice more (its default)."""
+    if not _made:
+        _made.append(Redactor(os.environ["BUCKET_NAME"], os.environ["RESULTS_PREFIX"], client("s3")))
+    return _made[0].handle(event, context)
