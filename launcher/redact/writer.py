@@ -16,8 +16,8 @@ with Pillow's C filters on the box alone: no conversion of the whole frame to RG
 Other pixel formats (10-bit, 4:2:2, 4:4:4) are converted to 4:2:0 first, and a frame of an odd
 width or height to 4:4:4 (``encoding_format``: H.264's 4:2:0 needs even sides).
 
-Decoding, covering and encoding run at once, each in its own thread (``pipeline.in_background``),
-a few frames apart: FFmpeg and Pillow release the GIL, so both cores are kept busy.
+The encoder runs on x264's frame threads, one per core, and the decoder on FFmpeg's threads: each
+call hands a frame over and returns, so decoding, covering and encoding overlap on both cores.
 
 The output is written to a temporary file in the target's folder and renamed over the target only
 when complete: an interrupted or failed redaction leaves nothing half-written.
@@ -31,7 +31,7 @@ import io
 import os
 import struct
 import tempfile
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -44,7 +44,6 @@ from PIL import Image, ImageFilter
 from ..jobs.errors import BadInput, ExitCode, LauncherError
 from .boxes import FaceBox, Timeline
 from .options import DEFAULT_STYLE, STYLES, Quality, check_output
-from .pipeline import in_background
 
 # Blur: a Gaussian whose standard deviation is this share of the covered box's shorter side. At 0.2
 # nothing of a face's features survives (eyes, nose and mouth are each about a fifth of a face), and
@@ -174,6 +173,14 @@ def cover_frame(frame: av.VideoFrame, boxes: list[FaceBox], style: str) -> tuple
     return frame, len(pixel_boxes)
 
 
+def usable_cores() -> int:
+    """The cores this process may run on (a container's or a Lambda function's share)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def display_matrix(frame: av.VideoFrame) -> list[int] | None:
     """The frame's display matrix (rotation and flips), as 9 integers, if it carries one."""
     from av.sidedata.sidedata import Type
@@ -228,7 +235,13 @@ class _Output:
         rate = stream.average_rate or stream.guessed_rate
         if rate:
             context.framerate = rate  # rate control's notion of the frame rate; timestamps stay the frames'
-        context.thread_count = self._quality.threads
+        # x264's frame threads, one per core: each call hands the frame over and returns, so the
+        # encoder keeps the cores busy while the next frames are decoded and covered. PyAV's
+        # default, slice threads, makes every call wait for the frame's slices (1.0-1.6 cores used
+        # at 1920x1080 on 2 cores; frame threads 1.8), and x264's own count, 1.5 per core, left
+        # 3 frames waiting on each other's rows on 2 cores (bench/README.md, history).
+        context.thread_type = "FRAME"
+        context.thread_count = self._quality.threads or usable_cores()
         for name in ("color_range", "colorspace", "color_primaries", "color_trc"):
             with contextlib.suppress(AttributeError, ValueError, TypeError):
                 setattr(context, name, getattr(first, name))
@@ -318,19 +331,6 @@ def _publish(partial: Path, out: Path, overwrite: bool) -> None:
     partial.unlink()
 
 
-AHEAD = 4  # frames each pipeline stage may run ahead of the next (a few frames of memory)
-
-
-def _decoder_threads(stream: av.video.stream.VideoStream) -> None:
-    """The decoder runs in a thread of its own beside the cover and encode stages. FFmpeg's frame
-    threads there would add CPU (frames wait on their references across threads) for nothing while
-    the encoder is the slower stage; slice threads cost nothing (the usual H.264 stream has one
-    slice, so one thread). Above 1920x1080 decoding may catch up with the encoder: frame threads."""
-    big = (stream.codec_context.width or 0) * (stream.codec_context.height or 0) > 1920 * 1088
-    stream.thread_type = "AUTO" if big else "SLICE"
-    stream.codec_context.thread_count = 0
-
-
 def _decoded(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> Iterator[Any]:
     """The video's frames, each with its duration (the time to the next frame; the last one's to the
     stream's end), and the audio streams' packets, in file order."""
@@ -360,21 +360,6 @@ def _decoded(container: av.container.InputContainer, stream: av.video.stream.Vid
     elif step:
         held.duration = step
     yield held
-
-
-def _covered(
-    items: Generator[Any, None, None], timeline: Timeline, style: str, start: int, time_base: Fraction
-) -> Iterator[Any]:
-    """Each frame as (the decoded frame, the frame with its boxes covered, how many); audio packets
-    as they are. Closing this closes ``items`` (the decoding stage: its thread is joined)."""
-    with contextlib.closing(items):
-        for item in items:
-            if isinstance(item, av.Packet):
-                yield item
-                continue
-            covered, count = cover_frame(item, timeline.boxes_at(_timestamp_ms(item, start, time_base)), style)
-            covered.pict_type = av.video.frame.PictureType.NONE  # the encoder places its own keyframes
-            yield item, covered, count
 
 
 class _GuardedSource(io.RawIOBase):
@@ -449,22 +434,21 @@ def _write(
         time_base = stream.time_base
         if time_base is None:
             raise UnreadableVideo("the video stream has no time base")
-        _decoder_threads(stream)
+        stream.thread_type = "AUTO"  # frame and slice threads: decoding goes on while the encoder works
+        stream.codec_context.thread_count = 0
         start = stream.start_time or 0
         output = _Output(str(path), fmt, container, stream, quality)
-        decoded = in_background(_decoded(container, stream), AHEAD, "redact-decode")
-        covered = in_background(_covered(decoded, timeline, style, start, time_base), AHEAD, "redact-cover")
         try:
-            # Closing the pipeline (at its end, or on an error or an interrupt here) stops and
-            # joins its threads before the input container is closed.
-            with output.container, contextlib.closing(covered):
-                for item in covered:
+            with output.container:
+                for item in _decoded(container, stream):
                     if isinstance(item, av.Packet):
                         audio_packets += output.copy(item)
                         continue
-                    decoded_frame, frame, count = item
                     if not output.configured:
-                        output.configure(decoded_frame)
+                        output.configure(item)
+                    at_ms = _timestamp_ms(item, start, time_base)
+                    frame, count = cover_frame(item, timeline.boxes_at(at_ms), style)
+                    frame.pict_type = av.video.frame.PictureType.NONE  # the encoder places its own keyframes
                     output.encode(frame)
                     frames += 1
                     covered_frames += count > 0
