@@ -375,7 +375,7 @@ redact_video(Path(sys.argv[1]), Path(sys.argv[2]), Timeline(found))
 def test_redactions_at_once_in_threads_and_a_process_write_the_same_bytes(
     scene: Scene, found: list[Appearance], tmp_path: Path
 ) -> None:
-    """Each redaction runs its own threads (decode, cover, encode, x264's); three of them in one
+    """Each redaction runs its own native threads (FFmpeg's decoder threads, x264's frame threads); three of
     process and one in another, at once, neither crash nor hang, and each writes exactly what a
     redaction alone writes (x264 is deterministic)."""
     alone = tmp_path / "alone.mp4"
