@@ -375,9 +375,9 @@ redact_video(Path(sys.argv[1]), Path(sys.argv[2]), Timeline(found))
 def test_redactions_at_once_in_threads_and_a_process_write_the_same_bytes(
     scene: Scene, found: list[Appearance], tmp_path: Path
 ) -> None:
-    """Each redaction runs its own native threads (FFmpeg's decoder threads, x264's frame threads); three of
-    process and one in another, at once, neither crash nor hang, and each writes exactly what a
-    redaction alone writes (x264 is deterministic)."""
+    """Each redaction runs native threads of its own (FFmpeg's decoder threads, x264's frame
+    threads); three redactions in one process and one in another, at once, neither crash nor hang,
+    and each writes exactly what a redaction alone writes (x264 is deterministic)."""
     alone = tmp_path / "alone.mp4"
     redact_video(scene.path, alone, Timeline(found))
     errors: list[BaseException] = []
