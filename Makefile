@@ -15,8 +15,11 @@ $(STAMP): requirements.txt requirements-local.txt requirements-detector.txt requ
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements-detector.txt
 	touch $(STAMP)
 
+# Two test workers a core: most tests spend their time waiting on an endpoint or a process, not on a
+# core. TEST_WORKERS=0 runs them in this one process (for a debugger); the slowest are listed at the end.
+TEST_WORKERS ?= $(shell echo $$(( $$(nproc) * 2 )))
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(TEST_WORKERS) --durations=10
 
 # Settings in pyproject.toml. CI runs this before the tests.
 lint: $(STAMP)

@@ -16,13 +16,14 @@ photograph that matches no label is listed apart ("unlabelled": a background fac
 a straddling box, or a false face), and a reported box that covers most (60%) of two labelled faces
 is a straddling box.
 
-The guard: --check compares human recall per split and resolution with the figures recorded in
-bench/emulator_truth_baseline.json (--record writes them) and exits 1, one line per loss,
-when any fell by more than RECALL_TOLERANCE, or when a non-human face is reported. A change to
-the rules that costs human recall is refused by this.
+The guard: --check compares human recall per split and resolution, and the non-human faces
+reported, with the figures recorded in bench/emulator_truth_baseline.json (--record writes them)
+and exits 1, one line per loss, when recall fell by more than RECALL_TOLERANCE or more non-human
+faces were reported. A change to the rules that costs human recall is refused by this. Targets
+not reached (recall under 0.95, any non-human face) are listed as such.
 
-    .venv/bin/python bench/truth_set.py --clones DIR    # once: fills the cache
-    .venv/bin/python bench/emulator_truth.py [--check | --record] [--split held-out]
+    .venv/bin/python bench/truth_set.py --download      # once: fills the cache (offline: --clones DIR)
+    .venv/bin/python bench/emulator_truth.py [--check | --record] [--split held-out] [--resolution 640x360]
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from truth_set import default_cache, image_path, load_manifest, missing  # beside this file
+from truth_set import default_cache, fill_command, image_path, load_manifest, missing  # beside this file
 
 from localaws.endpoint import LocalEndpoint
 from localaws.rekognition.models import EmulatorSettings
@@ -165,6 +166,7 @@ class Tally:
     samples: int = 0
     unlabelled: int = 0
     straddling: int = 0
+    flickering: int = 0  # labelled faces found in some of their photograph's samples, not all
 
 
 def score(
@@ -192,6 +194,7 @@ def score(
         # every sampling instant inside this photograph's second (10 fps: the instants fall on frames)
         instants = range(start, start + 1000 * SECONDS_PER_PHOTO, interval)
         keys = [(photo.split, category) for category in photo.categories] + [(photo.split, f"all {photo.kind}")]
+        hits: dict[int, list[bool]] = defaultdict(list)  # label index -> found at each instant
         for instant in instants:
             reported = by_sample.get(instant, [])
             for key in keys:
@@ -204,10 +207,11 @@ def score(
                         f"{width}x{height} {photo.id} @{instant} ms: {len(reported)} non-human face(s) reported"
                     )
                 continue
-            for label in labels:
+            for number, label in enumerate(labels):
                 if min(label.width, label.height) < minimum:
                     continue
                 hit = any(box.iou(label) >= MATCH_IOU for box in reported)
+                hits[number].append(hit)
                 for key in keys:
                     tallies[key].eligible += 1
                     tallies[key].found += hit
@@ -223,16 +227,24 @@ def score(
                         f"{width}x{height} {photo.id} @{instant} ms: unlabelled {box.width:.0f} px box"
                         + (" straddling two faces" if straddles else "")
                     )
+        # the photograph does not change between its samples: a face found in one and not another
+        # flickers with the encoder's noise alone
+        for found_at in hits.values():
+            if any(found_at) and not all(found_at):
+                for key in keys:
+                    tallies[key].flickering += 1
     return tallies, notes
 
 
-def run(cache: Path, splits: set[str], folder: Path) -> dict[str, dict[tuple[str, str], Tally]]:
+def run(
+    cache: Path, splits: set[str], folder: Path, resolutions: tuple[tuple[int, int], ...] = RESOLUTIONS
+) -> dict[str, dict[tuple[str, str], Tally]]:
     chosen = photos(cache, splits)
     results = {}
     settings = EmulatorSettings(data_dir=folder / "endpoint")
     with LocalEndpoint(settings, port=0) as endpoint:
         endpoint.client("s3").create_bucket(Bucket="truth")
-        for width, height in RESOLUTIONS:
+        for width, height in resolutions:
             label = f"{width}x{height}"
             path = folder / f"truth-{label}.mp4"
             write_video(path, [placed(photo, width, height)[0] for photo in chosen], width, height)
@@ -256,8 +268,10 @@ def table(results: dict[str, dict[tuple[str, str], Tally]]) -> list[str]:
         for tallies in results.values():
             t = tallies.get((split, category), Tally())
             if t.eligible:
-                cell = f"{t.found}/{t.eligible} = {t.found / t.eligible:.3f}" + (
-                    f" +{t.unlabelled}u" if t.unlabelled else ""
+                cell = (
+                    f"{t.found}/{t.eligible} = {t.found / t.eligible:.3f}"
+                    + (f" +{t.unlabelled}u" if t.unlabelled else "")
+                    + (f" ~{t.flickering}f" if t.flickering else "")
                 )
             elif (t.samples and "human" not in category) or category == "all non-human":
                 cell = f"{t.reported} in {t.samples}"
@@ -268,29 +282,45 @@ def table(results: dict[str, dict[tuple[str, str], Tally]]) -> list[str]:
     return lines
 
 
-def guard(results: dict[str, dict[tuple[str, str], Tally]], record: bool) -> list[str]:
-    figures = {
+def guard(results: dict[str, dict[tuple[str, str], Tally]], record: bool) -> tuple[list[str], list[str]]:
+    """(refusals, targets missed). A refusal: human recall of a split and resolution more than
+    RECALL_TOLERANCE under the baseline, or more non-human faces reported than it records. Targets
+    missed (recall under RECALL_TARGET, any non-human face) are reported, not refused: the guard
+    defends what was reached."""
+    recall = {
         f"{label} {split}": tallies[split, "all human"].found / tallies[split, "all human"].eligible
         for label, tallies in results.items()
         for split in ("dev", "held-out")
         if (split, "all human") in tallies and tallies[split, "all human"].eligible
     }
-    if record:
-        BASELINE.write_text(json.dumps({key: round(value, 4) for key, value in figures.items()}, indent=1) + "\n")
-        return []
+    non_human = {
+        f"{label} {split} non-human reported": tallies[split, "all non-human"].reported
+        for label, tallies in results.items()
+        for split in ("dev", "held-out", "seen")
+        if (split, "all non-human") in tallies
+    }
+    missed = [
+        f"human recall {key}: {value:.4f} < {RECALL_TARGET}" for key, value in recall.items() if value < RECALL_TARGET
+    ]
+    missed += [f"{key}: {value} (target 0)" for key, value in non_human.items() if value]
+    if record:  # the resolutions not run keep their recorded figures
+        recorded = json.loads(BASELINE.read_text()) if BASELINE.exists() else {}
+        recorded.update({key: round(value, 4) for key, value in recall.items()})
+        recorded.update(non_human)
+        BASELINE.write_text(json.dumps(dict(sorted(recorded.items())), indent=1) + "\n")
+        return [], missed
     baseline = json.loads(BASELINE.read_text())
     refused = [
         f"human recall {key}: {value:.4f}, was {baseline[key]:.4f}"
-        for key, value in figures.items()
+        for key, value in recall.items()
         if key in baseline and value < baseline[key] - RECALL_TOLERANCE
     ]
     refused += [
-        f"{label}: {tallies[key].reported} non-human face(s) reported in {key[0]}"
-        for label, tallies in results.items()
-        for key in tallies
-        if key[1] == "all non-human" and tallies[key].reported
+        f"{key}: {value}, was {baseline.get(key, 0)}"
+        for key, value in non_human.items()
+        if value > baseline.get(key, 0)
     ]
-    return refused
+    return refused, missed
 
 
 # -- pose and attributes, in-process, on the labelled faces at 1280x720 ------------------------------
@@ -332,6 +362,17 @@ def rotated_about(frame: np.ndarray, face: Any, degrees: float) -> tuple[np.ndar
     turned = cv2.warpAffine(frame, matrix, frame.shape[1::-1], borderMode=cv2.BORDER_REPLICATE)
     points = [tuple(matrix @ np.array([px, py, 1.0])) for px, py in face.landmarks]
     return turned, replace(face, landmarks=tuple(points))
+
+
+def mirror(frame: np.ndarray, face: Any) -> tuple[np.ndarray, Any]:
+    """The frame mirrored left to right, and the face in it (its five points mirrored, the eyes and
+    the mouth's corners swapped so they stay in image order)."""
+    from dataclasses import replace
+
+    width = frame.shape[1]
+    (le, re, nose, lm, rm) = [(width - x, y) for x, y in face.landmarks]
+    turned = replace(face, left=width - face.left - face.width, landmarks=(re, le, nose, rm, lm))
+    return np.ascontiguousarray(frame[:, ::-1]), turned
 
 
 def synthetic_pose_error(trials: int = 500, noise: float = 0.015, shape_spread: float = 0.1) -> dict[str, float]:
@@ -378,8 +419,17 @@ def pose_and_attributes(cache: Path) -> list[str]:
     }
     width, height = POSE_FRAME
     for split in ("dev", "held-out"):
-        faces = faces_with_landmarks(cache, split)
+        # the press photographs (faces at the camera), not the ImageNet photographs added later
+        faces = [face for face in faces_with_landmarks(cache, split) if not face[0].startswith("inet_")]
         poses = [pose(landmarks68(frame, face), width, height) for _, _, frame, face in faces]
+        mirrored = [pose(landmarks68(*mirror(frame, face)), width, height) for _, _, frame, face in faces]
+        pairs = list(zip(poses, mirrored, strict=True))
+        lines.append(
+            f"  {split}: the same faces mirrored (truth: Yaw and Roll change sign, Pitch stays), mean "
+            f"|Yaw + Yaw'|/2 {np.mean([abs(a['Yaw'] + b['Yaw']) / 2 for a, b in pairs]):.1f}, "
+            f"|Roll + Roll'|/2 {np.mean([abs(a['Roll'] + b['Roll']) / 2 for a, b in pairs]):.1f}, "
+            f"|Pitch - Pitch'|/2 {np.mean([abs(a['Pitch'] - b['Pitch']) / 2 for a, b in pairs]):.1f}"
+        )
         old = [five_point_pose(face.landmarks) for _, _, _, face in faces]
         lines.append(
             f"  {split}: {len(faces)} faces in press photographs (at the camera, truth about 0): Pitch median "
@@ -419,6 +469,71 @@ def pose_and_attributes(cache: Path) -> list[str]:
     return lines
 
 
+# -- small faces: every photograph's faces scaled down to the sizes where the human check is weakest --
+
+SMALL_SIDES = (24, 32, 40, 48, 64)
+SMALL_FRAME = (640, 360)
+
+
+def small_face_trials(cache: Path, split: str) -> dict[tuple[str, int], list[int]]:
+    """(kind, side) -> [passed, tried]: each photograph (not darkened) is scaled so that a face (a
+    labelled human face RetinaFace finds, or any RetinaFace candidate in a non-human photograph) is
+    ``side`` px wide, at the top left of a 640x360 frame; RetinaFace runs on the frame and the
+    emulator's human check on the candidate at that face's place. Human: found and confirmed;
+    non-human: confirmed (a non-human face reported)."""
+    from localaws.vision.detector import RetinaFaceDetector
+    from localaws.vision.humans import HumanFaceCheck
+
+    detector, check = RetinaFaceDetector(), HumanFaceCheck()
+    width, height = SMALL_FRAME
+    tallies: dict[tuple[str, int], list[int]] = defaultdict(lambda: [0, 0])
+    for photo in photos(cache, {split}):
+        if photo.id.endswith("+dark") or photo.split != split:
+            continue
+        h, w = photo.rgb.shape[:2]
+        base_scale = 960 / max(h, w)
+        base = cv2.resize(photo.rgb, (round(w * base_scale), round(h * base_scale)), interpolation=cv2.INTER_AREA)
+        faces = [
+            Box(f.left, f.top, f.width, f.height) for f in detector.detect(base) if f.width >= 2 * SMALL_SIDES[-1] / 2
+        ]
+        if photo.kind == "human":
+            labels = [Box(*(v * base_scale for v in box)) for box in photo.faces]
+            faces = [face for face in faces if any(face.iou(label) >= MATCH_IOU for label in labels)]
+        for face in faces:
+            for side in SMALL_SIDES:
+                scale = side / face.width
+                if scale >= 1:
+                    continue
+                small = cv2.resize(base, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+                # the face at (20, 20) from the frame's corner, whatever its place in the photograph
+                shift_x, shift_y = 20 - face.left * scale, 20 - face.top * scale
+                matrix = np.array([[1, 0, shift_x], [0, 1, shift_y]], dtype=np.float32)
+                frame = cv2.warpAffine(small, matrix, (width, height), borderValue=(GREY, GREY, GREY))
+                target = Box(20, 20, face.width * scale, face.height * scale)
+                found = [
+                    f for f in detector.detect(frame) if Box(f.left, f.top, f.width, f.height).iou(target) >= MATCH_IOU
+                ]
+                confirmed = any(check.is_human(frame, f) for f in found)
+                tally = tallies[photo.kind, side]
+                tally[0] += confirmed
+                tally[1] += 1
+    return tallies
+
+
+def small_faces(cache: Path) -> list[str]:
+    lines = ["", f"Small faces ({SMALL_FRAME[0]}x{SMALL_FRAME[1]}, not through the endpoint): face width in px"]
+    lines.append(f"{'split':9} {'':32}" + "".join(f"{side:>10}" for side in SMALL_SIDES))
+    for split in ("dev", "held-out"):
+        tallies = small_face_trials(cache, split)
+        for kind, what in (("human", "human faces found and confirmed"), ("non-human", "non-human faces confirmed")):
+            cells = [
+                f"{tallies[kind, side][0]}/{tallies[kind, side][1]}" if tallies[kind, side][1] else "-"
+                for side in SMALL_SIDES
+            ]
+            lines.append(f"{split:9} {what:32}" + "".join(f"{cell:>10}" for cell in cells))
+    return lines
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False
@@ -430,27 +545,41 @@ def main() -> int:
         "--check", action="store_true", help="exit 1 if human recall fell or a non-human face was reported"
     )
     mode.add_argument("--record", action="store_true", help="write the human recall figures as the new baseline")
+    parser.add_argument(
+        "--resolution",
+        action="append",
+        choices=[f"{w}x{h}" for w, h in RESOLUTIONS],
+        help="only these frame sizes (default: all three; --check and --record compare the ones run)",
+    )
     parser.add_argument("--skip-endpoint", action="store_true", help="only pose and attributes (in-process)")
+    parser.add_argument("--skip-pose", action="store_true", help="leave out pose and attributes")
+    parser.add_argument("--skip-small", action="store_true", help="leave out the small-face trials")
     args = parser.parse_args()
     absent = missing(args.cache)
     if absent:
-        print(
-            f"{len(absent)} images missing from {args.cache}: run bench/truth_set.py --clones DIR first",
-            file=sys.stderr,
-        )
+        print(f"{len(absent)} images missing from {args.cache}: run {fill_command()} first", file=sys.stderr)
         return 2
     if args.skip_endpoint:
-        print("\n".join(pose_and_attributes(args.cache)))
+        print("\n".join(pose_and_attributes(args.cache) + ([] if args.skip_small else small_faces(args.cache))))
         return 0
     with tempfile.TemporaryDirectory() as scratch:
-        results = run(args.cache, set(args.split or ("dev", "held-out", "seen")), Path(scratch))
+        resolutions = tuple(
+            size for size in RESOLUTIONS if not args.resolution or f"{size[0]}x{size[1]}" in args.resolution
+        )
+        results = run(args.cache, set(args.split or ("dev", "held-out", "seen")), Path(scratch), resolutions)
     print(
-        f"human: found/eligible (+u unlabelled boxes); non-human: faces reported in samples. "
+        f"human: found/eligible (+u unlabelled boxes, ~f faces flickering between a photograph's samples); "
+        f"non-human: faces reported in samples. "
         f"Target: recall >= {RECALL_TARGET}, 0 non-human"
     )
     print("\n".join(table(results)))
-    print("\n".join(pose_and_attributes(args.cache)))
-    refused = guard(results, args.record) if (args.check or args.record) else []
+    if not args.skip_pose:
+        print("\n".join(pose_and_attributes(args.cache)))
+    if not args.skip_small:
+        print("\n".join(small_faces(args.cache)))
+    refused, missed = guard(results, args.record) if (args.check or args.record) else ([], [])
+    for line in missed:
+        print(f"target missed: {line}")
     for line in refused:
         print(f"refused: {line}")
     return 1 if refused else 0

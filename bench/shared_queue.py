@@ -5,7 +5,9 @@ its own --job-tag, so N jobs) start at once against the local endpoint with the 
 it. Every job lasts --job-seconds (a detector plugged into the emulator sleeps), so the launchers
 wait together and receive each other's completions. Printed for each N: the messages that reached the
 dead-letter queue (target 0: every owner was there), the finished jobs' completions left on the
-queue (target 0), and how long after its job's end each launcher process ended (median and max).
+queue (target 0), how long after its job's end each launcher process ended (median and max), the CPU
+time of the launchers and of the endpoint (this process), and the load average before and after (the
+machine may be shared: wall-clock figures depend on it).
 
     .venv/bin/python bench/shared_queue.py [--launchers 5 20 50] [--job-seconds 3]
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -69,6 +72,12 @@ def run_launchers(endpoint: LocalEndpoint, folder: Path, uri: str, count: int) -
     return late
 
 
+def cpu_seconds() -> tuple[float, float]:
+    """CPU time (user + system) so far of the ended launcher processes, and of this process (the endpoint)."""
+    children, own = resource.getrusage(resource.RUSAGE_CHILDREN), resource.getrusage(resource.RUSAGE_SELF)
+    return children.ru_utime + children.ru_stime, own.ru_utime + own.ru_stime
+
+
 def finished_left(endpoint: LocalEndpoint, url: str) -> int:
     """Finished jobs' completions still on the queue: every message received once (held for a minute,
     so that none comes round twice), counted by job."""
@@ -101,12 +110,16 @@ def main() -> None:
             print(f"single launchers at once on one queue, jobs of {args.job_seconds:g} s:")
             for count in args.launchers:
                 before = dead_letters(endpoint, outputs["deadLetterQueueUrl"])
+                load, cpu = os.getloadavg()[0], cpu_seconds()
                 late = run_launchers(endpoint, folder, uri, count)
+                launchers_cpu, endpoint_cpu = (now - then for now, then in zip(cpu_seconds(), cpu, strict=True))
                 dead = dead_letters(endpoint, outputs["deadLetterQueueUrl"]) - before
                 left = finished_left(endpoint, outputs["queueUrl"])
                 print(
                     f"  {count:3} launchers: dead letters {dead}, finished jobs' completions left {left}; "
-                    f"ended after their job: median {statistics.median(late):.1f} s, max {max(late):.1f} s"
+                    f"ended after their job: median {statistics.median(late):.1f} s, max {max(late):.1f} s; "
+                    f"CPU: launchers {launchers_cpu:.1f} s, endpoint {endpoint_cpu:.1f} s; "
+                    f"load average {load:.1f} before, {os.getloadavg()[0]:.1f} after"
                 )
 
 

@@ -26,7 +26,9 @@ LAUNCHER_UPLOAD_ACTIONS = ["s3:PutObject", "s3:AbortMultipartUpload"]
 LAUNCHER_READ_ACTIONS = ["s3:GetObject", "s3:GetObjectVersion"]
 # What the launcher calls on the completion queue (launcher/jobs/notifications.py), and no more: no
 # GetQueueAttributes. SendMessage: on a shared queue, another job's completion is handed over as a
-# fresh copy so that passing it round does not use up its receives (docs/launcher.md).
+# fresh copy so that passing it round does not use up its receives (docs/launcher.md). The launcher
+# settles a receive with SendMessageBatch, DeleteMessageBatch and ChangeMessageVisibilityBatch, which
+# IAM grants through these single actions (the batch actions cannot be named in a policy).
 LAUNCHER_QUEUE_ACTIONS = [
     "sqs:ReceiveMessage",
     "sqs:DeleteMessage",

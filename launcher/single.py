@@ -93,19 +93,21 @@ class Launch:
             self._cuts = CutsInBackground(options.video, s3_object, lambda: s3, self._report)
         if options.outputs.auto_process:
             return self._collected(clients, jobs, job_id, deadline)
-        waiter = CompletionWaiter(
+        # The waiter may go on searching for the job's own message while the results are written.
+        with CompletionWaiter(
             clients("sqs"), options.outputs.queue_url, lambda job: jobs.status(job)["JobStatus"], options.grace
-        )
-        with tqdm(desc=f"waiting for job {job_id[:12]}…", unit=" polls", leave=False, disable=self._bars) as progress:
-            status = waiter.wait(job_id, deadline, on_tick=progress.update)
-        if status != "SUCCEEDED":
-            self.finished = True
-            message = jobs.status(job_id).get("StatusMessage") or "no StatusMessage"
-            raise LauncherError(f"job {job_id} ended {status}: {message}", ExitCode.JOB_FAILED)
-        out = options.out_path()
-        with tqdm(desc="writing results", unit=" faces", leave=False, disable=self._bars) as progress:
-            summary, people = self._write(clients, jobs.pages(job_id), out, progress.update)
-        return self._finish(clients, job_id, out, summary, people)
+        ) as waiter:
+            bar = f"waiting for job {job_id[:12]}…"
+            with tqdm(desc=bar, unit=" polls", leave=False, disable=self._bars) as progress:
+                status = waiter.wait(job_id, deadline, on_tick=progress.update)
+            if status != "SUCCEEDED":
+                self.finished = True
+                message = jobs.status(job_id).get("StatusMessage") or "no StatusMessage"
+                raise LauncherError(f"job {job_id} ended {status}: {message}", ExitCode.JOB_FAILED)
+            out = options.out_path()
+            with tqdm(desc="writing results", unit=" faces", leave=False, disable=self._bars) as progress:
+                summary, people = self._write(clients, jobs.pages(job_id), out, progress.update)
+            return self._finish(clients, job_id, out, summary, people)
 
     def _write(
         self, clients: Clients, pages: Iterator[dict[str, Any]], out: Path, on_face: Callable[[], object]

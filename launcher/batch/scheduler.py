@@ -50,7 +50,10 @@ from ..jobs.detection import RETRY_LATER, FaceDetection, StartRequest
 from ..jobs.errors import BadInput, ExitCode, LauncherError
 from ..jobs.formats import PERSONS_FILE, Summary
 from ..jobs.notifications import (
+    CLEANUP_SECONDS,
     FINAL_STATUSES,
+    LOOK_SECONDS,
+    SEARCH_WAIT_SECONDS,
     SHARED_STATUS_SECONDS,
     SQS_MAX_WAIT_SECONDS,
     YIELD_SECONDS,
@@ -246,6 +249,9 @@ class Batch:
         self._lock = threading.Lock()  # guards what the consumer reads: _job_ids, _open, _unstarted
         self._job_ids: dict[str, list[Video]] = {}  # videos with the same bytes share a job
         self._open: set[str] = set()
+        # Jobs whose end came from the status: until when the consumer looks for their message, to
+        # delete it rather than leave it to go round other consumers into the dead-letter queue.
+        self._unclaimed: dict[str, float] = {}
         self._unstarted = 0
         self._stop = threading.Event()
         self._settled = threading.Event()  # cleared while completions handed over wait for their delete
@@ -309,6 +315,7 @@ class Batch:
             ):
                 self._load(sources)
                 self._loop(deadline)
+                self._wait_for_unclaimed()
                 self._settled.wait(SETTLE_SECONDS)  # the last completions deleted, not left for the DLQ
         finally:
             self._stop.set()
@@ -616,12 +623,29 @@ class Batch:
 
     # -- waiting -----------------------------------------------------------------------------------
 
+    def _wait_for_unclaimed(self) -> None:
+        """After the last video: give the consumer the time left to delete the messages of jobs whose
+        end came from the status (nothing to wait for if there are none)."""
+        while not self._stop.is_set():
+            with self._lock:
+                until = max(self._unclaimed.values(), default=0.0)
+            if self._clock() >= until:
+                return
+            self._stop.wait(0.1)
+
     def _consume(self) -> None:
-        """The batch's one queue consumer, in its own thread, until no job of the batch can end."""
+        """The batch's one queue consumer, in its own thread, until no job of the batch can end and no
+        message of a job that ended through its status is still looked for."""
         while not self._stop.is_set() and self._consumer_needed():
+            with self._lock:
+                waiting = bool(self._open) or self._unstarted > 0
             try:
                 received = receive_completions(
-                    self._sqs, self.options.outputs.queue_url, SQS_MAX_WAIT_SECONDS, self._owns, self._dispatch
+                    self._sqs,
+                    self.options.outputs.queue_url,
+                    SQS_MAX_WAIT_SECONDS if waiting else SEARCH_WAIT_SECONDS,
+                    self._owns,
+                    self._dispatch,
                 )
             except Exception as error:  # the queue unreachable (or a bug): polling covers
                 if isinstance(error, BotoCoreError):
@@ -647,15 +671,28 @@ class Batch:
         self._settled.clear()
         with self._lock:
             self._open.discard(completion.job_id)
+            self._unclaimed.pop(completion.job_id, None)
         self._events.put(("completed", completion.job_id, completion.status))
 
     def _owns(self, job_id: str) -> bool:
         with self._lock:
             return job_id in self._job_ids
 
-    def _consumer_needed(self) -> bool:
+    def _ended_by_status(self, job_id: str) -> None:
+        """The job ended and its completion has not been seen: the consumer looks for it as long as a
+        single launcher would (``CLEANUP_SECONDS`` on a queue seen to be shared, else one short look)."""
+        look = CLEANUP_SECONDS if self._shared else LOOK_SECONDS
         with self._lock:
-            return bool(self._open) or self._unstarted > 0
+            if job_id in self._open:
+                self._unclaimed[job_id] = self._clock() + look
+            self._open.discard(job_id)
+
+    def _consumer_needed(self) -> bool:
+        now = self._clock()
+        with self._lock:
+            for job_id in [job_id for job_id, until in self._unclaimed.items() if until <= now]:
+                del self._unclaimed[job_id]
+            return bool(self._open) or self._unstarted > 0 or bool(self._unclaimed)
 
     def _check_statuses(self, now: float) -> None:
         """The fallback, at most STATUS_CALLS_PER_SECOND calls a second, the most overdue first."""
@@ -680,8 +717,7 @@ class Batch:
                 continue
             self._unreachable = None
             if status in FINAL_STATUSES:
-                with self._lock:
-                    self._open.discard(job_id)
+                self._ended_by_status(job_id)
                 self._completed(job_id, status)
                 continue
             while video.next_check <= now:

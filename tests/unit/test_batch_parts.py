@@ -12,10 +12,12 @@ import pytest
 
 from launcher.batch.discovery import discover, folder_videos, is_batch, result_names
 from launcher.batch.ledger import Entry, Ledger
-from launcher.batch.scheduler import Tally, prepare_out_dir
+from launcher.batch.scheduler import Batch, Tally, prepare_out_dir
 from launcher.jobs.errors import BadInput
+from launcher.jobs.notifications import CLEANUP_SECONDS, LOOK_SECONDS, Completion
 from launcher.options import BatchOptions, check_batch_options, file_name
 from launcher.stack import StackOutputs
+from tests.support.pulumi_mocks import FakeClock
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTPUTS = StackOutputs("bucket", "arn:aws:sns:us-east-1:123456789012:t", "arn:aws:iam::123456789012:role/r", "q", "r")
@@ -134,3 +136,26 @@ def test_the_start_logic_imports_with_boto3_alone():
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "64"
+
+
+def test_a_batch_looks_for_the_messages_of_jobs_whose_end_came_from_the_status():
+    """Its consumer goes on until it has deleted them (left, they would go round other consumers
+    into the dead-letter queue), at most as long as a single launcher would look."""
+    clock = FakeClock()
+    batch = Batch(BatchOptions(videos=["a.mp4"], outputs=OUTPUTS), clock=clock)
+    batch._open.update({"found", "never"})
+    batch._shared = True
+    batch._ended_by_status("found")
+    batch._ended_by_status("never")
+    assert batch._consumer_needed()
+    batch._dispatch(Completion("found", "SUCCEEDED"))
+    clock.now = CLEANUP_SECONDS - 0.1
+    assert batch._consumer_needed(), "'never' is still looked for"
+    clock.now = CLEANUP_SECONDS
+    assert not batch._consumer_needed()
+
+    batch._shared = False
+    batch._open.add("reused-token")
+    batch._ended_by_status("reused-token")
+    clock.now += LOOK_SECONDS
+    assert not batch._consumer_needed(), "on a queue nobody shares: one short look"

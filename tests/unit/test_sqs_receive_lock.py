@@ -60,3 +60,22 @@ def test_concurrent_receives_never_share_a_message(switch_often):
     backend = SQSBackend("us-east-1", "123456789012")
     backend.create_queue("lock-test")
     assert races(backend, "lock-test") == []
+
+
+def test_the_queue_counts_and_visibility_are_moto_s_own():
+    """The counts read the clock once instead of twice a message; what they count is unchanged, and a
+    message given back (visibility 0) is visible at once."""
+    moto_fixes.apply()
+    backend = SQSBackend("us-east-1", "123456789012")
+    backend.create_queue("count-test")
+    for index in range(5):
+        backend.send_message("count-test", f"m{index}")
+    backend.send_message("count-test", "later", delay_seconds=60)
+    held = backend.receive_message("count-test", 2, 0, 30)
+    attributes = backend.get_queue_attributes("count-test", ["All"])
+    assert attributes["ApproximateNumberOfMessages"] == 3
+    assert attributes["ApproximateNumberOfMessagesNotVisible"] == 2
+    assert attributes["ApproximateNumberOfMessagesDelayed"] == 1
+    backend.change_message_visibility("count-test", held[0].receipt_handle, 0)
+    again = backend.receive_message("count-test", 10, 0, 30)
+    assert held[0].body in [message.body for message in again] and len(again) == 4

@@ -1,0 +1,55 @@
+"""bench/emulator_truth.py's guard: a rule change that costs human recall (more than 0.01 on a split
+and resolution) or reports more non-human faces than the recorded baseline is refused; targets not
+reached are listed apart, so a known miss does not hide a new one."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture()
+def truth(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> ModuleType:
+    monkeypatch.syspath_prepend(str(ROOT / "bench"))
+    spec = importlib.util.spec_from_file_location("emulator_truth_under_test", ROOT / "bench" / "emulator_truth.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(module, "BASELINE", tmp_path / "baseline.json")
+    return module
+
+
+def results(truth: ModuleType, found: int, non_human: int) -> dict:
+    return {
+        "640x360": {
+            ("dev", "all human"): truth.Tally(eligible=100, found=found),
+            ("dev", "all non-human"): truth.Tally(reported=non_human, samples=10),
+        }
+    }
+
+
+def test_the_recorded_figures_pass_and_misses_of_the_target_are_listed(truth):
+    assert truth.guard(results(truth, found=93, non_human=2), record=True)[0] == []
+    refused, missed = truth.guard(results(truth, found=93, non_human=2), record=False)
+    assert refused == []
+    assert missed == ["human recall 640x360 dev: 0.9300 < 0.95", "640x360 dev non-human reported: 2 (target 0)"]
+
+
+def test_a_loss_of_human_recall_is_refused(truth):
+    truth.guard(results(truth, found=93, non_human=0), record=True)
+    assert truth.guard(results(truth, found=92, non_human=0), record=False)[0] == []  # within 0.01
+    (refused,) = truth.guard(results(truth, found=91, non_human=0), record=False)[0]
+    assert refused == "human recall 640x360 dev: 0.9100, was 0.9300"
+
+
+def test_one_more_non_human_face_is_refused(truth):
+    truth.guard(results(truth, found=93, non_human=2), record=True)
+    (refused,) = truth.guard(results(truth, found=99, non_human=3), record=False)[0]
+    assert refused == "640x360 dev non-human reported: 3, was 2"
