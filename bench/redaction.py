@@ -4,8 +4,10 @@
    the default settings, at 640x360, 1280x720 and 1920x1080, on 30 fps clips of faces from real
    photographs crossing a panning photographic background (so the encoder has real detail to
    code), with AAC audio; the boxes come from the clip's known face positions sampled every 200 ms
-   and grouped as the launcher groups results. Beside it, decoding alone and decoding plus covering
-   (no encoding), so the bottleneck shows, and real time = 30 fps.
+   and grouped as the launcher groups results. Beside it: the CPU time per frame (every thread of
+   the process), the cores used (CPU over wall time: at most 2 here), the load average before and
+   after (other work on the shared cores slows the wall clock, not the CPU figure), decoding alone
+   and decoding plus covering (no encoding), so the bottleneck shows; real time = 30 fps.
 2. H.264 settings: libx264 presets and CRFs at 1920x1080 (speed, size, PSNR): why the default.
 3. The audit: frames per second of the leak audit with each detector installed, at its default k.
 4. Memory: peak resident memory of a redaction (with its audit) of a 1-minute and of a 10-minute
