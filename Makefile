@@ -40,6 +40,7 @@ bench: $(STAMP)
 	$(PY) bench/shared_queue.py
 	$(PY) bench/appearances.py
 	$(PY) bench/redaction.py
+	$(PY) bench/no_freeze.py
 
 # The component's package schema (components/schema.json), inferred from its type annotations.
 schema: $(STAMP)

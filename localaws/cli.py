@@ -18,7 +18,7 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 import pulumi
@@ -364,7 +364,18 @@ def serve(args: argparse.Namespace) -> int:
         finally:
             faulthandler.cancel_dump_traceback_later()
     print("Local AWS endpoint stopped", flush=True)
-    return 0
+    _leave_now()
+    return 0  # not reached: for the type checker's and the reader's sake
+
+
+def _leave_now() -> NoReturn:
+    """End the process once the endpoint has stopped: everything is saved, and the interpreter's own
+    shutdown (native libraries' exit-time destructors, such as a thread pool waiting for threads that
+    are gone) could otherwise hang a process that has nothing left to do, with no watchdog armed."""
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
 
 
 def _outputs_file(args: argparse.Namespace) -> Path:

@@ -1,11 +1,13 @@
 """The endpoint never freezes for good (issue 18): fresh detectors whose threads start together all
-finish; ten fresh endpoints each run a first 1280x720 job to its end; and an endpoint stops on
+finish; fresh endpoints each run a first 1280x720 job to its end; and an endpoint stops on
 SIGTERM even when its job never returns, whether or not the job lets Python run.
 
 Without the warm-up, 2 of 30 processes like the first test's froze on this 2-core machine
 (``python -m tests.e2e.first_inference --no-warm-up``, run 30 times, two at a time); with it, none
-of 78 over three runs. The bounds here are deadlines for hang detection, far above the normal times (a detector process
-takes a few seconds, a job on a fresh endpoint about as long), not speed checks.
+of 78 over three runs. A race that shows once in twenty runs needs more repetitions than the suite
+can afford: ``bench/no_freeze.py`` runs 30 (or ``--runs N``) and counts the frozen ones. The bounds
+here are deadlines for hang detection, far above the normal times (a detector process takes a few
+seconds, a job on a fresh endpoint about as long), not speed checks.
 """
 
 from __future__ import annotations
@@ -27,9 +29,9 @@ from localaws.process import ROOT, EndpointProcess, is_running
 from synthetic import make_video
 from tests.e2e import stuck_detectors
 
-FRESH_DETECTORS = 24
+FRESH_DETECTORS = 12
 DETECTOR_DEADLINE_SECONDS = 120
-FRESH_ENDPOINTS = 10
+FRESH_ENDPOINTS = 6
 JOB_DEADLINE_SECONDS = 180
 # The freeze watchdog's timer in these tests (serve --freeze-seconds; 30 s by default): the behaviour is
 # the same, the wait shorter.
@@ -97,7 +99,7 @@ def first_job_on_a_fresh_endpoint(data_dir: Path, video: Path) -> tuple[str, int
         return page["JobStatus"], len(page["Faces"])
 
 
-def test_ten_fresh_endpoints_each_finish_their_first_job(tmp_path):
+def test_fresh_endpoints_each_finish_their_first_job(tmp_path):
     """A 1280x720 job as the first thing each fresh `serve` does, started at once: it may meet the
     detector's warm-up still running, which it must wait for, not race. Two endpoints run at a time
     (the machines have two cores)."""
