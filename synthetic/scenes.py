@@ -13,6 +13,7 @@ import fractions
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import cast
 
 import av
 import numpy as np
@@ -157,12 +158,14 @@ def make_scene(
     rotation: int = 0,
     crf: int = 18,
     backdrop: Callable[[float], np.ndarray] | None = None,
+    codec: str = "libx264",
 ) -> Scene:
     """Write the scene as H.264 MP4 (4:2:0) with each frame at its own timestamp (a variable frame
     rate by default), an AAC tone as audio, and a face pasted at ``planted_at`` (a corner, pixels)
     in the ``planted`` frames: one no mover (and so no result) accounts for. ``backdrop(t)`` gives
     the background at t ms (default: a still gradient; ``panning_photographs`` is what a camera
-    would give an encoder to do)."""
+    would give an encoder to do). ``codec="libvpx-vp9"`` (in a ``.mkv`` path: Matroska) allows an
+    odd width or height in 4:2:0, as a browser's screen recording has."""
     times = list(timestamps_ms) if timestamps_ms is not None else variable_timestamps(seconds)
     patches = _patches(movers)
     still = background(width, height)
@@ -172,8 +175,12 @@ def make_scene(
     if planted_at is not None:
         planted_box = Mover(0, 1, (0, 0), (0, 0), scale=0.6).face(planted_at, planted_patch.shape[1])
     duration_ms = times[-1] + (times[-1] - times[-2] if len(times) > 1 else 33.3)
-    with av.open(str(path), mode="w", format="mp4") as output:
-        video = output.add_stream("libx264", rate=30, options={"crf": str(crf), "preset": "veryfast"})
+    container = "matroska" if Path(path).suffix == ".mkv" else "mp4"
+    options = {"crf": str(crf), "preset": "veryfast"}
+    if codec == "libvpx-vp9":
+        options = {"crf": str(crf), "b": "0", "deadline": "realtime", "cpu-used": "8"}
+    with av.open(str(path), mode="w", format=container) as output:
+        video = cast("av.video.stream.VideoStream", output.add_stream(codec, rate=30, options=options))
         video.width, video.height, video.pix_fmt = width, height, "yuv420p"
         video.codec_context.time_base = TIME_BASE
         if rotation:

@@ -22,16 +22,17 @@ DETECTORS = ("auto", "retinaface", "yuface", "opencv")
 class Quality:
     """The H.264 (libx264) settings: CRF 18, preset ``superfast`` with x264's macroblock tree and a
     10-frame lookahead turned back on (``superfast`` leaves them off). Measured on
-    bench/redaction.py's 1920x1080 clip against ``veryfast`` at CRF 20 (x264's usual pairing): 0.4 dB
-    less PSNR, 26% larger, and a third less CPU per frame (18 against 27 ms), which is what keeps
-    1920x1080 above twice real time on two cores. Plain ``superfast`` was twice the size at the same
+    bench/redaction.py's 1920x1080 clip against ``veryfast`` at CRF 20 (x264's usual pairing): 0.5 dB
+    less PSNR, 21% larger, and 38% less CPU per frame (19 against 31 ms), which is what keeps
+    1920x1080 near three times real time on two cores. Plain ``superfast`` was twice the size at the same
     CRF. Lower CRF: larger, closer to the source (18 is usually called visually transparent, 23 is
-    x264's default)."""
+    x264's default). Encoded on x264's frame threads, one per core (``writer._Output.configure``):
+    0.2 dB less PSNR and 1% smaller than on slice threads, with both cores kept busy."""
 
     crf: int = 18
     preset: str = "superfast"
     x264_params: str = "mbtree=1:rc-lookahead=10"
-    threads: int = 0  # 0: libx264 and the decoder pick from the cores
+    threads: int = 0  # libx264's frame threads (0: one per usable core); FFmpeg picks the decoder's
 
     def options(self) -> dict[str, str]:
         options = {"crf": str(self.crf), "preset": self.preset}

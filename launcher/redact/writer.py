@@ -13,7 +13,11 @@ and the colour description; the duration. What is not: subtitle, data and timeco
 
 The covering works on the decoder's 4:2:0 planes directly (luma box and the matching chroma box),
 with Pillow's C filters on the box alone: no conversion of the whole frame to RGB and back.
-Other pixel formats (10-bit, 4:2:2, 4:4:4) are converted to 4:2:0 first.
+Other pixel formats (10-bit, 4:2:2, 4:4:4) are converted to 4:2:0 first, and a frame of an odd
+width or height to 4:4:4 (``encoding_format``: H.264's 4:2:0 needs even sides).
+
+The encoder runs on x264's frame threads, one per core, and the decoder on FFmpeg's threads: each
+call hands a frame over and returns, so decoding, covering and encoding overlap on both cores.
 
 The output is written to a temporary file in the target's folder and renamed over the target only
 when complete: an interrupted or failed redaction leaves nothing half-written.
@@ -27,7 +31,7 @@ import io
 import os
 import struct
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -117,10 +121,16 @@ def _pixelate(region: np.ndarray, blocks: int) -> None:
 
 def cover(planes: list[np.ndarray], box: tuple[int, int, int, int], style: str, black: int) -> None:
     """Cover the box (x0, y0, x1, y1 in luma pixels, even but where the frame's odd side ends it)
-    in 4:2:0 planes (Y, U, V), in place."""
+    in planar YUV planes (Y, U, V: 4:2:0, or 4:4:4 for an odd size), in place."""
     x0, y0, x1, y1 = box
-    chroma = slice(y0 // 2, (y1 + 1) // 2), slice(x0 // 2, (x1 + 1) // 2)
-    regions = [planes[0][y0:y1, x0:x1], planes[1][chroma], planes[2][chroma]]
+    luma_height, luma_width = planes[0].shape
+    regions, scales = [planes[0][y0:y1, x0:x1]], [1]
+    for plane in planes[1:]:
+        # A subsampled plane's box: the chroma samples any of the box's pixels use.
+        sx = 2 if plane.shape[1] < luma_width else 1
+        sy = 2 if plane.shape[0] < luma_height else 1
+        regions.append(plane[y0 // sy : -(-y1 // sy), x0 // sx : -(-x1 // sx)])
+        scales.append(sx)
     side = min(x1 - x0, y1 - y0)
     if style == "box":
         regions[0][...] = black
@@ -130,24 +140,45 @@ def cover(planes: list[np.ndarray], box: tuple[int, int, int, int], style: str, 
         for region in regions:
             _pixelate(region, PIXELATE_BLOCKS)
     else:
-        for number, region in enumerate(regions):
-            _blur(region, BLUR_SIGMA * side / (2 if number else 1))
+        for region, scale in zip(regions, scales, strict=True):
+            _blur(region, BLUR_SIGMA * side / scale)
+
+
+def encoding_format(frame: av.VideoFrame) -> str:
+    """The pixel format the copy is covered and encoded in: the decoder's 4:2:0 as it is; other
+    formats (10-bit, 4:2:2, 4:4:4) converted to 4:2:0, which every H.264 player decodes. An odd
+    width or height cannot be 4:2:0 in H.264 (its chroma has half as many samples each way), so
+    such a frame is encoded in 4:4:4 (the High 4:4:4 Predictive profile) at its own size, which
+    FFmpeg-based players (ffplay, mpv, VLC) play and many browsers and hardware decoders do not."""
+    full_range = frame.format.name.startswith("yuvj")
+    if frame.width % 2 or frame.height % 2:
+        return "yuvj444p" if full_range else "yuv444p"
+    return frame.format.name if frame.format.name in PLANAR_FORMATS else "yuv420p"
 
 
 def cover_frame(frame: av.VideoFrame, boxes: list[FaceBox], style: str) -> tuple[av.VideoFrame, int]:
-    """The frame with every box covered (in place where the frame allows it), and how many boxes
-    reached into it."""
-    if frame.format.name not in PLANAR_FORMATS:
-        frame = frame.reformat(format="yuv420p")
+    """The frame, in ``encoding_format``, with every box covered (in place where the frame allows
+    it), and how many boxes reached into it."""
+    target = encoding_format(frame)
+    if frame.format.name != target:
+        frame = frame.reformat(format=target)
     pixel_boxes = [found for box in boxes if (found := box.pixels(frame.width, frame.height)) is not None]
     if not pixel_boxes:
         return frame, 0
     frame.make_writable()  # a copy when the decoder still refers to the frame
     planes = [_plane(frame, index) for index in range(3)]
-    black = 0 if frame.format.name == "yuvj420p" else 16
+    black = 0 if frame.format.name.startswith("yuvj") else 16
     for box in pixel_boxes:
         cover(planes, box, style, black)
     return frame, len(pixel_boxes)
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (a container's or a Lambda function's share)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def display_matrix(frame: av.VideoFrame) -> list[int] | None:
@@ -197,14 +228,20 @@ class _Output:
         stream, video = self._source_video, self.video
         assert stream.time_base is not None
         video.width, video.height = first.width, first.height
-        video.pix_fmt = first.format.name if first.format.name in PLANAR_FORMATS else "yuv420p"
+        video.pix_fmt = encoding_format(first)
         video.time_base = stream.time_base
         context = video.codec_context
         context.time_base = stream.time_base
         rate = stream.average_rate or stream.guessed_rate
         if rate:
             context.framerate = rate  # rate control's notion of the frame rate; timestamps stay the frames'
-        context.thread_count = self._quality.threads
+        # x264's frame threads, one per core: each call hands the frame over and returns, so the
+        # encoder keeps the cores busy while the next frames are decoded and covered. PyAV's
+        # default, slice threads, makes every call wait for the frame's slices (1.0-1.6 cores used
+        # at 1920x1080 on 2 cores; frame threads 1.8), and x264's own count, 1.5 per core, left
+        # 3 frames waiting on each other's rows on 2 cores (bench/README.md, history).
+        context.thread_type = "FRAME"
+        context.thread_count = self._quality.threads or usable_cores()
         for name in ("color_range", "colorspace", "color_primaries", "color_trc"):
             with contextlib.suppress(AttributeError, ValueError, TypeError):
                 setattr(context, name, getattr(first, name))
@@ -294,6 +331,85 @@ def _publish(partial: Path, out: Path, overwrite: bool) -> None:
     partial.unlink()
 
 
+def _decoded(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> Iterator[Any]:
+    """The video's frames, each with its duration (the time to the next frame; the last one's to the
+    stream's end), and the audio streams' packets, in file order."""
+    # The decoder's frame durations come from packets in decoding order: with B-frames they do
+    # not belong to the frame they are on. Each frame's duration is set to the time to the next
+    # frame (one frame is held back for it), the last one's to the stream's end.
+    start = stream.start_time or 0
+    end = start + stream.duration if stream.duration else None
+    held: av.VideoFrame | None = None
+    step = 0
+    for packet in container.demux(stream, *container.streams.audio):
+        if packet.stream.type == "audio":
+            yield packet
+            continue
+        for frame in packet.decode():
+            assert isinstance(frame, av.VideoFrame)
+            if held is not None:
+                if held.pts is not None and frame.pts is not None and frame.pts > held.pts:
+                    step = frame.pts - held.pts
+                    held.duration = step
+                yield held
+            held = frame
+    if held is None:
+        raise UnreadableVideo("the video stream has no frames")
+    if held.pts is not None and end is not None and end > held.pts:
+        held.duration = end - held.pts
+    elif step:
+        held.duration = step
+    yield held
+
+
+class _GuardedSource(io.RawIOBase):
+    """A file-like source (an S3 object's ranged reads) as FFmpeg reads it: the first error of a
+    read or seek is kept and the source then ends, instead of being raised into FFmpeg, which
+    retries (PyAV prints a traceback for each error it drops) and may take the failure for the
+    video's end. ``raise_error`` raises it afterwards: a read error as one line, an AWS error as
+    itself (the launcher says what to check)."""
+
+    def __init__(self, source: BinaryIO | io.RawIOBase) -> None:
+        super().__init__()
+        self._source = source
+        self.error: Exception | None = None
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return bool(self._source.seekable())
+
+    def read(self, size: int = -1) -> bytes:
+        if self.error is not None:
+            return b""
+        try:
+            return bytes(self._source.read(size) or b"")
+        except Exception as error:  # kept, raised by raise_error once FFmpeg has stopped
+            self.error = error
+            return b""
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        if self.error is not None:
+            raise OSError("the video could not be read")  # FFmpeg: a failed seek, no retry
+        try:
+            return int(self._source.seek(offset, whence))
+        except Exception as error:
+            self.error = error
+            raise OSError("the video could not be read") from None
+
+    def tell(self) -> int:
+        return int(self._source.tell())
+
+    def raise_error(self) -> None:
+        if self.error is None:
+            return
+        error, self.error = self.error, None
+        if isinstance(error, OSError):
+            raise UnreadableVideo(f"cannot read the video: {error.strerror or error}") from None
+        raise error
+
+
 def _write(
     source: VideoSource,
     path: Path,
@@ -303,64 +419,47 @@ def _write(
     quality: Quality,
     on_frame: Callable[[int], object],
 ) -> Written:
+    guarded = None if isinstance(source, Path) else _GuardedSource(source)
     try:
-        container = av.open(str(source) if isinstance(source, Path) else source, mode="r")
+        container = av.open(str(source) if guarded is None else guarded, mode="r")
     except (av.error.FFmpegError, OSError) as error:
+        if guarded is not None:
+            guarded.raise_error()
         raise UnreadableVideo(f"cannot read the video: {error}") from None
     frames = covered_frames = boxes = audio_packets = 0
     with container:
         if not container.streams.video:
             raise UnreadableVideo("the file has no video stream")
         stream = container.streams.video[0]
-        stream.thread_type = "AUTO"  # frame and slice threads: the decoder uses both cores
-        stream.codec_context.thread_count = quality.threads
         time_base = stream.time_base
         if time_base is None:
             raise UnreadableVideo("the video stream has no time base")
+        stream.thread_type = "AUTO"  # frame and slice threads: decoding goes on while the encoder works
+        stream.codec_context.thread_count = 0
         start = stream.start_time or 0
         output = _Output(str(path), fmt, container, stream, quality)
-        # The decoder's frame durations come from packets in decoding order: with B-frames they do
-        # not belong to the frame they are on. Each frame's duration is set to the time to the
-        # next frame (one frame is held back for it), the last one's to the stream's end.
-        end = start + stream.duration if stream.duration else None
-        held: av.VideoFrame | None = None
-        step = 0
-
-        def send(frame: av.VideoFrame) -> None:
-            nonlocal frames, covered_frames, boxes
-            covered, count = cover_frame(frame, timeline.boxes_at(_timestamp_ms(frame, start, time_base)), style)
-            covered.pict_type = av.video.frame.PictureType.NONE  # the encoder places its own keyframes
-            output.encode(covered)
-            frames += 1
-            covered_frames += count > 0
-            boxes += count
-            on_frame(count)
-
         try:
             with output.container:
-                for packet in container.demux(stream, *container.streams.audio):
-                    if packet.stream.type == "audio":
-                        audio_packets += output.copy(packet)
+                for item in _decoded(container, stream):
+                    if isinstance(item, av.Packet):
+                        audio_packets += output.copy(item)
                         continue
-                    for frame in packet.decode():
-                        assert isinstance(frame, av.VideoFrame)
-                        if not output.configured:
-                            output.configure(frame)
-                        if held is not None:
-                            if held.pts is not None and frame.pts is not None and frame.pts > held.pts:
-                                step = frame.pts - held.pts
-                                held.duration = step
-                            send(held)
-                        held = frame
-                if held is None:
-                    raise UnreadableVideo("the video stream has no frames")
-                if held.pts is not None and end is not None and end > held.pts:
-                    held.duration = end - held.pts
-                elif step:
-                    held.duration = step
-                send(held)
+                    if not output.configured:
+                        output.configure(item)
+                    at_ms = _timestamp_ms(item, start, time_base)
+                    frame, count = cover_frame(item, timeline.boxes_at(at_ms), style)
+                    frame.pict_type = av.video.frame.PictureType.NONE  # the encoder places its own keyframes
+                    output.encode(frame)
+                    frames += 1
+                    covered_frames += count > 0
+                    boxes += count
+                    on_frame(count)
+                if guarded is not None:
+                    guarded.raise_error()  # the source failed midway: FFmpeg took it for the end
                 output.encode(None)
         except av.error.FFmpegError as error:
+            if guarded is not None:
+                guarded.raise_error()
             raise UnreadableVideo(f"cannot redact the video: {error}") from None
     with av.open(str(path), mode="r") as written:
         duration = written.duration / av.time_base if written.duration else None

@@ -9,10 +9,17 @@ nothing to cover gives 0.98-0.99 there (encoding alone); covered faces must stay
 
 from __future__ import annotations
 
+import io
 import json
 import os
+import pickle
+import subprocess
+import sys
+import threading
 from collections.abc import Iterator
+from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -42,6 +49,14 @@ def scene(tmp_path_factory: pytest.TempPathFactory) -> Scene:
 def found(scene: Scene) -> list[Appearance]:
     """The appearances of the scene's results, as the launcher groups them."""
     return group_appearances(Detection.from_face(face) for face in scene_faces(scene, SAMPLE_MS)).appearances
+
+
+@pytest.fixture(scope="module")
+def odd_scene(tmp_path_factory: pytest.TempPathFactory) -> Scene:
+    """321x181, as a browser's recording of a window may be: VP9 in 4:2:0 (whose chroma rounds
+    up), in Matroska, with AAC audio and a variable frame rate."""
+    folder = tmp_path_factory.mktemp("odd")
+    return make_scene(folder / "odd.mkv", crossing_movers(321, 181), width=321, height=181, codec="libvpx-vp9")
 
 
 def rgb_frames(path: Path) -> Iterator[np.ndarray]:
@@ -96,10 +111,22 @@ def test_the_background_away_from_faces_is_kept(scene: Scene, found: list[Appear
         assert structural_similarity(original[corner].mean(2), redacted[corner].mean(2), data_range=255) > 0.9
 
 
-def packets(path: Path, kind: str) -> list[tuple[int | None, int | None, bytes]]:
+def packets(path: Path, kind: str) -> list[tuple[Fraction | None, Fraction | None, bytes]]:
+    """Each packet's presentation and decoding time (in seconds, exactly: containers count in their
+    own time bases) and bytes."""
     with av.open(str(path)) as container:
         stream = container.streams.audio[0] if kind == "audio" else container.streams.video[0]
-        return [(packet.pts, packet.dts, bytes(packet)) for packet in container.demux(stream) if packet.size]
+        base = stream.time_base
+        assert base is not None
+        return [
+            (
+                None if packet.pts is None else packet.pts * base,
+                None if packet.dts is None else packet.dts * base,
+                bytes(packet),
+            )
+            for packet in container.demux(stream)
+            if packet.size
+        ]
 
 
 def frame_times(path: Path) -> list[float]:
@@ -263,3 +290,120 @@ def test_leaks_give_their_own_exit_code(tmp_path: Path) -> None:
     assert (clean.exit_code, leaky.exit_code) == (ExitCode.OK, ExitCode.REDACTION_LEAKS)
     assert leaky.to_api()["leaks"] == [{"frame": 3, "timestamp": 100, "faces": []}]
     assert {"frames", "framesAudited", "leaks"} <= set(clean.to_api())
+
+
+def test_an_odd_size_is_kept(odd_scene: Scene, tmp_path: Path) -> None:
+    """H.264's 4:2:0 needs even sides: such a video is encoded in 4:4:4 at its own size, and the
+    leak audit reads that copy."""
+    found = group_appearances(Detection.from_face(face) for face in scene_faces(odd_scene, SAMPLE_MS)).appearances
+    out = tmp_path / "copy.mp4"
+    redaction = redact(odd_scene.path, found, out, RedactOptions(audit_every=3, detector="yuface"))
+    written = redaction.written
+    assert redaction.audit.audited == len(range(0, odd_scene.frame_count, 3)) and redaction.audit.leaks == []
+    with av.open(str(odd_scene.path)) as source, av.open(str(out)) as copy:
+        assert (source.streams.video[0].width, source.streams.video[0].height) == (321, 181)
+        video = copy.streams.video[0]
+        assert (video.width, video.height, written.width, written.height) == (321, 181, 321, 181)
+        assert video.codec_context.name == "h264" and video.codec_context.profile == "High 4:4:4 Predictive"
+        assert {frame.width for frame in copy.decode(video=0)} == {321}
+    assert frame_times(out) == pytest.approx(frame_times(odd_scene.path), abs=1e-4)
+    assert packets(out, "audio") == packets(odd_scene.path, "audio")
+    measured = face_similarities(odd_scene, out)
+    assert len(measured) > 100 and max(ssim for _frame, _mover, ssim in measured) < RECOGNISABLE_SSIM
+
+
+class FailingSource(io.RawIOBase):
+    """A video read as an S3 object is: a file object, which fails after ``reads`` reads (a
+    connection reset midway)."""
+
+    def __init__(self, data: bytes, reads: int) -> None:
+        super().__init__()
+        self.data, self.position, self.reads = data, 0, reads
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        self.position = (0, self.position, len(self.data))[whence] + offset
+        return self.position
+
+    def tell(self) -> int:
+        return self.position
+
+    def readinto(self, buffer: Any) -> int:
+        self.reads -= 1
+        if self.reads < 0:
+            raise ConnectionResetError(104, "Connection reset by peer")
+        chunk = self.data[self.position : self.position + len(buffer)]
+        buffer[: len(chunk)] = chunk
+        self.position += len(chunk)
+        return len(chunk)
+
+
+def test_a_source_that_fails_midway_is_one_line_and_leaves_nothing(
+    scene: Scene, found: list[Appearance], tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """The read error is raised as such (not taken for the video's end, not 'cannot write'), once,
+    with no traceback printed by PyAV, after frames were already written."""
+    data = scene.path.read_bytes()
+    whole = FailingSource(data, reads=10**6)
+    with av.open(whole) as container:  # the reads of a whole pass (demuxing reads as the redaction does)
+        for _packet in container.demux():
+            pass
+    written_frames: list[int] = []
+    source = FailingSource(data, reads=(10**6 - whole.reads) // 2)
+    with pytest.raises(UnreadableVideo, match=r"^cannot read the video: Connection reset by peer$"):
+        redact_video(source, tmp_path / "copy.mp4", Timeline(found), on_frame=written_frames.append)
+    assert written_frames, "it failed midway, not at the start"
+    assert list(tmp_path.iterdir()) == []
+    assert "Traceback" not in capfd.readouterr().err
+
+
+REDACT_IN_A_PROCESS = """
+import pickle, sys
+from pathlib import Path
+from launcher.redact.boxes import Timeline
+from launcher.redact.writer import redact_video
+found = pickle.loads(Path(sys.argv[3]).read_bytes())
+redact_video(Path(sys.argv[1]), Path(sys.argv[2]), Timeline(found))
+"""
+
+
+def test_redactions_at_once_in_threads_and_a_process_write_the_same_bytes(
+    scene: Scene, found: list[Appearance], tmp_path: Path
+) -> None:
+    """Each redaction runs native threads of its own (FFmpeg's decoder threads, x264's frame
+    threads); three redactions in one process and one in another, at once, neither crash nor hang,
+    and each writes exactly what a redaction alone writes (x264 is deterministic)."""
+    alone = tmp_path / "alone.mp4"
+    redact_video(scene.path, alone, Timeline(found))
+    errors: list[BaseException] = []
+
+    def redact(number: int) -> None:
+        try:
+            redact_video(scene.path, tmp_path / f"thread-{number}.mp4", Timeline(found))
+        except BaseException as error:
+            errors.append(error)
+
+    root = Path(__file__).resolve().parents[2]
+    appearances = tmp_path / "appearances.pickle"
+    appearances.write_bytes(pickle.dumps(found))
+    process = subprocess.Popen(
+        [sys.executable, "-c", REDACT_IN_A_PROCESS, str(scene.path), str(tmp_path / "process.mp4"), str(appearances)],
+        cwd=root,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    threads = [threading.Thread(target=redact, args=(number,), daemon=True) for number in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert not any(thread.is_alive() for thread in threads), "a redaction hung"
+    assert process.wait(timeout=300) == 0
+    assert errors == []
+    expected = alone.read_bytes()
+    for name in ("thread-0.mp4", "thread-1.mp4", "thread-2.mp4", "process.mp4"):
+        assert (tmp_path / name).read_bytes() == expected, name
