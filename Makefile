@@ -16,10 +16,12 @@ $(STAMP): requirements.txt requirements-local.txt requirements-detector.txt requ
 	touch $(STAMP)
 
 # Two test workers a core: most tests spend their time waiting on an endpoint or a process, not on a
-# core. TEST_WORKERS=0 runs them in this one process (for a debugger); the slowest are listed at the end.
+# core. A test module stays on one worker, so its module-scoped fixtures (a deployed stack, the truth
+# clips) are made once. TEST_WORKERS=0 runs them in this one process (for a debugger); the slowest are
+# listed at the end.
 TEST_WORKERS ?= $(shell echo $$(( $$(nproc) * 2 )))
 test: $(STAMP)
-	$(PY) -m pytest -n $(TEST_WORKERS) --durations=10
+	$(PY) -m pytest -n $(TEST_WORKERS) --dist loadfile --durations=10
 
 # Settings in pyproject.toml. CI runs this before the tests.
 lint: $(STAMP)
