@@ -183,6 +183,17 @@ class _CountingStream(io.TextIOBase):
 # -- 2. accuracy ------------------------------------------------------------------------------------
 
 
+def along_path(keys: tuple[tuple[float, float, float], ...], seconds: float) -> tuple[float, float]:
+    """(x, y) at ``seconds`` on a path of (seconds, x, y) keys: linear between keys, held beyond them."""
+    if seconds <= keys[0][0]:
+        return keys[0][1], keys[0][2]
+    for (t0, x0, y0), (t1, x1, y1) in itertools.pairwise(keys):
+        if seconds <= t1:
+            share = (seconds - t0) / (t1 - t0)
+            return x0 + (x1 - x0) * share, y0 + (y1 - y0) * share
+    return keys[-1][1], keys[-1][2]
+
+
 @dataclass(frozen=True)
 class Actor:
     """A face following ``path`` (keyframes: seconds, x, y of the head's top-left, in pixels) while
@@ -195,14 +206,7 @@ class Actor:
     depth: int = 0
 
     def position(self, seconds: float) -> tuple[float, float]:
-        keys = self.path
-        if seconds <= keys[0][0]:
-            return keys[0][1], keys[0][2]
-        for (t0, x0, y0), (t1, x1, y1) in itertools.pairwise(keys):
-            if seconds <= t1:
-                share = (seconds - t0) / (t1 - t0)
-                return x0 + (x1 - x0) * share, y0 + (y1 - y0) * share
-        return keys[-1][1], keys[-1][2]
+        return along_path(self.path, seconds)
 
     def face_box(self, seconds: float) -> Box:
         x, y = self.position(seconds)
@@ -479,14 +483,7 @@ class Tile:
         return max(0.0, min(1.0, (seconds - start) / FADE_SECONDS, (end - seconds) / FADE_SECONDS))
 
     def position(self, seconds: float) -> tuple[float, float]:
-        keys = self.path
-        if seconds <= keys[0][0]:
-            return keys[0][1], keys[0][2]
-        for (t0, x0, y0), (t1, x1, y1) in itertools.pairwise(keys):
-            if seconds <= t1:
-                share = (seconds - t0) / (t1 - t0)
-                return x0 + (x1 - x0) * share, y0 + (y1 - y0) * share
-        return keys[-1][1], keys[-1][2]
+        return along_path(self.path, seconds)
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ Positions are functions of time (milliseconds), so a variable frame rate does no
 from __future__ import annotations
 
 import fractions
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import cast
@@ -81,6 +81,36 @@ class Scene:
     def faces(self, frame: int) -> list[FaceInFrame]:
         """The faces of the movers in a frame, each with its visible pixels."""
         return _layout(self.movers, self.timestamps_ms[frame], self.width, self.height)[1]
+
+
+RECOGNISABLE_SSIM = 0.35  # a face this similar to the original counts as recognisable (encoding alone: 0.98)
+
+
+def rgb_frames(path: Path) -> Iterator[np.ndarray]:
+    """Every frame of a video, as RGB arrays, in order."""
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            yield frame.to_ndarray(format="rgb24")
+
+
+def face_similarities(scene: Scene, copy: Path, min_visible: float = 0.2) -> list[tuple[int, int, float]]:
+    """(frame, mover, SSIM against the original) of every face of the scene with at least
+    ``min_visible`` of its box showing in a copy of it (a redacted one): the measure of whether a face
+    is still recognisable, on its visible pixels. The two videos must have the same frames."""
+    from skimage.metrics import structural_similarity  # test and benchmark dependency only
+
+    found = []
+    for index, (original, redacted) in enumerate(zip(rgb_frames(scene.path), rgb_frames(copy), strict=True)):
+        for face in scene.faces(index):
+            if face.visible.sum() < min_visible * face.box.width * face.box.height:
+                continue
+            rows, columns = np.nonzero(face.visible)
+            window = slice(rows.min(), rows.max() + 1), slice(columns.min(), columns.max() + 1)
+            before, after = original[window].mean(axis=2), redacted[window].mean(axis=2)
+            if min(before.shape) < 7:  # SSIM's window
+                continue
+            found.append((index, face.mover, float(structural_similarity(before, after, data_range=255))))
+    return found
 
 
 def _patches(movers: Sequence[Mover]) -> list[np.ndarray]:

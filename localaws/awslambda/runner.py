@@ -252,31 +252,25 @@ class FunctionRunner:
 
     def _task_root(self, spec: FunctionSpec) -> Path:
         """The code, unzipped once per content (atomically: a half-extracted folder is never used)."""
-        folder = spec.code_sha256.replace("/", "_").replace("+", "-")  # base64, as Lambda reports it
-        root = self._code_dir / folder
-        if not root.is_dir():
-            self._code_dir.mkdir(parents=True, exist_ok=True)
-            partial = self._code_dir / f".{folder}.{uuid.uuid4().hex}"
-            with zipfile.ZipFile(BytesIO(spec.code)) as archive:
-                archive.extractall(partial)
-            try:
-                partial.rename(root)
-            except OSError:  # another worker extracted the same code first
-                shutil.rmtree(partial)
-        return root
+        return self._unzipped(spec.code_sha256, spec.code)
 
     def _layer_root(self, layer: LayerCode) -> Path:
         """A layer's content, unzipped once (as Lambda extracts layers into /opt)."""
-        folder = "layer-" + layer.sha256.replace("/", "_").replace("+", "-")
+        return self._unzipped(layer.sha256, layer.code, prefix="layer-")
+
+    def _unzipped(self, sha256: str, code: bytes, prefix: str = "") -> Path:
+        """A zip's content in a folder named by its hash, extracted once, atomically: a half-extracted
+        folder is never used, and a worker that extracted the same zip first wins."""
+        folder = prefix + sha256.replace("/", "_").replace("+", "-")  # base64, as Lambda reports it
         root = self._code_dir / folder
         if not root.is_dir():
             self._code_dir.mkdir(parents=True, exist_ok=True)
             partial = self._code_dir / f".{folder}.{uuid.uuid4().hex}"
-            with zipfile.ZipFile(BytesIO(layer.code)) as archive:
+            with zipfile.ZipFile(BytesIO(code)) as archive:
                 archive.extractall(partial)
             try:
                 partial.rename(root)
-            except OSError:
+            except OSError:  # another worker extracted the same zip first
                 shutil.rmtree(partial)
         return root
 

@@ -23,8 +23,8 @@ from localaws.endpoint import LocalEndpoint
 from localaws.process import client_environment
 from localaws.rekognition.models import EmulatorSettings
 from tests.support.aws import GateDetector, unique
+from tests.support.browser import CHROMIUM, NO_CHROMIUM, chromium_command, chromium_environment
 
-CHROMIUM = shutil.which("chromium")
 AWS_CLI = shutil.which("aws", path=str(Path(sys.executable).parent)) or shutil.which("aws")
 BROWSER_DEADLINE_SECONDS = 90
 
@@ -97,22 +97,12 @@ def page_server() -> Iterator[PageServer]:
 
 
 def open_in_chromium(server: PageServer, profile: Path) -> dict[str, str]:
-    assert CHROMIUM is not None
     server.reported.clear()
-    command = [
-        CHROMIUM,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={profile}",
-        server.origin + "/",
-    ]
     browser = subprocess.Popen(
-        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=dict(os.environ, HOME=str(profile))
+        chromium_command(profile, server.origin + "/"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=chromium_environment(profile),
     )
     try:
         assert server.reported.wait(BROWSER_DEADLINE_SECONDS), "the page reported nothing"
@@ -130,7 +120,7 @@ def endpoint_with(
     return LocalEndpoint(settings, port=0, detector=detector or GateDetector(), allow_origins=allow_origins)
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no chromium here (CI installs it: apt-get install chromium)")
+@pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)
 def test_a_page_of_another_origin_cannot_create_a_bucket_or_start_a_job(tmp_path, page_server, aws, bucket, videos):
     """The same page twice: against the default endpoint it fails; against one that allows its
     origin it succeeds, which shows the page's requests are real ones."""

@@ -11,21 +11,17 @@ from __future__ import annotations
 import json
 import re
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
-from skimage.metrics import structural_similarity
 
 from launcher.cli import main
 from launcher.jobs.errors import ExitCode
 from launcher.jobs.s3video import S3ObjectReader
-from synthetic.scenes import Scene, crossing_movers, make_scene
+from synthetic.scenes import RECOGNISABLE_SSIM, Scene, crossing_movers, face_similarities, make_scene
 from tests.support.aws import read_json, upload
-
-RECOGNISABLE_SSIM = 0.35  # tests/unit/test_redact_writer.py: encoding alone gives 0.98, covered faces < 0.3
 
 
 def launch(stack, *args: str) -> int:
@@ -52,30 +48,13 @@ def scenes(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Scene]:
     }
 
 
-def rgb_frames(path: Path) -> Iterator[np.ndarray]:
-    with av.open(str(path)) as container:
-        for frame in container.decode(video=0):
-            yield frame.to_ndarray(format="rgb24")
-
-
 def recognisable_faces(scene: Scene, copy: Path) -> tuple[int, list[tuple[int, int, float]]]:
     """How many faces were measured, and those whose visible pixels (at least a fifth of the face)
     are still similar to the original's: (frame, mover, SSIM)."""
-    measured, similar = 0, []
-    for index, (original, redacted) in enumerate(zip(rgb_frames(scene.path), rgb_frames(copy), strict=True)):
-        for face in scene.faces(index):
-            if face.visible.sum() < 0.2 * face.box.width * face.box.height:
-                continue
-            rows, columns = np.nonzero(face.visible)
-            window = slice(rows.min(), rows.max() + 1), slice(columns.min(), columns.max() + 1)
-            before, after = original[window].mean(axis=2), redacted[window].mean(axis=2)
-            if min(before.shape) < 7:
-                continue
-            measured += 1
-            ssim = float(structural_similarity(before, after, data_range=255))
-            if ssim >= RECOGNISABLE_SSIM:
-                similar.append((index, face.mover, round(ssim, 2)))
-    return measured, similar
+    measured = face_similarities(scene, copy)
+    return len(measured), [
+        (frame, mover, round(ssim, 2)) for frame, mover, ssim in measured if ssim >= RECOGNISABLE_SSIM
+    ]
 
 
 def audio_packets(path: Path) -> list[tuple[int | None, bytes]]:

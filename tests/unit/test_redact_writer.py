@@ -16,7 +16,6 @@ import pickle
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -33,9 +32,16 @@ from launcher.redact.boxes import Timeline
 from launcher.redact.options import STYLES, RedactOptions, parse_keep
 from launcher.redact.redaction import Redaction, add_to_results, redact
 from launcher.redact.writer import UnreadableVideo, display_matrix, redact_video
-from synthetic.scenes import Scene, crossing_movers, make_scene, scene_faces
+from synthetic.scenes import (
+    RECOGNISABLE_SSIM,
+    Scene,
+    crossing_movers,
+    face_similarities,
+    make_scene,
+    rgb_frames,
+    scene_faces,
+)
 
-RECOGNISABLE_SSIM = 0.35
 SAMPLE_MS = 200  # the local emulator's sampling interval
 
 
@@ -57,28 +63,6 @@ def odd_scene(tmp_path_factory: pytest.TempPathFactory) -> Scene:
     up), in Matroska, with AAC audio and a variable frame rate."""
     folder = tmp_path_factory.mktemp("odd")
     return make_scene(folder / "odd.mkv", crossing_movers(321, 181), width=321, height=181, codec="libvpx-vp9")
-
-
-def rgb_frames(path: Path) -> Iterator[np.ndarray]:
-    with av.open(str(path)) as container:
-        for frame in container.decode(video=0):
-            yield frame.to_ndarray(format="rgb24")
-
-
-def face_similarities(scene: Scene, copy: Path, min_visible: float = 0.2) -> list[tuple[int, int, float]]:
-    """(frame, mover, SSIM) of every face with at least ``min_visible`` of its box showing."""
-    found = []
-    for index, (original, redacted) in enumerate(zip(rgb_frames(scene.path), rgb_frames(copy), strict=True)):
-        for face in scene.faces(index):
-            if face.visible.sum() < min_visible * face.box.width * face.box.height:
-                continue
-            rows, columns = np.nonzero(face.visible)
-            window = slice(rows.min(), rows.max() + 1), slice(columns.min(), columns.max() + 1)
-            before, after = original[window].mean(axis=2), redacted[window].mean(axis=2)
-            if min(before.shape) < 7:  # SSIM's window
-                continue
-            found.append((index, face.mover, float(structural_similarity(before, after, data_range=255))))
-    return found
 
 
 @pytest.mark.parametrize("style", STYLES)

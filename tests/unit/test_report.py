@@ -6,9 +6,7 @@ from __future__ import annotations
 import base64
 import colorsys
 import io
-import os
 import re
-import shutil
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
@@ -22,8 +20,7 @@ from launcher.report.html import VideoReport, clock, colour, render, write_repor
 from launcher.report.html import video_report as video_report_for
 from launcher.report.thumbnails import thumbnails
 from synthetic import make_video
-
-CHROMIUM = shutil.which("chromium")
+from tests.support.browser import CHROMIUM, NO_CHROMIUM, chromium_command, chromium_environment
 
 
 class ReportParser(HTMLParser):
@@ -210,23 +207,15 @@ def test_clock():
 
 
 def screenshot(page: Path, out: Path, width: int, height: int, profile: Path) -> Image.Image:
-    command = [
-        CHROMIUM,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
+    command = chromium_command(
+        profile,
         "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={profile}",
         "--hide-scrollbars",
         f"--screenshot={out}",
         f"--window-size={width},{height}",
         page.resolve().as_uri(),
-    ]
-    subprocess.run(command, check=True, capture_output=True, timeout=120, env=dict(os.environ, HOME=str(profile)))
+    )
+    subprocess.run(command, check=True, capture_output=True, timeout=120, env=chromium_environment(profile))
     return Image.open(out).convert("RGB")
 
 
@@ -247,7 +236,7 @@ def hsl(css: str) -> tuple[int, int, int]:
     return round(red * 255), round(green * 255), round(blue * 255)
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no chromium here (CI installs it: apt-get install chromium)")
+@pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)
 @pytest.mark.parametrize("width, height", [(1280, 1000), (390, 1600)], ids=["desktop", "phone"])
 def test_the_report_renders_in_a_headless_browser(video_report, tmp_path, width, height):
     page = write_report([video_report], tmp_path / "clip.mp4.faces.html")

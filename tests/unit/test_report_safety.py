@@ -9,7 +9,6 @@ import itertools
 import json
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from urllib.parse import unquote_to_bytes, urlsplit
@@ -18,8 +17,8 @@ import pytest
 
 from launcher.jobs.formats import write_document
 from launcher.report.html import Ended, VideoReport, render, write_report
+from tests.support.browser import CHROMIUM, NO_CHROMIUM, chromium_command, chromium_environment
 
-CHROMIUM = shutil.which("chromium")
 # Each runs, if it ever becomes script, ``top.document.body.setAttribute('data-pwned', ...)``.
 PAYLOAD = "top.document.body.setAttribute('data-pwned','1')"
 HOSTILE_NAMES = [
@@ -117,29 +116,21 @@ document.getElementById("report").onload = function () {
 """
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no chromium here (CI installs it: apt-get install chromium)")
+@pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)
 def test_no_script_runs_from_a_hostile_name_in_a_headless_browser(hostile_report, tmp_path):
     page, results = hostile_report
     harness = page.parent / "harness.html"
     harness.write_text(HARNESS.replace("REPORT", page.name))
     profile = tmp_path / "profile"
-    command = [
-        CHROMIUM,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
+    command = chromium_command(
+        profile,
         "--allow-file-access-from-files",  # the harness reads the report's links, as file: pages
-        f"--user-data-dir={profile}",
         "--virtual-time-budget=5000",
         "--dump-dom",
         harness.resolve().as_uri(),
-    ]
+    )
     done = subprocess.run(
-        command, check=True, capture_output=True, text=True, timeout=120, env=dict(os.environ, HOME=str(profile))
+        command, check=True, capture_output=True, text=True, timeout=120, env=chromium_environment(profile)
     )
     found = re.search(r'<pre id="verdict">(.*?)</pre>', done.stdout, re.S)
     assert found, f"the harness did not finish: {done.stdout[-2000:]}"
@@ -209,7 +200,7 @@ document.getElementById("report").onload = function () {
 """
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="no chromium here (CI installs it: apt-get install chromium)")
+@pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)
 @pytest.mark.parametrize("width", [320, 390, 1280])
 def test_the_timeline_labels_do_not_overlap_at_any_width(tmp_path, width):
     faces = [
@@ -225,24 +216,19 @@ def test_the_timeline_labels_do_not_overlap_at_any_width(tmp_path, width):
     harness.write_text(TICKS_HARNESS.replace("REPORT", report.name).replace("WIDTH", str(width)))
     profile = tmp_path / "profile"
     done = subprocess.run(
-        [
-            CHROMIUM,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
+        chromium_command(
+            profile,
             "--allow-file-access-from-files",
-            f"--user-data-dir={profile}",
             f"--window-size={width + 20},1000",
             "--virtual-time-budget=3000",
             "--dump-dom",
             harness.resolve().as_uri(),
-        ],
+        ),
         check=True,
         capture_output=True,
         text=True,
         timeout=120,
-        env=dict(os.environ, HOME=str(profile)),
+        env=chromium_environment(profile),
     )
     found = re.search(r'<pre id="verdict">(.*?)</pre>', done.stdout, re.S)
     assert found, done.stdout[-2000:]
