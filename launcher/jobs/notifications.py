@@ -63,7 +63,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 
 from .errors import ExitCode, LauncherError, from_client_error
 
@@ -241,7 +241,7 @@ class CompletionWaiter:
                     pauses = search_pauses(self._random)
                 else:
                     self._sleep(max(0.0, min(next(pauses), until - self._clock())))
-        except LauncherError as error:
+        except (LauncherError, BotoCoreError) as error:  # AWS refused, or stopped answering: the results stand
             log.warning("looking for job %s's completion: %s", job_id, error)
             return False
         if shared:

@@ -7,7 +7,7 @@ import time
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError, ConnectionClosedError
+from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError
 from botocore.stub import Stubber
 
 from launcher.jobs.detection import FaceDetection
@@ -381,3 +381,16 @@ def test_a_status_answer_cut_to_nothing_is_a_closed_connection_not_a_key_error()
             FaceDetection(client).status("j1")
         stub.add_response("get_face_detection", {"JobStatus": "SUCCEEDED"}, {"JobId": "j1", "MaxResults": 1})
         assert FaceDetection(client).status("j1")["JobStatus"] == "SUCCEEDED"
+
+
+def test_a_search_whose_endpoint_stops_answering_ends_quietly():
+    """The search runs after the job ended, often in the background while the results are written:
+    an endpoint gone meanwhile ends it with a warning, not a traceback from its thread."""
+
+    class Gone(FakeQueue):
+        def receive_message(self, **_):
+            raise EndpointConnectionError(endpoint_url="http://127.0.0.1:9")
+
+    clock = FakeClock()
+    wait, _ = waiter(Gone(clock, []), clock, [])
+    assert wait.search_own_message(JOB, shared=True) is False
