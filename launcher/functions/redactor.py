@@ -32,7 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..jobs.errors import LauncherError
+from boto3.exceptions import S3UploadFailedError
+from botocore.exceptions import BotoCoreError, ClientError
+
+from ..jobs.errors import LauncherError, from_client_error
 from ..jobs.formats import read_summary
 from ..jobs.result_objects import result_metadata
 from ..jobs.s3video import S3ObjectReader, S3Video
@@ -71,6 +74,17 @@ class RedactionKeys:
         return cls(f"{base}{SUFFIX}", f"{base}{AUDIT_FILE_SUFFIX}", f"{base}{ERROR_SUFFIX}")
 
 
+def aws_failure(error: Exception, doing: str) -> str:
+    """One line for an AWS error met while ``doing`` (the error object's Message, not a traceback:
+    retrying the invocation would meet it again, for up to 15 minutes each time)."""
+    if isinstance(error, ClientError):
+        return str(from_client_error(error, doing))
+    return f"{doing}: {error}"
+
+
+AWS_ERRORS = (ClientError, BotoCoreError, S3UploadFailedError)
+
+
 class OutOfTime(LauncherError):
     """The function's time ran short mid-way: stop before Lambda ends it."""
 
@@ -107,7 +121,12 @@ class Redactor:
         with tempfile.TemporaryDirectory() as scratch:
             folder = Path(scratch)
             results = folder / "faces.json"
-            self._s3.download_file(self.bucket, event["Results"], str(results))
+            try:
+                self._s3.download_file(self.bucket, event["Results"], str(results))
+            except AWS_ERRORS as failure:
+                return error(
+                    "ResultsUnreadable", aws_failure(failure, f"reading s3://{self.bucket}/{event['Results']}")
+                )
             summary = read_summary(results, "json")
             results.unlink()
             try:
@@ -115,6 +134,8 @@ class Redactor:
                     size = budget.video_size(reader)
             except LauncherError as failure:
                 return error("UnreadableVideo", str(failure))
+            except AWS_ERRORS as failure:
+                return error("UnreadableVideo", aws_failure(failure, f"reading {video.uri}"))
             detector = self._audit_detector()
             every = default_every(size.width, size.height) if detector is not None else 0
             cpus = budget.lambda_vcpus(int(context.memory_limit_in_mb))
@@ -157,12 +178,17 @@ class Redactor:
                 return error("UnreadableVideo", str(failure))
             except LauncherError as failure:
                 return error("RedactionFailed", str(failure))
-            self._s3.upload_file(
-                str(out),
-                self.bucket,
-                keys.copy,
-                ExtraArgs={"ContentType": VIDEO_CONTENT_TYPE, "Metadata": metadata},
-            )
+            except AWS_ERRORS as failure:
+                return error("UnreadableVideo", aws_failure(failure, f"reading {video.uri}"))
+            try:
+                self._s3.upload_file(
+                    str(out),
+                    self.bucket,
+                    keys.copy,
+                    ExtraArgs={"ContentType": VIDEO_CONTENT_TYPE, "Metadata": metadata},
+                )
+            except AWS_ERRORS as failure:  # upload_file aborts its multipart upload: nothing half-written
+                return error("UploadFailed", aws_failure(failure, f"writing s3://{self.bucket}/{keys.copy}"))
             audit = {**redaction.to_api(), "output": f"s3://{self.bucket}/{keys.copy}"}
             if detector is None:
                 audit["auditSkipped"] = NO_AUDIT
@@ -186,8 +212,9 @@ _made: list[Redactor] = []
 
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """The Lambda entry point: launcher.functions.redactor.handler. An unexpected error is raised:
-    Lambda then tries the asynchronous invocation twice more (its default)."""
+    """The Lambda entry point: launcher.functions.redactor.handler. AWS's errors become the error
+    object (botocore has retried what can be retried); anything else is raised, and Lambda tries the
+    asynchronous invocation twice more (its default)."""
     if not _made:
         _made.append(Redactor(os.environ["BUCKET_NAME"], os.environ["RESULTS_PREFIX"], client("s3")))
     return _made[0].handle(event, context)

@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 
 from launcher.autoprocess_wait import ResultWaiter
 from launcher.functions.collector import Collector
+from launcher.functions.redactor import Redactor
 from launcher.functions.runtime import BACKOFF_BASE_SECONDS, FunctionSettings, process_batch
 from launcher.functions.starter import Starter
 from launcher.jobs.detection import StartRequest
@@ -299,3 +300,35 @@ def test_a_refused_invocation_puts_the_completion_back():
     response, s3 = run_redacting_collector(pages, FakeLambda("TooManyRequestsException"), completion())
     assert response == {"batchItemFailures": [{"itemIdentifier": "m1"}]}
     assert "results/videos/a.mp4.faces.json" in s3.objects  # written again, the same, on the next try
+
+
+class Context:
+    memory_limit_in_mb = "10240"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 900_000
+
+
+@pytest.mark.parametrize(
+    ("failing", "code"), [("results", "ResultsUnreadable"), ("video", "UnreadableVideo")], ids=["results", "video"]
+)
+def test_the_redactor_turns_aws_errors_into_its_error_object(tmp_path, failing, code):
+    """A refused read is the error object, in one line, not a traceback that Lambda would retry twice
+    (each try up to 15 minutes at 10 GB)."""
+
+    class RefusingS3(FakeS3):
+        def download_file(self, bucket: str, key: str, path: str) -> None:
+            if failing == "results":
+                raise client_error("AccessDenied", 403)
+            write_results(
+                iter([{"JobStatus": "SUCCEEDED", "JobId": "job-1", "Video": VIDEO, "Faces": []}]), Path(path), "json"
+            )
+
+    s3 = RefusingS3()
+    video = {"Bucket": "b", "Name": "videos/gone.mp4"}  # FakeS3's head_object: 404
+    event = {"JobId": "job-1", "Video": {"S3Object": video}, "Results": "results/videos/gone.mp4.faces.json"}
+    answer = Redactor("b", "results/", s3).handle(event, Context())
+    assert answer["written"] is None
+    document = json.loads(s3.objects["results/videos/gone.mp4.redacted.error.json"]["Body"])
+    assert document["Code"] == code and "\n" not in document["Message"], document
+    assert not any(key.endswith(".redacted.mp4") for key in s3.objects)
