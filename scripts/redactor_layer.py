@@ -47,6 +47,12 @@ def install_command(target: Path) -> list[str]:
     return [*command, "-r", str(REQUIREMENTS)]
 
 
+def file_sha256(path: Path) -> str:
+    """The file's sha256, read in blocks (a layer is 60 MB)."""
+    with path.open("rb") as stream:
+        return hashlib.file_digest(stream, "sha256").hexdigest()
+
+
 def zip_folder(folder: Path, out: Path) -> tuple[int, int]:
     """Zip ``folder`` (entries sorted, fixed dates, no bytecode) into ``out``, written whole or not
     at all; (files' total size, the zip's size)."""
@@ -84,11 +90,12 @@ def build(out: Path) -> int:
             )
             return 1
         unzipped, size = zip_folder(target.parent, out)
-    digest = hashlib.sha256(out.read_bytes()).hexdigest()
+    digest = file_sha256(out)
     print(f"{out}: {size / 1e6:.1f} MB zipped, {unzipped / 1e6:.1f} MB unzipped (sha256 {digest})")
     if unzipped > UNZIPPED_LIMIT:
+        out.unlink()  # so that publish cannot upload a layer Lambda would refuse
         print(
-            f"error: over Lambda's {UNZIPPED_LIMIT / 1e6:.0f} MB for a function and its layers unzipped",
+            f"error: over Lambda's {UNZIPPED_LIMIT / 1e6:.0f} MB for a function and its layers unzipped; {out} removed",
             file=sys.stderr,
         )
         return 1
@@ -98,6 +105,7 @@ def build(out: Path) -> int:
 
 def publish(args: argparse.Namespace) -> int:
     import boto3
+    from boto3.exceptions import S3UploadFailedError
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -107,11 +115,11 @@ def publish(args: argparse.Namespace) -> int:
             f"error: {zipped} does not exist: run `make redactor-layer` (or this script's build) first", file=sys.stderr
         )
         return 2
-    digest = hashlib.sha256(zipped.read_bytes()).hexdigest()
+    digest = file_sha256(zipped)
     key = args.key or f"lambda-layers/redactor-{digest[:16]}.zip"
-    session = boto3.Session(profile_name=args.profile, region_name=args.region)
     config = Config(retries={"mode": "standard"})
-    try:
+    try:  # a wrong --profile, a refused or failed upload: one line each
+        session = boto3.Session(profile_name=args.profile, region_name=args.region)
         s3 = session.client("s3", endpoint_url=args.endpoint_url, config=config)
         s3.upload_file(str(zipped), args.bucket, key)  # multipart above 8 MB
         lam: Any = session.client("lambda", endpoint_url=args.endpoint_url, config=config)  # runtime names as str
@@ -122,7 +130,7 @@ def publish(args: argparse.Namespace) -> int:
             CompatibleRuntimes=[f"python{PYTHON_VERSION}"],
             CompatibleArchitectures=[ARCHITECTURE],
         )
-    except (BotoCoreError, ClientError) as error:
+    except (BotoCoreError, ClientError, S3UploadFailedError) as error:
         print(f"error: could not publish the layer: {error}", file=sys.stderr)
         return 1
     arn = published["LayerVersionArn"]
