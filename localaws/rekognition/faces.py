@@ -20,9 +20,10 @@ Quality: Brightness is the mean luma of the face box (0-100); Sharpness is the v
 Laplacian of the face scaled to 64x64, mapped onto 0-100.
 
 With ``FaceAttributes=ALL``, AgeRange and Gender come from a bundled model (``attributes.py``);
-EyesOpen, MouthOpen and Smile from the 68 landmarks' shape (``landmarks.expressions``); the attributes
-no bundled model can tell (``NO_MODEL_BOOLEANS`` and Emotions) are returned in the service's shape
-with ``Confidence`` 0, documented as unknown.
+EyesOpen, MouthOpen and Smile from the 68 landmarks' shape (``landmarks.expressions``); Emotions from
+a bundled expression model (``emotions.py``, loaded by the first ``ALL`` face, once per process); the
+attributes no bundled model can tell (``NO_MODEL_BOOLEANS``) are returned in the service's shape with
+``Confidence`` 0, documented as unknown.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ..vision import emotions
 from ..vision import landmarks as shape
 from ..vision.attributes import AttributeEstimator
 from ..vision.face import DetectedFace
@@ -84,9 +86,7 @@ def quality(rgb: np.ndarray, face: DetectedFace) -> dict[str, float]:
 
 
 def _unknown_attributes() -> dict[str, Any]:
-    detail: dict[str, Any] = {name: {"Value": False, "Confidence": 0.0} for name in NO_MODEL_BOOLEANS}
-    detail["Emotions"] = [{"Type": "UNKNOWN", "Confidence": 0.0}]
-    return detail
+    return {name: {"Value": False, "Confidence": 0.0} for name in NO_MODEL_BOOLEANS}
 
 
 def face_detail(
@@ -120,4 +120,5 @@ def face_detail(
         detail.update(estimator.estimate(rgb, face))
         detail.update(shape.expressions(points))
         detail.update(_unknown_attributes())
+        detail["Emotions"] = emotions.emotions(rgb, face)
     return detail

