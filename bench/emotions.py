@@ -14,7 +14,8 @@ sha256 of its file name is 0-7, "held-out" otherwise; of each label, each split 
 faces and a few dozen fearful ones). The dev half chooses the crop (``--crop-scales``); the held-out
 half is reported with the crop the emulator uses.
 
-Each photograph goes the emulator's way: downscaled for detection as a video frame is, RetinaFace
+Each photograph goes the emulator's way, centred in a grey 960x540 frame (downscaled only if it
+does not fit): downscaled for detection as a video frame is (here it need not be), RetinaFace
 (the largest face above the candidate threshold; a photograph with none is counted apart), then the
 emotion crop on the full-resolution photograph and the model. Reported per split: accuracy per label
 (the share of its photographs whose most confident type is the label), overall and balanced (the
@@ -63,6 +64,8 @@ LABELS = {
     "surprise": "SURPRISED",
 }
 PER_LABEL = 150
+FRAME = (960, 540)  # a 1920x1080 video's frame as RetinaFace sees it
+GREY = 110
 SPLITS = ("dev", "held-out")
 
 
@@ -139,6 +142,19 @@ def fill(repository: Path, cache: Path, names: list[str]) -> None:
         position = header_end + 1 + size + 1
 
 
+def in_frame(rgb: np.ndarray) -> np.ndarray:
+    """The photograph centred in a grey ``FRAME`` (downscaled only if it does not fit): one frame size,
+    so RetinaFace is compiled once, not once per photograph's size."""
+    width, height = FRAME
+    scale = min(1.0, width / rgb.shape[1], height / rgb.shape[0])
+    if scale < 1:
+        rgb = cv2.resize(rgb, (int(rgb.shape[1] * scale), int(rgb.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+    frame = np.full((height, width, 3), GREY, np.uint8)
+    top, left = (height - rgb.shape[0]) // 2, (width - rgb.shape[1]) // 2
+    frame[top : top + rgb.shape[0], left : left + rgb.shape[1]] = rgb
+    return frame
+
+
 def largest_face(detector: RetinaFaceDetector, rgb: np.ndarray) -> DetectedFace | None:
     """The photograph's largest face, found as the emulator finds it in a frame."""
     small = downscaled(rgb, DETECTION_SHORT_SIDE)
@@ -167,7 +183,7 @@ def predictions(
     no_face = 0
     for name, kind in items:
         bgr = cv2.imread(str(cache / name))
-        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB) if bgr is not None else None
+        rgb = in_frame(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)) if bgr is not None else None
         face = largest_face(detector, rgb) if rgb is not None else None
         if rgb is None or face is None:
             no_face += 1

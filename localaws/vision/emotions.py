@@ -37,7 +37,7 @@ CLASS_TYPES = ("ANGRY", "DISGUSTED", "FEAR", "HAPPY", "SAD", "SURPRISED", "CALM"
 UNMODELLED_TYPES = ("CONFUSED",)
 # The crop around RetinaFace's box: a square of the box's longer side times this, on the box's centre
 # (bench/emotions.py compares a few on its dev half).
-CROP_SCALE = 1.0
+CROP_SCALE = 0.9
 
 
 def weights_path() -> Path:
