@@ -237,6 +237,15 @@ def run(repository: Path, cache: Path, splits: tuple[str, ...], dev_scales: tupl
     return lines
 
 
+def figures(cache: Path) -> list[str]:
+    """The held-out figures, for bench/emulator_truth.py: from the clone ``--download`` left in
+    ``cache``, or one line saying how to get it."""
+    repository = git_dir(cache / "clones", REPO)
+    if repository is None:
+        return [f"Emotions: no clone of {REPO} in {cache / 'clones'}: run bench/emotions.py --download"]
+    return run(repository, cache / "expressions", ("held-out",), ())
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False

@@ -46,6 +46,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from emotions import figures as emotion_figures  # beside this file
 from truth_set import default_cache, fill_command, image_path, load_manifest, missing  # beside this file
 
 from localaws.endpoint import LocalEndpoint
@@ -560,7 +561,9 @@ def main() -> int:
         print(f"{len(absent)} images missing from {args.cache}: run {fill_command()} first", file=sys.stderr)
         return 2
     if args.skip_endpoint:
-        print("\n".join(pose_and_attributes(args.cache) + ([] if args.skip_small else small_faces(args.cache))))
+        print("\n".join(pose_and_attributes(args.cache) + emotion_figures(args.cache)))
+        if not args.skip_small:
+            print("\n".join(small_faces(args.cache)))
         return 0
     with tempfile.TemporaryDirectory() as scratch:
         resolutions = tuple(
@@ -575,6 +578,7 @@ def main() -> int:
     print("\n".join(table(results)))
     if not args.skip_pose:
         print("\n".join(pose_and_attributes(args.cache)))
+        print("\n".join(emotion_figures(args.cache)))
     if not args.skip_small:
         print("\n".join(small_faces(args.cache)))
     refused, missed = guard(results, args.record) if (args.check or args.record) else ([], [])

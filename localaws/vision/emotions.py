@@ -65,7 +65,13 @@ class KerasLayer:
 
 def keras_layers(path: Path) -> list[KerasLayer]:
     """The layers of a Keras 2 HDF5 model, in the file's (topological) order, with their weights."""
-    import h5py
+    try:
+        import h5py
+    except ImportError:
+        raise RuntimeError(
+            "Emotions need the 'h5py' package (to read the model's file), which is not installed "
+            "(pip install -r requirements-local.txt)"
+        ) from None
 
     with h5py.File(path, "r") as model_file:
         raw_config = model_file.attrs["model_config"]

@@ -110,7 +110,10 @@ def test_all_attributes(aws, bucket, videos):
         # No bundled model tells these: the service's shape, Confidence 0.
         for name in ("Eyeglasses", "Sunglasses", "Beard", "Mustache"):
             assert detail[name] == {"Value": False, "Confidence": 0}, name
-        assert detail["Emotions"] == [{"Type": "UNKNOWN", "Confidence": 0}]
+        # From the bundled expression model: her smile reads HAPPY; every type, summing to 100.
+        emotions = {emotion["Type"]: emotion["Confidence"] for emotion in detail["Emotions"]}
+        assert max(emotions, key=emotions.__getitem__) == "HAPPY" and len(emotions) == 8
+        assert sum(emotions.values()) == pytest.approx(100, abs=0.01)
 
 
 def test_unsupported_codec_fails_the_job_with_a_message(aws, bucket, videos, channel):

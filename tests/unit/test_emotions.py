@@ -4,6 +4,8 @@ Its accuracy on a labelled set is bench/emotions.py's (docs/local-endpoint.md)."
 
 from __future__ import annotations
 
+import threading
+
 import cv2
 import numpy as np
 import pytest
@@ -166,3 +168,28 @@ def test_a_face_at_the_frames_edge_is_padded_not_shifted():
     crop = emotions.face_crop(rgb, face)
     assert crop.shape == (64, 64)
     assert crop.min() == pytest.approx(1.0), "the whole box lies in the white half or beyond its edge"
+
+
+def test_threads_starting_together_share_one_network_and_get_what_one_thread_gets(astronaut):
+    """Job threads call the classifier at once, the first call compiling it: every thread waits for
+    the one network, and each answer is the answer of a lone call."""
+    rgb, face = astronaut
+    classifier = emotions.EmotionClassifier()
+    crops = [emotions.face_crop(rgb, face, scale) for scale in (0.8, 0.9, 1.0, 1.1)]
+    start = threading.Barrier(len(crops))
+    answers: dict[int, np.ndarray] = {}
+
+    def classify(index: int) -> None:
+        start.wait()
+        for _ in range(20):
+            answers[index] = classifier.probabilities(crops[index])
+
+    threads = [threading.Thread(target=classify, args=(index,)) for index in range(len(crops))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not any(thread.is_alive() for thread in threads)
+    lone = emotions.EmotionClassifier()
+    for index, crop in enumerate(crops):
+        assert answers[index] == pytest.approx(lone.probabilities(crop), abs=1e-6)
