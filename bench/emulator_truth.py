@@ -410,19 +410,22 @@ RENDER_FACE_PX = (100, 200)  # the rendered face's width (temple to temple), dra
 # (lowest |Yaw|, highest |Yaw|, renders per face): most within 30 degrees, a few to 60
 RENDER_YAWS = ((0, 30, 5), (30, 45, 2), (45, 60, 1))
 RENDER_TILT = 30  # Roll and Pitch drawn uniformly within +-30 degrees
+RENDER_PITCH_ALONE = (-20, 20)  # also turned in Pitch alone: whether the combined turns cost Pitch
 
 
 @dataclass
 class RenderTrial:
     face: str  # photo id and face index
+    kind: str  # facing (the camera), turned, pitch alone
     truth: dict[str, float]
     measured: dict[str, float] | None  # None: RetinaFace found no face at the render's place
 
 
 def render_trials(cache: Path, split: str, seed: int = 22) -> list[RenderTrial]:
     """Each face of ``split`` that RetinaFace finds with its outer eye corners RENDER_MIN_EYE_SPAN
-    px apart or more in its 1280x720 frame, painted on the face mesh and rendered facing the camera
-    and turned by random known angles (RENDER_YAWS, RENDER_TILT), each in a 1280x720 frame; the
+    px apart or more in its 1280x720 frame, painted on the face mesh and rendered facing the camera,
+    turned by random known angles (RENDER_YAWS, RENDER_TILT) and turned in Pitch alone
+    (RENDER_PITCH_ALONE), each in a 1280x720 frame, 100-200 px wide; the
     emulator's own steps on each render: the detector on the frame downscaled as the service
     samples it, dlib's landmarks on the full frame for the detected face best matching the render's
     place, and the pose fit."""
@@ -441,12 +444,14 @@ def render_trials(cache: Path, split: str, seed: int = 22) -> list[RenderTrial]:
         if np.hypot(*(points[45] - points[36])) < RENDER_MIN_EYE_SPAN:
             continue
         texture = texture_from_photo(frame, points, mesh)
-        angles = [(0.0, 0.0, 0.0)]
+        angles = [("facing", 0.0, 0.0, 0.0)]
         for low, high, count in RENDER_YAWS:
             for _ in range(count):
                 yaw = rng.uniform(low, high) * rng.choice((-1, 1))
-                angles.append((rng.uniform(-RENDER_TILT, RENDER_TILT), yaw, rng.uniform(-RENDER_TILT, RENDER_TILT)))
-        for roll, yaw, pitch in angles:
+                tilts = rng.uniform(-RENDER_TILT, RENDER_TILT, 2)
+                angles.append(("turned", tilts[0], yaw, tilts[1]))
+        angles += [("pitch alone", 0.0, 0.0, float(pitch)) for pitch in RENDER_PITCH_ALONE]
+        for kind, roll, yaw, pitch in angles:
             face_px = rng.uniform(*RENDER_FACE_PX)
             centre = (rng.uniform(0.3, 0.7), rng.uniform(0.35, 0.65))
             image = render(texture, roll, yaw, pitch, (width, height), face_px, centre, mesh=mesh)
@@ -460,14 +465,15 @@ def render_trials(cache: Path, split: str, seed: int = 22) -> list[RenderTrial]:
             if best is not None and boxes[best].iou(place) >= MATCH_IOU:
                 measured = pose(landmarks68(sample.rgb, found[best]), width, height)
             truth = {"Roll": roll, "Yaw": yaw, "Pitch": pitch}
-            trials.append(RenderTrial(f"{photo_id}#{index}", truth, measured))
+            trials.append(RenderTrial(f"{photo_id}#{index}", kind, truth, measured))
     return trials
 
 
 def render_pose_lines(split: str, trials: list[RenderTrial]) -> list[str]:
-    """MAE per axis over the turned renders, by |Yaw| range, the mean signed error (a bias), and the
-    renders facing the camera (the photograph's own turn left over, and the mesh's against the
-    fit's generic face)."""
+    """MAE per axis over the turned renders, by |Yaw| range, the mean signed error (a bias), the
+    degrees measured per degree turned; the renders turned in Pitch alone, and those facing the
+    camera (the photograph's own turn left over, and the mesh's idea of straight ahead against the
+    fit's generic face's)."""
     axes = ("Roll", "Yaw", "Pitch")
     faces = len({trial.face for trial in trials})
 
@@ -484,25 +490,53 @@ def render_pose_lines(split: str, trials: list[RenderTrial]) -> list[str]:
             + ")"
         )
 
-    frontal = [t for t in trials if not any(t.truth.values())]
-    turned = [t for t in trials if any(t.truth.values())]
+    turned = [t for t in trials if t.kind == "turned"]
     lines = [f"  {split}: {faces} real faces painted on a face mesh, rendered turned by known angles"]
     lines.append(f"    all turned ({len(turned)}): {summary(turned)}")
-    measured = [t for t in turned if t.measured is not None]
-    if len(measured) > 3:
-        truth = np.array([[t.truth[axis] for axis in axes] for t in measured])
-        found = np.array([[t.measured[axis] for axis in axes] for t in measured if t.measured])
-        design = np.hstack([truth, np.ones((len(truth), 1))])
-        slopes = [np.linalg.lstsq(design, found[:, i], rcond=None)[0][i] for i in range(3)]
-        lines.append(
-            "    degrees measured per degree turned (least squares): "
-            + ", ".join(f"{axis} {slope:.2f}" for axis, slope in zip(axes, slopes, strict=True))
-        )
-    for low, high in ((0, 30), (30, 60)):
+    slopes = per_degree(turned)
+    lines.append(
+        "    degrees measured per degree turned (least squares): "
+        + ", ".join(f"{axis} {slopes[axis]:.2f}" for axis in axes)
+    )
+    for low, high in ((0, 30), (30, 60), (30, 45), (45, 60)):
         chosen = [t for t in turned if low < abs(t.truth["Yaw"]) <= high or (low == 0 and t.truth["Yaw"] == 0)]
-        lines.append(f"    |Yaw| {low}-{high} ({len(chosen)}): {summary(chosen)}")
-    lines.append(f"    facing the camera ({len(frontal)}, truth 0): {summary(frontal)}")
+        read = [(abs(t.truth["Yaw"]), t.measured["Yaw"] * np.sign(t.truth["Yaw"])) for t in chosen if t.measured]
+        reach = f"; |Yaw| {np.mean([r[0] for r in read]):.1f} read {np.mean([r[1] for r in read]):.1f}" if read else ""
+        lines.append(f"    |Yaw| {low}-{high} ({len(chosen)}): {summary(chosen)}{reach}")
+    alone = [t for t in trials if t.kind == "pitch alone"]
+    lines.append(
+        f"    turned in Pitch alone by {RENDER_PITCH_ALONE} ({len(alone)}): {summary(alone)}; "
+        f"Pitch measured per degree turned {per_degree(alone)['Pitch']:.2f}"
+    )
+    facing = [t for t in trials if t.kind == "facing"]
+    lines.append(f"    facing the camera ({len(facing)}): {summary(facing)}")
     return lines
+
+
+def mesh_zero() -> dict[str, float]:
+    """The fit on the mesh's own vertices (no landmark model) facing the camera: where the mesh's
+    "straight ahead" lies for the generic face. dlib's nose root (27) is the mesh's vertex 168."""
+    from localaws.vision.landmarks import MODEL_INDICES, pose_from_points
+    from synthetic.head_render import ANCHORS, canonical_mesh, project
+
+    vertices = {**ANCHORS, 27: 168}
+    width, height = POSE_FRAME
+    projected = project(canonical_mesh(), 0, 0, 0, (width, height), 150)
+    return pose_from_points(np.array([projected[vertices[i], :2] for i in MODEL_INDICES]), width, height)
+
+
+def per_degree(trials: list[RenderTrial]) -> dict[str, float]:
+    """Degrees measured per degree turned, per axis: the least-squares fit of each measured angle
+    on the three true ones and a constant (1.0: the full turn is read; an axis never turned: 0)."""
+    axes = ("Roll", "Yaw", "Pitch")
+    pairs = [(t.truth, t.measured) for t in trials if t.measured is not None]
+    if len(pairs) < 4:
+        return dict.fromkeys(axes, float("nan"))
+    truth = np.array([[true[axis] for axis in axes] for true, _ in pairs])
+    found = np.array([[measured[axis] for axis in axes] for _, measured in pairs])
+    design = np.hstack([truth, np.ones((len(truth), 1))])
+    coefficients = np.linalg.lstsq(design, found, rcond=None)[0]
+    return {axis: float(coefficients[i, i]) for i, axis in enumerate(axes)}
 
 
 def pose_and_attributes(cache: Path) -> list[str]:
@@ -514,6 +548,11 @@ def pose_and_attributes(cache: Path) -> list[str]:
     lines.append(
         "  the solver alone: the generic face's own points at known angles, 10% face-shape spread, 1.5% "
         "landmark noise (500): MAE " + ", ".join(f"{axis} {value:.1f}" for axis, value in synthetic.items())
+    )
+    zero = mesh_zero()
+    lines.append(
+        "  the fit on the face mesh's own vertices facing the camera (truth 0, no landmark model): "
+        + ", ".join(f"{axis} {value:+.1f}" for axis, value in zero.items())
     )
     for split in ("dev", "held-out"):
         lines.extend(render_pose_lines(split, render_trials(cache, split)))

@@ -1,7 +1,7 @@
 """A real face painted on a 3D face mesh and rendered turned by known angles (synthetic/head_render.py):
 its angles mean what the service's mean, read off the projected mesh with no estimator involved, and
 the emulator's pose, on a render, is within twice the error documented for renders
-(docs/local-endpoint.md, "Pose": held-out MAE for |Yaw| up to 30: Roll 3.2, Yaw 4.8, Pitch 7.4)."""
+(docs/local-endpoint.md, "Pose": held-out MAE for |Yaw| up to 30: Roll 3.1, Yaw 4.4, Pitch 7.9)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from localaws.vision.landmarks import landmarks68, pose
 from synthetic.head_render import ANCHORS, NOSE_TIP, canonical_mesh, project, render, texture_from_photo
 
 SIZE = (1280, 720)
-TOLERANCE = {"Roll": 6.5, "Yaw": 10.0, "Pitch": 15.0}  # twice the documented MAE, |Yaw| <= 30
+TOLERANCE = {"Roll": 6.2, "Yaw": 8.8, "Pitch": 15.8}  # twice the documented MAE, |Yaw| <= 30
 LEFT_EYE_OUTER, RIGHT_EYE_OUTER = ANCHORS[36], ANCHORS[45]  # as seen in the image
 
 
@@ -95,8 +95,8 @@ def test_the_emulator_reads_a_turned_render_within_the_documented_error(astronau
 @pytest.mark.parametrize(("roll", "yaw", "pitch"), [(0, 25, -15), (-20, 0, 0), (15, -20, 10)])
 def test_each_turn_moves_its_angle_the_right_way(astronaut_pipeline, roll, yaw, pitch):
     """From the same face facing the camera, each angle moves with the turn by at least a quarter of
-    it: renders measured 0.46-0.51 degree of Pitch per degree turned, 0.59-0.67 of Yaw, 0.85-0.91 of
-    Roll (docs/local-endpoint.md). A flipped sign moves it the other way."""
+    it: renders measured 0.44-0.47 degree of Pitch per degree turned, 0.58-0.63 of Yaw, 0.87 of Roll
+    (docs/local-endpoint.md). A flipped sign moves it the other way."""
     facing = astronaut_pipeline(0, 0, 0)
     measured = astronaut_pipeline(roll, yaw, pitch)
     for axis, turn in {"Roll": roll, "Yaw": yaw, "Pitch": pitch}.items():
