@@ -381,6 +381,7 @@ def synthetic_pose_error(trials: int = 500, noise: float = 0.015, shape_spread: 
     the model's size (other people's faces), each landmark by Gaussian noise of ``noise`` of the
     eye span (the landmark model's error)."""
     from localaws.vision.landmarks import MODEL, pose_from_points
+    from synthetic.head_render import rotation
 
     rng = np.random.default_rng(22)
     width, height = POSE_FRAME
@@ -388,12 +389,9 @@ def synthetic_pose_error(trials: int = 500, noise: float = 0.015, shape_spread: 
     errors: dict[str, list[float]] = {"Roll": [], "Yaw": [], "Pitch": []}
     for _ in range(trials):
         truth = {"Roll": rng.uniform(-30, 30), "Yaw": rng.uniform(-45, 45), "Pitch": rng.uniform(-30, 30)}
-        r, yw, pt = np.radians([truth["Roll"], -truth["Yaw"], -truth["Pitch"]])
-        rz = np.array([[np.cos(r), -np.sin(r), 0], [np.sin(r), np.cos(r), 0], [0, 0, 1]])
-        ry = np.array([[np.cos(yw), 0, np.sin(yw)], [0, 1, 0], [-np.sin(yw), 0, np.cos(yw)]])
-        rx = np.array([[1, 0, 0], [0, np.cos(pt), -np.sin(pt)], [0, np.sin(pt), np.cos(pt)]])
         face = MODEL * (1 + rng.uniform(-shape_spread, shape_spread, MODEL.shape))
-        camera_points = face @ (rz @ ry @ rx).T + np.array([rng.uniform(-800, 800), rng.uniform(-400, 400), 6000.0])
+        turned = face @ rotation(truth["Roll"], truth["Yaw"], truth["Pitch"]).T
+        camera_points = turned + np.array([rng.uniform(-800, 800), rng.uniform(-400, 400), 6000.0])
         image = camera_points[:, :2] / camera_points[:, 2:] * focal + np.array([width / 2, height / 2])
         span = np.hypot(*(image[3] - image[0]))
         image += rng.normal(0, noise * span, image.shape)
@@ -432,7 +430,7 @@ def render_trials(cache: Path, split: str, seed: int = 22) -> list[RenderTrial]:
     from localaws.vision.detector import DETECTION_SHORT_SIDE, RetinaFaceDetector
     from localaws.vision.frames import DecodedFrame
     from localaws.vision.landmarks import landmarks68, pose
-    from synthetic.head_render import canonical_mesh, project, render, texture_from_photo
+    from synthetic.head_render import View, canonical_mesh, project, render, texture_from_photo
 
     detector = RetinaFaceDetector()
     mesh = canonical_mesh()
@@ -454,8 +452,9 @@ def render_trials(cache: Path, split: str, seed: int = 22) -> list[RenderTrial]:
         for kind, roll, yaw, pitch in angles:
             face_px = rng.uniform(*RENDER_FACE_PX)
             centre = (rng.uniform(0.3, 0.7), rng.uniform(0.35, 0.65))
-            image = render(texture, roll, yaw, pitch, (width, height), face_px, centre, mesh=mesh)
-            where = project(mesh, roll, yaw, pitch, (width, height), face_px, centre)[:, :2]
+            view = View(roll, yaw, pitch, (width, height), face_px, centre)
+            image = render(texture, view, mesh=mesh)
+            where = project(mesh, view)[:, :2]
             place = Box(*where.min(axis=0), *(where.max(axis=0) - where.min(axis=0)))
             sample = DecodedFrame(0, image, planar=False).sampled(DETECTION_SHORT_SIDE)
             found = [f.scaled(sample.detection_scale) for f in detector.detect(sample.detection_rgb)]
@@ -517,11 +516,11 @@ def mesh_zero() -> dict[str, float]:
     """The fit on the mesh's own vertices (no landmark model) facing the camera: where the mesh's
     "straight ahead" lies for the generic face. dlib's nose root (27) is the mesh's vertex 168."""
     from localaws.vision.landmarks import MODEL_INDICES, pose_from_points
-    from synthetic.head_render import ANCHORS, canonical_mesh, project
+    from synthetic.head_render import ANCHORS, View, canonical_mesh, project
 
     vertices = {**ANCHORS, 27: 168}
     width, height = POSE_FRAME
-    projected = project(canonical_mesh(), 0, 0, 0, (width, height), 150)
+    projected = project(canonical_mesh(), View(size=(width, height), face_width_px=150))
     return pose_from_points(np.array([projected[vertices[i], :2] for i in MODEL_INDICES]), width, height)
 
 

@@ -103,30 +103,37 @@ def rotation(roll: float, yaw: float, pitch: float) -> np.ndarray:
     return rz @ ry @ rx
 
 
-def _thin_plate(source: np.ndarray, target: np.ndarray, smoothing: float = 1e-3) -> tuple[np.ndarray, np.ndarray]:
-    """A 2D thin-plate spline through ``source`` -> ``target`` (n x 2 each): its coefficients
-    (n + 3 x 2) and the normalised source points, for ``_apply_thin_plate``."""
-    centre, scale = source.mean(axis=0), source.std() or 1.0
-    points = (source - centre) / scale
-    n = len(points)
-    kernel = _radial(points, points) + smoothing * np.eye(n)
-    affine = np.hstack([np.ones((n, 1)), points])
-    system = np.block([[kernel, affine], [affine.T, np.zeros((3, 3))]])
-    rhs = np.vstack([target, np.zeros((3, 2))])
-    return np.linalg.solve(system, rhs), np.vstack([points, [centre, [scale, scale]]])
+@dataclass(frozen=True)
+class _ThinPlate:
+    """A 2D thin-plate spline: the smoothest map taking each control point (nearly) to its target.
+    Control points are centred and scaled to about 1 for a well-conditioned system."""
+
+    control: np.ndarray
+    centre: np.ndarray
+    scale: float
+    coefficients: np.ndarray  # n + 3 rows: the radial weights, then the affine part
+
+    @classmethod
+    def through(cls, source: np.ndarray, target: np.ndarray, smoothing: float = 1e-3) -> _ThinPlate:
+        centre, scale = source.mean(axis=0), float(source.std() or 1.0)
+        control = (source - centre) / scale
+        n = len(control)
+        affine = np.hstack([np.ones((n, 1)), control])
+        system = np.block([[_radial(control, control) + smoothing * np.eye(n), affine], [affine.T, np.zeros((3, 3))]])
+        coefficients = np.linalg.solve(system, np.vstack([target, np.zeros((3, 2))]))
+        return cls(control, centre, scale, coefficients)
+
+    def __call__(self, points: np.ndarray) -> np.ndarray:
+        normalised = (points - self.centre) / self.scale
+        basis = np.hstack([_radial(normalised, self.control), np.ones((len(points), 1)), normalised])
+        return basis @ self.coefficients
 
 
 def _radial(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The spline's kernel r^2 log r for every pair of rows of ``a`` and ``b``."""
     squared = ((a[:, None, :] - b[None, :, :]) ** 2).sum(axis=2)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(squared > 0, 0.5 * squared * np.log(squared), 0.0)
-
-
-def _apply_thin_plate(coefficients: np.ndarray, anchors: np.ndarray, points: np.ndarray) -> np.ndarray:
-    control, centre, scale = anchors[:-2], anchors[-2], anchors[-1][0]
-    normalised = (points - centre) / scale
-    basis = np.hstack([_radial(normalised, control), np.ones((len(points), 1)), normalised])
-    return basis @ coefficients
 
 
 def texture_from_photo(rgb: np.ndarray, points68: np.ndarray, mesh: Mesh | None = None) -> Texture:
@@ -135,74 +142,57 @@ def texture_from_photo(rgb: np.ndarray, points68: np.ndarray, mesh: Mesh | None 
     ``points68`` (68 x 2 pixels)."""
     mesh = mesh or canonical_mesh()
     front = mesh.vertices[:, :2]
-    source = front[list(ANCHORS.values())]
     target = np.asarray(points68, dtype=np.float64)[list(ANCHORS)]
-    coefficients, anchors = _thin_plate(source, target)
-    return Texture(np.ascontiguousarray(rgb), _apply_thin_plate(coefficients, anchors, front))
+    spline = _ThinPlate.through(front[list(ANCHORS.values())], target)
+    return Texture(np.ascontiguousarray(rgb), spline(front))
 
 
-def project(
-    mesh: Mesh,
-    roll: float,
-    yaw: float,
-    pitch: float,
-    size: tuple[int, int] = (1280, 720),
-    face_width_px: float = 200.0,
-    centre: tuple[float, float] = (0.5, 0.5),
-) -> np.ndarray:
-    """Each vertex's (x, y) pixel and depth (cm) in a ``size`` frame, the head turned by the angles
-    with its pivot on the camera's line through ``centre`` (shares of the frame), at the distance
-    where the mesh, facing the camera, is ``face_width_px`` wide."""
-    width, height = size
-    focal = float(max(width, height))
-    camera = _in_camera(mesh, roll, yaw, pitch, size, face_width_px, centre)
-    pixels = camera[:, :2] / camera[:, 2:] * focal + np.array([width / 2, height / 2])
+@dataclass(frozen=True)
+class View:
+    """The head turned by the service's angles (degrees), seen in a ``size`` frame: at the distance
+    where the mesh, facing the camera, is ``face_width_px`` wide (temple to temple), its pivot on
+    the camera's line through ``centre`` (shares of the frame's width and height)."""
+
+    roll: float = 0.0
+    yaw: float = 0.0
+    pitch: float = 0.0
+    size: tuple[int, int] = (1280, 720)
+    face_width_px: float = 200.0
+    centre: tuple[float, float] = (0.5, 0.5)
+
+    @property
+    def focal(self) -> float:
+        return float(max(self.size))
+
+    def in_camera(self, mesh: Mesh) -> np.ndarray:
+        """The mesh's vertices in the camera's axes (cm), the camera at the origin."""
+        width, height = self.size
+        distance = self.focal * MESH_WIDTH / self.face_width_px
+        ray = np.array([self.centre[0] * width - width / 2, self.centre[1] * height - height / 2, self.focal])
+        return mesh.vertices @ rotation(self.roll, self.yaw, self.pitch).T + ray / self.focal * distance
+
+
+def project(mesh: Mesh, view: View) -> np.ndarray:
+    """Each vertex's (x, y) pixel and depth (cm) in the view's frame."""
+    camera = view.in_camera(mesh)
+    pixels = camera[:, :2] / camera[:, 2:] * view.focal + np.array(view.size) / 2
     return np.hstack([pixels, camera[:, 2:]])
 
 
-def _in_camera(
-    mesh: Mesh,
-    roll: float,
-    yaw: float,
-    pitch: float,
-    size: tuple[int, int],
-    face_width_px: float,
-    centre: tuple[float, float],
-) -> np.ndarray:
-    """The vertices in the camera's axes (cm), the camera at the origin."""
-    width, height = size
-    focal = float(max(width, height))
-    distance = focal * MESH_WIDTH / face_width_px
-    ray = np.array([(centre[0] * width - width / 2) / focal, (centre[1] * height - height / 2) / focal, 1.0])
-    return mesh.vertices @ rotation(roll, yaw, pitch).T + ray * distance
-
-
-def render(
-    texture: Texture,
-    roll: float,
-    yaw: float,
-    pitch: float,
-    size: tuple[int, int] = (1280, 720),
-    face_width_px: float = 200.0,
-    centre: tuple[float, float] = (0.5, 0.5),
-    background: int = 110,
-    mesh: Mesh | None = None,
-) -> np.ndarray:
-    """The textured mesh turned by (``roll``, ``yaw``, ``pitch``) on a plain grey ``size`` frame (RGB)."""
+def render(texture: Texture, view: View, background: int = 110, mesh: Mesh | None = None) -> np.ndarray:
+    """The textured mesh as ``view`` sees it, on a plain grey frame (RGB)."""
     mesh = mesh or canonical_mesh()
-    width, height = size
-    projected = project(mesh, roll, yaw, pitch, size, face_width_px, centre)
-    pixels = projected[:, :2] * SUPERSAMPLE
+    width, height = view.size
+    pixels = project(mesh, view)[:, :2] * SUPERSAMPLE
     canvas = np.full((height * SUPERSAMPLE, width * SUPERSAMPLE, 3), background, dtype=np.uint8)
-    corners = _in_camera(mesh, roll, yaw, pitch, size, face_width_px, centre)[mesh.triangles]
+    corners = view.in_camera(mesh)[mesh.triangles]
     normals = np.cross(corners[:, 1] - corners[:, 0], corners[:, 2] - corners[:, 0])
     # the camera is at the origin: a triangle faces it when its normal points back at it
     facing = (normals * corners.mean(axis=1)).sum(axis=1) < 0
-    depth = projected[mesh.triangles, 2].mean(axis=1)
-    for index in np.argsort(-depth):
+    for index in np.argsort(-corners[:, :, 2].mean(axis=1)):  # the farthest first
         if facing[index]:
             _draw(canvas, texture, mesh.triangles[index], pixels)
-    return cv2.resize(canvas, size, interpolation=cv2.INTER_AREA)
+    return cv2.resize(canvas, view.size, interpolation=cv2.INTER_AREA)
 
 
 def _draw(canvas: np.ndarray, texture: Texture, triangle: np.ndarray, pixels: np.ndarray) -> None:

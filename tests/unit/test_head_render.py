@@ -13,7 +13,7 @@ from skimage import data
 
 from localaws.vision.detector import RetinaFaceDetector
 from localaws.vision.landmarks import landmarks68, pose
-from synthetic.head_render import ANCHORS, NOSE_TIP, canonical_mesh, project, render, texture_from_photo
+from synthetic.head_render import ANCHORS, NOSE_TIP, View, canonical_mesh, project, render, texture_from_photo
 
 SIZE = (1280, 720)
 TOLERANCE = {"Roll": 6.2, "Yaw": 8.8, "Pitch": 15.8}  # twice the documented MAE, |Yaw| <= 30
@@ -21,7 +21,7 @@ LEFT_EYE_OUTER, RIGHT_EYE_OUTER = ANCHORS[36], ANCHORS[45]  # as seen in the ima
 
 
 def seen(roll: float, yaw: float, pitch: float) -> np.ndarray:
-    return project(canonical_mesh(), roll, yaw, pitch, SIZE, 200)[:, :2]
+    return project(canonical_mesh(), View(roll, yaw, pitch, SIZE, 200))[:, :2]
 
 
 def test_a_positive_yaw_points_the_nose_to_the_right_of_the_image():
@@ -51,7 +51,7 @@ def test_a_positive_roll_lowers_the_eye_on_the_right_of_the_image():
 def test_the_mesh_is_drawn_where_it_is_projected():
     """The rendered face covers the mesh's projected outline, and only the background lies outside."""
     texture = texture_from_photo(np.full((64, 64, 3), 200, np.uint8), np.tile([32.0, 32.0], (68, 1)) + _spread())
-    image = render(texture, 10, 30, -10, SIZE, 200, background=0)
+    image = render(texture, View(10, 30, -10, SIZE, 200), background=0)
     points = seen(10, 30, -10).round().astype(int)
     left, top = points.min(axis=0)
     right, bottom = points.max(axis=0)
@@ -77,7 +77,7 @@ def astronaut_pipeline():
 
     @functools.cache
     def measure(roll: float, yaw: float, pitch: float) -> dict[str, float]:
-        image = render(texture, roll, yaw, pitch, SIZE, 180, centre=(0.45, 0.55))
+        image = render(texture, View(roll, yaw, pitch, SIZE, 180, (0.45, 0.55)))
         (found,) = detector.detect(image)
         return pose(landmarks68(image, found), *SIZE)
 
