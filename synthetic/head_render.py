@@ -20,8 +20,9 @@ when the eye on the right of the image is lower, Yaw positive when the nose poin
 the image, Pitch positive when the face looks up. In the camera's axes (x to the right of the image,
 y down, z away from the camera) the head turns by ``Rz(Roll) @ Ry(-Yaw) @ Rx(-Pitch)``: about y
 by -Yaw, since a positive turn about y takes the nose (in front of the head, towards -z) to -x, the
-left; about x by -Pitch, since a positive turn about x takes the nose down (+y). tests/unit/
-test_head_render.py checks these on the projected mesh itself, with no estimator involved.
+left; about x by -Pitch, since a positive turn about x takes the nose down (+y).
+``tests/unit/test_head_render.py`` checks these on the projected mesh itself, with no estimator
+involved.
 """
 
 from __future__ import annotations
