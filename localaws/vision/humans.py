@@ -17,6 +17,8 @@ Three tests on the candidate, cut from the full-resolution frame and turned upri
   were not tuned on, a spider monkey's face passed both (libfacedetection scored it 80-84, as high as
   real background faces) and was reported at 640x360 and 1920x1080; dlib's detectors reject it
   (HOG -0.55, no CNN face) and the dogs.
+  They see the crop stretched to full contrast (``full_contrast``): trained on well-exposed
+  photographs, they took faces in low light for no face.
 
 Measured first on the bundled photographs (the astronaut, the cameraman, LFW's faces, each at several
 sizes and head rolls: 92 faces) against every candidate RetinaFace reports at a score of 0.5 or more
