@@ -39,6 +39,9 @@ ALLOWED_INSIDE = {
     "launcher.functions": ("launcher.jobs", "launcher.functions"),
     # The redactor function ships with launcher/redact and a layer of PyAV, NumPy and Pillow.
     "launcher.functions.redactor": ("launcher.jobs", "launcher.functions", "launcher.redact"),
+    # The head renderer is the truth the emulator's pose is measured against: geometry and pixels,
+    # no project module (least of all the estimator it judges).
+    "synthetic.head_render": (),
 }
 FORBIDDEN_INSIDE = {
     "launcher.batch": ("launcher.single", "launcher.cli", "launcher.report"),
