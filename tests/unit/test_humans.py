@@ -183,3 +183,32 @@ def test_dlib_needs_a_clear_hog_score_or_its_cnn(monkeypatch, hog, cnn, human):
     frame = on_canvas(data.astronaut(), 0.5)
     face = DetectedFace(100, 40, 60, 70, 0.99, ((120, 60), (140, 60), (130, 75), (122, 90), (138, 90)))
     assert check.is_human(frame, face) is human
+
+
+def dim(frame: np.ndarray, brightness: float) -> np.ndarray:
+    return through_h264((frame * brightness).astype(np.uint8))
+
+
+@pytest.mark.parametrize("scale", [0.5, 1.0])
+def test_a_face_in_low_light_is_human(detector, check, scale):
+    """The astronaut at 8% of her brightness, through H.264 (issue 22's low-light photographs)."""
+    bright = on_canvas(data.astronaut(), scale)
+    (face,) = detector.detect(bright)
+    assert check.is_human(dim(bright, 0.08), face)
+
+
+@pytest.mark.parametrize("scale", [0.5, 1.0])
+def test_dlib_alone_misses_a_face_in_low_light(monkeypatch, check, detector, scale):
+    """Without this, the test above would prove nothing: unstretched, dlib's detectors see no face."""
+    from localaws.vision import humans
+
+    bright = on_canvas(data.astronaut(), scale)
+    (face,) = detector.detect(bright)
+    monkeypatch.setattr(humans, "full_contrast", np.ascontiguousarray)
+    assert not check._dlib.is_human(dim(bright, 0.08), face)
+
+
+def test_a_spider_monkey_in_low_light_is_not_human(detector, check):
+    frame = spider_monkey()
+    (candidate,) = detector.detect(frame)
+    assert not check.is_human(dim(frame, 0.08), candidate)

@@ -41,6 +41,9 @@ ALLOWED_INSIDE = {
     "launcher.functions.redactor": ("launcher.jobs", "launcher.functions", "launcher.redact"),
     # The emotion model knows a face's box and pixels, and nothing else of the emulator.
     "localaws.vision.emotions": ("localaws.vision.face",),
+    # The head renderer is the truth the emulator's pose is measured against: geometry and pixels,
+    # no project module (least of all the estimator it judges).
+    "synthetic.head_render": (),
 }
 FORBIDDEN_INSIDE = {
     "launcher.batch": ("launcher.single", "launcher.cli", "launcher.report"),
