@@ -10,8 +10,8 @@ photograph the legend lists twice with two labels.
 
 The split, fixed before any result was seen: a photograph is "dev" when the first hex digit of the
 sha256 of its file name is 0-7, "held-out" otherwise; of each label, each split keeps the
-``PER_LABEL`` photographs with the smallest such hashes (the set has thousands of happy and neutral
-faces and a few dozen fearful ones). The dev half chooses the crop (``--crop-scales``); the held-out
+PER_LABEL photographs with the smallest such hashes (the set has thousands of happy and neutral
+faces and a few dozen fearful ones). The dev half chooses the crop (--crop-scales); the held-out
 half is reported with the crop the emulator uses.
 
 Each photograph goes the emulator's way, centred in a grey 960x540 frame (downscaled only if it

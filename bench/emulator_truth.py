@@ -24,7 +24,7 @@ not reached (recall under 0.95, any non-human face) are listed as such.
 
 Pose is also measured against known angles: the set's faces painted on a 3D face mesh and
 rendered turned (synthetic/head_render.py), through the emulator's detector, landmarks and fit
-(``render_trials``); --skip-endpoint runs that, the rest of pose and attributes, and the small faces.
+(render_trials); --skip-endpoint runs that, the rest of pose and attributes, and the small faces.
 
     .venv/bin/python bench/truth_set.py --download      # once: fills the cache (offline: --clones DIR)
     .venv/bin/python bench/emulator_truth.py [--check | --record] [--split held-out] [--resolution 640x360]
