@@ -10,11 +10,12 @@ from typing import Any
 
 import boto3
 import pytest
-from moto import mock_aws
 
 from localaws.iam_policy import Decision, Request, UnsupportedCondition, conditions_hold, evaluate, within_boundary
 from localaws.rekognition.channel import check_notification_channel
 from localaws.rekognition.exceptions import AccessDeniedException
+from tests.support.aws import unique
+from tests.support.moto_inprocess import moto_kept
 
 MISSING = object()
 
@@ -234,7 +235,7 @@ REGION = "us-east-1"
 
 @pytest.fixture
 def aws():
-    with mock_aws():
+    with moto_kept():
         iam = boto3.client("iam", region_name=REGION)
         sns = boto3.client("sns", region_name=REGION)
         yield iam, sns
@@ -243,10 +244,11 @@ def aws():
 def make_role(iam, trust: dict[str, Any], policy: dict[str, Any], boundary: dict[str, Any] | None = None) -> str:
     extra = {}
     if boundary is not None:
-        arn = iam.create_policy(PolicyName="boundary", PolicyDocument=json.dumps(boundary))["Policy"]["Arn"]
+        arn = iam.create_policy(PolicyName=unique("boundary"), PolicyDocument=json.dumps(boundary))["Policy"]["Arn"]
         extra["PermissionsBoundary"] = arn
-    role = iam.create_role(RoleName="publisher", AssumeRolePolicyDocument=json.dumps(trust), **extra)["Role"]["Arn"]
-    iam.put_role_policy(RoleName="publisher", PolicyName="publish", PolicyDocument=json.dumps(policy))
+    name = unique("publisher")  # moto_kept: what earlier tests made in this process is still there
+    role = iam.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust), **extra)["Role"]["Arn"]
+    iam.put_role_policy(RoleName=name, PolicyName="publish", PolicyDocument=json.dumps(policy))
     return role
 
 
@@ -294,14 +296,14 @@ VIA_SNS = {  # the KMS grant components/policies.py adds for an encrypted topic 
 )
 def test_the_channel_check_accepts_trust_policies_aws_accepts(aws, condition):
     iam, sns = aws
-    topic = sns.create_topic(Name="AmazonRekognition-t")["TopicArn"]
+    topic = sns.create_topic(Name=unique("AmazonRekognition-t"))["TopicArn"]
     role = make_role(iam, trust(condition), role_policy(topic, VIA_SNS))
     check_notification_channel(topic, role, ACCOUNT, REGION)
 
 
 def test_the_channel_check_refuses_a_trust_for_another_regions_jobs(aws):
     iam, sns = aws
-    topic = sns.create_topic(Name="AmazonRekognition-t")["TopicArn"]
+    topic = sns.create_topic(Name=unique("AmazonRekognition-t"))["TopicArn"]
     condition = {"ArnLike": {"aws:SourceArn": f"arn:aws:rekognition:eu-west-1:{ACCOUNT}:*"}}
     role = make_role(iam, trust(condition), role_policy(topic))
     with pytest.raises(AccessDeniedException, match="trust policy"):
@@ -310,7 +312,7 @@ def test_the_channel_check_refuses_a_trust_for_another_regions_jobs(aws):
 
 def test_the_channel_check_applies_a_deny_aws_would_apply(aws):
     iam, sns = aws
-    topic = sns.create_topic(Name="AmazonRekognition-t")["TopicArn"]
+    topic = sns.create_topic(Name=unique("AmazonRekognition-t"))["TopicArn"]
     deny_without_mfa = {
         "Effect": "Deny",
         "Action": "*",
@@ -325,7 +327,7 @@ def test_the_channel_check_applies_a_deny_aws_would_apply(aws):
 @pytest.mark.parametrize("boundary_allows, accepted", [("sns:Publish", True), ("sqs:SendMessage", False)])
 def test_the_channel_check_honours_the_permissions_boundary(aws, boundary_allows, accepted):
     iam, sns = aws
-    topic = sns.create_topic(Name="AmazonRekognition-t")["TopicArn"]
+    topic = sns.create_topic(Name=unique("AmazonRekognition-t"))["TopicArn"]
     boundary = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": boundary_allows, "Resource": "*"}]}
     role = make_role(iam, trust({"StringEquals": {"aws:SourceAccount": ACCOUNT}}), role_policy(topic), boundary)
     if accepted:
@@ -337,7 +339,7 @@ def test_the_channel_check_honours_the_permissions_boundary(aws, boundary_allows
 
 def test_the_channel_check_names_a_condition_it_cannot_evaluate(aws):
     iam, sns = aws
-    topic = sns.create_topic(Name="AmazonRekognition-t")["TopicArn"]
+    topic = sns.create_topic(Name=unique("AmazonRekognition-t"))["TopicArn"]
     role = make_role(iam, trust({"StringEqualsIfExist": {"aws:SourceAccount": ACCOUNT}}), role_policy(topic))
     with pytest.raises(AccessDeniedException, match=r"'StringEqualsIfExist'.*cannot evaluate"):
         check_notification_channel(topic, role, ACCOUNT, REGION)

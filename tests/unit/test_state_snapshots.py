@@ -237,18 +237,20 @@ def test_kms_keys_come_back_with_their_private_keys(tmp_path, monkeypatch):
     """moto's KMS keys hold a ``cryptography`` private key, which plain pickling refuses: the stack's
     key was never saved, and the snapshot thread retried for ever (pickling everything each time)."""
     boto3 = pytest.importorskip("boto3")
-    from moto import mock_aws
+    from moto.core import DEFAULT_ACCOUNT_ID
     from moto.kms.models import kms_backends
+
+    from tests.support.moto_inprocess import moto_kept
 
     for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
         monkeypatch.setenv(name, value)
-    with mock_aws():
+    with moto_kept():
         kms = boto3.client("kms", region_name="us-east-1")
         signing = kms.create_key(KeySpec="ECC_NIST_P256", KeyUsage="SIGN_VERIFY")["KeyMetadata"]["KeyId"]
         symmetric = kms.create_key()["KeyMetadata"]["KeyId"]
         signature = kms.sign(KeyId=signing, Message=b"m", SigningAlgorithm="ECDSA_SHA_256")["Signature"]
         sealed = kms.encrypt(KeyId=symmetric, Plaintext=b"secret")["CiphertextBlob"]
-        backend = kms_backends[next(iter(kms_backends))]["us-east-1"]
+        backend = kms_backends[DEFAULT_ACCOUNT_ID]["us-east-1"]
         material = backend.keys[symmetric].key_material
         loaded = save_and_load(tmp_path, backend)
     keys = loaded.keys  # type: ignore[attr-defined]
