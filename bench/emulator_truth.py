@@ -38,6 +38,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -128,7 +129,7 @@ def in_frame(box: tuple[float, float, float, float], scale: float, x: float, y: 
     return Box(box[0] * scale + x, box[1] * scale + y, box[2] * scale, box[3] * scale)
 
 
-def write_video(path: Path, frames: list[np.ndarray], width: int, height: int) -> None:
+def write_video(path: Path, frames: Iterable[np.ndarray], width: int, height: int) -> None:
     with av.open(str(path), mode="w") as container:
         stream = container.add_stream("libx264", rate=FPS)
         stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
@@ -252,7 +253,8 @@ def run(
         for width, height in resolutions:
             label = f"{width}x{height}"
             path = folder / f"truth-{label}.mp4"
-            write_video(path, [placed(photo, width, height)[0] for photo in chosen], width, height)
+            # one frame at a time: 904 photographs held as 1920x1080 frames took 5.6 GB
+            write_video(path, (placed(photo, width, height)[0] for photo in chosen), width, height)
             started = time.time()
             faces = faces_of(endpoint, "truth", path)
             tallies, notes = score(chosen, faces, width, height)

@@ -191,7 +191,8 @@ class Redactor:
                 return error("UploadFailed", aws_failure(failure, f"writing s3://{self.bucket}/{keys.copy}"))
             audit = {**redaction.to_api(), "output": f"s3://{self.bucket}/{keys.copy}"}
             if detector is None:
-                audit["auditSkipped"] = NO_AUDIT
+                # the fixed explanation, then what loading the detector itself said
+                audit["auditSkipped"] = f"{NO_AUDIT} ({self._no_detector})" if self._no_detector else NO_AUDIT
             document = {"Redaction": audit, "Video": {"S3Object": video.as_s3_object()}, "JobId": job_id}
             put_json(self._s3, self.bucket, keys.audit, document, metadata)
         log.info("%s: %s", video.uri, redaction.describe().replace(str(out), keys.copy))

@@ -368,6 +368,7 @@ def test_redact_writes_a_copy_with_the_face_covered_and_its_audit(aws, redacting
     # No detector in the layer (docs/redaction.md): written, not audited, and it says so.
     assert redaction["detector"] == "none" and redaction["framesAudited"] == 0 and redaction["leaks"] == []
     assert redaction["auditSkipped"].startswith("not audited: the function's layer has no face detector")
+    assert redaction["auditSkipped"].endswith(")"), "and, in brackets, why loading a detector failed"
     assert redaction["frames"] == clip.frame_count
     assert redaction["coveredFrames"] == clip.frame_count  # the face is in every frame
     frames = 0
