@@ -53,3 +53,16 @@ def test_one_more_non_human_face_is_refused(truth):
     truth.guard(results(truth, found=93, non_human=2), record=True)
     (refused,) = truth.guard(results(truth, found=99, non_human=3), record=False)[0]
     assert refused == "640x360 dev non-human reported: 3, was 2"
+
+
+def test_a_loss_on_the_newest_batch_alone_is_refused(truth):
+    """The untouched batch is guarded on its own: a loss there hides in the total of a bigger set."""
+
+    def with_batch(found_total: int, found_new: int) -> dict:
+        figures = results(truth, found=found_total, non_human=0)
+        figures["640x360"]["dev", truth.batch_category("human", 3)] = truth.Tally(eligible=20, found=found_new)
+        return figures
+
+    truth.guard(with_batch(93, 15), record=True)
+    (refused,) = truth.guard(with_batch(92, 14), record=False)[0]  # the total within 0.01, the batch not
+    assert refused == "human recall 640x360 dev, batch 3: 0.7000, was 0.7500"
