@@ -14,13 +14,15 @@ PER_LABEL photographs with the smallest such hashes (the set has thousands of ha
 faces and a few dozen fearful ones). The dev half chooses the crop (--crop-scales); the held-out
 half is reported with the crop the emulator uses.
 
-Each photograph goes the emulator's way, centred in a grey 960x540 frame (downscaled only if it
-does not fit): downscaled for detection as a video frame is (here it need not be), RetinaFace
-(the largest face above the candidate threshold; a photograph with none is counted apart), then the
-emotion crop on the full-resolution photograph and the model. Reported per split: accuracy per label
-(the share of its photographs whose most confident type is the label), overall and balanced (the
-mean over labels: chance is 1/7), and HAPPY against the rest (how often a happy face reads HAPPY,
-and how often another reads HAPPY).
+Each photograph goes part of the emulator's way, centred in a grey 960x540 frame (downscaled only if
+it does not fit): downscaled for detection as a video frame is (DecodedFrame.sampled; here it
+need not be), RetinaFace (the largest face above the candidate threshold; a photograph with none is
+counted apart), then the emotion crop on the full-resolution photograph and the model. The
+emulator's minimum face size and its human check are skipped: every face RetinaFace finds is
+classified, so the figures are the model's on faces the emulator might not report. Reported per
+split: accuracy per label (the share of its photographs whose most confident type is the label),
+overall and balanced (the mean over labels: chance is 1/7), and HAPPY against the rest (how often a
+happy face reads HAPPY, and how often another reads HAPPY).
 
     .venv/bin/python bench/emotions.py --download          # clones the set (blobless) into the cache
     .venv/bin/python bench/emotions.py --clones DIR        # offline, from an existing clone
@@ -32,8 +34,11 @@ import argparse
 import csv
 import hashlib
 import io
+import math
+import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
@@ -47,9 +52,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from truth_set import DEFAULT_SOURCE, default_cache, git_dir  # beside this file
 
 from localaws.vision import emotions
-from localaws.vision.detector import DETECTION_SHORT_SIDE, RetinaFaceDetector
+from localaws.vision.detector import DETECTION_SHORT_SIDE, RetinaFaceDetector, check_detector
 from localaws.vision.face import DetectedFace
-from localaws.vision.frames import downscaled
+from localaws.vision.frames import DecodedFrame
 
 REPO = "muxspace/facial_expressions"
 COMMIT = "5fb9c13afac07c55eae8d25eb6b50af344ad60c9"
@@ -67,6 +72,11 @@ PER_LABEL = 150
 FRAME = (960, 540)  # a 1920x1080 video's frame as RetinaFace sees it
 GREY = 110
 SPLITS = ("dev", "held-out")
+
+
+class SetUnavailable(Exception):
+    """The clone cannot give the set (the pinned commit or a photograph is not in it); the message,
+    one line, says what to do."""
 
 
 def name_hash(name: str) -> str:
@@ -121,24 +131,66 @@ def clone(cache: Path, source: str) -> Path:
     return target
 
 
+def git(repository: Path, *args: str, request: bytes | None = None) -> bytes:
+    """A git command's output; SetUnavailable, in one line, when it fails (a clone lacking the pinned
+    commit: ``git show`` exits 128)."""
+    done = subprocess.run(["git", "--git-dir", str(repository), *args], input=request, capture_output=True, check=False)
+    if done.returncode != 0:
+        said = " ".join(done.stderr.decode(errors="replace").split())[-200:]
+        if git_ok(repository, "cat-file", "-e", f"{COMMIT}^{{commit}}"):
+            raise SetUnavailable(f"git {args[0]} failed in the clone at {repository} ({said}): run it again online")
+        raise SetUnavailable(
+            f"the clone at {repository} lacks commit {COMMIT}: delete it and run bench/emotions.py --download again"
+        )
+    return done.stdout
+
+
+def git_ok(repository: Path, *args: str) -> bool:
+    return (
+        subprocess.run(["git", "--git-dir", str(repository), *args], capture_output=True, check=False).returncode == 0
+    )
+
+
+def blob_id(data: bytes) -> str:
+    """Git's id of a file's content (sha1 of ``blob <size>\\0`` and the bytes)."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """The whole file or none: an interrupted run leaves no truncated photograph behind."""
+    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as partial:
+        partial.write(data)
+    os.replace(partial.name, path)
+
+
 def fill(repository: Path, cache: Path, names: list[str]) -> None:
-    """Copies the named photographs, at the pinned commit, into ``cache`` (those not there yet)."""
+    """Copies the named photographs, at the pinned commit, into ``cache``: those not there yet, and
+    those whose content is not the commit's (a file cut short by an earlier, interrupted run), checked
+    against the commit's tree (which a blobless clone holds)."""
     cache.mkdir(parents=True, exist_ok=True)
-    wanted = [name for name in names if not (cache / name).exists()]
+    listing = git(repository, "ls-tree", "-z", f"{COMMIT}:images")
+    ids: dict[str, str] = {}
+    for entry in listing.split(b"\0"):
+        if entry:
+            meta, _, file_name = entry.partition(b"\t")
+            ids[file_name.decode()] = meta.split()[2].decode()
+    for name in names:
+        if name not in ids:
+            raise SetUnavailable(f"{REPO}@{COMMIT[:10]}: images/{name} is not in the clone at {repository}")
+    wanted = [
+        name for name in names if not (cache / name).is_file() or blob_id((cache / name).read_bytes()) != ids[name]
+    ]
     if not wanted:
         return
-    request = "".join(f"{COMMIT}:images/{name}\n" for name in wanted).encode()
-    out = subprocess.run(
-        ["git", "--git-dir", str(repository), "cat-file", "--batch"], input=request, capture_output=True, check=True
-    ).stdout
+    out = git(repository, "cat-file", "--batch", request="".join(f"{ids[name]}\n" for name in wanted).encode())
     position = 0
     for name in wanted:
         header_end = out.index(b"\n", position)
         header = out[position:header_end].split()
         if header[-1] == b"missing":
-            raise SystemExit(f"{REPO}@{COMMIT[:10]}: images/{name} missing")
+            raise SetUnavailable(f"{REPO}@{COMMIT[:10]}: images/{name} missing from the clone at {repository}")
         size = int(header[2])
-        (cache / name).write_bytes(out[header_end + 1 : header_end + 1 + size])
+        write_atomically(cache / name, out[header_end + 1 : header_end + 1 + size])
         position = header_end + 1 + size + 1
 
 
@@ -156,21 +208,13 @@ def in_frame(rgb: np.ndarray) -> np.ndarray:
 
 
 def largest_face(detector: RetinaFaceDetector, rgb: np.ndarray) -> DetectedFace | None:
-    """The photograph's largest face, found as the emulator finds it in a frame."""
-    small = downscaled(rgb, DETECTION_SHORT_SIDE)
-    scale = rgb.shape[0] / small.shape[0]
-    faces = detector.detect(small)
+    """The photograph's largest face, found as the emulator finds it in a frame (the frame downscaled
+    for detection, the box scaled back), without its minimum-size and human checks."""
+    sample = DecodedFrame(0, rgb, planar=False).sampled(DETECTION_SHORT_SIDE)
+    faces = detector.detect(sample.detection_rgb)
     if not faces:
         return None
-    face = max(faces, key=lambda f: f.width * f.height)
-    return DetectedFace(
-        left=face.left * scale,
-        top=face.top * scale,
-        width=face.width * scale,
-        height=face.height * scale,
-        confidence=face.confidence,
-        landmarks=tuple((x * scale, y * scale) for x, y in face.landmarks),  # type: ignore[arg-type]  # five points
-    )
+    return max(faces, key=lambda f: f.width * f.height).scaled(sample.detection_scale)
 
 
 def predictions(
@@ -215,12 +259,7 @@ def report(split: str, scale: float, pairs: list[tuple[str, str]], no_face: int)
 
 
 def run(repository: Path, cache: Path, splits: tuple[str, ...], dev_scales: tuple[float, ...]) -> list[str]:
-    legend = subprocess.run(
-        ["git", "--git-dir", str(repository), "show", f"{COMMIT}:data/legend.csv"],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+    legend = git(repository, "show", f"{COMMIT}:data/legend.csv").decode()
     sets = chosen(labelled(legend))
     lines = [f"Emotions: {REPO}@{COMMIT[:10]} ({LICENCE}); {PER_LABEL} per label and split at most"]
     for split in splits:
@@ -239,14 +278,40 @@ def run(repository: Path, cache: Path, splits: tuple[str, ...], dev_scales: tupl
 
 def figures(cache: Path) -> list[str]:
     """The held-out figures, for bench/emulator_truth.py: from the clone ``--download`` left in
-    ``cache``, or one line saying how to get it."""
+    ``cache``, or one line saying what is missing and how to get it (never an exception, so that the
+    rest of emulator_truth's report is not lost)."""
     repository = git_dir(cache / "clones", REPO)
     if repository is None:
         return [f"Emotions: no clone of {REPO} in {cache / 'clones'}: run bench/emotions.py --download"]
-    return run(repository, cache / "expressions", ("held-out",), ())
+    problem = emotions.check_emotion_model()
+    if problem is None:
+        try:
+            check_detector()
+        except ValueError as error:
+            problem = str(error)
+    if problem is not None:
+        return [f"Emotions: not measured: {problem}"]
+    try:
+        return run(repository, cache / "expressions", ("held-out",), ())
+    except (SetUnavailable, emotions.EmotionModelUnavailable, OSError) as error:
+        return [f"Emotions: not measured: {error}"]
 
 
-def main() -> int:
+def crop_scales(text: str) -> tuple[float, ...]:
+    """``--crop-scales``: positive finite numbers separated by commas."""
+    try:
+        scales = tuple(float(value) for value in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected numbers separated by commas, e.g. 1.0,1.2") from None
+    for scale in scales:
+        if not math.isfinite(scale) or scale <= 0:
+            raise argparse.ArgumentTypeError(
+                f"{text!r}: {scale} is not a positive number (a crop's side, times the box's)"
+            )
+    return scales
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False
     )
@@ -258,14 +323,15 @@ def main() -> int:
     parser.add_argument("--split", action="append", choices=SPLITS, help="default: both")
     parser.add_argument(
         "--crop-scales",
+        type=crop_scales,
         default="0.9,1.0,1.15,1.3",
-        help="crop scales compared on the dev split (comma-separated; default: %(default)s)",
+        help="crop scales compared on the dev split (positive, comma-separated; default: %(default)s)",
     )
-    args = parser.parse_args()
-    try:
-        dev_scales = tuple(float(value) for value in args.crop_scales.split(","))
-    except ValueError:
-        parser.error(f"--crop-scales {args.crop_scales!r}: expected numbers separated by commas, e.g. 1.0,1.2")
+    args = parser.parse_args(argv)
+    problem = emotions.check_emotion_model()
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
+        return 1
     if args.download:
         repository = clone(args.cache, args.source)
     else:
@@ -273,7 +339,12 @@ def main() -> int:
         if found is None:
             parser.error(f"no clone of {REPO} under {args.clones} (expected {REPO.replace('/', '+')} or {REPO})")
         repository = found
-    print("\n".join(run(repository, args.cache / "expressions", tuple(args.split or SPLITS), dev_scales)))
+    try:
+        lines = run(repository, args.cache / "expressions", tuple(args.split or SPLITS), args.crop_scales)
+    except (SetUnavailable, emotions.EmotionModelUnavailable) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print("\n".join(lines))
     return 0
 
 

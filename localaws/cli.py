@@ -41,6 +41,7 @@ from .rekognition.models import EmulatorSettings
 from .state.files import StateError
 from .status import UNREACHABLE, EndpointStatus
 from .vision.detector import check_detector
+from .vision.emotions import check_emotion_model
 
 DEFAULT_DATA_DIR = Path(".local")
 PROJECT_DIR = Path(__file__).resolve().parents[1]
@@ -326,6 +327,9 @@ def serve(args: argparse.Namespace) -> int:
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
+    emotion_problem = check_emotion_model()
+    if emotion_problem:  # only FaceAttributes=ALL needs the model: its jobs fail, the rest work
+        print(f"warning: FaceAttributes=ALL jobs will fail: {emotion_problem}", file=sys.stderr)
     settings = EmulatorSettings(
         data_dir=args.data_dir,
         max_open_jobs=args.max_open_jobs,

@@ -21,7 +21,7 @@ Laplacian of the face scaled to 64x64, mapped onto 0-100.
 
 With ``FaceAttributes=ALL``, AgeRange and Gender come from a bundled model (``attributes.py``);
 EyesOpen, MouthOpen and Smile from the 68 landmarks' shape (``landmarks.expressions``); Emotions from
-a bundled expression model (``emotions.py``, loaded by the first ``ALL`` face, once per process); the
+a bundled expression model (``emotions.py``, loaded by the first ``ALL`` job, once per process); the
 attributes no bundled model can tell (``NO_MODEL_BOOLEANS``) are returned in the service's shape with
 ``Confidence`` 0, documented as unknown.
 """

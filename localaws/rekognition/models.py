@@ -39,6 +39,7 @@ from ..vision.detector import (
     load_detector,
     minimum_face_px,
 )
+from ..vision.emotions import EmotionModelUnavailable, shared_classifier
 from ..vision.face import DetectedFace
 from ..vision.frames import DecodedFrame, SampledFrame, sample_frames
 from ..vision.overlap import without_straddling
@@ -333,6 +334,8 @@ class RekognitionBackend:
                 status, message = SUCCEEDED, None
             except UnsupportedVideo as error:
                 status, message = FAILED, f"Unsupported video: {error}"
+            except EmotionModelUnavailable as error:  # the installation's fault, said in one line
+                status, message = FAILED, str(error)
             except ClientError as error:
                 status, message = FAILED, f"Unable to read the video from S3: {error}"
             except Exception as error:  # a job must end FAILED, never hang IN_PROGRESS
@@ -355,6 +358,8 @@ class RekognitionBackend:
         detector = self._face_detector()
         attributes = job.request.get("FaceAttributes", "DEFAULT")
         estimator = self._attribute_estimator() if attributes == "ALL" else None
+        if attributes == "ALL":
+            shared_classifier().load()  # before any frame: no half-filled job when the model is missing
         frames = sample_frames(path, self.settings.sample_interval_ms)
         found = detected_in_order(detector, frames)
         with contextlib.closing(frames), contextlib.closing(found):

