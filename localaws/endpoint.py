@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import socket
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Collection, Iterable
@@ -82,6 +83,15 @@ def unknown_operation(environ: dict[str, Any]) -> str | None:
     if prefix == model.metadata["targetPrefix"] and operation in model.operation_names:
         return None
     return target
+
+
+def _check_can_listen(host: str, port: int) -> None:
+    """OSError (EADDRINUSE, or socket.gaierror for an unknown host) unless ``host:port`` can be bound
+    now, as the server binds it (address reuse on, so a port in TIME_WAIT is not taken for busy)."""
+    family, kind, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    with socket.socket(family, kind) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(address)
 
 
 class LocalEndpoint:
@@ -199,6 +209,9 @@ class LocalEndpoint:
         )
 
     def start(self) -> LocalEndpoint:
+        """Serve; OSError if the address cannot be listened on (werkzeug itself would print two lines
+        and exit the process when the port is taken)."""
+        _check_can_listen(self._host, self._port)
         self._server = make_server(self._host, self._port, self._app, threaded=True, request_handler=self._handler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-endpoint", daemon=True)
         self._thread.start()

@@ -231,3 +231,17 @@ def test_serve_warns_in_one_line_at_start_when_the_emotion_model_cannot_be_loade
     else:
         assert len(lines) == 1 and lines[0].startswith("warning: FaceAttributes=ALL jobs will fail: "), lines
         assert str(tmp_path / "gone") in lines[0] and emotions.REINSTALL_FER in lines[0]
+
+
+def test_serve_on_a_port_another_program_holds_is_one_line(capsys, tmp_path):
+    """werkzeug alone printed two lines of its own and exited the process with status 1."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code = localaws.cli.main(["serve", "--port", str(port), "--data-dir", str(tmp_path)])
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert line.startswith(f"error: cannot listen on 127.0.0.1:{port}: ") and line.endswith("choose another --port")
