@@ -144,11 +144,20 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     common.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser(
+
+    def subcommand(name: str, help: str, description: str | None = None) -> argparse.ArgumentParser:
+        """A command with the common options, this program's help layout and no abbreviations."""
+        return commands.add_parser(
+            name,
+            help=help,
+            description=description,
+            parents=[common],
+            formatter_class=HelpFormatter,
+            allow_abbrev=False,
+        )
+
+    serve = subcommand(
         "serve",
-        parents=[common],
-        formatter_class=HelpFormatter,
-        allow_abbrev=False,
         help="run S3, SNS, SQS, IAM, STS, CloudWatch Logs (moto), Lambda (Python functions) and Rekognition Video "
         "face detection on one local port",
     )
@@ -201,9 +210,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("deploy", "apply this project's Pulumi program to the endpoint and write the stack outputs"),
         ("destroy", "remove what deploy made"),
     ):
-        sub = commands.add_parser(
-            command, help=text, description=text, parents=[common], formatter_class=HelpFormatter, allow_abbrev=False
-        )
+        sub = subcommand(command, help=text, description=text)
         _add_endpoint_option(sub)
         sub.add_argument("--stack", default="local", help="its config is read from Pulumi.<stack>.yaml if present")
         sub.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="deploy state lives here")
@@ -220,11 +227,8 @@ def build_parser() -> argparse.ArgumentParser:
             sub.add_argument(
                 "--force", action="store_true", help="also delete the videos a bucket holds (in-process deployer)"
             )
-    status = commands.add_parser(
+    status = subcommand(
         "status",
-        parents=[common],
-        formatter_class=HelpFormatter,
-        allow_abbrev=False,
         help="print what the endpoint holds: the stack's resources, buckets, queues, topics, functions, open jobs",
     )
     _add_endpoint_option(status)
@@ -233,11 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument(
         "--outputs-file", type=Path, help="the stack outputs' file (default: DATA_DIR/outputs-STACK.json)"
     )
-    layer = commands.add_parser(
+    layer = subcommand(
         "redactor-layer",
-        parents=[common],
-        formatter_class=HelpFormatter,
-        allow_abbrev=False,
         help="publish the endpoint's stand-in for the redactor function's layer (redact: true) and print its "
         "ARN, the stack's redactLayerArn (docs/local-endpoint.md)",
     )

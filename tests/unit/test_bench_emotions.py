@@ -5,31 +5,19 @@ number."""
 
 from __future__ import annotations
 
-import importlib.util
-import subprocess
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+from tests.support.bench import git, load_bench
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture()
 def bench(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    monkeypatch.syspath_prepend(str(ROOT / "bench"))
-    spec = importlib.util.spec_from_file_location("bench_emotions_under_test", ROOT / "bench" / "emotions.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, module)
-    spec.loader.exec_module(module)
-    return module
-
-
-def git(*args: str, cwd: Path) -> str:
-    command = ["git", "-c", "user.name=test", "-c", "user.email=test@example.com", "-c", "init.defaultBranch=main"]
-    return subprocess.run([*command, *args], cwd=cwd, capture_output=True, text=True, check=True).stdout.strip()
+    return load_bench(monkeypatch, "emotions")
 
 
 def clone_of_the_set(bench: ModuleType, cache: Path, images: dict[str, bytes]) -> tuple[Path, str]:

@@ -4,24 +4,19 @@ reached are listed apart, so a known miss does not hide a new one."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+
+from tests.support.bench import load_bench
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture()
 def truth(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> ModuleType:
-    monkeypatch.syspath_prepend(str(ROOT / "bench"))
-    spec = importlib.util.spec_from_file_location("emulator_truth_under_test", ROOT / "bench" / "emulator_truth.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, spec.name, module)
-    spec.loader.exec_module(module)
+    module = load_bench(monkeypatch, "emulator_truth")
     monkeypatch.setattr(module, "BASELINE", tmp_path / "baseline.json")
     return module
 

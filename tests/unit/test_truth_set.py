@@ -6,7 +6,6 @@ benchmark without its images says in one line which command fills the cache."""
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 import subprocess
 import sys
@@ -15,21 +14,16 @@ from types import ModuleType
 
 import pytest
 
+from tests.support.bench import git, load_bench
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture()
 def truth_set(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> ModuleType:
-    spec = importlib.util.spec_from_file_location("truth_set_under_test", ROOT / "bench" / "truth_set.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = load_bench(monkeypatch, "truth_set")
     monkeypatch.setattr(module, "MANIFEST", tmp_path / "manifest.json")
     return module
-
-
-def git(*args: str, cwd: Path) -> str:
-    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
 
 
 def source_repository(root: Path, payload: bytes) -> tuple[str, str]:
@@ -39,7 +33,7 @@ def source_repository(root: Path, payload: bytes) -> tuple[str, str]:
     (work / "data" / "face.jpg").write_bytes(payload)
     git("init", "-q", cwd=work)
     git("add", ".", cwd=work)
-    git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "photo", cwd=work)
+    git("commit", "-qm", "photo", cwd=work)
     return git("rev-parse", "HEAD", cwd=work), hashlib.sha256(payload).hexdigest()
 
 
