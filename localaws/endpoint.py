@@ -20,7 +20,7 @@ from botocore.config import Config
 from botocore.exceptions import UnknownServiceError
 from botocore.model import ServiceModel
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, get_sockaddr, make_server, select_address_family
 
 from . import moto_fixes, not_emulated
 from .awslambda.models import LambdaBackend, LambdaSettings
@@ -87,11 +87,12 @@ def unknown_operation(environ: dict[str, Any]) -> str | None:
 
 def _check_can_listen(host: str, port: int) -> None:
     """OSError (EADDRINUSE, or socket.gaierror for an unknown host) unless ``host:port`` can be bound
-    now, as the server binds it (address reuse on, so a port in TIME_WAIT is not taken for busy)."""
-    family, kind, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
-    with socket.socket(family, kind) as probe:
+    now, exactly as werkzeug's server will bind it (its choice of address family and address; address
+    reuse on, so a port in TIME_WAIT is not taken for busy)."""
+    family = select_address_family(host, port)
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        probe.bind(address)
+        probe.bind(get_sockaddr(host, port, family))
 
 
 class LocalEndpoint:
