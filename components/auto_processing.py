@@ -23,13 +23,22 @@ Timeouts and batch sizes:
   all), 900 s (Lambda's longest), 10,240 MB of /tmp for the copy before its upload. It checks
   before it starts that the video fits that time (``launcher.functions.redactor``), and otherwise
   writes ``.redacted.error.json``; it is not fed by a queue (no batch, no visibility timeout).
+- Redactor retries: none (``MaximumRetryAttempts: 0``, where Lambda's default retries a failed
+  asynchronous invocation twice). A failure it knows of is written as ``.redacted.error.json``, not
+  raised; what it raises is a bug or a video it cannot handle, which fails again the same way, and
+  each retry would be up to another 15 minutes at 10 GB. Its events may wait in Lambda's queue up
+  to ``MaximumEventAgeInSeconds`` 21,600 s (6 hours, the most Lambda allows, said out loud): with no
+  retry that limit only drops an event still waiting (throttled, say, while many jobs finish at
+  once), which leaves neither a redacted copy nor an error object, whereas a late copy is still right.
+  The starter and the collector need no such setting: their event source mappings invoke them
+  synchronously, and a failed batch goes back to its queue, then its dead-letter queue.
 - Each queue's visibility timeout is 6x its function's timeout (AWS's advice for event source
   mappings), so a batch still running is never handed out twice.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -64,6 +73,8 @@ COLLECTOR_MEMORY_MB = 256
 REDACTOR_TIMEOUT_SECONDS = 900  # Lambda's longest
 REDACTOR_MEMORY_MB = 10240  # Lambda's largest: 6 vCPUs
 REDACTOR_EPHEMERAL_STORAGE_MB = 10240  # Lambda's largest /tmp: the copy is written there, then uploaded
+REDACTOR_RETRY_ATTEMPTS = 0  # a failed asynchronous invocation is not run again (module docstring)
+REDACTOR_EVENT_AGE_SECONDS = 21600  # Lambda's longest: with no retry, only a queued event can be that old
 VISIBILITY_PER_TIMEOUT = 6
 COMPLETION_VISIBILITY_SECONDS = VISIBILITY_PER_TIMEOUT * COLLECTOR_TIMEOUT_SECONDS
 LOG_RETENTION_DAYS = 30
@@ -202,6 +213,7 @@ def add_auto_processing(parent: pulumi.Resource, name: str, inputs: AutoProcessi
         ),
     )
     redactor = None
+    redactor_settings: list[pulumi.Resource] = []
     collector_environment = {**environment, "QUEUE_URL": inputs.completion_queue_url}
     if inputs.redact_layer_arn is not None:
         redactor = _function(
@@ -226,6 +238,14 @@ def add_auto_processing(parent: pulumi.Resource, name: str, inputs: AutoProcessi
             layers=[inputs.redact_layer_arn],
             ephemeral_storage=REDACTOR_EPHEMERAL_STORAGE_MB,
         )
+        invoke_config = aws.lambda_.FunctionEventInvokeConfig(
+            f"{name}-redactor",
+            function_name=redactor.name,
+            maximum_retry_attempts=REDACTOR_RETRY_ATTEMPTS,
+            maximum_event_age_in_seconds=REDACTOR_EVENT_AGE_SECONDS,
+            opts=child,
+        )
+        redactor_settings.append(invoke_config)  # in place before the collector's first invocation
         collector_environment["REDACTOR_FUNCTION"] = redactor.arn
     collector = _function(
         parent,
@@ -247,6 +267,7 @@ def add_auto_processing(parent: pulumi.Resource, name: str, inputs: AutoProcessi
             **keys,
             **({"redactor_function_arn": redactor.arn} if redactor is not None else {}),
         ),
+        depends_on=redactor_settings,
     )
     return AutoProcessingOutputs(
         pulumi.Output.from_input(inputs.incoming_prefix),
@@ -276,9 +297,10 @@ def _function(
     code: Optional[pulumi.AssetArchive] = None,
     layers: Optional[list[pulumi.Input[str]]] = None,
     ephemeral_storage: Optional[int] = None,
+    depends_on: Sequence[pulumi.Resource] = (),
 ) -> aws.lambda_.Function:
     """One function with its own log group, execution role and policy, fed by ``queue_arn`` (None:
-    invoked directly, no event source mapping)."""
+    invoked directly, no event source mapping); declared after ``depends_on`` as well."""
     child = pulumi.ResourceOptions(parent=parent)
     log_group = aws.cloudwatch.LogGroup(
         name, name_prefix=f"/aws/lambda/{name}-", retention_in_days=LOG_RETENTION_DAYS, tags=tags, opts=child
@@ -309,7 +331,7 @@ def _function(
         logging_config=aws.lambda_.FunctionLoggingConfigArgs(log_format="Text", log_group=log_group.name),
         tags=tags,
         # Its first invocation must find its permissions and its log group in place.
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=[role_policy, log_group]),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[role_policy, log_group, *depends_on]),
     )
     if queue_arn is None:
         return function

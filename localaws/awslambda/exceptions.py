@@ -36,3 +36,11 @@ class ResourceInUseException(LambdaError):
 class TooManyRequestsException(LambdaError):
     code = "TooManyRequestsException"
     status = 429
+
+
+class ValidationException(LambdaError):
+    """What the service answers for a member out of its model's range (botocore checks only the
+    minimum of a number before sending), e.g. MaximumRetryAttempts 3."""
+
+    code = "ValidationException"
+    status = 400

@@ -4,6 +4,10 @@ moto keeps the functions (CreateFunction, UpdateFunctionCode/Configuration, GetF
 DeleteFunction, tags): it stores their zip and configuration faithfully but can run code only in
 Docker. So this backend reads each function from moto's store and runs it itself (``runner.py``),
 and owns the event source mappings, whose SQS pollers (``event_sources.py``) feed the functions.
+
+A function's event invoke config (its asynchronous invocations' retries and maximum event age,
+``event_invoke.py``) is answered here too, and kept on moto's function: it goes with the function
+when that is deleted, and into the endpoint's state snapshots with it.
 """
 
 from __future__ import annotations
@@ -21,12 +25,14 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 from moto.awslambda.exceptions import LambdaClientError
-from moto.awslambda.models import lambda_backends
+from moto.awslambda.models import EventInvokeConfig, LambdaFunction, lambda_backends
 
 from ..clients import ClientFactory
+from .event_invoke import AsyncSettings, DelayedCalls, checked_config, retry_delay
 from .event_sources import POLL_WAIT_SECONDS, SqsPoller
 from .exceptions import (
     InvalidParameterValueException,
+    LambdaError,
     ResourceConflictException,
     ResourceNotFoundException,
     TooManyRequestsException,
@@ -56,6 +62,24 @@ class LambdaSettings:
     # process of its own. Beyond ``max_queued_events`` waiting, Invoke is throttled (HTTP 429).
     event_concurrency: int = 4
     max_queued_events: int = 1000
+    # The waits before a failed ``Event`` invocation's first retry, its second (and any later one).
+    # Lambda waits about 1 then 2 minutes; 1 then 2 seconds here keep its order of events (a retry
+    # comes after the failure is logged, the second later than the first) without a local run or a
+    # test waiting minutes. MaximumEventAgeInSeconds is measured on the same clock.
+    event_retry_delays: tuple[float, ...] = (1.0, 2.0)
+
+
+@dataclass
+class AsyncEvent:
+    """One ``Event`` invocation, from Invoke until it succeeds or is given up."""
+
+    function_arn: str
+    region: str
+    account_id: str
+    payload: Any
+    request_id: str
+    received: float  # time.monotonic() when Invoke queued it: its age is measured from here
+    runs: int = 0
 
 
 @dataclass
@@ -114,6 +138,7 @@ class LambdaBackend:
         self._pollers: dict[str, list[SqsPoller]] = {}
         self._event_pools: dict[str, ThreadPoolExecutor] = {}  # by function ARN
         self._queued_events: dict[str, int] = {}  # by function ARN: submitted and not yet finished
+        self._retries = DelayedCalls("lambda-event-retries")  # failed events waiting for their next run
         self._closed = False
         self._lock = threading.Lock()
 
@@ -151,8 +176,10 @@ class LambdaBackend:
 
     def invoke_async(self, name_or_arn: str, event: Any, region: str, account_id: str) -> str:
         """InvocationType=Event: queued, run in the background, at most ``event_concurrency`` at once
-        per function; failures are only logged."""
+        per function; a failed run is retried as the function's event invoke config says (Lambda's
+        defaults without one), and a failure that is not retried is only logged."""
         spec = self.function_spec(name_or_arn, region, account_id)
+        queued_event = AsyncEvent(spec.arn, region, account_id, event, str(uuid.uuid4()), time.monotonic())
         with self._lock:
             if self._closed:
                 raise TooManyRequestsException("The local endpoint is stopping.")
@@ -167,17 +194,158 @@ class LambdaBackend:
                 pool = self._event_pools[spec.arn] = ThreadPoolExecutor(
                     max_workers=self.settings.event_concurrency, thread_name_prefix=f"lambda-event-{spec.name}"
                 )
-            pool.submit(self._invoke_in_background, spec, event)
-        return str(uuid.uuid4())
+            pool.submit(self._invoke_in_background, queued_event, spec)
+        return queued_event.request_id
 
-    def _invoke_in_background(self, spec: FunctionSpec, event: Any) -> None:
+    def queued_events(self, function_arn: str) -> int:
+        """The function's ``Event`` invocations not finished yet: running, queued or waiting to be retried."""
+        with self._lock:
+            return self._queued_events.get(function_arn, 0)
+
+    def waiting_retries(self) -> int:
+        """Failed ``Event`` invocations waiting for their next run, all functions together."""
+        return self._retries.pending()
+
+    def _invoke_in_background(self, event: AsyncEvent, spec: FunctionSpec | None = None) -> None:
+        retried = False
         try:
-            self.runner.invoke(spec, event)
-        except Exception as error:  # nobody waits for the answer: say it in the log
-            log.warning("asynchronous invocation of %s failed: %s", spec.name, error)
+            retried = self._run_event(event, spec)
+        except Exception:  # never lose the count below
+            log.exception("asynchronous invocation %s failed inside the endpoint", event.request_id)
         finally:
-            with self._lock:
-                self._queued_events[spec.arn] -= 1
+            if not retried:
+                with self._lock:
+                    self._queued_events[event.function_arn] -= 1
+
+    def _run_event(self, event: AsyncEvent, spec: FunctionSpec | None) -> bool:
+        """Run the event once; True when a retry is scheduled."""
+        if self._closed:
+            return False
+        name = event.function_arn.rsplit(":", 1)[-1]
+        try:
+            spec = spec or self.function_spec(event.function_arn, event.region, event.account_id)
+            settings = self.async_settings(event.function_arn, event.region, event.account_id)
+        except LambdaError as error:  # deleted while the event waited
+            log.warning("asynchronous invocation %s of %s dropped: %s", event.request_id, name, error.message)
+            return False
+        age = time.monotonic() - event.received
+        if age > settings.maximum_event_age_seconds:
+            log.warning(
+                "asynchronous invocation %s of %s dropped: %.0f s old, over its MaximumEventAgeInSeconds %d",
+                event.request_id,
+                name,
+                age,
+                settings.maximum_event_age_seconds,
+            )
+            return False
+        event.runs += 1
+        try:
+            result = self.runner.invoke(spec, event.payload)
+            failure = None if not result.failed else (result.error or {}).get("errorMessage", "function error")
+        except Exception as error:
+            failure = str(error)
+        if failure is None or self._closed:
+            return False
+        delay = retry_delay(event.runs, time.monotonic() - event.received, settings, self.settings.event_retry_delays)
+        if delay is None:  # nobody waits for the answer: say it in the log
+            log.warning(
+                "asynchronous invocation %s of %s failed, not retried (run %d; MaximumRetryAttempts %d, "
+                "MaximumEventAgeInSeconds %d): %s",
+                event.request_id,
+                name,
+                event.runs,
+                settings.maximum_retry_attempts,
+                settings.maximum_event_age_seconds,
+                failure,
+            )
+            return False
+        log.warning(
+            "asynchronous invocation %s of %s failed (%s); retry %d of %d in %g s",
+            event.request_id,
+            name,
+            failure,
+            event.runs,
+            settings.maximum_retry_attempts,
+            delay,
+        )
+        return self._retries.call_later(delay, lambda: self._retry(event))
+
+    def _retry(self, event: AsyncEvent) -> None:
+        """Back into the function's queue (called by ``DelayedCalls``: quick)."""
+        with self._lock:
+            pool = None if self._closed else self._event_pools.get(event.function_arn)
+            if pool is not None:
+                pool.submit(self._invoke_in_background, event)
+                return
+            self._queued_events[event.function_arn] -= 1
+
+    # -- event invoke configs (kept on moto's function) --------------------------------------------
+
+    def _moto_function(self, name_or_arn: str, qualifier: str | None, region: str, account_id: str) -> LambdaFunction:
+        if qualifier not in (None, "", "$LATEST"):
+            raise InvalidParameterValueException(
+                f"Qualifier {qualifier!r}: the local endpoint emulates $LATEST only (no versions or aliases)"
+            )
+        try:
+            return lambda_backends[account_id][region].get_function(name_or_arn)
+        except LambdaClientError:
+            raise ResourceNotFoundException(f"Function not found: {name_or_arn}") from None
+
+    @staticmethod
+    def _event_invoke_config(function: LambdaFunction) -> dict[str, Any] | None:
+        saved = list(getattr(function, "event_invoke_config", None) or [])
+        return saved[0].response() if saved else None
+
+    def put_event_invoke_config(
+        self, name_or_arn: str, qualifier: str | None, request: dict[str, Any], region: str, account_id: str
+    ) -> dict[str, Any]:
+        """PutFunctionEventInvokeConfig: the config becomes exactly the request's (a member left out
+        is back to its default)."""
+        function = self._moto_function(name_or_arn, qualifier, region, account_id)
+        return self._save_event_invoke_config(function, checked_config(request))
+
+    def update_event_invoke_config(
+        self, name_or_arn: str, qualifier: str | None, request: dict[str, Any], region: str, account_id: str
+    ) -> dict[str, Any]:
+        """UpdateFunctionEventInvokeConfig: the request's members over the existing config's."""
+        function = self._moto_function(name_or_arn, qualifier, region, account_id)
+        current = self._event_invoke_config(function)
+        if current is None:
+            raise ResourceNotFoundException(f"The function {function.function_arn} doesn't have an EventInvokeConfig")
+        kept = {member: current[member] for member in current if member not in ("FunctionArn", "LastModified")}
+        return self._save_event_invoke_config(function, {**kept, **checked_config(request)})
+
+    @staticmethod
+    def _save_event_invoke_config(function: LambdaFunction, config: dict[str, Any]) -> dict[str, Any]:
+        # moto's own class, so the snapshots pickle it with the function; one assignment, never a
+        # list changed in place while a snapshot reads it.
+        saved = EventInvokeConfig(f"{function.function_arn}:$LATEST", time.time(), config)  # type: ignore[arg-type]
+        function.event_invoke_config = [saved]
+        return saved.response()
+
+    def get_event_invoke_config(
+        self, name_or_arn: str, qualifier: str | None, region: str, account_id: str
+    ) -> dict[str, Any]:
+        function = self._moto_function(name_or_arn, qualifier, region, account_id)
+        config = self._event_invoke_config(function)
+        if config is None:
+            raise ResourceNotFoundException(f"The function {function.function_arn} doesn't have an EventInvokeConfig")
+        return config
+
+    def delete_event_invoke_config(self, name_or_arn: str, qualifier: str | None, region: str, account_id: str) -> None:
+        function = self._moto_function(name_or_arn, qualifier, region, account_id)
+        if self._event_invoke_config(function) is None:
+            raise ResourceNotFoundException(f"The function {function.function_arn} doesn't have an EventInvokeConfig")
+        function.event_invoke_config = []
+
+    def list_event_invoke_configs(self, name_or_arn: str, region: str, account_id: str) -> list[dict[str, Any]]:
+        config = self._event_invoke_config(self._moto_function(name_or_arn, None, region, account_id))
+        return [config] if config is not None else []
+
+    def async_settings(self, name_or_arn: str, region: str, account_id: str) -> AsyncSettings:
+        """What the function's ``Event`` invocations obey now."""
+        function = self._moto_function(name_or_arn, None, region, account_id)
+        return AsyncSettings.of(self._event_invoke_config(function))
 
     # -- event source mappings -------------------------------------------------------------------
 
@@ -324,6 +492,9 @@ class LambdaBackend:
         with self._lock:
             self._closed = True
             pools = list(self._event_pools.values())
+        dropped = self._retries.close()  # outside the lock: a retry being queued takes it
+        if dropped:
+            log.info("%d asynchronous invocation(s) waiting for a retry dropped", dropped)
         for pool in pools:  # queued invocations are dropped; running ones end with their workers
             pool.shutdown(wait=False, cancel_futures=True)
         self.runner.shutdown()

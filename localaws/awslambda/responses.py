@@ -1,5 +1,6 @@
 """Lambda's wire protocol (REST-JSON) for the operations this package serves: the event source
-mappings and Invoke. Every other Lambda operation (the functions themselves) goes to moto.
+mappings, Invoke and the event invoke configs. Every other Lambda operation (the functions
+themselves) goes to moto.
 
 Errors are rendered as botocore reads them: the HTTP status, ``x-amzn-ErrorType`` and a JSON body
 with ``__type`` and ``message``.
@@ -28,6 +29,8 @@ DEFAULT_REGION = "us-east-1"
 _CREDENTIAL_SCOPE = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/lambda/")
 _MAPPINGS = re.compile(rf"^{API_VERSION_PREFIX}/event-source-mappings/?(?P<uuid>[^/]*)$")
 _INVOKE = re.compile(rf"^{API_VERSION_PREFIX}/functions/(?P<function>[^/]+)/invocations$")
+# Put, Update (POST), Get, Delete; and List (``/list``). A later API version than the others.
+_EVENT_INVOKE_CONFIG = re.compile(r"^/2019-09-25/functions/(?P<function>[^/]+)/event-invoke-config(?P<list>/list)?$")
 
 StartResponse = Callable[..., Any]
 Response = tuple[int, dict[str, str], bytes]
@@ -50,7 +53,9 @@ class LambdaApp:
     @staticmethod
     def handles(environ: dict[str, Any]) -> bool:
         path = environ.get("PATH_INFO", "")
-        return signed_region(environ) is not None and bool(_MAPPINGS.match(path) or _INVOKE.match(path))
+        return signed_region(environ) is not None and bool(
+            _MAPPINGS.match(path) or _INVOKE.match(path) or _EVENT_INVOKE_CONFIG.match(path)
+        )
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         region = signed_region(environ) or DEFAULT_REGION
@@ -73,11 +78,14 @@ class LambdaApp:
         invoke = _INVOKE.match(path)
         if invoke:
             return self._invoke(environ, unquote(invoke["function"]), region)
+        config = _EVENT_INVOKE_CONFIG.match(path)
+        if config:
+            return self._event_invoke_config(environ, method, unquote(config["function"]), bool(config["list"]), region)
         mapping_uuid = unquote(_MAPPINGS.match(path)["uuid"])  # type: ignore[index]  # handles() matched
         if not mapping_uuid:
             if method == "POST":
                 return _json(202, backend.create_event_source_mapping(_body(environ), region, account))
-            query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
+            query = _query(environ)
             mappings = backend.list_event_source_mappings(
                 region, account, query.get("EventSourceArn"), query.get("FunctionName")
             )
@@ -89,6 +97,27 @@ class LambdaApp:
         if method == "DELETE":
             return _json(202, backend.delete_event_source_mapping(mapping_uuid))
         raise InvalidParameterValueException(f"{method} is not an event source mapping operation")
+
+    def _event_invoke_config(
+        self, environ: dict[str, Any], method: str, function: str, listing: bool, region: str
+    ) -> Response:
+        backend, account = self.backend, DEFAULT_ACCOUNT_ID
+        qualifier = _query(environ).get("Qualifier")
+        if listing and method == "GET":  # at most one config: $LATEST's (no versions or aliases)
+            configs = backend.list_event_invoke_configs(function, region, account)
+            return _json(200, {"FunctionEventInvokeConfigs": configs})
+        if listing:
+            raise InvalidParameterValueException(f"{method} is not an event invoke config operation")
+        if method == "PUT":
+            return _json(200, backend.put_event_invoke_config(function, qualifier, _body(environ), region, account))
+        if method == "POST":
+            return _json(200, backend.update_event_invoke_config(function, qualifier, _body(environ), region, account))
+        if method == "GET":
+            return _json(200, backend.get_event_invoke_config(function, qualifier, region, account))
+        if method == "DELETE":
+            backend.delete_event_invoke_config(function, qualifier, region, account)
+            return 204, {}, b""
+        raise InvalidParameterValueException(f"{method} is not an event invoke config operation")
 
     def _invoke(self, environ: dict[str, Any], function: str, region: str) -> Response:
         invocation_type = environ.get("HTTP_X_AMZ_INVOCATION_TYPE", "RequestResponse")
@@ -123,3 +152,7 @@ class LambdaApp:
 
 def _body(environ: dict[str, Any]) -> dict[str, Any]:
     return json_object_body(environ, InvalidParameterValueException)
+
+
+def _query(environ: dict[str, Any]) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}

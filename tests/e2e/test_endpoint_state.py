@@ -1,5 +1,5 @@
 """The endpoint's state across restarts (``serve`` with a ``--data-dir``): a clean stop saves its last
-change, a ``kill -9`` keeps the functions and their queue mappings running after the restart, bad
+change, a ``kill -9`` keeps the functions, their queue mappings and event invoke configs after the restart, bad
 requests lose nothing, and a damaged state folder is refused in one line and left as it was."""
 
 from __future__ import annotations
@@ -62,6 +62,9 @@ def test_functions_and_queue_mappings_run_again_after_kill_9(tmp_path):
             Timeout=60,
         )
         mapping = lam.create_event_source_mapping(EventSourceArn=queue_arn, FunctionName="copier", BatchSize=1)
+        lam.put_function_event_invoke_config(
+            FunctionName="copier", MaximumRetryAttempts=0, MaximumEventAgeInSeconds=120
+        )
         sqs.send_message(QueueUrl=queue_url, MessageBody="before")
         wait_for_object(s3, "before")
         time.sleep(2)  # past the snapshot interval (0.5 s) with a wide margin
@@ -72,6 +75,8 @@ def test_functions_and_queue_mappings_run_again_after_kill_9(tmp_path):
         assert [f["FunctionName"] for f in lam.list_functions()["Functions"]] == ["copier"]
         again = lam.get_event_source_mapping(UUID=mapping["UUID"])
         assert again["State"] == "Enabled" and again["EventSourceArn"] == queue_arn
+        invoke_config = lam.get_function_event_invoke_config(FunctionName="copier")  # kept on moto's function
+        assert (invoke_config["MaximumRetryAttempts"], invoke_config["MaximumEventAgeInSeconds"]) == (0, 120)
         sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName="incoming")["QueueUrl"], MessageBody="after")
         wait_for_object(s3, "after")
 

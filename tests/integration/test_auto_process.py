@@ -8,6 +8,7 @@ import contextlib
 import hashlib
 import io
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -460,3 +461,22 @@ def test_an_unreadable_video_gets_one_line_and_no_copy(aws, redacting):
     assert document["Code"] == "UnreadableVideo" and document["Message"].startswith("cannot read the video")
     assert "\n" not in document["Message"]
     assert keys_under(aws, bucket, "results/elsewhere/garbage") == {results_key, keys.error}
+
+
+def test_a_redaction_that_raises_is_run_once_not_three_times(aws, local, redacting, caplog):
+    """The deployed stack's event invoke config: Lambda's default would run a failed asynchronous
+    invocation of the redactor twice more (the local endpoint retries as Lambda does)."""
+    lam, name = aws("lambda"), redacting["outputs"]["redactorFunctionName"]
+    config = lam.get_function_event_invoke_config(FunctionName=name)
+    assert (config["MaximumRetryAttempts"], config["MaximumEventAgeInSeconds"]) == (0, 21600)
+    arn = lam.get_function(FunctionName=name)["Configuration"]["FunctionArn"]
+    with caplog.at_level(logging.WARNING, logger="localaws.awslambda.models"):
+        # Not a redaction request: the handler raises (KeyError), as a bug would.
+        lam.invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps({"not": "a request"}))
+        deadline = time.monotonic() + 120
+        while local.awslambda.queued_events(arn):
+            assert time.monotonic() < deadline, "the redactor's event is still queued or waiting for a retry"
+            time.sleep(0.2)
+    failures = [r.getMessage() for r in caplog.records if f"of {name} failed" in r.getMessage()]
+    assert len(failures) == 1, failures
+    assert "not retried (run 1; MaximumRetryAttempts 0" in failures[0]

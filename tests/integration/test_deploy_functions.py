@@ -1,5 +1,6 @@
-"""The offline deployer creates, updates and destroys functions, their event source mappings and log
-groups, and bucket notifications, idempotently: a small program of its own, applied to the endpoint."""
+"""The offline deployer creates, updates and destroys functions, their event source mappings, event
+invoke configs and log groups, and bucket notifications, idempotently: a small program of its own,
+applied to the endpoint."""
 
 from __future__ import annotations
 
@@ -43,6 +44,10 @@ PROGRAM = textwrap.dedent(
     )
     aws.lambda_.EventSourceMapping("fn", event_source_arn=queue.arn, function_name=function.arn, batch_size=1,
                                    function_response_types=["ReportBatchItemFailures"])
+    if not config.get_bool("lambdaDefaults"):
+        aws.lambda_.FunctionEventInvokeConfig("fn", function_name=function.name,
+                                              maximum_retry_attempts=config.get_int("retries") or 0,
+                                              maximum_event_age_in_seconds=3600)
     aws.s3.BucketNotification("files", bucket=bucket.id, queues=[
         {"queue_arn": queue.arn, "events": ["s3:ObjectCreated:*"], "filter_prefix": "in/", "filter_suffix": ".txt"}])
     pulumi.export("bucket", bucket.bucket)
@@ -91,6 +96,8 @@ def test_functions_deploy_run_update_and_destroy(ctx, aws, project, tmp_path):
     assert function["Runtime"] == "python3.12" and function["Timeout"] == 5
     (mapping,) = lam.list_event_source_mappings(FunctionName=outputs["function"])["EventSourceMappings"]
     assert mapping["BatchSize"] == 1 and mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    invoke_config = lam.get_function_event_invoke_config(FunctionName=outputs["function"])
+    assert (invoke_config["MaximumRetryAttempts"], invoke_config["MaximumEventAgeInSeconds"]) == (0, 3600)
     (group,) = aws("logs").describe_log_groups(logGroupNamePrefix=outputs["logs"])["logGroups"]
     assert group["retentionInDays"] == 7
     (target,) = s3.get_bucket_notification_configuration(Bucket=outputs["bucket"])["QueueConfigurations"]
@@ -106,16 +113,28 @@ def test_functions_deploy_run_update_and_destroy(ctx, aws, project, tmp_path):
     again, changes = engine.deploy(ctx, project, "dev", state, settings())
     assert again == outputs and {c.action for c in changes} == {"unchanged"}
 
-    _, changes = engine.deploy(ctx, project, "dev", state, settings(word="second", days="14"))
+    _, changes = engine.deploy(ctx, project, "dev", state, settings(word="second", days="14", retries="1"))
     updated = {(c.type.split(":")[-1], c.action) for c in changes if c.action != "unchanged"}
-    assert updated == {("Function", "updated"), ("LogGroup", "updated")}
+    assert updated == {("Function", "updated"), ("LogGroup", "updated"), ("FunctionEventInvokeConfig", "updated")}
+    invoke_config = lam.get_function_event_invoke_config(FunctionName=outputs["function"])
+    assert (invoke_config["MaximumRetryAttempts"], invoke_config["MaximumEventAgeInSeconds"]) == (1, 3600)
     s3.put_object(Bucket=outputs["bucket"], Key="in/c.txt", Body=b"c")
     (after,) = {body for body in messages(aws, outputs["out"], until="c.txt") if "c.txt" in body}
     assert after.startswith("second:")
 
+    _, changes = engine.deploy(ctx, project, "dev", state, settings(word="second", days="14", lambdaDefaults="true"))
+    assert {(c.type.split(":")[-1], c.action) for c in changes if c.action != "unchanged"} == {
+        ("FunctionEventInvokeConfig", "deleted")
+    }
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.get_function_event_invoke_config(FunctionName=outputs["function"])
+    assert lam.get_function(FunctionName=outputs["function"])["Configuration"]["FunctionName"] == outputs["function"]
+
     engine.destroy(ctx, state)
     with pytest.raises(lam.exceptions.ResourceNotFoundException):
         lam.get_function(FunctionName=outputs["function"])
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.get_function_event_invoke_config(FunctionName=outputs["function"])
     remaining = lam.list_event_source_mappings()["EventSourceMappings"]
     assert all(m["FunctionArn"] != function["FunctionArn"] for m in remaining)
     assert not aws("logs").describe_log_groups(logGroupNamePrefix=outputs["logs"])["logGroups"]

@@ -6,12 +6,15 @@ import warnings
 
 import pulumi
 import pytest
+from pulumi.runtime.mocks import MockMonitor
 
 from components import ConfigError, FaceDetectionPipeline, FaceDetectionPipelineArgs, policies
 from components.auto_processing import (
     COLLECTOR_TIMEOUT_SECONDS,
     REDACTOR_EPHEMERAL_STORAGE_MB,
+    REDACTOR_EVENT_AGE_SECONDS,
     REDACTOR_MEMORY_MB,
+    REDACTOR_RETRY_ATTEMPTS,
     REDACTOR_TIMEOUT_SECONDS,
     RUNTIME,
     STARTER_TIMEOUT_SECONDS,
@@ -338,6 +341,41 @@ def test_redact_adds_a_function_with_its_layer_and_lambdas_largest_limits(redact
     assert function["loggingConfig"]["logGroup"] == group["namePrefix"].rstrip("-") + "-0a1b2c3"
     alarms = {r.name for r in redacting.of_type("aws:cloudwatch/metricAlarm:MetricAlarm")}
     assert {"faces-redactor-errors", "faces-redactor-throttles"} <= alarms
+
+
+INVOKE_CONFIG = "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"
+
+
+def test_a_failed_redaction_is_not_run_again(redacting):
+    """Lambda retries a failed asynchronous invocation twice unless told: up to 3 x 15 minutes at 10 GB
+    for an exception that recurs (known failures are written as .redacted.error.json, not raised)."""
+    config = redacting.one(INVOKE_CONFIG, "-redactor")
+    assert config["functionName"] == "faces-redactor-0a1b2c3"
+    assert config["maximumRetryAttempts"] == REDACTOR_RETRY_ATTEMPTS == 0
+    assert config["maximumEventAgeInSeconds"] == REDACTOR_EVENT_AGE_SECONDS == 21600  # the most Lambda allows
+    assert "qualifier" not in config and "destinationConfig" not in config  # $LATEST, what the collector invokes
+
+
+def test_the_collector_is_made_after_the_redactors_invoke_config(run_component, monkeypatch):
+    """The collector invokes the redactor: its first invocation must find the config in place."""
+    dependencies: dict[tuple[str, str], list[str]] = {}
+    register = MockMonitor.RegisterResource
+
+    def recording(self, request):
+        dependencies[(request.type, request.name)] = list(request.dependencies)
+        return register(self, request)
+
+    monkeypatch.setattr(MockMonitor, "RegisterResource", recording)
+    run_component("faces", FaceDetectionPipelineArgs(auto_process=True, redact=True, redact_layer_arn=LAYER))
+    collector = dependencies[("aws:lambda/function:Function", "faces-collector")]
+    assert any(urn.endswith(f"{INVOKE_CONFIG}::faces-redactor") for urn in collector), collector
+
+
+def test_functions_fed_by_queues_have_no_invoke_config(auto, redacting):
+    """The starter and collector are invoked synchronously by their event source mappings: a failed
+    batch goes back to its queue (and on to the dead-letter queue), not to Lambda's retries."""
+    assert not auto.of_type(INVOKE_CONFIG)
+    assert [r.name for r in redacting.of_type(INVOKE_CONFIG)] == ["faces-redactor"]
 
 
 def test_the_collector_hands_each_video_to_the_redactor(redacting, auto):

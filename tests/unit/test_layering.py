@@ -39,6 +39,8 @@ ALLOWED_INSIDE = {
     "launcher.functions": ("launcher.jobs", "launcher.functions"),
     # The redactor function ships with launcher/redact and a layer of PyAV, NumPy and Pillow.
     "launcher.functions.redactor": ("launcher.jobs", "launcher.functions", "launcher.redact"),
+    # Lambda's asynchronous-invocation rules (config limits, when to retry): pure, on Lambda's errors only.
+    "localaws.awslambda.event_invoke": ("localaws.awslambda.exceptions",),
     # The emotion model knows a face's box and pixels, and nothing else of the emulator.
     "localaws.vision.emotions": ("localaws.vision.face",),
     # The head renderer is the truth the emulator's pose is measured against: geometry and pixels,

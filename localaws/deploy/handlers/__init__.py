@@ -10,7 +10,7 @@ One module per service; this one only maps each Pulumi type token to its handler
 from __future__ import annotations
 
 from ..errors import UnsupportedResource
-from .awslambda import EventSourceMapping, Function
+from .awslambda import EventSourceMapping, Function, FunctionEventInvokeConfig
 from .base import Context, Handler
 from .cloudwatch import Dashboard, MetricAlarm
 from .iam import Policy, Role, RolePolicy
@@ -52,6 +52,7 @@ HANDLERS: dict[str, Handler] = {
         QueuePolicy(),
         Function(),
         EventSourceMapping(),
+        FunctionEventInvokeConfig(),
         LogGroup(),
         Key(),
         MetricAlarm(),

@@ -1,4 +1,4 @@
-"""Lambda: functions and their SQS event source mappings."""
+"""Lambda: functions, their SQS event source mappings and their asynchronous invocations' settings."""
 
 from __future__ import annotations
 
@@ -152,3 +152,55 @@ class EventSourceMapping(Handler):
 
     def delete(self, ctx: Context, resource_id: str, outputs: Outputs) -> None:
         ignore_missing(lambda: ctx.client("lambda").delete_event_source_mapping(UUID=resource_id))
+
+
+# Pulumi input name -> Lambda API member, for PutFunctionEventInvokeConfig.
+EVENT_INVOKE_SETTINGS = {
+    "maximumRetryAttempts": "MaximumRetryAttempts",
+    "maximumEventAgeInSeconds": "MaximumEventAgeInSeconds",
+}
+
+
+def _event_invoke_settings(inputs: Inputs) -> dict[str, Any]:
+    """The request members of the config: what the program left out is the API's default."""
+    settings = {api: inputs[key] for key, api in EVENT_INVOKE_SETTINGS.items() if inputs.get(key) is not None}
+    destinations = inputs.get("destinationConfig") or {}
+    config = {
+        api: {"Destination": destinations[key]["destination"]}
+        for key, api in (("onSuccess", "OnSuccess"), ("onFailure", "OnFailure"))
+        if (destinations.get(key) or {}).get("destination")
+    }
+    if config:
+        settings["DestinationConfig"] = config
+    return settings
+
+
+class FunctionEventInvokeConfig(Handler):
+    """A function's asynchronous invocations: retries and maximum event age. Its ID is the
+    provider's, the function name (and ``:qualifier`` when one is given)."""
+
+    type_token = "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"
+    inputs = frozenset({"functionName", "qualifier", "destinationConfig", *EVENT_INVOKE_SETTINGS})
+    replace_on = frozenset({"functionName", "qualifier"})
+
+    @staticmethod
+    def _target(inputs: Inputs) -> dict[str, Any]:
+        qualifier = inputs.get("qualifier")
+        return {"FunctionName": inputs["functionName"], **({"Qualifier": qualifier} if qualifier else {})}
+
+    def create(self, ctx: Context, name: str, inputs: Inputs) -> tuple[str, Outputs]:
+        outputs = self.apply(ctx, inputs, {})
+        qualifier = inputs.get("qualifier")
+        return (f"{inputs['functionName']}:{qualifier}" if qualifier else inputs["functionName"]), outputs
+
+    def apply(self, ctx: Context, inputs: Inputs, outputs: Outputs) -> Outputs:
+        """Put replaces the whole config, as the provider's update does: a setting taken out of the
+        program goes back to Lambda's default."""
+        ctx.client("lambda").put_function_event_invoke_config(**self._target(inputs), **_event_invoke_settings(inputs))
+        return dict(inputs)
+
+    def exists(self, ctx: Context, resource_id: str, outputs: Outputs) -> bool:
+        return exists(lambda: ctx.client("lambda").get_function_event_invoke_config(**self._target(outputs)))
+
+    def delete(self, ctx: Context, resource_id: str, outputs: Outputs) -> None:
+        ignore_missing(lambda: ctx.client("lambda").delete_function_event_invoke_config(**self._target(outputs)))

@@ -1,0 +1,239 @@
+"""Asynchronous invocations on the local endpoint are retried as Lambda retries them: a failed run
+(function error or timeout) again up to the function's MaximumRetryAttempts (2 without an event
+invoke config), never past MaximumEventAgeInSeconds; and the event invoke config API round-trips."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import logging
+import threading
+import time
+import zipfile
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError
+
+from localaws.endpoint import LocalEndpoint
+from localaws.rekognition.models import EmulatorSettings
+from tests.support.aws import ACCOUNT_ID, REGION, unique
+
+# Each run leaves an object under runs/<request>/ in the event's bucket, then fails as asked.
+HANDLER = """
+import time, uuid
+import boto3
+
+def handler(event, context):
+    boto3.client("s3").put_object(Bucket=event["bucket"], Key=f"runs/{event['tag']}/{uuid.uuid4().hex}", Body=b"")
+    if event.get("sleep"):
+        time.sleep(event["sleep"])
+    if event.get("fail"):
+        raise RuntimeError("asked to fail")
+    return "ok"
+"""
+TINY_DELAYS = (0.05, 0.05)
+
+
+def zipped(code: str) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", code)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def role_arn(aws: Callable[..., Any]) -> str:
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    return aws("iam").create_role(RoleName=unique("retry-role"), AssumeRolePolicyDocument=json.dumps(trust))["Role"][
+        "Arn"
+    ]
+
+
+@pytest.fixture(scope="module")
+def bucket(aws: Callable[..., Any]) -> str:
+    name = unique("runs")
+    aws("s3").create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def fast_retries(endpoint: LocalEndpoint, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shared endpoint's retry waits made tiny (Lambda's are minutes; the local default seconds)."""
+    lam = endpoint.awslambda
+    monkeypatch.setattr(lam, "settings", dataclasses.replace(lam.settings, event_retry_delays=TINY_DELAYS))
+
+
+def make_function(aws: Callable[..., Any], role_arn: str, timeout: int = 10) -> tuple[str, str]:
+    name = unique("retried")
+    created = aws("lambda").create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=role_arn,
+        Handler="app.handler",
+        Code={"ZipFile": zipped(HANDLER)},
+        Timeout=timeout,
+    )
+    return name, created["FunctionArn"]
+
+
+def runs_of_one_event(aws, endpoint, function: tuple[str, str], bucket: str, **event: Any) -> int:
+    """Invoke once with InvocationType=Event, wait until the endpoint is done with the event (run,
+    retried, or given up), and count the function's runs."""
+    name, arn = function
+    tag = unique("event")
+    response = aws("lambda").invoke(
+        FunctionName=name, InvocationType="Event", Payload=json.dumps({"bucket": bucket, "tag": tag, **event})
+    )
+    assert response["StatusCode"] == 202
+    deadline = time.monotonic() + 120
+    while endpoint.awslambda.queued_events(arn):
+        assert time.monotonic() < deadline, "the event is still queued or waiting for a retry"
+        time.sleep(0.1)
+    return aws("s3").list_objects_v2(Bucket=bucket, Prefix=f"runs/{tag}/").get("KeyCount", 0)
+
+
+@pytest.mark.parametrize(("retries", "runs"), [(None, 3), (0, 1), (1, 2), (2, 3)])
+def test_a_failed_event_runs_once_plus_its_retries(aws, endpoint, role_arn, bucket, fast_retries, retries, runs):
+    function = make_function(aws, role_arn)
+    if retries is not None:
+        aws("lambda").put_function_event_invoke_config(FunctionName=function[0], MaximumRetryAttempts=retries)
+    assert runs_of_one_event(aws, endpoint, function, bucket, fail=True) == runs
+
+
+def test_a_successful_event_runs_once(aws, endpoint, role_arn, bucket, fast_retries):
+    assert runs_of_one_event(aws, endpoint, make_function(aws, role_arn), bucket) == 1
+
+
+def test_a_timed_out_event_is_retried_too(aws, endpoint, role_arn, bucket, fast_retries):
+    function = make_function(aws, role_arn, timeout=1)
+    aws("lambda").put_function_event_invoke_config(FunctionName=function[0], MaximumRetryAttempts=1)
+    assert runs_of_one_event(aws, endpoint, function, bucket, sleep=5) == 2
+
+
+def test_an_event_too_old_for_its_next_run_is_dropped(aws, endpoint, role_arn, bucket, monkeypatch, caplog):
+    """With 61 s to wait before a retry and a maximum age of 60 s, the retry can never happen: the
+    event is dropped at once, not after the wait."""
+    lam = endpoint.awslambda
+    monkeypatch.setattr(lam, "settings", dataclasses.replace(lam.settings, event_retry_delays=(61.0,)))
+    function = make_function(aws, role_arn)
+    aws("lambda").put_function_event_invoke_config(
+        FunctionName=function[0], MaximumRetryAttempts=2, MaximumEventAgeInSeconds=60
+    )
+    with caplog.at_level(logging.WARNING, logger="localaws.awslambda.models"):
+        assert runs_of_one_event(aws, endpoint, function, bucket, fail=True) == 1
+    (given_up,) = [r.getMessage() for r in caplog.records if "not retried" in r.getMessage()]
+    assert function[0] in given_up and "MaximumEventAgeInSeconds 60" in given_up
+
+
+def test_the_config_round_trips_through_the_api(aws, role_arn):
+    lam = aws("lambda")
+    name, arn = make_function(aws, role_arn)
+    assert lam.list_function_event_invoke_configs(FunctionName=name)["FunctionEventInvokeConfigs"] == []
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.get_function_event_invoke_config(FunctionName=name)
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.update_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=1)
+
+    put = lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=0, MaximumEventAgeInSeconds=3600)
+    assert put["FunctionArn"] == f"{arn}:$LATEST"
+    assert (put["MaximumRetryAttempts"], put["MaximumEventAgeInSeconds"]) == (0, 3600)
+    got = lam.get_function_event_invoke_config(FunctionName=arn)  # by ARN as well as by name
+    assert {k: got[k] for k in ("FunctionArn", "MaximumRetryAttempts", "MaximumEventAgeInSeconds")} == {
+        k: put[k] for k in ("FunctionArn", "MaximumRetryAttempts", "MaximumEventAgeInSeconds")
+    }
+    assert got["LastModified"].year >= 2024  # a timestamp botocore could read
+
+    # Update changes only what it names; Put replaces the whole config.
+    updated = lam.update_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=1)
+    assert (updated["MaximumRetryAttempts"], updated["MaximumEventAgeInSeconds"]) == (1, 3600)
+    replaced = lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=2)
+    assert replaced["MaximumRetryAttempts"] == 2 and "MaximumEventAgeInSeconds" not in replaced
+    (listed,) = lam.list_function_event_invoke_configs(FunctionName=name)["FunctionEventInvokeConfigs"]
+    assert listed["MaximumRetryAttempts"] == 2
+
+    lam.delete_function_event_invoke_config(FunctionName=name)
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.get_function_event_invoke_config(FunctionName=name)
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.delete_function_event_invoke_config(FunctionName=name)
+
+
+def test_bad_configs_are_refused_as_lambda_refuses_them(aws, role_arn):
+    lam = aws("lambda")
+    name, _ = make_function(aws, role_arn)
+    for too_much in ({"MaximumRetryAttempts": 3}, {"MaximumEventAgeInSeconds": 21601}):
+        with pytest.raises(ClientError) as refused:
+            lam.put_function_event_invoke_config(FunctionName=name, **too_much)
+        assert refused.value.response["Error"]["Code"] == "ValidationException"
+        assert "less than or equal to" in refused.value.response["Error"]["Message"]
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.put_function_event_invoke_config(FunctionName=unique("missing"), MaximumRetryAttempts=0)
+    with pytest.raises(lam.exceptions.InvalidParameterValueException):
+        lam.put_function_event_invoke_config(FunctionName=name, Qualifier="3", MaximumRetryAttempts=0)
+    # Nothing was saved by a refused request.
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.get_function_event_invoke_config(FunctionName=name)
+
+
+def test_the_config_goes_with_its_function(aws, role_arn):
+    lam = aws("lambda")
+    name, _ = make_function(aws, role_arn)
+    lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=0)
+    lam.delete_function(FunctionName=name)
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.get_function_event_invoke_config(FunctionName=name)
+    lam.create_function(
+        FunctionName=name,
+        Runtime="python3.12",
+        Role=role_arn,
+        Handler="app.handler",
+        Code={"ZipFile": zipped(HANDLER)},
+    )
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.get_function_event_invoke_config(FunctionName=name)
+
+
+def test_a_retry_waiting_does_not_hold_up_the_endpoints_stop(tmp_path):
+    """Its own endpoint, whose retries wait 10 minutes: stop() drops the waiting retry and returns."""
+    local = LocalEndpoint(EmulatorSettings(data_dir=tmp_path / "endpoint"), port=0)
+    local.awslambda.settings = dataclasses.replace(local.awslambda.settings, event_retry_delays=(600.0,))
+    local.start()
+    stopped = threading.Event()
+    try:
+        aws = local.client
+        role = aws("iam").create_role(RoleName=unique("role"), AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        bucket = unique("runs")
+        aws("s3").create_bucket(Bucket=bucket)
+        name, arn = make_function(aws, role)
+        aws("lambda").invoke(
+            FunctionName=name, InvocationType="Event", Payload=json.dumps({"bucket": bucket, "tag": "t", "fail": True})
+        )
+        deadline = time.monotonic() + 60
+        while local.awslambda.waiting_retries() == 0:  # the first run failed and its retry waits
+            assert time.monotonic() < deadline, "no retry was scheduled"
+            time.sleep(0.1)
+        assert local.awslambda.queued_events(arn) == 1  # still counted while it waits
+    finally:
+        stopper = threading.Thread(target=lambda: (local.stop(), stopped.set()), daemon=True)
+        stopper.start()
+        stopper.join(timeout=120)  # far less than the retry's 600 s wait
+    assert stopped.is_set(), "stop() waited for the retry"
+    assert local.awslambda.waiting_retries() == 0
+
+
+def test_the_api_is_answered_in_the_endpoints_region_and_account(aws, role_arn):
+    """The config of a function in another region is its own (the endpoint's backends are per region)."""
+    name, arn = make_function(aws, role_arn)
+    assert arn.split(":")[3:5] == [REGION, ACCOUNT_ID]
+    other = "eu-west-2" if REGION != "eu-west-2" else "eu-west-3"
+    with pytest.raises(ClientError) as refused:
+        aws("lambda", region_name=other).put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=0)
+    assert refused.value.response["Error"]["Code"] == "ResourceNotFoundException"
