@@ -78,7 +78,7 @@ class AsyncEvent:
     account_id: str
     payload: Any
     request_id: str
-    received: float  # time.monotonic() when Invoke queued it: its age is measured from here
+    received: float  # the backend's clock when Invoke queued it: its age is measured from here
     runs: int = 0
 
 
@@ -139,6 +139,7 @@ class LambdaBackend:
         self._event_pools: dict[str, ThreadPoolExecutor] = {}  # by function ARN
         self._queued_events: dict[str, int] = {}  # by function ARN: submitted and not yet finished
         self._retries = DelayedCalls("lambda-event-retries")  # failed events waiting for their next run
+        self._clock: Callable[[], float] = time.monotonic  # the events' ages (MaximumEventAgeInSeconds)
         self._closed = False
         self._lock = threading.Lock()
 
@@ -179,7 +180,7 @@ class LambdaBackend:
         per function; a failed run is retried as the function's event invoke config says (Lambda's
         defaults without one), and a failure that is not retried is only logged."""
         spec = self.function_spec(name_or_arn, region, account_id)
-        queued_event = AsyncEvent(spec.arn, region, account_id, event, str(uuid.uuid4()), time.monotonic())
+        queued_event = AsyncEvent(spec.arn, region, account_id, event, str(uuid.uuid4()), self._clock())
         with self._lock:
             if self._closed:
                 raise TooManyRequestsException("The local endpoint is stopping.")
@@ -228,7 +229,7 @@ class LambdaBackend:
         except LambdaError as error:  # deleted while the event waited
             log.warning("asynchronous invocation %s of %s dropped: %s", event.request_id, name, error.message)
             return False
-        age = time.monotonic() - event.received
+        age = self._clock() - event.received
         if age > settings.maximum_event_age_seconds:
             log.warning(
                 "asynchronous invocation %s of %s dropped: %.0f s old, over its MaximumEventAgeInSeconds %d",
@@ -246,7 +247,7 @@ class LambdaBackend:
             failure = str(error)
         if failure is None or self._closed:
             return False
-        delay = retry_delay(event.runs, time.monotonic() - event.received, settings, self.settings.event_retry_delays)
+        delay = retry_delay(event.runs, self._clock() - event.received, settings, self.settings.event_retry_delays)
         if delay is None:  # nobody waits for the answer: say it in the log
             log.warning(
                 "asynchronous invocation %s of %s failed, not retried (run %d; MaximumRetryAttempts %d, "

@@ -27,7 +27,11 @@ import time, uuid
 import boto3
 
 def handler(event, context):
-    boto3.client("s3").put_object(Bucket=event["bucket"], Key=f"runs/{event['tag']}/{uuid.uuid4().hex}", Body=b"")
+    s3 = boto3.client("s3")
+    s3.put_object(Bucket=event["bucket"], Key=f"runs/{event['tag']}/{uuid.uuid4().hex}", Body=b"")
+    gate = event.get("wait_for")
+    while gate and not s3.list_objects_v2(Bucket=event["bucket"], Prefix=gate)["KeyCount"]:
+        time.sleep(0.05)
     if event.get("sleep"):
         time.sleep(event["sleep"])
     if event.get("fail"):
@@ -84,20 +88,33 @@ def make_function(aws: Callable[..., Any], role_arn: str, timeout: int = 10) -> 
     return name, created["FunctionArn"]
 
 
-def runs_of_one_event(aws, endpoint, function: tuple[str, str], bucket: str, **event: Any) -> int:
-    """Invoke once with InvocationType=Event, wait until the endpoint is done with the event (run,
-    retried, or given up), and count the function's runs."""
-    name, arn = function
+def invoke_event(aws, name: str, bucket: str, **event: Any) -> str:
+    """Invoke with InvocationType=Event; the tag its runs are counted by."""
     tag = unique("event")
     response = aws("lambda").invoke(
         FunctionName=name, InvocationType="Event", Payload=json.dumps({"bucket": bucket, "tag": tag, **event})
     )
     assert response["StatusCode"] == 202
+    return tag
+
+
+def runs(aws, bucket: str, tag: str) -> int:
+    return aws("s3").list_objects_v2(Bucket=bucket, Prefix=f"runs/{tag}/").get("KeyCount", 0)
+
+
+def wait_until_done(endpoint, arn: str) -> None:
+    """Until the endpoint is done with the function's events (run, retried, or given up)."""
     deadline = time.monotonic() + 120
     while endpoint.awslambda.queued_events(arn):
-        assert time.monotonic() < deadline, "the event is still queued or waiting for a retry"
+        assert time.monotonic() < deadline, "an event is still queued or waiting for a retry"
         time.sleep(0.1)
-    return aws("s3").list_objects_v2(Bucket=bucket, Prefix=f"runs/{tag}/").get("KeyCount", 0)
+
+
+def runs_of_one_event(aws, endpoint, function: tuple[str, str], bucket: str, **event: Any) -> int:
+    """Invoke once, wait until the endpoint is done with the event, and count the function's runs."""
+    tag = invoke_event(aws, function[0], bucket, **event)
+    wait_until_done(endpoint, function[1])
+    return runs(aws, bucket, tag)
 
 
 @pytest.mark.parametrize(("retries", "runs"), [(None, 3), (0, 1), (1, 2), (2, 3)])
@@ -131,6 +148,33 @@ def test_an_event_too_old_for_its_next_run_is_dropped(aws, endpoint, role_arn, b
         assert runs_of_one_event(aws, endpoint, function, bucket, fail=True) == 1
     (given_up,) = [r.getMessage() for r in caplog.records if "not retried" in r.getMessage()]
     assert function[0] in given_up and "MaximumEventAgeInSeconds 60" in given_up
+
+
+def test_an_event_that_waited_too_long_in_the_queue_is_dropped_unrun(
+    aws, endpoint, role_arn, bucket, monkeypatch, caplog
+):
+    """One run at a time: the second event waits behind the first, and meanwhile the endpoint's clock
+    moves 61 s on, past its MaximumEventAgeInSeconds 60: it is dropped without a run."""
+    lam = endpoint.awslambda
+    monkeypatch.setattr(lam, "settings", dataclasses.replace(lam.settings, event_concurrency=1))
+    offset = [0.0]
+    monkeypatch.setattr(lam, "_clock", lambda: time.monotonic() + offset[0])
+    name, arn = make_function(aws, role_arn, timeout=60)
+    aws("lambda").put_function_event_invoke_config(FunctionName=name, MaximumEventAgeInSeconds=60)
+    gate = unique("gate")
+    with caplog.at_level(logging.WARNING, logger="localaws.awslambda.models"):
+        first = invoke_event(aws, name, bucket, wait_for=gate)
+        second = invoke_event(aws, name, bucket)
+        deadline = time.monotonic() + 60
+        while not runs(aws, bucket, first):  # running (its age was checked), and held at the gate
+            assert time.monotonic() < deadline, "the first event never ran"
+            time.sleep(0.05)
+        offset[0] = 61.0
+        aws("s3").put_object(Bucket=bucket, Key=gate, Body=b"")
+        wait_until_done(endpoint, arn)
+    assert (runs(aws, bucket, first), runs(aws, bucket, second)) == (1, 0)
+    (dropped,) = [r.getMessage() for r in caplog.records if f"of {name} dropped" in r.getMessage()]
+    assert "61 s old, over its MaximumEventAgeInSeconds 60" in dropped
 
 
 def test_the_config_round_trips_through_the_api(aws, role_arn):
