@@ -47,7 +47,8 @@ PROGRAM = textwrap.dedent(
     if not config.get_bool("lambdaDefaults"):
         aws.lambda_.FunctionEventInvokeConfig("fn", function_name=function.name,
                                               maximum_retry_attempts=config.get_int("retries") or 0,
-                                              maximum_event_age_in_seconds=3600)
+                                              maximum_event_age_in_seconds=3600,
+                                              destination_config={"on_failure": {"destination": out.arn}})
     aws.s3.BucketNotification("files", bucket=bucket.id, queues=[
         {"queue_arn": queue.arn, "events": ["s3:ObjectCreated:*"], "filter_prefix": "in/", "filter_suffix": ".txt"}])
     pulumi.export("bucket", bucket.bucket)
@@ -98,6 +99,8 @@ def test_functions_deploy_run_update_and_destroy(ctx, aws, project, tmp_path):
     assert mapping["BatchSize"] == 1 and mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     invoke_config = lam.get_function_event_invoke_config(FunctionName=outputs["function"])
     assert (invoke_config["MaximumRetryAttempts"], invoke_config["MaximumEventAgeInSeconds"]) == (0, 3600)
+    out_arn = aws("sqs").get_queue_attributes(QueueUrl=outputs["out"], AttributeNames=["QueueArn"])["Attributes"]
+    assert invoke_config["DestinationConfig"] == {"OnFailure": {"Destination": out_arn["QueueArn"]}}
     (group,) = aws("logs").describe_log_groups(logGroupNamePrefix=outputs["logs"])["logGroups"]
     assert group["retentionInDays"] == 7
     (target,) = s3.get_bucket_notification_configuration(Bucket=outputs["bucket"])["QueueConfigurations"]

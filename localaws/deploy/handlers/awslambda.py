@@ -181,7 +181,10 @@ class FunctionEventInvokeConfig(Handler):
 
     type_token = "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig"
     inputs = frozenset({"functionName", "qualifier", "destinationConfig", *EVENT_INVOKE_SETTINGS})
-    replace_on = frozenset({"functionName", "qualifier"})
+    # Another function is another config. Not the qualifier: the endpoint has $LATEST only (no
+    # versions or aliases), so none and "$LATEST" name the same config, which a replacement (create
+    # the new, then delete the old) would delete.
+    replace_on = frozenset({"functionName"})
 
     @staticmethod
     def _target(inputs: Inputs) -> dict[str, Any]:
