@@ -223,6 +223,9 @@ FUNCTION_LOG_ACTIONS = ["logs:CreateLogStream", "logs:PutLogEvents"]
 # Results are uploaded in parts above 8 MiB (boto3's upload_file).
 RESULT_WRITE_ACTIONS = ["s3:PutObject", "s3:AbortMultipartUpload"]
 VIDEO_READ_ACTIONS = ["s3:GetObject", "s3:GetObjectVersion"]
+# What the redactor writes under resultsPrefix for a video key (launcher.functions.redactor's
+# RedactionKeys; the components may not import the launcher): the copy, its audit, its error.
+REDACTION_SUFFIXES = (".redacted.mp4", ".redaction.json", ".redacted.error.json")
 
 
 def lambda_trust_policy() -> PolicyDocument:
@@ -385,8 +388,9 @@ def redactor_policy(
     bucket_kms_key_arn: Optional[str] = None,
 ) -> PolicyDocument:
     """The redactor (redact: true): read the video under incomingPrefix and its results under
-    resultsPrefix, write the redacted copy and its audit there. No queue (the collector invokes it),
-    no Rekognition, no other function."""
+    resultsPrefix, write the redacted copy and its audit there, and delete only its own three kinds
+    of object (a copy of an earlier version after this one failed, an earlier failure after a copy).
+    No queue (the collector invokes it), no Rekognition, no other function."""
     return _document(
         {
             "Sid": "ReadIncomingVideos",
@@ -405,6 +409,12 @@ def redactor_policy(
             "Effect": "Allow",
             "Action": RESULT_WRITE_ACTIONS,
             "Resource": f"{bucket_arn}/{results_prefix}*",
+        },
+        {
+            "Sid": "RemoveEarlierRedactions",
+            "Effect": "Allow",
+            "Action": "s3:DeleteObject",
+            "Resource": [f"{bucket_arn}/{results_prefix}*{suffix}" for suffix in REDACTION_SUFFIXES],
         },
         *_function_statements(
             None, log_group_arn, region, bucket_kms_key_arn, None, ["kms:Decrypt", "kms:GenerateDataKey"]

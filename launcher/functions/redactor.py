@@ -17,9 +17,11 @@ function's time is left, writes the same error object and uploads nothing: the c
 whole. (Not ``<key>.error.json``: that one says the job failed, and the launcher waits on it.)
 
 Each object carries the job's ID and the video version in its metadata, as the collector's do; a
-later version of the same key overwrites them. The package: this module, ``launcher/jobs``,
-``launcher/redact`` and the report's thumbnails; PyAV, NumPy and Pillow come from the function's
-layer (``make redactor-layer``).
+later version of the same key overwrites them, and removes what its run did not write (``clear``): a
+copy after an error, an error after a copy. What is under a key is always one run's outcome.
+
+The package: this module, ``launcher/jobs``, ``launcher/redact`` and the report's thumbnails; PyAV,
+NumPy and Pillow come from the function's layer (``make redactor-layer``).
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from ..jobs.errors import LauncherError, from_client_error
 from ..jobs.formats import read_summary
 from ..jobs.result_objects import result_metadata
-from ..jobs.s3video import S3ObjectReader, S3Video
+from ..jobs.s3video import S3ObjectReader, S3Video, head_object
 from ..redact import budget
 from ..redact.audit import AuditDetector, default_every, load_detector
 from ..redact.options import SUFFIX, RedactOptions
@@ -115,6 +117,7 @@ class Redactor:
                 **({"Limit": limit} if limit else {}),
             }
             put_json(self._s3, self.bucket, keys.error, document, metadata)
+            self.clear((keys.copy, keys.audit))  # an earlier version's copy is not this video's
             log.warning("no redacted copy of %s: %s", video.uri, message)
             return {"written": None, "error": keys.error}
 
@@ -195,8 +198,20 @@ class Redactor:
                 audit["auditSkipped"] = f"{NO_AUDIT} ({self._no_detector})" if self._no_detector else NO_AUDIT
             document = {"Redaction": audit, "Video": {"S3Object": video.as_s3_object()}, "JobId": job_id}
             put_json(self._s3, self.bucket, keys.audit, document, metadata)
+            self.clear((keys.error,))  # an earlier version's failure is not this copy's
         log.info("%s: %s", video.uri, redaction.describe().replace(str(out), keys.copy))
         return {"written": keys.copy, "audit": keys.audit, "leakFrames": [leak.frame for leak in redaction.audit.leaks]}
+
+    def clear(self, keys: tuple[str, ...]) -> None:
+        """Deletes those of ``keys`` that an earlier run left. Only existing ones: in the stack's
+        versioned bucket a delete of a missing key would leave a delete marker. A failure is logged,
+        not raised: what this run wrote stands, and its own object says what happened."""
+        for key in keys:
+            try:
+                if head_object(self._s3, S3Video(self.bucket, key, None)) is not None:
+                    self._s3.delete_object(Bucket=self.bucket, Key=key)
+            except (LauncherError, *AWS_ERRORS) as failure:
+                log.warning("left s3://%s/%s of an earlier run: %s", self.bucket, key, failure)
 
     def _audit_detector(self) -> AuditDetector | None:
         """The leak audit's detector, if the function's environment has one (looked for once)."""

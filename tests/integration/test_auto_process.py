@@ -463,6 +463,35 @@ def test_an_unreadable_video_gets_one_line_and_no_copy(aws, redacting):
     assert keys_under(aws, bucket, "results/elsewhere/garbage") == {results_key, keys.error}
 
 
+def test_what_is_under_a_key_is_always_one_runs_outcome(aws, redacting, short_clip):
+    """Version 1 cannot be read (an error object), version 2 is redacted (its copy and audit, the
+    error removed), version 3 cannot be read again (its error, the copy of version 2 removed): nobody
+    finds a copy beside an error and has to compare versions to know which is current."""
+    bucket = redacting["outputs"]["bucketName"]
+    s3, key = aws("s3"), "elsewhere/versions.mp4"
+    keys = RedactionKeys.of("results/", key)
+    results_key = f"results/{key}.faces.json"
+    s3.put_object(Bucket=bucket, Key=results_key, Body=json.dumps({"JobStatus": "SUCCEEDED", "Faces": []}))
+
+    def redact_version(body: bytes) -> dict[str, Any]:
+        video = put(aws, bucket, key, body)
+        event = {"JobId": video.version, "Video": {"S3Object": video.as_s3_object()}, "Results": results_key}
+        return Redactor(bucket, "results/", s3).handle(event, DwindlingClock(900_000, 0))
+
+    assert redact_version(b"not a video" * 100)["written"] is None
+    assert keys_under(aws, bucket, f"results/{key}") == {results_key, keys.error}
+    markers = s3.list_object_versions(Bucket=bucket, Prefix=f"results/{key}").get("DeleteMarkers", [])
+    assert markers == [], "nothing is deleted that was never written (a delete marker each)"
+
+    assert redact_version(short_clip.path.read_bytes())["written"] == keys.copy
+    assert keys_under(aws, bucket, f"results/{key}") == {results_key, keys.copy, keys.audit}
+
+    assert redact_version(b"still not a video" * 100)["written"] is None
+    assert keys_under(aws, bucket, f"results/{key}") == {results_key, keys.error}
+    error = s3.head_object(Bucket=bucket, Key=keys.error)
+    assert error["Metadata"]["video-version"] == s3.head_object(Bucket=bucket, Key=key)["VersionId"]
+
+
 def test_a_redaction_that_raises_is_run_once_not_three_times(aws, local, redacting, caplog):
     """The deployed stack's event invoke config: Lambda's default would run a failed asynchronous
     invocation of the redactor twice more (the local endpoint retries as Lambda does)."""

@@ -19,6 +19,7 @@ from components.auto_processing import (
     RUNTIME,
     STARTER_TIMEOUT_SECONDS,
 )
+from launcher.functions.redactor import RedactionKeys
 from rekognition_limits import suffix_variants
 from tests.support.pulumi_mocks import ACCOUNT_ID, AUTO_PROCESS_OUTPUTS, REGION, RecordingMocks, run_body
 
@@ -279,7 +280,14 @@ REDACTOR_ARN = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:faces-redactor-0a
 
 def test_redactor_policy_reads_videos_and_results_and_writes_results_only():
     found = statements(policies.redactor_policy(BUCKET, "videos/", "results/", LOGS, REGION, KEY))
-    assert set(found) == {"ReadIncomingVideos", "ReadResults", "WriteRedactions", "WriteItsLogs", "UseBucketKey"}
+    assert set(found) == {
+        "ReadIncomingVideos",
+        "ReadResults",
+        "WriteRedactions",
+        "RemoveEarlierRedactions",
+        "WriteItsLogs",
+        "UseBucketKey",
+    }
     assert found["ReadIncomingVideos"]["Resource"] == f"{BUCKET}/videos/*"
     assert found["ReadIncomingVideos"]["Action"] == ["s3:GetObject", "s3:GetObjectVersion"]
     assert found["ReadResults"] == {
@@ -293,6 +301,19 @@ def test_redactor_policy_reads_videos_and_results_and_writes_results_only():
     assert found["UseBucketKey"]["Resource"] == KEY
     for statement in found.values():
         assert statement["Resource"] != "*", statement
+
+
+def test_the_redactor_may_delete_its_own_three_objects_and_nothing_else():
+    """A later version's run removes what an earlier one left (a copy after an error, an error after a
+    copy): DeleteObject on exactly the keys the redactor writes, never on the results or videos."""
+    found = statements(policies.redactor_policy(BUCKET, "videos/", "results/", LOGS, REGION, KEY))
+    keys = RedactionKeys.of("results/", "videos/a.mp4")
+    assert found["RemoveEarlierRedactions"]["Action"] == "s3:DeleteObject"
+    assert sorted(found["RemoveEarlierRedactions"]["Resource"]) == sorted(
+        f"{BUCKET}/results/*{key.removeprefix('results/videos/a.mp4')}" for key in (keys.copy, keys.audit, keys.error)
+    )
+    deleting = [s for s in found.values() if "Delete" in str(s["Action"])]
+    assert deleting == [found["RemoveEarlierRedactions"]]
 
 
 def test_the_collector_may_invoke_the_redactor_and_nothing_else():

@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 
 from launcher.autoprocess_wait import ResultWaiter
 from launcher.functions.collector import Collector
-from launcher.functions.redactor import Redactor
+from launcher.functions.redactor import RedactionKeys, Redactor
 from launcher.functions.runtime import BACKOFF_BASE_SECONDS, FunctionSettings, process_batch
 from launcher.functions.starter import Starter
 from launcher.jobs.detection import StartRequest
@@ -40,9 +40,10 @@ def client_error(code: str, status: int = 400) -> ClientError:
 class FakeS3:
     def __init__(self) -> None:
         self.objects: dict[str, dict[str, Any]] = {}
+        self.deleted: list[str] = []
 
     def head_object(self, Bucket: str, Key: str, VersionId: str | None = None) -> dict[str, Any]:
-        if Key.endswith("gone.mp4"):
+        if Key.endswith("gone.mp4") or (Key.startswith("results/") and Key not in self.objects):
             raise client_error("404", 404)
         if Key in self.objects:
             return {"VersionId": "r1", "Metadata": self.objects[Key]["Metadata"]}
@@ -53,6 +54,15 @@ class FakeS3:
 
     def upload_file(self, path: str, bucket: str, key: str, ExtraArgs: dict[str, Any]) -> None:
         self.objects[key] = {"Body": Path(path).read_bytes(), "Metadata": ExtraArgs["Metadata"]}
+
+    def download_file(self, bucket: str, key: str, path: str) -> None:
+        if key not in self.objects:
+            raise client_error("404", 404)
+        Path(path).write_bytes(self.objects[key]["Body"])
+
+    def delete_object(self, Bucket: str, Key: str) -> None:
+        self.deleted.append(Key)
+        self.objects.pop(Key, None)
 
 
 class FakeRekognition:
@@ -332,3 +342,31 @@ def test_the_redactor_turns_aws_errors_into_its_error_object(tmp_path, failing, 
     document = json.loads(s3.objects["results/videos/gone.mp4.redacted.error.json"]["Body"])
     assert document["Code"] == code and "\n" not in document["Message"], document
     assert not any(key.endswith(".redacted.mp4") for key in s3.objects)
+
+
+def test_the_redactors_error_removes_an_earlier_versions_copy_and_only_what_exists():
+    """After a failure, the copy and audit of an earlier version are gone (they are not of this
+    video); keys never written are not deleted (a delete marker each in a versioned bucket)."""
+    s3 = FakeS3()
+    keys = RedactionKeys.of("results/", "videos/gone.mp4")
+    s3.objects[keys.copy] = {"Body": b"old copy", "Metadata": {}}
+    event = {"JobId": "job-2", "Video": {"S3Object": {"Bucket": "b", "Name": "videos/gone.mp4"}}, "Results": "r"}
+    Redactor("b", "results/", s3).handle(event, Context())  # the results are unreadable: an error
+    assert set(s3.objects) == {keys.error}
+    assert s3.deleted == [keys.copy]
+
+
+def test_a_refused_delete_is_logged_and_the_error_object_stands(caplog):
+    class NoDeleteS3(FakeS3):
+        def delete_object(self, Bucket: str, Key: str) -> None:
+            raise client_error("AccessDenied", 403)
+
+    s3 = NoDeleteS3()
+    keys = RedactionKeys.of("results/", "videos/gone.mp4")
+    s3.objects[keys.audit] = {"Body": b"{}", "Metadata": {}}
+    event = {"JobId": "job-2", "Video": {"S3Object": {"Bucket": "b", "Name": "videos/gone.mp4"}}, "Results": "r"}
+    answer = Redactor("b", "results/", s3).handle(event, Context())
+    assert answer == {"written": None, "error": keys.error}
+    assert keys.error in s3.objects and keys.audit in s3.objects
+    logged = [r.getMessage() for r in caplog.records]
+    assert any(f"left s3://b/{keys.audit}" in line and "AccessDenied" in line for line in logged), logged
