@@ -229,8 +229,8 @@ _made: list[Redactor] = []
 
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """The Lambda entry point: launcher.functions.redactor.handler. AWS's errors become the error
-    object (botocore has retried what can be retried); anything else is raised, and Lambda tries the
-    asynchronous invocation twice more (its default)."""
+    object (botocore has retried what can be retried); anything else is raised, and is not run again:
+    the stack sets the function's MaximumRetryAttempts to 0 (components/auto_processing.py)."""
     if not _made:
         _made.append(Redactor(os.environ["BUCKET_NAME"], os.environ["RESULTS_PREFIX"], client("s3")))
     return _made[0].handle(event, context)
