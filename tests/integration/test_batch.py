@@ -10,7 +10,6 @@ import json
 import os
 import re
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
@@ -20,12 +19,13 @@ from typing import Any
 
 import pytest
 
-from launcher.batch.ledger import LEDGER_NAME, Ledger
+from launcher.batch.ledger import Ledger
 from launcher.cli import main
 from launcher.jobs.errors import ExitCode
 from launcher.jobs.notifications import parse_completion
 from synthetic import make_video
 from tests.support.aws import ROOT, drain, read_json, unique, upload
+from tests.support.ledger import ledger_job_ids
 
 SLOW_WIDTH = 320  # the videos a SelectiveGate holds
 
@@ -219,17 +219,6 @@ def test_every_format_and_distinct_names_for_the_same_file_name(stack, aws_env, 
 
 
 # -- stopped and resumed ----------------------------------------------------------------------------
-
-
-def ledger_job_ids(out_dir: Path) -> list[str]:
-    path = out_dir / LEDGER_NAME
-    if not path.exists():
-        return []
-    with sqlite3.connect(path) as db:
-        try:
-            return [row[0] for row in db.execute("SELECT job_id FROM videos WHERE job_id IS NOT NULL")]
-        except sqlite3.OperationalError:  # the table is not created yet
-            return []
 
 
 def start_cli(stack, workdir: Path, *args: str) -> subprocess.Popen:

@@ -18,6 +18,7 @@ from launcher.batch.scheduler import Batch
 from launcher.cli import main
 from launcher.jobs.errors import ExitCode
 from synthetic import make_video
+from tests.support.ledger import ledger_job_ids
 from tests.support.proxy import DroppingProxy, stand_in_for_the_endpoint
 
 START = b"RekognitionService.StartFaceDetection"
@@ -157,8 +158,10 @@ def test_a_batch_whose_endpoint_disappears_ends_in_one_line(
     video.write_bytes(clips[2].read_bytes() + b"\0\0")  # its own bytes: a new job, held open by the gate
 
     def close_once_started() -> None:
+        # Once the launcher has the job's ID: closed between the job's start and its answer, the start
+        # would end the video in error instead (test_starts_that_never_get_through_...).
         deadline = time.monotonic() + 60
-        while job_count(endpoint) == before and time.monotonic() < deadline:
+        while not ledger_job_ids(workdir / "out") and time.monotonic() < deadline:
             time.sleep(0.05)
         proxy.close()  # nothing answers at AWS_ENDPOINT_URL any more
 
@@ -167,6 +170,7 @@ def test_a_batch_whose_endpoint_disappears_ends_in_one_line(
     code = run(stack, workdir / "out", str(video), extra=("--grace", "0"))
     closer.join()
     assert code == ExitCode.AWS_ERROR
+    assert job_count(endpoint) == before + 1, "one job, the one left running"
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error: AWS has not answered for 3 s (") and "1 job(s) keep running" in err[-1]
     assert "Traceback" not in "\n".join(err)
