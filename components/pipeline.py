@@ -52,7 +52,9 @@ def _redact(settings: dict[str, Any], auto_process: bool) -> bool:
     if not redact and layer is not None:
         raise ConfigError("redactLayerArn is only used with redact: true")
     incoming, results = settings["incoming_prefix"], settings["results_prefix"]
-    if redact and isinstance(incoming, str) and isinstance(results, str) and results.startswith(incoming):
+    # A copy's key is resultsPrefix + the video's key, which starts with incomingPrefix: it must not
+    # start with incomingPrefix itself (resultsPrefix under it, or even 'ab' before 'abab/').
+    if redact and isinstance(incoming, str) and isinstance(results, str) and (results + incoming).startswith(incoming):
         raise ConfigError(
             f"with redact: true, resultsPrefix {results!r} must not lie under incomingPrefix {incoming!r}: "
             "each redacted copy (.mp4) would be processed as a new upload"
@@ -399,7 +401,8 @@ def _encryption_rules(key: Optional[str]) -> list[aws.s3.BucketServerSideEncrypt
 
 
 def _lifecycle_rules(version_retention_days: int) -> list[aws.s3.BucketLifecycleConfigurationRuleArgs]:
-    """Abort unfinished multipart uploads; expire noncurrent versions."""
+    """Abort unfinished multipart uploads; expire noncurrent versions, then the delete markers left
+    with no version under them (a deleted key's, such as the redactor's removed objects)."""
     return [
         aws.s3.BucketLifecycleConfigurationRuleArgs(
             id="abort-incomplete-multipart-uploads",
@@ -416,5 +419,6 @@ def _lifecycle_rules(version_retention_days: int) -> list[aws.s3.BucketLifecycle
             noncurrent_version_expiration=aws.s3.BucketLifecycleConfigurationRuleNoncurrentVersionExpirationArgs(
                 noncurrent_days=version_retention_days
             ),
+            expiration=aws.s3.BucketLifecycleConfigurationRuleExpirationArgs(expired_object_delete_marker=True),
         ),
     ]

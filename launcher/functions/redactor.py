@@ -17,8 +17,10 @@ function's time is left, writes the same error object and uploads nothing: the c
 whole. (Not ``<key>.error.json``: that one says the job failed, and the launcher waits on it.)
 
 Each object carries the job's ID and the video version in its metadata, as the collector's do; a
-later version of the same key overwrites them, and removes what its run did not write (``clear``): a
-copy after an error, an error after a copy. What is under a key is always one run's outcome.
+later version of the same key overwrites them, and removes what a run for another version left
+(``clear``): a copy after an error, an error after a copy. A run for a version that is no longer the
+key's current one (its completion came late) writes nothing. What is under a key is its current
+version's outcome.
 
 The package: this module, ``launcher/jobs``, ``launcher/redact`` and the report's thumbnails; PyAV,
 NumPy and Pillow come from the function's layer (``make redactor-layer``).
@@ -39,7 +41,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ..jobs.errors import LauncherError, from_client_error
 from ..jobs.formats import read_summary
-from ..jobs.result_objects import result_metadata
+from ..jobs.result_objects import VERSION_METADATA, result_metadata
 from ..jobs.s3video import S3ObjectReader, S3Video, head_object
 from ..redact import budget
 from ..redact.audit import AuditDetector, default_every, load_detector
@@ -117,10 +119,13 @@ class Redactor:
                 **({"Limit": limit} if limit else {}),
             }
             put_json(self._s3, self.bucket, keys.error, document, metadata)
-            self.clear((keys.copy, keys.audit))  # an earlier version's copy is not this video's
+            self.clear(video, (keys.copy, keys.audit), same_version_too=False)  # not this version's copy
             log.warning("no redacted copy of %s: %s", video.uri, message)
             return {"written": None, "error": keys.error}
 
+        if not self._is_current(video):  # its completion came late: the newer version's run writes
+            log.info("%s is no longer its key's current version: not redacted", video.uri)
+            return {"written": None, "superseded": True}
         with tempfile.TemporaryDirectory() as scratch:
             folder = Path(scratch)
             results = folder / "faces.json"
@@ -198,20 +203,54 @@ class Redactor:
                 audit["auditSkipped"] = f"{NO_AUDIT} ({self._no_detector})" if self._no_detector else NO_AUDIT
             document = {"Redaction": audit, "Video": {"S3Object": video.as_s3_object()}, "JobId": job_id}
             put_json(self._s3, self.bucket, keys.audit, document, metadata)
-            self.clear((keys.error,))  # an earlier version's failure is not this copy's
+            self.clear(video, (keys.error,), same_version_too=True)  # this copy replaces any failure
         log.info("%s: %s", video.uri, redaction.describe().replace(str(out), keys.copy))
         return {"written": keys.copy, "audit": keys.audit, "leakFrames": [leak.frame for leak in redaction.audit.leaks]}
 
-    def clear(self, keys: tuple[str, ...]) -> None:
-        """Deletes those of ``keys`` that an earlier run left. Only existing ones: in the stack's
-        versioned bucket a delete of a missing key would leave a delete marker. A failure is logged,
-        not raised: what this run wrote stands, and its own object says what happened."""
+    def clear(self, video: S3Video, keys: tuple[str, ...], same_version_too: bool) -> None:
+        """Deletes those of ``keys`` that a run for another version of ``video`` left, so that what is
+        under the key is its current version's outcome:
+
+        - only when this run's version is the key's current one: runs can end out of order (a late
+          run of an older version removes nothing);
+        - only objects of another version, or of this one too when ``same_version_too`` (a copy
+          replaces its own version's failure; a failure never removes its own version's copy);
+        - only objects that exist: in the stack's versioned bucket a delete of a missing key would
+          leave a delete marker.
+
+        A failure is logged, not raised: what this run wrote stands, and its own object says what
+        happened."""
+        if not self._is_current(video):
+            log.info("%s is not the key's current version: nothing of another version removed", video.uri)
+            return
         for key in keys:
             try:
-                if head_object(self._s3, S3Video(self.bucket, key, None)) is not None:
-                    self._s3.delete_object(Bucket=self.bucket, Key=key)
-            except (LauncherError, *AWS_ERRORS) as failure:
-                log.warning("left s3://%s/%s of an earlier run: %s", self.bucket, key, failure)
+                head = self._s3.head_object(Bucket=self.bucket, Key=key)
+            except ClientError as error:
+                # Without s3:ListBucket (the function has none) S3 answers a missing key with 403.
+                if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") not in (403, 404):
+                    log.warning("could not look at s3://%s/%s: %s", self.bucket, key, aws_failure(error, "HeadObject"))
+                continue
+            except AWS_ERRORS as failure:
+                log.warning("could not look at s3://%s/%s: %s", self.bucket, key, failure)
+                continue
+            if head.get("Metadata", {}).get(VERSION_METADATA) == (video.version or "") and not same_version_too:
+                continue
+            try:
+                self._s3.delete_object(Bucket=self.bucket, Key=key)
+            except AWS_ERRORS as failure:
+                log.warning("left s3://%s/%s of another version: %s", self.bucket, key, failure)
+
+    def _is_current(self, video: S3Video) -> bool:
+        """Whether the run's video version is its key's current version (an unpinned run: yes)."""
+        if not video.version:
+            return True
+        try:
+            head = head_object(self._s3, S3Video(video.bucket, video.key, None))
+        except LauncherError as failure:
+            log.warning("could not tell whether %s is the current version: %s", video.uri, failure)
+            return False
+        return head is not None and head.get("VersionId") == video.version
 
     def _audit_detector(self) -> AuditDetector | None:
         """The leak audit's detector, if the function's environment has one (looked for once)."""

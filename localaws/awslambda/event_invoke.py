@@ -72,8 +72,15 @@ def checked_config(request: Mapping[str, Any]) -> dict[str, Any]:
     _check_range(
         config, "MaximumEventAgeInSeconds", "maximumEventAgeInSeconds", MIN_EVENT_AGE_SECONDS, MAX_EVENT_AGE_SECONDS
     )
-    if "DestinationConfig" in config and not isinstance(config["DestinationConfig"], Mapping):
+    destinations = config.get("DestinationConfig")
+    if destinations is not None and not isinstance(destinations, Mapping):
         raise ValidationException("1 validation error detected: DestinationConfig must be an object")
+    for kind in ("OnSuccess", "OnFailure"):
+        target = (destinations or {}).get(kind)
+        if target is not None and not (isinstance(target, Mapping) and isinstance(target.get("Destination", ""), str)):
+            raise ValidationException(
+                f"1 validation error detected: DestinationConfig.{kind}.Destination must be an ARN"
+            )
     return config
 
 

@@ -36,6 +36,7 @@ from .exceptions import (
     ResourceConflictException,
     ResourceNotFoundException,
     TooManyRequestsException,
+    ValidationException,
 )
 from .runner import FunctionRunner, FunctionSpec, InvocationResult, LayerCode
 
@@ -320,7 +321,10 @@ class LambdaBackend:
     def _save_event_invoke_config(function: LambdaFunction, config: dict[str, Any]) -> dict[str, Any]:
         # moto's own class, so the snapshots pickle it with the function; one assignment, never a
         # list changed in place while a snapshot reads it.
-        saved = EventInvokeConfig(f"{function.function_arn}:$LATEST", time.time(), config)  # type: ignore[arg-type]
+        try:
+            saved = EventInvokeConfig(f"{function.function_arn}:$LATEST", time.time(), config)  # type: ignore[arg-type]
+        except LambdaClientError as refused:  # moto checks the destinations' ARNs
+            raise ValidationException(refused.message) from None
         function.event_invoke_config = [saved]
         return saved.response()
 

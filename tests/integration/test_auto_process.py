@@ -492,6 +492,31 @@ def test_what_is_under_a_key_is_always_one_runs_outcome(aws, redacting, short_cl
     assert error["Metadata"]["video-version"] == s3.head_object(Bucket=bucket, Key=key)["VersionId"]
 
 
+def test_a_late_run_for_an_older_version_and_a_failed_rerun_remove_nothing(aws, redacting, short_clip):
+    """Runs can end out of order (a completion delivered late) or twice (a redelivered one): a run for
+    a version that is no longer current writes and removes nothing, and a failed rerun of the current
+    version leaves that version's copy where it is."""
+    bucket = redacting["outputs"]["bucketName"]
+    s3, key = aws("s3"), "elsewhere/late.mp4"
+    keys = RedactionKeys.of("results/", key)
+    results_key = f"results/{key}.faces.json"
+    s3.put_object(Bucket=bucket, Key=results_key, Body=json.dumps({"JobStatus": "SUCCEEDED", "Faces": []}))
+    older = put(aws, bucket, key, b"not a video" * 100)
+    current = put(aws, bucket, key, short_clip.path.read_bytes())
+
+    def run(video: S3Video, clock: DwindlingClock) -> dict[str, Any]:
+        event = {"JobId": video.version, "Video": {"S3Object": video.as_s3_object()}, "Results": results_key}
+        return Redactor(bucket, "results/", s3).handle(event, clock)
+
+    assert run(current, DwindlingClock(900_000, 0))["written"] == keys.copy
+    copy_before = s3.head_object(Bucket=bucket, Key=keys.copy)
+    assert run(older, DwindlingClock(900_000, 0)) == {"written": None, "superseded": True}
+    assert keys_under(aws, bucket, f"results/{key}") == {results_key, keys.copy, keys.audit}
+    assert run(current, DwindlingClock(900_000, 30_000))["error"] == keys.error  # out of time this once
+    assert keys_under(aws, bucket, f"results/{key}") == {results_key, keys.copy, keys.audit, keys.error}
+    assert s3.head_object(Bucket=bucket, Key=keys.copy)["ETag"] == copy_before["ETag"]
+
+
 def test_a_redaction_that_raises_is_run_once_not_three_times(aws, local, redacting, caplog):
     """The deployed stack's event invoke config: Lambda's default would run a failed asynchronous
     invocation of the redactor twice more (the local endpoint retries as Lambda does)."""

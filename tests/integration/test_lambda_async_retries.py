@@ -131,9 +131,10 @@ def test_a_successful_event_runs_once(aws, endpoint, role_arn, bucket, fast_retr
 
 
 def test_a_timed_out_event_is_retried_too(aws, endpoint, role_arn, bucket, fast_retries):
-    function = make_function(aws, role_arn, timeout=1)
+    # 3 s: each run starts a fresh process, which must record itself (boto3 and a PutObject) in time.
+    function = make_function(aws, role_arn, timeout=3)
     aws("lambda").put_function_event_invoke_config(FunctionName=function[0], MaximumRetryAttempts=1)
-    assert runs_of_one_event(aws, endpoint, function, bucket, sleep=5) == 2
+    assert runs_of_one_event(aws, endpoint, function, bucket, sleep=10) == 2
 
 
 def test_an_event_too_old_for_its_next_run_is_dropped(aws, endpoint, role_arn, bucket, monkeypatch, caplog):
@@ -220,6 +221,11 @@ def test_bad_configs_are_refused_as_lambda_refuses_them(aws, role_arn):
             lam.put_function_event_invoke_config(FunctionName=name, **too_much)
         assert refused.value.response["Error"]["Code"] == "ValidationException"
         assert "less than or equal to" in refused.value.response["Error"]["Message"]
+    # A destination that is not an ARN: refused in one request (400), not an internal error retried.
+    with pytest.raises(ClientError) as refused:
+        lam.put_function_event_invoke_config(FunctionName=name, DestinationConfig={"OnSuccess": {"Destination": "x"}})
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert refused.value.response["ResponseMetadata"]["RetryAttempts"] == 0
     with pytest.raises(lam.exceptions.ResourceNotFoundException):
         lam.put_function_event_invoke_config(FunctionName=unique("missing"), MaximumRetryAttempts=0)
     with pytest.raises(lam.exceptions.InvalidParameterValueException):

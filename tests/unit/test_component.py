@@ -106,6 +106,7 @@ def test_lifecycle_aborts_uploads_and_expires_old_versions(run_component):
     expire = rules["expire-noncurrent-versions"]
     assert expire["status"] == "Enabled"
     assert expire["noncurrentVersionExpiration"] == {"noncurrentDays": 12}
+    assert expire["expiration"] == {"expiredObjectDeleteMarker": True}  # then the markers left alone
 
 
 def test_topic_name_prefix_and_default_encryption(default):

@@ -370,3 +370,22 @@ def test_a_refused_delete_is_logged_and_the_error_object_stands(caplog):
     assert keys.error in s3.objects and keys.audit in s3.objects
     logged = [r.getMessage() for r in caplog.records]
     assert any(f"left s3://b/{keys.audit}" in line and "AccessDenied" in line for line in logged), logged
+
+
+def test_a_missing_key_answered_403_is_absent_and_says_nothing(caplog):
+    """The function has no s3:ListBucket, so AWS answers HeadObject on a missing key with 403:
+    that is "nothing to remove", not a warning on every run."""
+
+    class NoListS3(FakeS3):
+        def head_object(self, Bucket: str, Key: str, VersionId: str | None = None) -> dict[str, Any]:
+            if Key.startswith("results/") and Key not in self.objects:
+                raise client_error("403", 403)
+            return super().head_object(Bucket, Key, VersionId)
+
+    s3 = NoListS3()
+    event = {"JobId": "job-2", "Video": {"S3Object": {"Bucket": "b", "Name": "videos/gone.mp4"}}, "Results": "r"}
+    with caplog.at_level("INFO", logger="launcher.functions.redactor"):
+        Redactor("b", "results/", s3).handle(event, Context())
+    assert s3.deleted == []
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and warnings[0].startswith("no redacted copy of"), warnings

@@ -197,13 +197,18 @@ class BucketLifecycleConfiguration(BucketSetting):
             if rule.get("noncurrentVersionExpiration"):
                 days = rule["noncurrentVersionExpiration"]["noncurrentDays"]
                 shaped["NoncurrentVersionExpiration"] = {"NoncurrentDays": int(days)}
+            expiration = rule.get("expiration") or {}
+            if expiration.get("expiredObjectDeleteMarker"):
+                shaped["Expiration"] = {"ExpiredObjectDeleteMarker": True}
             unsupported = set(rule) - {
                 "id",
                 "status",
                 "filter",
                 "abortIncompleteMultipartUpload",
                 "noncurrentVersionExpiration",
+                "expiration",
             }
+            unsupported |= {f"expiration.{member}" for member in expiration if member != "expiredObjectDeleteMarker"}
             if unsupported:
                 raise UnsupportedResource(
                     f"{self.type_token}: rule field(s) {', '.join(sorted(unsupported))} "
