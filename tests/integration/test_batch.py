@@ -249,12 +249,19 @@ def stopped_batch(stack, workdir, clips, tag: str, stop: signal.Signals) -> tupl
     copy(clips["slow2"], folder / "d-slow.mp4")
     out_dir = workdir / "faces-results"
     process = start_cli(stack, workdir, str(folder), "--max-jobs", "1", "--job-tag", tag)
-    wait_until(lambda: len(ledger_job_ids(out_dir)) == 3)
-    wait_until(lambda: (out_dir / "a-quick.mp4.faces.json").exists() and (out_dir / "b-quick.mp4.faces.json").exists())
-    wait_until(lambda: len((out_dir / "batch.jsonl").read_text().splitlines()) == 2)
-    written = {name: (out_dir / name).stat() for name in ("a-quick.mp4.faces.json", "b-quick.mp4.faces.json")}
-    process.send_signal(stop)
-    _, err = process.communicate(timeout=30)
+    try:
+        wait_until(lambda: len(ledger_job_ids(out_dir)) == 3)
+        wait_until(
+            lambda: (out_dir / "a-quick.mp4.faces.json").exists() and (out_dir / "b-quick.mp4.faces.json").exists()
+        )
+        wait_until(lambda: len((out_dir / "batch.jsonl").read_text().splitlines()) == 2)
+        written = {name: (out_dir / name).stat() for name in ("a-quick.mp4.faces.json", "b-quick.mp4.faces.json")}
+        process.send_signal(stop)
+        _, err = process.communicate(timeout=30)
+    finally:  # a launcher left running would start jobs in the next tests on this endpoint
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
     return out_dir, written, process.returncode, err
 
 

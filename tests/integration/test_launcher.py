@@ -414,13 +414,18 @@ def test_ctrl_c_prints_the_job_and_the_command_that_reattaches(stack, endpoint, 
         cwd=workdir,
     )
     started = ""
-    while not started.startswith("job "):
-        started = process.stdout.readline()
-        assert started, "the launcher ended before starting a job"
-    job_id = started.split()[1]
-    timer = threading.Timer(0.5, process.send_signal, (signal.SIGINT,))
-    timer.start()
-    _, err = process.communicate(timeout=60)
+    try:
+        while not started.startswith("job "):
+            started = process.stdout.readline()
+            assert started, "the launcher ended before starting a job"
+        job_id = started.split()[1]
+        timer = threading.Timer(0.5, process.send_signal, (signal.SIGINT,))
+        timer.start()
+        _, err = process.communicate(timeout=60)
+    finally:  # a launcher left running would start jobs in the next tests on this endpoint
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
     assert process.returncode == ExitCode.INTERRUPTED
     assert f"job {job_id} keeps running" in err
     assert f"--attach {job_id}" in err and "scripts/launch.py" in err
