@@ -201,7 +201,9 @@ class FunctionRunner:
     """Runs invocations on warm workers, one invocation per worker at a time."""
 
     def __init__(self, code_dir: Path, endpoint_url: Callable[[], str]) -> None:
-        self._code_dir = code_dir
+        # Absolute: a worker starts in its task root and is told that root's path (LAMBDA_TASK_ROOT),
+        # which a relative --data-dir (serve's default, .local) would name from the wrong folder.
+        self._code_dir = code_dir.absolute()
         self._endpoint_url = endpoint_url
         self._idle: dict[str, list[Worker]] = {}  # by function ARN
         self._busy: set[Worker] = set()

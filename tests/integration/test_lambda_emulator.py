@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from localaws.awslambda.runner import FunctionRunner, FunctionSpec
 from localaws.process import is_running
 from tests.support.aws import ACCOUNT_ID, REGION, unique
 
@@ -300,3 +301,29 @@ def test_a_worker_ends_when_its_endpoint_is_killed_even_mid_invocation(tmp_path)
     if orphaned:  # leave no stray process behind, even when failing
         os.kill(worker, signal.SIGKILL)
     assert not orphaned
+
+
+def test_functions_run_from_a_relative_data_dir(tmp_path, monkeypatch):
+    """serve's default --data-dir is relative (.local): each worker starts in its task root, so the
+    root it is told must not be relative to the endpoint's folder (every invocation failed at init)."""
+    monkeypatch.chdir(tmp_path)
+    runner = FunctionRunner(Path(".local") / "lambda", lambda: "http://127.0.0.1:9")
+    spec = FunctionSpec(
+        "relative",
+        "arn:aws:lambda:us-east-1:123456789012:function:relative",
+        "us-east-1",
+        "app.handler",
+        "python3.12",
+        30,
+        128,
+        (),
+        "sha-relative",
+        "/aws/lambda/relative",
+        zipped(**{"app.py": PID_HANDLER}),
+    )
+    try:
+        result = runner.invoke(spec, {})
+    finally:
+        runner.shutdown()
+    assert not result.failed, result.error
+    assert result.payload != os.getpid()  # it ran, in a worker of its own
