@@ -19,8 +19,8 @@ whole. (Not ``<key>.error.json``: that one says the job failed, and the launcher
 Each object carries the job's ID and the video version in its metadata, as the collector's do; a
 later version of the same key overwrites them, and removes what a run for another version left
 (``clear``): a copy after an error, an error after a copy. A run for a version that is no longer the
-key's current one (its completion came late) writes nothing. What is under a key is its current
-version's outcome.
+key's current one (its completion came late) writes nothing. What is under a key is the outcome of
+the newest version the redactor ran on (a version whose job failed never reaches it).
 
 The package: this module, ``launcher/jobs``, ``launcher/redact`` and the report's thumbnails; PyAV,
 NumPy and Pillow come from the function's layer (``make redactor-layer``).
