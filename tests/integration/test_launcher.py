@@ -22,7 +22,7 @@ from launcher.cli import main
 from launcher.jobs.errors import ExitCode
 from launcher.jobs.s3video import S3ObjectReader
 from localaws.rekognition.models import DEFAULT_SAMPLE_INTERVAL_MS
-from tests.support.aws import ACCOUNT_ID, ROOT, drain, read_json, unique, upload
+from tests.support.aws import ACCOUNT_ID, ROOT, drain, own_copy, read_json, unique, upload
 
 
 def launch(stack, *args: str) -> int:
@@ -266,8 +266,7 @@ def report_figures(path: Path) -> tuple[int, list[str]]:
 
 def test_report_beside_the_results_with_a_thumbnail_from_the_local_video(stack, aws_env, workdir, videos, capsys):
     (workdir / "out").mkdir()
-    video = workdir / "reported.mp4"
-    shutil.copy(videos["face"].path, video)
+    video = own_copy(videos["face"].path, workdir / "reported.mp4")
     assert launch(stack, str(video), "--report", "--out", "out/faces.json") == ExitCode.OK
     report = workdir / "out" / "reported.mp4.faces.html"
     assert f"report written to {Path('out') / 'reported.mp4.faces.html'}" in capsys.readouterr().out

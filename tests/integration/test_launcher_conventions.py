@@ -17,7 +17,7 @@ import launcher.people.launch
 from launcher.cli import main, python
 from launcher.jobs.errors import ExitCode
 from localaws.rekognition.models import DEFAULT_SAMPLE_INTERVAL_MS
-from tests.support.aws import REGION, read_json, unique
+from tests.support.aws import REGION, own_copy, read_json, unique
 from tests.support.proxy import DroppingProxy, stand_in_for_the_endpoint
 
 
@@ -34,9 +34,7 @@ FACE_CLIP_SAMPLES = math.ceil(2000 / DEFAULT_SAMPLE_INTERVAL_MS)  # the 2 s face
 
 @pytest.fixture
 def clip(workdir, videos) -> Path:
-    video = workdir / "clip.mp4"
-    shutil.copy(videos["face"].path, video)
-    return video
+    return own_copy(videos["face"].path, workdir / "clip.mp4")
 
 
 def test_out_dash_writes_the_results_to_standard_output_and_the_notes_elsewhere(stack, aws_env, clip, capsys):
@@ -153,7 +151,7 @@ def test_a_batch_of_names_of_any_bytes_and_length(stack, aws_env, workdir, video
 
 @pytest.mark.parametrize("name", NAMES, ids=["non-utf-8", "250-chars", "colon", "hash"])
 def test_one_launch_of_a_relative_name(stack, aws_env, workdir, videos, name):
-    shutil.copy(videos["no-face"].path, workdir / name)
+    own_copy(videos["no-face"].path, workdir / name)
     assert launch(stack, name, "--report") == ExitCode.OK
     assert len([entry for entry in os.listdir(b".") if entry.endswith(b".faces.json")]) == 1
     assert len([entry for entry in os.listdir(b".") if entry.endswith(b".faces.html")]) == 1

@@ -70,6 +70,16 @@ def make_channel(aws: Callable[..., Any], raw: bool = False) -> Channel:
     return Channel(topic_arn, role_arn, role_name, queue_url)
 
 
+def own_copy(source: Path, target: Path) -> Path:
+    """``source`` copied to ``target`` with an MP4 ``free`` box of random bytes after it (players skip
+    it): other bytes, so the launcher uploads a new object and starts a new job. A test that reused
+    another test's finished job would spend the launcher's cleanup search (up to 25 s on a queue
+    others' messages are left on) looking for a completion consumed long ago."""
+    payload = uuid.uuid4().bytes
+    target.write_bytes(source.read_bytes() + (8 + len(payload)).to_bytes(4, "big") + b"free" + payload)
+    return target
+
+
 def upload(aws: Callable[..., Any], bucket: str, path: Path, key: str | None = None) -> dict[str, str]:
     """Upload and return the S3Object a start call names (with the version)."""
     key = key or unique(path.stem) + path.suffix
