@@ -5,12 +5,10 @@ an idle connection is closed; Event invocations run at most a few at once per fu
 
 from __future__ import annotations
 
-import io
 import json
 import random
 import socket
 import time
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +30,7 @@ from localaws.rekognition.models import EmulatorSettings
 from localaws.vision import emotions
 from localaws.vision.video import MAX_FRAME_PIXELS
 from localaws.wsgi_body import MAX_JSON_DEPTH
-from tests.support.aws import REGION, GateDetector, unique, upload, wait_for_job
+from tests.support.aws import REGION, GateDetector, lambda_role, unique, upload, wait_for_job, zipped
 
 REQUESTS = 300
 # The endpoint's resident memory may grow this much over 300 requests signed for random regions. Before
@@ -241,22 +239,13 @@ def test_event_invocations_run_a_few_at_a_time_per_function_and_the_rest_wait(aw
     cap = LambdaSettings.event_concurrency
     bucket, name = unique("events"), unique("sleeper")
     aws("s3").create_bucket(Bucket=bucket)
-    code = io.BytesIO()
-    with zipfile.ZipFile(code, "w") as archive:
-        archive.writestr("app.py", HANDLER)
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
-        ],
-    }
-    role = aws("iam").create_role(RoleName=unique("role"), AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    role = lambda_role(aws, "role")
     aws("lambda").create_function(
         FunctionName=name,
         Runtime="python3.12",
         Role=role,
         Handler="app.handler",
-        Code={"ZipFile": code.getvalue()},
+        Code={"ZipFile": zipped(**{"app.py": HANDLER})},
         Timeout=60,
     )
     invocations = 2 * cap

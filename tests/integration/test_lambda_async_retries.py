@@ -5,13 +5,11 @@ invoke config), never past MaximumEventAgeInSeconds; and the event invoke config
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 import logging
 import re
 import threading
 import time
-import zipfile
 from collections.abc import Callable
 from typing import Any
 
@@ -20,7 +18,7 @@ from botocore.exceptions import ClientError
 
 from localaws.endpoint import LocalEndpoint
 from localaws.rekognition.models import EmulatorSettings
-from tests.support.aws import ACCOUNT_ID, REGION, unique
+from tests.support.aws import ACCOUNT_ID, REGION, lambda_role, unique, zipped
 
 # Each run leaves an object under runs/<request>/ in the event's bucket, then fails as asked.
 HANDLER = """
@@ -42,24 +40,9 @@ def handler(event, context):
 TINY_DELAYS = (0.05, 0.05)
 
 
-def zipped(code: str) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("app.py", code)
-    return buffer.getvalue()
-
-
 @pytest.fixture(scope="module")
 def role_arn(aws: Callable[..., Any]) -> str:
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
-        ],
-    }
-    return aws("iam").create_role(RoleName=unique("retry-role"), AssumeRolePolicyDocument=json.dumps(trust))["Role"][
-        "Arn"
-    ]
+    return lambda_role(aws, "retry-role")
 
 
 @pytest.fixture(scope="module")
@@ -83,7 +66,7 @@ def make_function(aws: Callable[..., Any], role_arn: str, timeout: int = 10) -> 
         Runtime="python3.12",
         Role=role_arn,
         Handler="app.handler",
-        Code={"ZipFile": zipped(HANDLER)},
+        Code={"ZipFile": zipped(**{"app.py": HANDLER})},
         Timeout=timeout,
     )
     return name, created["FunctionArn"]
@@ -247,7 +230,7 @@ def test_the_config_goes_with_its_function(aws, role_arn):
         Runtime="python3.12",
         Role=role_arn,
         Handler="app.handler",
-        Code={"ZipFile": zipped(HANDLER)},
+        Code={"ZipFile": zipped(**{"app.py": HANDLER})},
     )
     with pytest.raises(lam.exceptions.ResourceNotFoundException):
         lam.get_function_event_invoke_config(FunctionName=name)

@@ -3,7 +3,6 @@ timeout, the runtime's packages, and SQS event source mappings with partial batc
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
@@ -11,7 +10,6 @@ import signal
 import subprocess
 import sys
 import time
-import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,7 @@ from botocore.exceptions import ClientError
 
 from localaws.awslambda.runner import FunctionRunner, FunctionSpec
 from localaws.process import is_running
-from tests.support.aws import ACCOUNT_ID, REGION, unique
+from tests.support.aws import ACCOUNT_ID, REGION, lambda_role, unique, zipped
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -55,23 +53,9 @@ def handler(event, context):
 """
 
 
-def zipped(**files: str) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, text in files.items():
-            archive.writestr(name, text)
-    return buffer.getvalue()
-
-
 @pytest.fixture(scope="module")
 def role_arn(aws: Callable[..., Any]) -> str:
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
-        ],
-    }
-    return aws("iam").create_role(RoleName=unique("fn-role"), AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    return lambda_role(aws, "fn-role")
 
 
 def make_function(aws: Callable[..., Any], role_arn: str, code: str = HANDLER, timeout: int = 10, **env: str) -> str:

@@ -3,10 +3,12 @@ waiting for a job, reading a queue, and a detector that holds jobs open. Fixture
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 import time
 import uuid
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +70,21 @@ def make_channel(aws: Callable[..., Any], raw: bool = False) -> Channel:
         Attributes={"RawMessageDelivery": "true" if raw else "false"},
     )
     return Channel(topic_arn, role_arn, role_name, queue_url)
+
+
+def zipped(**files: str) -> bytes:
+    """A function's deployment package: a zip of ``files`` (name -> text)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+def lambda_role(aws: Callable[..., Any], prefix: str) -> str:
+    """A new execution role that Lambda may assume (the stack's own trust policy); its ARN."""
+    document = json.dumps(policies.lambda_trust_policy())
+    return aws("iam").create_role(RoleName=unique(prefix), AssumeRolePolicyDocument=document)["Role"]["Arn"]
 
 
 def own_copy(source: Path, target: Path) -> Path:
