@@ -425,6 +425,8 @@ class Batch:
             self._check_statuses(now)
             self._show()
             self._watchdog()
+            if self._phases[DONE] == len(self._videos):  # the watchdog ended the last ones: no wait
+                break
             try:
                 event = self._events.get(timeout=max(0.0, min(self._next_wake(), deadline) - self._clock()))
             except queue.Empty:
