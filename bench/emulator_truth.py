@@ -375,7 +375,8 @@ def faces_with_landmarks(cache: Path, split: str) -> list[tuple[str, int, np.nda
 
 def rotated_about(frame: np.ndarray, face: Any, degrees: float) -> tuple[np.ndarray, Any]:
     """The frame turned by ``degrees`` (clockwise as seen) about the face's centre, and the face
-    with its landmarks turned alike (the box is kept: dlib's box is made from the landmarks)."""
+    with its landmarks turned alike (the box is kept: the mesh's crop is turned along the eyes' line
+    about the box's centre, which the turn keeps)."""
     from dataclasses import replace
 
     centre = (face.left + face.width / 2, face.top + face.height / 2)
@@ -446,12 +447,14 @@ def render_trials(cache: Path, split: str, seed: int = 22) -> list[RenderTrial]:
     turned by random known angles (RENDER_YAWS, RENDER_TILT) and turned in Pitch alone
     (RENDER_PITCH_ALONE), each in a 1280x720 frame, 100-200 px wide; the
     emulator's own steps on each render: the detector on the frame downscaled as the service
-    samples it, dlib's landmarks on the full frame for the detected face best matching the render's
-    place, and the pose fit."""
+    samples it, the face mesh on the full frame for the detected face best matching the render's
+    place, and the pose fit. The photograph is placed on the mesh by dlib's 68 landmarks
+    (``photo_landmarks``), a model apart from the one measured."""
     from localaws.vision.detector import DETECTION_SHORT_SIDE, RetinaFaceDetector
+    from localaws.vision.face_mesh import face_mesh
     from localaws.vision.frames import DecodedFrame
-    from localaws.vision.landmarks import landmarks68, pose
-    from synthetic.head_render import View, canonical_mesh, project, render, texture_from_photo
+    from localaws.vision.landmarks import pose
+    from synthetic.head_render import View, canonical_mesh, photo_landmarks, project, render, texture_from_photo
 
     detector = RetinaFaceDetector()
     mesh = canonical_mesh()
@@ -459,7 +462,7 @@ def render_trials(cache: Path, split: str, seed: int = 22) -> list[RenderTrial]:
     rng = np.random.default_rng(seed)
     trials = []
     for photo_id, index, frame, face in faces_with_landmarks(cache, split):
-        points = landmarks68(frame, face)
+        points = photo_landmarks(frame, face.landmarks, max(face.width, face.height))
         if np.hypot(*(points[45] - points[36])) < RENDER_MIN_EYE_SPAN:
             continue
         texture = texture_from_photo(frame, points, mesh)
@@ -483,7 +486,7 @@ def render_trials(cache: Path, split: str, seed: int = 22) -> list[RenderTrial]:
             best = max(range(len(found)), key=lambda i: boxes[i].iou(place), default=None)
             measured = None
             if best is not None and boxes[best].iou(place) >= MATCH_IOU:
-                measured = pose(landmarks68(sample.rgb, found[best]), width, height)
+                measured = pose(face_mesh(sample.rgb, found[best]).points, width, height)
             truth = {"Roll": roll, "Yaw": yaw, "Pitch": pitch}
             trials.append(RenderTrial(f"{photo_id}#{index}", kind, truth, measured))
     return trials
@@ -535,14 +538,15 @@ def render_pose_lines(split: str, trials: list[RenderTrial]) -> list[str]:
 
 def mesh_zero() -> dict[str, float]:
     """The fit on the mesh's own vertices (no landmark model) facing the camera: where the mesh's
-    "straight ahead" lies for the generic face. dlib's nose root (27) is the mesh's vertex 168."""
+    "straight ahead" lies for the fit's face. The fit's face is this mesh's own (``MODEL_POINTS``
+    are its vertices), so this reads 0: the renders' truth and the fit share their idea of straight
+    ahead, which favours the fit on them (docs/local-endpoint.md)."""
     from localaws.vision.landmarks import MODEL_INDICES, pose_from_points
-    from synthetic.head_render import ANCHORS, View, canonical_mesh, project
+    from synthetic.head_render import View, canonical_mesh, project
 
-    vertices = {**ANCHORS, 27: 168}
     width, height = POSE_FRAME
     projected = project(canonical_mesh(), View(size=(width, height), face_width_px=150))
-    return pose_from_points(np.array([projected[vertices[i], :2] for i in MODEL_INDICES]), width, height)
+    return pose_from_points(projected[list(MODEL_INDICES), :2], width, height)
 
 
 def per_degree(trials: list[RenderTrial]) -> dict[str, float]:
@@ -561,7 +565,8 @@ def per_degree(trials: list[RenderTrial]) -> dict[str, float]:
 
 def pose_and_attributes(cache: Path) -> list[str]:
     from localaws.rekognition.faces import five_point_pose
-    from localaws.vision.landmarks import expressions, landmarks68, pose
+    from localaws.vision.face_mesh import face_mesh, with_eyes
+    from localaws.vision.landmarks import expressions, pose
 
     lines = ["", "Pose (degrees)"]
     synthetic = synthetic_pose_error()
@@ -584,8 +589,9 @@ def pose_and_attributes(cache: Path) -> list[str]:
     for split in ("dev", "held-out"):
         # the press photographs (faces at the camera), not the ImageNet photographs added later
         faces = [face for face in faces_with_landmarks(cache, split) if not face[0].startswith("inet_")]
-        poses = [pose(landmarks68(frame, face), width, height) for _, _, frame, face in faces]
-        mirrored = [pose(landmarks68(*mirror(frame, face)), width, height) for _, _, frame, face in faces]
+        meshes = [face_mesh(frame, face).points for _, _, frame, face in faces]
+        poses = [pose(points, width, height) for points in meshes]
+        mirrored = [pose(face_mesh(*mirror(frame, face)).points, width, height) for _, _, frame, face in faces]
         pairs = list(zip(poses, mirrored, strict=True))
         lines.append(
             f"  {split}: the same faces mirrored (truth: Yaw and Roll change sign, Pitch stays), mean "
@@ -605,7 +611,7 @@ def pose_and_attributes(cache: Path) -> list[str]:
         for (_, _, frame, face), upright in zip(faces, poses, strict=True):
             for degrees in ROLLS:
                 turned, turned_face = rotated_about(frame, face, degrees)
-                measured = pose(landmarks68(turned, turned_face), width, height)
+                measured = pose(face_mesh(turned, turned_face).points, width, height)
                 roll_errors.append(abs(measured["Roll"] - upright["Roll"] - degrees))
                 drift.append(max(abs(measured["Yaw"] - upright["Yaw"]), abs(measured["Pitch"] - upright["Pitch"])))
         lines.append(
@@ -613,9 +619,9 @@ def pose_and_attributes(cache: Path) -> list[str]:
             f"Yaw/Pitch change mean {np.mean(drift):.1f}"
         )
         tallies: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # right, labelled, labelled True
-        for photo_id, index, frame, face in faces:
+        for (photo_id, index, frame, _), points in zip(faces, meshes, strict=True):
             label = labels.get((photo_id, index), {})
-            found = expressions(landmarks68(frame, face))
+            found = expressions(with_eyes(frame, points))
             for attribute in ("EyesOpen", "MouthOpen", "Smile"):
                 if attribute in label:
                     tally = tallies[attribute]

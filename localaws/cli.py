@@ -42,6 +42,7 @@ from .state.files import StateError
 from .status import UNREACHABLE, EndpointStatus
 from .vision.detector import check_detector
 from .vision.emotions import check_emotion_model
+from .vision.face_mesh import check_mesh_model
 
 DEFAULT_DATA_DIR = Path(".local")
 PROJECT_DIR = Path(__file__).resolve().parents[1]
@@ -313,6 +314,9 @@ def _check_serve_args(args: argparse.Namespace) -> str | None:
         check_detector(args.detector)
     except ValueError as error:
         return f"--detector: {error}"
+    mesh_problem = check_mesh_model()  # every face's Pose needs it: without it every job would fail
+    if mesh_problem:
+        return mesh_problem
     data_dir = args.data_dir
     try:
         data_dir.mkdir(parents=True, exist_ok=True)

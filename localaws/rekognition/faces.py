@@ -1,9 +1,9 @@
 """Shaping a detected face into Rekognition's ``FaceDetail``.
 
-Coordinates become ratios of the frame. Pose is a generic 3D face fitted to dlib's 68 landmarks with
-OpenCV's ``solvePnP`` (``vision/landmarks.py``; its measured error is in docs/local-endpoint.md):
-Roll positive when eyeRight is lower in the image, Yaw positive when the nose points to the right of
-the image, Pitch positive when the face looks up.
+Coordinates become ratios of the frame. Pose is MediaPipe's canonical face fitted with OpenCV's
+``solvePnP`` to the face mesh's 468 points (``vision/face_mesh.py``, ``vision/landmarks.py``; its
+measured error is in docs/local-endpoint.md): Roll positive when eyeRight is lower in the image, Yaw
+positive when the nose points to the right of the image, Pitch positive when the face looks up.
 
 ``five_point_pose`` is the earlier estimate from the five landmarks alone, kept for comparison
 (bench/emulator_truth.py): it read -26 degrees of Pitch for the astronaut smiling at the camera, and
@@ -20,7 +20,8 @@ Quality: Brightness is the mean luma of the face box (0-100); Sharpness is the v
 Laplacian of the face scaled to 64x64, mapped onto 0-100.
 
 With ``FaceAttributes=ALL``, AgeRange and Gender come from a bundled model (``attributes.py``);
-EyesOpen, MouthOpen and Smile from the 68 landmarks' shape (``landmarks.expressions``); Emotions from
+EyesOpen, MouthOpen and Smile from the face mesh's shape, its eyes' lids placed by MediaPipe's eye
+model (``landmarks.expressions``, ``face_mesh.with_eyes``); Emotions from
 a bundled expression model (``emotions.py``, loaded by the first ``ALL`` job, once per process); the
 attributes no bundled model can tell (``NO_MODEL_BOOLEANS``) are returned in the service's shape with
 ``Confidence`` 0, documented as unknown.
@@ -38,6 +39,7 @@ from ..vision import emotions
 from ..vision import landmarks as shape
 from ..vision.attributes import AttributeEstimator
 from ..vision.face import DetectedFace
+from ..vision.face_mesh import face_mesh, with_eyes
 
 LANDMARK_TYPES = ("eyeLeft", "eyeRight", "nose", "mouthLeft", "mouthRight")
 NOSE_DEPTH = 0.7  # nose-tip protrusion, in half inter-ocular distances
@@ -97,7 +99,7 @@ def face_detail(
 ) -> dict[str, Any]:
     """The FaceDetail for one face in one frame; ``estimator`` is needed for ``ALL``."""
     height, width = rgb.shape[:2]
-    points = shape.landmarks68(rgb, face)
+    mesh = face_mesh(rgb, face)
     left, top = _clip01(face.left / width), _clip01(face.top / height)
     detail: dict[str, Any] = {
         "BoundingBox": {
@@ -110,7 +112,7 @@ def face_detail(
             {"Type": kind, "X": x / width, "Y": y / height}
             for kind, (x, y) in zip(LANDMARK_TYPES, face.landmarks, strict=True)
         ],
-        "Pose": shape.pose(points, width, height),
+        "Pose": shape.pose(mesh.points, width, height),
         "Quality": quality(rgb, face),
         "Confidence": round(face.confidence * 100, 4),
     }
@@ -118,7 +120,7 @@ def face_detail(
         if estimator is None:
             raise ValueError("FaceAttributes ALL needs an attribute estimator")
         detail.update(estimator.estimate(rgb, face))
-        detail.update(shape.expressions(points))
+        detail.update(shape.expressions(with_eyes(rgb, mesh.points)))
         detail.update(_unknown_attributes())
         detail["Emotions"] = emotions.emotions(rgb, face)
     return detail

@@ -104,7 +104,7 @@ def test_all_attributes(aws, bucket, videos):
         # From the bundled age and gender models: the astronaut is a woman in her thirties or forties.
         assert detail["Gender"]["Value"] == "Female" and detail["Gender"]["Confidence"] > 50
         assert 20 <= detail["AgeRange"]["Low"] < detail["AgeRange"]["High"] <= 60
-        # From dlib's 68 landmarks: she smiles, her eyes open, her teeth showing.
+        # From the face mesh and the eye model: she smiles, her eyes open, her teeth showing.
         for name in ("Smile", "EyesOpen", "MouthOpen"):
             assert detail[name]["Value"] is True and 50 <= detail[name]["Confidence"] <= 100, name
         # No bundled model tells these: the service's shape, Confidence 0.
