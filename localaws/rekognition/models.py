@@ -55,7 +55,7 @@ from .exceptions import (
     ResourceNotFoundException,
     VideoTooLargeException,
 )
-from .faces import face_detail
+from .faces import DEFAULT_LANDMARKS, face_detail
 from .faults import FaultInjector
 from .store import FAILED, IN_PROGRESS, SUCCEEDED, Job, JobStore, now_ms
 from .validation import validate_request
@@ -81,6 +81,7 @@ class EmulatorSettings:
     sample_interval_ms: int = DEFAULT_SAMPLE_INTERVAL_MS
     workers: int = 1
     detector: str = DEFAULT_DETECTOR
+    landmarks: str = DEFAULT_LANDMARKS  # faces.LANDMARK_MODELS: what Pose and the expressions come from
 
 
 def reported_faces(detector: FaceDetector, sample: SampledFrame) -> list[DetectedFace]:
@@ -230,16 +231,17 @@ class RekognitionBackend:
             return
         log.info("face detector ready in %.1f s", time.monotonic() - started)
 
-    @staticmethod
-    def _warm_models(detector: FaceDetector) -> None:
-        """The detector's warm-up, then the face mesh's (every face's Pose needs it), on this thread:
-        OpenVINO's first inference must run alone (``RetinaFaceDetector.warm_up``), so the mesh's
-        first one comes after the detector's, before any frame is detected in parallel. Later calls
-        return at once; ``MeshModelUnavailable`` if the mesh cannot be loaded."""
+    def _warm_models(self, detector: FaceDetector) -> None:
+        """The detector's warm-up, then, with ``--landmarks mesh``, the face mesh's (every face's Pose
+        needs it), on this thread: OpenVINO's first inference must run alone
+        (``RetinaFaceDetector.warm_up``), so the mesh's first one comes after the detector's, before
+        any frame is detected in parallel. Later calls return at once; ``MeshModelUnavailable`` if
+        the mesh cannot be loaded."""
         warm_up = getattr(detector, "warm_up", None)
         if warm_up is not None:
             warm_up()
-        shared_mesh_model().load()
+        if self.settings.landmarks == "mesh":
+            shared_mesh_model().load()
 
     def _face_detector(self) -> FaceDetector:
         with self._models_lock:
@@ -382,7 +384,10 @@ class RekognitionBackend:
                 if self._stopping.is_set():
                     return
                 details = [
-                    {"Timestamp": sample.timestamp_ms, "Face": face_detail(sample.rgb, face, attributes, estimator)}
+                    {
+                        "Timestamp": sample.timestamp_ms,
+                        "Face": face_detail(sample.rgb, face, attributes, estimator, self.settings.landmarks),
+                    }
                     for face in faces
                 ]
                 self.store.add_faces(job.job_id, details)

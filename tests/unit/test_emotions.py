@@ -16,12 +16,9 @@ from localaws.rekognition.faces import face_detail
 from localaws.vision import emotions
 from localaws.vision.detector import RetinaFaceDetector
 from localaws.vision.face import DetectedFace
-from localaws.vision.face_mesh import face_mesh
+from localaws.vision.landmarks import landmarks68
 
 SERVICE_TYPES = {"HAPPY", "SAD", "ANGRY", "CONFUSED", "DISGUSTED", "SURPRISED", "CALM", "FEAR"}
-# The face mesh's lip points, outer and inner (MediaPipe's lips contours).
-LIPS = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 185, 40, 39, 37, 0, 267, 269, 270, 409)
-LIPS += (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308, 191, 80, 81, 82, 13, 312, 311, 310, 415)
 
 
 @pytest.fixture(scope="module")
@@ -127,10 +124,10 @@ def test_the_cameraman_intent_on_his_camera_does_not_read_happy(detector):
 
 
 def test_covering_the_astronauts_smile_takes_happy_away(astronaut):
-    """Her mouth (the face mesh's lip points, a few pixels around) painted with the skin above it: what
-    is left of the smile, in her cheeks and eyes, should not be enough."""
+    """Her mouth (dlib's points 48-67, a few pixels around) painted with the skin above it: what is
+    left of the smile, in her cheeks and eyes, should not be enough."""
     rgb, face = astronaut
-    mouth = face_mesh(rgb, face).points[list(LIPS), :2]
+    mouth = landmarks68(rgb, face)[48:68]
     (x0, y0), (x1, y1) = mouth.min(axis=0).astype(int) - 6, mouth.max(axis=0).astype(int) + 6
     skin = np.median(rgb[y0 - 20 : y0 - 6, x0:x1].reshape(-1, 3), axis=0)
     covered = rgb.copy()

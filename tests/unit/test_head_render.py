@@ -12,18 +12,8 @@ import pytest
 from skimage import data
 
 from localaws.vision.detector import RetinaFaceDetector
-from localaws.vision.face_mesh import face_mesh
-from localaws.vision.landmarks import pose
-from synthetic.head_render import (
-    ANCHORS,
-    NOSE_TIP,
-    View,
-    canonical_mesh,
-    photo_landmarks,
-    project,
-    render,
-    texture_from_photo,
-)
+from localaws.vision.landmarks import landmarks68, pose
+from synthetic.head_render import ANCHORS, NOSE_TIP, View, canonical_mesh, project, render, texture_from_photo
 
 SIZE = (1280, 720)
 TOLERANCE = {"Roll": 6.2, "Yaw": 8.8, "Pitch": 15.8}  # twice the documented MAE, |Yaw| <= 30
@@ -78,18 +68,18 @@ def _spread() -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def astronaut_pipeline():
-    """Scikit-image's astronaut painted on the mesh (placed by dlib's 68 landmarks), and the emulator's
-    steps on a render: RetinaFace, the face mesh for the face found, the pose fit."""
+    """Scikit-image's astronaut painted on the mesh, and the emulator's steps on a render: RetinaFace,
+    dlib's landmarks for the face found, the pose fit."""
     detector = RetinaFaceDetector()
     photo = np.ascontiguousarray(data.astronaut())
     (face,) = detector.detect(photo)
-    texture = texture_from_photo(photo, photo_landmarks(photo, face.landmarks, max(face.width, face.height)))
+    texture = texture_from_photo(photo, landmarks68(photo, face))
 
     @functools.cache
     def measure(roll: float, yaw: float, pitch: float) -> dict[str, float]:
         image = render(texture, View(roll, yaw, pitch, SIZE, 180, (0.45, 0.55)))
         (found,) = detector.detect(image)
-        return pose(face_mesh(image, found).points, *SIZE)
+        return pose(landmarks68(image, found), *SIZE)
 
     return measure
 

@@ -1,6 +1,5 @@
-"""Pose from MediaPipe's canonical face fitted to the face mesh's points, and EyesOpen, MouthOpen and
-Smile from their shape (the eyes' lids placed by MediaPipe's eye model). The errors allowed here are
-the ones documented (docs/local-endpoint.md)."""
+"""Pose from a generic 3D face fitted to dlib's 68 landmarks, and EyesOpen, MouthOpen and Smile from
+their shape. The errors allowed here are the ones documented (docs/local-endpoint.md)."""
 
 from __future__ import annotations
 
@@ -15,17 +14,7 @@ from skimage import data
 from localaws.rekognition.faces import five_point_pose
 from localaws.vision.detector import RetinaFaceDetector
 from localaws.vision.face import DetectedFace
-from localaws.vision.face_mesh import face_mesh, with_eyes
-from localaws.vision.landmarks import (
-    EYE_OPEN_RATIO,
-    EYE_POINTS,
-    LIP_PAIRS,
-    MODEL,
-    expressions,
-    eye_ratio,
-    pose,
-    pose_from_points,
-)
+from localaws.vision.landmarks import MODEL, expressions, landmarks68, pose, pose_from_points
 
 WIDTH, HEIGHT = 1280, 720
 
@@ -69,7 +58,7 @@ def test_a_face_looking_at_the_camera_has_little_pitch(astronaut):
     fit reads under 10 (the dev split's faces: mean |Pitch| 5.6)."""
     frame, face = astronaut
     assert five_point_pose(face.landmarks)["Pitch"] < -20, "the bias this fit removes"
-    measured = pose(face_mesh(frame, face).points, *frame.shape[1::-1])
+    measured = pose(landmarks68(frame, face), *frame.shape[1::-1])
     assert abs(measured["Pitch"]) < 10
     assert abs(measured["Yaw"]) < 10
 
@@ -79,35 +68,35 @@ def test_a_rolled_face_reads_its_roll(astronaut, degrees):
     """Turned in the image by a known angle, its Roll changes by that angle (documented: 1.3-2.2
     degrees mean error on the evaluation set) and its Yaw and Pitch little."""
     frame, face = astronaut
-    upright = pose(face_mesh(frame, face).points, 512, 512)
+    upright = pose(landmarks68(frame, face), 512, 512)
     centre = (face.left + face.width / 2, face.top + face.height / 2)
     matrix = cv2.getRotationMatrix2D(centre, -degrees, 1.0)
     turned = cv2.warpAffine(frame, matrix, (512, 512), borderMode=cv2.BORDER_REPLICATE)
     points = tuple(tuple(matrix @ np.array([x, y, 1.0])) for x, y in face.landmarks)
-    measured = pose(face_mesh(turned, replace(face, landmarks=points)).points, 512, 512)
+    measured = pose(landmarks68(turned, replace(face, landmarks=points)), 512, 512)
     assert measured["Roll"] - upright["Roll"] == pytest.approx(degrees, abs=4)
     assert measured["Pitch"] == pytest.approx(upright["Pitch"], abs=8)
 
 
 def test_the_astronaut_smiles_with_open_eyes_and_parted_lips(astronaut):
     frame, face = astronaut
-    found = expressions(with_eyes(frame, face_mesh(frame, face).points))
+    found = expressions(landmarks68(frame, face))
     assert found["EyesOpen"]["Value"] and found["EyesOpen"]["Confidence"] > 90
     assert found["Smile"]["Value"]
     assert found["MouthOpen"]["Value"], "her teeth show"
 
 
 def test_shut_eyes_and_closed_lips_read_as_such(astronaut):
-    """Her own points with the eyelids brought onto each eye's corner line and the inner lips
+    """Her own landmarks with the eyelids brought onto each eye's corner line and the inner lips
     together (no redistributable photograph of shut eyes was found: docs/local-endpoint.md)."""
     frame, face = astronaut
-    points = with_eyes(frame, face_mesh(frame, face).points)[:, :2].copy()
-    for eye in EYE_POINTS:
-        corners = points[eye[0]], points[eye[3]]
+    points = landmarks68(frame, face).copy()
+    for first in (36, 42):
+        corners = points[first], points[first + 3]
         for lid in (1, 2, 4, 5):
-            share = (points[eye[lid]][0] - corners[0][0]) / (corners[1][0] - corners[0][0])
-            points[eye[lid]] = corners[0] + share * (corners[1] - corners[0])
-    for upper, lower in LIP_PAIRS:
+            share = (points[first + lid][0] - corners[0][0]) / (corners[1][0] - corners[0][0])
+            points[first + lid] = corners[0] + share * (corners[1] - corners[0])
+    for upper, lower in ((61, 67), (62, 66), (63, 65)):
         middle = (points[upper] + points[lower]) / 2
         points[upper] = points[lower] = middle
     found = expressions(points)
@@ -117,68 +106,6 @@ def test_shut_eyes_and_closed_lips_read_as_such(astronaut):
 
 def test_confidences_are_between_50_and_100(astronaut):
     frame, face = astronaut
-    points = face_mesh(frame, face).points
-    for attribute in expressions(with_eyes(frame, points)).values():
+    for attribute in expressions(landmarks68(frame, face)).values():
         assert 50 <= attribute["Confidence"] <= 100
-    assert math.isfinite(pose(points, 512, 512)["Roll"])
-
-
-# The eye model's 16 lid points per eye (as ``face_mesh.EYES`` lists them): the eye's opening.
-LIDS = [
-    (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246),
-    (263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466),
-]
-
-
-def shut_eyes(frame: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """The photograph with each eye's opening (its lids' outline, made half as tall again) filled from
-    the skin around it (OpenCV's inpainting) and a dark lash line drawn along the lower lid: eyes
-    shut, as far as a drawing can show it."""
-    mask = np.zeros(frame.shape[:2], np.uint8)
-    for lid in LIDS:
-        outline = points[list(lid), :2]
-        centre = outline.mean(axis=0)
-        cv2.fillPoly(mask, [(centre + (outline - centre) * (1.1, 1.5)).round().astype(np.int32)], 255)
-    shut = cv2.inpaint(frame, mask, 5, cv2.INPAINT_TELEA)
-    for lid in LIDS:
-        cv2.polylines(shut, [points[list(lid[:9]), :2].round().astype(np.int32)], False, (70, 50, 45), 2, cv2.LINE_AA)
-    return shut
-
-
-def test_eyes_painted_shut_read_as_shut_with_the_eye_model(astronaut):
-    """Her eyes painted shut: the eye model's lids close (the face mesh's own barely move, which is
-    why the eye model places them)."""
-    frame, face = astronaut
-    shut = shut_eyes(frame, with_eyes(frame, face_mesh(frame, face).points))
-    mesh = face_mesh(shut, face)
-    found = expressions(with_eyes(shut, mesh.points))
-    assert not found["EyesOpen"]["Value"]
-    assert eye_ratio(mesh.points) > EYE_OPEN_RATIO, "the face mesh's own lids would read open"
-    assert found["Smile"]["Value"] and found["MouthOpen"]["Value"], "the rest of her face is unchanged"
-
-
-def test_the_mesh_model_loads_from_the_pinned_package_and_finds_her_features(astronaut):
-    """468 points with depth, a face score near 1; the eyes (midway between their corners), the
-    nose (the mesh's point 1) and the mouth's corners where RetinaFace put its five points, another
-    model's (within a tenth of the eye span), every point inside the crop."""
-    frame, face = astronaut
-    found = face_mesh(frame, face)
-    assert found.points.shape == (468, 3) and np.isfinite(found.points).all()
-    assert found.score > 0.9
-    span = np.hypot(*np.subtract(face.landmarks[1], face.landmarks[0]))
-    p = found.points[:, :2]
-    five = ((p[33] + p[133]) / 2, (p[362] + p[263]) / 2, p[1], p[61], p[291])
-    for measured, expected in zip(five, face.landmarks, strict=True):
-        assert np.hypot(*(measured - np.array(expected))) < span / 10
-    left, top = face.left - face.width / 2, face.top - face.height / 2
-    assert (found.points[:, 0] > left).all() and (found.points[:, 0] < left + 2 * face.width).all()
-    assert (found.points[:, 1] > top).all() and (found.points[:, 1] < top + 2 * face.height).all()
-
-
-def test_a_blank_crop_has_a_low_face_score():
-    """The model's own face score, on a crop with no face: grey, the size of a face."""
-    blank = np.full((300, 300, 3), 128, np.uint8)
-    box = DetectedFace(
-        100, 100, 100, 100, 0.9, ((130.0, 140.0), (170.0, 140.0), (150.0, 160.0), (135.0, 180.0), (165.0, 180.0))
-    )
-    assert face_mesh(blank, box).score < 0.5
+    assert math.isfinite(pose(landmarks68(frame, face), 512, 512)["Roll"])
