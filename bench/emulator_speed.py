@@ -21,6 +21,7 @@ detector's downscaled copy, the detector, and the rest (the minimum size, the se
 face is human, FaceDetail).
 
     .venv/bin/python bench/emulator_speed.py [--seconds 10] [--repeat 3] [--first-job-only] [--landmarks mesh]
+    .venv/bin/python bench/emulator_speed.py --per-face    # each landmark model's CPU per face
 """
 
 from __future__ import annotations
@@ -221,6 +222,37 @@ def first_jobs_only(seconds: float, landmarks: str) -> None:
                 print(f"{label + ', ' + when:34}{speed:>13.1f}x{cpu:>16.2f}")
 
 
+def per_face_costs(repeat: int = 300) -> None:
+    """CPU ms per face of each landmark model's work on scikit-image's astronaut (512x512), the models
+    alternated in rounds of 100: the points and the pose fit (every face), and the mesh's eye model
+    (``FaceAttributes=ALL`` only)."""
+    import numpy as np
+    from skimage import data
+
+    from localaws.vision import landmarks, mesh_landmarks
+    from localaws.vision.face_mesh import face_mesh, with_eyes
+
+    frame = np.ascontiguousarray(data.astronaut())
+    (face,) = RetinaFaceDetector().detect(frame)
+    points = face_mesh(frame, face).points
+    steps = {
+        "dlib68: points and pose": lambda: landmarks.pose(landmarks.landmarks68(frame, face), 512, 512),
+        "mesh: points and pose": lambda: mesh_landmarks.pose(face_mesh(frame, face).points, 512, 512),
+        "mesh: eye model (ALL only)": lambda: with_eyes(frame, points),
+    }
+    totals = dict.fromkeys(steps, 0.0)
+    for step in steps.values():
+        step()  # loads the model
+    for _ in range(max(1, repeat // 100)):
+        for name, step in steps.items():
+            clock = time.process_time()
+            for _ in range(100):
+                step()
+            totals[name] += time.process_time() - clock
+    for name, total in totals.items():
+        print(f"{name:34}{1000 * total / (100 * max(1, repeat // 100)):>8.2f} ms CPU per face")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False
@@ -236,7 +268,13 @@ def main() -> None:
         default=DEFAULT_LANDMARKS,
         help="what Pose comes from (serve --landmarks; default %(default)s)",
     )
+    parser.add_argument(
+        "--per-face", action="store_true", help="only each landmark model's CPU time per face, on one photograph"
+    )
     args = parser.parse_args()
+    if args.per_face:
+        per_face_costs()
+        return
     if args.first_job_only:
         first_jobs_only(args.seconds, args.landmarks)
         return
