@@ -150,7 +150,10 @@ def stage_times(video: SyntheticVideo, detector: RetinaFaceDetector, landmarks: 
     totals = dict.fromkeys(STAGES, 0.0)
     frames = decode_samples(video.path, DEFAULT_SAMPLE_INTERVAL_MS)
     first = next(decode_samples(video.path, DEFAULT_SAMPLE_INTERVAL_MS)).sampled(DETECTION_SHORT_SIDE)
-    detector.detect(first.detection_rgb)  # compiles the network for this frame size: not a per-frame cost
+    # Not per-frame costs: compiling the network for this frame size, and loading the human check's and
+    # the landmark model's files on their first face (a second or more, which 20 samples would carry).
+    for face in service_rules(detector, first, detector.detect(first.detection_rgb)):
+        face_detail(first.rgb, face, landmarks=landmarks)
     count = 0
     while True:
         clock = time.process_time()
