@@ -20,7 +20,8 @@ the emulator's decoding thread), then, on its detecting threads, the conversion 
 detector's downscaled copy, the detector, and the rest (the minimum size, the second check that a
 face is human, FaceDetail).
 
-    .venv/bin/python bench/emulator_speed.py [--seconds 10] [--repeat 3] [--first-job-only]
+    .venv/bin/python bench/emulator_speed.py [--seconds 10] [--repeat 3] [--first-job-only] [--landmarks mesh]
+    .venv/bin/python bench/emulator_speed.py --per-face    # each landmark model's CPU per face
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from localaws.clients import local_client
 from localaws.endpoint import LocalEndpoint
 from localaws.process import EndpointProcess
-from localaws.rekognition.faces import face_detail
+from localaws.rekognition.faces import DEFAULT_LANDMARKS, LANDMARK_MODELS, face_detail
 from localaws.rekognition.models import DEFAULT_SAMPLE_INTERVAL_MS, EmulatorSettings, service_rules
 from localaws.vision.detector import DETECTION_SHORT_SIDE, RetinaFaceDetector, minimum_face_px
 from localaws.vision.frames import decode_samples
@@ -100,10 +101,12 @@ def process_cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def first_job(folder: Path, video: SyntheticVideo, after_warm_up: bool) -> tuple[float, float]:
+def first_job(
+    folder: Path, video: SyntheticVideo, after_warm_up: bool, landmarks: str = DEFAULT_LANDMARKS
+) -> tuple[float, float]:
     """(x real time, endpoint CPU s per video s) of the first job of a fresh endpoint process, from
     the start call to SUCCEEDED; its CPU time includes whatever of the warm-up is still running."""
-    with EndpointProcess(folder) as endpoint:
+    with EndpointProcess(folder, extra_args=("--landmarks", landmarks)) as endpoint:
         if after_warm_up:
             while WARM_LOG_LINE not in endpoint.log_path.read_text():
                 time.sleep(0.1)
@@ -142,12 +145,15 @@ def score(video: SyntheticVideo, faces: list[Any]) -> tuple[int, int, int]:
     return len(found), samples if video.with_face else 0, false_positives
 
 
-def stage_times(video: SyntheticVideo, detector: RetinaFaceDetector) -> dict[str, float]:
+def stage_times(video: SyntheticVideo, detector: RetinaFaceDetector, landmarks: str) -> dict[str, float]:
     """CPU ms per sampled frame of each stage, in one serial pass (nothing else runs meanwhile)."""
     totals = dict.fromkeys(STAGES, 0.0)
     frames = decode_samples(video.path, DEFAULT_SAMPLE_INTERVAL_MS)
     first = next(decode_samples(video.path, DEFAULT_SAMPLE_INTERVAL_MS)).sampled(DETECTION_SHORT_SIDE)
-    detector.detect(first.detection_rgb)  # compiles the network for this frame size: not a per-frame cost
+    # Not per-frame costs: compiling the network for this frame size, and loading the human check's and
+    # the landmark model's files on their first face (a second or more, which 20 samples would carry).
+    for face in service_rules(detector, first, detector.detect(first.detection_rgb)):
+        face_detail(first.rgb, face, landmarks=landmarks)
     count = 0
     while True:
         clock = time.process_time()
@@ -164,28 +170,28 @@ def stage_times(video: SyntheticVideo, detector: RetinaFaceDetector) -> dict[str
         totals["detect"] += time.process_time() - clock
         clock = time.process_time()
         for face in service_rules(detector, sample, found):
-            face_detail(sample.rgb, face)
+            face_detail(sample.rgb, face, landmarks=landmarks)
         totals["rest"] += time.process_time() - clock
     return {stage: 1000 * total / max(1, count) for stage, total in totals.items()}
 
 
-def measure(folder: Path, width: int, height: int, seconds: float, repeat: int) -> Result:
+def measure(folder: Path, width: int, height: int, seconds: float, repeat: int, landmarks: str) -> Result:
     label = f"{width}x{height}"
     face_width = 2 * minimum_face_px(width, height)
     face = make_video(folder / f"face-{label}.mp4", seconds=seconds, width=width, height=height, face_width=face_width)
     no_face = make_video(folder / f"no-face-{label}.mp4", seconds=2, width=width, height=height, with_face=False)
     non_human = make_non_human_video(folder / f"non-human-{label}.mp4", seconds=2, width=width, height=height)
-    settings = EmulatorSettings(data_dir=folder / f"endpoint-{label}")
+    settings = EmulatorSettings(data_dir=folder / f"endpoint-{label}", landmarks=landmarks)
     with LocalEndpoint(settings, port=0) as endpoint:
         endpoint.client("s3").create_bucket(Bucket="bench")
         run_job(endpoint, "bench", make_video(folder / f"warm-{label}.mp4", seconds=0.5))  # load the models
         runs = [run_job(endpoint, "bench", face) for _ in range(repeat)]
         _, _, no_face_detections = run_job(endpoint, "bench", no_face)
         _, _, non_human_detections = run_job(endpoint, "bench", non_human)
-    first_at_once = first_job(folder / f"fresh-{label}", face, after_warm_up=False)
-    first_warm = first_job(folder / f"fresh-warm-{label}", face, after_warm_up=True)
+    first_at_once = first_job(folder / f"fresh-{label}", face, False, landmarks)
+    first_warm = first_job(folder / f"fresh-warm-{label}", face, True, landmarks)
     found, samples, face_false = score(face, runs[-1][2])
-    stages = stage_times(face, RetinaFaceDetector())
+    stages = stage_times(face, RetinaFaceDetector(), landmarks)
     return Result(
         label=label,
         speed=seconds / statistics.median(elapsed for elapsed, _, _ in runs),
@@ -203,7 +209,7 @@ def measure(folder: Path, width: int, height: int, seconds: float, repeat: int) 
     )
 
 
-def first_jobs_only(seconds: float) -> None:
+def first_jobs_only(seconds: float, landmarks: str) -> None:
     print(f"the first job of a fresh serve: {seconds:g} s clips, a face twice the minimum size")
     print(f"{'':34}{'x real time':>14}{'CPU s/video s':>16}")
     with tempfile.TemporaryDirectory() as scratch:
@@ -215,8 +221,39 @@ def first_jobs_only(seconds: float) -> None:
                 folder / f"face-{label}.mp4", seconds=seconds, width=width, height=height, face_width=face_width
             )
             for after_warm_up, when in ((False, "at once"), (True, "warm")):
-                speed, cpu = first_job(folder / f"{label}-{when}", video, after_warm_up)
+                speed, cpu = first_job(folder / f"{label}-{when}", video, after_warm_up, landmarks)
                 print(f"{label + ', ' + when:34}{speed:>13.1f}x{cpu:>16.2f}")
+
+
+def per_face_costs(repeat: int = 300) -> None:
+    """CPU ms per face of each landmark model's work on scikit-image's astronaut (512x512), the models
+    alternated in rounds of 100: the points and the pose fit (every face), and the mesh's eye model
+    (``FaceAttributes=ALL`` only)."""
+    import numpy as np
+    from skimage import data
+
+    from localaws.vision import landmarks, mesh_landmarks
+    from localaws.vision.face_mesh import face_mesh, with_eyes
+
+    frame = np.ascontiguousarray(data.astronaut())
+    (face,) = RetinaFaceDetector().detect(frame)
+    points = face_mesh(frame, face).points
+    steps = {
+        "dlib68: points and pose": lambda: landmarks.pose(landmarks.landmarks68(frame, face), 512, 512),
+        "mesh: points and pose": lambda: mesh_landmarks.pose(face_mesh(frame, face).points, 512, 512),
+        "mesh: eye model (ALL only)": lambda: with_eyes(frame, points),
+    }
+    totals = dict.fromkeys(steps, 0.0)
+    for step in steps.values():
+        step()  # loads the model
+    for _ in range(max(1, repeat // 100)):
+        for name, step in steps.items():
+            clock = time.process_time()
+            for _ in range(100):
+                step()
+            totals[name] += time.process_time() - clock
+    for name, total in totals.items():
+        print(f"{name:34}{1000 * total / (100 * max(1, repeat // 100)):>8.2f} ms CPU per face")
 
 
 def main() -> None:
@@ -228,15 +265,27 @@ def main() -> None:
     parser.add_argument(
         "--first-job-only", action="store_true", help="only the first job of a fresh endpoint, at each resolution"
     )
+    parser.add_argument(
+        "--landmarks",
+        choices=LANDMARK_MODELS,
+        default=DEFAULT_LANDMARKS,
+        help="what Pose comes from (serve --landmarks; default %(default)s)",
+    )
+    parser.add_argument(
+        "--per-face", action="store_true", help="only each landmark model's CPU time per face, on one photograph"
+    )
     args = parser.parse_args()
+    if args.per_face:
+        per_face_costs()
+        return
     if args.first_job_only:
-        first_jobs_only(args.seconds)
+        first_jobs_only(args.seconds, args.landmarks)
         return
     with tempfile.TemporaryDirectory() as scratch:
-        results = [measure(Path(scratch), w, h, args.seconds, args.repeat) for w, h in RESOLUTIONS]
+        results = [measure(Path(scratch), w, h, args.seconds, args.repeat, args.landmarks) for w, h in RESOLUTIONS]
     print(
         f"clips: {args.seconds:g} s, {FPS} fps, H.264, a face twice the minimum size; "
-        f"one sample every {DEFAULT_SAMPLE_INTERVAL_MS} ms"
+        f"one sample every {DEFAULT_SAMPLE_INTERVAL_MS} ms; landmarks {args.landmarks}"
     )
     print(f"RetinaFace computes in {RetinaFaceDetector().precision} on this CPU")
     print(f"{'':34}" + "".join(f"{result.label:>14}" for result in results))

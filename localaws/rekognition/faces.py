@@ -1,9 +1,12 @@
 """Shaping a detected face into Rekognition's ``FaceDetail``.
 
-Coordinates become ratios of the frame. Pose is a generic 3D face fitted to dlib's 68 landmarks with
-OpenCV's ``solvePnP`` (``vision/landmarks.py``; its measured error is in docs/local-endpoint.md):
-Roll positive when eyeRight is lower in the image, Yaw positive when the nose points to the right of
-the image, Pitch positive when the face looks up.
+Coordinates become ratios of the frame. Pose is a 3D face fitted with OpenCV's ``solvePnP`` to a
+landmark model's points, one of ``LANDMARK_MODELS`` (``serve --landmarks``; their measured errors are
+in docs/local-endpoint.md): ``dlib68``, the default, a generic face fitted to dlib's 68 landmarks
+(``vision/landmarks.py``; the model is licensed for research only), or ``mesh``, MediaPipe's canonical
+face fitted to its face mesh's 468 points (``vision/face_mesh.py``, ``vision/mesh_landmarks.py``;
+Apache-2.0). Either way Roll is positive when eyeRight is lower in the image, Yaw positive when the
+nose points to the right of the image, Pitch positive when the face looks up.
 
 ``five_point_pose`` is the earlier estimate from the five landmarks alone, kept for comparison
 (bench/emulator_truth.py): it read -26 degrees of Pitch for the astronaut smiling at the camera, and
@@ -20,7 +23,8 @@ Quality: Brightness is the mean luma of the face box (0-100); Sharpness is the v
 Laplacian of the face scaled to 64x64, mapped onto 0-100.
 
 With ``FaceAttributes=ALL``, AgeRange and Gender come from a bundled model (``attributes.py``);
-EyesOpen, MouthOpen and Smile from the 68 landmarks' shape (``landmarks.expressions``); Emotions from
+EyesOpen, MouthOpen and Smile from the same landmark model's points (``landmarks.expressions``; with
+``mesh``, ``mesh_landmarks.expressions``, the eyes' lids placed by MediaPipe's eye model); Emotions from
 a bundled expression model (``emotions.py``, loaded by the first ``ALL`` job, once per process); the
 attributes no bundled model can tell (``NO_MODEL_BOOLEANS``) are returned in the service's shape with
 ``Confidence`` 0, documented as unknown.
@@ -29,15 +33,17 @@ attributes no bundled model can tell (``NO_MODEL_BOOLEANS``) are returned in the
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import cv2
 import numpy as np
 
-from ..vision import emotions
+from ..vision import emotions, mesh_landmarks
 from ..vision import landmarks as shape
 from ..vision.attributes import AttributeEstimator
 from ..vision.face import DetectedFace
+from ..vision.face_mesh import face_mesh, with_eyes
 
 LANDMARK_TYPES = ("eyeLeft", "eyeRight", "nose", "mouthLeft", "mouthRight")
 NOSE_DEPTH = 0.7  # nose-tip protrusion, in half inter-ocular distances
@@ -46,6 +52,12 @@ NOSE_DEPTH_OVER_MOUTH = 0.5  # nose-tip protrusion over the eye-to-mouth distanc
 SHARPNESS_SCALE = 300.0  # Laplacian variance that maps to about 63 (1 - 1/e)
 
 NO_MODEL_BOOLEANS = ("Eyeglasses", "Sunglasses", "Beard", "Mustache")
+
+# The landmark models Pose, EyesOpen, MouthOpen and Smile can come from; the first is the default.
+# ``mesh`` is not the default because its MouthOpen was clearly worse on the evaluation set's
+# held-out split (docs/local-endpoint.md, "The models' licences").
+LANDMARK_MODELS = ("dlib68", "mesh")
+DEFAULT_LANDMARKS = LANDMARK_MODELS[0]
 
 
 def _clip01(value: float) -> float:
@@ -89,15 +101,32 @@ def _unknown_attributes() -> dict[str, Any]:
     return {name: {"Value": False, "Confidence": 0.0} for name in NO_MODEL_BOOLEANS}
 
 
+def _shape(
+    rgb: np.ndarray, face: DetectedFace, landmarks: str
+) -> tuple[dict[str, float], Callable[[], dict[str, Any]]]:
+    """Pose, and how to get EyesOpen, MouthOpen and Smile (only ``ALL`` asks), from one of
+    ``LANDMARK_MODELS``."""
+    height, width = rgb.shape[:2]
+    if landmarks == "mesh":
+        points = face_mesh(rgb, face).points
+        return mesh_landmarks.pose(points, width, height), lambda: mesh_landmarks.expressions(with_eyes(rgb, points))
+    if landmarks != "dlib68":
+        raise ValueError(f"landmarks {landmarks!r}: expected one of {', '.join(LANDMARK_MODELS)}")
+    points68 = shape.landmarks68(rgb, face)
+    return shape.pose(points68, width, height), lambda: shape.expressions(points68)
+
+
 def face_detail(
     rgb: np.ndarray,
     face: DetectedFace,
     attributes: str = "DEFAULT",
     estimator: AttributeEstimator | None = None,
+    landmarks: str = DEFAULT_LANDMARKS,
 ) -> dict[str, Any]:
-    """The FaceDetail for one face in one frame; ``estimator`` is needed for ``ALL``."""
+    """The FaceDetail for one face in one frame; ``estimator`` is needed for ``ALL``; ``landmarks``:
+    one of ``LANDMARK_MODELS``."""
     height, width = rgb.shape[:2]
-    points = shape.landmarks68(rgb, face)
+    pose, expressions = _shape(rgb, face, landmarks)
     left, top = _clip01(face.left / width), _clip01(face.top / height)
     detail: dict[str, Any] = {
         "BoundingBox": {
@@ -110,7 +139,7 @@ def face_detail(
             {"Type": kind, "X": x / width, "Y": y / height}
             for kind, (x, y) in zip(LANDMARK_TYPES, face.landmarks, strict=True)
         ],
-        "Pose": shape.pose(points, width, height),
+        "Pose": pose,
         "Quality": quality(rgb, face),
         "Confidence": round(face.confidence * 100, 4),
     }
@@ -118,7 +147,7 @@ def face_detail(
         if estimator is None:
             raise ValueError("FaceAttributes ALL needs an attribute estimator")
         detail.update(estimator.estimate(rgb, face))
-        detail.update(shape.expressions(points))
+        detail.update(expressions())
         detail.update(_unknown_attributes())
         detail["Emotions"] = emotions.emotions(rgb, face)
     return detail

@@ -41,6 +41,8 @@ from ..vision.detector import (
 )
 from ..vision.emotions import EmotionModelUnavailable, shared_classifier
 from ..vision.face import DetectedFace
+from ..vision.face_mesh import MeshModelUnavailable
+from ..vision.face_mesh import shared_model as shared_mesh_model
 from ..vision.frames import DecodedFrame, SampledFrame, sample_frames
 from ..vision.overlap import without_straddling
 from ..vision.video import UnsupportedVideo, probe
@@ -53,7 +55,7 @@ from .exceptions import (
     ResourceNotFoundException,
     VideoTooLargeException,
 )
-from .faces import face_detail
+from .faces import DEFAULT_LANDMARKS, face_detail
 from .faults import FaultInjector
 from .store import FAILED, IN_PROGRESS, SUCCEEDED, Job, JobStore, now_ms
 from .validation import validate_request
@@ -79,6 +81,7 @@ class EmulatorSettings:
     sample_interval_ms: int = DEFAULT_SAMPLE_INTERVAL_MS
     workers: int = 1
     detector: str = DEFAULT_DETECTOR
+    landmarks: str = DEFAULT_LANDMARKS  # faces.LANDMARK_MODELS: what Pose and the expressions come from
 
 
 def reported_faces(detector: FaceDetector, sample: SampledFrame) -> list[DetectedFace]:
@@ -219,13 +222,26 @@ class RekognitionBackend:
         started = time.monotonic()
         try:
             detector = self._face_detector()
-            warm_up = getattr(detector, "warm_up", None)
-            if warm_up is not None:
-                warm_up()
+            self._warm_models(detector)
+        except MeshModelUnavailable as error:  # the installation's fault: one line, the jobs fail with it
+            log.error("%s", error)
+            return
         except Exception:
             log.exception("the face detector %r could not be loaded", self.settings.detector)
             return
         log.info("face detector ready in %.1f s", time.monotonic() - started)
+
+    def _warm_models(self, detector: FaceDetector) -> None:
+        """The detector's warm-up, then, with ``--landmarks mesh``, the face mesh's (every face's Pose
+        needs it), on this thread: OpenVINO's first inference must run alone
+        (``RetinaFaceDetector.warm_up``), so the mesh's first one comes after the detector's, before
+        any frame is detected in parallel. Later calls return at once; ``MeshModelUnavailable`` if
+        the mesh cannot be loaded."""
+        warm_up = getattr(detector, "warm_up", None)
+        if warm_up is not None:
+            warm_up()
+        if self.settings.landmarks == "mesh":
+            shared_mesh_model().load()
 
     def _face_detector(self) -> FaceDetector:
         with self._models_lock:
@@ -334,7 +350,7 @@ class RekognitionBackend:
                 status, message = SUCCEEDED, None
             except UnsupportedVideo as error:
                 status, message = FAILED, f"Unsupported video: {error}"
-            except EmotionModelUnavailable as error:  # the installation's fault, said in one line
+            except (EmotionModelUnavailable, MeshModelUnavailable) as error:  # the installation's fault, in one line
                 status, message = FAILED, str(error)
             except ClientError as error:
                 status, message = FAILED, f"Unable to read the video from S3: {error}"
@@ -356,6 +372,7 @@ class RekognitionBackend:
         if metadata.duration_millis > MAX_DURATION_MS:
             raise UnsupportedVideo(f"the video lasts {metadata.duration_millis} ms; the maximum is 6 hours")
         detector = self._face_detector()
+        self._warm_models(detector)
         attributes = job.request.get("FaceAttributes", "DEFAULT")
         estimator = self._attribute_estimator() if attributes == "ALL" else None
         if attributes == "ALL":
@@ -367,7 +384,10 @@ class RekognitionBackend:
                 if self._stopping.is_set():
                     return
                 details = [
-                    {"Timestamp": sample.timestamp_ms, "Face": face_detail(sample.rgb, face, attributes, estimator)}
+                    {
+                        "Timestamp": sample.timestamp_ms,
+                        "Face": face_detail(sample.rgb, face, attributes, estimator, self.settings.landmarks),
+                    }
                     for face in faces
                 ]
                 self.store.add_faces(job.job_id, details)

@@ -74,15 +74,23 @@ HOG_MIN_SCORE = 0.3
 STRETCH_PERCENTILE = 1.0
 
 
-def upright_crop(rgb: np.ndarray, face: DetectedFace, side: int, margin: float) -> np.ndarray:
-    """A ``side`` x ``side`` crop centred on the face, its eye line horizontal, covering the box's
-    longer side times ``1 + margin``."""
+def upright_transform(face: DetectedFace, side: int, margin: float) -> np.ndarray:
+    """The 2x3 affine map from the frame's pixels to ``upright_crop``'s (``cv2.invertAffineTransform``
+    takes the crop's points back to the frame)."""
     (left_x, left_y), (right_x, right_y) = face.landmarks[0], face.landmarks[1]
     roll = math.degrees(math.atan2(right_y - left_y, right_x - left_x))
     centre_x, centre_y = face.left + face.width / 2, face.top + face.height / 2
     scale = side / (max(face.width, face.height) * (1 + margin))
     matrix = cv2.getRotationMatrix2D((centre_x, centre_y), roll, scale)
     matrix[:, 2] += np.array([side / 2 - centre_x, side / 2 - centre_y])
+    return matrix
+
+
+def upright_crop(rgb: np.ndarray, face: DetectedFace, side: int, margin: float) -> np.ndarray:
+    """A ``side`` x ``side`` crop centred on the face, its eye line horizontal, covering the box's
+    longer side times ``1 + margin``."""
+    matrix = upright_transform(face, side, margin)
+    scale = float(np.hypot(matrix[0, 0], matrix[0, 1]))
     interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
     return cv2.warpAffine(rgb, matrix, (side, side), flags=interpolation, borderMode=cv2.BORDER_REPLICATE)
 

@@ -27,7 +27,7 @@ from localaws.guard import known_regions
 from localaws.process import EndpointProcess, client_environment
 from localaws.rekognition import models
 from localaws.rekognition.models import EmulatorSettings
-from localaws.vision import emotions
+from localaws.vision import emotions, face_mesh
 from localaws.vision.video import MAX_FRAME_PIXELS
 from localaws.wsgi_body import MAX_JSON_DEPTH
 from tests.support.aws import REGION, GateDetector, lambda_role, unique, upload, wait_for_job, zipped
@@ -143,6 +143,30 @@ def test_an_all_job_without_a_readable_emotion_model_fails_in_one_line(
         message = page["StatusMessage"]
         assert "\n" not in message and "Internal error" not in message
         assert str(corrupt) in message and emotions.REINSTALL_FER in message
+    assert not [record for record in caplog.records if record.exc_info], "no traceback in the endpoint's log"
+
+
+def test_a_mesh_job_without_a_readable_face_mesh_model_fails_in_one_line(videos, tmp_path, monkeypatch, caplog):
+    """With --landmarks mesh every face's Pose needs the face mesh: a corrupt one fails a DEFAULT job
+    before any frame, in one line naming the file and the fix, and the endpoint's log has no traceback."""
+    corrupt = tmp_path / "face_landmark.tflite"
+    corrupt.write_bytes(b"junk" * 100)
+    broken = face_mesh.FaceMeshModel(corrupt)
+    monkeypatch.setattr(models, "shared_mesh_model", lambda: broken)
+    settings = EmulatorSettings(data_dir=tmp_path / "endpoint", landmarks="mesh")
+    with LocalEndpoint(settings, port=0) as endpoint:
+        aws = endpoint.client
+        bucket = unique("mesh")
+        aws("s3").create_bucket(Bucket=bucket)
+        aws("s3").put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        video = upload(aws, bucket, videos["face"].path)
+        for _ in range(2):
+            job_id = aws("rekognition").start_face_detection(Video={"S3Object": video})["JobId"]
+            page = wait_for_job(aws, job_id)
+            assert page["JobStatus"] == "FAILED" and not page["Faces"]
+            message = page["StatusMessage"]
+            assert "\n" not in message and "Internal error" not in message
+            assert str(corrupt) in message and face_mesh.REINSTALL in message
     assert not [record for record in caplog.records if record.exc_info], "no traceback in the endpoint's log"
 
 

@@ -21,6 +21,7 @@ from localaws.defaults import DUMMY_CREDENTIALS, client_environment
 from localaws.endpoint import LocalEndpoint
 from localaws.rekognition.models import DEFAULT_SAMPLE_INTERVAL_MS, EmulatorSettings
 from localaws.rekognition.validation import operation_model, validate_shape
+from localaws.vision import landmarks
 from synthetic import Box
 from tests.support.aws import ACCOUNT_ID, REGION, GateDetector, make_channel, receive_all, unique, upload, wait_for_job
 
@@ -104,7 +105,7 @@ def test_all_attributes(aws, bucket, videos):
         # From the bundled age and gender models: the astronaut is a woman in her thirties or forties.
         assert detail["Gender"]["Value"] == "Female" and detail["Gender"]["Confidence"] > 50
         assert 20 <= detail["AgeRange"]["Low"] < detail["AgeRange"]["High"] <= 60
-        # From dlib's 68 landmarks: she smiles, her eyes open, her teeth showing.
+        # From the face mesh and the eye model: she smiles, her eyes open, her teeth showing.
         for name in ("Smile", "EyesOpen", "MouthOpen"):
             assert detail[name]["Value"] is True and 50 <= detail[name]["Confidence"] <= 100, name
         # No bundled model tells these: the service's shape, Confidence 0.
@@ -114,6 +115,34 @@ def test_all_attributes(aws, bucket, videos):
         emotions = {emotion["Type"]: emotion["Confidence"] for emotion in detail["Emotions"]}
         assert max(emotions, key=emotions.__getitem__) == "HAPPY" and len(emotions) == 8
         assert sum(emotions.values()) == pytest.approx(100, abs=0.01)
+
+
+def test_all_attributes_from_the_face_mesh(videos, tmp_path, monkeypatch):
+    """An endpoint serving with --landmarks mesh: Pose, EyesOpen, MouthOpen and Smile from MediaPipe's
+    face mesh and eye model, the same answers for the astronaut as the default's, and a Pose near
+    the default's (both fits read her looking at the camera). dlib's 68-point model is never asked
+    (its function here fails the job if called)."""
+
+    def research_only(*args, **kwargs):
+        raise AssertionError("the 68-point model was used")
+
+    monkeypatch.setattr(landmarks, "landmarks68", research_only)
+    settings = EmulatorSettings(data_dir=tmp_path / "endpoint", landmarks="mesh")
+    with LocalEndpoint(settings, port=0) as endpoint:
+        client = endpoint.client
+        bucket = unique("mesh-videos")
+        client("s3").create_bucket(Bucket=bucket)
+        client("s3").put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        response = wait_for_job(
+            client, start(client, upload(client, bucket, videos["face"].path), FaceAttributes="ALL")
+        )
+    assert response["JobStatus"] == "SUCCEEDED" and response["Faces"]
+    assert_matches_output_shape("GetFaceDetection", response)
+    for face in response["Faces"]:
+        detail = face["Face"]
+        for name in ("Smile", "EyesOpen", "MouthOpen"):
+            assert detail[name]["Value"] is True and 50 <= detail[name]["Confidence"] <= 100, name
+        assert abs(detail["Pose"]["Yaw"]) < 20 and abs(detail["Pose"]["Pitch"]) < 20, detail["Pose"]
 
 
 def test_unsupported_codec_fails_the_job_with_a_message(aws, bucket, videos, channel):

@@ -43,6 +43,11 @@ ALLOWED_INSIDE = {
     "localaws.awslambda.event_invoke": ("localaws.awslambda.exceptions",),
     # The emotion model knows a face's box and pixels, and nothing else of the emulator.
     "localaws.vision.emotions": ("localaws.vision.face",),
+    # The face mesh knows a face's box, its five points and pixels (the upright crop is the human
+    # check's), and nothing else of the emulator; what its points measure is ``mesh_landmarks``',
+    # which imports no project module (it works on the points alone).
+    "localaws.vision.face_mesh": ("localaws.vision.face", "localaws.vision.humans"),
+    "localaws.vision.mesh_landmarks": (),
     # The head renderer is the truth the emulator's pose is measured against: geometry and pixels,
     # no project module (least of all the estimator it judges).
     "synthetic.head_render": (),

@@ -1,0 +1,226 @@
+"""Pose from MediaPipe's canonical face fitted to the face mesh's points, and EyesOpen, MouthOpen and
+Smile from their shape (the eyes' lids placed by MediaPipe's eye model). The errors allowed here are
+the ones documented (docs/local-endpoint.md)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import cv2
+import numpy as np
+import pytest
+from skimage import data
+
+from localaws.rekognition.faces import five_point_pose
+from localaws.vision.detector import RetinaFaceDetector
+from localaws.vision.face import DetectedFace
+from localaws.vision.face_mesh import face_mesh, with_eyes
+from localaws.vision.mesh_landmarks import (
+    EYE_OPEN_RATIO,
+    EYE_POINTS,
+    LIP_PAIRS,
+    MODEL,
+    expressions,
+    eye_ratio,
+    pose,
+    pose_from_points,
+)
+
+WIDTH, HEIGHT = 1280, 720
+
+
+def rendered(roll: float, yaw: float, pitch: float, face: np.ndarray = MODEL) -> np.ndarray:
+    """The model's points seen by the fitting's camera, the head turned by the service's angles."""
+    r, y, p = np.radians([roll, -yaw, -pitch])
+    rz = np.array([[np.cos(r), -np.sin(r), 0], [np.sin(r), np.cos(r), 0], [0, 0, 1]])
+    ry = np.array([[np.cos(y), 0, np.sin(y)], [0, 1, 0], [-np.sin(y), 0, np.cos(y)]])
+    rx = np.array([[1, 0, 0], [0, np.cos(p), -np.sin(p)], [0, np.sin(p), np.cos(p)]])
+    camera = face @ (rz @ ry @ rx).T + np.array([300.0, -100.0, 6000.0])
+    return camera[:, :2] / camera[:, 2:] * max(WIDTH, HEIGHT) + np.array([WIDTH / 2, HEIGHT / 2])
+
+
+@pytest.mark.parametrize(("roll", "yaw", "pitch"), [(0, 0, 0), (20, 0, 0), (0, 35, 0), (0, 0, 20), (-15, -30, -20)])
+def test_the_fit_recovers_known_angles(roll, yaw, pitch):
+    assert pose_from_points(rendered(roll, yaw, pitch), WIDTH, HEIGHT) == pytest.approx(
+        {"Roll": roll, "Yaw": yaw, "Pitch": pitch}, abs=0.01
+    )
+
+
+def test_a_pitched_face_of_another_shape_is_within_the_documented_error():
+    """Another person's face (each point moved up to 10%) with noisy landmarks, looking up 20 degrees:
+    synthetic renders measured 1-2 degrees mean error; 5 is allowed for one face."""
+    rng = np.random.default_rng(5)
+    for _ in range(10):
+        points = rendered(0, 0, 20, MODEL * (1 + rng.uniform(-0.1, 0.1, MODEL.shape)))
+        points += rng.normal(0, 0.015 * np.hypot(*(points[3] - points[0])), points.shape)
+        assert pose_from_points(points, WIDTH, HEIGHT)["Pitch"] == pytest.approx(20, abs=5)
+
+
+@pytest.fixture(scope="module")
+def astronaut() -> tuple[np.ndarray, DetectedFace]:
+    frame = np.ascontiguousarray(data.astronaut())
+    (face,) = RetinaFaceDetector().detect(frame)
+    return frame, face
+
+
+def test_a_face_looking_at_the_camera_has_little_pitch(astronaut):
+    """The astronaut looks at the camera and smiles: the five-point estimate read -26 degrees, the
+    fit reads under 10 (the dev split's faces: mean |Pitch| 5.6)."""
+    frame, face = astronaut
+    assert five_point_pose(face.landmarks)["Pitch"] < -20, "the bias this fit removes"
+    measured = pose(face_mesh(frame, face).points, *frame.shape[1::-1])
+    assert abs(measured["Pitch"]) < 10
+    assert abs(measured["Yaw"]) < 10
+
+
+@pytest.mark.parametrize("degrees", [-25, 20])
+def test_a_rolled_face_reads_its_roll(astronaut, degrees):
+    """Turned in the image by a known angle, its Roll changes by that angle (documented: 1.3-2.2
+    degrees mean error on the evaluation set) and its Yaw and Pitch little."""
+    frame, face = astronaut
+    upright = pose(face_mesh(frame, face).points, 512, 512)
+    centre = (face.left + face.width / 2, face.top + face.height / 2)
+    matrix = cv2.getRotationMatrix2D(centre, -degrees, 1.0)
+    turned = cv2.warpAffine(frame, matrix, (512, 512), borderMode=cv2.BORDER_REPLICATE)
+    points = tuple(tuple(matrix @ np.array([x, y, 1.0])) for x, y in face.landmarks)
+    measured = pose(face_mesh(turned, replace(face, landmarks=points)).points, 512, 512)
+    assert measured["Roll"] - upright["Roll"] == pytest.approx(degrees, abs=4)
+    assert measured["Pitch"] == pytest.approx(upright["Pitch"], abs=8)
+
+
+def test_the_astronaut_smiles_with_open_eyes_and_parted_lips(astronaut):
+    frame, face = astronaut
+    found = expressions(with_eyes(frame, face_mesh(frame, face).points))
+    assert found["EyesOpen"]["Value"] and found["EyesOpen"]["Confidence"] > 90
+    assert found["Smile"]["Value"]
+    assert found["MouthOpen"]["Value"], "her teeth show"
+
+
+def test_shut_eyes_and_closed_lips_read_as_such(astronaut):
+    """Her own points with the eyelids brought onto each eye's corner line and the inner lips
+    together (no redistributable photograph of shut eyes was found: docs/local-endpoint.md)."""
+    frame, face = astronaut
+    points = with_eyes(frame, face_mesh(frame, face).points)[:, :2].copy()
+    for eye in EYE_POINTS:
+        corners = points[eye[0]], points[eye[3]]
+        for lid in (1, 2, 4, 5):
+            share = (points[eye[lid]][0] - corners[0][0]) / (corners[1][0] - corners[0][0])
+            points[eye[lid]] = corners[0] + share * (corners[1] - corners[0])
+    for upper, lower in LIP_PAIRS:
+        middle = (points[upper] + points[lower]) / 2
+        points[upper] = points[lower] = middle
+    found = expressions(points)
+    assert not found["EyesOpen"]["Value"] and found["EyesOpen"]["Confidence"] > 90
+    assert not found["MouthOpen"]["Value"]
+
+
+def test_confidences_are_between_50_and_100(astronaut):
+    frame, face = astronaut
+    points = face_mesh(frame, face).points
+    for attribute in expressions(with_eyes(frame, points)).values():
+        assert 50 <= attribute["Confidence"] <= 100
+    assert math.isfinite(pose(points, 512, 512)["Roll"])
+
+
+# The eye model's 16 lid points per eye (as ``face_mesh.EYES`` lists them): the eye's opening.
+LIDS = [
+    (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246),
+    (263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466),
+]
+
+
+def shut_eyes(frame: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """The photograph with each eye's opening (its lids' outline, made half as tall again) filled from
+    the skin around it (OpenCV's inpainting) and a dark lash line drawn along the lower lid: eyes
+    shut, as far as a drawing can show it."""
+    mask = np.zeros(frame.shape[:2], np.uint8)
+    for lid in LIDS:
+        outline = points[list(lid), :2]
+        centre = outline.mean(axis=0)
+        cv2.fillPoly(mask, [(centre + (outline - centre) * (1.1, 1.5)).round().astype(np.int32)], 255)
+    shut = cv2.inpaint(frame, mask, 5, cv2.INPAINT_TELEA)
+    for lid in LIDS:
+        cv2.polylines(shut, [points[list(lid[:9]), :2].round().astype(np.int32)], False, (70, 50, 45), 2, cv2.LINE_AA)
+    return shut
+
+
+def test_eyes_painted_shut_read_as_shut_with_the_eye_model(astronaut):
+    """Her eyes painted shut: the eye model's lids close (the face mesh's own barely move, which is
+    why the eye model places them)."""
+    frame, face = astronaut
+    shut = shut_eyes(frame, with_eyes(frame, face_mesh(frame, face).points))
+    mesh = face_mesh(shut, face)
+    found = expressions(with_eyes(shut, mesh.points))
+    assert not found["EyesOpen"]["Value"]
+    assert eye_ratio(mesh.points) > EYE_OPEN_RATIO, "the face mesh's own lids would read open"
+    assert found["Smile"]["Value"] and found["MouthOpen"]["Value"], "the rest of her face is unchanged"
+
+
+def test_the_mesh_model_loads_from_the_pinned_package_and_finds_her_features(astronaut):
+    """468 points with depth, a face score near 1; the eyes (midway between their corners), the
+    nose (the mesh's point 1) and the mouth's corners where RetinaFace put its five points, another
+    model's (within a tenth of the eye span), every point inside the crop."""
+    frame, face = astronaut
+    found = face_mesh(frame, face)
+    assert found.points.shape == (468, 3) and np.isfinite(found.points).all()
+    assert found.score > 0.9
+    span = np.hypot(*np.subtract(face.landmarks[1], face.landmarks[0]))
+    p = found.points[:, :2]
+    five = ((p[33] + p[133]) / 2, (p[362] + p[263]) / 2, p[1], p[61], p[291])
+    for measured, expected in zip(five, face.landmarks, strict=True):
+        assert np.hypot(*(measured - np.array(expected))) < span / 10
+    left, top = face.left - face.width / 2, face.top - face.height / 2
+    assert (found.points[:, 0] > left).all() and (found.points[:, 0] < left + 2 * face.width).all()
+    assert (found.points[:, 1] > top).all() and (found.points[:, 1] < top + 2 * face.height).all()
+
+
+def test_a_blank_crop_has_a_low_face_score():
+    """The model's own face score, on a crop with no face: grey, the size of a face."""
+    blank = np.full((300, 300, 3), 128, np.uint8)
+    box = DetectedFace(
+        100, 100, 100, 100, 0.9, ((130.0, 140.0), (170.0, 140.0), (150.0, 160.0), (135.0, 180.0), (165.0, 180.0))
+    )
+    assert face_mesh(blank, box).score < 0.5
+
+
+# -- on renders of a real face turned by known angles (synthetic/head_render.py) ----------------------
+
+SIZE = (1280, 720)
+# Twice the held-out MAE documented for renders turned |Yaw| up to 30 (docs/local-endpoint.md, "Pose").
+RENDER_TOLERANCE = {"Roll": 6.0, "Yaw": 8.6, "Pitch": 16.4}
+
+
+@pytest.fixture(scope="module")
+def astronaut_renders():
+    """Scikit-image's astronaut painted on the canonical mesh (placed by dlib's 68 landmarks, a model
+    apart from the one measured), and the emulator's steps on a render: RetinaFace, the face mesh
+    for the face found, the fit."""
+    from synthetic.head_render import View, photo_landmarks, render, texture_from_photo
+
+    detector = RetinaFaceDetector()
+    photo = np.ascontiguousarray(data.astronaut())
+    (face,) = detector.detect(photo)
+    texture = texture_from_photo(photo, photo_landmarks(photo, face.landmarks, max(face.width, face.height)))
+
+    def measure(roll: float, yaw: float, pitch: float) -> dict[str, float]:
+        image = render(texture, View(roll, yaw, pitch, SIZE, 180, (0.45, 0.55)))
+        (found,) = detector.detect(image)
+        return pose(face_mesh(image, found).points, *SIZE)
+
+    return measure
+
+
+@pytest.mark.parametrize(("roll", "yaw", "pitch"), [(0, 25, -15), (-20, 0, 0), (15, -20, 10)])
+def test_a_turned_render_reads_within_the_documented_error_and_each_angle_moves_its_way(
+    astronaut_renders, roll, yaw, pitch
+):
+    """Within twice the documented error, and, from the same face facing the camera, each angle moves
+    with the turn by at least a quarter of it: a flipped sign moves it the other way."""
+    facing = astronaut_renders(0, 0, 0)
+    measured = astronaut_renders(roll, yaw, pitch)
+    truth = {"Roll": roll, "Yaw": yaw, "Pitch": pitch}
+    for axis, tolerance in RENDER_TOLERANCE.items():
+        assert measured[axis] == pytest.approx(truth[axis], abs=tolerance), (axis, measured)
+        if truth[axis]:
+            assert (measured[axis] - facing[axis]) / truth[axis] > 0.25, (axis, facing, measured)
