@@ -425,6 +425,8 @@ class Batch:
             self._check_statuses(now)
             self._show()
             self._watchdog()
+            if self._phases[DONE] == len(self._videos):  # the watchdog ended the last ones: no wait
+                break
             try:
                 event = self._events.get(timeout=max(0.0, min(self._next_wake(), deadline) - self._clock()))
             except queue.Empty:
@@ -474,6 +476,8 @@ class Batch:
             wake = min(wake, self._busy_until)
         if self._attached:
             wake = min(wake, max(min(video.next_check for video in self._attached), self._next_status_call))
+        if self._unreachable is not None:  # the batch ends then, if AWS still has not answered
+            wake = min(wake, self._unreachable[0] + UNREACHABLE_SECONDS)
         return wake
 
     def _running(self) -> int:
@@ -663,8 +667,11 @@ class Batch:
 
     def _not_answering(self, error: BaseException) -> None:
         """Remember since when AWS has not answered (the scheduler ends the batch after UNREACHABLE_SECONDS)."""
+        first = self._unreachable is None
         since = self._unreachable[0] if self._unreachable else self._clock()
         self._unreachable = (since, _message(error))
+        if first:  # the loop wakes to take the deadline into its next wait (no-op event)
+            self._events.put(("idle",))
 
     def _dispatch(self, completion: Completion) -> None:
         """To the scheduler, before the message is deleted: a freed slot is filled a round trip sooner."""

@@ -302,8 +302,7 @@ def test_report_after_attach_without_the_local_file_uses_the_job_s_s3_object(sta
 
 
 def test_report_of_a_video_without_faces_says_so(stack, aws_env, workdir, videos):
-    video = workdir / "empty.mp4"
-    shutil.copy(videos["no-face"].path, video)
+    video = own_copy(videos["no-face"].path, workdir / "empty.mp4")
     assert launch(stack, str(video), "--report") == ExitCode.OK
     page = (workdir / "empty.mp4.faces.html").read_text()
     assert "No faces were found" in page and report_figures(workdir / "empty.mp4.faces.html") == (0, [])
