@@ -18,22 +18,16 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
 
-import pulumi
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
-
-from components import ConfigError
 
 from .awslambda.runner import REDACTOR_LAYER_NAME, REDACTOR_LAYER_PACKAGES, endpoint_packages_layer
 from .clients import local_client
 from .defaults import DEFAULT_REGION
-from .deploy import engine
 from .deploy.errors import BadPath, DeployError, EndpointUnreachable, PulumiCliError
-from .deploy.handlers import Context
-from .deploy.program import stack_config
 from .deploy.pulumi_cli import PulumiCli, cli_available
 from .endpoint import DEFAULT_HOST, DEFAULT_PORT, LocalEndpoint
 from .hints import local_command, python
@@ -49,7 +43,20 @@ DEFAULT_DATA_DIR = Path(".local")
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 # Reported in one line (with --debug, also the traceback and AWS's request id): the deployer's own
 # errors, the component's and Pulumi's config errors, and AWS's. Anything else is a bug: its traceback shows.
-REPORTED_ERRORS = (DeployError, ConfigError, pulumi.RunError, ClientError, BotoCoreError)
+if TYPE_CHECKING:
+    from .deploy.handlers import Context
+
+# The deployer (Pulumi's engine, the stack's component) is imported by the commands that deploy, not
+# by serve or status: it is about 0.4 s of a fresh process's start.
+
+
+def _reported_errors() -> tuple[type[BaseException], ...]:
+    """The errors a command reports in one line (with a traceback only under --debug)."""
+    import pulumi
+
+    from components import ConfigError
+
+    return (DeployError, ConfigError, pulumi.RunError, ClientError, BotoCoreError)
 
 
 def _positive(text: str) -> int:
@@ -406,6 +413,8 @@ def _state_file(args: argparse.Namespace) -> Path:
 
 
 def _in_process_context(args: argparse.Namespace) -> Context:
+    from .deploy.program import stack_config
+
     return _context(args.endpoint, stack_config(PROJECT_DIR, args.stack)["aws:region"])
 
 
@@ -416,6 +425,8 @@ def _use_cli(args: argparse.Namespace) -> bool:
 
 
 def _context(endpoint: str, region: str) -> Context:
+    from .deploy.handlers import Context
+
     config = Config(retries={"mode": "standard"}, connect_timeout=5, read_timeout=60)
 
     def client(service: str, region_name: str = region) -> Any:
@@ -450,6 +461,8 @@ def _check_paths(args: argparse.Namespace, make_folders: bool) -> None:
 
 
 def deploy(args: argparse.Namespace) -> int:
+    from .deploy import engine
+
     _check_paths(args, make_folders=True)
     outputs_file = _outputs_file(args)
     if _use_cli(args):
@@ -467,6 +480,8 @@ def deploy(args: argparse.Namespace) -> int:
 
 
 def destroy(args: argparse.Namespace) -> int:
+    from .deploy import engine
+
     _check_paths(args, make_folders=False)
     if _use_cli(args):
         if args.force:
@@ -539,7 +554,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"error: cannot write{where}: {error.strerror or error}; choose a folder you may write to", file=sys.stderr
         )
         return 1
-    except REPORTED_ERRORS as error:
+    except _reported_errors() as error:
         if args.debug:
             traceback.print_exception(error)
             if isinstance(error, ClientError):
