@@ -60,6 +60,7 @@ from localaws.endpoint import LocalEndpoint
 from localaws.rekognition.faces import DEFAULT_LANDMARKS, LANDMARK_MODELS
 from localaws.rekognition.models import EmulatorSettings
 from localaws.vision.detector import minimum_face_px
+from localaws.vision.landmarks import pose_from_points
 from synthetic import Box
 
 RESOLUTIONS = ((640, 360), (1280, 720), (1920, 1080))
@@ -453,7 +454,7 @@ def synthetic_pose_error(
     from synthetic.head_render import rotation
 
     model = steps.module.MODEL * SYNTHETIC_EYE_SPAN / np.linalg.norm(steps.module.MODEL[3] - steps.module.MODEL[0])
-    pose_from_points = steps.module.pose_from_points
+    fit_face = steps.module.MODEL
     rng = np.random.default_rng(22)
     width, height = POSE_FRAME
     focal = max(width, height)
@@ -466,7 +467,7 @@ def synthetic_pose_error(
         image = camera_points[:, :2] / camera_points[:, 2:] * focal + np.array([width / 2, height / 2])
         span = np.hypot(*(image[3] - image[0]))
         image += rng.normal(0, noise * span, image.shape)
-        measured = pose_from_points(image, width, height)
+        measured = pose_from_points(image, width, height, fit_face)
         for axis in errors:
             errors[axis].append(abs(measured[axis] - truth[axis]))
     return {axis: float(np.mean(values)) for axis, values in errors.items()}
@@ -592,7 +593,7 @@ def mesh_zero(steps: LandmarkSteps) -> dict[str, float]:
     width, height = POSE_FRAME
     projected = project(canonical_mesh(), View(size=(width, height), face_width_px=150))
     vertices = [steps.vertices[index] for index in steps.module.MODEL_INDICES]
-    return dict(steps.module.pose_from_points(projected[vertices, :2], width, height))
+    return dict(pose_from_points(projected[vertices, :2], width, height, steps.module.MODEL))
 
 
 def per_degree(trials: list[RenderTrial]) -> dict[str, float]:

@@ -148,12 +148,13 @@ def _dlib_predictor() -> Any:
 
 
 def photo_landmarks(rgb: np.ndarray, five_points: Sequence[tuple[float, float]], box_side: float) -> np.ndarray:
-    """dlib's 68 landmarks (x, y pixels) of a photograph's face, to place it on the mesh: a model
-    apart from the emulator's (MediaPipe's face mesh), so the truth is not made by the estimator it
-    judges. ``five_points``: the detector's eyes, nose and mouth corners; ``box_side``: its box's
-    longer side. dlib's model expects its own detector's square box, which sits a little lower and
-    tighter than RetinaFace's: the box is made square around the five points' centre. (dlib's model is
-    trained on iBUG 300-W, licensed for research: the benchmark uses it, the emulator does not.)"""
+    """dlib's 68 landmarks (x, y pixels) of a photograph's face, to place it on the mesh: the
+    emulator's default landmark model too, so with the default the renders are placed by the model
+    they judge (the mesh, ``--landmarks mesh``, is judged by a model apart from it).
+    ``five_points``: the detector's eyes, nose and mouth corners; ``box_side``: its box's longer side.
+    dlib's model expects its own detector's square box, which sits a little lower and tighter than
+    RetinaFace's: the box is made square around the five points' centre. (dlib's model is
+    trained on iBUG 300-W, licensed for research: ``serve --landmarks mesh`` does without it.)"""
     import dlib
 
     points = np.array(five_points, dtype=np.float64)

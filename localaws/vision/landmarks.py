@@ -86,15 +86,16 @@ def landmarks68(rgb: np.ndarray, face: DetectedFace) -> np.ndarray:
     return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
 
 
-def pose_from_points(image_points: np.ndarray, width: int, height: int) -> dict[str, float]:
-    """Roll, Yaw and Pitch in degrees from the model's landmarks (in ``MODEL_INDICES`` order) of
-    a face in a ``width`` x ``height`` frame: a pinhole camera whose focal length is the frame's
-    longer side (a field of view of about 53 degrees), centred."""
+def pose_from_points(image_points: np.ndarray, width: int, height: int, model: np.ndarray = MODEL) -> dict[str, float]:
+    """Roll, Yaw and Pitch in degrees from a face's landmarks in a ``width`` x ``height`` frame, fitted
+    to the 3D ``model``'s points in the same order (by default this module's generic face, in
+    ``MODEL_INDICES`` order; ``mesh_landmarks`` passes MediaPipe's canonical face): a pinhole camera
+    whose focal length is the frame's longer side (a field of view of about 53 degrees), centred."""
     focal = float(max(width, height))
     camera = np.array([[focal, 0, width / 2], [0, focal, height / 2], [0, 0, 1]], dtype=np.float64)
     # SQPnP finds the global optimum; the iterative fit can settle on a mirrored face (Roll near 180).
     ok, rotation_vector, _ = cv2.solvePnP(
-        MODEL, np.ascontiguousarray(image_points, dtype=np.float64), camera, None, flags=cv2.SOLVEPNP_SQPNP
+        model, np.ascontiguousarray(image_points, dtype=np.float64), camera, None, flags=cv2.SOLVEPNP_SQPNP
     )
     if not ok:
         return {"Roll": 0.0, "Yaw": 0.0, "Pitch": 0.0}
@@ -112,7 +113,7 @@ def pose(points68: np.ndarray, width: int, height: int) -> dict[str, float]:
     return pose_from_points(points68[list(MODEL_INDICES)], width, height)
 
 
-def _distance(a: np.ndarray, b: np.ndarray) -> float:
+def distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.hypot(*(a - b)))
 
 
@@ -121,25 +122,25 @@ def eye_ratio(points68: np.ndarray) -> float:
     ratios = []
     for first in (36, 42):
         p = points68[first : first + 6]
-        ratios.append((_distance(p[1], p[5]) + _distance(p[2], p[4])) / (2 * _distance(p[0], p[3]) or 1.0))
+        ratios.append((distance(p[1], p[5]) + distance(p[2], p[4])) / (2 * distance(p[0], p[3]) or 1.0))
     return sum(ratios) / 2
 
 
 def mouth_ratio(points68: np.ndarray) -> float:
     """The inner lips' gap over the inner mouth's width."""
     p = points68
-    gap = (_distance(p[61], p[67]) + _distance(p[62], p[66]) + _distance(p[63], p[65])) / 3
-    return gap / (_distance(p[60], p[64]) or 1.0)
+    gap = (distance(p[61], p[67]) + distance(p[62], p[66]) + distance(p[63], p[65])) / 3
+    return gap / (distance(p[60], p[64]) or 1.0)
 
 
 def smile_ratio(points68: np.ndarray) -> float:
     """The mouth's width over the distance between the eyes' centres: a smile widens the mouth."""
     p = points68
-    eyes = _distance(p[36:42].mean(axis=0), p[42:48].mean(axis=0))
-    return _distance(p[48], p[54]) / (eyes or 1.0)
+    eyes = distance(p[36:42].mean(axis=0), p[42:48].mean(axis=0))
+    return distance(p[48], p[54]) / (eyes or 1.0)
 
 
-def _boolean(value: float, threshold: float, slope: float) -> dict[str, Any]:
+def boolean_attribute(value: float, threshold: float, slope: float) -> dict[str, Any]:
     """``Value`` is ``value >= threshold``; ``Confidence`` (50-100) grows with the distance from the
     threshold, a logistic of slope ``slope``."""
     probability = 1 / (1 + math.exp(-(value - threshold) / slope))
@@ -149,7 +150,7 @@ def _boolean(value: float, threshold: float, slope: float) -> dict[str, Any]:
 def expressions(points68: np.ndarray) -> dict[str, Any]:
     """EyesOpen, MouthOpen and Smile in the service's shape."""
     return {
-        "EyesOpen": _boolean(eye_ratio(points68), EYE_OPEN_RATIO, EYE_SLOPE),
-        "MouthOpen": _boolean(mouth_ratio(points68), MOUTH_OPEN_RATIO, MOUTH_SLOPE),
-        "Smile": _boolean(smile_ratio(points68), SMILE_RATIO, SMILE_SLOPE),
+        "EyesOpen": boolean_attribute(eye_ratio(points68), EYE_OPEN_RATIO, EYE_SLOPE),
+        "MouthOpen": boolean_attribute(mouth_ratio(points68), MOUTH_OPEN_RATIO, MOUTH_SLOPE),
+        "Smile": boolean_attribute(smile_ratio(points68), SMILE_RATIO, SMILE_SLOPE),
     }

@@ -19,8 +19,9 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import cv2
 import numpy as np
+
+from .landmarks import boolean_attribute, distance, pose_from_points
 
 # MediaPipe's canonical face (synthetic/data/canonical_face_model.obj, Apache-2.0, Copyright 2020 The
 # MediaPipe Authors) at the mesh's points the face's expression does not move: eye corners, the
@@ -94,35 +95,9 @@ SMILE_RATIO = 0.968  # mouth width (corner to corner) over the distance between 
 SMILE_SLOPE = 0.05
 
 
-def pose_from_points(image_points: np.ndarray, width: int, height: int) -> dict[str, float]:
-    """Roll, Yaw and Pitch in degrees from the model's landmarks (in ``MODEL_INDICES`` order) of
-    a face in a ``width`` x ``height`` frame: a pinhole camera whose focal length is the frame's
-    longer side (a field of view of about 53 degrees), centred."""
-    focal = float(max(width, height))
-    camera = np.array([[focal, 0, width / 2], [0, focal, height / 2], [0, 0, 1]], dtype=np.float64)
-    # SQPnP finds the global optimum; the iterative fit can settle on a mirrored face (Roll near 180).
-    ok, rotation_vector, _ = cv2.solvePnP(
-        MODEL, np.ascontiguousarray(image_points, dtype=np.float64), camera, None, flags=cv2.SOLVEPNP_SQPNP
-    )
-    if not ok:
-        return {"Roll": 0.0, "Yaw": 0.0, "Pitch": 0.0}
-    rotation, _ = cv2.Rodrigues(rotation_vector)
-    # rotation = Rz(roll) @ Ry(yaw') @ Rx(pitch'), in the camera's axes
-    yaw = math.degrees(math.asin(max(-1.0, min(1.0, -rotation[2, 0]))))
-    pitch = math.degrees(math.atan2(rotation[2, 1], rotation[2, 2]))
-    roll = math.degrees(math.atan2(rotation[1, 0], rotation[0, 0]))
-    # A turn about y that brings the eyes (behind the nose) to the right puts the nose left of
-    # them: the service's Yaw is the opposite; likewise a positive turn about x looks down.
-    return {"Roll": round(roll, 3), "Yaw": round(-yaw, 3), "Pitch": round(-pitch, 3)}
-
-
 def pose(points: np.ndarray, width: int, height: int) -> dict[str, float]:
     """Roll, Yaw and Pitch from the face mesh's points (468 x 2 or 3, the frame's pixels)."""
-    return pose_from_points(np.asarray(points)[list(MODEL_INDICES), :2], width, height)
-
-
-def _distance(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.hypot(*(a - b)))
+    return pose_from_points(np.asarray(points)[list(MODEL_INDICES), :2], width, height, MODEL)
 
 
 def eye_ratio(points: np.ndarray) -> float:
@@ -130,36 +105,29 @@ def eye_ratio(points: np.ndarray) -> float:
     eye's width."""
     ratios = []
     for p in (np.asarray(points)[list(indices), :2] for indices in EYE_POINTS):
-        ratios.append((_distance(p[1], p[5]) + _distance(p[2], p[4])) / (2 * _distance(p[0], p[3]) or 1.0))
+        ratios.append((distance(p[1], p[5]) + distance(p[2], p[4])) / (2 * distance(p[0], p[3]) or 1.0))
     return sum(ratios) / 2
 
 
 def mouth_ratio(points: np.ndarray) -> float:
     """The inner lips' gap over the inner mouth's width."""
     p = np.asarray(points)[:, :2]
-    gap = sum(_distance(p[upper], p[lower]) for upper, lower in LIP_PAIRS) / len(LIP_PAIRS)
-    return gap / (_distance(p[MOUTH_INNER_CORNERS[0]], p[MOUTH_INNER_CORNERS[1]]) or 1.0)
+    gap = sum(distance(p[upper], p[lower]) for upper, lower in LIP_PAIRS) / len(LIP_PAIRS)
+    return gap / (distance(p[MOUTH_INNER_CORNERS[0]], p[MOUTH_INNER_CORNERS[1]]) or 1.0)
 
 
 def smile_ratio(points: np.ndarray) -> float:
     """The mouth's width over the distance between the eyes' centres: a smile widens the mouth."""
     p = np.asarray(points)[:, :2]
     left, right = (p[list(indices)].mean(axis=0) for indices in EYE_POINTS)
-    return _distance(p[MOUTH_CORNERS[0]], p[MOUTH_CORNERS[1]]) / (_distance(left, right) or 1.0)
-
-
-def _boolean(value: float, threshold: float, slope: float) -> dict[str, Any]:
-    """``Value`` is ``value >= threshold``; ``Confidence`` (50-100) grows with the distance from the
-    threshold, a logistic of slope ``slope``."""
-    probability = 1 / (1 + math.exp(-(value - threshold) / slope))
-    return {"Value": value >= threshold, "Confidence": round(100 * max(probability, 1 - probability), 3)}
+    return distance(p[MOUTH_CORNERS[0]], p[MOUTH_CORNERS[1]]) / (distance(left, right) or 1.0)
 
 
 def expressions(points: np.ndarray) -> dict[str, Any]:
     """EyesOpen, MouthOpen and Smile in the service's shape, from the face mesh's points with the
     eyes' lids placed by the eye model (``face_mesh.with_eyes``)."""
     return {
-        "EyesOpen": _boolean(eye_ratio(points), EYE_OPEN_RATIO, EYE_SLOPE),
-        "MouthOpen": _boolean(mouth_ratio(points), MOUTH_OPEN_RATIO, MOUTH_SLOPE),
-        "Smile": _boolean(smile_ratio(points), SMILE_RATIO, SMILE_SLOPE),
+        "EyesOpen": boolean_attribute(eye_ratio(points), EYE_OPEN_RATIO, EYE_SLOPE),
+        "MouthOpen": boolean_attribute(mouth_ratio(points), MOUTH_OPEN_RATIO, MOUTH_SLOPE),
+        "Smile": boolean_attribute(smile_ratio(points), SMILE_RATIO, SMILE_SLOPE),
     }

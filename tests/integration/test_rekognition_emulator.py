@@ -105,7 +105,7 @@ def test_all_attributes(aws, bucket, videos):
         # From the bundled age and gender models: the astronaut is a woman in her thirties or forties.
         assert detail["Gender"]["Value"] == "Female" and detail["Gender"]["Confidence"] > 50
         assert 20 <= detail["AgeRange"]["Low"] < detail["AgeRange"]["High"] <= 60
-        # From the face mesh and the eye model: she smiles, her eyes open, her teeth showing.
+        # From dlib's 68 landmarks (the default): she smiles, her eyes open, her teeth showing.
         for name in ("Smile", "EyesOpen", "MouthOpen"):
             assert detail[name]["Value"] is True and 50 <= detail[name]["Confidence"] <= 100, name
         # No bundled model tells these: the service's shape, Confidence 0.
@@ -119,8 +119,8 @@ def test_all_attributes(aws, bucket, videos):
 
 def test_all_attributes_from_the_face_mesh(videos, tmp_path, monkeypatch):
     """An endpoint serving with --landmarks mesh: Pose, EyesOpen, MouthOpen and Smile from MediaPipe's
-    face mesh and eye model, the same answers for the astronaut as the default's, and a Pose near
-    the default's (both fits read her looking at the camera). dlib's 68-point model is never asked
+    face mesh and eye model, the same answers for the astronaut as the default's (test_all_attributes),
+    and a Pose that reads her looking at the camera, as the default's does. dlib's 68-point model is never asked
     (its function here fails the job if called)."""
 
     def research_only(*args, **kwargs):

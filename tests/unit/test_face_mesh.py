@@ -100,11 +100,31 @@ def test_a_corrupt_model_is_one_error_naming_it_and_the_fix_read_once(tmp_path, 
 
 def test_another_network_in_its_place_is_the_same_one_error(tmp_path):
     """A readable network of the wrong kind (the eye model where the face mesh should be)."""
-    wrong = tmp_path / "face_landmark.tflite"
+    wrong = tmp_path / "another.tflite"  # a name without a pinned digest: OpenVINO reads it
     wrong.write_bytes(face_mesh.model_path().with_name(face_mesh.EYE_MODEL_FILE).read_bytes())
     with pytest.raises(face_mesh.MeshModelUnavailable) as error:
         face_mesh.FaceMeshModel(wrong).load()
     one_line_naming(error, str(wrong), face_mesh.REINSTALL)
+
+
+def test_a_damaged_copy_is_refused_before_openvino_reads_it(tmp_path, monkeypatch):
+    """Four bytes changed: some such copies crashed the process inside OpenVINO's reader (a
+    floating-point exception), others loaded and gave points of 1e25; the digest refuses them all, at
+    serve's start as at the first face."""
+    damaged = tmp_path / "face_landmark.tflite"
+    content = bytearray(face_mesh.model_path().read_bytes())
+    for offset in (1000, 50_000, 600_000, 2_000_000):
+        content[offset] ^= 0xFF
+    damaged.write_bytes(bytes(content))
+    (tmp_path / face_mesh.EYE_MODEL_FILE).write_bytes(
+        face_mesh.model_path().with_name(face_mesh.EYE_MODEL_FILE).read_bytes()
+    )
+    monkeypatch.setattr(face_mesh, "model_path", lambda: damaged)
+    problem = face_mesh.check_mesh_model() or ""
+    assert "damaged" in problem and str(damaged) in problem and face_mesh.REINSTALL in problem
+    with pytest.raises(face_mesh.MeshModelUnavailable) as error:
+        face_mesh.FaceMeshModel().load()
+    one_line_naming(error, str(damaged), "damaged")
 
 
 def test_a_missing_eye_model_is_one_error_naming_it(tmp_path):

@@ -1,9 +1,10 @@
 """Pose from a generic 3D face fitted to dlib's 68 landmarks, and EyesOpen, MouthOpen and Smile from
-their shape. The errors allowed here are the ones documented (docs/local-endpoint.md)."""
+their shape. The fit itself (``pose_from_points``) is tested on both faces it is given: this module's
+generic face and MediaPipe's canonical one (``mesh_landmarks``, tests/unit/test_mesh_landmarks.py).
+The errors allowed here are the ones documented (docs/local-endpoint.md)."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 
 import cv2
@@ -12,9 +13,10 @@ import pytest
 from skimage import data
 
 from localaws.rekognition.faces import five_point_pose
+from localaws.vision import mesh_landmarks
 from localaws.vision.detector import RetinaFaceDetector
 from localaws.vision.face import DetectedFace
-from localaws.vision.landmarks import MODEL, expressions, landmarks68, pose, pose_from_points
+from localaws.vision.landmarks import MODEL, boolean_attribute, expressions, landmarks68, pose, pose_from_points
 
 WIDTH, HEIGHT = 1280, 720
 
@@ -29,21 +31,27 @@ def rendered(roll: float, yaw: float, pitch: float, face: np.ndarray = MODEL) ->
     return camera[:, :2] / camera[:, 2:] * max(WIDTH, HEIGHT) + np.array([WIDTH / 2, HEIGHT / 2])
 
 
+FIT_FACES = pytest.mark.parametrize("face", [MODEL, mesh_landmarks.MODEL], ids=["dlib68", "mesh"])
+
+
+@FIT_FACES
 @pytest.mark.parametrize(("roll", "yaw", "pitch"), [(0, 0, 0), (20, 0, 0), (0, 35, 0), (0, 0, 20), (-15, -30, -20)])
-def test_the_fit_recovers_known_angles(roll, yaw, pitch):
-    assert pose_from_points(rendered(roll, yaw, pitch), WIDTH, HEIGHT) == pytest.approx(
+def test_the_fit_recovers_known_angles(face, roll, yaw, pitch):
+    assert pose_from_points(rendered(roll, yaw, pitch, face), WIDTH, HEIGHT, face) == pytest.approx(
         {"Roll": roll, "Yaw": yaw, "Pitch": pitch}, abs=0.01
     )
 
 
-def test_a_pitched_face_of_another_shape_is_within_the_documented_error():
+@FIT_FACES
+def test_a_pitched_face_of_another_shape_is_within_the_documented_error(face):
     """Another person's face (each point moved up to 10%) with noisy landmarks, looking up 20 degrees:
-    synthetic renders measured 1-2 degrees mean error; 5 is allowed for one face."""
+    synthetic renders measured 1-2 degrees mean error; 5 is allowed for one face. Both faces list
+    the outer eye corners first and fourth."""
     rng = np.random.default_rng(5)
     for _ in range(10):
-        points = rendered(0, 0, 20, MODEL * (1 + rng.uniform(-0.1, 0.1, MODEL.shape)))
+        points = rendered(0, 0, 20, face * (1 + rng.uniform(-0.1, 0.1, face.shape)))
         points += rng.normal(0, 0.015 * np.hypot(*(points[3] - points[0])), points.shape)
-        assert pose_from_points(points, WIDTH, HEIGHT)["Pitch"] == pytest.approx(20, abs=5)
+        assert pose_from_points(points, WIDTH, HEIGHT, face)["Pitch"] == pytest.approx(20, abs=5)
 
 
 @pytest.fixture(scope="module")
@@ -104,8 +112,10 @@ def test_shut_eyes_and_closed_lips_read_as_such(astronaut):
     assert not found["MouthOpen"]["Value"]
 
 
-def test_confidences_are_between_50_and_100(astronaut):
-    frame, face = astronaut
-    for attribute in expressions(landmarks68(frame, face)).values():
-        assert 50 <= attribute["Confidence"] <= 100
-    assert math.isfinite(pose(landmarks68(frame, face), 512, 512)["Roll"])
+def test_a_confidence_is_50_at_the_threshold_and_grows_with_the_distance_either_way():
+    """Both landmark models' EyesOpen, MouthOpen and Smile are shaped by ``boolean_attribute``."""
+    assert boolean_attribute(0.2, 0.2, 0.05) == {"Value": True, "Confidence": 50.0}
+    above = [boolean_attribute(0.2 + step, 0.2, 0.05)["Confidence"] for step in (0.01, 0.05, 0.2)]
+    below = [boolean_attribute(0.2 - step, 0.2, 0.05) for step in (0.01, 0.05, 0.2)]
+    assert above == sorted(above) and above[0] > 50 and above[-1] > 98
+    assert [b["Confidence"] for b in below] == above and not any(b["Value"] for b in below)

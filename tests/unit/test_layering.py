@@ -45,9 +45,10 @@ ALLOWED_INSIDE = {
     "localaws.vision.emotions": ("localaws.vision.face",),
     # The face mesh knows a face's box, its five points and pixels (the upright crop is the human
     # check's), and nothing else of the emulator; what its points measure is ``mesh_landmarks``',
-    # which imports no project module (it works on the points alone).
+    # which works on the points alone, with the pose fit and the attributes' shape it shares with the
+    # 68-point model (``landmarks``).
     "localaws.vision.face_mesh": ("localaws.vision.face", "localaws.vision.humans"),
-    "localaws.vision.mesh_landmarks": (),
+    "localaws.vision.mesh_landmarks": ("localaws.vision.landmarks",),
     # The head renderer is the truth the emulator's pose is measured against: geometry and pixels,
     # no project module (least of all the estimator it judges).
     "synthetic.head_render": (),
