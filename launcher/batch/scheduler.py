@@ -407,9 +407,10 @@ class Batch:
     def _loop(self, deadline: float) -> None:
         while self._phases[DONE] < len(self._videos):
             now = self._clock()
-            if self._unreachable is not None and now - self._unreachable[0] >= UNREACHABLE_SECONDS:
+            unreachable = self._unreachable  # one read: the consumer thread may reset it meanwhile
+            if unreachable is not None and now - unreachable[0] >= UNREACHABLE_SECONDS:
                 raise LauncherError(
-                    f"AWS has not answered for {UNREACHABLE_SECONDS:g} s ({self._unreachable[1]}): {self.open_jobs} "
+                    f"AWS has not answered for {UNREACHABLE_SECONDS:g} s ({unreachable[1]}): {self.open_jobs} "
                     f"job(s) keep running and {self._unstarted} video(s) are not started; check AWS_ENDPOINT_URL and "
                     "the network, then run the same command again to resume",
                     ExitCode.AWS_ERROR,
@@ -476,8 +477,9 @@ class Batch:
             wake = min(wake, self._busy_until)
         if self._attached:
             wake = min(wake, max(min(video.next_check for video in self._attached), self._next_status_call))
-        if self._unreachable is not None:  # the batch ends then, if AWS still has not answered
-            wake = min(wake, self._unreachable[0] + UNREACHABLE_SECONDS)
+        unreachable = self._unreachable  # one read: the consumer thread may reset it meanwhile
+        if unreachable is not None:  # the batch ends then, if AWS still has not answered
+            wake = min(wake, unreachable[0] + UNREACHABLE_SECONDS)
         return wake
 
     def _running(self) -> int:
@@ -667,10 +669,10 @@ class Batch:
 
     def _not_answering(self, error: BaseException) -> None:
         """Remember since when AWS has not answered (the scheduler ends the batch after UNREACHABLE_SECONDS)."""
-        first = self._unreachable is None
-        since = self._unreachable[0] if self._unreachable else self._clock()
+        unreachable = self._unreachable  # one read: the other thread may reset it meanwhile
+        since = unreachable[0] if unreachable is not None else self._clock()
         self._unreachable = (since, _message(error))
-        if first:  # the loop wakes to take the deadline into its next wait (no-op event)
+        if unreachable is None:  # the loop wakes to take the deadline into its next wait (no-op event)
             self._events.put(("idle",))
 
     def _dispatch(self, completion: Completion) -> None:

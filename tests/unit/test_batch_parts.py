@@ -1,19 +1,37 @@
-"""The batch's pure parts: what is a batch, the results names, the ledger, and the start logic's
-light imports (an AWS Lambda function reuses it with boto3 alone)."""
+"""The batch's pure parts: what is a batch, the results names, the ledger, the start logic's light
+imports (an AWS Lambda function reuses it with boto3 alone), and when the scheduler's loop waits
+(on a fake clock)."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import math
+import queue
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from botocore.exceptions import EndpointConnectionError
+from tqdm import tqdm
 
+import launcher.batch.scheduler
 from launcher.batch.discovery import discover, folder_videos, is_batch, result_names
-from launcher.batch.ledger import Entry, Ledger
-from launcher.batch.scheduler import Batch, Tally, prepare_out_dir
-from launcher.jobs.errors import BadInput
+from launcher.batch.ledger import ERROR, Entry, Ledger
+from launcher.batch.scheduler import (
+    RUNNING,
+    STARTING,
+    UNREACHABLE_SECONDS,
+    Batch,
+    Tally,
+    Video,
+    Workers,
+    prepare_out_dir,
+)
+from launcher.jobs.errors import BadInput, ExitCode, LauncherError
 from launcher.jobs.notifications import CLEANUP_SECONDS, LOOK_SECONDS, Completion
 from launcher.options import BatchOptions, check_batch_options, file_name
 from launcher.stack import StackOutputs
@@ -159,3 +177,95 @@ def test_a_batch_looks_for_the_messages_of_jobs_whose_end_came_from_the_status()
     batch._ended_by_status("reused-token")
     clock.now += LOOK_SECONDS
     assert not batch._consumer_needed(), "on a queue nobody shares: one short look"
+
+
+class Waits(queue.Queue[tuple[Any, ...]]):
+    """The scheduler's event queue on a fake clock: a wait that no event ends moves the clock on by its
+    whole timeout at once (no real time passes), and ``meanwhile`` runs during the first wait, as
+    another thread would act while the scheduler waits."""
+
+    def __init__(self, clock: FakeClock, meanwhile: Callable[[], None] | None = None) -> None:
+        super().__init__()
+        self.clock = clock
+        self.meanwhile = meanwhile
+        self.timeouts: list[float | None] = []  # each blocking wait's
+
+    def get(self, block: bool = True, timeout: float | None = None) -> tuple[Any, ...]:
+        if not block:  # get_nowait: the events already there
+            return super().get(block=False)
+        self.timeouts.append(timeout)
+        if self.meanwhile is not None:
+            meanwhile, self.meanwhile = self.meanwhile, None
+            meanwhile()
+        if self.empty():
+            assert timeout is not None, "the scheduler never waits without a timeout"
+            self.clock.now += timeout
+            raise queue.Empty
+        return super().get(block=False)
+
+
+@contextlib.contextmanager
+def looping_batch(tmp_path: Path, clock: FakeClock, phase: str) -> Iterator[Batch]:
+    """A batch of one video in ``phase``, ready for its loop: no AWS, no worker threads, a ``Waits``
+    event queue on ``clock``."""
+    batch = Batch(BatchOptions(videos=["/v/a.mp4"], outputs=OUTPUTS, out_dir=tmp_path), clock=clock)
+    batch._events = Waits(clock)
+    batch._preparers = batch._starters = batch._fetchers = Workers(0, "none")
+    batch._ledger = Ledger(tmp_path)
+    video = Video(Entry("/v/a.mp4", "a.mp4", "[]", job_id="job-a"))
+    batch._videos.append(video)
+    batch._phases[video.phase] += 1
+    batch._move(video, phase)
+    if phase == STARTING:
+        batch._unstarted = 1
+    try:
+        with (tmp_path / "batch.jsonl").open("w") as batch._log, tqdm(total=1, disable=True) as batch._progress:
+            yield batch
+    finally:
+        batch._ledger.close()
+
+
+def test_the_loop_ends_without_waiting_once_the_watchdog_ended_the_last_video(tmp_path: Path):
+    """Nothing can move the video (a lost start): the watchdog ends it, and the loop returns at once
+    rather than wait up to a long poll for an event that never comes."""
+    clock = FakeClock()
+    with looping_batch(tmp_path, clock, STARTING) as batch:
+        batch._loop(deadline=math.inf)
+        assert isinstance(batch._events, Waits)
+        assert batch._events.timeouts == [], "the loop waited for an event after the last video ended"
+        assert batch.tally.counts[ERROR] == 1 and clock.now == 0.0
+
+
+def test_a_silent_aws_wakes_the_loop_once_with_its_deadline():
+    """The first failure puts one no-op event (the loop takes the deadline into its next wait);
+    more failures neither move the start of the silence nor add events."""
+    clock = FakeClock()
+    batch = Batch(BatchOptions(videos=["a.mp4"], outputs=OUTPUTS), clock=clock)
+    clock.now = 5.0
+    batch._not_answering(EndpointConnectionError(endpoint_url="http://127.0.0.1:1"))
+    clock.now = UNREACHABLE_SECONDS - 1.0
+    batch._not_answering(EndpointConnectionError(endpoint_url="http://127.0.0.1:1"))
+    assert [batch._events.get_nowait() for _ in range(batch._events.qsize())] == [("idle",)]
+    assert batch._unreachable is not None and batch._unreachable[0] == 5.0
+    assert batch._next_wake() <= 5.0 + UNREACHABLE_SECONDS
+
+
+def test_the_batch_ends_when_aws_has_been_silent_for_its_deadline_not_a_long_poll_later(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """The loop waits a long poll for its one job's completion; the consumer meets a dead endpoint
+    1 s in: the batch ends UNREACHABLE_SECONDS after that, not at the end of the wait it was in."""
+    monkeypatch.setattr(launcher.batch.scheduler, "UNREACHABLE_SECONDS", 3.0)
+    clock = FakeClock()
+    with looping_batch(tmp_path, clock, RUNNING) as batch:
+        batch._videos[0].next_check = math.inf  # its status is not due: only the silence ends the wait
+
+        def consumer_fails() -> None:
+            clock.now = 1.0
+            batch._not_answering(EndpointConnectionError(endpoint_url="http://127.0.0.1:1"))
+
+        batch._events = Waits(clock, meanwhile=consumer_fails)
+        with pytest.raises(LauncherError, match="AWS has not answered for 3 s") as raised:
+            batch._loop(deadline=math.inf)
+        assert raised.value.exit_code == ExitCode.AWS_ERROR
+        assert clock.now == 4.0, "the batch ended at the deadline"
