@@ -1,12 +1,17 @@
-"""Run the component or the whole program under Pulumi's mocks and record what it declares."""
+"""Run the component or the whole program under Pulumi's mocks and record what it declares; and
+scikit-image's astronaut with the face the emulator's detector finds, for the landmark models' tests."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
+import numpy as np
 import pytest
+from skimage import data
 
 from localaws.deploy import program as pulumi_program
+from localaws.vision.detector import RetinaFaceDetector
+from localaws.vision.face import DetectedFace
 from tests.support.pulumi_mocks import REGION, ROOT, Declared, run_body
 
 
@@ -29,3 +34,11 @@ def run_program() -> Callable[..., Declared]:
         return run_body(pulumi_program.main_program(ROOT), config)
 
     return run
+
+
+@pytest.fixture(scope="module")
+def astronaut() -> tuple[np.ndarray, DetectedFace]:
+    """Scikit-image's astronaut (one face, smiling at the camera) and the face RetinaFace finds."""
+    frame = np.ascontiguousarray(data.astronaut())
+    (face,) = RetinaFaceDetector().detect(frame)
+    return frame, face

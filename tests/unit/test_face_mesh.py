@@ -9,18 +9,9 @@ import threading
 import cv2
 import numpy as np
 import pytest
-from skimage import data
 
 from localaws.vision import face_mesh
-from localaws.vision.detector import RetinaFaceDetector
 from localaws.vision.face import DetectedFace
-
-
-@pytest.fixture(scope="module")
-def astronaut() -> tuple[np.ndarray, DetectedFace]:
-    frame = np.ascontiguousarray(data.astronaut())
-    (face,) = RetinaFaceDetector().detect(frame)
-    return frame, face
 
 
 def test_the_pinned_package_holds_both_models():

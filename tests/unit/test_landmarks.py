@@ -10,12 +10,9 @@ from dataclasses import replace
 import cv2
 import numpy as np
 import pytest
-from skimage import data
 
 from localaws.rekognition.faces import five_point_pose
 from localaws.vision import mesh_landmarks
-from localaws.vision.detector import RetinaFaceDetector
-from localaws.vision.face import DetectedFace
 from localaws.vision.landmarks import MODEL, boolean_attribute, expressions, landmarks68, pose, pose_from_points
 
 WIDTH, HEIGHT = 1280, 720
@@ -52,13 +49,6 @@ def test_a_pitched_face_of_another_shape_is_within_the_documented_error(face):
         points = rendered(0, 0, 20, face * (1 + rng.uniform(-0.1, 0.1, face.shape)))
         points += rng.normal(0, 0.015 * np.hypot(*(points[3] - points[0])), points.shape)
         assert pose_from_points(points, WIDTH, HEIGHT, face)["Pitch"] == pytest.approx(20, abs=5)
-
-
-@pytest.fixture(scope="module")
-def astronaut() -> tuple[np.ndarray, DetectedFace]:
-    frame = np.ascontiguousarray(data.astronaut())
-    (face,) = RetinaFaceDetector().detect(frame)
-    return frame, face
 
 
 def test_a_face_looking_at_the_camera_has_little_pitch(astronaut):

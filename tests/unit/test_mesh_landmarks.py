@@ -27,13 +27,6 @@ from localaws.vision.mesh_landmarks import (
 )
 
 
-@pytest.fixture(scope="module")
-def astronaut() -> tuple[np.ndarray, DetectedFace]:
-    frame = np.ascontiguousarray(data.astronaut())
-    (face,) = RetinaFaceDetector().detect(frame)
-    return frame, face
-
-
 def test_a_face_looking_at_the_camera_has_little_pitch(astronaut):
     """The astronaut looks at the camera and smiles: the five-point estimate read -26 degrees, the
     fit reads under 10 (the dev split's faces: mean |Pitch| 5.6)."""
