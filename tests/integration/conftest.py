@@ -46,12 +46,27 @@ def videos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, SyntheticVideo
     }
 
 
-@pytest.fixture(scope="session")
-def bucket(aws: Callable[..., Any]) -> str:
-    name = unique("videos")
+def versioned_bucket(aws: Callable[..., Any], prefix: str) -> str:
+    """A new bucket with versioning on, as the stack's video bucket has it."""
+    name = unique(prefix)
     aws("s3").create_bucket(Bucket=name)
     aws("s3").put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
     return name
+
+
+@pytest.fixture(scope="session")
+def bucket(aws: Callable[..., Any]) -> str:
+    return versioned_bucket(aws, "videos")
+
+
+@pytest.fixture
+def mesh_endpoint(tmp_path: Path) -> Iterator[tuple[Callable[..., Any], str]]:
+    """An endpoint of its own serving with ``--landmarks mesh``, and a versioned bucket on it: (client,
+    bucket). Patches of the emulator's module functions made in the test apply: they are looked up
+    per job."""
+    settings = EmulatorSettings(data_dir=tmp_path / "mesh-endpoint", landmarks="mesh")
+    with LocalEndpoint(settings, port=0) as running:
+        yield running.client, versioned_bucket(running.client, "mesh")
 
 
 @pytest.fixture(scope="module")

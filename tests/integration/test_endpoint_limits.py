@@ -30,7 +30,7 @@ from localaws.rekognition.models import EmulatorSettings
 from localaws.vision import emotions, face_mesh
 from localaws.vision.video import MAX_FRAME_PIXELS
 from localaws.wsgi_body import MAX_JSON_DEPTH
-from tests.support.aws import REGION, GateDetector, lambda_role, unique, upload, wait_for_job, zipped
+from tests.support.aws import REGION, GateDetector, lambda_role, python_function, unique, upload, wait_for_job
 
 REQUESTS = 300
 # The endpoint's resident memory may grow this much over 300 requests signed for random regions. Before
@@ -135,38 +135,33 @@ def test_an_all_job_without_a_readable_emotion_model_fails_in_one_line(
     corrupt.write_bytes(b"junk" * 100)
     broken = emotions.EmotionClassifier(corrupt)
     monkeypatch.setattr(models, "shared_classifier", lambda: broken)
-    video = upload(aws, bucket, videos["face"].path)
+    fails_twice_in_one_line(aws, upload(aws, bucket, videos["face"].path), corrupt, emotions.REINSTALL_FER, "ALL")
+    assert not [record for record in caplog.records if record.exc_info], "no traceback in the endpoint's log"
+
+
+def fails_twice_in_one_line(aws, video: dict[str, str], model: Path, fix: str, attributes: str) -> None:
+    """Two jobs on ``video`` each fail before any face, in one line naming the ``model`` file and the
+    ``fix`` (the second: the failure is remembered, not a half-loaded model)."""
     for _ in range(2):
-        job_id = aws("rekognition").start_face_detection(Video={"S3Object": video}, FaceAttributes="ALL")["JobId"]
+        job_id = aws("rekognition").start_face_detection(Video={"S3Object": video}, FaceAttributes=attributes)["JobId"]
         page = wait_for_job(aws, job_id)
         assert page["JobStatus"] == "FAILED" and not page["Faces"]
         message = page["StatusMessage"]
         assert "\n" not in message and "Internal error" not in message
-        assert str(corrupt) in message and emotions.REINSTALL_FER in message
-    assert not [record for record in caplog.records if record.exc_info], "no traceback in the endpoint's log"
+        assert str(model) in message and fix in message
 
 
-def test_a_mesh_job_without_a_readable_face_mesh_model_fails_in_one_line(videos, tmp_path, monkeypatch, caplog):
+def test_a_mesh_job_without_a_readable_face_mesh_model_fails_in_one_line(
+    mesh_endpoint, videos, tmp_path, monkeypatch, caplog
+):
     """With --landmarks mesh every face's Pose needs the face mesh: a corrupt one fails a DEFAULT job
     before any frame, in one line naming the file and the fix, and the endpoint's log has no traceback."""
     corrupt = tmp_path / "face_landmark.tflite"
     corrupt.write_bytes(b"junk" * 100)
     broken = face_mesh.FaceMeshModel(corrupt)
     monkeypatch.setattr(models, "shared_mesh_model", lambda: broken)
-    settings = EmulatorSettings(data_dir=tmp_path / "endpoint", landmarks="mesh")
-    with LocalEndpoint(settings, port=0) as endpoint:
-        aws = endpoint.client
-        bucket = unique("mesh")
-        aws("s3").create_bucket(Bucket=bucket)
-        aws("s3").put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-        video = upload(aws, bucket, videos["face"].path)
-        for _ in range(2):
-            job_id = aws("rekognition").start_face_detection(Video={"S3Object": video})["JobId"]
-            page = wait_for_job(aws, job_id)
-            assert page["JobStatus"] == "FAILED" and not page["Faces"]
-            message = page["StatusMessage"]
-            assert "\n" not in message and "Internal error" not in message
-            assert str(corrupt) in message and face_mesh.REINSTALL in message
+    aws, bucket = mesh_endpoint
+    fails_twice_in_one_line(aws, upload(aws, bucket, videos["face"].path), corrupt, face_mesh.REINSTALL, "DEFAULT")
     assert not [record for record in caplog.records if record.exc_info], "no traceback in the endpoint's log"
 
 
@@ -264,14 +259,7 @@ def test_event_invocations_run_a_few_at_a_time_per_function_and_the_rest_wait(aw
     bucket, name = unique("events"), unique("sleeper")
     aws("s3").create_bucket(Bucket=bucket)
     role = lambda_role(aws, "role")
-    aws("lambda").create_function(
-        FunctionName=name,
-        Runtime="python3.12",
-        Role=role,
-        Handler="app.handler",
-        Code={"ZipFile": zipped(**{"app.py": HANDLER})},
-        Timeout=60,
-    )
+    python_function(aws, role, HANDLER, name=name, timeout=60)
     invocations = 2 * cap
     for _ in range(invocations):
         aws("lambda").invoke(FunctionName=name, InvocationType="Event", Payload=json.dumps({"bucket": bucket}).encode())

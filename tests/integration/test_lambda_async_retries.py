@@ -18,7 +18,7 @@ from botocore.exceptions import ClientError
 
 from localaws.endpoint import LocalEndpoint
 from localaws.rekognition.models import EmulatorSettings
-from tests.support.aws import ACCOUNT_ID, REGION, lambda_role, unique, zipped
+from tests.support.aws import ACCOUNT_ID, REGION, lambda_role, python_function, unique
 
 # Each run leaves an object under runs/<request>/ in the event's bucket, then fails as asked.
 HANDLER = """
@@ -60,16 +60,7 @@ def fast_retries(endpoint: LocalEndpoint, monkeypatch: pytest.MonkeyPatch) -> No
 
 
 def make_function(aws: Callable[..., Any], role_arn: str, timeout: int = 10) -> tuple[str, str]:
-    name = unique("retried")
-    created = aws("lambda").create_function(
-        FunctionName=name,
-        Runtime="python3.12",
-        Role=role_arn,
-        Handler="app.handler",
-        Code={"ZipFile": zipped(**{"app.py": HANDLER})},
-        Timeout=timeout,
-    )
-    return name, created["FunctionArn"]
+    return python_function(aws, role_arn, HANDLER, name=unique("retried"), timeout=timeout)
 
 
 def invoke_event(aws, name: str, bucket: str, **event: Any) -> str:
@@ -225,13 +216,7 @@ def test_the_config_goes_with_its_function(aws, role_arn):
     lam.delete_function(FunctionName=name)
     with pytest.raises(lam.exceptions.ResourceNotFoundException):
         lam.get_function_event_invoke_config(FunctionName=name)
-    lam.create_function(
-        FunctionName=name,
-        Runtime="python3.12",
-        Role=role_arn,
-        Handler="app.handler",
-        Code={"ZipFile": zipped(**{"app.py": HANDLER})},
-    )
+    python_function(aws, role_arn, HANDLER, name=name)
     with pytest.raises(lam.exceptions.ResourceNotFoundException):
         lam.get_function_event_invoke_config(FunctionName=name)
 

@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 
 from localaws.awslambda.runner import FunctionRunner, FunctionSpec
 from localaws.process import is_running
-from tests.support.aws import ACCOUNT_ID, REGION, lambda_role, unique, zipped
+from tests.support.aws import ACCOUNT_ID, REGION, lambda_role, python_function, unique, zipped
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -59,16 +59,7 @@ def role_arn(aws: Callable[..., Any]) -> str:
 
 
 def make_function(aws: Callable[..., Any], role_arn: str, code: str = HANDLER, timeout: int = 10, **env: str) -> str:
-    name = unique("fn")
-    aws("lambda").create_function(
-        FunctionName=name,
-        Runtime="python3.12",
-        Role=role_arn,
-        Handler="app.handler",
-        Code={"ZipFile": zipped(**{"app.py": code})},
-        Timeout=timeout,
-        Environment={"Variables": {"GREETING": "hello", **env}},
-    )
+    name, _ = python_function(aws, role_arn, code, timeout=timeout, env={"GREETING": "hello", **env})
     return name
 
 

@@ -117,7 +117,7 @@ def test_all_attributes(aws, bucket, videos):
         assert sum(emotions.values()) == pytest.approx(100, abs=0.01)
 
 
-def test_all_attributes_from_the_face_mesh(videos, tmp_path, monkeypatch):
+def test_all_attributes_from_the_face_mesh(mesh_endpoint, videos, monkeypatch):
     """An endpoint serving with --landmarks mesh: Pose, EyesOpen, MouthOpen and Smile from MediaPipe's
     face mesh and eye model, the same answers for the astronaut as the default's (test_all_attributes),
     and a Pose that reads her looking at the camera, as the default's does. dlib's 68-point model is never asked
@@ -127,15 +127,8 @@ def test_all_attributes_from_the_face_mesh(videos, tmp_path, monkeypatch):
         raise AssertionError("the 68-point model was used")
 
     monkeypatch.setattr(landmarks, "landmarks68", research_only)
-    settings = EmulatorSettings(data_dir=tmp_path / "endpoint", landmarks="mesh")
-    with LocalEndpoint(settings, port=0) as endpoint:
-        client = endpoint.client
-        bucket = unique("mesh-videos")
-        client("s3").create_bucket(Bucket=bucket)
-        client("s3").put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
-        response = wait_for_job(
-            client, start(client, upload(client, bucket, videos["face"].path), FaceAttributes="ALL")
-        )
+    client, bucket = mesh_endpoint
+    response = wait_for_job(client, start(client, upload(client, bucket, videos["face"].path), FaceAttributes="ALL"))
     assert response["JobStatus"] == "SUCCEEDED" and response["Faces"]
     assert_matches_output_shape("GetFaceDetection", response)
     for face in response["Faces"]:

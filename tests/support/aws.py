@@ -87,6 +87,31 @@ def lambda_role(aws: Callable[..., Any], prefix: str) -> str:
     return aws("iam").create_role(RoleName=unique(prefix), AssumeRolePolicyDocument=document)["Role"]["Arn"]
 
 
+def python_function(
+    aws: Callable[..., Any],
+    role_arn: str,
+    code: str,
+    *,
+    name: str | None = None,
+    timeout: int | None = None,
+    env: dict[str, str] | None = None,
+) -> tuple[str, str]:
+    """A Python 3.12 function whose ``app.py`` is ``code`` (handler ``app.handler``), named ``name`` or
+    a new ``fn-`` name; its name and ARN. Without ``timeout``, Lambda's default (3 s)."""
+    settings: dict[str, Any] = {"Timeout": timeout} if timeout is not None else {}
+    if env is not None:
+        settings["Environment"] = {"Variables": env}
+    created = aws("lambda").create_function(
+        FunctionName=name or unique("fn"),
+        Runtime="python3.12",
+        Role=role_arn,
+        Handler="app.handler",
+        Code={"ZipFile": zipped(**{"app.py": code})},
+        **settings,
+    )
+    return created["FunctionName"], created["FunctionArn"]
+
+
 def own_copy(source: Path, target: Path) -> Path:
     """``source`` copied to ``target`` with an MP4 ``free`` box of random bytes after it (players skip
     it): other bytes, so the launcher uploads a new object and starts a new job. A test that reused

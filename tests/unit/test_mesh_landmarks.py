@@ -1,18 +1,16 @@
 """Pose from MediaPipe's canonical face fitted to the face mesh's points, and EyesOpen, MouthOpen and
 Smile from their shape (the eyes' lids placed by MediaPipe's eye model). The fit itself on the
 canonical face at known angles is tests/unit/test_landmarks.py's (both faces). The errors allowed
-here are the ones documented (docs/local-endpoint.md)."""
+here are the ones documented (docs/local-endpoint.md); the astronaut's pose, upright and rolled, and
+her smile, open eyes and parted lips are read by both models in test_landmarks.py."""
 
 from __future__ import annotations
-
-from dataclasses import replace
 
 import cv2
 import numpy as np
 import pytest
 from skimage import data
 
-from localaws.rekognition.faces import five_point_pose
 from localaws.vision import face_mesh as face_mesh_module
 from localaws.vision.detector import RetinaFaceDetector
 from localaws.vision.face import DetectedFace
@@ -25,40 +23,6 @@ from localaws.vision.mesh_landmarks import (
     eye_ratio,
     pose,
 )
-
-
-def test_a_face_looking_at_the_camera_has_little_pitch(astronaut):
-    """The astronaut looks at the camera and smiles: the five-point estimate read -26 degrees, the
-    fit reads under 10 (the dev split's faces: mean |Pitch| 5.6)."""
-    frame, face = astronaut
-    assert five_point_pose(face.landmarks)["Pitch"] < -20, "the bias this fit removes"
-    measured = pose(face_mesh(frame, face).points, *frame.shape[1::-1])
-    assert abs(measured["Pitch"]) < 10
-    assert abs(measured["Yaw"]) < 10
-
-
-@pytest.mark.parametrize("degrees", [-25, 20])
-def test_a_rolled_face_reads_its_roll(astronaut, degrees):
-    """Turned in the image by a known angle, its Roll changes by that angle (documented: 1.3-2.2
-    degrees mean error on the evaluation set) and its Yaw and Pitch little."""
-    frame, face = astronaut
-    upright = pose(face_mesh(frame, face).points, 512, 512)
-    centre = (face.left + face.width / 2, face.top + face.height / 2)
-    matrix = cv2.getRotationMatrix2D(centre, -degrees, 1.0)
-    turned = cv2.warpAffine(frame, matrix, (512, 512), borderMode=cv2.BORDER_REPLICATE)
-    points = tuple(tuple(matrix @ np.array([x, y, 1.0])) for x, y in face.landmarks)
-    measured = pose(face_mesh(turned, replace(face, landmarks=points)).points, 512, 512)
-    assert measured["Roll"] - upright["Roll"] == pytest.approx(degrees, abs=4)
-    assert measured["Yaw"] == pytest.approx(upright["Yaw"], abs=8)
-    assert measured["Pitch"] == pytest.approx(upright["Pitch"], abs=8)
-
-
-def test_the_astronaut_smiles_with_open_eyes_and_parted_lips(astronaut):
-    frame, face = astronaut
-    found = expressions(with_eyes(frame, face_mesh(frame, face).points))
-    assert found["EyesOpen"]["Value"] and found["EyesOpen"]["Confidence"] > 90
-    assert found["Smile"]["Value"]
-    assert found["MouthOpen"]["Value"], "her teeth show"
 
 
 def test_shut_eyes_and_closed_lips_read_as_such(astronaut):
