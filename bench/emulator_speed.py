@@ -59,6 +59,22 @@ STAGES = ("decode", "RGB and downscale", "detect", "rest")
 
 
 WARM_LOG_LINE = "face detector ready"
+WARM_UP_DEADLINE_SECONDS = 120.0  # the warm-up takes 2-3 s; a model that cannot load never logs the line
+
+
+def wait_until_warm(endpoint: EndpointProcess) -> None:
+    """Returns when the endpoint's log says its detector is warm; a warm-up that failed (the endpoint
+    logs an ERROR line and keeps serving) or never ends stops the benchmark with its reason."""
+    deadline = time.monotonic() + WARM_UP_DEADLINE_SECONDS
+    while WARM_LOG_LINE not in (log := endpoint.log_path.read_text()):
+        errors = [line for line in log.splitlines() if " ERROR " in line]
+        if errors:
+            raise SystemExit(f"the endpoint's face detector did not load: {errors[0]} (log: {endpoint.log_path})")
+        if time.monotonic() > deadline:
+            raise SystemExit(
+                f"the endpoint's detector was not warm in {WARM_UP_DEADLINE_SECONDS:.0f} s (log: {endpoint.log_path})"
+            )
+        time.sleep(0.1)
 
 
 @dataclass
@@ -108,8 +124,7 @@ def first_job(
     the start call to SUCCEEDED; its CPU time includes whatever of the warm-up is still running."""
     with EndpointProcess(folder, extra_args=("--landmarks", landmarks)) as endpoint:
         if after_warm_up:
-            while WARM_LOG_LINE not in endpoint.log_path.read_text():
-                time.sleep(0.1)
+            wait_until_warm(endpoint)
         s3, rekognition = local_client("s3", endpoint.url), local_client("rekognition", endpoint.url)
         s3.create_bucket(Bucket="bench")
         s3.upload_file(str(video.path), "bench", video.path.name)

@@ -6,6 +6,9 @@ check the endpoint still stops (``serve --detector tests.e2e.stuck_detectors:<fa
 - ``lock_holder``: holds Python's global lock for ever in native code (``ctypes.PyDLL`` keeps the
   lock across the call), as OpenVINO's first-inference deadlock did: no Python code runs again,
   signal handlers included, so only the freeze watchdog, a native thread, ends it.
+
+And one that never gets that far: ``unloadable`` raises when the warm-up calls it, as a network file
+that cannot be read does (the endpoint logs the error and keeps serving; its jobs fail).
 """
 
 from __future__ import annotations
@@ -48,3 +51,7 @@ def sleeper() -> Sleeper:
 
 def lock_holder() -> LockHolder:
     return LockHolder()
+
+
+def unloadable() -> Sleeper:
+    raise OSError("the network file cannot be read (a test's detector)")
