@@ -157,7 +157,9 @@ def build_parser() -> argparse.ArgumentParser:
     sent.add_argument("--key", help="its key (default: lambda-layers/redactor-<sha256>.zip)")
     sent.add_argument("--zip", default=str(DEFAULT_OUT), help="the layer zip (default: build/redactor-layer.zip)")
     sent.add_argument("--layer-name", default=DEFAULT_LAYER_NAME, help="the layer's name (default: faces-redactor)")
-    sent.add_argument("--region", help="AWS region (default: AWS_REGION or the profile's)")
+    sent.add_argument(
+        "--region", help="AWS region (default: AWS_DEFAULT_REGION or the profile's; boto3 ignores AWS_REGION)"
+    )
     sent.add_argument("--profile", help="AWS profile (default: AWS_PROFILE or the default one)")
     sent.add_argument("--endpoint-url", help="another endpoint, such as the local one")
     return parser

@@ -19,8 +19,9 @@ from .errors import PulumiCliError
 
 # Only protects the local stack's secrets from nobody in particular: this stack lives on a laptop.
 LOCAL_PASSPHRASE = "local-endpoint-only"
-# The provider's endpoint keys for what the stack declares (with autoProcess: Lambda and CloudWatch Logs).
-SERVICES = ("s3", "sns", "sqs", "iam", "sts", "rekognition", "lambda", "cloudwatchlogs")
+# The provider's endpoint keys for what the stack declares (with autoProcess: Lambda and CloudWatch Logs;
+# with alarms, the default: CloudWatch and KMS, the alarm topic's key).
+SERVICES = ("s3", "sns", "sqs", "iam", "sts", "rekognition", "lambda", "cloudwatchlogs", "cloudwatch", "kms")
 
 
 def cli_available() -> bool:

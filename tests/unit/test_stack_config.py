@@ -6,6 +6,7 @@ import pytest
 
 from localaws.defaults import DEFAULT_REGION
 from localaws.deploy.errors import StackConfigError
+from localaws.deploy.handlers import HANDLERS
 from localaws.deploy.program import stack_config
 from localaws.deploy.pulumi_cli import provider_config
 
@@ -50,3 +51,18 @@ def test_the_cli_path_points_every_service_at_the_endpoint():
         assert config[f"aws:endpoints[0].{service}"] == "http://127.0.0.1:4566"
     for flag in ("skipCredentialsValidation", "skipRequestingAccountId", "skipMetadataApiCheck", "s3UsePathStyle"):
         assert config[f"aws:{flag}"] == "true"
+
+
+# The provider's endpoint key of a resource type whose API is not its module's: log groups are typed
+# aws:cloudwatch/... but are CloudWatch Logs.
+ENDPOINT_KEYS = {"logGroup": "cloudwatchlogs"}
+
+
+def test_the_cli_path_points_the_service_of_every_declared_resource_type_at_the_endpoint():
+    """HANDLERS lists every resource type the component declares (alarms: their KMS key, alarms and
+    dashboard, on by default): an endpoint left out would send that service's calls to AWS itself."""
+    config = provider_config("http://127.0.0.1:4566", DEFAULT_REGION)
+    for token in HANDLERS:
+        module, resource = token.split(":")[1].split("/")
+        key = ENDPOINT_KEYS.get(resource, module)
+        assert config.get(f"aws:endpoints[0].{key}") == "http://127.0.0.1:4566", token
