@@ -5,8 +5,10 @@
   never processed.
 - The completion queue: its oldest message older than an hour (no launcher or collector consumes).
 - With autoProcess: each function's ``Errors`` and ``Throttles`` (> 0 in 5 minutes), and the intake
-  queue's oldest message older than 4 hours: half the ~8 hours of backoff an upload gets
-  (intakeMaxReceiveCount 100) before it goes to the intake dead-letter queue.
+  queue's oldest message older than 4 hours: uploads nobody receives (the starter is not consuming).
+  SQS leaves a message received three times or more out of ApproximateAgeOfOldestMessage, so an
+  upload the starter keeps putting back (Rekognition's job limit saturated) shows in the intake
+  dead-letter alarm instead, after intakeMaxReceiveCount tries (100: about 4 hours of jittered backoff).
 - A dashboard with those metrics and the alarms' states.
 
 Alarms go to ``alarmTopicArn`` when given, else to a topic the stack creates (with ``alarmEmail``
@@ -112,7 +114,7 @@ def alarms_for(watched: Watched) -> list[Alarm]:
         found.append(
             Alarm(
                 "intake-age",
-                "An upload has waited 4 hours to start: half its tries are spent (Rekognition's job limit?).",
+                "An upload has waited 4 hours without being received: is the starter consuming its queue?",
                 SQS,
                 OLDEST,
                 "QueueName",

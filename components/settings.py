@@ -161,7 +161,7 @@ SETTINGS: dict[str, Setting] = {
     "auto_process": Setting(False, _boolean),
     "incoming_prefix": Setting("videos/", _key_prefix),
     "results_prefix": Setting("results/", _key_prefix),
-    # A try refused with LimitExceeded counts: generous, about 8 hours of backoff.
+    # A try refused with LimitExceeded counts: generous, about 4 hours of jittered backoff (8 at most).
     "intake_max_receive_count": Setting(100, _whole_number(1, 1000, "(SQS's limit)")),
     "redact": Setting(False, _boolean),
     "redact_layer_arn": Setting(None, _layer_version_arn),
