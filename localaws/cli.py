@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 
 from .awslambda.runner import REDACTOR_LAYER_NAME, REDACTOR_LAYER_PACKAGES, endpoint_packages_layer
 from .clients import local_client
@@ -437,6 +438,11 @@ def _context(endpoint: str, region: str) -> Context:
     except BotoCoreError as error:
         raise EndpointUnreachable(
             f"no local endpoint answers at {endpoint} ({error}); start it with: {python_command('serve')}"
+        ) from None
+    except ResponseParserError:  # another kind of server holds the port: its reply is not AWS's
+        raise EndpointUnreachable(
+            f"{endpoint} answers, but not as an AWS endpoint (another program on that port?): start the local "
+            f"endpoint with: {python_command('serve')}, and pass the URL it prints to --endpoint"
         ) from None
     return Context(client, region, account_id)
 
