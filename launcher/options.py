@@ -181,6 +181,11 @@ def check_writable(path: Path, overwrite: bool) -> None:
     permission check, a read-only mount does not), and the file is new, or --overwrite says to replace it."""
     if path.is_dir():
         raise BadInput(f"cannot write {path}: it is a folder")
+    if path.exists() and not path.is_file():  # a device or a pipe: the finished file would replace it
+        raise BadInput(
+            f"cannot write {path}: it is not a regular file (a device or a pipe); give --out - for "
+            "standard output, or a file name"
+        )
     if not path.parent.is_dir():
         raise BadInput(f"cannot write {path}: the folder {path.parent} does not exist")
     if len(os.fsencode(path.name)) > name_max(path.parent):

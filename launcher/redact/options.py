@@ -71,6 +71,8 @@ def check_output(out: Path, overwrite: bool) -> None:
     before writing."""
     if out.is_dir():
         raise BadInput(f"cannot write {out}: it is a folder")
+    if out.exists() and not out.is_file():  # a device or a pipe: the finished copy would replace it
+        raise BadInput(f"cannot write {out}: it is not a regular file (a device or a pipe); name a file")
     if out.exists() and not overwrite:
         raise BadInput(f"{out} exists: pass --overwrite to replace it, or name another output")
     folder = out.parent

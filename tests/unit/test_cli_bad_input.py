@@ -6,12 +6,19 @@ from __future__ import annotations
 
 import functools
 import http.server
+import json
+import os
+import stat
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+import launcher.cli
 import localaws.cli
+from launcher.jobs.errors import ExitCode
+from synthetic import make_video
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -45,3 +52,50 @@ def test_local_against_a_server_that_is_not_aws_is_one_line(web_server, tmp_path
         f"local endpoint with: {localaws.cli.python_command('serve')}, and pass the URL it prints to --endpoint\n"
     )
     assert not (tmp_path / "outputs-local.json").exists()
+
+
+OUTPUTS = {
+    "bucketName": "b",
+    "topicArn": "arn:aws:sns:us-east-1:123456789012:AmazonRekognition-t",
+    "roleArn": "arn:aws:iam::123456789012:role/r",
+    "queueUrl": "http://127.0.0.1:1/123456789012/q",
+    "region": "us-east-1",
+}
+
+
+@pytest.fixture
+def launch_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder with a short video and stack outputs; nothing answers at the endpoint (port 1), so a
+    launch that got as far as AWS would say so instead of the line a test expects."""
+    monkeypatch.chdir(tmp_path)
+    for name, value in {
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "x",
+        "AWS_SECRET_ACCESS_KEY": "x",
+    }.items():
+        monkeypatch.setenv(name, value)
+    make_video(tmp_path / "clip.mp4", seconds=0.2)
+    (tmp_path / "outputs.json").write_text(json.dumps(OUTPUTS))
+    return tmp_path
+
+
+@pytest.mark.parametrize(
+    "option, says",
+    [
+        (
+            ["--out", "pipe"],
+            "cannot write pipe: it is not a regular file (a device or a pipe); give --out - for "
+            "standard output, or a file name",
+        ),
+        (["--redact=pipe"], "cannot write pipe: it is not a regular file (a device or a pipe); name a file"),
+    ],
+)
+def test_launch_refuses_to_replace_a_pipe_or_device_even_with_overwrite(launch_dir, capsys, option, says):
+    """The results are written beside and renamed over the output: over a pipe or a device (--out
+    /dev/null as root) that would replace the pipe or the device with a file."""
+    os.mkfifo(launch_dir / "pipe")
+    argv = ["clip.mp4", "--outputs", "outputs.json", "--overwrite", *option]
+    assert launcher.cli.main(argv) == ExitCode.BAD_INPUT
+    assert capsys.readouterr().err == f"error: {says}\n"
+    assert stat.S_ISFIFO((launch_dir / "pipe").lstat().st_mode)
