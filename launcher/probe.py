@@ -10,6 +10,7 @@ uploading, or list the refusal in ``--plan``). The emulator probes videos on its
 from __future__ import annotations
 
 import io
+import os
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -20,6 +21,7 @@ import av
 from rekognition_limits import CODEC, CONTAINERS
 
 Source = Path | BinaryIO | io.RawIOBase
+USE_INSTEAD = "use a whole MP4 or MOV (or AVI) file with H.264 video"
 
 
 class UnsupportedVideo(Exception):
@@ -42,16 +44,17 @@ def describe(source: Source) -> VideoFacts:
     A path is read through a file object: FFmpeg would take ``clip:1.mp4`` for a protocol name."""
     if isinstance(source, Path):
         with source.open("rb") as file:
+            if os.fstat(file.fileno()).st_size == 0:  # PyAV would fail seeking in it, with EINVAL
+                raise UnsupportedVideo(f"the file is empty (0 bytes): {USE_INSTEAD}")
             return describe(file)
     try:
         container = av.open(source, mode="r")
     except (av.error.FFmpegError, UnicodeDecodeError) as error:
-        raise UnsupportedVideo(f"not a readable video container: {error}") from None
+        reason = error.strerror if isinstance(error, av.error.FFmpegError) and error.strerror else error
+        raise UnsupportedVideo(f"not a readable video container ({reason}): {USE_INSTEAD}") from None
     with container:
         if container.format.name not in CONTAINERS:
-            raise UnsupportedVideo(
-                f"unsupported container {container.format.long_name!r}: use MP4 or MOV (or AVI) with H.264 video"
-            )
+            raise UnsupportedVideo(f"unsupported container {container.format.long_name!r}: {USE_INSTEAD}")
         if not container.streams.video:
             raise UnsupportedVideo("the file has no video stream")
         stream = container.streams.video[0]

@@ -99,3 +99,21 @@ def test_launch_refuses_to_replace_a_pipe_or_device_even_with_overwrite(launch_d
     assert launcher.cli.main(argv) == ExitCode.BAD_INPUT
     assert capsys.readouterr().err == f"error: {says}\n"
     assert stat.S_ISFIFO((launch_dir / "pipe").lstat().st_mode)
+
+
+@pytest.mark.parametrize(
+    "content, says",
+    [
+        (b"", "the file is empty (0 bytes)"),
+        (b"not a video\n", "not a readable video container (Invalid data found when processing input)"),
+    ],
+)
+def test_launch_names_an_empty_file_or_one_that_is_no_video_and_what_to_use(launch_dir, capsys, content, says):
+    """Not "cannot use: Invalid argument ... pick a file or folder you may write to" (PyAV's seek in an
+    empty file), nor FFmpeg's error number."""
+    (launch_dir / "bad.mp4").write_bytes(content)
+    assert launcher.cli.main(["bad.mp4", "--outputs", "outputs.json"]) == ExitCode.BAD_INPUT
+    assert capsys.readouterr().err == (
+        f"error: video bad.mp4: {says}: use a whole MP4 or MOV (or AVI) file with H.264 video\n"
+    )
+    assert sorted(path.name for path in launch_dir.iterdir()) == ["bad.mp4", "clip.mp4", "outputs.json"]
