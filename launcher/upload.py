@@ -97,7 +97,9 @@ def upload(
         raise from_client_error(error, f"uploading {path} to s3://{bucket}/{key}") from None
     except S3UploadFailedError as error:  # what upload_file raises when S3 refuses a part or the upload
         cause = error.__context__  # boto3 raises it while handling S3's ClientError
-        if isinstance(cause, ClientError) and error_code(cause) in MISSING_RESOURCE_CODES:
+        if isinstance(cause, ClientError) and (
+            error_code(cause) in MISSING_RESOURCE_CODES or error_code(cause).isdigit()  # a bare HTTP status
+        ):
             raise from_client_error(cause, f"uploading {path} to s3://{bucket}/{key}") from None
         raise LauncherError(
             f"uploading {path} to s3://{bucket}/{key} failed: {error}. What to do: check that the "

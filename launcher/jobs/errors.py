@@ -11,6 +11,7 @@ import ipaddress
 import os
 import sys
 from enum import IntEnum
+from http import HTTPStatus
 from urllib.parse import urlsplit
 
 from botocore.exceptions import ClientError
@@ -141,6 +142,13 @@ def _missing_resource_advice(code: str) -> str:
     return f"the stack's {what} is gone: check the stack outputs, or deploy the stack again (`pulumi up`)"
 
 
+def _http_reason(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return f"HTTP {status}"
+
+
 def error_code(error: ClientError) -> str:
     return error.response.get("Error", {}).get("Code", "")
 
@@ -158,6 +166,13 @@ def from_client_error(error: ClientError, doing: str, job_id: str | None = None)
     )
     if code in MISSING_RESOURCE_CODES:
         advice = _missing_resource_advice(code)
+    if code.isdigit():  # no AWS error in the reply, only an HTTP status: the body may be a whole web page
+        message = _http_reason(int(code))
+        if code not in ("403", "404"):  # (an S3 HEAD's refusals have no body on AWS either)
+            advice = (
+                f"the endpoint answered HTTP {code} with no AWS error in it: check that AWS_ENDPOINT_URL "
+                "(or --endpoint-url) is an AWS endpoint, such as the URL the local one prints when it starts"
+            )
     where = f" (job {job_id})" if job_id else ""
     return LauncherError(
         f"{doing}{where} failed: {code or 'error'}: {message}. What to do: {advice}.", exit_code, request_id(error)

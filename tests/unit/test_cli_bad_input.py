@@ -117,3 +117,26 @@ def test_launch_names_an_empty_file_or_one_that_is_no_video_and_what_to_use(laun
         f"error: video bad.mp4: {says}: use a whole MP4 or MOV (or AVI) file with H.264 video\n"
     )
     assert sorted(path.name for path in launch_dir.iterdir()) == ["bad.mp4", "clip.mp4", "outputs.json"]
+
+
+@pytest.mark.parametrize(
+    "extra, doing",
+    [
+        (["--attach", "job1"], "reading the job's status (job job1)"),
+        ([], "uploading clip.mp4 to s3://b/videos/"),
+    ],
+)
+def test_launch_against_a_server_that_is_not_aws_says_so_in_one_line(
+    launch_dir, web_server, monkeypatch, capsys, extra, doing
+):
+    """Not the server's whole HTML page as the error's message."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", web_server)
+    assert launcher.cli.main(["clip.mp4", "--outputs", "outputs.json", "--quiet", *extra]) == ExitCode.AWS_ERROR
+    first, *rest = capsys.readouterr().err.splitlines()
+    assert first.startswith(f"error: {doing}") and "<" not in first
+    assert first.endswith(
+        "failed: 501: Not Implemented. What to do: the endpoint answered HTTP 501 with no AWS error in it: check "
+        "that AWS_ENDPOINT_URL (or --endpoint-url) is an AWS endpoint, such as the URL the local one prints when "
+        "it starts."
+    )
+    assert rest == ([] if not extra else ["job job1 may keep running. Re-attach with:", rest[1]])
