@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 
 from rekognition_limits import VIDEO_SUFFIXES, is_video_name
 
-from ..jobs.errors import BadInput, from_client_error
+from ..jobs.errors import BadInput, error_code, from_client_error
 from ..jobs.s3video import is_s3_uri, parse_s3_uri
 from ..options import file_name, results_name
 
@@ -67,6 +67,8 @@ def prefix_videos(s3: Any, uri: str) -> list[str]:
                 if _is_video_name(item["Key"].rsplit("/", 1)[-1])
             ]
     except ClientError as error:
+        if error_code(error) == "NoSuchBucket":  # the user's bucket, not the stack's: a typo, most likely
+            raise BadInput(f"{uri}: the bucket {bucket} does not exist: check its name") from None
         raise from_client_error(error, f"listing {uri}") from None
     if not found:
         raise BadInput(f"{uri} holds no {'/'.join(VIDEO_SUFFIXES)} videos: check the bucket and the prefix")

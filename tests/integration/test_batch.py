@@ -387,6 +387,11 @@ def test_limit_exceeded_from_jobs_outside_the_batch_delays_it(
         (["videos", "--out-dir", "a-file/results"], "cannot use --out-dir a-file/results"),
         (["videos", "--out", "x.json"], "--out applies to one video"),
         (["videos", "s3:/bucket/key.mp4"], "is not an S3 video URI"),
+        # the user's bucket, not the stack's: not "run local.py deploy again" (exit 21)
+        (
+            ["s3://no-such-bucket/in/"],
+            "s3://no-such-bucket/in/: the bucket no-such-bucket does not exist: check its name",
+        ),
     ],
 )
 def test_bad_batch_input_is_one_line_and_starts_nothing(
