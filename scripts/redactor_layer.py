@@ -34,6 +34,8 @@ EPILOG = """examples:
   python scripts/redactor_layer.py build
   python scripts/redactor_layer.py publish --bucket my-videos --region eu-west-1
   pulumi config set redact true && pulumi config set redactLayerArn ARN && pulumi up
+
+exit codes: 0 done, 1 failed (the line says why and what to do), 2 bad arguments or zip, 130 interrupted
 """
 
 
@@ -103,6 +105,17 @@ def build(out: Path) -> int:
     return 0
 
 
+def zip_problem(path: Path) -> str | None:
+    """What is wrong with ``path`` as the layer's zip, checked before anything is sent."""
+    if path.is_dir():
+        return "is a folder"
+    if not path.is_file():
+        return "does not exist"
+    if not zipfile.is_zipfile(path):
+        return "is not a zip file"
+    return None
+
+
 def publish(args: argparse.Namespace) -> int:
     import boto3
     from boto3.exceptions import S3UploadFailedError
@@ -110,9 +123,11 @@ def publish(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
     zipped = Path(args.zip)
-    if not zipped.is_file():
+    if problem := zip_problem(zipped):
         print(
-            f"error: {zipped} does not exist: run `make redactor-layer` (or this script's build) first", file=sys.stderr
+            f"error: {zipped} {problem}: run `make redactor-layer` (or this script's build) first, or give the "
+            "zip it wrote to --zip",
+            file=sys.stderr,
         )
         return 2
     digest = file_sha256(zipped)
@@ -131,7 +146,11 @@ def publish(args: argparse.Namespace) -> int:
             CompatibleArchitectures=[ARCHITECTURE],
         )
     except (BotoCoreError, ClientError, S3UploadFailedError) as error:
-        print(f"error: could not publish the layer: {error}", file=sys.stderr)
+        print(
+            f"error: could not publish the layer: {error}; check --bucket (a bucket of the layer's region that you "
+            "may write to), --region, --profile and --endpoint-url",
+            file=sys.stderr,
+        )
         return 1
     arn = published["LayerVersionArn"]
     print(arn)
@@ -167,9 +186,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "build":
-        return build(Path(args.out))
-    return publish(args)
+    try:
+        if args.command == "build":
+            return build(Path(args.out))
+        return publish(args)
+    except KeyboardInterrupt:  # build removes its partial zip; publish may have uploaded the zip, not said its ARN
+        print("\ninterrupted: no zip half-written, no ARN printed; run the same command again", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

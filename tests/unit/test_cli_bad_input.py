@@ -8,8 +8,13 @@ import functools
 import http.server
 import json
 import os
+import signal
+import socket
 import stat
+import subprocess
+import sys
 import threading
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,8 +22,11 @@ import pytest
 
 import launcher.cli
 import localaws.cli
+import scripts.redactor_layer as redactor_layer
 from launcher.jobs.errors import ExitCode
 from synthetic import make_video
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
@@ -140,3 +148,66 @@ def test_launch_against_a_server_that_is_not_aws_says_so_in_one_line(
         "it starts."
     )
     assert rest == ([] if not extra else ["job job1 may keep running. Re-attach with:", rest[1]])
+
+
+@pytest.mark.parametrize(
+    "make, says",
+    [
+        (lambda path: path.write_text("not a zip"), "is not a zip file"),
+        (lambda path: path.mkdir(), "is a folder"),
+        (lambda path: None, "does not exist"),
+    ],
+)
+def test_redactor_layer_refuses_a_zip_that_is_not_one_before_sending_anything(tmp_path, capsys, make, says):
+    """Not published as a layer (the local endpoint took a text file), nor 'does not exist' for a folder."""
+    zipped = tmp_path / "layer.zip"
+    make(zipped)
+    argv = ["publish", "--bucket", "b", "--zip", str(zipped), "--endpoint-url", "http://127.0.0.1:1"]
+    assert redactor_layer.main(argv) == 2
+    assert capsys.readouterr().err == (
+        f"error: {zipped} {says}: run `make redactor-layer` (or this script's build) first, or give the zip it "
+        "wrote to --zip\n"
+    )
+
+
+def test_redactor_layer_help_documents_its_exit_codes():
+    assert (
+        "exit codes: 0 done, 1 failed (the line says why and what to do), 2 bad arguments or zip, 130 interrupted"
+        in redactor_layer.build_parser().format_help()
+    )
+
+
+def test_ctrl_c_during_a_layer_upload_is_one_line(tmp_path):
+    """A real process, interrupted while its upload waits on an endpoint that accepted the connection
+    and never answers."""
+    with zipfile.ZipFile(tmp_path / "layer.zip", "w") as archive:
+        archive.writestr("python/x.py", "")
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        env = {
+            **os.environ,
+            "AWS_ACCESS_KEY_ID": "x",
+            "AWS_SECRET_ACCESS_KEY": "x",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_CONFIG_FILE": str(tmp_path / "none"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        }
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        command = [sys.executable, str(ROOT / "scripts" / "redactor_layer.py"), "publish", "--bucket", "b"]
+        process = subprocess.Popen(
+            [*command, "--zip", str(tmp_path / "layer.zip"), "--endpoint-url", url],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            silent.settimeout(60)
+            connection, _ = silent.accept()  # the upload has started
+            with connection:
+                process.send_signal(signal.SIGINT)
+                out, err = process.communicate(timeout=60)
+        finally:
+            process.kill()
+            process.wait()
+    assert process.returncode == 130
+    assert (out, err) == ("", "\ninterrupted: no zip half-written, no ARN printed; run the same command again\n")
