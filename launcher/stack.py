@@ -72,8 +72,15 @@ def load_outputs_file(path: Path) -> StackOutputs:
         raise BadInput(
             f"outputs file {path} does not exist: write it with `pulumi stack output --json > {path}`"
         ) from None
+    except IsADirectoryError:
+        raise BadInput(
+            f"outputs file {path} is a folder: give the file `pulumi stack output --json > FILE` wrote"
+        ) from None
     except (OSError, ValueError) as error:
-        raise BadInput(f"outputs file {path} is not readable JSON ({error})") from None
+        raise BadInput(
+            f"outputs file {path} is not readable JSON ({error}): write it again with "
+            f"`pulumi stack output --json > {path}`"
+        ) from None
     return StackOutputs.from_dict(outputs, f"outputs file {path}")
 
 

@@ -211,3 +211,29 @@ def test_ctrl_c_during_a_layer_upload_is_one_line(tmp_path):
             process.wait()
     assert process.returncode == 130
     assert (out, err) == ("", "\ninterrupted: no zip half-written, no ARN printed; run the same command again\n")
+
+
+@pytest.mark.parametrize(
+    "make, says",
+    [
+        (
+            lambda path: path.write_text(""),
+            "is not readable JSON (Expecting value: line 1 column 1 (char 0)): write it again with "
+            "`pulumi stack output --json > outputs.json`",
+        ),
+        (
+            lambda path: path.write_bytes(b"\xff\xfe"),
+            "is not readable JSON ('utf-8' codec can't decode byte 0xff in position 0: invalid start byte): "
+            "write it again with `pulumi stack output --json > outputs.json`",
+        ),
+        (
+            lambda path: path.mkdir(),
+            "is a folder: give the file `pulumi stack output --json > FILE` wrote",
+        ),
+    ],
+)
+def test_launch_says_how_to_remake_an_outputs_file_it_cannot_read(launch_dir, capsys, make, says):
+    (launch_dir / "outputs.json").unlink()
+    make(launch_dir / "outputs.json")
+    assert launcher.cli.main(["clip.mp4", "--outputs", "outputs.json"]) == ExitCode.BAD_INPUT
+    assert capsys.readouterr().err == f"error: outputs file outputs.json {says}\n"
