@@ -168,12 +168,24 @@ def check_launch_options(options: LaunchOptions) -> None:
     check_name(options.video_name())
     paths = [] if options.to_stdout else [options.out_path()]
     paths += [options.report_path()] if options.report else []
+    check_distinct(options, paths)
     for path in paths:
         check_writable(path, options.overwrite)
     redacted = options.redact_path()
     if options.redact is not None and redacted is not None:
         options.redact.check()
         options.redact.check_path(redacted, options.video, tuple(paths))
+
+
+def check_distinct(options: LaunchOptions, paths: list[Path]) -> None:
+    """Neither the results file nor the report is the video itself, nor are they one file: with
+    --overwrite, one would replace the other."""
+    source = None if options.is_s3 else Path(options.video)
+    for path in paths:
+        if source is not None and source.is_file() and path.is_file() and path.samefile(source):
+            raise BadInput(f"--out {path}: that is the video itself; give --out another file")
+    if len(paths) == 2 and paths[0].resolve() == paths[1].resolve():
+        raise BadInput(f"--out {paths[0]}: --report writes its page there; give --out another file")
 
 
 def check_writable(path: Path, overwrite: bool) -> None:

@@ -237,3 +237,23 @@ def test_launch_says_how_to_remake_an_outputs_file_it_cannot_read(launch_dir, ca
     make(launch_dir / "outputs.json")
     assert launcher.cli.main(["clip.mp4", "--outputs", "outputs.json"]) == ExitCode.BAD_INPUT
     assert capsys.readouterr().err == f"error: outputs file outputs.json {says}\n"
+
+
+@pytest.mark.parametrize(
+    "option, says",
+    [
+        (["--out", "clip.mp4"], "--out clip.mp4: that is the video itself; give --out another file"),
+        (["--out", "./clip.mp4"], "--out clip.mp4: that is the video itself; give --out another file"),
+        (
+            ["--out", "clip.mp4.faces.html", "--report"],
+            "--out clip.mp4.faces.html: --report writes its page there; give --out another file",
+        ),
+    ],
+)
+def test_launch_refuses_results_that_would_replace_the_video_or_the_report(launch_dir, capsys, option, says):
+    """With --overwrite the results file replaced the video itself, or the report replaced the results."""
+    video = (launch_dir / "clip.mp4").read_bytes()
+    assert launcher.cli.main(["clip.mp4", "--outputs", "outputs.json", "--overwrite", *option]) == ExitCode.BAD_INPUT
+    assert capsys.readouterr().err == f"error: {says}\n"
+    assert (launch_dir / "clip.mp4").read_bytes() == video
+    assert sorted(path.name for path in launch_dir.iterdir()) == ["clip.mp4", "outputs.json"]
