@@ -132,10 +132,10 @@ class Launch:
         self, clients: Clients, job_id: str, out: Path, summary: Summary, people: VideoPeople | None
     ) -> LaunchResult:
         """After the results: the redacted copy (and its audit) if asked for, then the report."""
+        self.finished = True  # the job ended and its results are written: nothing keeps running if what follows fails
         persons = people.assignment.person_of_appearance if people is not None else None
         redaction = self._redact(clients, out, summary, persons) if self.options.redact is not None else None
         report = self._write_report(clients, out, summary, redaction) if self.options.report else None
-        self.finished = True
         return LaunchResult(job_id, out, summary, report, people, redaction)
 
     def _redact(

@@ -220,3 +220,25 @@ def test_keeping_a_person_needs_people(stack, endpoint, aws_env, workdir, scenes
     assert launch(stack, str(video), "--redact", "--redact-keep", "p0") == ExitCode.BAD_INPUT
     assert capsys.readouterr().err.strip() == "error: --redact-keep p<N> names people: add --people"
     assert job_count(endpoint) == before
+
+
+def test_an_appearance_the_video_has_not_is_one_line_and_a_rerun_uses_the_same_job(
+    stack, endpoint, aws_env, workdir, scenes, capsys
+):
+    """Known only once the job has ended: its results are written, and the line says so, not that the
+    job "may keep running" with a command to re-attach to it."""
+    video = workdir / "unknown-keep.mp4"
+    shutil.copy(scenes["crossing"].path, video)
+    before = job_count(endpoint)
+    assert launch(stack, str(video), "--quiet", "--redact", "--redact-keep", "99") == ExitCode.BAD_INPUT
+    err = capsys.readouterr().err.strip()
+    assert re.fullmatch(
+        r"error: --redact-keep 99: no such appearance \(this video has \d+, numbered 0 to \d+\): run the command "
+        r"again with numbers from the results \(the same job is used, not a new one\)",
+        err,
+    ), err
+    assert read_json(workdir / "unknown-keep.mp4.faces.json")["JobStatus"] == "SUCCEEDED"
+    assert not (workdir / "unknown-keep.mp4.redacted.mp4").exists()
+    assert list(workdir.glob(".*partial")) == []
+    assert launch(stack, str(video), "--quiet", "--redact", "--redact-keep", "0", "--overwrite") == ExitCode.OK
+    assert job_count(endpoint) == before + 1
