@@ -11,6 +11,7 @@ import logging
 import os
 import signal
 import socket
+import sqlite3
 import sys
 import tempfile
 import threading
@@ -33,7 +34,7 @@ from .deploy.pulumi_cli import PulumiCli, cli_available
 from .endpoint import DEFAULT_HOST, DEFAULT_PORT, LocalEndpoint
 from .hints import local_command, python
 from .rekognition.faces import LANDMARK_MODELS
-from .rekognition.models import EmulatorSettings
+from .rekognition.models import JOB_STORE, EmulatorSettings
 from .state.files import StateError
 from .status import UNREACHABLE, EndpointStatus
 from .vision.detector import check_detector
@@ -362,7 +363,15 @@ def serve(args: argparse.Namespace) -> int:
         landmarks=args.landmarks,
     )
     with _stop_signals() as wait_for_stop:
-        endpoint = LocalEndpoint(settings, args.host, args.port, allow_origins=args.allow_origin)
+        try:
+            endpoint = LocalEndpoint(settings, args.host, args.port, allow_origins=args.allow_origin)
+        except sqlite3.DatabaseError as error:  # the job store: nothing is written over it
+            print(
+                f"error: cannot read the job store {args.data_dir / JOB_STORE} ({error}); move it away, or choose "
+                "another --data-dir",
+                file=sys.stderr,
+            )
+            return 2
         try:
             (endpoint if args.ephemeral else endpoint.keep_state()).start()
         except StateError as error:  # nothing is written over a state that cannot be read

@@ -70,6 +70,7 @@ MAX_RESULTS = 1000
 # 1000 ms, and its text-detection example the same 967 ms. ``serve --sample-interval-ms`` changes it
 # (docs/local-endpoint.md).
 DEFAULT_SAMPLE_INTERVAL_MS = 500
+JOB_STORE = "rekognition.sqlite3"  # under the data folder: the jobs and their results
 S3_OBJECT_ERROR = "Unable to get object metadata from S3. Check object key, region and/or access permissions."
 
 
@@ -193,7 +194,7 @@ class RekognitionBackend:
         self.faults = FaultInjector()
         self._scratch = settings.data_dir / "scratch"
         self._scratch.mkdir(parents=True, exist_ok=True)
-        self.store = JobStore(settings.data_dir / "rekognition.sqlite3")
+        self.store = JobStore(settings.data_dir / JOB_STORE)
         self._pool = ThreadPoolExecutor(max_workers=settings.workers, thread_name_prefix="face-job")
         self._checks = ThreadPoolExecutor(max_workers=4, thread_name_prefix="start-check")  # reads other services
 

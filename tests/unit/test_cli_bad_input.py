@@ -257,3 +257,14 @@ def test_launch_refuses_results_that_would_replace_the_video_or_the_report(launc
     assert capsys.readouterr().err == f"error: {says}\n"
     assert (launch_dir / "clip.mp4").read_bytes() == video
     assert sorted(path.name for path in launch_dir.iterdir()) == ["clip.mp4", "outputs.json"]
+
+
+def test_serve_with_a_damaged_job_store_is_one_line_and_leaves_it_as_it_was(tmp_path, capsys):
+    store = tmp_path / "rekognition.sqlite3"
+    store.write_bytes(b"garbage\n")
+    assert localaws.cli.main(["serve", "--port", "0", "--data-dir", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: cannot read the job store {store} (file is not a database); move it away, or choose another "
+        "--data-dir\n"
+    )
+    assert store.read_bytes() == b"garbage\n"
