@@ -32,9 +32,9 @@ def stack_config(project_dir: Path, stack: str) -> dict[str, str]:
     keys, string values (structured values as JSON). ``aws:region`` defaults to the local endpoint's region."""
     project = project_name(project_dir)
     path = project_dir / f"Pulumi.{stack}.yaml"
-    raw = (yaml.safe_load(path.read_text()) or {}).get("config", {}) if path.exists() else {}
+    raw = _config_section(path) if path.exists() else {}
     config = {"aws:region": DEFAULT_REGION}
-    for key, value in (raw or {}).items():
+    for key, value in raw.items():
         if isinstance(value, dict) and "secure" in value:
             raise StackConfigError(
                 f"{path.name}: {key} is a secret; the in-process deployer cannot decrypt secrets. "
@@ -43,6 +43,26 @@ def stack_config(project_dir: Path, stack: str) -> dict[str, str]:
         namespaced = key if ":" in key else f"{project}:{key}"
         config[namespaced] = value if isinstance(value, str) else json.dumps(value)
     return config
+
+
+def _config_section(path: Path) -> dict[str, Any]:
+    """The ``config:`` mapping of a stack's settings file, or StackConfigError in one line."""
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(error, "problem", None) or type(error).__name__
+        raise StackConfigError(
+            f"{path.name} is not readable YAML ({problem}{where}): correct it, or move it away"
+        ) from None
+    raw = document.get("config") if isinstance(document, dict) else None
+    if not isinstance(document, dict) or not isinstance(raw or {}, dict):
+        raise StackConfigError(
+            f"{path.name}: expected a mapping with a config: mapping in it (as `pulumi config set` writes): correct "
+            "it, or move it away"
+        )
+    return raw or {}
 
 
 def run_program(

@@ -66,3 +66,23 @@ def test_the_cli_path_points_the_service_of_every_declared_resource_type_at_the_
         module, resource = token.split(":")[1].split("/")
         key = ENDPOINT_KEYS.get(resource, module)
         assert config.get(f"aws:endpoints[0].{key}") == "http://127.0.0.1:4566", token
+
+
+@pytest.mark.parametrize(
+    "text, says",
+    [
+        (
+            "config:\n  aws:region: [unclosed\n",
+            "Pulumi.local.yaml is not readable YAML (expected ',' or ']', but got '<stream end>' at line 3, column 1): "
+            "correct it, or move it away",
+        ),
+        ("- a\n- b\n", "Pulumi.local.yaml: expected a mapping with a config: mapping in it"),
+        ("config: 5\n", "Pulumi.local.yaml: expected a mapping with a config: mapping in it"),
+    ],
+)
+def test_a_stack_file_that_is_not_yaml_or_has_no_config_mapping_is_one_line(project, text, says):
+    """Refused as the deployer's own error (one line from local.py deploy), not a YAML traceback."""
+    (project / "Pulumi.local.yaml").write_text(text)
+    with pytest.raises(StackConfigError) as refused:
+        stack_config(project, "local")
+    assert str(refused.value).startswith(says) and "\n" not in str(refused.value)
