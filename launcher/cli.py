@@ -687,7 +687,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run_single(launch.options, console, launch)
     except KeyboardInterrupt:
         job_id = launch.job_id if launch else None
-        if job_id:
+        if job_id and launch_finished(launch):  # the results are written: a rerun must replace them
+            again = argv if "--overwrite" in argv else [*argv, "--overwrite"]
+            console.error(
+                f"\ninterrupted after job {job_id} ended and its results were written; to finish, run:\n  "
+                f"{_reattach_command(again, job_id)}"
+            )
+        elif job_id:
             console.error(
                 f"\ninterrupted: job {job_id} keeps running. Re-attach with:\n  {_reattach_command(argv, job_id)}"
             )

@@ -133,7 +133,11 @@ def redact(
         audit = Audit("none", 0, frames=written.frames)
     else:
         timeline = Timeline(appearances, options.padding, kept)
-        audit = audit_video(written.path, detector, every, timeline, on_audited)
+        try:
+            audit = audit_video(written.path, detector, every, timeline, on_audited)
+        except BaseException:  # Ctrl-C or a failure: no copy is left that no audit vouches for
+            written.path.unlink(missing_ok=True)
+            raise
     return Redaction(written, audit, options.style, tuple(sorted(kept)), options.keep_persons)
 
 

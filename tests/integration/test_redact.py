@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 import shutil
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import av
 import numpy as np
 import pytest
 
-from launcher.cli import main
+from launcher.cli import main, python_command
 from launcher.jobs.errors import ExitCode
 from launcher.jobs.s3video import S3ObjectReader
 from synthetic.scenes import RECOGNISABLE_SSIM, Scene, crossing_movers, face_similarities, make_scene
@@ -229,8 +230,8 @@ def test_an_appearance_the_video_has_not_is_one_line_and_a_rerun_uses_the_same_j
     job "may keep running" with a command to re-attach to it."""
     video = workdir / "unknown-keep.mp4"
     shutil.copy(scenes["crossing"].path, video)
-    before = job_count(endpoint)
     assert launch(stack, str(video), "--quiet", "--redact", "--redact-keep", "99") == ExitCode.BAD_INPUT
+    jobs = job_count(endpoint)
     err = capsys.readouterr().err.strip()
     assert re.fullmatch(
         r"error: --redact-keep 99: no such appearance \(this video has \d+, numbered 0 to \d+\): run the command "
@@ -241,4 +242,33 @@ def test_an_appearance_the_video_has_not_is_one_line_and_a_rerun_uses_the_same_j
     assert not (workdir / "unknown-keep.mp4.redacted.mp4").exists()
     assert list(workdir.glob(".*partial")) == []
     assert launch(stack, str(video), "--quiet", "--redact", "--redact-keep", "0", "--overwrite") == ExitCode.OK
-    assert job_count(endpoint) == before + 1
+    assert job_count(endpoint) == jobs
+
+
+def test_ctrl_c_in_the_audit_leaves_the_results_no_copy_and_a_command_that_finishes(
+    stack, endpoint, aws_env, workdir, scenes, capsys, monkeypatch
+):
+    """The job has ended and its results are written: the command printed is not "keeps running ...
+    --attach" alone (which the results file would then refuse), but one that replaces them."""
+    import launcher.redact.redaction
+
+    video = workdir / "stopped.mp4"
+    shutil.copy(scenes["crossing"].path, video)
+
+    def ctrl_c(*_: object, **__: object) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patched:
+        patched.setattr(launcher.redact.redaction, "audit_video", ctrl_c)
+        assert launch(stack, str(video), "--quiet", "--redact") == ExitCode.INTERRUPTED
+    jobs = job_count(endpoint)
+    *_, said, command = capsys.readouterr().err.strip().splitlines()
+    ended = re.fullmatch(r"interrupted after job (\w+) ended and its results were written; to finish, run:", said)
+    assert ended, said
+    assert (workdir / "stopped.mp4.faces.json").exists() and not (workdir / "stopped.mp4.redacted.mp4").exists()
+    argv, prefix = shlex.split(command), shlex.split(python_command())
+    assert argv[: len(prefix)] == prefix and "--overwrite" in argv
+    assert main(argv[len(prefix) :]) == ExitCode.OK
+    result = read_json(workdir / "stopped.mp4.faces.json")
+    assert result["Redaction"]["leaks"] == [] and result["JobId"] == ended[1]
+    assert job_count(endpoint) == jobs

@@ -27,7 +27,7 @@ from skimage.metrics import structural_similarity
 
 from launcher.jobs.appearances import Appearance, Detection, group_appearances
 from launcher.jobs.errors import BadInput, ExitCode
-from launcher.redact.audit import Audit
+from launcher.redact.audit import Audit, AuditDetector, Found
 from launcher.redact.boxes import Timeline
 from launcher.redact.options import STYLES, RedactOptions, parse_keep
 from launcher.redact.redaction import Redaction, add_to_results, redact
@@ -190,6 +190,25 @@ def test_an_interrupted_redaction_leaves_nothing_behind(scene: Scene, found: lis
     with pytest.raises(KeyboardInterrupt):
         redact_video(scene.path, out, Timeline(found), on_frame=interrupt)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_interrupted_audit_leaves_no_copy_behind(scene: Scene, found: list[Appearance], tmp_path: Path) -> None:
+    """The copy is whole before the audit starts; Ctrl-C in the audit must not leave it under its
+    name with no audit to vouch for it (docs/redaction.md: an interrupted redaction leaves nothing)."""
+
+    def interrupt() -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        redact(scene.path, found, tmp_path / "copy.mp4", RedactOptions(), detector=NoFaces(), on_audited=interrupt)
+    assert list(tmp_path.iterdir()) == []
+
+
+class NoFaces(AuditDetector):
+    name = "none-found"
+
+    def find(self, rgb: np.ndarray) -> list[Found]:
+        return []
 
 
 def test_an_unknown_style_is_refused(scene: Scene, tmp_path: Path) -> None:
