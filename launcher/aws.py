@@ -16,7 +16,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, ProfileNotFound
 from botocore.retries.standard import ExponentialBackoff, RetryContext, TransientRetryableChecker
 
-from .jobs.errors import BadInput
+from .jobs.errors import BadInput, ExitCode, LauncherError
 
 if TYPE_CHECKING:
     from botocore.config import _RetryDict  # botocore-stubs name the retries TypedDict privately
@@ -89,6 +89,13 @@ class Clients:
             raise BadInput(
                 f"{error}: set AWS_ENDPOINT_URL to a URL such as http://127.0.0.1:4566 "
                 "(or pass --endpoint-url), or unset it"
+            ) from None
+        except OSError as error:  # the profile's credential_process cannot be run, a config file read
+            where = f" {error.filename}" if error.filename else ""
+            raise LauncherError(
+                f"cannot get AWS credentials: cannot run or read{where}: {error.strerror or error}. What to do: check "
+                "the profile's credential_process and the AWS config files (--profile, AWS_PROFILE, AWS_CONFIG_FILE)",
+                ExitCode.AWS_ERROR,
             ) from None
 
     @overload

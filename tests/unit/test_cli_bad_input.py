@@ -268,3 +268,20 @@ def test_serve_with_a_damaged_job_store_is_one_line_and_leaves_it_as_it_was(tmp_
         "--data-dir\n"
     )
     assert store.read_bytes() == b"garbage\n"
+
+
+def test_launch_names_a_credential_process_that_cannot_run(launch_dir, monkeypatch, capsys):
+    """Not 'cannot use /no/such/tool ... pick a file or folder you may write to'."""
+    config = launch_dir / "aws-config"
+    config.write_text("[profile broken]\nregion = us-east-1\ncredential_process = /no/such/tool\n")
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(launch_dir / "no-credentials"))
+    argv = ["clip.mp4", "--outputs", "outputs.json", "--profile", "broken"]
+    assert launcher.cli.main(argv) == ExitCode.AWS_ERROR
+    assert capsys.readouterr().err == (
+        "error: cannot get AWS credentials: cannot run or read /no/such/tool: No such file or directory. What to "
+        "do: check the profile's credential_process and the AWS config files (--profile, AWS_PROFILE, "
+        "AWS_CONFIG_FILE)\n"
+    )
