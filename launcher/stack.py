@@ -72,6 +72,8 @@ def load_outputs_file(path: Path) -> StackOutputs:
         raise BadInput(
             f"outputs file {path} does not exist: write it with `pulumi stack output --json > {path}`"
         ) from None
+    except PermissionError as error:
+        raise BadInput(f"outputs file {path} cannot be read ({error.strerror}): check its permissions") from None
     except IsADirectoryError:
         raise BadInput(
             f"outputs file {path} is a folder: give the file `pulumi stack output --json > FILE` wrote"

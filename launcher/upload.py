@@ -39,6 +39,8 @@ def check_local_video(path: Path) -> None:
         duration = duration_ms(path)
     except UnsupportedVideo as error:
         raise BadInput(f"video {path}: {error}") from None
+    except OSError as error:
+        raise BadInput(f"video {path} cannot be read ({error.strerror or error}): check its permissions") from None
     if duration > MAX_DURATION_MS:
         raise BadInput(f"video {path} lasts {duration / 3600000:.1f} hours; the maximum is 6: split it")
 

@@ -1,6 +1,7 @@
-"""Folders that cannot be written are refused in one line before anything starts. The tests run as
-root, which passes every permission check: so the commands run here as the user nobody (setpriv),
-and a virtual file system (/sys) stands for a folder even root cannot write into."""
+"""Folders that cannot be written, and inputs that cannot be read, are refused in one line before
+anything starts. The tests run as root, which passes every permission check: so the commands run
+here as the user nobody (setpriv), and a virtual file system (/sys) stands for a folder even root
+cannot write into."""
 
 from __future__ import annotations
 
@@ -103,3 +104,35 @@ def test_a_batch_into_a_folder_no_file_can_be_made_in_is_refused_in_one_line(sha
     done = run(command, shared, as_nobody=False)
     assert done.returncode == 2
     assert one_line(done).startswith("error: cannot use --out-dir /sys/kernel: ")
+
+
+@needs_non_root
+@pytest.mark.parametrize(
+    "hidden, argv, line",
+    [
+        ("clip.mp4", ["clip.mp4"], "error: video clip.mp4 cannot be read (Permission denied): check its permissions"),
+        (
+            "outputs.json",
+            ["clip.mp4"],
+            "error: outputs file outputs.json cannot be read (Permission denied): check its permissions",
+        ),
+        ("videos", ["videos"], "error: folder videos cannot be read (Permission denied): check its permissions"),
+        (
+            "videos",
+            ["videos", "--recursive"],
+            "error: folder videos cannot be read (Permission denied): check its permissions",
+        ),
+    ],
+)
+def test_an_input_the_user_may_not_read_is_named_with_what_to_check(shared, hidden, argv, line):
+    """Not 'pick a file or folder you may write to', 'not readable JSON: write it again', or (a
+    folder with --recursive) 'has no videos'."""
+    make_video(shared / "clip.mp4", seconds=0.2)
+    (shared / "videos").mkdir()
+    make_video(shared / "videos" / "a.mp4", seconds=0.2)
+    for path in (shared / "clip.mp4", shared / "videos" / "a.mp4", shared / "videos"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    (shared / hidden).chmod(0o700 if (shared / hidden).is_dir() else 0o600)
+    done = run([str(ROOT / "scripts" / "launch.py"), *argv, "--outputs", "outputs.json"], shared)
+    assert done.returncode == 2
+    assert one_line(done) == line
