@@ -99,9 +99,14 @@ def _unless_unretrieved(loop: asyncio.AbstractEventLoop, context: dict[str, Any]
     Pulumi futures holding its one error, which this runner raises once. Logged when the futures are
     collected, it would come out again at a random later moment: in CPython 3.11 even inside another
     ``ast.parse`` (traceback formatting parses source), which then fails with "SystemError: AST
-    constructor recursion depth mismatch"."""
-    if "exception was never retrieved" not in context.get("message", ""):
-        loop.default_exception_handler(context)
+    constructor recursion depth mismatch". Nor, after Ctrl-C stopped a task midway, the loop's
+    complaint that this task is not the current one: a traceback after the command's one line."""
+    if "exception was never retrieved" in context.get("message", ""):
+        return
+    error = context.get("exception")
+    if isinstance(error, RuntimeError) and "does not match the current task" in str(error):
+        return
+    loop.default_exception_handler(context)
 
 
 def main_program(project_dir: Path) -> Callable[[], Any]:
