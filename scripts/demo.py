@@ -5,7 +5,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout, no install needed
 
-from offline_demo.run import main
+try:
+    from offline_demo.run import main
+except KeyboardInterrupt:  # Ctrl-C while the modules load (a second or two): nothing has started
+    print("\ninterrupted before anything started", file=sys.stderr)
+    sys.exit(130)
 
 if __name__ == "__main__":
     sys.exit(main())
