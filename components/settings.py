@@ -65,7 +65,10 @@ class FaceDetectionPipelineArgs(TypedDict, total=False):
 
 
 _BUCKET_NAME = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
-_KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/.+$")
+# A key ARN only: IAM names a KMS key by its key ARN, never by an alias (a grant on an alias ARN covers
+# the alias, not the key behind it), and every key setting is also the Resource of a grant.
+_KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/.+$")
+_KMS_ALIAS_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:alias/.+$")
 _TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?$")
 _LAYER_VERSION_ARN = re.compile(r"^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[A-Za-z0-9_-]{1,140}:\d+$")
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -109,7 +112,13 @@ def _bucket_name(key: str, value: Any) -> str:
 def _kms_key_arn(key: str, value: Any) -> str:
     if isinstance(value, str) and _KMS_KEY_ARN.match(value):
         return value
-    raise ConfigError(f"{key} must be a KMS key or alias ARN (arn:aws:kms:<region>:<account>:key/<id>), got {value!r}")
+    if isinstance(value, str) and _KMS_ALIAS_ARN.match(value):
+        alias = value.split(":", 5)[5]
+        raise ConfigError(
+            f"{key} must be the key's ARN, not an alias ARN ({value!r}): IAM grants on an alias ARN do not cover "
+            f"the key; find it with `aws kms describe-key --key-id {alias} --query KeyMetadata.Arn`"
+        )
+    raise ConfigError(f"{key} must be a KMS key ARN (arn:aws:kms:<region>:<account>:key/<id>), got {value!r}")
 
 
 def _key_prefix(key: str, value: Any) -> str:

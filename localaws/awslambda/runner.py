@@ -301,6 +301,11 @@ class FunctionRunner:
             "LANG": "en_US.UTF-8",
             "TZ": ":UTC",
             "PYTHONUNBUFFERED": "1",
+            # As on Lambda, no ~/.aws: without a HOME the SDK would still find the user's through the
+            # password database, and a profile's ignore_configured_endpoint_urls there would send the
+            # function's calls past AWS_ENDPOINT_URL to AWS. A function may set its own.
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
             **dict(spec.environment),
             "_HANDLER": spec.handler,
             "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",

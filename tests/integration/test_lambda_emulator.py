@@ -47,7 +47,9 @@ def handler(event, context):
         "memory": context.memory_limit_in_mb,
         "arn": context.invoked_function_arn,
         "env": {k: os.environ.get(k) for k in ("AWS_LAMBDA_FUNCTION_NAME", "AWS_REGION", "AWS_DEFAULT_REGION",
-                                                "AWS_ENDPOINT_URL", "GREETING", "LAMBDA_TASK_ROOT")},
+                                                "AWS_ENDPOINT_URL", "GREETING", "LAMBDA_TASK_ROOT",
+                                                "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")},
+        "profiles": boto3.session.Session().available_profiles,
         "buckets": len(boto3.client("s3").list_buckets()["Buckets"]),
     }
 """
@@ -80,6 +82,9 @@ def test_invoke_gives_the_runtime_environment_and_context(aws, role_arn, endpoin
     assert env["AWS_LAMBDA_FUNCTION_NAME"] == name and env["GREETING"] == "hello"
     assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == REGION
     assert env["AWS_ENDPOINT_URL"] == endpoint.url  # its AWS calls come back here
+    # and no ~/.aws of the machine's user can send them elsewhere (ignore_configured_endpoint_urls)
+    assert env["AWS_CONFIG_FILE"] == env["AWS_SHARED_CREDENTIALS_FILE"] == os.devnull
+    assert payload["profiles"] == []
     assert payload["buckets"] == len(aws("s3").list_buckets()["Buckets"])
     assert invoke(aws, name, {})[1]["request_id"] != payload["request_id"]
 

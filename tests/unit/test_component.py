@@ -14,6 +14,7 @@ from pulumi.runtime.settings import SETTINGS
 from components import ConfigError, FaceDetectionPipeline, FaceDetectionPipelineArgs
 from components.pipeline import TYPE_TOKEN
 from components.settings import SETTINGS as CHECKS
+from components.settings import setting_key
 from tests.support.pulumi_mocks import ACCOUNT_ID, REGION, RecordingMocks, run_body
 
 BUCKET_TYPES = {
@@ -245,7 +246,7 @@ BAD_SETTINGS = [
     ({"version_retention_days": 0}, "versionRetentionDays"),
     ({"raw_message_delivery": "yes"}, "rawMessageDelivery must be true or false"),
     ({"existing_bucket_name": "Not_A_Bucket"}, "existingBucketName 'Not_A_Bucket' is not a valid S3 bucket name"),
-    ({"topic_kms_key_arn": "my-key"}, "topicKmsKeyArn must be a KMS key or alias ARN"),
+    ({"topic_kms_key_arn": "my-key"}, "topicKmsKeyArn must be a KMS key ARN"),
     ({"tags": {"team": 3}}, "tags must be a JSON object of strings"),
 ]
 
@@ -259,6 +260,26 @@ def test_bad_plain_settings_are_refused_before_anything_is_declared(settings, me
             {"aws:region": REGION},
             mocks=mocks,
         )
+    assert mocks.resources == []
+
+
+@pytest.mark.parametrize("setting", ["bucket_kms_key_arn", "topic_kms_key_arn", "queue_kms_key_arn"])
+def test_a_kms_alias_arn_is_refused_because_iam_grants_cannot_name_a_key_by_alias(setting):
+    """Each key setting is also the Resource of a KMS grant (the service role's, the launcher's, the
+    functions'); IAM matches a key by its key ARN only, so a grant on an alias ARN covers no key: the
+    role could not publish to the topic, the launcher could not upload (KMS developer guide,
+    "Specifying KMS keys in IAM policy statements")."""
+    alias = "arn:aws:kms:eu-west-1:111122223333:alias/videos"
+    mocks = RecordingMocks()
+    with pytest.raises(ConfigError) as refused:
+        run_body(
+            lambda: FaceDetectionPipeline("faces", FaceDetectionPipelineArgs(**{setting: alias})),  # type: ignore[misc]
+            {"aws:region": REGION},
+            mocks=mocks,
+        )
+    message = str(refused.value)
+    assert message.startswith(f"{setting_key(setting)} must be the key's ARN, not an alias ARN")
+    assert "aws kms describe-key --key-id alias/videos --query KeyMetadata.Arn" in message
     assert mocks.resources == []
 
 

@@ -130,7 +130,7 @@ def test_stack_reference_example_builds_on_the_stacks_outputs(faces_outputs):
 
 
 def test_stack_reference_example_fails_on_a_bad_key_from_the_other_stack(faces_outputs):
-    with pytest.raises(ValueError, match="bucketKmsKeyArn must be a KMS key or alias ARN"):
+    with pytest.raises(ValueError, match="bucketKmsKeyArn must be a KMS key ARN"):
         _run_stack_reference(faces_outputs, {"videoKeyArn": "not-a-key"})
 
 
