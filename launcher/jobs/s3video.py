@@ -47,12 +47,19 @@ def parse_s3_uri(uri: str) -> S3Video:
     parts = urlsplit(uri)
     key = unquote(parts.path.lstrip("/"))
     if parts.scheme != "s3" or not parts.netloc or not key or parts.fragment:
-        raise BadInput(f"{uri!r} is not an S3 video URI: write s3://bucket/key or s3://bucket/key?versionId=ID")
+        raise BadInput(
+            f"{uri!r} is not an S3 video URI: write s3://bucket/key or s3://bucket/key?versionId=ID{_escapes(uri)}"
+        )
     query = parse_qs(parts.query, keep_blank_values=True)
     unknown = set(query) - {"versionId"}
     if unknown or any(len(v) != 1 or not v[0] for v in query.values()):
-        raise BadInput(f"{uri!r}: the only query parameter an S3 video URI takes is one versionId=ID")
+        raise BadInput(f"{uri!r}: the only query parameter an S3 video URI takes is one versionId=ID{_escapes(uri)}")
     return S3Video(parts.netloc, key, query.get("versionId", [None])[0])
+
+
+def _escapes(uri: str) -> str:
+    """How to write a key with #, ? or % in it, when the URI has one (a URI's key is percent-decoded)."""
+    return " (in a key, write # as %23, ? as %3F and % as %25)" if any(c in uri for c in "#?%") else ""
 
 
 def head_object(s3: S3Client, video: S3Video) -> HeadObjectOutputTypeDef | None:

@@ -39,6 +39,22 @@ def test_s3_uris():
             parse_s3_uri(bad)
 
 
+def test_an_s3_uri_with_a_hash_or_question_mark_in_its_key_says_how_to_write_them():
+    """A key such as 'clip #1.mp4' is a fragment or a query once in a URI: the line says how to write it."""
+    escapes = "(in a key, write # as %23, ? as %3F and % as %25)"
+    for bad, says in (
+        ("s3://b/clip #1.mp4", "is not an S3 video URI: write s3://bucket/key or s3://bucket/key?versionId=ID"),
+        ("s3://b/what?.mp4", "the only query parameter an S3 video URI takes is one versionId=ID"),
+    ):
+        with pytest.raises(BadInput) as refused:
+            parse_s3_uri(bad)
+        assert str(refused.value) == f"{bad!r}{'' if says.startswith('is') else ':'} {says} {escapes}"
+    assert parse_s3_uri("s3://b/clip%20%231.mp4") == S3Video("b", "clip #1.mp4", None)
+    with pytest.raises(BadInput) as refused:
+        parse_s3_uri("s3://bucket-only")
+    assert "%23" not in str(refused.value)
+
+
 def test_derived_token_is_valid_and_changes_with_every_parameter():
     request = StartRequest(S3Video("b", "k.mp4", "v1"), "arn:topic", "arn:role")
     token = request.derived_token()
