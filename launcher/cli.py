@@ -29,7 +29,7 @@ from .batch.discovery import discover, is_batch
 from .batch.log import read_batch_log
 from .batch.scheduler import Batch, OutDirLock
 from .jobs.errors import BadInput, ExitCode, LauncherError, from_client_error
-from .jobs.formats import FORMATS
+from .jobs.formats import FORMATS, UntilReaderStops
 from .options import (
     DEFAULT_GRACE_SECONDS,
     DEFAULT_OUT_DIR,
@@ -370,16 +370,27 @@ class Console:
 
     def note(self, text: str) -> None:
         if not self.quiet:
-            print(_printable(text), file=sys.stderr if self.data_on_stdout else sys.stdout, flush=True)
+            if self.data_on_stdout:
+                print(_printable(text), file=sys.stderr, flush=True)
+            else:
+                _print_out(_printable(text))
 
     def error(self, text: str) -> None:
         print(_printable(text), file=sys.stderr, flush=True)
 
     def summary(self, text: str, document: dict[str, Any]) -> None:
         if self.json:
-            print(json.dumps(document), flush=True)
+            _print_out(json.dumps(document))
         else:
             self.note(text)
+
+
+def _print_out(text: str) -> None:
+    """A line on standard output; once its reader has gone (``| head``), the rest goes nowhere and the
+    launch goes on (its jobs, results files and errors are not the reader's)."""
+    out = UntilReaderStops(sys.stdout)
+    out.write(text + "\n")
+    out.flush()
 
 
 def _printable(text: str) -> str:

@@ -516,6 +516,11 @@ def status(args: argparse.Namespace) -> int:
     region = os.environ.get("AWS_DEFAULT_REGION") or DEFAULT_REGION
     try:
         return EndpointStatus(args.endpoint, region).print_all(_outputs_file(args))
+    except BrokenPipeError:  # standard output's reader stopped (| head): it has what it wanted
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's last flush goes nowhere instead of failing
+        os.close(devnull)
+        return 0
     except UNREACHABLE as error:
         raise EndpointUnreachable(
             f"no local endpoint answers at {args.endpoint} ({error}); start it with: {python_command('serve')}"

@@ -15,11 +15,20 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from ..jobs.formats import PERSONS_FILE, Person, Summary, persons, read_page, write_document, write_results
+from ..jobs.formats import (
+    PERSONS_FILE,
+    Person,
+    Summary,
+    UntilReaderStops,
+    persons,
+    read_page,
+    write_document,
+    write_results,
+)
 from ..jobs.s3video import S3ObjectReader, job_video
 from ..report.thumbnails import VideoSource
 from .embedding import EmbeddingUnavailable, FaceEmbedder, load_embedder
@@ -130,8 +139,11 @@ def write_with_people(
                 report(f"--people: {error}; the results are written without people")
         assignment = people.assignment if people else None
         if out == Path("-"):  # --out -: standard output
-            summary = write_document(sys.stdout, spooled(), fmt, on_face, cuts=cuts, people=assignment)
-            sys.stdout.flush()
+            stdout = UntilReaderStops(sys.stdout)
+            summary = write_document(cast(TextIO, stdout), spooled(), fmt, on_face, cuts=cuts, people=assignment)
+            stdout.flush()
+            if stdout.stopped:
+                report("standard output's reader stopped before the results ended (as head does): --out FILE has all")
         else:
             summary = write_results(spooled(), out, fmt, on_face, cuts=cuts, people=assignment)
     return summary, people

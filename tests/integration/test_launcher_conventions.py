@@ -7,6 +7,8 @@ import json
 import math
 import os
 import shutil
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -17,7 +19,7 @@ import launcher.people.launch
 from launcher.cli import main, python
 from launcher.jobs.errors import ExitCode
 from localaws.rekognition.models import DEFAULT_SAMPLE_INTERVAL_MS
-from tests.support.aws import REGION, own_copy, read_json, unique
+from tests.support.aws import REGION, ROOT, own_copy, read_json, unique
 from tests.support.proxy import DroppingProxy, stand_in_for_the_endpoint
 
 
@@ -155,3 +157,40 @@ def test_one_launch_of_a_relative_name(stack, aws_env, workdir, videos, name):
     assert launch(stack, name, "--report") == ExitCode.OK
     assert len([entry for entry in os.listdir(b".") if entry.endswith(b".faces.json")]) == 1
     assert len([entry for entry in os.listdir(b".") if entry.endswith(b".faces.html")]) == 1
+
+
+@pytest.mark.parametrize(
+    "extra, note",
+    [
+        (
+            ["--out", "-"],
+            "standard output's reader stopped before the results ended (as head does): --out FILE has all",
+        ),
+        ([], None),  # the notes on standard output: the results file is written all the same
+    ],
+)
+def test_a_reader_of_standard_output_that_stops_early_is_no_error(stack, aws_env, clip, extra, note):
+    """`launch.py clip.mp4 --out - | head -1` said 'cannot use: Broken pipe. What to do: pick a file
+    or folder you may write to' and that the ended job 'may keep running' (exit 2). Here the reader
+    (a real pipe) has gone before the first byte."""
+    command = [sys.executable, str(ROOT / "scripts" / "launch.py"), clip.name, "--outputs", str(stack["file"])]
+    process = subprocess.Popen([*command, *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    process.stdout.close()
+    _, err = process.communicate(timeout=120)
+    assert process.returncode == ExitCode.OK, err
+    assert "Traceback" not in err and "error" not in err
+    if note:
+        assert note in err.splitlines()
+    else:
+        assert read_json(Path("clip.mp4.faces.json"))["JobStatus"] == "SUCCEEDED"
+
+
+def test_local_status_to_a_reader_that_stops_early_is_no_error(endpoint, workdir):
+    """`local.py status | head -1` said 'no local endpoint answers at URL ([Errno 32] Broken pipe)'."""
+    command = [sys.executable, str(ROOT / "scripts" / "local.py"), "status", "--endpoint", endpoint.url]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    process.stdout.close()
+    _, err = process.communicate(timeout=120)
+    assert (process.returncode, err) == (0, "")
