@@ -9,6 +9,7 @@ import faulthandler
 import json
 import logging
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -104,6 +105,15 @@ def _endpoint_url(text: str) -> str:
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise argparse.ArgumentTypeError(f"must be a URL such as http://127.0.0.1:{DEFAULT_PORT}, got {text!r}")
+    return text
+
+
+def _stack_name(text: str) -> str:
+    """A stack name as Pulumi takes it: it names files here (Pulumi.<stack>.yaml, the deploy state, the outputs)."""
+    if not re.fullmatch(r"[A-Za-z0-9_-][A-Za-z0-9_.-]*", text):
+        raise argparse.ArgumentTypeError(
+            f"a stack name has only letters, digits, '-', '_' and '.' (not first), as Pulumi's, got {text!r}"
+        )
     return text
 
 
@@ -230,7 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         sub = subcommand(command, help=text, description=text)
         _add_endpoint_option(sub)
-        sub.add_argument("--stack", default="local", help="its config is read from Pulumi.<stack>.yaml if present")
+        sub.add_argument(
+            "--stack", type=_stack_name, default="local", help="its config is read from Pulumi.<stack>.yaml if present"
+        )
         sub.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="deploy state lives here")
         sub.add_argument(
             "--outputs-file", type=Path, help="the stack outputs' file (default: DATA_DIR/outputs-STACK.json)"
@@ -250,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="print what the endpoint holds: the stack's resources, buckets, queues, topics, functions, open jobs",
     )
     _add_endpoint_option(status)
-    status.add_argument("--stack", default="local", help="the stack deploy made")
+    status.add_argument("--stack", type=_stack_name, default="local", help="the stack deploy made")
     status.add_argument("--data-dir", type=Path, default=DEFAULT_DATA_DIR, help="where deploy wrote the outputs")
     status.add_argument(
         "--outputs-file", type=Path, help="the stack outputs' file (default: DATA_DIR/outputs-STACK.json)"
@@ -261,7 +273,9 @@ def build_parser() -> argparse.ArgumentParser:
         "ARN, the stack's redactLayerArn (docs/local-endpoint.md)",
     )
     _add_endpoint_option(layer)
-    layer.add_argument("--stack", default="local", help="the region is read from Pulumi.<stack>.yaml if present")
+    layer.add_argument(
+        "--stack", type=_stack_name, default="local", help="the region is read from Pulumi.<stack>.yaml if present"
+    )
     return parser
 
 

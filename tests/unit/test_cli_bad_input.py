@@ -285,3 +285,17 @@ def test_launch_names_a_credential_process_that_cannot_run(launch_dir, monkeypat
         "do: check the profile's credential_process and the AWS config files (--profile, AWS_PROFILE, "
         "AWS_CONFIG_FILE)\n"
     )
+
+
+@pytest.mark.parametrize("command", ["deploy", "destroy", "status", "redactor-layer"])
+@pytest.mark.parametrize("stack", ["../x", "", ".hidden", "a/b"])
+def test_local_refuses_a_stack_name_that_would_name_files_elsewhere(tmp_path, capsys, command, stack):
+    """'--stack ../x' deployed, with its state and outputs written outside --data-dir (and a folder
+    'outputs-..' made); '--stack ""' read Pulumi..yaml."""
+    with pytest.raises(SystemExit) as refused:
+        localaws.cli.main([command, "--endpoint", "http://127.0.0.1:1", "--stack", stack])
+    assert refused.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"scripts/local.py {command}: error: argument --stack: a stack name has only letters, digits, '-', '_' "
+        f"and '.' (not first), as Pulumi's, got {stack!r}"
+    )
