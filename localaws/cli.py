@@ -519,6 +519,11 @@ def destroy(args: argparse.Namespace) -> int:
                 "config to true and deploy, then destroy"
             )
         PulumiCli(PROJECT_DIR, args.data_dir, args.stack).destroy()
+    elif not _state_file(args).exists():  # a mistyped --stack or --data-dir: not "0 resource(s) deleted"
+        print(
+            f"nothing to destroy: no deploy state at {_state_file(args)} (deploy writes it there): check --stack "
+            "and --data-dir"
+        )
     else:
         changes = engine.destroy(_in_process_context(args), _state_file(args), force=args.force)
         print(f"{len(changes)} resource(s) deleted (in-process deployer)")

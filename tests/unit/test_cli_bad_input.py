@@ -53,6 +53,8 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def test_local_against_a_server_that_is_not_aws_is_one_line(web_server, tmp_path, capsys, argv):
     command, *options = argv
     extra = ["--data-dir", str(tmp_path)] if command != "redactor-layer" else []
+    (tmp_path / "deploy").mkdir()
+    (tmp_path / "deploy" / "local.json").write_text('{"resources": [], "outputs": {}}')  # for destroy
     assert localaws.cli.main([command, "--endpoint", web_server, *options, *extra]) == 1
     err = capsys.readouterr().err
     assert err == (
@@ -298,4 +300,14 @@ def test_local_refuses_a_stack_name_that_would_name_files_elsewhere(tmp_path, ca
     assert capsys.readouterr().err.splitlines()[-1] == (
         f"scripts/local.py {command}: error: argument --stack: a stack name has only letters, digits, '-', '_' "
         f"and '.' (not first), as Pulumi's, got {stack!r}"
+    )
+
+
+def test_destroy_with_no_deploy_state_says_where_it_looked(tmp_path, capsys):
+    """A mistyped --stack or --data-dir said '0 resource(s) deleted', as if the stack were gone."""
+    argv = ["destroy", "--endpoint", "http://127.0.0.1:1", "--engine", "in-process", "--data-dir", str(tmp_path)]
+    assert localaws.cli.main([*argv, "--stack", "typo"]) == 0
+    assert capsys.readouterr().out == (
+        f"nothing to destroy: no deploy state at {tmp_path / 'deploy' / 'typo.json'} (deploy writes it there): "
+        "check --stack and --data-dir\n"
     )
