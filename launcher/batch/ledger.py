@@ -75,6 +75,11 @@ class Ledger:
             self._db.execute("PRAGMA synchronous=FULL")
             self._db.execute(_SCHEMA)
         except sqlite3.Error as error:
+            if type(error) is sqlite3.DatabaseError:  # "file is not a database": damaged, or another file
+                raise BadInput(
+                    f"the batch's ledger {self.path} cannot be read ({error}): move it away (the same command then "
+                    "re-attaches to the same jobs), or pick another --out-dir"
+                ) from None
             raise BadInput(
                 f"cannot keep the batch's ledger {self.path} ({error}); pick a folder you may write to for --out-dir"
             ) from None

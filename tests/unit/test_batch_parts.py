@@ -269,3 +269,15 @@ def test_the_batch_ends_when_aws_has_been_silent_for_its_deadline_not_a_long_pol
             batch._loop(deadline=math.inf)
         assert raised.value.exit_code == ExitCode.AWS_ERROR
         assert clock.now == 4.0, "the batch ended at the deadline"
+
+
+def test_a_damaged_ledger_is_named_with_what_to_do_and_left_as_it_was(tmp_path):
+    """Not 'pick a folder you may write to' for a folder that can be written."""
+    (tmp_path / "ledger.sqlite3").write_bytes(b"not a database\n")
+    with pytest.raises(BadInput) as refused:
+        Ledger(tmp_path)
+    assert str(refused.value) == (
+        f"the batch's ledger {tmp_path / 'ledger.sqlite3'} cannot be read (file is not a database): move it away "
+        "(the same command then re-attaches to the same jobs), or pick another --out-dir"
+    )
+    assert (tmp_path / "ledger.sqlite3").read_bytes() == b"not a database\n"
