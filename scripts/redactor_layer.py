@@ -82,7 +82,23 @@ def zip_folder(folder: Path, out: Path) -> tuple[int, int]:
     return unzipped, out.stat().st_size
 
 
+def out_problem(out: Path) -> str | None:
+    """Why the zip could not be written at ``out``, found before minutes of pip."""
+    if out.is_dir():
+        return f"--out {out} is a folder: name the zip to write"
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out.parent, prefix=".probe-", suffix=".partial"):
+            pass
+    except OSError as error:
+        return f"cannot write {out}: {error.strerror or error}: pick a folder you may write to for --out"
+    return None
+
+
 def build(out: Path) -> int:
+    if problem := out_problem(out):
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     with tempfile.TemporaryDirectory() as scratch:
         target = Path(scratch) / "layer" / "python"
         done = subprocess.run(install_command(target), check=False)

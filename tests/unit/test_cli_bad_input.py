@@ -311,3 +311,17 @@ def test_destroy_with_no_deploy_state_says_where_it_looked(tmp_path, capsys):
         f"nothing to destroy: no deploy state at {tmp_path / 'deploy' / 'typo.json'} (deploy writes it there): "
         "check --stack and --data-dir\n"
     )
+
+
+def test_redactor_layer_build_refuses_an_out_it_cannot_write_before_pip_runs(tmp_path, capsys, monkeypatch):
+    """A folder as --out failed with a traceback (os.replace) after minutes of pip."""
+
+    def pip(*_: object, **__: object) -> None:
+        raise AssertionError("pip ran")
+
+    monkeypatch.setattr(redactor_layer.subprocess, "run", pip)
+    assert redactor_layer.main(["build", "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == f"error: --out {tmp_path} is a folder: name the zip to write\n"
+    (tmp_path / "a-file").write_text("")
+    assert redactor_layer.main(["build", "--out", str(tmp_path / "a-file" / "layer.zip")]) == 2
+    assert capsys.readouterr().err.startswith(f"error: cannot write {tmp_path / 'a-file' / 'layer.zip'}: ")
