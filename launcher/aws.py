@@ -33,13 +33,21 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
+# A batch uploads two videos at once (PREPARE_WORKERS), each in up to 10 parts at once (boto3's
+# TransferConfig) through one S3 client: beyond botocore's 10 connections, urllib3 warned
+# "Connection pool is full, discarding connection" for each one it dropped.
+MAX_POOL_CONNECTIONS = 32
+
+
 def retry_config() -> Config:
     retries: _RetryDict = {}
     if "AWS_RETRY_MODE" not in os.environ:
         retries["mode"] = DEFAULT_RETRY_MODE
     if "AWS_MAX_ATTEMPTS" not in os.environ:
         retries["total_max_attempts"] = DEFAULT_MAX_ATTEMPTS  # as AWS_MAX_ATTEMPTS counts: the first one too
-    return Config(retries=retries) if retries else Config()
+    if retries:
+        return Config(retries=retries, max_pool_connections=MAX_POOL_CONNECTIONS)
+    return Config(max_pool_connections=MAX_POOL_CONNECTIONS)
 
 
 @dataclass(frozen=True)
