@@ -137,7 +137,8 @@ class LocalEndpoint:
     def url(self) -> str:
         if self._server is None:
             raise RuntimeError("the endpoint is not started")
-        return f"http://{self._host}:{self._server.server_port}"
+        host = f"[{self._host}]" if ":" in self._host else self._host  # an IPv6 address, as a URL writes it
+        return f"http://{host}:{self._server.server_port}"
 
     def _server_port(self) -> int:
         if self._server is None:

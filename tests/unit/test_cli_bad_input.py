@@ -8,6 +8,7 @@ import functools
 import http.server
 import json
 import os
+import re
 import signal
 import socket
 import stat
@@ -339,3 +340,20 @@ def test_a_batchs_uploads_at_once_fit_in_the_s3_clients_connection_pool(monkeypa
     clients = Clients("us-east-1", AwsSettings(region="us-east-1", endpoint_url="http://127.0.0.1:1"))
     pool = clients("s3").meta.config.max_pool_connections
     assert pool >= PREPARE_WORKERS * TRANSFER.max_concurrency + 2  # and a status call or two meanwhile
+
+
+def test_an_endpoint_on_an_ipv6_address_prints_a_url_that_works(tmp_path):
+    """`serve --host ::1` printed http://::1:PORT, which AWS_ENDPOINT_URL refuses ('Invalid endpoint')."""
+    import boto3
+
+    from localaws.endpoint import LocalEndpoint
+    from localaws.rekognition.models import EmulatorSettings
+
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 here")
+    with LocalEndpoint(EmulatorSettings(data_dir=tmp_path), "::1", 0) as endpoint:
+        assert re.fullmatch(r"http://\[::1\]:\d+", endpoint.url)
+        s3 = boto3.client(
+            "s3", endpoint_url=endpoint.url, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+        )
+        assert s3.list_buckets()["Buckets"] == []
