@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import errno
 import faulthandler
+import fcntl
 import json
 import logging
 import os
@@ -30,7 +31,7 @@ from botocore.parsers import ResponseParserError
 from .awslambda.runner import REDACTOR_LAYER_NAME, REDACTOR_LAYER_PACKAGES, endpoint_packages_layer
 from .clients import local_client
 from .defaults import DEFAULT_REGION
-from .deploy.errors import BadPath, DeployError, EndpointUnreachable, PulumiCliError
+from .deploy.errors import BadPath, DeployError, EndpointUnreachable, PulumiCliError, StackBusy
 from .deploy.pulumi_cli import PulumiCli, cli_available
 from .endpoint import DEFAULT_HOST, DEFAULT_PORT, LocalEndpoint
 from .hints import local_command, python
@@ -436,6 +437,24 @@ def _state_file(args: argparse.Namespace) -> Path:
     return args.data_dir / "deploy" / f"{args.stack}.json"
 
 
+@contextmanager
+def _one_at_a_time(args: argparse.Namespace) -> Iterator[None]:
+    """One in-process deploy or destroy of a stack at a time: two at once would each create the
+    resources, and the state would record one set (the other left behind, never destroyed). An
+    exclusive ``flock`` on DATA_DIR/deploy/<stack>.lock, released by the kernel however the process ends."""
+    lock_path = _state_file(args).with_suffix(".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with lock_path.open("ab") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StackBusy(
+                f"another deploy or destroy of stack {args.stack} is running (it holds {lock_path}): wait for it "
+                "to end, then run this again"
+            ) from None
+        yield
+
+
 def _in_process_context(args: argparse.Namespace) -> Context:
     from .deploy.program import stack_config
 
@@ -497,7 +516,8 @@ def deploy(args: argparse.Namespace) -> int:
     if _use_cli(args):
         outputs = PulumiCli(PROJECT_DIR, args.data_dir, args.stack).deploy(args.endpoint)
     else:
-        outputs, changes = engine.deploy(_in_process_context(args), PROJECT_DIR, args.stack, _state_file(args))
+        with _one_at_a_time(args):
+            outputs, changes = engine.deploy(_in_process_context(args), PROJECT_DIR, args.stack, _state_file(args))
         for change in changes:
             if change.action != "unchanged":
                 print(f"  {change.action:9} {change.type} {change.name}")
@@ -525,7 +545,8 @@ def destroy(args: argparse.Namespace) -> int:
             "and --data-dir"
         )
     else:
-        changes = engine.destroy(_in_process_context(args), _state_file(args), force=args.force)
+        with _one_at_a_time(args):
+            changes = engine.destroy(_in_process_context(args), _state_file(args), force=args.force)
         print(f"{len(changes)} resource(s) deleted (in-process deployer)")
     _outputs_file(args).unlink(missing_ok=True)
     return 0

@@ -37,3 +37,7 @@ class BadPath(DeployError):
 
 class EndpointUnreachable(DeployError):
     """Nothing answers at the endpoint URL."""
+
+
+class StackBusy(DeployError):
+    """Another deploy or destroy of the same stack, in the same data folder, is running."""

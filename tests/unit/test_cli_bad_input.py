@@ -4,6 +4,7 @@ empty video."""
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import http.server
 import json
@@ -357,3 +358,20 @@ def test_an_endpoint_on_an_ipv6_address_prints_a_url_that_works(tmp_path):
             "s3", endpoint_url=endpoint.url, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
         )
         assert s3.list_buckets()["Buckets"] == []
+
+
+@pytest.mark.parametrize("command", ["deploy", "destroy"])
+def test_a_second_deploy_or_destroy_of_a_stack_at_once_is_refused(tmp_path, capsys, command):
+    """Two deploys of a stack at once each created its 23 resources; the state kept one set, the other
+    was left in the endpoint, never to be destroyed. The first holds the lock here (flock, as a
+    running deploy does); nothing answers at the endpoint, so the refusal comes before any call."""
+    (tmp_path / "deploy").mkdir()
+    (tmp_path / "deploy" / "local.json").write_text('{"resources": [], "outputs": {}}')
+    argv = [command, "--engine", "in-process", "--endpoint", "http://127.0.0.1:1", "--data-dir", str(tmp_path)]
+    with (tmp_path / "deploy" / "local.lock").open("ab") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert localaws.cli.main(argv) == 1
+    assert capsys.readouterr().err == (
+        f"error: another deploy or destroy of stack local is running (it holds {tmp_path / 'deploy' / 'local.lock'}): "
+        "wait for it to end, then run this again\n"
+    )
