@@ -3,7 +3,13 @@ uploaded. (An ``s3://`` video is parsed and pinned by ``s3video``.)"""
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
+import logging
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,6 +26,8 @@ from .probe import UnsupportedVideo, duration_ms
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
+
+log = logging.getLogger(__name__)
 
 UPLOAD_PREFIX = "videos/"
 # Multipart above 64 MiB, in 64 MiB parts: 10 GB is 160 parts, well under S3's 10,000.
@@ -76,6 +84,40 @@ def upload(
     uploaded. By default the key is the prefix and the content's SHA-256, so a file is never uploaded twice."""
     digest = sha256_of(path, progress_bars)
     key = key or f"{prefix}{digest}{path.suffix.lower()}"
+    with one_upload_at_a_time(bucket, key, digest):
+        return _upload(s3, path, bucket, key, digest, progress_bars)
+
+
+def upload_lock_path(bucket: str, key: str, digest: str) -> Path:
+    name = hashlib.sha256(f"{bucket}/{key}/{digest}".encode()).hexdigest()[:32]
+    return Path(tempfile.gettempdir()) / f"rekognition-faces-upload-{name}.lock"
+
+
+@contextmanager
+def one_upload_at_a_time(bucket: str, key: str, digest: str) -> Iterator[None]:
+    """Two launches of one new video at once on this machine (two terminals, two batches) each
+    uploaded it: two object versions, so two tokens and two jobs. The second now waits for the first
+    upload (an ``flock`` on a file in the temporary folder, released by the kernel however the first
+    ends), then finds the bytes there. Best effort: a lock file that cannot be opened locks nothing."""
+    try:
+        lock = os.open(upload_lock_path(bucket, key, digest), os.O_RDONLY | os.O_CREAT)
+    except OSError:
+        yield
+        return
+    try:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            log.warning(
+                "another launch on this machine is uploading the same video: waiting for it, not uploading twice"
+            )
+            fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(lock)  # releases the lock
+
+
+def _upload(s3: S3Client, path: Path, bucket: str, key: str, digest: str, progress_bars: bool) -> tuple[S3Video, bool]:
     existing = head_object(s3, S3Video(bucket, key, None))
     if existing is not None and existing.get("Metadata", {}).get(DIGEST_METADATA) == digest:
         return S3Video(bucket, key, existing.get("VersionId")), False

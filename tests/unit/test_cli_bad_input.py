@@ -375,3 +375,28 @@ def test_a_second_deploy_or_destroy_of_a_stack_at_once_is_refused(tmp_path, caps
         f"error: another deploy or destroy of stack local is running (it holds {tmp_path / 'deploy' / 'local.lock'}): "
         "wait for it to end, then run this again\n"
     )
+
+
+def test_an_upload_holds_the_machine_wide_lock_while_it_looks_and_uploads(tmp_path):
+    """Two launches of one new 400 MB video at once each uploaded it (two versions) and started a job
+    on each. The check-then-upload now runs under an flock that a second launch waits for: here S3's
+    HEAD (a stand-in client) tries that lock from another file descriptor, as another process would."""
+    from launcher.upload import DIGEST_METADATA, sha256_of, upload, upload_lock_path
+
+    video = make_video(tmp_path / "clip.mp4", seconds=0.2).path
+    digest = sha256_of(video, progress_bar=False)
+    key = f"videos/{digest}.mp4"
+    seen: list[bool] = []
+
+    class S3:
+        def head_object(self, **_: object) -> dict[str, object]:
+            with upload_lock_path("b", key, digest).open("rb") as other:
+                try:
+                    fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    seen.append(False)
+                except BlockingIOError:
+                    seen.append(True)
+            return {"VersionId": "v1", "Metadata": {DIGEST_METADATA: digest}}
+
+    pinned, uploaded = upload(S3(), video, "b", progress_bars=False)  # type: ignore[arg-type]
+    assert (pinned.version, uploaded, seen) == ("v1", False, [True])
