@@ -543,10 +543,12 @@ def _run_batch(options: BatchOptions, console: Console, report: bool = False) ->
     try:
         tally = batch.run()
     except KeyboardInterrupt:
+        stopped = f"interrupted: {batch.open_jobs} job(s) keep running"
         console.error(
-            f"\ninterrupted: {batch.open_jobs} job(s) keep running. Run the same command again to resume: "
-            "written results are skipped, started jobs re-attached"
+            f"\n{stopped}. Run the same command again to resume: written results are skipped, started jobs re-attached"
         )
+        if console.json:  # --json: one object on standard output, errors and Ctrl-C too
+            _print_out(json.dumps({"exitCode": int(ExitCode.INTERRUPTED), "error": stopped}))
         return ExitCode.INTERRUPTED
     index = None
     clients = Clients(options.outputs.region, options.aws)
@@ -710,6 +712,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         else:
             console.error("\ninterrupted before any job was started")
+        if console.json:  # --json: one object on standard output, errors and Ctrl-C too
+            said = f"interrupted; job {job_id} keeps running" if job_id else "interrupted before any job was started"
+            _print_out(json.dumps({"exitCode": int(ExitCode.INTERRUPTED), "error": said, "jobId": job_id}))
         return ExitCode.INTERRUPTED
     except Exception as error:
         launcher_error = _as_launcher_error(error)

@@ -144,7 +144,8 @@ def status_check_times(start: float, grace: float) -> Iterator[float]:
 class Timeout(LauncherError):
     def __init__(self, job_id: str, seconds: float) -> None:
         super().__init__(
-            f"job {job_id} did not end within {seconds:g} s; it keeps running. Re-attach with --attach {job_id}",
+            f"job {job_id} had not ended when --timeout ran out (after {max(seconds, 0.0):.1f} s of waiting); it "
+            f"keeps running. Re-attach with --attach {job_id}",
             ExitCode.TIMEOUT,
         )
 

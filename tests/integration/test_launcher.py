@@ -428,3 +428,37 @@ def test_ctrl_c_prints_the_job_and_the_command_that_reattaches(stack, endpoint, 
     assert f"job {job_id} keeps running" in err
     assert f"--attach {job_id}" in err and "scripts/launch.py" in err
     assert not (workdir / "interrupted.mp4.faces.json").exists()
+
+
+def test_ctrl_c_with_json_prints_one_json_object_too(stack, endpoint, aws_env, workdir, videos, gate):
+    """--json promises one object on standard output, errors too: Ctrl-C printed none."""
+    video = workdir / "interrupted-json.mp4"
+    shutil.copy(videos["no-face"].path, video)
+    command = [sys.executable, str(ROOT / "scripts" / "launch.py"), str(video), "--outputs", str(stack["file"])]
+    process = subprocess.Popen(
+        [*command, "--job-tag", "interrupted-json", "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ),
+        cwd=workdir,
+    )
+    started = ""
+    try:
+        while not started.startswith("job "):  # with --json the notes are on standard error
+            started = process.stderr.readline()
+            assert started, "the launcher ended before starting a job"
+        job_id = started.split()[1]
+        timer = threading.Timer(0.5, process.send_signal, (signal.SIGINT,))
+        timer.start()
+        out, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == ExitCode.INTERRUPTED
+    assert json.loads(out) == {
+        "exitCode": 130,
+        "error": f"interrupted; job {job_id} keeps running",
+        "jobId": job_id,
+    }
