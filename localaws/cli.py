@@ -360,10 +360,35 @@ def _check_serve_args(args: argparse.Namespace) -> str | None:
     return None
 
 
+SERVE_LOCK = ".serve.lock"
+_held: list[Any] = []  # the lock file of the folder this process serves from, open until it exits
+
+
+def _hold_data_dir(data_dir: Path) -> str | None:
+    """One endpoint per data folder: two would run each other's cut-off jobs again at start (a
+    second run, a second notification) and each save its own S3/SNS/SQS state over the other's. An
+    exclusive ``flock`` on DATA_DIR/.serve.lock, held while serving, released by the kernel however
+    the process ends. None, or why the folder is taken."""
+    lock = (data_dir / SERVE_LOCK).open("ab")
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.close()
+        return (
+            f"another endpoint is serving from {data_dir} (it holds {data_dir / SERVE_LOCK}): use that one, stop "
+            "it first, or choose another --data-dir"
+        )
+    _held.append(lock)
+    return None
+
+
 def serve(args: argparse.Namespace) -> int:
     problem = _check_serve_args(args)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
+        return 2
+    if held_by_another := _hold_data_dir(args.data_dir):
+        print(f"error: {held_by_another}", file=sys.stderr)
         return 2
     emotion_problem = check_emotion_model()
     if emotion_problem:  # only FaceAttributes=ALL needs the model: its jobs fail, the rest work

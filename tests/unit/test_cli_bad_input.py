@@ -400,3 +400,15 @@ def test_an_upload_holds_the_machine_wide_lock_while_it_looks_and_uploads(tmp_pa
 
     pinned, uploaded = upload(S3(), video, "b", progress_bars=False)  # type: ignore[arg-type]
     assert (pinned.version, uploaded, seen) == ("v1", False, [True])
+
+
+def test_a_second_endpoint_on_the_same_data_folder_is_refused(tmp_path, capsys):
+    """It started, and would have run the first one's cut-off jobs again and saved its own state over
+    the first one's. The first holds the lock here (flock, as a serving endpoint does)."""
+    with (tmp_path / ".serve.lock").open("ab") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert localaws.cli.main(["serve", "--port", "0", "--data-dir", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: another endpoint is serving from {tmp_path} (it holds {tmp_path / '.serve.lock'}): use that one, "
+        "stop it first, or choose another --data-dir\n"
+    )
