@@ -722,8 +722,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         code = _fail(console, launcher_error, args.debug, error)
         job_id = launch.job_id if launch else None
-        if job_id and code not in (ExitCode.OK, ExitCode.JOB_FAILED) and not launch_finished(launch):
-            # The job may still run (the endpoint went away, a results file could not be written).
+        if (
+            job_id
+            and code not in (ExitCode.OK, ExitCode.JOB_FAILED, ExitCode.RESOURCE_NOT_FOUND)
+            and not launch_finished(launch)
+        ):
+            # The job may still run (the endpoint went away, a results file could not be written);
+            # not when the service has no such job (a mistyped --attach).
             console.error(f"job {job_id} may keep running. Re-attach with:\n  {_reattach_command(argv, job_id)}")
         return code
 

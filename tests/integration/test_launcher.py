@@ -462,3 +462,16 @@ def test_ctrl_c_with_json_prints_one_json_object_too(stack, endpoint, aws_env, w
         "error": f"interrupted; job {job_id} keeps running",
         "jobId": job_id,
     }
+
+
+def test_attaching_to_a_job_the_service_has_not_is_one_line(stack, aws_env, workdir, capsys):
+    """A mistyped --attach was followed by 'job ... may keep running. Re-attach with:' and the same
+    --attach: there is no such job to keep running."""
+    assert launch(stack, "clip.mp4", "--attach", "f" * 64) == ExitCode.RESOURCE_NOT_FOUND
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"error: reading the job's status (job {'f' * 64}) failed: ResourceNotFoundException")
+    assert line.endswith(
+        "What to do: no such job in this account and region (results are kept 7 days): check the job ID and "
+        "AWS_DEFAULT_REGION."
+    )
+    assert list(workdir.iterdir()) == []
