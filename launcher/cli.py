@@ -11,7 +11,9 @@ import logging
 import os
 import platform
 import shlex
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -681,7 +683,24 @@ def _configure_logging(args: argparse.Namespace) -> None:
     logging.getLogger("launcher").setLevel(level)  # the launcher's steps with --verbose, not botocore's requests
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """SIGTERM (kill, timeout, a supervisor) is taken as Ctrl-C while the launcher runs: the temporary
+    files of a results file or a redacted copy being written are removed, and the line says what keeps
+    running. By default the process ended at once, leaving them (.NAME.XXXX.partial) beside the results."""
+    if threading.current_thread() is not threading.main_thread():
+        return _main(argv)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        return _main(argv)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     _configure_logging(args)

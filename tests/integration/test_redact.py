@@ -272,3 +272,29 @@ def test_ctrl_c_in_the_audit_leaves_the_results_no_copy_and_a_command_that_finis
     result = read_json(workdir / "stopped.mp4.faces.json")
     assert result["Redaction"]["leaks"] == [] and result["JobId"] == ended[1]
     assert job_count(endpoint) == jobs
+
+
+def test_sigterm_in_the_redaction_is_taken_as_ctrl_c_and_leaves_no_temporary_file(
+    stack, aws_env, workdir, scenes, capsys, monkeypatch
+):
+    """kill (or timeout) ended the process at once, leaving .NAME.XXXX.partial files beside the
+    results. A real SIGTERM, sent to this process while the copy is being audited."""
+    import os
+    import signal
+
+    import launcher.redact.redaction
+
+    video = workdir / "terminated.mp4"
+    shutil.copy(scenes["crossing"].path, video)
+
+    def terminate(*_: object, **__: object) -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    before = signal.getsignal(signal.SIGTERM)
+    with monkeypatch.context() as patched:
+        patched.setattr(launcher.redact.redaction, "audit_video", terminate)
+        assert launch(stack, str(video), "--quiet", "--redact") == ExitCode.INTERRUPTED
+    assert signal.getsignal(signal.SIGTERM) is before  # the launcher's handler is gone with it
+    said = capsys.readouterr().err.strip().splitlines()
+    assert re.fullmatch(r"interrupted after job \w+ ended and its results were written; to finish, run:", said[-2])
+    assert sorted(path.name for path in workdir.iterdir()) == ["terminated.mp4", "terminated.mp4.faces.json"]
