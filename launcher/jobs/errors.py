@@ -154,7 +154,11 @@ def error_code(error: ClientError) -> str:
 
 
 def request_id(error: ClientError) -> str | None:
-    return error.response.get("ResponseMetadata", {}).get("RequestId")
+    """AWS's id of the request, which every AWS reply carries (as a header even when the body is a bare
+    status or a web page, which botocore leaves out of ``RequestId``); None from a server that is not AWS."""
+    metadata = error.response.get("ResponseMetadata", {})
+    headers = metadata.get("HTTPHeaders", {})
+    return metadata.get("RequestId") or headers.get("x-amzn-requestid") or headers.get("x-amz-request-id") or None
 
 
 def from_client_error(error: ClientError, doing: str, job_id: str | None = None) -> LauncherError:
@@ -168,7 +172,7 @@ def from_client_error(error: ClientError, doing: str, job_id: str | None = None)
         advice = _missing_resource_advice(code)
     if code.isdigit():  # no AWS error in the reply, only an HTTP status: the body may be a whole web page
         message = _http_reason(int(code))
-        if code not in ("403", "404"):  # (an S3 HEAD's refusals have no body on AWS either)
+        if not request_id(error):  # AWS sends bare statuses too (an S3 HEAD's 400, 403, 412), always with its id
             advice = (
                 f"the endpoint answered HTTP {code} with no AWS error in it: check that AWS_ENDPOINT_URL "
                 "(or --endpoint-url) is an AWS endpoint, such as the URL the local one prints when it starts"

@@ -20,12 +20,14 @@ import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import botocore.parsers
 import pytest
+from botocore.exceptions import ClientError
 
 import launcher.cli
 import localaws.cli
 import scripts.redactor_layer as redactor_layer
-from launcher.jobs.errors import ExitCode
+from launcher.jobs.errors import ExitCode, from_client_error
 from synthetic import make_video
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -412,3 +414,23 @@ def test_a_second_endpoint_on_the_same_data_folder_is_refused(tmp_path, capsys):
         f"error: another endpoint is serving from {tmp_path} (it holds {tmp_path / '.serve.lock'}): use that one, "
         "stop it first, or choose another --data-dir\n"
     )
+
+
+def _parsed_refusal(status: int, body: bytes, headers: dict[str, str]) -> ClientError:
+    """The ClientError botocore's own S3 parser makes of a reply (as a HEAD of an object would get it)."""
+    response = {"status_code": status, "headers": headers, "body": body}
+    return ClientError(botocore.parsers.RestXMLParser().parse(response, None), "HeadObject")
+
+
+@pytest.mark.parametrize(
+    "status, body",
+    [(400, b""), (412, b""), (503, b"<html><body>Service Unavailable</body></html>")],
+)
+def test_a_bare_status_from_aws_itself_is_not_called_a_foreign_server(status, body):
+    """AWS answers some requests with a status alone (an S3 HEAD with an expired token is a bare 400; a
+    web page in a 5xx becomes code "503"), but always with its request id: the advice is then the
+    usual one, and only a reply without an id (python -m http.server) says to check the endpoint."""
+    from_aws = from_client_error(_parsed_refusal(status, body, {"x-amz-request-id": "R1"}), "reading a.mp4")
+    assert "check your AWS credentials, region and endpoint" in str(from_aws) and from_aws.request_id == "R1"
+    foreign = from_client_error(_parsed_refusal(status, body, {"Server": "SimpleHTTP/0.6"}), "reading a.mp4")
+    assert "is an AWS endpoint" in str(foreign) and foreign.request_id is None
