@@ -19,7 +19,7 @@ import tempfile
 import threading
 import traceback
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
@@ -540,15 +540,16 @@ def deploy(args: argparse.Namespace) -> int:
     outputs_file = _outputs_file(args)
     if _use_cli(args):
         outputs = PulumiCli(PROJECT_DIR, args.data_dir, args.stack).deploy(args.endpoint)
+        engine.write_atomically(outputs_file, json.dumps(outputs, indent=2) + "\n")
     else:
-        with _one_at_a_time(args):
+        with _one_at_a_time(args):  # the outputs too: a destroy meanwhile would leave them naming nothing
             outputs, changes = engine.deploy(_in_process_context(args), PROJECT_DIR, args.stack, _state_file(args))
+            engine.write_atomically(outputs_file, json.dumps(outputs, indent=2) + "\n")
         for change in changes:
             if change.action != "unchanged":
                 print(f"  {change.action:9} {change.type} {change.name}")
         unchanged = sum(change.action == "unchanged" for change in changes)
         print(f"{len(changes) - unchanged} change(s), {unchanged} resource(s) unchanged (in-process deployer)")
-    engine.write_atomically(outputs_file, json.dumps(outputs, indent=2) + "\n")
     print(f"stack outputs written to {outputs_file}")
     return 0
 
@@ -564,16 +565,20 @@ def destroy(args: argparse.Namespace) -> int:
                 "config to true and deploy, then destroy"
             )
         PulumiCli(PROJECT_DIR, args.data_dir, args.stack).destroy()
-    elif not _state_file(args).exists():  # a mistyped --stack or --data-dir: not "0 resource(s) deleted"
-        print(
-            f"nothing to destroy: no deploy state at {_state_file(args)} (deploy writes it there): check --stack "
-            "and --data-dir"
-        )
-    else:
-        with _one_at_a_time(args):
-            changes = engine.destroy(_in_process_context(args), _state_file(args), force=args.force)
-        print(f"{len(changes)} resource(s) deleted (in-process deployer)")
-    _outputs_file(args).unlink(missing_ok=True)
+        _outputs_file(args).unlink(missing_ok=True)
+        return 0
+    # The check, the destroy and the outputs' removal under the lock a first deploy holds from the start
+    # (not made for a mistyped --data-dir, so its folder is not left behind).
+    with _one_at_a_time(args) if _state_file(args).parent.is_dir() else nullcontext():
+        if not _state_file(args).exists():  # a mistyped --stack or --data-dir: not "0 resource(s) deleted"
+            print(
+                f"nothing to destroy: no deploy state at {_state_file(args)} (deploy writes it there): check "
+                "--stack and --data-dir"
+            )
+            return 0  # and the --outputs-file named is kept: it may be another stack's
+        changes = engine.destroy(_in_process_context(args), _state_file(args), force=args.force)
+        _outputs_file(args).unlink(missing_ok=True)
+    print(f"{len(changes)} resource(s) deleted (in-process deployer)")
     return 0
 
 

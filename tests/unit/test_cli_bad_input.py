@@ -317,6 +317,53 @@ def test_destroy_with_no_deploy_state_says_where_it_looked(tmp_path, capsys):
     )
 
 
+def test_destroy_with_no_deploy_state_keeps_the_outputs_file_named(tmp_path, capsys):
+    """`destroy --data-dir typo --outputs-file real.json` said "nothing to destroy", then deleted real.json."""
+    real = tmp_path / "real.json"
+    real.write_text("{}")
+    argv = ["destroy", "--endpoint", "http://127.0.0.1:1", "--engine", "in-process", "--outputs-file", str(real)]
+    assert localaws.cli.main([*argv, "--data-dir", str(tmp_path / "typo")]) == 0
+    assert capsys.readouterr().out.startswith("nothing to destroy: ")
+    assert real.read_text() == "{}" and not (tmp_path / "typo").exists()
+
+
+def test_a_destroy_during_a_first_deploy_is_refused_and_keeps_its_outputs(tmp_path, capsys):
+    """A first deploy holds the lock before its state exists: a destroy then said "nothing to destroy"
+    (exit 0) and deleted the outputs file the deploy was about to write."""
+    (tmp_path / "deploy").mkdir()
+    (tmp_path / "outputs-local.json").write_text("{}")
+    argv = ["destroy", "--engine", "in-process", "--endpoint", "http://127.0.0.1:1", "--data-dir", str(tmp_path)]
+    with (tmp_path / "deploy" / "local.lock").open("ab") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert localaws.cli.main(argv) == 1
+    assert capsys.readouterr().err.startswith("error: another deploy or destroy of stack local is running")
+    assert (tmp_path / "outputs-local.json").read_text() == "{}"
+
+
+def test_a_deploy_writes_its_outputs_under_its_lock(tmp_path, monkeypatch, capsys):
+    """The outputs were written after the lock was let go: a destroy in between left an outputs file
+    naming a stack that no longer exists. Here the write tries the lock from another descriptor."""
+    from localaws.deploy import engine
+
+    held: list[bool] = []
+
+    def write_atomically(path: Path, text: str) -> None:
+        with (tmp_path / "deploy" / "local.lock").open("ab") as other:
+            try:
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                held.append(False)
+            except BlockingIOError:
+                held.append(True)
+        path.write_text(text)
+
+    monkeypatch.setattr(localaws.cli, "_in_process_context", lambda args: None)
+    monkeypatch.setattr(engine, "deploy", lambda *args: ({"bucketName": "b"}, []))
+    monkeypatch.setattr(engine, "write_atomically", write_atomically)
+    argv = ["deploy", "--engine", "in-process", "--endpoint", "http://127.0.0.1:1", "--data-dir", str(tmp_path)]
+    assert localaws.cli.main(argv) == 0
+    assert held == [True] and json.loads((tmp_path / "outputs-local.json").read_text()) == {"bucketName": "b"}
+
+
 def test_redactor_layer_build_refuses_an_out_it_cannot_write_before_pip_runs(tmp_path, capsys, monkeypatch):
     """A folder as --out failed with a traceback (os.replace) after minutes of pip."""
 
