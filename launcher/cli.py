@@ -423,6 +423,11 @@ def python_command(*args: str) -> str:
     return shlex.join([python(), script if not script.startswith("..") else str(SCRIPT), *args])
 
 
+def _finish_command(argv: Sequence[str], job_id: str) -> str:
+    """The command that finishes a launch whose job ended and whose results are written: it replaces them."""
+    return _reattach_command(argv if "--overwrite" in argv else [*argv, "--overwrite"], job_id)
+
+
 def _reattach_command(argv: Sequence[str], job_id: str) -> str:
     kept, skip = [], False
     for arg in argv:
@@ -720,10 +725,9 @@ def _main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         job_id = launch.job_id if launch else None
         if job_id and launch_finished(launch):  # the results are written: a rerun must replace them
-            again = argv if "--overwrite" in argv else [*argv, "--overwrite"]
             console.error(
                 f"\ninterrupted after job {job_id} ended and its results were written; to finish, run:\n  "
-                f"{_reattach_command(again, job_id)}"
+                f"{_finish_command(argv, job_id)}"
             )
         elif job_id:
             console.error(
@@ -749,6 +753,17 @@ def _main(argv: Sequence[str] | None = None) -> int:
             # The job may still run (the endpoint went away, a results file could not be written);
             # not when the service has no such job (a mistyped --attach).
             console.error(f"job {job_id} may keep running. Re-attach with:\n  {_reattach_command(argv, job_id)}")
+        elif (
+            job_id
+            and launch_finished(launch)
+            and code != ExitCode.JOB_FAILED
+            and (args.redact is not None or args.report)
+        ):
+            # --redact or --report failed (a full disk, an S3 read, a --redact-keep the video has not)
+            # after the results were written: a rerun must replace them, and uses the same job.
+            console.error(
+                f"job {job_id} ended and its results were written; to finish, run:\n  {_finish_command(argv, job_id)}"
+            )
         return code
 
 

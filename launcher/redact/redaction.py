@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 MEMBER = b', "Redaction": '
 TAIL_BYTES = 16 * 1024**2  # where a JSON results file's end (and an earlier Redaction) is looked for
 # After the job: its results are written, and the same command with another --redact-keep uses the same job.
-AGAIN = "run the command again with numbers from the results (the same job is used, not a new one)"
+AGAIN = "run the command again with --overwrite and numbers from the results (the same job is used, not a new one)"
 SIDECAR_SUFFIX = ".redaction.json"  # beside a jsonl or csv results file, which has no place for it
 
 

@@ -227,7 +227,7 @@ def test_an_appearance_the_video_has_not_is_one_line_and_a_rerun_uses_the_same_j
     stack, endpoint, aws_env, workdir, scenes, capsys
 ):
     """Known only once the job has ended: its results are written, and the line says so, not that the
-    job "may keep running" with a command to re-attach to it."""
+    job "may keep running" with a command to re-attach to it; the command printed replaces them."""
     video = workdir / "unknown-keep.mp4"
     shutil.copy(scenes["crossing"].path, video)
     assert launch(stack, str(video), "--quiet", "--redact", "--redact-keep", "99") == ExitCode.BAD_INPUT
@@ -235,7 +235,9 @@ def test_an_appearance_the_video_has_not_is_one_line_and_a_rerun_uses_the_same_j
     err = capsys.readouterr().err.strip()
     assert re.fullmatch(
         r"error: --redact-keep 99: no such appearance \(this video has \d+, numbered 0 to \d+\): run the command "
-        r"again with numbers from the results \(the same job is used, not a new one\)",
+        r"again with --overwrite and numbers from the results \(the same job is used, not a new one\)\n"
+        r"job (\S+) ended and its results were written; to finish, run:\n  .* --redact-keep 99 --outputs \S+ "
+        r"--overwrite --attach \1",
         err,
     ), err
     assert read_json(workdir / "unknown-keep.mp4.faces.json")["JobStatus"] == "SUCCEEDED"
