@@ -48,7 +48,11 @@ def stack_config(project_dir: Path, stack: str) -> dict[str, str]:
 def _config_section(path: Path) -> dict[str, Any]:
     """The ``config:`` mapping of a stack's settings file, or StackConfigError in one line."""
     try:
-        document = yaml.safe_load(path.read_text()) or {}
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError:
+        raise StackConfigError(f"{path.name} is not UTF-8 text (a YAML file is): correct it, or move it away") from None
+    except OSError as error:  # a folder of that name, a file one may not read
+        raise StackConfigError(f"cannot read {path.name} ({error.strerror}): correct it, or move it away") from None
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
@@ -57,7 +61,7 @@ def _config_section(path: Path) -> dict[str, Any]:
             f"{path.name} is not readable YAML ({problem}{where}): correct it, or move it away"
         ) from None
     raw = document.get("config") if isinstance(document, dict) else None
-    if not isinstance(document, dict) or not isinstance(raw or {}, dict):
+    if not isinstance(document, dict) or not (raw is None or isinstance(raw, dict)):  # not `config: []` either
         raise StackConfigError(
             f"{path.name}: expected a mapping with a config: mapping in it (as `pulumi config set` writes): correct "
             "it, or move it away"

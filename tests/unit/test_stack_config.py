@@ -78,11 +78,25 @@ def test_the_cli_path_points_the_service_of_every_declared_resource_type_at_the_
         ),
         ("- a\n- b\n", "Pulumi.local.yaml: expected a mapping with a config: mapping in it"),
         ("config: 5\n", "Pulumi.local.yaml: expected a mapping with a config: mapping in it"),
+        ("config: []\n", "Pulumi.local.yaml: expected a mapping with a config: mapping in it"),
+        ("config: ''\n", "Pulumi.local.yaml: expected a mapping with a config: mapping in it"),
+        (
+            b"config:\n  a: \xff\xfe\n",
+            "Pulumi.local.yaml is not UTF-8 text (a YAML file is): correct it, or move it away",
+        ),
+        (None, "cannot read Pulumi.local.yaml (Is a directory): correct it, or move it away"),
     ],
 )
 def test_a_stack_file_that_is_not_yaml_or_has_no_config_mapping_is_one_line(project, text, says):
-    """Refused as the deployer's own error (one line from local.py deploy), not a YAML traceback."""
-    (project / "Pulumi.local.yaml").write_text(text)
+    """Refused as the deployer's own error (one line from local.py deploy), not a YAML traceback, nor
+    a UnicodeDecodeError's or IsADirectoryError's; None: a folder of that name."""
+    path = project / "Pulumi.local.yaml"
+    if text is None:
+        path.mkdir()
+    elif isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text)
     with pytest.raises(StackConfigError) as refused:
         stack_config(project, "local")
     assert str(refused.value).startswith(says) and "\n" not in str(refused.value)
