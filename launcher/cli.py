@@ -31,7 +31,7 @@ from .batch.discovery import discover, is_batch
 from .batch.log import read_batch_log
 from .batch.scheduler import Batch, OutDirLock
 from .jobs.errors import BadInput, ExitCode, LauncherError, from_client_error
-from .jobs.formats import FORMATS, UntilReaderStops
+from .jobs.formats import FORMATS
 from .options import (
     DEFAULT_GRACE_SECONDS,
     DEFAULT_OUT_DIR,
@@ -46,6 +46,7 @@ from .plan import LIST_PRICE_PER_MINUTE_USD, LIST_PRICE_REGION, Plan, check_mone
 from .redact.options import DEFAULT_STYLE, STYLES, RedactOptions, parse_keep
 from .single import Launch, LaunchResult
 from .stack import StackOutputs, load_outputs_file, load_stack
+from .terminal import UntilReaderStops
 
 if TYPE_CHECKING:
     from .redact.audit import AuditDetector
@@ -657,7 +658,7 @@ def _fail(console: Console, error: LauncherError, debug: bool, cause: BaseExcept
             console.error(f"AWS request id: {error.request_id}")
     console.error(f"error: {error}")
     if console.json:
-        print(json.dumps({"exitCode": int(error.exit_code), "error": _printable(str(error))}), flush=True)
+        _print_out(json.dumps({"exitCode": int(error.exit_code), "error": _printable(str(error))}))
     return error.exit_code
 
 

@@ -23,7 +23,6 @@ from ..jobs.formats import (
     PERSONS_FILE,
     Person,
     Summary,
-    UntilReaderStops,
     persons,
     read_page,
     write_document,
@@ -31,6 +30,7 @@ from ..jobs.formats import (
 )
 from ..jobs.s3video import S3ObjectReader, job_video
 from ..report.thumbnails import VideoSource
+from ..terminal import UntilReaderStops
 from .embedding import EmbeddingUnavailable, FaceEmbedder, load_embedder
 from .pipeline import PeopleUnavailable, VideoPeople, batch_people, video_people
 from .shots import CutDetectionError, detect_cuts

@@ -481,3 +481,24 @@ def test_a_bare_status_from_aws_itself_is_not_called_a_foreign_server(status, bo
     assert "check your AWS credentials, region and endpoint" in str(from_aws) and from_aws.request_id == "R1"
     foreign = from_client_error(_parsed_refusal(status, body, {"Server": "SimpleHTTP/0.6"}), "reading a.mp4")
     assert "is an AWS endpoint" in str(foreign) and foreign.request_id is None
+
+
+def test_launch_json_error_to_a_reader_that_has_gone_is_its_one_line(tmp_path):
+    """`launch.py nope.mp4 --json --outputs nope.json | head -c0`: the error's JSON object met a closed
+    pipe and the command ended with a BrokenPipeError traceback, exit 1. The reader (a real pipe) is
+    closed before the command starts."""
+    reader, writer = os.pipe()
+    os.close(reader)
+    try:
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "launch.py"), "nope.mp4", "--json", "--outputs", "nope.json"],
+            stdout=writer,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=tmp_path,
+            timeout=60,
+        )
+    finally:
+        os.close(writer)
+    assert done.returncode == ExitCode.BAD_INPUT, done.stderr
+    assert len(done.stderr.splitlines()) == 1 and done.stderr.startswith("error: "), done.stderr

@@ -49,6 +49,8 @@ ALLOWED_INSIDE = {
     # 68-point model (``landmarks``).
     "localaws.vision.face_mesh": ("localaws.vision.face", "localaws.vision.humans"),
     "localaws.vision.mesh_landmarks": ("localaws.vision.landmarks",),
+    # Standard output as a terminal command sees it: the standard library only.
+    "launcher.terminal": (),
     # The head renderer is the truth the emulator's pose is measured against: geometry and pixels,
     # no project module (least of all the estimator it judges).
     "synthetic.head_render": (),

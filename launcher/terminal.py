@@ -1,0 +1,38 @@
+"""Standard output as a terminal command sees it: a reader that may stop early (``| head``). Not for
+``launcher/jobs``, which ships to Lambda, where nothing reads standard output."""
+
+from __future__ import annotations
+
+import os
+from typing import TextIO
+
+
+class UntilReaderStops:
+    """A stream (standard output) until its reader goes away (``... --out - | head``), then nowhere:
+    the results are still read through, so that the summary is whole, and nothing fails."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self.stopped = False  # the reader stopped before the end
+
+    def write(self, text: str) -> int:
+        if not self.stopped:
+            try:
+                self._stream.write(text)
+            except BrokenPipeError:
+                self._gone()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.stopped:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._gone()
+
+    def _gone(self) -> None:
+        self.stopped = True
+        # What is still buffered, and the interpreter's last flush at exit, go nowhere instead of failing.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, self._stream.fileno())
+        os.close(devnull)
