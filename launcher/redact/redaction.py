@@ -124,21 +124,23 @@ def redact(
     # The detector first: a missing one is refused before minutes of encoding.
     if detector is None and options.audit_every != 0:
         detector = load_detector(options.detector)
+    audits: list[Audit] = []
+
+    def audit(written: Written) -> None:
+        """The copy under its temporary name: it takes ``out``'s only once audited (Ctrl-C, a failure or
+        a kill meanwhile leaves no copy there that no audit vouches for; the writer removes the rest)."""
+        every = options.audit_every if options.audit_every is not None else default_every(written.width, written.height)
+        if detector is None or every == 0:
+            audits.append(Audit("none", 0, frames=written.frames))
+        else:
+            timeline = Timeline(appearances, options.padding, kept)
+            audits.append(audit_video(written.path, detector, every, timeline, on_audited))
+
     timeline = Timeline(appearances, options.padding, kept)
     written = redact_video(
-        source, out, timeline, options.style, options.quality, options.overwrite, lambda _covered: on_frame()
+        source, out, timeline, options.style, options.quality, options.overwrite, lambda _covered: on_frame(), audit
     )
-    every = options.audit_every if options.audit_every is not None else default_every(written.width, written.height)
-    if detector is None or every == 0:
-        audit = Audit("none", 0, frames=written.frames)
-    else:
-        timeline = Timeline(appearances, options.padding, kept)
-        try:
-            audit = audit_video(written.path, detector, every, timeline, on_audited)
-        except BaseException:  # Ctrl-C or a failure: no copy is left that no audit vouches for
-            written.path.unlink(missing_ok=True)
-            raise
-    return Redaction(written, audit, options.style, tuple(sorted(kept)), options.keep_persons)
+    return Redaction(written, audits[0], options.style, tuple(sorted(kept)), options.keep_persons)
 
 
 def add_to_results(results: Path, fmt: str, redaction: dict[str, Any]) -> Path:

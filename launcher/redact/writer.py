@@ -291,9 +291,12 @@ def redact_video(
     quality: Quality | None = None,
     overwrite: bool = False,
     on_frame: Callable[[int], object] = lambda covered: None,
+    before_publish: Callable[[Written], object] = lambda written: None,
 ) -> Written:
     """Write ``out``: ``source`` with every box of ``timeline`` covered in ``style``. ``on_frame``
-    is called after each frame with the number of boxes covered in it."""
+    is called after each frame with the number of boxes covered in it; ``before_publish`` with the
+    whole copy while it still has its temporary name (the audit: no copy has ``out``'s name before
+    it has passed, whatever stops the process meanwhile)."""
     if style not in STYLES:
         raise BadInput(f"--redact-style {style!r}: choose one of {', '.join(STYLES)}")
     quality = quality or Quality()
@@ -304,8 +307,12 @@ def redact_video(
         try:
             written = _write(source, Path(partial), output_format(out), timeline, style, quality, on_frame)
             os.chmod(partial, 0o644)  # mkstemp makes it private; the copy is an ordinary file
-            _publish(Path(partial), out, overwrite)
         except OSError as error:  # a full disk, a folder gone: said in one line
+            raise LauncherError(f"cannot write {out}: {error.strerror or error}") from None
+        before_publish(written)
+        try:
+            _publish(Path(partial), out, overwrite)
+        except OSError as error:
             raise LauncherError(f"cannot write {out}: {error.strerror or error}") from None
     except BaseException:
         Path(partial).unlink(missing_ok=True)

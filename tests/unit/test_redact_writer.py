@@ -204,6 +204,20 @@ def test_an_interrupted_audit_leaves_no_copy_behind(scene: Scene, found: list[Ap
     assert list(tmp_path.iterdir()) == []
 
 
+def test_the_copy_takes_its_name_only_once_audited(scene: Scene, found: list[Appearance], tmp_path: Path) -> None:
+    """The audit reads the copy under its temporary name: a kill (SIGKILL, a crash) during the audit
+    leaves no unaudited copy under the final name, nor is one seen there while the audit runs."""
+    out = tmp_path / "copy.mp4"
+    seen: list[list[str]] = []
+
+    def look() -> None:
+        seen.append(sorted(path.name for path in tmp_path.iterdir()))
+
+    redaction = redact(scene.path, found, out, RedactOptions(audit_every=10), detector=NoFaces(), on_audited=look)
+    assert seen and all(len(names) == 1 and names[0].endswith(".partial") for names in seen), seen[:1]
+    assert redaction.written.path == out and [path.name for path in tmp_path.iterdir()] == ["copy.mp4"]
+
+
 class NoFaces(AuditDetector):
     name = "none-found"
 
