@@ -406,11 +406,14 @@ def serve(args: argparse.Namespace) -> int:
         try:
             endpoint = LocalEndpoint(settings, args.host, args.port, allow_origins=args.allow_origin)
         except sqlite3.DatabaseError as error:  # the job store: nothing is written over it
-            print(
-                f"error: cannot read the job store {args.data_dir / JOB_STORE} ({error}); move it away, or choose "
-                "another --data-dir",
-                file=sys.stderr,
+            advice = (
+                "move it away, or choose another --data-dir"
+                if type(error) is sqlite3.DatabaseError  # "file is not a database": damaged, or another file
+                # OperationalError ("database is locked", "unable to open database file"): a healthy store, maybe
+                else "check that it is a file you may write to and that no other program holds it, or choose "
+                "another --data-dir"
             )
+            print(f"error: cannot read the job store {args.data_dir / JOB_STORE} ({error}); {advice}", file=sys.stderr)
             return 2
         try:
             (endpoint if args.ephemeral else endpoint.keep_state()).start()

@@ -276,6 +276,18 @@ def test_serve_with_a_damaged_job_store_is_one_line_and_leaves_it_as_it_was(tmp_
     assert store.read_bytes() == b"garbage\n"
 
 
+def test_serve_with_a_job_store_it_cannot_open_does_not_say_to_move_it_away(tmp_path, capsys):
+    """sqlite's OperationalError ("database is locked", "unable to open database file") is no damage:
+    a healthy store is not to be moved away. A folder of the store's name makes sqlite say so."""
+    store = tmp_path / "rekognition.sqlite3"
+    store.mkdir()
+    assert localaws.cli.main(["serve", "--port", "0", "--data-dir", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (
+        f"error: cannot read the job store {store} (unable to open database file); check that it is a file you "
+        "may write to and that no other program holds it, or choose another --data-dir\n"
+    )
+
+
 def test_launch_names_a_credential_process_that_cannot_run(launch_dir, monkeypatch, capsys):
     """Not 'cannot use /no/such/tool ... pick a file or folder you may write to'."""
     config = launch_dir / "aws-config"
