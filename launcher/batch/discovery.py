@@ -47,8 +47,10 @@ def _is_video_name(name: str) -> bool:
 def folder_videos(folder: Path, recursive: bool) -> list[str]:
     try:
         os.listdir(folder)  # rglob would take a folder it may not read for an empty one
-    except OSError as error:
+    except PermissionError as error:
         raise BadInput(f"folder {folder} cannot be read ({error.strerror}): check its permissions") from None
+    except OSError as error:
+        raise BadInput(f"folder {folder} cannot be read ({error.strerror or error})") from None
     candidates = folder.rglob("*") if recursive else folder.iterdir()
     found = sorted(str(path.absolute()) for path in candidates if _is_video_name(path.name) and path.is_file())
     if not found:

@@ -16,6 +16,7 @@ import stat
 import subprocess
 import sys
 import threading
+import types
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -286,6 +287,28 @@ def test_serve_with_a_job_store_it_cannot_open_does_not_say_to_move_it_away(tmp_
         f"error: cannot read the job store {store} (unable to open database file); check that it is a file you "
         "may write to and that no other program holds it, or choose another --data-dir\n"
     )
+
+
+def test_a_video_or_folder_that_fails_to_read_for_another_reason_is_not_about_permissions(
+    launch_dir, monkeypatch, capsys
+):
+    """Every OSError said "check its permissions": a disk's read error (EIO) is not about them."""
+    import errno
+
+    import launcher.batch.discovery
+    import launcher.upload
+
+    def broken(*_: object) -> None:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(launcher.upload, "duration_ms", broken)
+    assert launcher.cli.main(["clip.mp4", "--outputs", "outputs.json"]) == ExitCode.BAD_INPUT
+    assert capsys.readouterr().err == "error: video clip.mp4 cannot be read (Input/output error)\n"
+    (launch_dir / "videos").mkdir()
+    only_here = types.SimpleNamespace(listdir=broken, path=os.path, fsencode=os.fsencode)  # not botocore's listdir
+    monkeypatch.setattr(launcher.batch.discovery, "os", only_here)
+    assert launcher.cli.main(["videos", "--outputs", "outputs.json"]) == ExitCode.BAD_INPUT
+    assert capsys.readouterr().err == "error: folder videos cannot be read (Input/output error)\n"
 
 
 def test_launch_names_a_credential_process_that_cannot_run(launch_dir, monkeypatch, capsys):
