@@ -82,7 +82,8 @@ def run_program(
     ``monitor`` (default: Pulumi's own over ``mocks``) receives every registration as the engine would;
     ``preview`` runs it as ``pulumi preview`` does (values the mocks do not answer are unknown)."""
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=preview, monitor=monitor)
-    _ensure_event_loop().set_exception_handler(_unless_unretrieved)
+    reports = LoopReports()
+    _ensure_event_loop().set_exception_handler(reports)
     pulumi.runtime.set_all_config(config)
     root = pulumi.runtime.get_root_resource()
     assert isinstance(root, Stack), "set_mocks makes the root resource a Stack"
@@ -94,23 +95,33 @@ def run_program(
         body()
         return pulumi.Output.all(**root.outputs).apply(exported.update)
 
-    program()
+    try:
+        program()
+    except KeyboardInterrupt:
+        reports.interrupted = True
+        raise
     return exported
 
 
-def _unless_unretrieved(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+class LoopReports:
     """Report what asyncio reports, except a future's error nobody retrieved. A failed run leaves many
     Pulumi futures holding its one error, which this runner raises once. Logged when the futures are
     collected, it would come out again at a random later moment: in CPython 3.11 even inside another
     ``ast.parse`` (traceback formatting parses source), which then fails with "SystemError: AST
-    constructor recursion depth mismatch". Nor, after Ctrl-C stopped a task midway, the loop's
-    complaint that this task is not the current one: a traceback after the command's one line."""
-    if "exception was never retrieved" in context.get("message", ""):
-        return
-    error = context.get("exception")
-    if isinstance(error, RuntimeError) and "does not match the current task" in str(error):
-        return
-    loop.default_exception_handler(context)
+    constructor recursion depth mismatch". Nor, once Ctrl-C has stopped a task midway, the loop's
+    complaint that this task is not the current one: a traceback after the command's one line (in
+    a run Ctrl-C did not stop, that complaint is a bug's, and is reported)."""
+
+    def __init__(self) -> None:
+        self.interrupted = False  # Ctrl-C stopped the program
+
+    def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        if "exception was never retrieved" in context.get("message", ""):
+            return
+        error = context.get("exception")
+        if self.interrupted and isinstance(error, RuntimeError) and "does not match the current task" in str(error):
+            return
+        loop.default_exception_handler(context)
 
 
 def main_program(project_dir: Path) -> Callable[[], Any]:
