@@ -35,7 +35,7 @@ EPILOG = """examples:
   python scripts/redactor_layer.py publish --bucket my-videos --region eu-west-1
   pulumi config set redact true && pulumi config set redactLayerArn ARN && pulumi up
 
-exit codes: 0 done, 1 failed (the line says why and what to do), 2 bad arguments or zip, 130 interrupted
+exit codes: 0 done, 1 failed (the line says why and what to do), 2 bad arguments, zip or --out, 130 interrupted
 """
 
 
@@ -86,6 +86,8 @@ def out_problem(out: Path) -> str | None:
     """Why the zip could not be written at ``out``, found before minutes of pip."""
     if out.is_dir():
         return f"--out {out} is a folder: name the zip to write"
+    if out.exists() and not out.is_file():  # /dev/null, a pipe: the zip's rename would replace it
+        return f"--out {out} is not a regular file (a device or a pipe): name the zip to write"
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=out.parent, prefix=".probe-", suffix=".partial"):
@@ -207,7 +209,12 @@ def main(argv: list[str] | None = None) -> int:
             return build(Path(args.out))
         return publish(args)
     except KeyboardInterrupt:  # build removes its partial zip; publish may have uploaded the zip, not said its ARN
-        print("\ninterrupted: no zip half-written, no ARN printed; run the same command again", file=sys.stderr)
+        said = (
+            "no zip half-written"
+            if args.command == "build"
+            else "no layer ARN printed (the zip may be uploaded, a layer version published)"
+        )
+        print(f"\ninterrupted: {said}; run the same command again", file=sys.stderr)
         return 130
 
 

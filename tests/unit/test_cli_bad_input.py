@@ -179,8 +179,8 @@ def test_redactor_layer_refuses_a_zip_that_is_not_one_before_sending_anything(tm
 
 def test_redactor_layer_help_documents_its_exit_codes():
     assert (
-        "exit codes: 0 done, 1 failed (the line says why and what to do), 2 bad arguments or zip, 130 interrupted"
-        in redactor_layer.build_parser().format_help()
+        "exit codes: 0 done, 1 failed (the line says why and what to do), 2 bad arguments, zip or --out, "
+        "130 interrupted" in redactor_layer.build_parser().format_help()
     )
 
 
@@ -217,7 +217,23 @@ def test_ctrl_c_during_a_layer_upload_is_one_line(tmp_path):
             process.kill()
             process.wait()
     assert process.returncode == 130
-    assert (out, err) == ("", "\ninterrupted: no zip half-written, no ARN printed; run the same command again\n")
+    assert (out, err) == (
+        "",
+        "\ninterrupted: no layer ARN printed (the zip may be uploaded, a layer version published); run the same "
+        "command again\n",
+    )
+
+
+def test_ctrl_c_during_a_layer_build_says_no_zip_is_half_written(tmp_path, capsys, monkeypatch):
+    """Not 'no ARN printed': build prints none anyway."""
+
+    def pip(*_: object, **__: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(redactor_layer.subprocess, "run", pip)
+    assert redactor_layer.main(["build", "--out", str(tmp_path / "layer.zip")]) == 130
+    assert capsys.readouterr().err == "\ninterrupted: no zip half-written; run the same command again\n"
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.mark.parametrize(
@@ -408,6 +424,12 @@ def test_redactor_layer_build_refuses_an_out_it_cannot_write_before_pip_runs(tmp
     monkeypatch.setattr(redactor_layer.subprocess, "run", pip)
     assert redactor_layer.main(["build", "--out", str(tmp_path)]) == 2
     assert capsys.readouterr().err == f"error: --out {tmp_path} is a folder: name the zip to write\n"
+    os.mkfifo(tmp_path / "pipe")
+    assert redactor_layer.main(["build", "--out", str(tmp_path / "pipe")]) == 2  # os.replace would replace it
+    assert capsys.readouterr().err == (
+        f"error: --out {tmp_path / 'pipe'} is not a regular file (a device or a pipe): name the zip to write\n"
+    )
+    assert stat.S_ISFIFO((tmp_path / "pipe").lstat().st_mode)
     (tmp_path / "a-file").write_text("")
     assert redactor_layer.main(["build", "--out", str(tmp_path / "a-file" / "layer.zip")]) == 2
     assert capsys.readouterr().err.startswith(f"error: cannot write {tmp_path / 'a-file' / 'layer.zip'}: ")
