@@ -170,7 +170,7 @@ def check_launch_options(options: LaunchOptions) -> None:
     paths += [options.report_path()] if options.report else []
     check_distinct(options, paths)
     for path in paths:
-        check_writable(path, options.overwrite)
+        check_writable(path, options.overwrite, is_report=options.report and path == paths[-1])
     redacted = options.redact_path()
     if options.redact is not None and redacted is not None:
         options.redact.check()
@@ -188,16 +188,19 @@ def check_distinct(options: LaunchOptions, paths: list[Path]) -> None:
         raise BadInput(f"--out {paths[0]}: --report writes its page there; give --out another file")
 
 
-def check_writable(path: Path, overwrite: bool) -> None:
+def check_writable(path: Path, overwrite: bool, is_report: bool = False) -> None:
     """Before a job starts: the file's folder exists and takes a new file (tried: root passes every
-    permission check, a read-only mount does not), and the file is new, or --overwrite says to replace it."""
+    permission check, a read-only mount does not), and the file is new, or --overwrite says to replace it.
+    ``is_report``: the page --report writes beside the results, whose name no option gives."""
     if path.is_dir():
         raise BadInput(f"cannot write {path}: it is a folder")
     if path.exists() and not path.is_file():  # a device or a pipe: the finished file would replace it
-        raise BadInput(
-            f"cannot write {path}: it is not a regular file (a device or a pipe); give --out - for "
-            "standard output, or a file name"
+        fix = (
+            "--report writes its page there: move it away, or give --out a file in another folder"
+            if is_report
+            else "give --out - for standard output, or a file name"
         )
+        raise BadInput(f"cannot write {path}: it is not a regular file (a device or a pipe); {fix}")
     if not path.parent.is_dir():
         raise BadInput(f"cannot write {path}: the folder {path.parent} does not exist")
     if len(os.fsencode(path.name)) > name_max(path.parent):

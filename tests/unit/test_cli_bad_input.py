@@ -104,16 +104,22 @@ def launch_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
             "standard output, or a file name",
         ),
         (["--redact=pipe"], "cannot write pipe: it is not a regular file (a device or a pipe); name a file"),
+        (
+            ["--report"],
+            "cannot write clip.mp4.faces.html: it is not a regular file (a device or a pipe); --report writes its "
+            "page there: move it away, or give --out a file in another folder",
+        ),
     ],
 )
 def test_launch_refuses_to_replace_a_pipe_or_device_even_with_overwrite(launch_dir, capsys, option, says):
     """The results are written beside and renamed over the output: over a pipe or a device (--out
     /dev/null as root) that would replace the pipe or the device with a file."""
-    os.mkfifo(launch_dir / "pipe")
+    pipe = launch_dir / ("clip.mp4.faces.html" if "--report" in option else "pipe")
+    os.mkfifo(pipe)
     argv = ["clip.mp4", "--outputs", "outputs.json", "--overwrite", *option]
     assert launcher.cli.main(argv) == ExitCode.BAD_INPUT
     assert capsys.readouterr().err == f"error: {says}\n"
-    assert stat.S_ISFIFO((launch_dir / "pipe").lstat().st_mode)
+    assert stat.S_ISFIFO(pipe.lstat().st_mode)
 
 
 @pytest.mark.parametrize(
