@@ -8,7 +8,9 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import shutil
+import socket
 import subprocess
 import sys
 import threading
@@ -223,3 +225,26 @@ def test_boto3_and_the_aws_cli_still_get_in(endpoint, aws, tmp_path):
     )
     assert json.loads(listed.stdout)["Account"]
     assert aws("s3").get_object(Bucket=name, Key="object.txt")["Body"].read() == b"hello"
+
+
+def _ipv6_loopback() -> bool:
+    """Whether ::1 can be bound here (socket.has_ipv6 says only that Python was built with IPv6)."""
+    try:
+        with socket.create_server(("::1", 0), family=socket.AF_INET6):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback here")
+def test_an_endpoint_on_an_ipv6_address_prints_a_url_that_works(tmp_path):
+    """`serve --host ::1` printed http://::1:PORT, which AWS_ENDPOINT_URL refuses ('Invalid endpoint');
+    its own Host, [::1]:PORT, gets in."""
+    import boto3
+
+    with LocalEndpoint(EmulatorSettings(data_dir=tmp_path), "::1", 0) as endpoint:
+        assert re.fullmatch(r"http://\[::1\]:\d+", endpoint.url)
+        s3 = boto3.client(
+            "s3", endpoint_url=endpoint.url, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
+        )
+        assert s3.list_buckets()["Buckets"] == []

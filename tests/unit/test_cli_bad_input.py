@@ -9,7 +9,6 @@ import functools
 import http.server
 import json
 import os
-import re
 import signal
 import socket
 import stat
@@ -30,6 +29,7 @@ import localaws.cli
 import scripts.redactor_layer as redactor_layer
 from launcher.jobs.errors import ExitCode, from_client_error
 from synthetic import make_video
+from tests.support.offline_launch import ENV, OUTPUTS
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -44,7 +44,7 @@ def web_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real HTTP server that is not AWS (``python -m http.server``, of an empty folder) on 127.0.0.1: its URL."""
     handler = functools.partial(QuietHandler, directory=str(tmp_path_factory.mktemp("web")))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"
@@ -69,26 +69,12 @@ def test_local_against_a_server_that_is_not_aws_is_one_line(web_server, tmp_path
     assert not (tmp_path / "outputs-local.json").exists()
 
 
-OUTPUTS = {
-    "bucketName": "b",
-    "topicArn": "arn:aws:sns:us-east-1:123456789012:AmazonRekognition-t",
-    "roleArn": "arn:aws:iam::123456789012:role/r",
-    "queueUrl": "http://127.0.0.1:1/123456789012/q",
-    "region": "us-east-1",
-}
-
-
 @pytest.fixture
 def launch_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A folder with a short video and stack outputs; nothing answers at the endpoint (port 1), so a
     launch that got as far as AWS would say so instead of the line a test expects."""
     monkeypatch.chdir(tmp_path)
-    for name, value in {
-        "AWS_ENDPOINT_URL": "http://127.0.0.1:1",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCESS_KEY_ID": "x",
-        "AWS_SECRET_ACCESS_KEY": "x",
-    }.items():
+    for name, value in ENV.items():
         monkeypatch.setenv(name, value)
     make_video(tmp_path / "clip.mp4", seconds=0.2)
     (tmp_path / "outputs.json").write_text(json.dumps(OUTPUTS))
@@ -439,37 +425,6 @@ def test_redactor_layer_build_refuses_an_out_it_cannot_write_before_pip_runs(tmp
     (tmp_path / "a-file").write_text("")
     assert redactor_layer.main(["build", "--out", str(tmp_path / "a-file" / "layer.zip")]) == 2
     assert capsys.readouterr().err.startswith(f"error: cannot write {tmp_path / 'a-file' / 'layer.zip'}: ")
-
-
-def test_a_batchs_uploads_at_once_fit_in_the_s3_clients_connection_pool(monkeypatch):
-    """Two 400 MB videos in a batch printed 'WARNING: Connection pool is full, discarding connection'
-    (urllib3), as its two uploads of 10 parts at once shared botocore's 10 connections."""
-    from launcher.aws import AwsSettings, Clients
-    from launcher.batch.scheduler import PREPARE_WORKERS
-    from launcher.upload import TRANSFER
-
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
-    clients = Clients("us-east-1", AwsSettings(region="us-east-1", endpoint_url="http://127.0.0.1:1"))
-    pool = clients("s3").meta.config.max_pool_connections
-    assert pool >= PREPARE_WORKERS * TRANSFER.max_concurrency + 2  # and a status call or two meanwhile
-
-
-def test_an_endpoint_on_an_ipv6_address_prints_a_url_that_works(tmp_path):
-    """`serve --host ::1` printed http://::1:PORT, which AWS_ENDPOINT_URL refuses ('Invalid endpoint')."""
-    import boto3
-
-    from localaws.endpoint import LocalEndpoint
-    from localaws.rekognition.models import EmulatorSettings
-
-    if not socket.has_ipv6:
-        pytest.skip("no IPv6 here")
-    with LocalEndpoint(EmulatorSettings(data_dir=tmp_path), "::1", 0) as endpoint:
-        assert re.fullmatch(r"http://\[::1\]:\d+", endpoint.url)
-        s3 = boto3.client(
-            "s3", endpoint_url=endpoint.url, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
-        )
-        assert s3.list_buckets()["Buckets"] == []
 
 
 @pytest.mark.parametrize("command", ["deploy", "destroy"])

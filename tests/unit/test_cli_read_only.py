@@ -17,23 +17,10 @@ from pathlib import Path
 import pytest
 
 from synthetic import make_video
+from tests.support.offline_launch import ENV, OUTPUTS
 
 ROOT = Path(__file__).resolve().parents[2]
 SETPRIV = shutil.which("setpriv")
-OUTPUTS = {
-    "bucketName": "b",
-    "topicArn": "arn:aws:sns:us-east-1:123456789012:AmazonRekognition-t",
-    "roleArn": "arn:aws:iam::123456789012:role/r",
-    "queueUrl": "http://127.0.0.1:1/123456789012/q",
-    "region": "us-east-1",
-}
-# Nothing answers on port 1: a command that got as far as AWS would say so instead.
-ENV = {
-    "AWS_ENDPOINT_URL": "http://127.0.0.1:1",
-    "AWS_DEFAULT_REGION": "us-east-1",
-    "AWS_ACCESS_KEY_ID": "x",
-    "AWS_SECRET_ACCESS_KEY": "x",
-}
 
 needs_non_root = pytest.mark.skipif(
     SETPRIV is None or os.geteuid() != 0, reason="needs root and setpriv to run a command as nobody"

@@ -186,3 +186,17 @@ def test_a_results_file_reads_back_into_the_summary_it_was_written_with(tmp_path
     again = read_summary(out, fmt)
     assert again.faces == written.faces == 4
     assert [a.to_api() for a in again.appearances] == [a.to_api() for a in written.appearances]
+
+
+def test_a_batchs_uploads_at_once_fit_in_the_s3_clients_connection_pool(monkeypatch):
+    """Two 400 MB videos in a batch printed 'WARNING: Connection pool is full, discarding connection'
+    (urllib3), as its two uploads of 10 parts at once shared botocore's 10 connections."""
+    from launcher.aws import AwsSettings, Clients
+    from launcher.batch.scheduler import PREPARE_WORKERS
+    from launcher.upload import TRANSFER
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "x")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "x")
+    clients = Clients("us-east-1", AwsSettings(region="us-east-1", endpoint_url="http://127.0.0.1:1"))
+    pool = clients("s3").meta.config.max_pool_connections
+    assert pool >= PREPARE_WORKERS * TRANSFER.max_concurrency + 2  # and a status call or two meanwhile
