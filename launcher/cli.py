@@ -726,18 +726,18 @@ def _main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         job_id = launch.job_id if launch else None
         if job_id and launch_finished(launch):  # the results are written: a rerun must replace them
-            console.error(
-                f"\ninterrupted after job {job_id} ended and its results were written; to finish, run:\n  "
-                f"{_finish_command(argv, job_id)}"
-            )
+            said = f"interrupted after job {job_id} ended and its results were written; to finish, run:"
+            console.error(f"\n{said}\n  {_finish_command(argv, job_id)}")
+            said += f" {_finish_command(argv, job_id)}"  # not "keeps running": it has ended
         elif job_id:
             console.error(
                 f"\ninterrupted: job {job_id} keeps running. Re-attach with:\n  {_reattach_command(argv, job_id)}"
             )
+            said = f"interrupted; job {job_id} keeps running"
         else:
-            console.error("\ninterrupted before any job was started")
+            said = "interrupted before any job was started"
+            console.error(f"\n{said}")
         if console.json:  # --json: one object on standard output, errors and Ctrl-C too
-            said = f"interrupted; job {job_id} keeps running" if job_id else "interrupted before any job was started"
             _print_out(json.dumps({"exitCode": int(ExitCode.INTERRUPTED), "error": said, "jobId": job_id}))
         return ExitCode.INTERRUPTED
     except Exception as error:

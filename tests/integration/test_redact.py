@@ -276,6 +276,28 @@ def test_ctrl_c_in_the_audit_leaves_the_results_no_copy_and_a_command_that_finis
     assert job_count(endpoint) == jobs
 
 
+def test_ctrl_c_in_the_audit_with_json_does_not_say_the_ended_job_keeps_running(
+    stack, endpoint, aws_env, workdir, scenes, capsys, monkeypatch
+):
+    """--json's object said "interrupted; job ... keeps running" of a job that had ended."""
+    import launcher.redact.redaction
+
+    video = workdir / "stopped-json.mp4"
+    shutil.copy(scenes["crossing"].path, video)
+
+    def ctrl_c(*_: object, **__: object) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patched:
+        patched.setattr(launcher.redact.redaction, "audit_video", ctrl_c)
+        assert launch(stack, str(video), "--json", "--redact") == ExitCode.INTERRUPTED
+    said = json.loads(capsys.readouterr().out)
+    assert said["exitCode"] == 130 and said["error"].startswith(
+        f"interrupted after job {said['jobId']} ended and its results were written; to finish, run: "
+    )
+    assert said["error"].endswith(f"--json --redact --outputs {stack['file']} --overwrite --attach {said['jobId']}")
+
+
 def test_sigterm_in_the_redaction_is_taken_as_ctrl_c_and_leaves_no_temporary_file(
     stack, aws_env, workdir, scenes, capsys, monkeypatch
 ):
