@@ -369,7 +369,10 @@ def _hold_data_dir(data_dir: Path) -> str | None:
     second run, a second notification) and each save its own S3/SNS/SQS state over the other's. An
     exclusive ``flock`` on DATA_DIR/.serve.lock, held while serving, released by the kernel however
     the process ends. None, or why the folder is taken."""
-    lock = (data_dir / SERVE_LOCK).open("ab")
+    try:
+        lock = (data_dir / SERVE_LOCK).open("ab")
+    except OSError as error:  # a folder of that name
+        return f"cannot open {data_dir / SERVE_LOCK} ({error.strerror}): move it away, or choose another --data-dir"
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -390,6 +393,14 @@ def serve(args: argparse.Namespace) -> int:
     if held_by_another := _hold_data_dir(args.data_dir):
         print(f"error: {held_by_another}", file=sys.stderr)
         return 2
+    try:
+        return _serve(args)  # which ends the process once it has served
+    finally:  # refused (a damaged store, a port in use): the folder is free again
+        while _held:
+            _held.pop().close()
+
+
+def _serve(args: argparse.Namespace) -> int:
     emotion_problem = check_emotion_model()
     if emotion_problem:  # only FaceAttributes=ALL needs the model: its jobs fail, the rest work
         print(f"warning: FaceAttributes=ALL jobs will fail: {emotion_problem}", file=sys.stderr)

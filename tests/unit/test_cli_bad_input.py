@@ -283,6 +283,9 @@ def test_serve_with_a_damaged_job_store_is_one_line_and_leaves_it_as_it_was(tmp_
         "--data-dir\n"
     )
     assert store.read_bytes() == b"garbage\n"
+    # Refused, it holds the folder no more: a second try says the same, not "another endpoint is serving".
+    assert localaws.cli.main(["serve", "--port", "0", "--data-dir", str(tmp_path)]) == 2
+    assert "(file is not a database)" in capsys.readouterr().err
 
 
 def test_serve_with_a_job_store_it_cannot_open_does_not_say_to_move_it_away(tmp_path, capsys):
