@@ -523,3 +523,10 @@ def test_launch_json_error_to_a_reader_that_has_gone_is_its_one_line(tmp_path):
         os.close(writer)
     assert done.returncode == ExitCode.BAD_INPUT, done.stderr
     assert len(done.stderr.splitlines()) == 1 and done.stderr.startswith("error: "), done.stderr
+
+
+def test_an_endless_retry_wait_is_refused_before_a_job_starts(launch_dir, capsys):
+    """With --timeout inf, a LimitExceeded would have slept min(inf, inf): OverflowError's traceback."""
+    argv = ["clip.mp4", "--outputs", "outputs.json", "--timeout", "inf", "--retry-wait", "inf"]
+    assert launcher.cli.main(argv) == ExitCode.BAD_INPUT
+    assert capsys.readouterr().err == "error: --retry-wait must be at most 3600 seconds, got inf\n"
