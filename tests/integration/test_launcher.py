@@ -392,39 +392,39 @@ def test_timeout_leaves_the_job_running_and_says_how_to_reattach(stack, aws_env,
     assert launch(stack, str(video), "--attach", job_id) == ExitCode.OK
 
 
-def test_ctrl_c_prints_the_job_and_the_command_that_reattaches(stack, endpoint, aws_env, workdir, videos, gate):
-    video = workdir / "interrupted.mp4"
-    shutil.copy(videos["no-face"].path, video)
+def _ctrl_c_once_the_job_starts(stack, workdir, video: Path, *extra: str) -> tuple[str, int, str, str]:
+    """Run the launcher as a real process and send it SIGINT half a second after it says its job
+    started: (job id, exit code, standard output, standard error after that line)."""
+    command = [sys.executable, str(ROOT / "scripts" / "launch.py"), str(video), "--outputs", str(stack["file"])]
     process = subprocess.Popen(
-        [
-            sys.executable,
-            str(ROOT / "scripts" / "launch.py"),
-            str(video),
-            "--outputs",
-            str(stack["file"]),
-            "--job-tag",
-            "interrupted",
-        ],
+        [*command, *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env=dict(os.environ),
         cwd=workdir,
     )
+    notes = process.stderr if "--json" in extra else process.stdout  # with --json the notes are on stderr
     started = ""
     try:
         while not started.startswith("job "):
-            started = process.stdout.readline()
+            started = notes.readline()
             assert started, "the launcher ended before starting a job"
-        job_id = started.split()[1]
         timer = threading.Timer(0.5, process.send_signal, (signal.SIGINT,))
         timer.start()
-        _, err = process.communicate(timeout=60)
+        out, err = process.communicate(timeout=60)
     finally:  # a launcher left running would start jobs in the next tests on this endpoint
         if process.poll() is None:
             process.kill()
             process.communicate()
-    assert process.returncode == ExitCode.INTERRUPTED
+    return started.split()[1], process.returncode, out, err
+
+
+def test_ctrl_c_prints_the_job_and_the_command_that_reattaches(stack, endpoint, aws_env, workdir, videos, gate):
+    video = workdir / "interrupted.mp4"
+    shutil.copy(videos["no-face"].path, video)
+    job_id, code, _, err = _ctrl_c_once_the_job_starts(stack, workdir, video, "--job-tag", "interrupted")
+    assert code == ExitCode.INTERRUPTED
     assert f"job {job_id} keeps running" in err
     assert f"--attach {job_id}" in err and "scripts/launch.py" in err
     assert not (workdir / "interrupted.mp4.faces.json").exists()
@@ -434,29 +434,8 @@ def test_ctrl_c_with_json_prints_one_json_object_too(stack, endpoint, aws_env, w
     """--json promises one object on standard output, errors too: Ctrl-C printed none."""
     video = workdir / "interrupted-json.mp4"
     shutil.copy(videos["no-face"].path, video)
-    command = [sys.executable, str(ROOT / "scripts" / "launch.py"), str(video), "--outputs", str(stack["file"])]
-    process = subprocess.Popen(
-        [*command, "--job-tag", "interrupted-json", "--json"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=dict(os.environ),
-        cwd=workdir,
-    )
-    started = ""
-    try:
-        while not started.startswith("job "):  # with --json the notes are on standard error
-            started = process.stderr.readline()
-            assert started, "the launcher ended before starting a job"
-        job_id = started.split()[1]
-        timer = threading.Timer(0.5, process.send_signal, (signal.SIGINT,))
-        timer.start()
-        out, _ = process.communicate(timeout=60)
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-    assert process.returncode == ExitCode.INTERRUPTED
+    job_id, code, out, _ = _ctrl_c_once_the_job_starts(stack, workdir, video, "--job-tag", "interrupted-json", "--json")
+    assert code == ExitCode.INTERRUPTED
     assert json.loads(out) == {
         "exitCode": 130,
         "error": f"interrupted; job {job_id} keeps running",

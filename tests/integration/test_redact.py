@@ -247,22 +247,27 @@ def test_an_appearance_the_video_has_not_is_one_line_and_a_rerun_uses_the_same_j
     assert job_count(endpoint) == jobs
 
 
+def _ctrl_c(*_: object, **__: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _launch_stopped_in_the_audit(stack, scenes, monkeypatch, video: Path, stop, *options: str) -> int:
+    """A launch of a copy of the crossing scene whose audit ``stop`` stands in for: its exit code."""
+    import launcher.redact.redaction
+
+    shutil.copy(scenes["crossing"].path, video)
+    with monkeypatch.context() as patched:
+        patched.setattr(launcher.redact.redaction, "audit_video", stop)
+        return launch(stack, str(video), *options, "--redact")
+
+
 def test_ctrl_c_in_the_audit_leaves_the_results_no_copy_and_a_command_that_finishes(
     stack, endpoint, aws_env, workdir, scenes, capsys, monkeypatch
 ):
     """The job has ended and its results are written: the command printed is not "keeps running ...
     --attach" alone (which the results file would then refuse), but one that replaces them."""
-    import launcher.redact.redaction
-
-    video = workdir / "stopped.mp4"
-    shutil.copy(scenes["crossing"].path, video)
-
-    def ctrl_c(*_: object, **__: object) -> None:
-        raise KeyboardInterrupt
-
-    with monkeypatch.context() as patched:
-        patched.setattr(launcher.redact.redaction, "audit_video", ctrl_c)
-        assert launch(stack, str(video), "--quiet", "--redact") == ExitCode.INTERRUPTED
+    stopped = _launch_stopped_in_the_audit(stack, scenes, monkeypatch, workdir / "stopped.mp4", _ctrl_c, "--quiet")
+    assert stopped == ExitCode.INTERRUPTED
     jobs = job_count(endpoint)
     *_, said, command = capsys.readouterr().err.strip().splitlines()
     ended = re.fullmatch(r"interrupted after job (\w+) ended and its results were written; to finish, run:", said)
@@ -280,17 +285,8 @@ def test_ctrl_c_in_the_audit_with_json_does_not_say_the_ended_job_keeps_running(
     stack, endpoint, aws_env, workdir, scenes, capsys, monkeypatch
 ):
     """--json's object said "interrupted; job ... keeps running" of a job that had ended."""
-    import launcher.redact.redaction
-
     video = workdir / "stopped-json.mp4"
-    shutil.copy(scenes["crossing"].path, video)
-
-    def ctrl_c(*_: object, **__: object) -> None:
-        raise KeyboardInterrupt
-
-    with monkeypatch.context() as patched:
-        patched.setattr(launcher.redact.redaction, "audit_video", ctrl_c)
-        assert launch(stack, str(video), "--json", "--redact") == ExitCode.INTERRUPTED
+    assert _launch_stopped_in_the_audit(stack, scenes, monkeypatch, video, _ctrl_c, "--json") == ExitCode.INTERRUPTED
     said = json.loads(capsys.readouterr().out)
     assert said["exitCode"] == 130 and said["error"].startswith(
         f"interrupted after job {said['jobId']} ended and its results were written; to finish, run: "
@@ -306,18 +302,12 @@ def test_sigterm_in_the_redaction_is_taken_as_ctrl_c_and_leaves_no_temporary_fil
     import os
     import signal
 
-    import launcher.redact.redaction
-
-    video = workdir / "terminated.mp4"
-    shutil.copy(scenes["crossing"].path, video)
-
     def terminate(*_: object, **__: object) -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
     before = signal.getsignal(signal.SIGTERM)
-    with monkeypatch.context() as patched:
-        patched.setattr(launcher.redact.redaction, "audit_video", terminate)
-        assert launch(stack, str(video), "--quiet", "--redact") == ExitCode.INTERRUPTED
+    video = workdir / "terminated.mp4"
+    assert _launch_stopped_in_the_audit(stack, scenes, monkeypatch, video, terminate, "--quiet") == ExitCode.INTERRUPTED
     assert signal.getsignal(signal.SIGTERM) is before  # the launcher's handler is gone with it
     said = capsys.readouterr().err.strip().splitlines()
     assert re.fullmatch(r"interrupted after job \w+ ended and its results were written; to finish, run:", said[-2])
