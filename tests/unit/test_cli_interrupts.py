@@ -3,7 +3,9 @@ code, no traceback; the hints name the interpreter that is running."""
 
 from __future__ import annotations
 
+import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -105,3 +107,25 @@ def test_after_ctrl_c_in_a_deploy_the_event_loops_complaint_is_not_printed(caplo
         for error in (leaving, other):
             _ensure_event_loop().call_exception_handler({"message": "Exception in callback", "exception": error})
     assert [record.exc_info[1] for record in caplog.records if record.exc_info] == [leaving, other, other]
+
+
+@pytest.mark.parametrize(
+    "script, module", [("launch.py", "launcher.cli"), ("local.py", "localaws.cli"), ("demo.py", "offline_demo.run")]
+)
+def test_ctrl_c_while_a_script_loads_its_modules_is_one_line(script, module):
+    """The scripts take a second or two to import (boto3, PyAV, Flask...): Ctrl-C then printed an
+    import traceback. Run here as the user runs them, with the interrupt arriving at that import."""
+    path = Path(__file__).resolve().parents[2] / "scripts" / script
+    code = (
+        "import builtins, runpy, sys\n"
+        "real = builtins.__import__\n"
+        "def ctrl_c(name, *args, **kwargs):\n"
+        f"    if name == {module!r}:\n"
+        "        raise KeyboardInterrupt\n"
+        "    return real(name, *args, **kwargs)\n"
+        "builtins.__import__ = ctrl_c\n"
+        f"sys.argv = [{str(path)!r}, '--help']\n"
+        f"runpy.run_path({str(path)!r}, run_name='__main__')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout, done.stderr) == (130, "", "\ninterrupted before anything started\n")
