@@ -37,6 +37,7 @@ from .options import (
     DEFAULT_OUT_DIR,
     DEFAULT_RETRY_WAIT_SECONDS,
     DEFAULT_TIMEOUT_SECONDS,
+    MAX_RETRY_WAIT_SECONDS,
     STDOUT,
     BatchOptions,
     LaunchOptions,
@@ -172,7 +173,7 @@ def _add_wait_options(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         type=float,
         default=DEFAULT_RETRY_WAIT_SECONDS,
-        help="first wait after LimitExceededException (then doubled, up to a minute)",
+        help=f"first wait after LimitExceededException, then doubled up to {MAX_RETRY_WAIT_SECONDS:g} s (at most that)",
     )
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 from rekognition_limits import MAX_DURATION_MS, MAX_OPEN_JOBS
 
 from .aws import AwsSettings
-from .jobs.detection import DEFAULT_RETRY_WAIT_SECONDS, check_parameter
+from .jobs.detection import DEFAULT_RETRY_WAIT_SECONDS, MAX_RETRY_WAIT_SECONDS, check_parameter
 from .jobs.errors import BadInput
 from .jobs.formats import FORMATS
 from .jobs.notifications import DEFAULT_GRACE_SECONDS
@@ -28,8 +28,8 @@ STDOUT = Path("-")  # --out -: the results on standard output
 # The longest results or report suffix: ".faces.jsonl".
 LONGEST_SUFFIX = max(len(f".faces.{suffix}") for suffix in ("html", "json", "jsonl", "csv"))
 _DIGEST_LENGTH = 8
-MAX_RETRY_WAIT_SECONDS = 3600  # a first wait after LimitExceeded of more than an hour is a mistake (or inf)
-__all__ = ["DEFAULT_GRACE_SECONDS", "DEFAULT_RETRY_WAIT_SECONDS", "MAX_OPEN_JOBS"]  # defaults the CLI shows
+# Defaults and limits the CLI shows.
+__all__ = ["DEFAULT_GRACE_SECONDS", "DEFAULT_RETRY_WAIT_SECONDS", "MAX_OPEN_JOBS", "MAX_RETRY_WAIT_SECONDS"]
 
 
 def file_name(video: str) -> str:
@@ -143,8 +143,8 @@ def check_job_options(options: JobOptions) -> None:
     for option, value in (("--timeout", options.timeout), ("--retry-wait", options.retry_wait)):
         if not value > 0:  # also refuses NaN
             raise BadInput(f"{option} must be a positive number of seconds, got {value:g}")
-    if not options.retry_wait <= MAX_RETRY_WAIT_SECONDS:  # inf (with --timeout inf) would reach sleep(inf): a crash
-        raise BadInput(f"--retry-wait must be at most {MAX_RETRY_WAIT_SECONDS} seconds, got {options.retry_wait:g}")
+    if not options.retry_wait <= MAX_RETRY_WAIT_SECONDS:  # the doubling's ceiling; inf would reach sleep(inf)
+        raise BadInput(f"--retry-wait must be at most {MAX_RETRY_WAIT_SECONDS:g} seconds, got {options.retry_wait:g}")
     if not options.grace >= 0:
         raise BadInput(f"--grace must be zero or more seconds, got {options.grace:g}")
 

@@ -46,7 +46,7 @@ from botocore.exceptions import BotoCoreError
 from tqdm import tqdm
 
 from ..aws import Clients, retry_transient
-from ..jobs.detection import RETRY_LATER, FaceDetection, StartRequest
+from ..jobs.detection import MAX_RETRY_WAIT_SECONDS, RETRY_LATER, FaceDetection, StartRequest
 from ..jobs.errors import BadInput, ExitCode, LauncherError
 from ..jobs.formats import PERSONS_FILE, Summary
 from ..jobs.notifications import (
@@ -71,7 +71,6 @@ from .log import BATCH_LOG
 log = logging.getLogger(__name__)
 
 STATUS_CALLS_PER_SECOND = 2.0  # the bound on the fallback's GetFaceDetection calls
-MAX_RETRY_WAIT_SECONDS = 60.0
 PREPARE_WORKERS = 2  # hashing and uploading run ahead of the starts
 FETCH_WORKERS = 2
 START_WORKERS = 4  # starts in flight at once: a freed slot does not wait for another start's reply

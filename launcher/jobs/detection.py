@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 MAX_RESULTS = 1000  # GetFaceDetection's maximum page
 IN_PROGRESS = "IN_PROGRESS"
 DEFAULT_RETRY_WAIT_SECONDS = 5.0  # the first wait after LimitExceededException, then doubled
+MAX_RETRY_WAIT_SECONDS = 60.0  # the doubling's ceiling, and the most --retry-wait may ask for
 # What a start may meet when the account or the service is busy: wait and try again, never give up.
 RETRY_LATER = (ExitCode.LIMIT_EXCEEDED, ExitCode.THROTTLED, ExitCode.PROVISIONED_THROUGHPUT_EXCEEDED)
 
@@ -110,7 +111,7 @@ class FaceDetection:
         request: StartRequest,
         deadline: float,
         first_wait: float = DEFAULT_RETRY_WAIT_SECONDS,
-        max_wait: float = 60.0,
+        max_wait: float = MAX_RETRY_WAIT_SECONDS,
     ) -> str:
         """StartFaceDetection; on LimitExceeded, wait and try again (doubling the wait) until ``deadline``
         (a time.monotonic() value)."""

@@ -525,8 +525,10 @@ def test_launch_json_error_to_a_reader_that_has_gone_is_its_one_line(tmp_path):
     assert len(done.stderr.splitlines()) == 1 and done.stderr.startswith("error: "), done.stderr
 
 
-def test_an_endless_retry_wait_is_refused_before_a_job_starts(launch_dir, capsys):
-    """With --timeout inf, a LimitExceeded would have slept min(inf, inf): OverflowError's traceback."""
-    argv = ["clip.mp4", "--outputs", "outputs.json", "--timeout", "inf", "--retry-wait", "inf"]
+@pytest.mark.parametrize("wait", ["inf", "61"])
+def test_a_retry_wait_above_the_doublings_ceiling_is_refused_before_a_job_starts(launch_dir, capsys, wait):
+    """With --timeout inf, a LimitExceeded would have slept min(inf, inf): OverflowError's traceback; and a
+    first wait above the minute the waits double up to contradicts it."""
+    argv = ["clip.mp4", "--outputs", "outputs.json", "--timeout", "inf", "--retry-wait", wait]
     assert launcher.cli.main(argv) == ExitCode.BAD_INPUT
-    assert capsys.readouterr().err == "error: --retry-wait must be at most 3600 seconds, got inf\n"
+    assert capsys.readouterr().err == f"error: --retry-wait must be at most 60 seconds, got {wait}\n"
