@@ -762,10 +762,11 @@ def _main(argv: Sequence[str] | None = None) -> int:
             and (args.redact is not None or args.report)
         ):
             # --redact or --report failed (a full disk, an S3 read, a --redact-keep the video has not)
-            # after the results were written: a rerun must replace them, and uses the same job.
-            console.error(
-                f"job {job_id} ended and its results were written; to finish, run:\n  {_finish_command(argv, job_id)}"
-            )
+            # after the results were written: a rerun must replace them, and uses the same job. Bad input
+            # (that --redact-keep) is in the command as given: it must be corrected first.
+            then = "correct what the line above names and run" if code == ExitCode.BAD_INPUT else "run"
+            finish = _finish_command(argv, job_id)
+            console.error(f"job {job_id} ended and its results were written; to finish, {then}:\n  {finish}")
         return code
 
 

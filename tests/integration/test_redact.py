@@ -236,7 +236,8 @@ def test_an_appearance_the_video_has_not_is_one_line_and_a_rerun_uses_the_same_j
     assert re.fullmatch(
         r"error: --redact-keep 99: no such appearance \(this video has \d+, numbered 0 to \d+\): run the command "
         r"again with --overwrite and numbers from the results \(the same job is used, not a new one\)\n"
-        r"job (\S+) ended and its results were written; to finish, run:\n  .* --redact-keep 99 --outputs \S+ "
+        r"job (\S+) ended and its results were written; to finish, correct what the line above names and run:"
+        r"\n  .* --redact-keep 99 --outputs \S+ "
         r"--overwrite --attach \1",
         err,
     ), err
