@@ -739,7 +739,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
             said = "interrupted before any job was started"
             console.error(f"\n{said}")
         if console.json:  # --json: one object on standard output, errors and Ctrl-C too
-            _print_out(json.dumps({"exitCode": int(ExitCode.INTERRUPTED), "error": said, "jobId": job_id}))
+            _print_out(json.dumps({"exitCode": int(ExitCode.INTERRUPTED), "error": _printable(said), "jobId": job_id}))
         return ExitCode.INTERRUPTED
     except Exception as error:
         launcher_error = _as_launcher_error(error)

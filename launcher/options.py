@@ -209,7 +209,8 @@ def check_writable(path: Path, overwrite: bool, is_report: bool = False) -> None
     if len(os.fsencode(path.name)) > name_max(path.parent):
         raise BadInput(f"cannot write {path}: the name is longer than the file system takes; give a shorter --out")
     if path.exists() and not overwrite:
-        raise BadInput(f"{path} exists: pass --overwrite to replace it, or --out another file")
+        elsewhere = "give --out a file in another folder" if is_report else "--out another file"
+        raise BadInput(f"{path} exists: pass --overwrite to replace it, or {elsewhere}")
     try:
         with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".probe-", suffix=".partial"):
             pass

@@ -108,6 +108,16 @@ def test_launch_refuses_to_replace_a_pipe_or_device_even_with_overwrite(launch_d
     assert stat.S_ISFIFO(pipe.lstat().st_mode)
 
 
+def test_an_existing_report_page_is_not_told_to_take_another_out_file(launch_dir, capsys):
+    """The page is named after the video, beside the results: another --out file in the same folder
+    would meet the same page."""
+    (launch_dir / "clip.mp4.faces.html").write_text("an earlier page")
+    assert launcher.cli.main(["clip.mp4", "--outputs", "outputs.json", "--report", "--out", "other.json"]) == 2
+    assert capsys.readouterr().err == (
+        "error: clip.mp4.faces.html exists: pass --overwrite to replace it, or give --out a file in another folder\n"
+    )
+
+
 @pytest.mark.parametrize(
     "content, says",
     [
