@@ -50,7 +50,9 @@ def check_local_video(path: Path) -> None:
     except PermissionError as error:
         raise BadInput(f"video {path} cannot be read ({error.strerror}): check its permissions") from None
     except OSError as error:  # a disk's read error, say: its permissions are not the problem
-        raise BadInput(f"video {path} cannot be read ({error.strerror or error})") from None
+        raise BadInput(
+            f"video {path} cannot be read ({error.strerror or error}): check the disk, or copy the video elsewhere"
+        ) from None
     if duration > MAX_DURATION_MS:
         raise BadInput(f"video {path} lasts {duration / 3600000:.1f} hours; the maximum is 6: split it")
 

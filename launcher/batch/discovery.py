@@ -50,7 +50,9 @@ def folder_videos(folder: Path, recursive: bool) -> list[str]:
     except PermissionError as error:
         raise BadInput(f"folder {folder} cannot be read ({error.strerror}): check its permissions") from None
     except OSError as error:
-        raise BadInput(f"folder {folder} cannot be read ({error.strerror or error})") from None
+        raise BadInput(
+            f"folder {folder} cannot be read ({error.strerror or error}): check the disk, or copy the videos elsewhere"
+        ) from None
     candidates = folder.rglob("*") if recursive else folder.iterdir()
     found = sorted(str(path.absolute()) for path in candidates if _is_video_name(path.name) and path.is_file())
     if not found:

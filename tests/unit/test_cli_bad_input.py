@@ -324,12 +324,18 @@ def test_a_video_or_folder_that_fails_to_read_for_another_reason_is_not_about_pe
 
     monkeypatch.setattr(launcher.upload, "duration_ms", broken)
     assert launcher.cli.main(["clip.mp4", "--outputs", "outputs.json"]) == ExitCode.BAD_INPUT
-    assert capsys.readouterr().err == "error: video clip.mp4 cannot be read (Input/output error)\n"
+    assert (
+        capsys.readouterr().err
+        == "error: video clip.mp4 cannot be read (Input/output error): check the disk, or copy the video elsewhere\n"
+    )
     (launch_dir / "videos").mkdir()
     only_here = types.SimpleNamespace(listdir=broken, path=os.path, fsencode=os.fsencode)  # not botocore's listdir
     monkeypatch.setattr(launcher.batch.discovery, "os", only_here)
     assert launcher.cli.main(["videos", "--outputs", "outputs.json"]) == ExitCode.BAD_INPUT
-    assert capsys.readouterr().err == "error: folder videos cannot be read (Input/output error)\n"
+    assert (
+        capsys.readouterr().err
+        == "error: folder videos cannot be read (Input/output error): check the disk, or copy the videos elsewhere\n"
+    )
 
 
 def test_launch_names_a_credential_process_that_cannot_run(launch_dir, monkeypatch, capsys):
