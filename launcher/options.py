@@ -161,6 +161,8 @@ def check_launch_options(options: LaunchOptions) -> None:
             "this stack processes its videos itself (autoProcess), with the default attributes, no job tag and "
             "the derived token: --attributes ALL, --job-tag and --token apply only to stacks without autoProcess"
         )
+    if options.key is not None and not options.key.strip("/"):  # '' would be ignored, '/' is no S3 key
+        raise BadInput(f"--key {options.key!r} names no object: give a key such as videos/clip.mp4, or leave it out")
     if options.is_s3:
         parse_s3_uri(options.video)
         if options.key:

@@ -548,3 +548,11 @@ def test_a_retry_wait_above_the_doublings_ceiling_is_refused_before_a_job_starts
     argv = ["clip.mp4", "--outputs", "outputs.json", "--timeout", "inf", "--retry-wait", wait]
     assert launcher.cli.main(argv) == ExitCode.BAD_INPUT
     assert capsys.readouterr().err == f"error: --retry-wait must be at most 60 seconds, got {wait}\n"
+
+
+@pytest.mark.parametrize("key", ["", "/"])
+def test_an_empty_key_is_refused_not_ignored(launch_dir, capsys, key):
+    assert launcher.cli.main(["clip.mp4", "--outputs", "outputs.json", "--key", key]) == ExitCode.BAD_INPUT
+    assert capsys.readouterr().err == (
+        f"error: --key {key!r} names no object: give a key such as videos/clip.mp4, or leave it out\n"
+    )
