@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, overload
+from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
@@ -87,6 +88,9 @@ class Clients:
     def client(self, service: str, config: Config | None = None) -> Any:
         """A new client of ``service`` with these settings (``config`` instead of the retry config)."""
         try:
+            # botocore takes a port out of range, and the first call then fails as "unreachable";
+            # reading it raises ValueError("Port out of range 0-65535").
+            _ = urlsplit(self._endpoint_url or os.environ.get("AWS_ENDPOINT_URL", "")).port
             return self._session.client(  # type: ignore[call-overload]  # any service, by name
                 service, region_name=self.region, config=config or self._config, endpoint_url=self._endpoint_url
             )
@@ -95,8 +99,7 @@ class Clients:
                 raise
             # botocore's "Invalid endpoint: <url>", from AWS_ENDPOINT_URL or the profile's endpoint_url
             raise BadInput(
-                f"{error}: set AWS_ENDPOINT_URL to a URL such as http://127.0.0.1:4566 "
-                "(or pass --endpoint-url), or unset it"
+                f"{error}: give --endpoint-url or AWS_ENDPOINT_URL a URL such as http://127.0.0.1:4566, or unset it"
             ) from None
         except OSError as error:  # the profile's credential_process cannot be run, a config file read
             where = f" {error.filename}" if error.filename else ""

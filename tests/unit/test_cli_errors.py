@@ -141,9 +141,16 @@ def test_launch_lets_a_bug_through(monkeypatch, outputs_file):
         launcher.cli.main(["s3://b/v.mp4", "--outputs", str(outputs_file)])
 
 
-def test_launch_names_a_malformed_endpoint_url_instead_of_a_traceback(monkeypatch):
-    monkeypatch.setenv("AWS_ENDPOINT_URL", "notaurl")
-    with pytest.raises(BadInput, match="Invalid endpoint: notaurl: set AWS_ENDPOINT_URL to a URL such as http://"):
+@pytest.mark.parametrize(
+    "url, says",
+    [
+        ("notaurl", "Invalid endpoint: notaurl"),
+        ("http://127.0.0.1:99999", "Port out of range 0-65535"),  # botocore takes it; the call then fails
+    ],
+)
+def test_launch_names_a_malformed_endpoint_url_instead_of_a_traceback(monkeypatch, url, says):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", url)
+    with pytest.raises(BadInput, match=f"{says}: give --endpoint-url or AWS_ENDPOINT_URL a URL such as http://"):
         Clients("eu-west-1")("s3")
 
 
