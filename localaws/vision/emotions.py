@@ -288,17 +288,14 @@ class EmotionClassifier:
         return as_emotions(self.probabilities(face_crop(rgb, face)))
 
 
-_shared: EmotionClassifier | None = None
-_shared_lock = threading.Lock()
+# Made at import: the constructor reads nothing; the network is read and compiled by the first use,
+# under the classifier's own lock.
+_SHARED = EmotionClassifier()
 
 
 def shared_classifier() -> EmotionClassifier:
-    """The process's one classifier (its network is compiled by its first use)."""
-    global _shared
-    with _shared_lock:
-        if _shared is None:
-            _shared = EmotionClassifier()
-        return _shared
+    """The process's one classifier."""
+    return _SHARED
 
 
 def emotions(rgb: np.ndarray, face: DetectedFace) -> list[dict[str, Any]]:

@@ -273,17 +273,14 @@ class FaceMeshModel:
         return refined
 
 
-_shared: FaceMeshModel | None = None
-_shared_lock = threading.Lock()
+# Made at import: the constructor reads nothing; the networks are read and compiled by the first use,
+# under the model's own lock.
+_SHARED = FaceMeshModel()
 
 
 def shared_model() -> FaceMeshModel:
-    """The process's one face mesh model (its network is compiled by its first use)."""
-    global _shared
-    with _shared_lock:
-        if _shared is None:
-            _shared = FaceMeshModel()
-        return _shared
+    """The process's one face mesh model."""
+    return _SHARED
 
 
 def face_mesh(rgb: np.ndarray, face: DetectedFace) -> FaceMesh:
