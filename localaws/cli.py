@@ -21,7 +21,7 @@ import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NoReturn
+from typing import IO, TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
 
 from botocore.config import Config
@@ -364,19 +364,28 @@ SERVE_LOCK = ".serve.lock"
 _held: list[Any] = []  # the lock file of the folder this process serves from, open until it exits
 
 
+def _locked(path: Path) -> IO[bytes] | None:
+    """``path`` opened and exclusively ``flock``-ed (released when it is closed, or by the kernel however
+    the process ends), or None while another process holds it; OSError if it cannot be opened."""
+    file = path.open("ab")
+    try:
+        fcntl.flock(file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        file.close()
+        return None
+    return file
+
+
 def _hold_data_dir(data_dir: Path) -> str | None:
     """One endpoint per data folder: two would run each other's cut-off jobs again at start (a
     second run, a second notification) and each save its own S3/SNS/SQS state over the other's. An
     exclusive ``flock`` on DATA_DIR/.serve.lock, held while serving, released by the kernel however
     the process ends. None, or why the folder is taken."""
     try:
-        lock = (data_dir / SERVE_LOCK).open("ab")
+        lock = _locked(data_dir / SERVE_LOCK)
     except OSError as error:  # a folder of that name
         return f"cannot open {data_dir / SERVE_LOCK} ({error.strerror}): move it away, or choose another --data-dir"
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        lock.close()
+    if lock is None:
         return (
             f"another endpoint is serving from {data_dir} (it holds {data_dir / SERVE_LOCK}): use that one, stop "
             "it first, or choose another --data-dir"
@@ -483,14 +492,13 @@ def _one_at_a_time(args: argparse.Namespace) -> Iterator[None]:
     exclusive ``flock`` on DATA_DIR/deploy/<stack>.lock, released by the kernel however the process ends."""
     lock_path = _state_file(args).with_suffix(".lock")
     lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with lock_path.open("ab") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise StackBusy(
-                f"another deploy or destroy of stack {args.stack} is running (it holds {lock_path}): wait for it "
-                "to end, then run this again"
-            ) from None
+    lock = _locked(lock_path)
+    if lock is None:
+        raise StackBusy(
+            f"another deploy or destroy of stack {args.stack} is running (it holds {lock_path}): wait for it "
+            "to end, then run this again"
+        )
+    with lock:
         yield
 
 
