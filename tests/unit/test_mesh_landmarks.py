@@ -114,12 +114,13 @@ def astronaut_renders():
     """Scikit-image's astronaut painted on the canonical mesh (placed by dlib's 68 landmarks, a model
     apart from the one measured), and the emulator's steps on a render: RetinaFace, the face mesh
     for the face found, the fit."""
-    from synthetic.head_render import View, photo_landmarks, render, texture_from_photo
+    from localaws.vision.landmarks import landmarks68
+    from synthetic.head_render import View, render, texture_from_photo
 
     detector = RetinaFaceDetector()
     photo = np.ascontiguousarray(data.astronaut())
     (face,) = detector.detect(photo)
-    texture = texture_from_photo(photo, photo_landmarks(photo, face.landmarks, max(face.width, face.height)))
+    texture = texture_from_photo(photo, landmarks68(photo, face))
 
     def measure(roll: float, yaw: float, pitch: float) -> dict[str, float]:
         image = render(texture, View(roll, yaw, pitch, SIZE, 180, (0.45, 0.55)))
