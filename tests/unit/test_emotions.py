@@ -32,12 +32,6 @@ def only_face(detector: RetinaFaceDetector, rgb: np.ndarray) -> DetectedFace:
     return faces[0]
 
 
-@pytest.fixture(scope="module")
-def astronaut(detector: RetinaFaceDetector) -> tuple[np.ndarray, DetectedFace]:
-    rgb = data.astronaut()
-    return rgb, only_face(detector, rgb)
-
-
 # -- a second implementation: the Keras layers in NumPy --------------------------------------------
 
 
