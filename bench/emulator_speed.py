@@ -69,7 +69,7 @@ def wait_until_warm(endpoint: EndpointProcess) -> None:
     while WARM_LOG_LINE not in (log := endpoint.log_path.read_text()):
         errors = [line for line in log.splitlines() if " ERROR " in line]
         if errors:
-            raise SystemExit(f"the endpoint's face detector did not load: {errors[0]} (log: {endpoint.log_path})")
+            raise SystemExit(f"the endpoint's models did not load: {errors[0]} (log: {endpoint.log_path})")
         if time.monotonic() > deadline:
             raise SystemExit(
                 f"the endpoint's detector was not warm in {WARM_UP_DEADLINE_SECONDS:.0f} s (log: {endpoint.log_path})"
