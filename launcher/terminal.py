@@ -9,30 +9,31 @@ from typing import TextIO
 
 class UntilReaderStops:
     """A stream (standard output) until its reader goes away (``... --out - | head``), then nowhere:
-    the results are still read through, so that the summary is whole, and nothing fails."""
+    the results are still read through, so that the summary is whole, and nothing fails. ``None``
+    (standard output closed, ``>&-``, where Python's sys.stdout is None) is nowhere from the start."""
 
-    def __init__(self, stream: TextIO) -> None:
+    def __init__(self, stream: TextIO | None) -> None:
         self._stream = stream
         self.stopped = False  # the reader stopped before the end
 
     def write(self, text: str) -> int:
-        if not self.stopped:
+        if self._stream is not None and not self.stopped:
             try:
                 self._stream.write(text)
             except BrokenPipeError:
-                self._gone()
+                self._gone(self._stream)
         return len(text)
 
     def flush(self) -> None:
-        if not self.stopped:
+        if self._stream is not None and not self.stopped:
             try:
                 self._stream.flush()
             except BrokenPipeError:
-                self._gone()
+                self._gone(self._stream)
 
-    def _gone(self) -> None:
+    def _gone(self, stream: TextIO) -> None:
         self.stopped = True
         # What is still buffered, and the interpreter's last flush at exit, go nowhere instead of failing.
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, self._stream.fileno())
+        os.dup2(devnull, stream.fileno())
         os.close(devnull)

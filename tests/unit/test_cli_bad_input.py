@@ -541,6 +541,21 @@ def test_launch_json_error_to_a_reader_that_has_gone_is_its_one_line(tmp_path):
     assert len(done.stderr.splitlines()) == 1 and done.stderr.startswith("error: "), done.stderr
 
 
+def test_launch_json_error_with_standard_output_closed_is_its_one_line(tmp_path):
+    """`launch.py ... --json >&-`: Python's sys.stdout is then None, which print() skipped and the
+    stream that stops with its reader once called .write on (an AttributeError traceback, exit 1)."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "launch.py"), "nope.mp4", "--json", "--outputs", "nope.json"],
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+        preexec_fn=lambda: os.close(1),  # the child's standard output, closed as >&- closes it
+    )
+    assert done.returncode == ExitCode.BAD_INPUT, done.stderr
+    assert len(done.stderr.splitlines()) == 1 and done.stderr.startswith("error: "), done.stderr
+
+
 @pytest.mark.parametrize("wait", ["inf", "61"])
 def test_a_retry_wait_above_the_doublings_ceiling_is_refused_before_a_job_starts(launch_dir, capsys, wait):
     """With --timeout inf, a LimitExceeded would have slept min(inf, inf): OverflowError's traceback; and a
