@@ -31,8 +31,8 @@ if TYPE_CHECKING:
 
 MEMBER = b', "Redaction": '
 TAIL_BYTES = 16 * 1024**2  # where a JSON results file's end (and an earlier Redaction) is looked for
-# After the job: its results are written, and the same command with another --redact-keep uses the same job.
-AGAIN = "run the command again with --overwrite and numbers from the results (the same job is used, not a new one)"
+# A --redact-keep the video has not is known only after the job: what to run then is the caller's to say
+# (a single launch prints the command that finishes with the same job; a batch names the video).
 SIDECAR_SUFFIX = ".redaction.json"  # beside a jsonl or csv results file, which has no place for it
 
 
@@ -110,16 +110,16 @@ def redact(
             raise BadInput("--redact-keep p<N> names people: add --people")
         missing = sorted(set(options.keep_persons) - set(person_of_appearance))
         if missing:
-            raise BadInput(f"--redact-keep {','.join(f'p{n}' for n in missing)}: no such person in this video: {AGAIN}")
+            raise BadInput(f"--redact-keep {','.join(f'p{n}' for n in missing)}: no such person in this video")
         kept |= {index for index, person in enumerate(person_of_appearance) if person in options.keep_persons}
     known = {appearance.index for appearance in appearances}
     unknown = sorted(kept - known)
     if unknown:
         raise BadInput(
             f"--redact-keep {','.join(map(str, unknown))}: no such appearance (this video has "
-            f"{len(known)}, numbered 0 to {len(known) - 1}): {AGAIN}"
+            f"{len(known)}, numbered 0 to {len(known) - 1})"
             if known
-            else f"--redact-keep {','.join(map(str, unknown))}: this video has no appearances: {AGAIN}"
+            else f"--redact-keep {','.join(map(str, unknown))}: this video has no appearances"
         )
     # The detector first: a missing one is refused before minutes of encoding.
     if detector is None and options.audit_every != 0:

@@ -223,10 +223,10 @@ def test_keeping_a_person_needs_people(stack, endpoint, aws_env, workdir, scenes
     assert job_count(endpoint) == before
 
 
-def test_an_appearance_the_video_has_not_is_one_line_and_a_rerun_uses_the_same_job(
+def test_an_appearance_the_video_has_not_is_refused_with_a_command_that_uses_the_same_job(
     stack, endpoint, aws_env, workdir, scenes, capsys
 ):
-    """Known only once the job has ended: its results are written, and the line says so, not that the
+    """Known only once the job has ended: its results are written, and the lines say so, not that the
     job "may keep running" with a command to re-attach to it; the command printed replaces them."""
     video = workdir / "unknown-keep.mp4"
     shutil.copy(scenes["crossing"].path, video)
@@ -234,8 +234,7 @@ def test_an_appearance_the_video_has_not_is_one_line_and_a_rerun_uses_the_same_j
     jobs = job_count(endpoint)
     err = capsys.readouterr().err.strip()
     assert re.fullmatch(
-        r"error: --redact-keep 99: no such appearance \(this video has \d+, numbered 0 to \d+\): run the command "
-        r"again with --overwrite and numbers from the results \(the same job is used, not a new one\)\n"
+        r"error: --redact-keep 99: no such appearance \(this video has \d+, numbered 0 to \d+\)\n"
         r"job (\S+) ended and its results were written; to finish, correct what the line above names and run:"
         r"\n  .* --redact-keep 99 --outputs \S+ "
         r"--overwrite --attach \1",
