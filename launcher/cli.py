@@ -562,35 +562,42 @@ def _run_batch(options: BatchOptions, console: Console, report: bool = False) ->
     index = None
     clients = Clients(options.outputs.region, options.aws)
     redacted: list[BatchRedaction] = []
-    if options.redact is not None:
-        from .redact.redaction import redact_batch  # PyAV: only for --redact
+    try:
+        if options.redact is not None:
+            from .redact.redaction import redact_batch  # PyAV: only for --redact
 
-        def said(item: BatchRedaction) -> None:
-            if item.error:
-                console.error(f"error: {item.video}: redaction failed: {item.error}")
-            elif item.skipped is not None:
-                console.note(f"{item.video}: {item.skipped} exists, not redacted again")
-            elif item.redaction is not None:
-                console.note(f"{item.video}: {item.redaction.describe()}")
+            def said(item: BatchRedaction) -> None:
+                if item.error:
+                    console.error(f"error: {item.video}: redaction failed: {item.error}")
+                elif item.skipped is not None:
+                    console.note(f"{item.video}: {item.skipped} exists, not redacted again")
+                elif item.redaction is not None:
+                    console.note(f"{item.video}: {item.redaction.describe()}")
 
-        with OutDirLock(options.out_dir):
-            redacted = redact_batch(
-                read_batch_log(options.out_dir),
-                options.out_dir,
-                options.fmt,
-                options.redact,
-                lambda: clients("s3"),
-                detector,
-                on_video=said,
-            )
-    if report:
-        from .report.html import batch_report  # Pillow and the frame grabbing: only for --report
+            with OutDirLock(options.out_dir):
+                redacted = redact_batch(
+                    read_batch_log(options.out_dir),
+                    options.out_dir,
+                    options.fmt,
+                    options.redact,
+                    lambda: clients("s3"),
+                    detector,
+                    on_video=said,
+                )
+        if report:
+            from .report.html import batch_report  # Pillow and the frame grabbing: only for --report
 
-        sections = {str(item.results): item.redaction.in_report for item in redacted if item.redaction is not None}
-        with OutDirLock(options.out_dir):
-            index = batch_report(
-                read_batch_log(options.out_dir), options.out_dir, options.fmt, lambda: clients("s3"), sections
-            )
+            sections = {str(item.results): item.redaction.in_report for item in redacted if item.redaction is not None}
+            with OutDirLock(options.out_dir):
+                index = batch_report(
+                    read_batch_log(options.out_dir), options.out_dir, options.fmt, lambda: clients("s3"), sections
+                )
+    except KeyboardInterrupt:  # the jobs have ended and their results are written
+        stopped = "interrupted after the batch's jobs ended (their results are written)"
+        console.error(f"\n{stopped}. Run the same command again to finish: written results are skipped")
+        if console.json:
+            _print_out(json.dumps({"exitCode": int(ExitCode.INTERRUPTED), "error": stopped}))
+        return ExitCode.INTERRUPTED
     code = ExitCode.OK if tally.ok else ExitCode.BATCH_INCOMPLETE
     if code == ExitCode.OK and any(item.error for item in redacted):
         code = ExitCode.BATCH_INCOMPLETE

@@ -571,3 +571,35 @@ def test_an_empty_key_is_refused_not_ignored(launch_dir, capsys, key):
     assert capsys.readouterr().err == (
         f"error: --key {key!r} names no object: give a key such as videos/clip.mp4, or leave it out\n"
     )
+
+
+@pytest.mark.parametrize("json_flag", [[], ["--json"]])
+def test_ctrl_c_in_a_batchs_report_says_the_jobs_ended(launch_dir, monkeypatch, capsys, json_flag):
+    """The report (and the redacted copies) come after every job has ended: Ctrl-C there said
+    "interrupted before any job was started", and --json said so too."""
+    import launcher.report.html
+    from launcher.batch.log import BATCH_LOG
+    from launcher.batch.scheduler import Tally
+
+    class Ended:
+        open_jobs = 0
+
+        def __init__(self, options, on_end=None):
+            options.out_dir.mkdir(exist_ok=True)
+            (options.out_dir / BATCH_LOG).write_text("")
+
+        def run(self) -> Tally:
+            return Tally()
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(launcher.cli, "Batch", Ended)
+    monkeypatch.setattr(launcher.report.html, "batch_report", interrupted)
+    argv = [".", "--outputs", "outputs.json", "--out-dir", "out", "--report", *json_flag]
+    assert launcher.cli.main(argv) == ExitCode.INTERRUPTED
+    out, err = capsys.readouterr()
+    assert "interrupted after the batch's jobs ended (their results are written)" in err
+    assert "before any job" not in err + out
+    if json_flag:
+        assert json.loads(out)["error"] == "interrupted after the batch's jobs ended (their results are written)"
