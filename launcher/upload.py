@@ -93,7 +93,9 @@ def upload(
 
 
 def upload_lock_path(bucket: str, key: str, digest: str) -> Path:
-    name = hashlib.sha256(f"{bucket}/{key}/{digest}".encode()).hexdigest()[:32]
+    # Two hex digits: at most 256 lock files in the temporary folder, however many videos are uploaded
+    # (two different videos that share one wait for each other's upload, no more).
+    name = hashlib.sha256(f"{bucket}/{key}/{digest}".encode()).hexdigest()[:2]
     return Path(tempfile.gettempdir()) / f"rekognition-faces-upload-{name}.lock"
 
 
@@ -104,7 +106,7 @@ def one_upload_at_a_time(bucket: str, key: str, digest: str) -> Iterator[None]:
     upload (an ``flock`` on a file in the temporary folder, released by the kernel however the first
     ends), then finds the bytes there. Best effort: a lock file that cannot be opened locks nothing."""
     try:
-        lock = os.open(upload_lock_path(bucket, key, digest), os.O_RDONLY | os.O_CREAT)
+        lock = os.open(upload_lock_path(bucket, key, digest), os.O_RDONLY | os.O_CREAT, 0o644)
     except OSError:
         yield
         return
