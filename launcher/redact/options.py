@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..jobs.errors import BadInput
+from ..jobs.formats import partial_prefix
 from .boxes import Padding
 
 SUFFIX = ".redacted.mp4"
@@ -79,7 +80,7 @@ def check_output(out: Path, overwrite: bool) -> None:
     if not folder.is_dir():
         raise BadInput(f"cannot write {out}: the folder {folder} does not exist")
     try:
-        handle, probe = tempfile.mkstemp(dir=folder, prefix=f".{out.name}.", suffix=".probe")
+        handle, probe = tempfile.mkstemp(dir=folder, prefix=partial_prefix(out), suffix=".probe")
     except OSError as error:
         raise BadInput(f"cannot write {out}: {error.strerror or error} in {folder}") from None
     os.close(handle)

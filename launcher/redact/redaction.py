@@ -17,7 +17,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from ..jobs.appearances import Appearance
 from ..jobs.errors import BadInput, ExitCode, LauncherError
-from ..jobs.formats import read_summary
+from ..jobs.formats import partial_prefix, read_summary
 from ..jobs.s3video import is_s3_uri
 from .audit import Audit, AuditDetector, audit_video, default_every, load_detector
 from .boxes import Timeline
@@ -182,7 +182,7 @@ def add_to_results(results: Path, fmt: str, redaction: dict[str, Any]) -> Path:
 
 
 def _replace(path: Path, write: Callable[[Any], object]) -> None:
-    handle, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+    handle, partial = tempfile.mkstemp(dir=path.parent, prefix=partial_prefix(path), suffix=".partial")
     try:
         with os.fdopen(handle, "wb") as stream:
             write(stream)

@@ -42,6 +42,7 @@ import numpy as np
 from PIL import Image, ImageFilter
 
 from ..jobs.errors import BadInput, ExitCode, LauncherError
+from ..jobs.formats import partial_prefix
 from .boxes import FaceBox, Timeline
 from .options import DEFAULT_STYLE, STYLES, Quality, check_output
 
@@ -301,7 +302,7 @@ def redact_video(
         raise BadInput(f"--redact-style {style!r}: choose one of {', '.join(STYLES)}")
     quality = quality or Quality()
     check_output(out, overwrite)
-    handle, partial = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".partial")
+    handle, partial = tempfile.mkstemp(dir=out.parent, prefix=partial_prefix(out), suffix=".partial")
     os.close(handle)
     try:
         try:

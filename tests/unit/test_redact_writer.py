@@ -218,6 +218,16 @@ def test_the_copy_takes_its_name_only_once_audited(scene: Scene, found: list[App
     assert redaction.written.path == out and [path.name for path in tmp_path.iterdir()] == ["copy.mp4"]
 
 
+def test_a_copy_with_the_longest_name_the_file_system_takes_is_written(
+    scene: Scene, found: list[Appearance], tmp_path: Path
+) -> None:
+    """The temporary file's name is the copy's name with a prefix and a suffix: at 255 bytes it was
+    longer than the file system takes ("File name too long"); its prefix is cut as the results' is."""
+    out = tmp_path / ("v" * (255 - len(".mp4")) + ".mp4")
+    redaction = redact(scene.path, found, out, RedactOptions(audit_every=0), detector=NoFaces())
+    assert redaction.written.path == out and [path.name for path in tmp_path.iterdir()] == [out.name]
+
+
 class NoFaces(AuditDetector):
     name = "none-found"
 
