@@ -27,7 +27,7 @@ from rekognition_limits import MAX_OPEN_JOBS
 
 from . import __version__
 from .aws import AwsSettings, Clients
-from .batch.discovery import discover, is_batch
+from .batch.discovery import OnUnreadable, discover, is_batch, left_out_line
 from .batch.log import read_batch_log
 from .batch.scheduler import Batch, OutDirLock
 from .jobs.errors import BadInput, ExitCode, LauncherError, from_client_error
@@ -323,17 +323,17 @@ def _add_plan_arguments(parser: argparse.ArgumentParser) -> None:
     # --json (what is printed) prints the plan as JSON too.
 
 
-def _videos(args: argparse.Namespace, clients: Clients) -> list[str]:
+def _videos(args: argparse.Namespace, clients: Clients, on_unreadable: OnUnreadable) -> list[str]:
     """The videos a launch would run on: one, or the batch's (folders and prefixes expanded)."""
     if args.out_dir is not None or is_batch(args.videos):
-        return discover(args.videos, args.recursive, clients("s3"))
+        return discover(args.videos, args.recursive, clients("s3"), on_unreadable)
     return list(args.videos[:1])
 
 
-def _plan(args: argparse.Namespace, outputs: StackOutputs) -> Plan:
+def _plan(args: argparse.Namespace, outputs: StackOutputs, on_unreadable: OnUnreadable) -> Plan:
     clients = Clients(outputs.region, _aws_settings(args))
     price = args.price_per_minute if args.price_per_minute is not None else default_price(outputs.region)
-    return make_plan(_videos(args, clients), lambda: clients("s3"), outputs.region, price, args.max_jobs)
+    return make_plan(_videos(args, clients, on_unreadable), lambda: clients("s3"), outputs.region, price, args.max_jobs)
 
 
 def _price_source(args: argparse.Namespace) -> str:
@@ -352,7 +352,7 @@ def _check_cost(args: argparse.Namespace, outputs: StackOutputs) -> None:
     max_cost: float | None = args.max_cost
     if max_cost is None:
         return
-    plan = _plan(args, outputs)
+    plan = _plan(args, outputs, lambda folder, error: None)  # the batch that follows names them
     if plan.cost > max_cost:
         raise BadInput(
             f"the estimated cost ${plan.cost:,.2f} ({plan.minutes:.1f} minutes at ${plan.price_per_minute:g}) is above "
@@ -381,6 +381,10 @@ class Console:
 
     def error(self, text: str) -> None:
         print(_printable(text), file=sys.stderr, flush=True)
+
+    def warn(self, text: str) -> None:
+        """Something left out that the user must hear of, with --quiet too (as a failed video is)."""
+        self.error(f"warning: {text}")
 
     def summary(self, text: str, document: dict[str, Any]) -> None:
         if self.json:
@@ -548,7 +552,7 @@ def _run_batch(options: BatchOptions, console: Console, report: bool = False) ->
             from .redact.audit import load_detector  # PyAV and a detector: only for --redact
 
             detector = load_detector(options.redact.detector)  # refused now, not after the batch
-    batch = Batch(options, on_end=on_end)
+    batch = Batch(options, on_end=on_end, on_warning=console.warn)
     try:
         tally = batch.run()
     except KeyboardInterrupt:
@@ -612,6 +616,7 @@ def _run_batch(options: BatchOptions, console: Console, report: bool = False) ->
             "counts": tally.counts,
             "faces": tally.faces,
             "report": str(index) if index else None,
+            "leftOut": tally.left_out,
             "videos": read_batch_log(options.out_dir),
             "redactions": [
                 {"video": item.video, "skipped": item.skipped is not None, "error": item.error}
@@ -725,7 +730,9 @@ def _main(argv: Sequence[str] | None = None) -> int:
         args.max_cost = _dollars(args.max_cost, "--max-cost")
         outputs = load_outputs_file(args.outputs) if args.outputs else load_stack(args.stack)
         if args.plan:
-            return _show_plan(args, _plan(args, outputs))
+            return _show_plan(
+                args, _plan(args, outputs, lambda folder, error: console.warn(left_out_line(folder, error)))
+            )
         _check_cost(args, outputs)
         if args.out_dir is not None or is_batch(args.videos):
             return _run_batch(_batch_options(args, outputs), console, report=args.report)

@@ -588,7 +588,7 @@ def test_ctrl_c_in_a_batchs_report_says_the_jobs_ended(launch_dir, monkeypatch, 
     class Ended:
         open_jobs = 0
 
-        def __init__(self, options, on_end=None):
+        def __init__(self, options, on_end=None, on_warning=None):
             options.out_dir.mkdir(exist_ok=True)
             (options.out_dir / BATCH_LOG).write_text("")
 
