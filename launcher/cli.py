@@ -10,7 +10,6 @@ import json
 import logging
 import os
 import platform
-import shlex
 import signal
 import sys
 import threading
@@ -47,7 +46,7 @@ from .plan import LIST_PRICE_PER_MINUTE_USD, LIST_PRICE_REGION, Plan, check_mone
 from .redact.options import DEFAULT_STYLE, STYLES, RedactOptions, parse_keep
 from .single import Launch, LaunchResult
 from .stack import StackOutputs, load_outputs_file, load_stack
-from .terminal import UntilReaderStops
+from .terminal import UntilReaderStops, one_line, shell_word
 
 if TYPE_CHECKING:
     from .redact.audit import AuditDetector
@@ -372,25 +371,32 @@ class Console:
         self.json = args.json
         self.data_on_stdout = args.json or args.out == STDOUT
 
-    def note(self, text: str) -> None:
+    def note(self, *lines: str) -> None:
+        """Each of ``lines`` on one line of its own, whatever names it holds (``one_line``)."""
         if not self.quiet:
             if self.data_on_stdout:
-                print(_printable(text), file=sys.stderr, flush=True)
+                print(_shown(lines), file=sys.stderr, flush=True)
             else:
-                _print_out(_printable(text))
+                _print_out(_shown(lines))
 
-    def error(self, text: str) -> None:
-        print(_printable(text), file=sys.stderr, flush=True)
+    def error(self, *lines: str) -> None:
+        print(_shown(lines), file=sys.stderr, flush=True)
 
     def warn(self, text: str) -> None:
         """Something left out that the user must hear of, with --quiet too (as a failed video is)."""
         self.error(f"warning: {text}")
 
-    def summary(self, text: str, document: dict[str, Any]) -> None:
+    def summary(self, lines: Sequence[str], document: dict[str, Any]) -> None:
+        """The lines for people, or with --json the document, exact (json.dumps escapes what it must)."""
         if self.json:
             _print_out(json.dumps(document))
         else:
-            self.note(text)
+            self.note(*lines)
+
+
+def _shown(lines: Sequence[str]) -> str:
+    """Lines for a terminal: a newline or an escape sequence in a name cannot add or forge one."""
+    return "\n".join(one_line(line) for line in lines)
 
 
 def _print_out(text: str) -> None:
@@ -407,10 +413,9 @@ def _printable(text: str) -> str:
 
 
 def _video_line(line: dict[str, Any]) -> str:
-    """One plain line per video as it ends: name, status, faces, file (or why there is none)."""
-    name = "".join(  # control characters (a NUL, a newline) as escapes: one line whatever the name
-        c if c.isprintable() or 0xDC80 <= ord(c) <= 0xDCFF else repr(c)[1:-1] for c in line.get("name") or line["video"]
-    )
+    """One plain line per video as it ends: name, status, faces, file (or why there is none); the
+    console shows it on one line whatever the name holds."""
+    name = line.get("name") or line["video"]
     if line["status"] in ("SUCCEEDED", "SKIPPED"):
         return f"{name}: {line['status']}, {line['faces']} face(s), {line['results']}"
     return f"{name}: {line['status']}, {line['error']}"
@@ -426,7 +431,7 @@ def python() -> str:
 def python_command(*args: str) -> str:
     """A command line that runs with this very interpreter."""
     script = os.path.relpath(SCRIPT)
-    return shlex.join([python(), script if not script.startswith("..") else str(SCRIPT), *args])
+    return " ".join(map(shell_word, [python(), script if not script.startswith("..") else str(SCRIPT), *args]))
 
 
 def _finish_command(argv: Sequence[str], job_id: str) -> str:
@@ -558,7 +563,8 @@ def _run_batch(options: BatchOptions, console: Console, report: bool = False) ->
     except KeyboardInterrupt:
         stopped = f"interrupted: {batch.open_jobs} job(s) keep running"
         console.error(
-            f"\n{stopped}. Run the same command again to resume: written results are skipped, started jobs re-attached"
+            "",
+            f"{stopped}. Run the same command again to resume: written results are skipped, started jobs re-attached",
         )
         if console.json:  # --json: one object on standard output, errors and Ctrl-C too
             _print_out(json.dumps({"exitCode": int(ExitCode.INTERRUPTED), "error": stopped}))
@@ -598,7 +604,7 @@ def _run_batch(options: BatchOptions, console: Console, report: bool = False) ->
                 )
     except KeyboardInterrupt:  # the jobs have ended and their results are written
         stopped = "interrupted after the batch's jobs ended (their results are written)"
-        console.error(f"\n{stopped}. Run the same command again to finish: written results are skipped")
+        console.error("", f"{stopped}. Run the same command again to finish: written results are skipped")
         if console.json:
             _print_out(json.dumps({"exitCode": int(ExitCode.INTERRUPTED), "error": stopped}))
         return ExitCode.INTERRUPTED
@@ -607,7 +613,7 @@ def _run_batch(options: BatchOptions, console: Console, report: bool = False) ->
         code = ExitCode.BATCH_INCOMPLETE
     elif code == ExitCode.OK and any(item.redaction is not None and item.redaction.leaked for item in redacted):
         code = ExitCode.REDACTION_LEAKS
-    text = tally.describe(options.out_dir) + (f"\nreport written to {index}" if index else "")
+    text = [tally.describe(options.out_dir), *([f"report written to {index}"] if index else [])]
     console.summary(
         text,
         {
@@ -632,9 +638,9 @@ def _run_single(options: LaunchOptions, console: Console, launch: Launch) -> int
     result: LaunchResult = launch.run()
     summary = result.summary
     where = "standard output" if result.out == STDOUT else str(result.out)
-    text = f"job {result.job_id}: {summary.describe()}\nresults written to {where}"
+    text = [f"job {result.job_id}: {summary.describe()}", f"results written to {where}"]
     if result.redaction is not None:
-        text += "\n" + result.redaction.describe()
+        text.append(result.redaction.describe())
         leaks = result.redaction.audit.leaks
         if leaks:
             frames = ", ".join(str(leak.frame) for leak in leaks[:10]) + ("…" if len(leaks) > 10 else "")
@@ -643,7 +649,7 @@ def _run_single(options: LaunchOptions, console: Console, launch: Launch) -> int
                 "the results"
             )
     if result.report:
-        text += f"\nreport written to {result.report}"
+        text.append(f"report written to {result.report}")
     console.summary(
         text,
         {
@@ -742,16 +748,16 @@ def _main(argv: Sequence[str] | None = None) -> int:
         job_id = launch.job_id if launch else None
         if job_id and launch_finished(launch):  # the results are written: a rerun must replace them
             said = f"interrupted after job {job_id} ended and its results were written; to finish, run:"
-            console.error(f"\n{said}\n  {_finish_command(argv, job_id)}")
+            console.error("", said, f"  {_finish_command(argv, job_id)}")
             said += f" {_finish_command(argv, job_id)}"  # not "keeps running": it has ended
         elif job_id:
             console.error(
-                f"\ninterrupted: job {job_id} keeps running. Re-attach with:\n  {_reattach_command(argv, job_id)}"
+                "", f"interrupted: job {job_id} keeps running. Re-attach with:", f"  {_reattach_command(argv, job_id)}"
             )
             said = f"interrupted; job {job_id} keeps running"
         else:
             said = "interrupted before any job was started"
-            console.error(f"\n{said}")
+            console.error("", said)
         if console.json:  # --json: one object on standard output, errors and Ctrl-C too
             _print_out(json.dumps({"exitCode": int(ExitCode.INTERRUPTED), "error": _printable(said), "jobId": job_id}))
         return ExitCode.INTERRUPTED
@@ -768,7 +774,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
         ):
             # The job may still run (the endpoint went away, a results file could not be written);
             # not when the service has no such job (a mistyped --attach).
-            console.error(f"job {job_id} may keep running. Re-attach with:\n  {_reattach_command(argv, job_id)}")
+            console.error(f"job {job_id} may keep running. Re-attach with:", f"  {_reattach_command(argv, job_id)}")
         elif (
             job_id
             and launch_finished(launch)
@@ -780,7 +786,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
             # (that --redact-keep) is in the command as given: it must be corrected first.
             then = "correct what the line above names and run" if code == ExitCode.BAD_INPUT else "run"
             finish = _finish_command(argv, job_id)
-            console.error(f"job {job_id} ended and its results were written; to finish, {then}:\n  {finish}")
+            console.error(f"job {job_id} ended and its results were written; to finish, {then}:", f"  {finish}")
         return code
 
 

@@ -24,6 +24,7 @@ from rekognition_limits import MAX_DURATION_MS, MAX_VIDEO_BYTES
 from .jobs.errors import MISSING_RESOURCE_CODES, BadInput, ExitCode, LauncherError, error_code, from_client_error
 from .jobs.s3video import S3Video, head_object, is_s3_uri, parse_s3_uri, pin_s3_video
 from .probe import UnsupportedVideo, duration_ms
+from .terminal import one_line
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -208,7 +209,7 @@ def _upload(
             total=path.stat().st_size,
             unit="B",
             unit_scale=True,
-            desc=f"uploading {path.name}",
+            desc=f"uploading {one_line(path.name)}",
             disable=None if progress_bars else True,
         ) as progress:
 

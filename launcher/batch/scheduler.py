@@ -63,6 +63,7 @@ from ..jobs.notifications import (
 )
 from ..jobs.s3video import S3Video, is_s3_uri
 from ..options import BatchOptions, check_batch_options, check_name
+from ..terminal import one_line
 from ..upload import check_local_video, pinned_video
 from .discovery import discover, left_out_line, result_names
 from .ledger import ERROR, FAILED, SKIPPED, SUCCEEDED, Entry, Ledger
@@ -308,7 +309,7 @@ class Batch:
         if self._on_warning is not None:
             self._on_warning(left_out_line(folder, error))
         else:
-            log.warning("%s", left_out_line(folder, error))
+            log.warning("%s", one_line(left_out_line(folder, error)))
 
     def _run(self, clients: Clients, sources: list[str]) -> Tally:
         options = self.options
@@ -825,4 +826,4 @@ class Batch:
         if self._on_end is not None:
             self._on_end(line)
         elif status in (FAILED, ERROR):
-            log.warning("%s: %s", entry.name, error)
+            log.warning("%s", one_line(f"{entry.name}: {error}"))
