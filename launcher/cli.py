@@ -562,13 +562,8 @@ def _run_batch(options: BatchOptions, console: Console, report: bool = False) ->
         tally = batch.run()
     except KeyboardInterrupt:
         stopped = f"interrupted: {batch.open_jobs} job(s) keep running"
-        console.error(
-            "",
-            f"{stopped}. Run the same command again to resume: written results are skipped, started jobs re-attached",
-        )
-        if console.json:  # --json: one object on standard output, errors and Ctrl-C too
-            _print_out(json.dumps({"exitCode": int(ExitCode.INTERRUPTED), "error": stopped}))
-        return ExitCode.INTERRUPTED
+        resume = "Run the same command again to resume: written results are skipped, started jobs re-attached"
+        return _ended_early(console, ExitCode.INTERRUPTED, stopped, ["", f"{stopped}. {resume}"])
     index = None
     clients = Clients(options.outputs.region, options.aws)
     redacted: list[BatchRedaction] = []
@@ -604,10 +599,8 @@ def _run_batch(options: BatchOptions, console: Console, report: bool = False) ->
                 )
     except KeyboardInterrupt:  # the jobs have ended and their results are written
         stopped = "interrupted after the batch's jobs ended (their results are written)"
-        console.error("", f"{stopped}. Run the same command again to finish: written results are skipped")
-        if console.json:
-            _print_out(json.dumps({"exitCode": int(ExitCode.INTERRUPTED), "error": stopped}))
-        return ExitCode.INTERRUPTED
+        finish = "Run the same command again to finish: written results are skipped"
+        return _ended_early(console, ExitCode.INTERRUPTED, stopped, ["", f"{stopped}. {finish}"])
     code = ExitCode.OK if tally.ok else ExitCode.BATCH_INCOMPLETE
     if code == ExitCode.OK and any(item.error for item in redacted):
         code = ExitCode.BATCH_INCOMPLETE
@@ -669,16 +662,26 @@ def _run_single(options: LaunchOptions, console: Console, launch: Launch) -> int
     return result.exit_code
 
 
+def _ended_early(
+    console: Console, code: ExitCode, said: str, lines: Sequence[str], extra: dict[str, Any] | None = None
+) -> ExitCode:
+    """How a launch or batch that did not finish (Ctrl-C, an error) ends: its lines for people on
+    standard error and, with --json, the one object a script reads on standard output whatever
+    happened, ``{"exitCode", "error": said, **extra}``; returns ``code``. One place, so that every
+    way out says the same in both."""
+    console.error(*lines)
+    if console.json:
+        _print_out(json.dumps({"exitCode": int(code), "error": _printable(said), **(extra or {})}))
+    return code
+
+
 def _fail(console: Console, error: LauncherError, debug: bool, cause: BaseException | None = None) -> int:
     """One line (what failed, what to do); with --debug, first the traceback and AWS's request id."""
     if debug:
         traceback.print_exception(cause or error)
         if error.request_id:
             console.error(f"AWS request id: {error.request_id}")
-    console.error(f"error: {error}")
-    if console.json:
-        _print_out(json.dumps({"exitCode": int(error.exit_code), "error": _printable(str(error))}))
-    return error.exit_code
+    return _ended_early(console, error.exit_code, str(error), [f"error: {error}"])
 
 
 def _as_launcher_error(error: BaseException) -> LauncherError | None:
@@ -747,20 +750,18 @@ def _main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         job_id = launch.job_id if launch else None
         if job_id and launch_finished(launch):  # the results are written: a rerun must replace them
+            finish = _finish_command(argv, job_id)
             said = f"interrupted after job {job_id} ended and its results were written; to finish, run:"
-            console.error("", said, f"  {_finish_command(argv, job_id)}")
-            said += f" {_finish_command(argv, job_id)}"  # not "keeps running": it has ended
+            lines = ["", said, f"  {finish}"]
+            said += f" {finish}"  # not "keeps running": it has ended
         elif job_id:
-            console.error(
-                "", f"interrupted: job {job_id} keeps running. Re-attach with:", f"  {_reattach_command(argv, job_id)}"
-            )
+            reattach = _reattach_command(argv, job_id)
+            lines = ["", f"interrupted: job {job_id} keeps running. Re-attach with:", f"  {reattach}"]
             said = f"interrupted; job {job_id} keeps running"
         else:
             said = "interrupted before any job was started"
-            console.error("", said)
-        if console.json:  # --json: one object on standard output, errors and Ctrl-C too
-            _print_out(json.dumps({"exitCode": int(ExitCode.INTERRUPTED), "error": _printable(said), "jobId": job_id}))
-        return ExitCode.INTERRUPTED
+            lines = ["", said]
+        return _ended_early(console, ExitCode.INTERRUPTED, said, lines, {"jobId": job_id})
     except Exception as error:
         launcher_error = _as_launcher_error(error)
         if launcher_error is None:
