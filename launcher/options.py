@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from rekognition_limits import MAX_DURATION_MS, MAX_OPEN_JOBS
 from .aws import AwsSettings
 from .jobs.detection import DEFAULT_RETRY_WAIT_SECONDS, MAX_RETRY_WAIT_SECONDS, check_parameter
 from .jobs.errors import BadInput
-from .jobs.formats import FORMATS
+from .jobs.formats import FORMATS, OutputAdvice, check_output_file, name_max
 from .jobs.notifications import DEFAULT_GRACE_SECONDS
 from .jobs.s3video import is_s3_uri, parse_s3_uri
 from .redact.options import RedactOptions
@@ -35,14 +34,6 @@ __all__ = ["DEFAULT_GRACE_SECONDS", "DEFAULT_RETRY_WAIT_SECONDS", "MAX_OPEN_JOBS
 def file_name(video: str) -> str:
     """The video's file name: the last part of its path or of its object key."""
     return (parse_s3_uri(video).key if is_s3_uri(video) else video).rstrip("/").rsplit("/", 1)[-1]
-
-
-def name_max(folder: Path = Path(".")) -> int:
-    """The longest file name the folder's file system takes, in bytes (NAME_MAX, 255 on most)."""
-    try:
-        return os.pathconf(folder, "PC_NAME_MAX")
-    except (OSError, ValueError):
-        return 255
 
 
 def results_name(name: str, folder: Path = Path(".")) -> str:
@@ -194,32 +185,18 @@ def check_distinct(options: LaunchOptions, paths: list[Path]) -> None:
 
 
 def check_writable(path: Path, overwrite: bool, is_report: bool = False) -> None:
-    """Before a job starts: the file's folder exists and takes a new file (tried: root passes every
-    permission check, a read-only mount does not), and the file is new, or --overwrite says to replace it.
-    ``is_report``: the page --report writes beside the results, whose name no option gives."""
-    if path.is_dir():
-        raise BadInput(f"cannot write {path}: it is a folder")
-    if path.exists() and not path.is_file():  # a device or a pipe: the finished file would replace it
-        fix = (
-            "--report writes its page there: move it away, or give --out a file in another folder"
-            if is_report
-            else "give --out - for standard output, or a file name"
-        )
-        raise BadInput(f"cannot write {path}: it is not a regular file (a device or a pipe); {fix}")
-    if not path.parent.is_dir():
-        raise BadInput(f"cannot write {path}: the folder {path.parent} does not exist")
-    if len(os.fsencode(path.name)) > name_max(path.parent):
-        raise BadInput(f"cannot write {path}: the name is longer than the file system takes; give a shorter --out")
-    if path.exists() and not overwrite:
-        elsewhere = "give --out a file in another folder" if is_report else "--out another file"
-        raise BadInput(f"{path} exists: pass --overwrite to replace it, or {elsewhere}")
-    try:
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".probe-", suffix=".partial"):
-            pass
-    except OSError as error:
-        raise BadInput(
-            f"cannot write {path}: {error.strerror or error} in {path.parent}; pick a folder you may write to (--out)"
-        ) from None
+    """Before a job starts: the results file or report can be written (``check_output_file``), with
+    advice that names --out. ``is_report``: the page --report writes beside the results, whose name no
+    option gives."""
+    if is_report:
+        not_a_file = "--report writes its page there: move it away, or give --out a file in another folder"
+        elsewhere = "give --out a file in another folder"
+    else:
+        not_a_file, elsewhere = "give --out - for standard output, or a file name", "--out another file"
+    advice = OutputAdvice(
+        not_a_file, elsewhere, unwritable="; pick a folder you may write to (--out)", too_long="give a shorter --out"
+    )
+    check_output_file(path, overwrite, advice)
 
 
 def check_batch_options(options: BatchOptions) -> None:

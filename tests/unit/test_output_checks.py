@@ -1,0 +1,77 @@
+"""The one check of an output file (``launcher.jobs.formats.check_output_file``) as the results file
+and report (``launcher.options.check_writable``) and the redacted copy
+(``launcher.redact.options.check_output``) use it: each situation refused in the same line as when
+each had its own copy, with advice naming its own option."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from launcher.jobs.errors import BadInput
+from launcher.options import check_writable
+from launcher.redact.options import check_output
+
+CHECKS: dict[str, Callable[[Path, bool], None]] = {
+    "results": lambda path, overwrite: check_writable(path, overwrite),
+    "report": lambda path, overwrite: check_writable(path, overwrite, is_report=True),
+    "redacted": check_output,
+}
+
+
+def refusal(check: str, path: Path, overwrite: bool = False) -> str | None:
+    try:
+        CHECKS[check](path, overwrite)
+    except BadInput as error:
+        return str(error)
+    return None
+
+
+@pytest.mark.parametrize("check", sorted(CHECKS))
+def test_a_folder_a_missing_folder_and_a_new_file(tmp_path, check):
+    assert refusal(check, tmp_path) == f"cannot write {tmp_path}: it is a folder"
+    missing = tmp_path / "nowhere" / "f"
+    assert refusal(check, missing) == f"cannot write {missing}: the folder {tmp_path / 'nowhere'} does not exist"
+    assert refusal(check, tmp_path / "new") is None
+    assert os.listdir(tmp_path) == [], "the probe file is gone"
+
+
+@pytest.mark.parametrize(
+    "check, advice",
+    [
+        ("results", "give --out - for standard output, or a file name"),
+        ("report", "--report writes its page there: move it away, or give --out a file in another folder"),
+        ("redacted", "name a file"),
+    ],
+)
+def test_a_pipe_is_refused_even_with_overwrite(tmp_path, check, advice):
+    os.mkfifo(tmp_path / "pipe")
+    says = f"cannot write {tmp_path / 'pipe'}: it is not a regular file (a device or a pipe); {advice}"
+    assert refusal(check, tmp_path / "pipe", overwrite=True) == says
+
+
+@pytest.mark.parametrize(
+    "check, advice",
+    [
+        ("results", "--out another file"),
+        ("report", "give --out a file in another folder"),
+        ("redacted", "name another output"),
+    ],
+)
+def test_an_existing_file_needs_overwrite(tmp_path, check, advice):
+    (tmp_path / "f").write_text("mine")
+    assert refusal(check, tmp_path / "f") == f"{tmp_path / 'f'} exists: pass --overwrite to replace it, or {advice}"
+    assert refusal(check, tmp_path / "f", overwrite=True) is None
+    assert (tmp_path / "f").read_text() == "mine" and os.listdir(tmp_path) == ["f"]
+
+
+@pytest.mark.skipif(not Path("/sys/kernel").is_dir(), reason="no /sys here")
+@pytest.mark.parametrize("check, advice", [("results", "; pick a folder you may write to (--out)"), ("redacted", "")])
+def test_a_folder_that_takes_no_new_file(check, advice):
+    """/sys takes no new file, even from root."""
+    path = Path("/sys/kernel/f")
+    said = refusal(check, path)
+    assert said is not None and said.startswith(f"cannot write {path}: ") and said.endswith(f" in /sys/kernel{advice}")
