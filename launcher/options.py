@@ -14,7 +14,7 @@ from rekognition_limits import MAX_DURATION_MS, MAX_OPEN_JOBS
 from .aws import AwsSettings
 from .jobs.detection import DEFAULT_RETRY_WAIT_SECONDS, MAX_RETRY_WAIT_SECONDS, check_parameter
 from .jobs.errors import BadInput
-from .jobs.formats import FORMATS, OutputAdvice, check_output_file, name_max
+from .jobs.formats import FORMATS, OutputAdvice, check_name_fits, check_output_file, name_max
 from .jobs.notifications import DEFAULT_GRACE_SECONDS
 from .jobs.s3video import is_s3_uri, parse_s3_uri
 from .redact.options import RedactOptions
@@ -164,6 +164,8 @@ def check_launch_options(options: LaunchOptions) -> None:
     check_name(options.video_name())
     paths = [] if options.to_stdout else [options.out_path()]
     paths += [options.report_path()] if options.report else []
+    for path in paths:
+        check_name_fits(path, TOO_LONG)
     check_distinct(options, paths)
     for path in paths:
         check_writable(path, options.overwrite, is_report=options.report and path == paths[-1])
@@ -184,6 +186,9 @@ def check_distinct(options: LaunchOptions, paths: list[Path]) -> None:
         raise BadInput(f"--out {paths[0]}: --report writes its page there; give --out another file")
 
 
+TOO_LONG = "give a shorter --out"
+
+
 def check_writable(path: Path, overwrite: bool, is_report: bool = False) -> None:
     """Before a job starts: the results file or report can be written (``check_output_file``), with
     advice that names --out. ``is_report``: the page --report writes beside the results, whose name no
@@ -194,7 +199,7 @@ def check_writable(path: Path, overwrite: bool, is_report: bool = False) -> None
     else:
         not_a_file, elsewhere = "give --out - for standard output, or a file name", "--out another file"
     advice = OutputAdvice(
-        not_a_file, elsewhere, unwritable="; pick a folder you may write to (--out)", too_long="give a shorter --out"
+        not_a_file, elsewhere, too_long=TOO_LONG, unwritable="; pick a folder you may write to (--out)"
     )
     check_output_file(path, overwrite, advice)
 

@@ -415,8 +415,16 @@ class OutputAdvice:
 
     not_a_file: str  # after "it is not a regular file (a device or a pipe); "
     exists: str  # after "pass --overwrite to replace it, or "
+    too_long: str  # after "the name is longer than the file system takes; "
     unwritable: str = ""  # after "... in FOLDER"
-    too_long: str | None = None  # after "the name is longer than the file system takes; " (None: not checked)
+
+
+def check_name_fits(path: Path, advice: str) -> None:
+    """Before anything stats ``path``: a name longer than the file system takes (NAME_MAX) makes a
+    stat raise (ENAMETOOLONG), which ended as "cannot use ...: File name too long. What to do: pick a
+    file or folder you may write to"."""
+    if len(os.fsencode(path.name)) > name_max(path.parent if path.parent.is_dir() else Path(".")):
+        raise BadInput(f"cannot write {path}: the name is longer than the file system takes; {advice}")
 
 
 def check_output_file(path: Path, overwrite: bool, advice: OutputAdvice) -> None:
@@ -425,14 +433,13 @@ def check_output_file(path: Path, overwrite: bool, advice: OutputAdvice) -> None
     long, an existing file (unless ``overwrite``), a folder that takes no new file (tried: root passes
     every permission check, a read-only mount does not). The one check of the results file, the
     report and the redacted copy, before a job starts and again before writing."""
+    check_name_fits(path, advice.too_long)
     if path.is_dir():
         raise BadInput(f"cannot write {path}: it is a folder")
     if path.exists() and not path.is_file():
         raise BadInput(f"cannot write {path}: it is not a regular file (a device or a pipe); {advice.not_a_file}")
     if not path.parent.is_dir():
         raise BadInput(f"cannot write {path}: the folder {path.parent} does not exist")
-    if advice.too_long is not None and len(os.fsencode(path.name)) > name_max(path.parent):
-        raise BadInput(f"cannot write {path}: the name is longer than the file system takes; {advice.too_long}")
     if path.exists() and not overwrite:
         raise BadInput(f"{path} exists: pass --overwrite to replace it, or {advice.exists}")
     try:  # named as write_results' own temporary files, so a batch's clean-up takes a left-over one too

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..jobs.errors import BadInput
-from ..jobs.formats import OutputAdvice, check_output_file
+from ..jobs.formats import OutputAdvice, check_name_fits, check_output_file
 from .boxes import Padding
 
 SUFFIX = ".redacted.mp4"
@@ -64,10 +64,14 @@ def parse_keep(text: str | None) -> tuple[tuple[int, ...], tuple[int, ...]]:
     return tuple(sorted(appearances)), tuple(sorted(persons))
 
 
+TOO_LONG = "name a shorter output"
+
+
 def check_output(out: Path, overwrite: bool) -> None:
     """Refuse, with one line, an output the redaction could not write (``check_output_file``, with
     advice for --redact). Checked before a job starts and again before writing."""
-    check_output_file(out, overwrite, OutputAdvice(not_a_file="name a file", exists="name another output"))
+    advice = OutputAdvice(not_a_file="name a file", exists="name another output", too_long=TOO_LONG)
+    check_output_file(out, overwrite, advice)
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,7 @@ class RedactOptions:
 
     def check_path(self, out: Path, video: str | None = None, others: tuple[Path, ...] = ()) -> None:
         """The output may be written, and is neither the video itself nor another file of the launch."""
+        check_name_fits(out, TOO_LONG)
         if video is not None and not video.lower().startswith("s3:"):
             source = Path(video)
             if source.exists() and out.exists() and out.resolve() == source.resolve():

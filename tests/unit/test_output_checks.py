@@ -68,6 +68,17 @@ def test_an_existing_file_needs_overwrite(tmp_path, check, advice):
     assert (tmp_path / "f").read_text() == "mine" and os.listdir(tmp_path) == ["f"]
 
 
+@pytest.mark.parametrize(
+    "check, advice",
+    [("results", "give a shorter --out"), ("report", "give a shorter --out"), ("redacted", "name a shorter output")],
+)
+def test_a_name_longer_than_the_file_system_takes_is_said_so(tmp_path, check, advice):
+    """Statting such a name raises (ENAMETOOLONG) before the length was looked at: the line was
+    "cannot use ...: File name too long. What to do: pick a file or folder you may write to"."""
+    for long in (tmp_path / ("n" * 256), Path("n" * 256)):
+        assert refusal(check, long) == (f"cannot write {long}: the name is longer than the file system takes; {advice}")
+
+
 @pytest.mark.skipif(not Path("/sys/kernel").is_dir(), reason="no /sys here")
 @pytest.mark.parametrize("check, advice", [("results", "; pick a folder you may write to (--out)"), ("redacted", "")])
 def test_a_folder_that_takes_no_new_file(check, advice):
