@@ -17,15 +17,26 @@ from .jobs.errors import BadInput
 from .jobs.formats import FORMATS, OutputAdvice, check_name_fits, check_output_file, name_max
 from .jobs.notifications import DEFAULT_GRACE_SECONDS
 from .jobs.s3video import is_s3_uri, parse_s3_uri
-from .redact.options import RedactOptions
+from .redact.options import SIDECAR_SUFFIX, RedactOptions
+from .redact.options import SUFFIX as REDACTED_SUFFIX
 from .stack import StackOutputs
 from .upload import check_local_video
 
 DEFAULT_TIMEOUT_SECONDS = MAX_DURATION_MS / 1000  # as long as Rekognition's longest video
 DEFAULT_OUT_DIR = Path("faces-results")
 STDOUT = Path("-")  # --out -: the results on standard output
-# The longest results or report suffix: ".faces.jsonl".
-LONGEST_SUFFIX = max(len(f".faces.{suffix}") for suffix in ("html", "json", "jsonl", "csv"))
+# The longest suffix a file named from a video's results name has: ".faces.jsonl.redaction.json",
+# --redact's record beside a jsonl results file. With ".faces.jsonl" alone, a long name's results fit
+# but its redacted copy (".redacted.mp4", one byte more) and that record did not: "File name too long"
+# after the job, for every long name of a batch with --redact.
+LONGEST_SUFFIX = max(
+    len(suffix)
+    for suffix in (
+        *(f".faces.{fmt}" for fmt in ("html", "json", "jsonl", "csv")),
+        REDACTED_SUFFIX,
+        *(f".faces.{fmt}{SIDECAR_SUFFIX}" for fmt in ("jsonl", "csv")),
+    )
+)
 _DIGEST_LENGTH = 8
 # Defaults and limits the CLI shows.
 __all__ = ["DEFAULT_GRACE_SECONDS", "DEFAULT_RETRY_WAIT_SECONDS", "MAX_OPEN_JOBS", "MAX_RETRY_WAIT_SECONDS"]
@@ -106,10 +117,12 @@ class LaunchOptions(JobOptions):
         return folder / f"{results_name(self.video_name(), folder)}.faces.html"
 
     def redact_path(self) -> Path | None:
-        """The redacted copy: --redact's OUT, or <video name>.redacted.mp4 beside the results."""
+        """The redacted copy: --redact's OUT, or <results name>.redacted.mp4 beside the results (the
+        video's name, shortened as the results' when too long)."""
         if self.redact is None:
             return None
-        return self.redact.path(self.video_name(), self.out_path().parent)
+        folder = self.out_path().parent
+        return self.redact.path(results_name(self.video_name(), folder), folder)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -12,6 +12,7 @@ from ..jobs.formats import OutputAdvice, check_name_fits, check_output_file
 from .boxes import Padding
 
 SUFFIX = ".redacted.mp4"
+SIDECAR_SUFFIX = ".redaction.json"  # beside a jsonl or csv results file, which has no place for it
 STYLES = ("blur", "pixelate", "box")
 DEFAULT_STYLE = "blur"
 DETECTORS = ("auto", "retinaface", "yuface", "opencv")

@@ -12,8 +12,12 @@ from pathlib import Path
 import pytest
 
 from launcher.jobs.errors import BadInput
-from launcher.options import check_writable
-from launcher.redact.options import check_output
+from launcher.jobs.formats import name_max
+from launcher.options import LaunchOptions, check_writable, results_name
+from launcher.redact.options import RedactOptions, check_output
+from launcher.stack import StackOutputs
+
+OUTPUTS = StackOutputs("bucket", "arn:aws:sns:us-east-1:123456789012:t", "arn:aws:iam::123456789012:role/r", "q", "r")
 
 CHECKS: dict[str, Callable[[Path, bool], None]] = {
     "results": lambda path, overwrite: check_writable(path, overwrite),
@@ -86,3 +90,37 @@ def test_a_folder_that_takes_no_new_file(check, advice):
     path = Path("/sys/kernel/f")
     said = refusal(check, path)
     assert said is not None and said.startswith(f"cannot write {path}: ") and said.endswith(f" in /sys/kernel{advice}")
+
+
+# Every file named from a video's results name: results in each format, the report, the redacted copy
+# and --redact's record beside a jsonl or csv results file.
+SUFFIXES = (
+    ".faces.json",
+    ".faces.jsonl",
+    ".faces.csv",
+    ".faces.html",
+    ".redacted.mp4",
+    ".faces.jsonl.redaction.json",
+    ".faces.csv.redaction.json",
+)
+
+
+def test_every_file_named_from_a_long_name_can_be_made(tmp_path):
+    """A batch shortened a long name to fit ".faces.jsonl" only: its redacted copy (one byte more) and
+    its redaction record failed with "File name too long" after the job. Here each is made for real."""
+    for length in range(220, 300, 3):
+        stem = results_name("n" * (length - 4) + ".mp4", tmp_path)
+        for suffix in SUFFIXES:
+            (tmp_path / f"{stem}{suffix}").touch()
+    assert len(os.listdir(tmp_path)) == len(range(220, 300, 3)) * len(SUFFIXES)
+
+
+def test_a_single_launchs_default_redacted_copy_of_a_long_name_is_shortened_as_its_results():
+    """It was <video name>.redacted.mp4 whatever the length: refused for a 250-byte name."""
+    video = "n" * 246 + ".mp4"
+    options = LaunchOptions(video=video, outputs=OUTPUTS, redact=RedactOptions())
+    redacted = options.redact_path()
+    assert redacted is not None and redacted.name == f"{results_name(video)}.redacted.mp4"
+    assert redacted.name.startswith("n" * 200) and len(os.fsencode(redacted.name)) <= name_max()
+    short = LaunchOptions(video="clip.mp4", outputs=OUTPUTS, redact=RedactOptions()).redact_path()
+    assert short == Path("clip.mp4.redacted.mp4")
