@@ -705,9 +705,19 @@ def _as_launcher_error(error: BaseException) -> LauncherError | None:
     return None
 
 
+class OneLineFormatter(logging.Formatter):
+    """A log line (a batch's warnings on a terminal, --verbose's steps) shown as the console's lines
+    are: a video name's newline or escape sequence cannot split it or drive the terminal."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # logging's name
+        return one_line(super().formatMessage(record))
+
+
 def _configure_logging(args: argparse.Namespace) -> None:
     level = logging.ERROR if args.quiet else logging.INFO if args.verbose else logging.WARNING
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(OneLineFormatter("%(levelname)s: %(message)s"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])  # as before, when nothing set logging up
     logging.getLogger("launcher").setLevel(level)  # the launcher's steps with --verbose, not botocore's requests
 
 

@@ -43,3 +43,13 @@ def test_shell_word_names_the_very_bytes_in_bash():
     assert words == [os.fsencode(name) for name in NAMES]
     assert all(shell_word(name).isprintable() for name in NAMES)
     assert shell_word("clip #1.mp4") == "'clip #1.mp4'"  # printable names: shlex.quote, as before
+
+
+def test_a_log_line_is_one_line_too():
+    """The batch's warnings on a terminal and --verbose's steps go through logging, not the console."""
+    import logging
+
+    from launcher.cli import OneLineFormatter
+
+    record = logging.LogRecord("launcher.batch", logging.WARNING, __file__, 1, "%s: %s", ("a\nb.mp4", "x\x1b[2J"), None)
+    assert OneLineFormatter("%(levelname)s: %(message)s").format(record) == "WARNING: a\\nb.mp4: x\\x1b[2J"
