@@ -252,10 +252,10 @@ def per_face_costs(repeat: int = 300) -> None:
 
     frame = np.ascontiguousarray(data.astronaut())
     (face,) = RetinaFaceDetector().detect(frame)
-    points = face_mesh(frame, face).points
+    points = face_mesh(frame, face)
     steps = {
         "dlib68: points and pose": lambda: landmarks.pose(landmarks.landmarks68(frame, face), 512, 512),
-        "mesh: points and pose": lambda: mesh_landmarks.pose(face_mesh(frame, face).points, 512, 512),
+        "mesh: points and pose": lambda: mesh_landmarks.pose(face_mesh(frame, face), 512, 512),
         "mesh: eye model (ALL only)": lambda: with_eyes(frame, points),
     }
     totals = dict.fromkeys(steps, 0.0)

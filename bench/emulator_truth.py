@@ -426,7 +426,7 @@ def landmark_steps(name: str) -> LandmarkSteps:
         return LandmarkSteps(
             name,
             mesh_landmarks,
-            lambda rgb, face: face_mesh(rgb, face).points,
+            lambda rgb, face: face_mesh(rgb, face),
             lambda rgb, points: mesh_landmarks.expressions(with_eyes(rgb, points)),
             {index: index for index in mesh_landmarks.MODEL_INDICES},
         )

@@ -108,7 +108,7 @@ def _shape(
     ``LANDMARK_MODELS``."""
     height, width = rgb.shape[:2]
     if landmarks == "mesh":
-        points = face_mesh(rgb, face).points
+        points = face_mesh(rgb, face)
         return mesh_landmarks.pose(points, width, height), lambda: mesh_landmarks.expressions(with_eyes(rgb, points))
     if landmarks != "dlib68":
         raise ValueError(f"landmarks {landmarks!r}: expected one of {', '.join(LANDMARK_MODELS)}")

@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -101,15 +100,6 @@ def check_mesh_model() -> str | None:
         if problem:
             return f"the model {needed} cannot be used ({problem}): reinstall it ({REINSTALL_MODELS})"
     return None
-
-
-@dataclass(frozen=True)
-class FaceMesh:
-    """468 points (x, y, z) in the frame's pixels (z: depth, smaller towards the camera, in the same
-    scale as x and y), and the model's face score (0-1)."""
-
-    points: np.ndarray
-    score: float
 
 
 def crop_transform(face: DetectedFace) -> np.ndarray:
@@ -234,14 +224,13 @@ class FaceMeshModel:
         with self._lock:
             self._load()
 
-    def raw(self, crop: np.ndarray) -> tuple[np.ndarray, float]:
-        """The face mesh's 1404 outputs and its face score (0-1) for one 192x192 RGB uint8 crop."""
+    def raw(self, crop: np.ndarray) -> np.ndarray:
+        """The face mesh's 1404 outputs for one 192x192 RGB uint8 crop (its second output, a face
+        score, is not read: the face is RetinaFace's)."""
         with self._lock:
             self._load()
             self._mesh.infer({0: np.ascontiguousarray(crop, np.uint8).reshape(1, INPUT_SIDE, INPUT_SIDE, 3)})
-            points = np.array(self._mesh.get_output_tensor(0).data, np.float64).reshape(-1)
-            logit = float(np.asarray(self._mesh.get_output_tensor(1).data).reshape(-1)[0])
-        return points, float(1 / (1 + np.exp(-np.clip(logit, -50, 50))))
+            return np.array(self._mesh.get_output_tensor(0).data, np.float64).reshape(-1)
 
     def raw_eye(self, crop: np.ndarray) -> np.ndarray:
         """The eye model's 71 (x, y, z) in its crop's pixels for one 64x64 RGB uint8 crop of a left eye
@@ -251,11 +240,11 @@ class FaceMeshModel:
             self._eyes.infer({0: np.ascontiguousarray(crop, np.uint8).reshape(1, EYE_SIDE, EYE_SIDE, 3)})
             return np.array(self._eyes.get_output_tensor(0).data, np.float64).reshape(EYE_POINTS, 3)
 
-    def mesh(self, rgb: np.ndarray, face: DetectedFace) -> FaceMesh:
-        """The face mesh of one face of a frame, in the frame's pixels."""
+    def mesh(self, rgb: np.ndarray, face: DetectedFace) -> np.ndarray:
+        """The face mesh of one face of a frame: 468 points (x, y, z) in the frame's pixels (z: depth,
+        smaller towards the camera, in the same scale as x and y)."""
         transform = crop_transform(face)
-        points, score = self.raw(_warp(rgb, transform, INPUT_SIDE))
-        return FaceMesh(to_frame(points, transform), score)
+        return to_frame(self.raw(_warp(rgb, transform, INPUT_SIDE)), transform)
 
     def with_eyes(self, rgb: np.ndarray, points: np.ndarray) -> np.ndarray:
         """The mesh's points (468 x 3, the frame's pixels) with each eye's lids (16 points) placed
@@ -283,7 +272,7 @@ def shared_model() -> FaceMeshModel:
     return _SHARED
 
 
-def face_mesh(rgb: np.ndarray, face: DetectedFace) -> FaceMesh:
+def face_mesh(rgb: np.ndarray, face: DetectedFace) -> np.ndarray:
     """The face mesh of one face, on the process's shared model."""
     return shared_model().mesh(rgb, face)
 

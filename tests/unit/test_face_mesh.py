@@ -26,7 +26,7 @@ def test_the_points_follow_the_face_when_the_frame_is_turned_and_moved(astronaut
     face, turned by 25 degrees and shifted, gives the same points turned and shifted alike (within
     2% of the eye span; the model sees the same crop up to resampling)."""
     frame, face = astronaut
-    points = face_mesh.face_mesh(frame, face).points[:, :2]
+    points = face_mesh.face_mesh(frame, face)[:, :2]
     matrix = cv2.getRotationMatrix2D((256.0, 256.0), -25, 1.0)
     matrix[:, 2] += (40, -30)
     turned = cv2.warpAffine(frame, matrix, (640, 560), borderMode=cv2.BORDER_REPLICATE)
@@ -35,7 +35,7 @@ def test_the_points_follow_the_face_when_the_frame_is_turned_and_moved(astronaut
     box = DetectedFace(
         centre[0] - face.width / 2, centre[1] - face.height / 2, face.width, face.height, face.confidence, tuple(moved)
     )
-    found = face_mesh.face_mesh(turned, box).points[:, :2]
+    found = face_mesh.face_mesh(turned, box)[:, :2]
     expected = points @ matrix[:, :2].T + matrix[:, 2]
     span = np.hypot(*(points[263] - points[33]))
     assert np.median(np.hypot(*(found - expected).T)) < 0.02 * span
@@ -43,7 +43,7 @@ def test_the_points_follow_the_face_when_the_frame_is_turned_and_moved(astronaut
 
 def test_the_eye_model_moves_only_the_lids(astronaut):
     frame, face = astronaut
-    points = face_mesh.face_mesh(frame, face).points
+    points = face_mesh.face_mesh(frame, face)
     refined = face_mesh.with_eyes(frame, points)
     lids = sorted({index for _, indices, _ in face_mesh.EYES for index in indices})
     others = np.setdiff1d(np.arange(face_mesh.POINTS), lids)
@@ -55,12 +55,12 @@ def test_the_eye_model_moves_only_the_lids(astronaut):
 
 def test_threads_share_one_model_and_get_the_same_points(astronaut):
     frame, face = astronaut
-    expected = face_mesh.face_mesh(frame, face).points
+    expected = face_mesh.face_mesh(frame, face)
     results: list[np.ndarray] = []
 
     def run() -> None:
         for _ in range(5):
-            results.append(face_mesh.face_mesh(frame, face).points)
+            results.append(face_mesh.face_mesh(frame, face))
 
     threads = [threading.Thread(target=run) for _ in range(4)]
     for thread in threads:

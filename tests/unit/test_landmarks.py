@@ -62,7 +62,7 @@ def _expressions_68(rgb: np.ndarray, points: np.ndarray) -> dict:
 
 
 def _points_mesh(rgb: np.ndarray, face: DetectedFace) -> np.ndarray:
-    return face_mesh(rgb, face).points
+    return face_mesh(rgb, face)
 
 
 def _expressions_mesh(rgb: np.ndarray, points: np.ndarray) -> dict:
