@@ -1,8 +1,9 @@
 """Pose from MediaPipe's canonical face fitted to the face mesh's points, and EyesOpen, MouthOpen and
 Smile from their shape (the eyes' lids placed by MediaPipe's eye model). The fit itself on the
 canonical face at known angles is tests/unit/test_landmarks.py's (both faces). The errors allowed
-here are the ones documented (docs/local-endpoint.md); the astronaut's pose, upright and rolled, and
-her smile, open eyes and parted lips are read by both models in test_landmarks.py."""
+here are the ones documented (docs/local-endpoint.md); the astronaut's pose, upright and rolled, her
+smile, open eyes and parted lips, and her eyes and lips closed by hand are read by both models in
+test_landmarks.py."""
 
 from __future__ import annotations
 
@@ -14,33 +15,8 @@ from skimage import data
 from localaws.vision import face_mesh as face_mesh_module
 from localaws.vision.detector import RetinaFaceDetector
 from localaws.vision.face_mesh import face_mesh, with_eyes
-from localaws.vision.mesh_landmarks import (
-    EYE_OPEN_RATIO,
-    EYE_POINTS,
-    LIP_PAIRS,
-    expressions,
-    eye_ratio,
-    pose,
-)
-
-
-def test_shut_eyes_and_closed_lips_read_as_such(astronaut):
-    """Her own points with the eyelids brought onto each eye's corner line and the inner lips
-    together (no redistributable photograph of shut eyes was found: docs/local-endpoint.md)."""
-    frame, face = astronaut
-    points = with_eyes(frame, face_mesh(frame, face))[:, :2].copy()
-    for eye in EYE_POINTS:
-        corners = points[eye[0]], points[eye[3]]
-        for lid in (1, 2, 4, 5):
-            share = (points[eye[lid]][0] - corners[0][0]) / (corners[1][0] - corners[0][0])
-            points[eye[lid]] = corners[0] + share * (corners[1] - corners[0])
-    for upper, lower in LIP_PAIRS:
-        middle = (points[upper] + points[lower]) / 2
-        points[upper] = points[lower] = middle
-    found = expressions(points)
-    assert not found["EyesOpen"]["Value"] and found["EyesOpen"]["Confidence"] > 90
-    assert not found["MouthOpen"]["Value"]
-
+from localaws.vision.landmarks import eye_ratio
+from localaws.vision.mesh_landmarks import EXPRESSIONS, EYE_OPEN_RATIO, expressions, pose
 
 # The eye model's 16 lid points per eye (``face_mesh.EYES``: the lower lid from the outer corner, then the
 # upper): as one outline of the eye's opening, the lower lid then the upper one back.
@@ -70,7 +46,7 @@ def test_eyes_painted_shut_read_as_shut_with_the_eye_model(astronaut):
     mesh = face_mesh(shut, face)
     found = expressions(with_eyes(shut, mesh))
     assert not found["EyesOpen"]["Value"]
-    assert eye_ratio(mesh) > EYE_OPEN_RATIO, "the face mesh's own lids would read open"
+    assert eye_ratio(mesh, EXPRESSIONS) > EYE_OPEN_RATIO, "the face mesh's own lids would read open"
     assert found["Smile"]["Value"] and found["MouthOpen"]["Value"], "the rest of her face is unchanged"
 
 
