@@ -41,10 +41,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from localaws.clients import local_client
 from localaws.endpoint import LocalEndpoint
 from localaws.process import EndpointProcess
-from localaws.rekognition.faces import DEFAULT_LANDMARKS, LANDMARK_MODELS, face_detail
+from localaws.rekognition.faces import face_detail
 from localaws.rekognition.models import DEFAULT_SAMPLE_INTERVAL_MS, EmulatorSettings, service_rules
 from localaws.vision.detector import DETECTION_SHORT_SIDE, RetinaFaceDetector, minimum_face_px
 from localaws.vision.frames import decode_samples
+from localaws.vision.landmark_models import DEFAULT_LANDMARKS, LANDMARK_MODELS
 from synthetic import Box, SyntheticVideo, make_non_human_video, make_video
 
 RESOLUTIONS = ((640, 360), (1280, 720), (1920, 1080))

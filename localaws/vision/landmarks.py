@@ -7,7 +7,7 @@ licensed for research; see docs/local-endpoint.md. Point numbers below are dlib'
 0-16, brows 17-26, nose 27-35, eyes 36-41 and 42-47 (left and right as seen), outer lips 48-59,
 inner lips 60-67.
 
-This is the default of ``faces.LANDMARK_MODELS`` (``serve --landmarks dlib68``);
+This is the default of ``landmark_models.LANDMARK_MODELS`` (``serve --landmarks dlib68``);
 ``mesh_landmarks.py`` measures the same from MediaPipe's face mesh (Apache-2.0, ``serve --landmarks
 mesh``), with this module's pose fit and expressions' measures, not the default because its MouthOpen
 was clearly worse on the evaluation set's held-out split.

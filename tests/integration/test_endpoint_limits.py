@@ -160,7 +160,7 @@ def test_a_mesh_job_without_a_readable_face_mesh_model_fails_in_one_line(
     corrupt = tmp_path / "face_landmark.tflite"
     corrupt.write_bytes(b"junk" * 100)
     broken = face_mesh.FaceMeshModel(corrupt)
-    monkeypatch.setattr(models, "shared_mesh_model", lambda: broken)
+    monkeypatch.setattr(face_mesh, "shared_model", lambda: broken)
     aws, bucket = mesh_endpoint
     fails_twice_in_one_line(aws, upload(aws, bucket, videos["face"].path), corrupt, REINSTALL_MODELS, "DEFAULT")
     assert not [record for record in caplog.records if record.exc_info], "no traceback in the endpoint's log"
