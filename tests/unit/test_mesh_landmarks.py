@@ -10,13 +10,19 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-from skimage import data
 
 from localaws.vision import face_mesh as face_mesh_module
-from localaws.vision.detector import RetinaFaceDetector
 from localaws.vision.face_mesh import face_mesh, with_eyes
+from localaws.vision.landmark_models import LANDMARK_MODELS
 from localaws.vision.landmarks import eye_ratio
-from localaws.vision.mesh_landmarks import EXPRESSIONS, EYE_OPEN_RATIO, expressions, pose
+from localaws.vision.mesh_landmarks import EXPRESSIONS, EYE_OPEN_RATIO, expressions
+from tests.support.head_renders import (
+    TURNS,
+    Measure,
+    assert_moves_with_the_turn,
+    assert_reads_the_turn,
+    astronaut_renders,
+)
 
 # The eye model's 16 lid points per eye (``face_mesh.EYES``: the lower lid from the outer corner, then the
 # upper): as one outline of the eye's opening, the lower lid then the upper one back.
@@ -69,42 +75,23 @@ def test_the_mesh_model_loads_from_the_pinned_package_and_finds_her_features(ast
 
 # -- on renders of a real face turned by known angles (synthetic/head_render.py) ----------------------
 
-SIZE = (1280, 720)
 # Twice the held-out MAE documented for renders turned |Yaw| up to 30 (docs/local-endpoint.md, "Pose").
 RENDER_TOLERANCE = {"Roll": 6.0, "Yaw": 8.6, "Pitch": 16.4}
 
 
 @pytest.fixture(scope="module")
-def astronaut_renders():
+def astronaut_renders_mesh() -> Measure:
     """Scikit-image's astronaut painted on the canonical mesh (placed by dlib's 68 landmarks, a model
     apart from the one measured), and the emulator's steps on a render: RetinaFace, the face mesh
     for the face found, the fit."""
-    from localaws.vision.landmarks import landmarks68
-    from synthetic.head_render import View, render, texture_from_photo
-
-    detector = RetinaFaceDetector()
-    photo = np.ascontiguousarray(data.astronaut())
-    (face,) = detector.detect(photo)
-    texture = texture_from_photo(photo, landmarks68(photo, face))
-
-    def measure(roll: float, yaw: float, pitch: float) -> dict[str, float]:
-        image = render(texture, View(roll, yaw, pitch, SIZE, 180, (0.45, 0.55)))
-        (found,) = detector.detect(image)
-        return pose(face_mesh(image, found), *SIZE)
-
-    return measure
+    return astronaut_renders(LANDMARK_MODELS["mesh"])
 
 
-@pytest.mark.parametrize(("roll", "yaw", "pitch"), [(0, 25, -15), (-20, 0, 0), (15, -20, 10)])
+@pytest.mark.parametrize(("roll", "yaw", "pitch"), TURNS)
 def test_a_turned_render_reads_within_the_documented_error_and_each_angle_moves_its_way(
-    astronaut_renders, roll, yaw, pitch
+    astronaut_renders_mesh, roll, yaw, pitch
 ):
     """Within twice the documented error, and, from the same face facing the camera, each angle moves
     with the turn by at least a quarter of it: a flipped sign moves it the other way."""
-    facing = astronaut_renders(0, 0, 0)
-    measured = astronaut_renders(roll, yaw, pitch)
-    truth = {"Roll": roll, "Yaw": yaw, "Pitch": pitch}
-    for axis, tolerance in RENDER_TOLERANCE.items():
-        assert measured[axis] == pytest.approx(truth[axis], abs=tolerance), (axis, measured)
-        if truth[axis]:
-            assert (measured[axis] - facing[axis]) / truth[axis] > 0.25, (axis, facing, measured)
+    assert_reads_the_turn(astronaut_renders_mesh, roll, yaw, pitch, RENDER_TOLERANCE)
+    assert_moves_with_the_turn(astronaut_renders_mesh, roll, yaw, pitch)
