@@ -1,6 +1,7 @@
 """The landmark models Pose, EyesOpen, MouthOpen and Smile can come from (``serve --landmarks``), by
-name: everything the emulator, ``serve`` and the benchmarks ask of one is here, so that another model
-is one more entry of ``LANDMARK_MODELS``.
+name: everything the emulator and ``serve`` ask of one is here, so that another model is one more
+entry of ``LANDMARK_MODELS`` (bench/emulator_truth.py's ``fit_faces`` adds, for its renders, where the
+model's fit points lie on the canonical mesh).
 
 ``dlib68``, the default: dlib's 68 landmarks (``landmarks.py``; the model is licensed for research
 only). ``mesh``: MediaPipe's face mesh and eye model (``face_mesh.py``, ``mesh_landmarks.py``;
