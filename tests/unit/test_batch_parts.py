@@ -91,6 +91,41 @@ def test_a_subfolder_that_cannot_be_listed_is_handed_over_or_refused_never_skipp
     )
 
 
+def test_a_subfolder_whose_files_cannot_be_looked_at_is_handed_over_or_refused(tmp_path: Path, monkeypatch):
+    """A folder that may be read but not entered (0744) lists its names, but a stat of its files fails
+    (EACCES): the whole batch was refused as a file it could not use. Root passes that check, so the
+    stat of the files in one subfolder fails here as it does for another user."""
+    import errno
+    import os
+
+    import launcher.batch.discovery
+
+    for name in ("a.mp4", "part/b.mp4", "good/c.mp4"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(b"")
+    real_stat = os.stat
+
+    def stat(path: Any, *args: Any, **kwargs: Any) -> Any:
+        if os.path.dirname(os.fspath(path)) in (str(tmp_path / "part"), str(tmp_path) if entered is False else ""):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fspath(path))
+        return real_stat(path, *args, **kwargs)
+
+    entered = True
+    monkeypatch.setattr(launcher.batch.discovery.os, "stat", stat)
+    heard: list[tuple[str, str]] = []
+    found = discover([str(tmp_path)], True, None, lambda folder, error: heard.append((folder, str(error.strerror))))
+    assert [Path(video).name for video in found] == ["a.mp4", "c.mp4"]
+    assert heard == [(str(tmp_path / "part"), "Permission denied")]
+    with pytest.raises(BadInput) as refused:
+        discover([str(tmp_path)], True, None)
+    assert str(refused.value) == f"folder {tmp_path / 'part'} cannot be read (Permission denied): check its permissions"
+    entered = False  # the folder given itself: refused, recursive or not
+    for recursive in (False, True):
+        with pytest.raises(BadInput) as refused:
+            discover([str(tmp_path)], recursive, None, lambda folder, error: None)
+        assert str(refused.value) == f"folder {tmp_path} cannot be read (Permission denied): check its permissions"
+
+
 def test_a_batch_with_a_folder_left_out_is_not_ok():
     assert Tally().ok and not Tally(left_out=["videos/locked"]).ok
     assert "; 1 folder(s) left out (cannot be read); 0 face(s)" in Tally(left_out=["x"]).describe(Path("out"))
