@@ -8,6 +8,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -88,7 +89,7 @@ def test_a_launch_waiting_for_a_stalled_upload_gives_up_in_one_line(video, monke
     s3 = S3(digest)
     with held(lock, beat=0, hold=30) as holder, pytest.raises(LauncherError) as raised:
         upload(s3, path, "b", progress_bars=False)  # type: ignore[arg-type]
-    assert holder.returncode is not None  # killed by held(): it still held the lock when the launch gave up
+    assert holder.returncode == -signal.SIGKILL  # killed by held(): it still held the lock when the launch gave up
     assert raised.value.exit_code == ExitCode.BAD_INPUT
     assert str(raised.value) == stalled(lock, 0.5)
     assert s3.calls == 0  # nothing looked at, nothing uploaded
