@@ -4,7 +4,6 @@ destroy), show what it holds (status), and publish the redactor's layer there (r
 from __future__ import annotations
 
 import argparse
-import errno
 import faulthandler
 import fcntl
 import json
@@ -351,6 +350,8 @@ def _check_serve_args(args: argparse.Namespace) -> str | None:
         if mesh_problem:
             return f"--landmarks mesh: {mesh_problem}"
     data_dir = args.data_dir
+    if (in_the_way := _file_in_the_way(data_dir)) is not None:
+        return _not_a_folder("--data-dir", data_dir, in_the_way)
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=data_dir):
@@ -536,6 +537,18 @@ def _context(endpoint: str, region: str) -> Context:
     return Context(client, region, account_id)
 
 
+def _file_in_the_way(folder: Path) -> Path | None:
+    """The file (not a folder) standing at ``folder`` or at one of its parents, if any: making the
+    folder would fail with "File exists" or "Not a directory", which names neither it nor the fix."""
+    return next((path for path in (folder, *folder.parents) if path.exists() and not path.is_dir()), None)
+
+
+def _not_a_folder(option: str, folder: Path, in_the_way: Path) -> str:
+    """What is wrong with ``option``'s folder when a file stands in its way, and what to do, in one line."""
+    where = f"{option} {folder} is" if in_the_way == folder else f"{option} {folder}: {in_the_way} is"
+    return f"{where} a file, not a folder; choose another {option}, or move the file away"
+
+
 def _check_paths(args: argparse.Namespace, make_folders: bool) -> None:
     """Check (and for deploy, make) the folders the command writes to before anything else: a bad path
     then costs nothing, not a resource made whose state cannot be saved."""
@@ -543,12 +556,11 @@ def _check_paths(args: argparse.Namespace, make_folders: bool) -> None:
     if outputs_file.is_dir():
         raise BadPath(f"--outputs-file {outputs_file} is a folder; give a file name")
     for folder, option in ((_state_file(args).parent, "--data-dir"), (outputs_file.parent, "--outputs-file")):
+        if (in_the_way := _file_in_the_way(folder)) is not None:
+            raise BadPath(_not_a_folder(option, args.data_dir if option == "--data-dir" else outputs_file, in_the_way))
         try:
-            if make_folders:
-                folder.mkdir(parents=True, exist_ok=True)
-            elif any(parent.exists() and not parent.is_dir() for parent in (folder, *folder.parents)):
-                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
             if make_folders:  # written, not only checked: root passes every permission check, a read-only mount not
+                folder.mkdir(parents=True, exist_ok=True)
                 with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-", suffix=".partial"):
                     pass
         except OSError as error:
