@@ -598,8 +598,7 @@ def destroy(args: argparse.Namespace) -> int:
                 "--force is for the in-process deployer; with the Pulumi CLI, set the stack's forceDestroy "
                 "config to true and deploy, then destroy"
             )
-        PulumiCli(PROJECT_DIR, args.data_dir, args.stack).destroy()
-        _outputs_file(args).unlink(missing_ok=True)
+        PulumiCli(PROJECT_DIR, args.data_dir, args.stack).destroy(_outputs_file(args))
         return 0
     # The check, the destroy and the outputs' removal under the lock a first deploy holds from the start
     # (not made for a mistyped --data-dir, so its folder is not left behind).
@@ -610,8 +609,9 @@ def destroy(args: argparse.Namespace) -> int:
                 "--stack and --data-dir"
             )
             return 0  # and the --outputs-file named is kept: it may be another stack's
-        changes = engine.destroy(_in_process_context(args), _state_file(args), force=args.force)
-        _outputs_file(args).unlink(missing_ok=True)
+        changes = engine.destroy(
+            _in_process_context(args), _state_file(args), force=args.force, outputs_path=_outputs_file(args)
+        )
     print(f"{len(changes)} resource(s) deleted (in-process deployer)")
     return 0
 
@@ -650,7 +650,34 @@ def redactor_layer(args: argparse.Namespace) -> int:
     return 0
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def _sigterm_as_ctrl_c() -> Iterator[None]:
+    """SIGTERM (kill, a timeout, a supervisor) stops a command as Ctrl-C does, with its one line and
+    exit code 130, instead of ending the process at once and silently: between a resource made and
+    its record, or with a file half-written. The previous handler is back afterwards (main() may be
+    called in a program of its own); serve puts its own in place meanwhile. Signal handlers belong
+    to the main thread: elsewhere, and where the previous handler was not set from Python (which
+    could not restore it), nothing changes."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) is None:
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    with _sigterm_as_ctrl_c():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     commands = {

@@ -63,11 +63,16 @@ class StackState:
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Write beside, then rename: readers see the old file or the new one, never half of one."""
+    """Write beside, then rename: readers see the old file or the new one, never half of one; nor,
+    once Ctrl-C has stopped the write, the half-written one beside it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
-    partial.write_text(text)
-    partial.replace(path)
+    try:
+        partial.write_text(text)
+        partial.replace(path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 def _normalise(value: Any) -> Any:
@@ -220,9 +225,11 @@ def deploy(
     return outputs, changes
 
 
-def destroy(ctx: Context, state_path: Path, force: bool = False) -> list[Change]:
-    """Delete everything the state file records, then the state file. ``force`` deletes buckets with
-    what they hold, as if the stack had set forceDestroy."""
+def destroy(ctx: Context, state_path: Path, force: bool = False, outputs_path: Path | None = None) -> list[Change]:
+    """Delete everything the state file records, then the stack's ``outputs_path`` (if given) and last the
+    state file: stopped in between, the state is left for the next destroy to finish, never the outputs
+    alone (naming what is gone, with nothing that says so). ``force`` deletes buckets with what they
+    hold, as if the stack had set forceDestroy."""
     state = StackState.load(state_path)
     if force:
         for resource in state.resources:
@@ -239,5 +246,7 @@ def destroy(ctx: Context, state_path: Path, force: bool = False) -> list[Change]
         )
     changes: list[Change] = []
     delete_all(ctx, state.resources, changes, lambda remaining: StackState(remaining, state.outputs).save(state_path))
+    if outputs_path is not None:
+        outputs_path.unlink(missing_ok=True)
     state_path.unlink(missing_ok=True)
     return changes

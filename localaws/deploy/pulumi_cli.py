@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -57,29 +58,50 @@ class PulumiCli:
             "PULUMI_SKIP_UPDATE_CHECK": "true",
         }
 
-    def run(self, *args: str) -> str:
-        result = subprocess.run(
+    def run(self, *args: str, cancellable: bool = False) -> str:
+        """``pulumi <args>``'s standard output. Ctrl-C (KeyboardInterrupt) waits for pulumi to end, then
+        is raised: subprocess.run would kill it 0.25 s later, mid-cancel, leaving the stack locked with
+        its operations in flight unrecorded. pulumi runs in a session of its own, so that the terminal's
+        Ctrl-C reaches it only through here: an ``up`` or ``destroy`` (``cancellable``) gets one SIGINT,
+        on which pulumi finishes what is in flight, records it and releases the lock; a short command
+        ends by itself. Each further Ctrl-C is passed on (pulumi's second one stops it at once)."""
+        process = subprocess.Popen(
             ["pulumi", *args, "--non-interactive"],
             cwd=self.project_dir,
             env=self.env,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            check=False,
+            start_new_session=True,
         )
-        if result.returncode != 0:
-            raise PulumiCliError(f"pulumi {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
-        return result.stdout
+        interrupts = 0
+        while True:
+            try:
+                stdout, stderr = process.communicate()
+                break
+            except KeyboardInterrupt:
+                interrupts += 1
+                if (cancellable or interrupts > 1) and process.poll() is None:
+                    process.send_signal(signal.SIGINT)
+        if interrupts:
+            raise KeyboardInterrupt
+        if process.returncode != 0:
+            raise PulumiCliError(f"pulumi {' '.join(args)} failed:\n{stdout}\n{stderr}")
+        return stdout
 
     def deploy(self, endpoint: str) -> dict[str, Any]:
         self.run("stack", "select", "--create", self.stack, "--secrets-provider", "passphrase")
         region = self._config_value("aws:region") or DEFAULT_REGION
         for key, value in provider_config(endpoint, region).items():
             self.run("config", "set", "--stack", self.stack, "--path", key, value)
-        self.run("up", "--yes", "--skip-preview", "--stack", self.stack)
+        self.run("up", "--yes", "--skip-preview", "--stack", self.stack, cancellable=True)
         return json.loads(self.run("stack", "output", "--json", "--show-secrets", "--stack", self.stack))
 
-    def destroy(self) -> None:
-        self.run("destroy", "--yes", "--skip-preview", "--stack", self.stack)
+    def destroy(self, outputs_path: Path) -> None:
+        """Destroy the stack, remove its outputs file, then the stack: stopped in between, the (empty)
+        stack is left for the next destroy to remove, never the outputs alone."""
+        self.run("destroy", "--yes", "--skip-preview", "--stack", self.stack, cancellable=True)
+        outputs_path.unlink(missing_ok=True)
         self.run("stack", "rm", "--yes", "--preserve-config", self.stack)
 
     def _config_value(self, key: str) -> str:

@@ -3,8 +3,11 @@ code, no traceback; the hints name the interpreter that is running."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +16,7 @@ import pytest
 import launcher.cli
 import localaws.cli
 import offline_demo.run
+from tests.support.pulumi_mocks import ROOT
 
 
 def raising(error: BaseException) -> Any:
@@ -129,3 +133,122 @@ def test_ctrl_c_while_a_script_loads_its_modules_is_one_line(script, module):
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert (done.returncode, done.stdout, done.stderr) == (130, "", "\ninterrupted before anything started\n")
+
+
+def _start_with_fake_pulumi(tmp_path: Path, command: str) -> tuple[subprocess.Popen, Path, Path]:
+    """``scripts/local.py <command> --engine cli`` as a terminal runs it (a process group of its own),
+    with tests/support/fake_pulumi.py as pulumi; returned once pulumi's up or destroy has started."""
+    from tests.support import fake_pulumi
+
+    log = tmp_path / "pulumi.log"
+    path = f"{fake_pulumi.install(tmp_path / 'bin')}{os.pathsep}{os.environ['PATH']}"
+    data = tmp_path / "data"
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "scripts" / "local.py"), command, "--engine", "cli", "--data-dir", str(data)],
+        env={**os.environ, "PATH": path, "FAKE_PULUMI_LOG": str(log)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    verb = "up" if command == "deploy" else "destroy"
+    while f"{verb} started" not in (log.read_text() if log.exists() else ""):
+        assert process.poll() is None, process.communicate()
+        time.sleep(0.01)
+    return process, log, data
+
+
+LINES = {
+    "deploy": "interrupted: what was made is recorded in the deploy state: run deploy again to finish, or destroy",
+    "destroy": "interrupted: what is left is recorded in the deploy state: run destroy again to finish",
+}
+
+
+@pytest.mark.parametrize("command", ["deploy", "destroy"])
+@pytest.mark.parametrize("how", ["ctrl-c in the terminal", "kill -INT", "kill -TERM"])
+def test_ctrl_c_during_pulumi_up_or_destroy_lets_it_cancel_cleanly(tmp_path, command, how):
+    """It was killed 0.25 s after the Ctrl-C (subprocess.run's way), mid-cancel: the stack stayed locked,
+    its operations in flight unrecorded. Pulumi now gets the one SIGINT on which it cancels cleanly."""
+    from tests.support import fake_pulumi
+
+    process, log, data = _start_with_fake_pulumi(tmp_path, command)
+    outputs = data / "outputs-local.json"
+    if command == "destroy":
+        outputs.write_text("{}\n")
+    try:
+        if how == "ctrl-c in the terminal":
+            os.killpg(process.pid, signal.SIGINT)
+        else:
+            process.send_signal(signal.SIGINT if how == "kill -INT" else signal.SIGTERM)
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+        process.wait()
+    assert (process.returncode, out, err) == (130, "", f"\n{LINES[command]}\n")
+    assert log.read_text().splitlines()[-2:] == ["cancelling", "cancelled cleanly"]
+    assert fake_pulumi.locks(data / "pulumi-backend") == []
+    assert outputs.exists() == (command == "destroy")  # not written; not removed: the stack is not gone
+    assert [path.name for path in data.rglob("*.partial")] == []
+
+
+def test_a_second_ctrl_c_during_pulumi_up_stops_it_at_once(tmp_path):
+    process, log, data = _start_with_fake_pulumi(tmp_path, "deploy")
+    try:
+        os.killpg(process.pid, signal.SIGINT)
+        while "cancelling" not in log.read_text():
+            time.sleep(0.01)
+        os.killpg(process.pid, signal.SIGINT)
+        out, err = process.communicate(timeout=60)
+    finally:
+        process.kill()
+        process.wait()
+    assert (process.returncode, out, err) == (130, "", f"\n{LINES['deploy']}\n")
+    assert log.read_text().splitlines()[-1] == "stopped at once"
+    assert not (data / "outputs-local.json").exists()
+
+
+def test_ctrl_c_while_a_file_is_written_leaves_the_old_one_and_nothing_beside_it(tmp_path, monkeypatch):
+    """The deploy state and the outputs are written beside, then renamed: a real SIGINT between the two
+    left STATE.json.partial behind."""
+    from localaws.deploy import engine
+
+    target = tmp_path / "local.json"
+    target.write_text("old")
+
+    def ctrl_c(self: Path, other: Path) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(5)  # the KeyboardInterrupt comes first
+
+    monkeypatch.setattr(Path, "replace", ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        engine.write_atomically(target, "new")
+    assert target.read_text() == "old"
+    assert list(tmp_path.iterdir()) == [target]
+
+
+def _sigterm_myself(args: Any) -> int:
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(5)  # the KeyboardInterrupt comes first
+    return 0
+
+
+@pytest.mark.parametrize("command", ["deploy", "destroy", "status"])
+def test_sigterm_stops_a_command_as_ctrl_c_does_and_the_previous_handler_is_back(monkeypatch, capsys, command):
+    """It ended the process at once and silently (exit -15): between a resource made and its record,
+    or with a file half-written. main() may run inside another program: its own handler comes back."""
+
+    def theirs(signum: int, frame: object) -> None:
+        raise AssertionError("the program's own handler ran")
+
+    monkeypatch.setattr(localaws.cli, command, _sigterm_myself)
+    previous = signal.signal(signal.SIGTERM, theirs)
+    try:
+        assert localaws.cli.main([command]) == 130
+        assert signal.getsignal(signal.SIGTERM) is theirs
+        monkeypatch.setattr(localaws.cli, command, raising(ValueError("a bug")))
+        with pytest.raises(ValueError):
+            localaws.cli.main([command])
+        assert signal.getsignal(signal.SIGTERM) is theirs
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert capsys.readouterr().err.strip().startswith("interrupted")
