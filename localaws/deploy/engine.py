@@ -11,8 +11,10 @@ delete the old, as Pulumi does), and ``destroy`` removes everything in reverse o
 from __future__ import annotations
 
 import json
+import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -106,9 +108,15 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
         self.current: list[ResourceState] = []
         self.superseded: list[ResourceState] = []  # replaced: deleted once the new ones exist
         self.changes: list[Change] = []
-        self.failure: Exception | None = None
+        self.failure: BaseException | None = None
         self._save = save
         self._lock = threading.Lock()
+
+    def stop(self) -> None:
+        """Make nothing more (Ctrl-C): the resource being made is finished and recorded; deploy() then
+        raises KeyboardInterrupt."""
+        if self.failure is None:
+            self.failure = KeyboardInterrupt()
 
     def pending_state(self) -> StackState:
         """Everything that exists right now: safe to save at any moment."""
@@ -198,14 +206,38 @@ def delete_all(
         after_each(remaining)
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextmanager
+def _interrupts_stop(mocks: ProvisioningMocks) -> Iterator[None]:
+    """Ctrl-C (or SIGTERM) while the program runs stops the mocks instead of raising KeyboardInterrupt
+    there. Raised inside Pulumi's event loop, it was lost: Pulumi runs the loop within one of its tasks
+    (``_sync_await``), which it leaves half-entered, so asyncio logged "Leaving task ... does not match
+    the current task None" with a traceback, and the deploy went on to make every resource. The
+    previous handlers are back afterwards; off the main thread (no signal handlers there) nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {signum: signal.signal(signum, lambda *_: mocks.stop()) for signum in STOP_SIGNALS}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def deploy(
     ctx: Context, project_dir: Path, stack: str, state_path: Path, config: dict[str, str] | None = None
 ) -> tuple[dict[str, Any], list[Change]]:
-    """Bring the endpoint in line with the program; return the stack outputs and what changed."""
+    """Bring the endpoint in line with the program; return the stack outputs and what changed. Ctrl-C
+    (or SIGTERM) while the program runs: what is being made is finished and recorded, nothing more is
+    made, and KeyboardInterrupt is raised."""
     previous = StackState.load(state_path)
     mocks = ProvisioningMocks(ctx, previous, lambda state: state.save(state_path))
     try:
-        outputs = run_main(mocks, project_dir, stack, config)
+        with _interrupts_stop(mocks):
+            outputs = run_main(mocks, project_dir, stack, config)
     except Exception as error:
         if mocks.failure is not None:  # the SDK's own error says less than ours
             raise mocks.failure from error
