@@ -135,6 +135,25 @@ def test_ctrl_c_while_a_script_loads_its_modules_is_one_line(script, module):
     assert (done.returncode, done.stdout, done.stderr) == (130, "", "\ninterrupted before anything started\n")
 
 
+def test_sigterm_while_local_py_loads_its_modules_is_one_line():
+    """A real SIGTERM as the modules load: it ended the process silently (exit -15)."""
+    path = ROOT / "scripts" / "local.py"
+    code = (
+        "import builtins, os, runpy, signal, sys, time\n"
+        "real = builtins.__import__\n"
+        "def sigterm(name, *args, **kwargs):\n"
+        "    if name == 'localaws.cli':\n"
+        "        os.kill(os.getpid(), signal.SIGTERM)\n"
+        "        time.sleep(5)\n"
+        "    return real(name, *args, **kwargs)\n"
+        "builtins.__import__ = sigterm\n"
+        f"sys.argv = [{str(path)!r}, '--help']\n"
+        f"runpy.run_path({str(path)!r}, run_name='__main__')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout, done.stderr) == (130, "", "\ninterrupted before anything started\n")
+
+
 def _start_with_fake_pulumi(tmp_path: Path, command: str) -> tuple[subprocess.Popen, Path, Path]:
     """``scripts/local.py <command> --engine cli`` as a terminal runs it (a process group of its own),
     with tests/support/fake_pulumi.py as pulumi; returned once pulumi's up or destroy has started."""
