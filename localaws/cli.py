@@ -650,6 +650,18 @@ def redactor_layer(args: argparse.Namespace) -> int:
     return 0
 
 
+def _request_ids(error: ClientError) -> str:
+    """The ids AWS support asks for, as --debug prints them: botocore's ResponseMetadata.RequestId, else
+    the header it came in, which botocore reads only for some protocols (an S3 HEAD's error has no body,
+    and the local endpoint's S3 sends x-amzn-requestid, which botocore's S3 parser does not read); S3's
+    host id too. The launcher's jobs.errors.request_id reads the same places (layering keeps them apart)."""
+    metadata = error.response.get("ResponseMetadata", {})
+    headers = metadata.get("HTTPHeaders", {})
+    request_id = metadata.get("RequestId") or headers.get("x-amzn-requestid") or headers.get("x-amz-request-id")
+    host_id = metadata.get("HostId") or headers.get("x-amz-id-2")
+    return f"AWS request id: {request_id or 'none in the response'}" + (f", host id: {host_id}" if host_id else "")
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
@@ -709,7 +721,6 @@ def _main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             traceback.print_exception(error)
             if isinstance(error, ClientError):
-                request_id = error.response.get("ResponseMetadata", {}).get("RequestId")
-                print(f"AWS request id: {request_id or 'none in the response'}", file=sys.stderr)
+                print(_request_ids(error), file=sys.stderr)
         print(f"error: {error}", file=sys.stderr)
         return 1

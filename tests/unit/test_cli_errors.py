@@ -272,3 +272,46 @@ def test_serve_on_a_port_another_program_holds_is_one_line(capsys, tmp_path):
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert code == 2
     assert line.startswith(f"error: cannot listen on 127.0.0.1:{port}: ") and line.endswith("choose another --port")
+
+
+def _parsed_refusal(protocol: str, operation: str, status: int, headers: dict[str, str], body: bytes) -> ClientError:
+    """A refusal as botocore's own parser reads it off the wire."""
+    from botocore.parsers import create_parser
+
+    parsed = create_parser(protocol).parse({"status_code": status, "headers": headers, "body": body}, None)
+    return ClientError(parsed, operation)
+
+
+@pytest.mark.parametrize(
+    "error, line",
+    [
+        (  # AWS's S3: a HEAD's error has no body; botocore reads its ids from S3's headers
+            _parsed_refusal("rest-xml", "HeadObject", 404, {"x-amz-request-id": "R1", "x-amz-id-2": "H1"}, b""),
+            "AWS request id: R1, host id: H1",
+        ),
+        (  # the local endpoint's S3 sends x-amzn-requestid, which botocore's S3 parser does not read
+            _parsed_refusal("rest-xml", "HeadBucket", 404, {"x-amzn-requestid": "R2"}, b""),
+            "AWS request id: R2",
+        ),
+        (  # a query-protocol service: the id in the error body
+            _parsed_refusal(
+                "query",
+                "GetRole",
+                404,
+                {"x-amzn-requestid": "R3"},
+                b"<ErrorResponse><Error><Code>NoSuchEntity</Code><Message>no</Message></Error>"
+                b"<RequestId>R3</RequestId></ErrorResponse>",
+            ),
+            "AWS request id: R3",
+        ),
+        (
+            _parsed_refusal("json", "GetFaceDetection", 502, {}, b"<html>Bad gateway</html>"),
+            "AWS request id: none in the response",
+        ),
+    ],
+)
+def test_local_debug_finds_the_request_id_where_aws_puts_it(monkeypatch, capsys, error, line):
+    monkeypatch.setattr(localaws.cli, "deploy", failing(error))
+    assert localaws.cli.main(["--debug", "deploy"]) == 1
+    printed = [text for text in capsys.readouterr().err.splitlines() if text.startswith("AWS request id")]
+    assert printed == [line]
