@@ -19,7 +19,10 @@ import uuid
 from pathlib import Path
 
 CANCEL_SECONDS = 0.8
-RUN_SECONDS = 60.0  # an up or destroy not interrupted ends by itself after this
+# How long an up or destroy not interrupted takes, and each short command ($FAKE_PULUMI_RUN_SECONDS,
+# $FAKE_PULUMI_SHORT_SECONDS, to widen the moments a stress run can hit).
+RUN_SECONDS = float(os.environ.get("FAKE_PULUMI_RUN_SECONDS", "60"))
+SHORT_SECONDS = float(os.environ.get("FAKE_PULUMI_SHORT_SECONDS", "0"))
 
 
 def install(folder: Path) -> Path:
@@ -68,6 +71,8 @@ def _run_interruptibly(command: str, backend: Path, stack: str) -> int:
 
 def main(argv: list[str]) -> int:
     args = [arg for arg in argv if arg != "--non-interactive"]
+    if args[0] not in ("up", "destroy"):
+        time.sleep(SHORT_SECONDS)
     backend = Path(os.environ["PULUMI_BACKEND_URL"].removeprefix("file://"))
     stack = args[args.index("--stack") + 1] if "--stack" in args else "local"
     if args[:2] == ["config", "get"]:
