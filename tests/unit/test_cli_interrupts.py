@@ -271,3 +271,25 @@ def test_sigterm_stops_a_command_as_ctrl_c_does_and_the_previous_handler_is_back
     finally:
         signal.signal(signal.SIGTERM, previous)
     assert capsys.readouterr().err.strip().startswith("interrupted")
+
+
+def test_serve_takes_sigterm_as_a_stop_and_puts_back_every_handler_it_replaced():
+    """serve catches Ctrl-C, SIGTERM and Ctrl-Z while it runs (a real SIGTERM here), then the handlers
+    and the wakeup fd before it are back: main()'s, or those of a program that runs it."""
+
+    def theirs(signum: int, frame: object) -> None:
+        raise AssertionError("the program's own handler ran")
+
+    signums = (signal.SIGINT, signal.SIGTERM, signal.SIGTSTP)
+    previous = {signum: signal.signal(signum, theirs) for signum in signums}
+    wakeup_fd = signal.set_wakeup_fd(-1)
+    try:
+        with localaws.cli._stop_signals() as wait_for_stop:
+            os.kill(os.getpid(), signal.SIGTERM)
+            wait_for_stop(lambda: None)  # returns: SIGTERM stops serve
+        assert [signal.getsignal(signum) for signum in signums] == [theirs] * 3
+        assert signal.set_wakeup_fd(-1) == -1
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        signal.set_wakeup_fd(wakeup_fd)
