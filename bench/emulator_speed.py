@@ -32,6 +32,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,10 +42,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from localaws.clients import local_client
 from localaws.endpoint import LocalEndpoint
 from localaws.process import EndpointProcess
-from localaws.rekognition.faces import DEFAULT_LANDMARKS, LANDMARK_MODELS, face_detail
+from localaws.rekognition.faces import face_detail
 from localaws.rekognition.models import DEFAULT_SAMPLE_INTERVAL_MS, EmulatorSettings, service_rules
 from localaws.vision.detector import DETECTION_SHORT_SIDE, RetinaFaceDetector, minimum_face_px
 from localaws.vision.frames import decode_samples
+from localaws.vision.landmark_models import DEFAULT_LANDMARKS, LANDMARK_MODELS, LandmarkModel
 from synthetic import Box, SyntheticVideo, make_non_human_video, make_video
 
 RESOLUTIONS = ((640, 360), (1280, 720), (1920, 1080))
@@ -247,17 +249,17 @@ def per_face_costs(repeat: int = 300) -> None:
     import numpy as np
     from skimage import data
 
-    from localaws.vision import landmarks, mesh_landmarks
     from localaws.vision.face_mesh import face_mesh, with_eyes
 
     frame = np.ascontiguousarray(data.astronaut())
     (face,) = RetinaFaceDetector().detect(frame)
-    points = face_mesh(frame, face).points
-    steps = {
-        "dlib68: points and pose": lambda: landmarks.pose(landmarks.landmarks68(frame, face), 512, 512),
-        "mesh: points and pose": lambda: mesh_landmarks.pose(face_mesh(frame, face).points, 512, 512),
-        "mesh: eye model (ALL only)": lambda: with_eyes(frame, points),
-    }
+    points = face_mesh(frame, face)
+
+    def points_and_pose(model: LandmarkModel) -> Callable[[], Any]:
+        return lambda: model.pose(model.points(frame, face), 512, 512)
+
+    steps = {f"{name}: points and pose": points_and_pose(model) for name, model in LANDMARK_MODELS.items()}
+    steps["mesh: eye model (ALL only)"] = lambda: with_eyes(frame, points)
     totals = dict.fromkeys(steps, 0.0)
     for step in steps.values():
         step()  # loads the model

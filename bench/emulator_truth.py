@@ -26,7 +26,7 @@ Pose is also measured against known angles: the set's faces painted on a 3D face
 rendered turned (synthetic/head_render.py), through the emulator's detector, landmarks and fit
 (render_trials); --skip-endpoint runs that, the rest of pose and attributes, and the small faces.
 Pose and attributes are measured with the emulator's default landmark model, or the one --landmarks
-names (dlib68 or mesh: localaws/rekognition/faces.py's LANDMARK_MODELS).
+names (dlib68 or mesh: localaws/vision/landmark_models.py's LANDMARK_MODELS).
 
     .venv/bin/python bench/truth_set.py --download      # once: fills the cache (offline: --clones DIR)
     .venv/bin/python bench/emulator_truth.py [--check | --record] [--split held-out] [--resolution 640x360]
@@ -57,9 +57,9 @@ from emotions import figures as emotion_figures  # beside this file
 from truth_set import default_cache, fill_command, image_path, load_manifest, missing  # beside this file
 
 from localaws.endpoint import LocalEndpoint
-from localaws.rekognition.faces import DEFAULT_LANDMARKS, LANDMARK_MODELS
 from localaws.rekognition.models import EmulatorSettings
 from localaws.vision.detector import minimum_face_px
+from localaws.vision.landmark_models import DEFAULT_LANDMARKS, LANDMARK_MODELS, LandmarkModel
 from localaws.vision.landmarks import pose_from_points
 from synthetic import Box
 
@@ -403,40 +403,41 @@ def mirror(frame: np.ndarray, face: Any) -> tuple[np.ndarray, Any]:
 
 @dataclass(frozen=True)
 class LandmarkSteps:
-    """One of the emulator's landmark models (localaws/rekognition/faces.py's LANDMARK_MODELS) as the
-    benchmark runs it: its module (the fit's face, ``MODEL`` in ``MODEL_INDICES`` order, and
-    ``pose``), the points of a face, the expressions from them, and which vertex of the canonical
-    mesh each of ``MODEL_INDICES`` is."""
+    """One of the emulator's landmark models (localaws/vision/landmark_models.py's LANDMARK_MODELS) as
+    the benchmark runs it: the model (the points of a face, their pose, the expressions from them),
+    the module of its fit's face (``MODEL`` in ``MODEL_INDICES`` order), and which vertex of the
+    canonical mesh each of ``MODEL_INDICES`` is."""
 
     name: str
+    model: LandmarkModel
     module: Any
-    points: Any  # (rgb, DetectedFace) -> points
-    expressions: Any  # (rgb, points) -> EyesOpen, MouthOpen, Smile
     vertices: dict[int, int]
 
+    def points(self, rgb: np.ndarray, face: Any) -> np.ndarray:
+        return self.model.points(rgb, face)
+
     def pose(self, points: np.ndarray, width: int, height: int) -> dict[str, float]:
-        return dict(self.module.pose(points, width, height))
+        return dict(self.model.pose(points, width, height))
+
+    def expressions(self, rgb: np.ndarray, points: np.ndarray) -> dict[str, Any]:
+        return self.model.expressions(rgb, points)
+
+
+def fit_faces() -> dict[str, tuple[Any, dict[int, int]]]:
+    """Per landmark model, the module of its fit's face and the canonical mesh's vertex of each of its
+    ``MODEL_INDICES`` (the renders' truth, synthetic/head_render.py): the mesh's are its own."""
+    from localaws.vision import landmarks, mesh_landmarks
+    from synthetic.head_render import ANCHORS
+
+    return {
+        "dlib68": (landmarks, {**ANCHORS, 27: 168}),  # dlib's nose root (27) is the mesh's vertex 168
+        "mesh": (mesh_landmarks, {index: index for index in mesh_landmarks.MODEL_INDICES}),
+    }
 
 
 def landmark_steps(name: str) -> LandmarkSteps:
-    if name == "mesh":
-        from localaws.vision import mesh_landmarks
-        from localaws.vision.face_mesh import face_mesh, with_eyes
-
-        return LandmarkSteps(
-            name,
-            mesh_landmarks,
-            lambda rgb, face: face_mesh(rgb, face).points,
-            lambda rgb, points: mesh_landmarks.expressions(with_eyes(rgb, points)),
-            {index: index for index in mesh_landmarks.MODEL_INDICES},
-        )
-    from localaws.vision import landmarks
-    from synthetic.head_render import ANCHORS
-
-    # dlib's nose root (27) is the mesh's vertex 168
-    return LandmarkSteps(
-        name, landmarks, landmarks.landmarks68, lambda rgb, points: landmarks.expressions(points), {**ANCHORS, 27: 168}
-    )
+    module, vertices = fit_faces()[name]
+    return LandmarkSteps(name, LANDMARK_MODELS[name], module, vertices)
 
 
 # The fit's face is drawn at the size of the 68-point fit's generic face (outer eye corners 450 units

@@ -34,13 +34,12 @@ from .deploy.errors import BadPath, DeployError, EndpointUnreachable, PulumiCliE
 from .deploy.pulumi_cli import PulumiCli, cli_available
 from .endpoint import DEFAULT_HOST, DEFAULT_PORT, LocalEndpoint
 from .hints import local_command, python
-from .rekognition.faces import LANDMARK_MODELS
 from .rekognition.models import JOB_STORE, EmulatorSettings
 from .state.files import StateError
 from .status import UNREACHABLE, EndpointStatus
 from .vision.detector import check_detector
 from .vision.emotions import check_emotion_model
-from .vision.face_mesh import check_mesh_model
+from .vision.landmark_models import LANDMARK_MODELS, described_choices
 
 DEFAULT_DATA_DIR = Path(".local")
 PROJECT_DIR = Path(__file__).resolve().parents[1]
@@ -224,8 +223,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--landmarks",
         choices=LANDMARK_MODELS,
         default=EmulatorSettings.landmarks,
-        help="what Pose, EyesOpen, MouthOpen and Smile come from: dlib's 68 landmarks (licensed for research "
-        "only) or MediaPipe's face mesh (Apache-2.0); docs/local-endpoint.md compares them (default %(default)s)",
+        help=f"what Pose, EyesOpen, MouthOpen and Smile come from: {described_choices()}; docs/local-endpoint.md "
+        "compares them (default %(default)s)",
     )
     serve.add_argument(
         "--ephemeral",
@@ -345,10 +344,10 @@ def _check_serve_args(args: argparse.Namespace) -> str | None:
         check_detector(args.detector)
     except ValueError as error:
         return f"--detector: {error}"
-    if args.landmarks == "mesh":
-        mesh_problem = check_mesh_model()  # every face's Pose needs it: without it every job would fail
-        if mesh_problem:
-            return f"--landmarks mesh: {mesh_problem}"
+    # every face's Pose needs the landmark model: without it every job would fail
+    landmarks_problem = LANDMARK_MODELS[args.landmarks].problem()
+    if landmarks_problem:
+        return f"--landmarks {args.landmarks}: {landmarks_problem}"
     data_dir = args.data_dir
     if (in_the_way := _file_in_the_way(data_dir)) is not None:
         return _not_a_folder("--data-dir", data_dir, in_the_way)

@@ -6,6 +6,8 @@ exports say the same. moto accepts any credentials: these only make clients sign
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from typing import Final, TypedDict
 
 DEFAULT_REGION: Final = "us-east-1"
@@ -31,4 +33,20 @@ def client_environment(url: str) -> dict[str, str]:
         "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
         "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
         "AWS_DEFAULT_REGION": DEFAULT_REGION,
+    }
+
+
+def isolated_environment(base: Mapping[str, str], url: str) -> dict[str, str]:
+    """``base`` with none of the user's own AWS set-up, pointed at the endpoint at ``url``: the demo's
+    commands run with it, so that they stay on 127.0.0.1 whatever the user's shell and ~/.aws say. An
+    ``AWS_ENDPOINT_URL_S3``, ``AWS_IGNORE_CONFIGURED_ENDPOINT_URLS`` or a profile's
+    ``ignore_configured_endpoint_urls`` would send a client past ``AWS_ENDPOINT_URL``, and an
+    ``AWS_PROFILE`` the files below do not hold would fail every client: every ``AWS_`` variable is
+    dropped and the config and credentials files are empty (as the local Lambda runtime does)."""
+    kept = {name: value for name, value in base.items() if not name.startswith("AWS_")}
+    return {
+        **kept,
+        **client_environment(url),
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
     }

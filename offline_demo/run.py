@@ -10,6 +10,7 @@ endpoint is stopped at the end, on failure or on Ctrl-C alike.
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -17,6 +18,7 @@ import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
+from localaws.defaults import isolated_environment
 from localaws.process import ROOT, EndpointProcess
 from synthetic import make_video
 
@@ -34,7 +36,7 @@ def run_demo(output: Path, seconds: float) -> None:
     output.mkdir(parents=True, exist_ok=True)
     python = sys.executable
     with tempfile.TemporaryDirectory(prefix="faces-demo-") as scratch, EndpointProcess(Path(scratch)) as endpoint:
-        env = endpoint.environment()
+        env = isolated_environment(os.environ, endpoint.url)  # offline whatever the shell and ~/.aws say
         print(f"== local endpoint at {endpoint.url} (AWS_ENDPOINT_URL), log in {endpoint.log_path}", flush=True)
         outputs = output / "stack-outputs.json"
         _run(

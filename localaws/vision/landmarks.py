@@ -7,9 +7,10 @@ licensed for research; see docs/local-endpoint.md. Point numbers below are dlib'
 0-16, brows 17-26, nose 27-35, eyes 36-41 and 42-47 (left and right as seen), outer lips 48-59,
 inner lips 60-67.
 
-This is the default of ``faces.LANDMARK_MODELS`` (``serve --landmarks dlib68``); ``mesh_landmarks.py``
-measures the same from MediaPipe's face mesh (Apache-2.0, ``serve --landmarks mesh``), not the
-default because its MouthOpen was clearly worse on the evaluation set's held-out split.
+This is the default of ``landmark_models.LANDMARK_MODELS`` (``serve --landmarks dlib68``);
+``mesh_landmarks.py`` measures the same from MediaPipe's face mesh (Apache-2.0, ``serve --landmarks
+mesh``), with this module's pose fit and expressions' measures, not the default because its MouthOpen
+was clearly worse on the evaluation set's held-out split.
 
 Pose, in the service's terms and this project's signs (``faces.py``): Roll positive when the eye on
 the right of the image is lower, Yaw positive when the nose points to the right of the image, Pitch
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
@@ -60,6 +62,39 @@ MOUTH_OPEN_RATIO = 0.067  # inner-lip gap over the inner mouth's width
 MOUTH_SLOPE = 0.02
 SMILE_RATIO = 0.92  # mouth width (corner to corner) over the distance between the eyes' centres
 SMILE_SLOPE = 0.06
+
+
+@dataclass(frozen=True)
+class ExpressionSpec:
+    """Where a landmark model puts what EyesOpen, MouthOpen and Smile measure, in its own point
+    numbers, and the thresholds fitted on its points: every model is measured alike
+    (``eye_ratio``, ``mouth_ratio``, ``smile_ratio``), only these differ."""
+
+    # Each eye's six points in Soukupova and Cech's order: the corner on the left of the image, two
+    # points of the upper lid, the other corner, two of the lower lid, the lower ones in reverse so
+    # that 1-5 and 2-4 face each other.
+    eyes: tuple[tuple[int, ...], ...]
+    lip_pairs: tuple[tuple[int, int], ...]  # the inner lips' facing points (upper, lower)
+    mouth_inner_corners: tuple[int, int]
+    mouth_corners: tuple[int, int]
+    # Each attribute's (threshold, slope) for ``boolean_attribute``, of its ratio.
+    eyes_open: tuple[float, float]
+    mouth_open: tuple[float, float]
+    smile: tuple[float, float]
+
+
+# dlib's numbering: the eyes 36-41 and 42-47 go round from the corner on the left of the image, the
+# inner lips 60-67 likewise from the left corner (61-63 upper, 65-67 lower), the outer lips' corners 48
+# and 54.
+EXPRESSIONS_68 = ExpressionSpec(
+    eyes=(tuple(range(36, 42)), tuple(range(42, 48))),
+    lip_pairs=((61, 67), (62, 66), (63, 65)),
+    mouth_inner_corners=(60, 64),
+    mouth_corners=(48, 54),
+    eyes_open=(EYE_OPEN_RATIO, EYE_SLOPE),
+    mouth_open=(MOUTH_OPEN_RATIO, MOUTH_SLOPE),
+    smile=(SMILE_RATIO, SMILE_SLOPE),
+)
 
 
 @functools.lru_cache(maxsize=1)
@@ -117,27 +152,34 @@ def distance(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.hypot(*(a - b)))
 
 
-def eye_ratio(points68: np.ndarray) -> float:
-    """The mean of both eyes' aspect ratios (Soukupova and Cech's EAR): about 0.3 open, under 0.2 shut."""
+def _xy(points: np.ndarray) -> np.ndarray:
+    """A model's points in the frame's pixels, without the mesh's depth."""
+    return np.asarray(points)[:, :2]
+
+
+def eye_ratio(points: np.ndarray, spec: ExpressionSpec = EXPRESSIONS_68) -> float:
+    """The mean of both eyes' aspect ratios (Soukupova and Cech's EAR): the lids' two gaps over the
+    eye's width; about 0.3 open, under 0.2 shut."""
     ratios = []
-    for first in (36, 42):
-        p = points68[first : first + 6]
+    for p in (_xy(points)[list(indices)] for indices in spec.eyes):
         ratios.append((distance(p[1], p[5]) + distance(p[2], p[4])) / (2 * distance(p[0], p[3]) or 1.0))
     return sum(ratios) / 2
 
 
-def mouth_ratio(points68: np.ndarray) -> float:
+def mouth_ratio(points: np.ndarray, spec: ExpressionSpec = EXPRESSIONS_68) -> float:
     """The inner lips' gap over the inner mouth's width."""
-    p = points68
-    gap = (distance(p[61], p[67]) + distance(p[62], p[66]) + distance(p[63], p[65])) / 3
-    return gap / (distance(p[60], p[64]) or 1.0)
+    p = _xy(points)
+    gap = sum(distance(p[upper], p[lower]) for upper, lower in spec.lip_pairs) / len(spec.lip_pairs)
+    left, right = spec.mouth_inner_corners
+    return gap / (distance(p[left], p[right]) or 1.0)
 
 
-def smile_ratio(points68: np.ndarray) -> float:
+def smile_ratio(points: np.ndarray, spec: ExpressionSpec = EXPRESSIONS_68) -> float:
     """The mouth's width over the distance between the eyes' centres: a smile widens the mouth."""
-    p = points68
-    eyes = distance(p[36:42].mean(axis=0), p[42:48].mean(axis=0))
-    return distance(p[48], p[54]) / (eyes or 1.0)
+    p = _xy(points)
+    left_eye, right_eye = (p[list(indices)].mean(axis=0) for indices in spec.eyes)
+    left, right = spec.mouth_corners
+    return distance(p[left], p[right]) / (distance(left_eye, right_eye) or 1.0)
 
 
 def boolean_attribute(value: float, threshold: float, slope: float) -> dict[str, Any]:
@@ -147,10 +189,11 @@ def boolean_attribute(value: float, threshold: float, slope: float) -> dict[str,
     return {"Value": value >= threshold, "Confidence": round(100 * max(probability, 1 - probability), 3)}
 
 
-def expressions(points68: np.ndarray) -> dict[str, Any]:
-    """EyesOpen, MouthOpen and Smile in the service's shape."""
+def expressions(points: np.ndarray, spec: ExpressionSpec = EXPRESSIONS_68) -> dict[str, Any]:
+    """EyesOpen, MouthOpen and Smile in the service's shape, from a landmark model's points (by
+    default dlib's 68; ``mesh_landmarks.expressions`` passes the face mesh's)."""
     return {
-        "EyesOpen": boolean_attribute(eye_ratio(points68), EYE_OPEN_RATIO, EYE_SLOPE),
-        "MouthOpen": boolean_attribute(mouth_ratio(points68), MOUTH_OPEN_RATIO, MOUTH_SLOPE),
-        "Smile": boolean_attribute(smile_ratio(points68), SMILE_RATIO, SMILE_SLOPE),
+        "EyesOpen": boolean_attribute(eye_ratio(points, spec), *spec.eyes_open),
+        "MouthOpen": boolean_attribute(mouth_ratio(points, spec), *spec.mouth_open),
+        "Smile": boolean_attribute(smile_ratio(points, spec), *spec.smile),
     }

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .landmarks import boolean_attribute, distance, pose_from_points
+from . import landmarks
 
 # MediaPipe's canonical face (synthetic/data/canonical_face_model.obj, Apache-2.0, Copyright 2020 The
 # MediaPipe Authors) at the mesh's points the face's expression does not move: eye corners, the
@@ -69,9 +69,7 @@ def _tilted(points: np.ndarray, degrees: float) -> np.ndarray:
 
 MODEL = _tilted(np.array([MODEL_POINTS[i] for i in MODEL_INDICES], dtype=np.float64), CANONICAL_TILT)
 
-# Each eye's six points for the eye aspect ratio (Soukupova and Cech's order: the corner on the left
-# of the image, two points of the upper lid, the other corner, two of the lower lid, the lower ones
-# in reverse so that 1-5 and 2-4 face each other).
+# Each eye's six points for the eye aspect ratio, in ``ExpressionSpec``'s order.
 EYE_POINTS = ((33, 160, 158, 133, 153, 144), (362, 385, 387, 263, 373, 380))
 # The inner lips' facing pairs (upper, lower), and the inner mouth's corners.
 LIP_PAIRS = ((82, 87), (13, 14), (312, 317))
@@ -95,39 +93,23 @@ SMILE_RATIO = 0.968  # mouth width (corner to corner) over the distance between 
 SMILE_SLOPE = 0.05
 
 
+EXPRESSIONS = landmarks.ExpressionSpec(
+    eyes=EYE_POINTS,
+    lip_pairs=LIP_PAIRS,
+    mouth_inner_corners=MOUTH_INNER_CORNERS,
+    mouth_corners=MOUTH_CORNERS,
+    eyes_open=(EYE_OPEN_RATIO, EYE_SLOPE),
+    mouth_open=(MOUTH_OPEN_RATIO, MOUTH_SLOPE),
+    smile=(SMILE_RATIO, SMILE_SLOPE),
+)
+
+
 def pose(points: np.ndarray, width: int, height: int) -> dict[str, float]:
     """Roll, Yaw and Pitch from the face mesh's points (468 x 2 or 3, the frame's pixels)."""
-    return pose_from_points(np.asarray(points)[list(MODEL_INDICES), :2], width, height, MODEL)
-
-
-def eye_ratio(points: np.ndarray) -> float:
-    """The mean of both eyes' aspect ratios (Soukupova and Cech's EAR): the lids' two gaps over the
-    eye's width."""
-    ratios = []
-    for p in (np.asarray(points)[list(indices), :2] for indices in EYE_POINTS):
-        ratios.append((distance(p[1], p[5]) + distance(p[2], p[4])) / (2 * distance(p[0], p[3]) or 1.0))
-    return sum(ratios) / 2
-
-
-def mouth_ratio(points: np.ndarray) -> float:
-    """The inner lips' gap over the inner mouth's width."""
-    p = np.asarray(points)[:, :2]
-    gap = sum(distance(p[upper], p[lower]) for upper, lower in LIP_PAIRS) / len(LIP_PAIRS)
-    return gap / (distance(p[MOUTH_INNER_CORNERS[0]], p[MOUTH_INNER_CORNERS[1]]) or 1.0)
-
-
-def smile_ratio(points: np.ndarray) -> float:
-    """The mouth's width over the distance between the eyes' centres: a smile widens the mouth."""
-    p = np.asarray(points)[:, :2]
-    left, right = (p[list(indices)].mean(axis=0) for indices in EYE_POINTS)
-    return distance(p[MOUTH_CORNERS[0]], p[MOUTH_CORNERS[1]]) / (distance(left, right) or 1.0)
+    return landmarks.pose_from_points(np.asarray(points)[list(MODEL_INDICES), :2], width, height, MODEL)
 
 
 def expressions(points: np.ndarray) -> dict[str, Any]:
     """EyesOpen, MouthOpen and Smile in the service's shape, from the face mesh's points with the
     eyes' lids placed by the eye model (``face_mesh.with_eyes``)."""
-    return {
-        "EyesOpen": boolean_attribute(eye_ratio(points), EYE_OPEN_RATIO, EYE_SLOPE),
-        "MouthOpen": boolean_attribute(mouth_ratio(points), MOUTH_OPEN_RATIO, MOUTH_SLOPE),
-        "Smile": boolean_attribute(smile_ratio(points), SMILE_RATIO, SMILE_SLOPE),
-    }
+    return landmarks.expressions(points, EXPRESSIONS)

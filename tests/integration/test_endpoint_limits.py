@@ -28,6 +28,7 @@ from localaws.process import EndpointProcess, client_environment
 from localaws.rekognition import models
 from localaws.rekognition.models import EmulatorSettings
 from localaws.vision import emotions, face_mesh
+from localaws.vision.installation import REINSTALL_MODELS
 from localaws.vision.video import MAX_FRAME_PIXELS
 from localaws.wsgi_body import MAX_JSON_DEPTH
 from tests.support.aws import REGION, GateDetector, lambda_role, python_function, unique, upload, wait_for_job
@@ -135,7 +136,7 @@ def test_an_all_job_without_a_readable_emotion_model_fails_in_one_line(
     corrupt.write_bytes(b"junk" * 100)
     broken = emotions.EmotionClassifier(corrupt)
     monkeypatch.setattr(models, "shared_classifier", lambda: broken)
-    fails_twice_in_one_line(aws, upload(aws, bucket, videos["face"].path), corrupt, emotions.REINSTALL_FER, "ALL")
+    fails_twice_in_one_line(aws, upload(aws, bucket, videos["face"].path), corrupt, REINSTALL_MODELS, "ALL")
     assert not [record for record in caplog.records if record.exc_info], "no traceback in the endpoint's log"
 
 
@@ -159,9 +160,9 @@ def test_a_mesh_job_without_a_readable_face_mesh_model_fails_in_one_line(
     corrupt = tmp_path / "face_landmark.tflite"
     corrupt.write_bytes(b"junk" * 100)
     broken = face_mesh.FaceMeshModel(corrupt)
-    monkeypatch.setattr(models, "shared_mesh_model", lambda: broken)
+    monkeypatch.setattr(face_mesh, "shared_model", lambda: broken)
     aws, bucket = mesh_endpoint
-    fails_twice_in_one_line(aws, upload(aws, bucket, videos["face"].path), corrupt, face_mesh.REINSTALL, "DEFAULT")
+    fails_twice_in_one_line(aws, upload(aws, bucket, videos["face"].path), corrupt, REINSTALL_MODELS, "DEFAULT")
     assert not [record for record in caplog.records if record.exc_info], "no traceback in the endpoint's log"
 
 

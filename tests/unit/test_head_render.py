@@ -5,17 +5,20 @@ the emulator's pose, on a render, is within twice the error documented for rende
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 import pytest
-from skimage import data
 
-from localaws.vision.detector import RetinaFaceDetector
-from localaws.vision.landmarks import landmarks68, pose
+from localaws.vision.landmark_models import LANDMARK_MODELS
 from synthetic.head_render import ANCHORS, NOSE_TIP, View, canonical_mesh, project, render, texture_from_photo
+from tests.support.head_renders import (
+    SIZE,
+    TURNS,
+    Measure,
+    assert_moves_with_the_turn,
+    assert_reads_the_turn,
+    astronaut_renders,
+)
 
-SIZE = (1280, 720)
 TOLERANCE = {"Roll": 6.2, "Yaw": 8.8, "Pitch": 15.8}  # twice the documented MAE, |Yaw| <= 30
 LEFT_EYE_OUTER, RIGHT_EYE_OUTER = ANCHORS[36], ANCHORS[45]  # as seen in the image
 
@@ -67,38 +70,20 @@ def _spread() -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def astronaut_pipeline():
+def astronaut_pipeline() -> Measure:
     """Scikit-image's astronaut painted on the mesh, and the emulator's steps on a render: RetinaFace,
     dlib's landmarks for the face found, the pose fit."""
-    detector = RetinaFaceDetector()
-    photo = np.ascontiguousarray(data.astronaut())
-    (face,) = detector.detect(photo)
-    texture = texture_from_photo(photo, landmarks68(photo, face))
-
-    @functools.cache
-    def measure(roll: float, yaw: float, pitch: float) -> dict[str, float]:
-        image = render(texture, View(roll, yaw, pitch, SIZE, 180, (0.45, 0.55)))
-        (found,) = detector.detect(image)
-        return pose(landmarks68(image, found), *SIZE)
-
-    return measure
+    return astronaut_renders(LANDMARK_MODELS["dlib68"])
 
 
-@pytest.mark.parametrize(("roll", "yaw", "pitch"), [(0, 25, -15), (-20, 0, 0), (15, -20, 10)])
+@pytest.mark.parametrize(("roll", "yaw", "pitch"), TURNS)
 def test_the_emulator_reads_a_turned_render_within_the_documented_error(astronaut_pipeline, roll, yaw, pitch):
-    measured = astronaut_pipeline(roll, yaw, pitch)
-    truth = {"Roll": roll, "Yaw": yaw, "Pitch": pitch}
-    for axis, tolerance in TOLERANCE.items():
-        assert measured[axis] == pytest.approx(truth[axis], abs=tolerance), (axis, measured)
+    assert_reads_the_turn(astronaut_pipeline, roll, yaw, pitch, TOLERANCE)
 
 
-@pytest.mark.parametrize(("roll", "yaw", "pitch"), [(0, 25, -15), (-20, 0, 0), (15, -20, 10)])
+@pytest.mark.parametrize(("roll", "yaw", "pitch"), TURNS)
 def test_each_turn_moves_its_angle_the_right_way(astronaut_pipeline, roll, yaw, pitch):
     """From the same face facing the camera, each angle moves with the turn by at least a quarter of
     it: renders measured 0.44-0.47 degree of Pitch per degree turned, 0.58-0.63 of Yaw, 0.87 of Roll
     (docs/local-endpoint.md). A flipped sign moves it the other way."""
-    facing = astronaut_pipeline(0, 0, 0)
-    measured = astronaut_pipeline(roll, yaw, pitch)
-    for axis, turn in {"Roll": roll, "Yaw": yaw, "Pitch": pitch}.items():
-        if turn:
-            assert (measured[axis] - facing[axis]) / turn > 0.25, (axis, facing, measured)
+    assert_moves_with_the_turn(astronaut_pipeline, roll, yaw, pitch)

@@ -41,14 +41,23 @@ ALLOWED_INSIDE = {
     "launcher.functions.redactor": ("launcher.jobs", "launcher.functions", "launcher.redact"),
     # Lambda's asynchronous-invocation rules (config limits, when to retry): pure, on Lambda's errors only.
     "localaws.awslambda.event_invoke": ("localaws.awslambda.exceptions",),
-    # The emotion model knows a face's box and pixels, and nothing else of the emulator.
-    "localaws.vision.emotions": ("localaws.vision.face",),
+    # The emotion model knows a face's box and pixels, and nothing else of the emulator (but how to
+    # reinstall it, in the words every bundled model's error uses).
+    "localaws.vision.emotions": ("localaws.vision.face", "localaws.vision.installation"),
+    "localaws.vision.installation": (),
     # The face mesh knows a face's box, its five points and pixels (the upright crop is the human
     # check's), and nothing else of the emulator; what its points measure is ``mesh_landmarks``',
-    # which works on the points alone, with the pose fit and the attributes' shape it shares with the
-    # 68-point model (``landmarks``).
-    "localaws.vision.face_mesh": ("localaws.vision.face", "localaws.vision.humans"),
+    # which works on the points alone, with the pose fit and the expressions' measures it shares with
+    # the 68-point model (``landmarks``).
+    "localaws.vision.face_mesh": ("localaws.vision.face", "localaws.vision.humans", "localaws.vision.installation"),
     "localaws.vision.mesh_landmarks": ("localaws.vision.landmarks",),
+    # The registry of landmark models names each model's modules, and nothing else of the emulator.
+    "localaws.vision.landmark_models": (
+        "localaws.vision.face",
+        "localaws.vision.face_mesh",
+        "localaws.vision.landmarks",
+        "localaws.vision.mesh_landmarks",
+    ),
     # Standard output as a terminal command sees it: the standard library only.
     "launcher.terminal": (),
     # The head renderer is the truth the emulator's pose is measured against: geometry and pixels,

@@ -1,0 +1,72 @@
+"""The demo's commands stay on the local endpoint whatever the user's shell and ~/.aws say: checked
+with botocore itself in a fresh process, against a config that would send a client to AWS."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from localaws.defaults import ACCESS_KEY_ID, isolated_environment
+
+URL = "http://127.0.0.1:4599"
+
+# What a client made by boto3's defaults would use: its endpoint, key and region.
+PROBE = """
+import json, boto3
+session = boto3.session.Session()
+s3 = session.client("s3")
+print(json.dumps({"endpoint": s3.meta.endpoint_url, "key": session.get_credentials().access_key,
+                  "region": session.region_name}))
+"""
+
+
+def _client_in(env: dict[str, str]) -> dict[str, str]:
+    done = subprocess.run([sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, check=True)
+    result: dict[str, str] = json.loads(done.stdout)
+    return result
+
+
+def _users_setup(tmp_path: Path) -> dict[str, str]:
+    """A shell whose AWS set-up points elsewhere in every way botocore reads."""
+    config = tmp_path / "config"
+    config.write_text(
+        "[default]\nignore_configured_endpoint_urls = true\nregion = eu-west-1\n"
+        "[profile work]\nendpoint_url = https://example.invalid\nregion = eu-west-2\n"
+    )
+    credentials = tmp_path / "credentials"
+    credentials.write_text("[work]\naws_access_key_id = AKIAUSERS\naws_secret_access_key = secret\n")
+    shell = {name: value for name, value in os.environ.items() if not name.startswith("AWS_")}  # the guard's
+    return {
+        **shell,
+        "AWS_CONFIG_FILE": str(config),
+        "AWS_SHARED_CREDENTIALS_FILE": str(credentials),
+        "AWS_PROFILE": "work",
+        "AWS_ENDPOINT_URL_S3": "https://s3.example.invalid",
+        "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS": "true",
+        "AWS_SESSION_TOKEN": "users-token",
+        "HOME": str(tmp_path),
+    }
+
+
+def test_the_users_setup_would_send_a_client_elsewhere(tmp_path: Path) -> None:
+    """The set-up below really steers botocore away from AWS_ENDPOINT_URL (else the next test proves
+    nothing)."""
+    users = _users_setup(tmp_path)
+    client = _client_in({**users, "AWS_ENDPOINT_URL": URL})
+    assert client["endpoint"] != URL
+    assert client["key"] == "AKIAUSERS"
+
+
+def test_the_demos_environment_reaches_only_the_endpoint(tmp_path: Path) -> None:
+    client = _client_in(isolated_environment(_users_setup(tmp_path), URL))
+    assert client == {"endpoint": URL, "key": ACCESS_KEY_ID, "region": "us-east-1"}
+
+
+def test_what_is_not_aws_is_kept(tmp_path: Path) -> None:
+    env = isolated_environment({"PATH": "/bin", "HOME": str(tmp_path), "AWS_PROFILE": "work"}, URL)
+    assert env["PATH"] == "/bin" and env["HOME"] == str(tmp_path)
+    assert "AWS_PROFILE" not in env
+    assert env["AWS_CONFIG_FILE"] == env["AWS_SHARED_CREDENTIALS_FILE"] == os.devnull
