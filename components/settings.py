@@ -153,15 +153,16 @@ def _email(key: str, value: Any) -> str:
 # allows only when it reaches that child, after others are made. The longest child name of each
 # limited kind: (suffix, the service's maximum length, what it names).
 AUTO_NAME_RANDOM_LENGTH = len("-") + 7
+BUCKET_SUFFIX = "-videos"
 LONGEST_CHILD_NAMES = (
-    ("-videos", 63, "S3 bucket"),
+    (BUCKET_SUFFIX, 63, "S3 bucket"),
     ("-rekognition", 64, "IAM role"),
     ("-collector", 64, "Lambda function"),
     ("-intake-dead-letter", 80, "SQS queue"),
 )
 MAX_NAME_LENGTH = min(limit - len(suffix) - AUTO_NAME_RANDOM_LENGTH for suffix, limit, _ in LONGEST_CHILD_NAMES)
-# What every child's name accepts: S3 buckets no '_' or '.' elsewhere refused (SQS, SNS, Lambda), and a
-# bucket name starts with a letter or digit. S3 reserves bucket names starting with these.
+# What every child's name takes: no '_' (S3 refuses it in a bucket's), no '.' (SQS, SNS and Lambda refuse
+# it), a letter or digit first (S3 again). S3 also reserves bucket names starting with these.
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
 _RESERVED_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 
@@ -182,7 +183,7 @@ def check_name(key: str, value: Any) -> str:
             f"{key} {value!r} has {len(value)} characters, at most {MAX_NAME_LENGTH} fit: the {kind} named "
             f"<name>{suffix}-<7 random characters> may have {limit}; shorten it"
         )
-    bucket = f"{value}-videos".lower()
+    bucket = f"{value}{BUCKET_SUFFIX}".lower()
     reserved = [prefix for prefix in _RESERVED_BUCKET_PREFIXES if bucket.startswith(prefix)]
     if reserved:
         raise ConfigError(
