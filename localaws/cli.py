@@ -597,7 +597,14 @@ def destroy(args: argparse.Namespace) -> int:
                 "--force is for the in-process deployer; with the Pulumi CLI, set the stack's forceDestroy "
                 "config to true and deploy, then destroy"
             )
-        PulumiCli(PROJECT_DIR, args.data_dir, args.stack).destroy(_outputs_file(args))
+        cli = PulumiCli(PROJECT_DIR, args.data_dir, args.stack)
+        if not cli.has_stack():  # a mistyped --stack or --data-dir, or destroyed already (Ctrl-C after it)
+            print(
+                f"nothing to destroy: no stack {args.stack} in {cli.backend} (deploy makes it there): check "
+                "--stack and --data-dir"
+            )
+            return 0  # and the --outputs-file named is kept: it may be another stack's
+        cli.destroy(_outputs_file(args))
         return 0
     # The check, the destroy and the outputs' removal under the lock a first deploy holds from the start
     # (not made for a mistyped --data-dir, so its folder is not left behind).

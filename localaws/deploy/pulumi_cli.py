@@ -49,7 +49,7 @@ class PulumiCli:
     def __init__(self, project_dir: Path, data_dir: Path, stack: str) -> None:
         self.project_dir = project_dir
         self.stack = stack
-        backend = (data_dir / "pulumi-backend").resolve()
+        self.backend = backend = (data_dir / "pulumi-backend").resolve()
         backend.mkdir(parents=True, exist_ok=True)
         self.env = {
             **os.environ,
@@ -96,6 +96,12 @@ class PulumiCli:
             self.run("config", "set", "--stack", self.stack, "--path", key, value)
         self.run("up", "--yes", "--skip-preview", "--stack", self.stack, cancellable=True)
         return json.loads(self.run("stack", "output", "--json", "--show-secrets", "--stack", self.stack))
+
+    def has_stack(self) -> bool:
+        """Whether the backend holds the stack (``pulumi stack ls --json``, as Pulumi's Automation API
+        lists stacks; a name may come fully qualified, org/project/stack)."""
+        stacks = json.loads(self.run("stack", "ls", "--json") or "[]")
+        return any(str(entry.get("name", "")).rsplit("/", 1)[-1] == self.stack for entry in stacks)
 
     def destroy(self, outputs_path: Path) -> None:
         """Destroy the stack, remove its outputs file, then the stack: stopped in between, the (empty)

@@ -5,7 +5,8 @@
 file under the backend's .pulumi/locks, as the file backend keeps it), and on a first SIGINT let the
 operations in flight finish (``CANCEL_SECONDS``), record them and release the lock, exiting non-zero;
 a second SIGINT ends them at once, the lock left behind. Every step is appended to $FAKE_PULUMI_LOG.
-The short commands (stack select, config, stack output, stack rm) answer at once.
+The short commands (stack select, config, stack output, stack ls, stack rm) answer at once; stack
+select --create and stack rm keep a file a stack under the backend's .pulumi/stacks, which stack ls lists.
 """
 
 from __future__ import annotations
@@ -32,6 +33,12 @@ def install(folder: Path) -> Path:
     script.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{Path(__file__).resolve()}" "$@"\n')
     script.chmod(0o755)
     return folder
+
+
+def make_stack(backend: Path, stack: str) -> None:
+    """The stack as deploy's ``stack select --create`` leaves it."""
+    (backend / ".pulumi" / "stacks").mkdir(parents=True, exist_ok=True)
+    (backend / ".pulumi" / "stacks" / f"{stack}.json").write_text("{}")
 
 
 def locks(backend: Path) -> list[Path]:
@@ -82,6 +89,14 @@ def main(argv: list[str]) -> int:
         return 0
     if args[0] in ("up", "destroy"):
         return _run_interruptibly(args[0], backend, stack)
+    stacks = backend / ".pulumi" / "stacks"
+    if args[:2] == ["stack", "select"] and "--create" in args:
+        make_stack(backend, args[args.index("--create") + 1])
+    if args[:2] == ["stack", "rm"]:
+        (stacks / f"{args[-1]}.json").unlink()
+    if args[:2] == ["stack", "ls"]:
+        print(json.dumps([{"name": path.stem, "current": False} for path in sorted(stacks.glob("*.json"))]))
+        return 0
     _note(" ".join(args[:2]))
     return 0
 

@@ -162,6 +162,8 @@ def _start_with_fake_pulumi(tmp_path: Path, command: str) -> tuple[subprocess.Po
     log = tmp_path / "pulumi.log"
     path = f"{fake_pulumi.install(tmp_path / 'bin')}{os.pathsep}{os.environ['PATH']}"
     data = tmp_path / "data"
+    if command == "destroy":
+        fake_pulumi.make_stack(data / "pulumi-backend", "local")
     process = subprocess.Popen(
         [sys.executable, str(ROOT / "scripts" / "local.py"), command, "--engine", "cli", "--data-dir", str(data)],
         env={**os.environ, "PATH": path, "FAKE_PULUMI_LOG": str(log)},
@@ -293,3 +295,31 @@ def test_serve_takes_sigterm_as_a_stop_and_puts_back_every_handler_it_replaced()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         signal.set_wakeup_fd(wakeup_fd)
+
+
+def test_destroy_with_the_cli_and_no_such_stack_says_so_in_one_line(tmp_path):
+    """Once destroyed (or with a mistyped --stack or --data-dir), `pulumi destroy` failed with its whole
+    output: a Ctrl-C while `stack rm` ran said "run destroy again to finish", which then failed."""
+    from tests.support import fake_pulumi
+
+    data = tmp_path / "data"
+    env = {
+        **os.environ,
+        "PATH": f"{fake_pulumi.install(tmp_path / 'bin')}{os.pathsep}{os.environ['PATH']}",
+        "FAKE_PULUMI_LOG": str(tmp_path / "pulumi.log"),
+        "FAKE_PULUMI_RUN_SECONDS": "0",
+    }
+    fake_pulumi.make_stack(data / "pulumi-backend", "local")
+    (data / "outputs-local.json").write_text("{}\n")
+    argv = [sys.executable, str(ROOT / "scripts" / "local.py"), "destroy", "--engine", "cli", "--data-dir", str(data)]
+    first = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert (first.returncode, first.stdout, first.stderr) == (0, "", "")
+    assert not (data / "outputs-local.json").exists()
+    (data / "outputs-local.json").write_text("{}\n")  # another stack's, say
+    again = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120, check=False)
+    assert (again.returncode, again.stderr) == (0, "")
+    assert again.stdout == (
+        f"nothing to destroy: no stack local in {(data / 'pulumi-backend').resolve()} (deploy makes it there): "
+        "check --stack and --data-dir\n"
+    )
+    assert (data / "outputs-local.json").exists()
