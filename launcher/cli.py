@@ -10,7 +10,6 @@ import json
 import logging
 import os
 import platform
-import shlex
 import signal
 import sys
 import threading
@@ -27,7 +26,7 @@ from rekognition_limits import MAX_OPEN_JOBS
 
 from . import __version__
 from .aws import AwsSettings, Clients
-from .batch.discovery import discover, is_batch
+from .batch.discovery import OnUnreadable, discover, is_batch, left_out_line
 from .batch.log import read_batch_log
 from .batch.scheduler import Batch, OutDirLock
 from .jobs.errors import BadInput, ExitCode, LauncherError, from_client_error
@@ -47,7 +46,7 @@ from .plan import LIST_PRICE_PER_MINUTE_USD, LIST_PRICE_REGION, Plan, check_mone
 from .redact.options import DEFAULT_STYLE, STYLES, RedactOptions, parse_keep
 from .single import Launch, LaunchResult
 from .stack import StackOutputs, load_outputs_file, load_stack
-from .terminal import UntilReaderStops
+from .terminal import UntilReaderStops, one_line, shell_word
 
 if TYPE_CHECKING:
     from .redact.audit import AuditDetector
@@ -323,17 +322,17 @@ def _add_plan_arguments(parser: argparse.ArgumentParser) -> None:
     # --json (what is printed) prints the plan as JSON too.
 
 
-def _videos(args: argparse.Namespace, clients: Clients) -> list[str]:
+def _videos(args: argparse.Namespace, clients: Clients, on_unreadable: OnUnreadable) -> list[str]:
     """The videos a launch would run on: one, or the batch's (folders and prefixes expanded)."""
     if args.out_dir is not None or is_batch(args.videos):
-        return discover(args.videos, args.recursive, clients("s3"))
+        return discover(args.videos, args.recursive, clients("s3"), on_unreadable)
     return list(args.videos[:1])
 
 
-def _plan(args: argparse.Namespace, outputs: StackOutputs) -> Plan:
+def _plan(args: argparse.Namespace, outputs: StackOutputs, on_unreadable: OnUnreadable) -> Plan:
     clients = Clients(outputs.region, _aws_settings(args))
     price = args.price_per_minute if args.price_per_minute is not None else default_price(outputs.region)
-    return make_plan(_videos(args, clients), lambda: clients("s3"), outputs.region, price, args.max_jobs)
+    return make_plan(_videos(args, clients, on_unreadable), lambda: clients("s3"), outputs.region, price, args.max_jobs)
 
 
 def _price_source(args: argparse.Namespace) -> str:
@@ -352,7 +351,7 @@ def _check_cost(args: argparse.Namespace, outputs: StackOutputs) -> None:
     max_cost: float | None = args.max_cost
     if max_cost is None:
         return
-    plan = _plan(args, outputs)
+    plan = _plan(args, outputs, lambda folder, error: None)  # the batch that follows names them
     if plan.cost > max_cost:
         raise BadInput(
             f"the estimated cost ${plan.cost:,.2f} ({plan.minutes:.1f} minutes at ${plan.price_per_minute:g}) is above "
@@ -372,21 +371,32 @@ class Console:
         self.json = args.json
         self.data_on_stdout = args.json or args.out == STDOUT
 
-    def note(self, text: str) -> None:
+    def note(self, *lines: str) -> None:
+        """Each of ``lines`` on one line of its own, whatever names it holds (``one_line``)."""
         if not self.quiet:
             if self.data_on_stdout:
-                print(_printable(text), file=sys.stderr, flush=True)
+                print(_shown(lines), file=sys.stderr, flush=True)
             else:
-                _print_out(_printable(text))
+                _print_out(_shown(lines))
 
-    def error(self, text: str) -> None:
-        print(_printable(text), file=sys.stderr, flush=True)
+    def error(self, *lines: str) -> None:
+        print(_shown(lines), file=sys.stderr, flush=True)
 
-    def summary(self, text: str, document: dict[str, Any]) -> None:
+    def warn(self, text: str) -> None:
+        """Something left out that the user must hear of, with --quiet too (as a failed video is)."""
+        self.error(f"warning: {text}")
+
+    def summary(self, lines: Sequence[str], document: dict[str, Any]) -> None:
+        """The lines for people, or with --json the document, exact (json.dumps escapes what it must)."""
         if self.json:
             _print_out(json.dumps(document))
         else:
-            self.note(text)
+            self.note(*lines)
+
+
+def _shown(lines: Sequence[str]) -> str:
+    """Lines for a terminal: a newline or an escape sequence in a name cannot add or forge one."""
+    return "\n".join(one_line(line) for line in lines)
 
 
 def _print_out(text: str) -> None:
@@ -403,10 +413,9 @@ def _printable(text: str) -> str:
 
 
 def _video_line(line: dict[str, Any]) -> str:
-    """One plain line per video as it ends: name, status, faces, file (or why there is none)."""
-    name = "".join(  # control characters (a NUL, a newline) as escapes: one line whatever the name
-        c if c.isprintable() or 0xDC80 <= ord(c) <= 0xDCFF else repr(c)[1:-1] for c in line.get("name") or line["video"]
-    )
+    """One plain line per video as it ends: name, status, faces, file (or why there is none); the
+    console shows it on one line whatever the name holds."""
+    name = line.get("name") or line["video"]
     if line["status"] in ("SUCCEEDED", "SKIPPED"):
         return f"{name}: {line['status']}, {line['faces']} face(s), {line['results']}"
     return f"{name}: {line['status']}, {line['error']}"
@@ -422,7 +431,7 @@ def python() -> str:
 def python_command(*args: str) -> str:
     """A command line that runs with this very interpreter."""
     script = os.path.relpath(SCRIPT)
-    return shlex.join([python(), script if not script.startswith("..") else str(SCRIPT), *args])
+    return " ".join(map(shell_word, [python(), script if not script.startswith("..") else str(SCRIPT), *args]))
 
 
 def _finish_command(argv: Sequence[str], job_id: str) -> str:
@@ -548,17 +557,13 @@ def _run_batch(options: BatchOptions, console: Console, report: bool = False) ->
             from .redact.audit import load_detector  # PyAV and a detector: only for --redact
 
             detector = load_detector(options.redact.detector)  # refused now, not after the batch
-    batch = Batch(options, on_end=on_end)
+    batch = Batch(options, on_end=on_end, on_warning=console.warn)
     try:
         tally = batch.run()
     except KeyboardInterrupt:
         stopped = f"interrupted: {batch.open_jobs} job(s) keep running"
-        console.error(
-            f"\n{stopped}. Run the same command again to resume: written results are skipped, started jobs re-attached"
-        )
-        if console.json:  # --json: one object on standard output, errors and Ctrl-C too
-            _print_out(json.dumps({"exitCode": int(ExitCode.INTERRUPTED), "error": stopped}))
-        return ExitCode.INTERRUPTED
+        resume = "Run the same command again to resume: written results are skipped, started jobs re-attached"
+        return _ended_early(console, ExitCode.INTERRUPTED, stopped, ["", f"{stopped}. {resume}"])
     index = None
     clients = Clients(options.outputs.region, options.aws)
     redacted: list[BatchRedaction] = []
@@ -594,16 +599,14 @@ def _run_batch(options: BatchOptions, console: Console, report: bool = False) ->
                 )
     except KeyboardInterrupt:  # the jobs have ended and their results are written
         stopped = "interrupted after the batch's jobs ended (their results are written)"
-        console.error(f"\n{stopped}. Run the same command again to finish: written results are skipped")
-        if console.json:
-            _print_out(json.dumps({"exitCode": int(ExitCode.INTERRUPTED), "error": stopped}))
-        return ExitCode.INTERRUPTED
+        finish = "Run the same command again to finish: written results are skipped"
+        return _ended_early(console, ExitCode.INTERRUPTED, stopped, ["", f"{stopped}. {finish}"])
     code = ExitCode.OK if tally.ok else ExitCode.BATCH_INCOMPLETE
     if code == ExitCode.OK and any(item.error for item in redacted):
         code = ExitCode.BATCH_INCOMPLETE
     elif code == ExitCode.OK and any(item.redaction is not None and item.redaction.leaked for item in redacted):
         code = ExitCode.REDACTION_LEAKS
-    text = tally.describe(options.out_dir) + (f"\nreport written to {index}" if index else "")
+    text = [tally.describe(options.out_dir), *([f"report written to {index}"] if index else [])]
     console.summary(
         text,
         {
@@ -612,6 +615,7 @@ def _run_batch(options: BatchOptions, console: Console, report: bool = False) ->
             "counts": tally.counts,
             "faces": tally.faces,
             "report": str(index) if index else None,
+            "leftOut": tally.left_out,
             "videos": read_batch_log(options.out_dir),
             "redactions": [
                 {"video": item.video, "skipped": item.skipped is not None, "error": item.error}
@@ -627,9 +631,9 @@ def _run_single(options: LaunchOptions, console: Console, launch: Launch) -> int
     result: LaunchResult = launch.run()
     summary = result.summary
     where = "standard output" if result.out == STDOUT else str(result.out)
-    text = f"job {result.job_id}: {summary.describe()}\nresults written to {where}"
+    text = [f"job {result.job_id}: {summary.describe()}", f"results written to {where}"]
     if result.redaction is not None:
-        text += "\n" + result.redaction.describe()
+        text.append(result.redaction.describe())
         leaks = result.redaction.audit.leaks
         if leaks:
             frames = ", ".join(str(leak.frame) for leak in leaks[:10]) + ("…" if len(leaks) > 10 else "")
@@ -638,7 +642,7 @@ def _run_single(options: LaunchOptions, console: Console, launch: Launch) -> int
                 "the results"
             )
     if result.report:
-        text += f"\nreport written to {result.report}"
+        text.append(f"report written to {result.report}")
     console.summary(
         text,
         {
@@ -658,16 +662,26 @@ def _run_single(options: LaunchOptions, console: Console, launch: Launch) -> int
     return result.exit_code
 
 
+def _ended_early(
+    console: Console, code: ExitCode, said: str, lines: Sequence[str], extra: dict[str, Any] | None = None
+) -> ExitCode:
+    """How a launch or batch that did not finish (Ctrl-C, an error) ends: its lines for people on
+    standard error and, with --json, the one object a script reads on standard output whatever
+    happened, ``{"exitCode", "error": said, **extra}``; returns ``code``. One place, so that every
+    way out says the same in both."""
+    console.error(*lines)
+    if console.json:
+        _print_out(json.dumps({"exitCode": int(code), "error": _printable(said), **(extra or {})}))
+    return code
+
+
 def _fail(console: Console, error: LauncherError, debug: bool, cause: BaseException | None = None) -> int:
     """One line (what failed, what to do); with --debug, first the traceback and AWS's request id."""
     if debug:
         traceback.print_exception(cause or error)
         if error.request_id:
             console.error(f"AWS request id: {error.request_id}")
-    console.error(f"error: {error}")
-    if console.json:
-        _print_out(json.dumps({"exitCode": int(error.exit_code), "error": _printable(str(error))}))
-    return error.exit_code
+    return _ended_early(console, error.exit_code, str(error), [f"error: {error}"])
 
 
 def _as_launcher_error(error: BaseException) -> LauncherError | None:
@@ -691,9 +705,19 @@ def _as_launcher_error(error: BaseException) -> LauncherError | None:
     return None
 
 
+class OneLineFormatter(logging.Formatter):
+    """A log line (a batch's warnings on a terminal, --verbose's steps) shown as the console's lines
+    are: a video name's newline or escape sequence cannot split it or drive the terminal."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:  # logging's name
+        return one_line(super().formatMessage(record))
+
+
 def _configure_logging(args: argparse.Namespace) -> None:
     level = logging.ERROR if args.quiet else logging.INFO if args.verbose else logging.WARNING
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
+    handler = logging.StreamHandler()
+    handler.setFormatter(OneLineFormatter("%(levelname)s: %(message)s"))
+    logging.basicConfig(level=logging.WARNING, handlers=[handler])  # as before, when nothing set logging up
     logging.getLogger("launcher").setLevel(level)  # the launcher's steps with --verbose, not botocore's requests
 
 
@@ -725,7 +749,9 @@ def _main(argv: Sequence[str] | None = None) -> int:
         args.max_cost = _dollars(args.max_cost, "--max-cost")
         outputs = load_outputs_file(args.outputs) if args.outputs else load_stack(args.stack)
         if args.plan:
-            return _show_plan(args, _plan(args, outputs))
+            return _show_plan(
+                args, _plan(args, outputs, lambda folder, error: console.warn(left_out_line(folder, error)))
+            )
         _check_cost(args, outputs)
         if args.out_dir is not None or is_batch(args.videos):
             return _run_batch(_batch_options(args, outputs), console, report=args.report)
@@ -734,20 +760,18 @@ def _main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         job_id = launch.job_id if launch else None
         if job_id and launch_finished(launch):  # the results are written: a rerun must replace them
+            finish = _finish_command(argv, job_id)
             said = f"interrupted after job {job_id} ended and its results were written; to finish, run:"
-            console.error(f"\n{said}\n  {_finish_command(argv, job_id)}")
-            said += f" {_finish_command(argv, job_id)}"  # not "keeps running": it has ended
+            lines = ["", said, f"  {finish}"]
+            said += f" {finish}"  # not "keeps running": it has ended
         elif job_id:
-            console.error(
-                f"\ninterrupted: job {job_id} keeps running. Re-attach with:\n  {_reattach_command(argv, job_id)}"
-            )
+            reattach = _reattach_command(argv, job_id)
+            lines = ["", f"interrupted: job {job_id} keeps running. Re-attach with:", f"  {reattach}"]
             said = f"interrupted; job {job_id} keeps running"
         else:
             said = "interrupted before any job was started"
-            console.error(f"\n{said}")
-        if console.json:  # --json: one object on standard output, errors and Ctrl-C too
-            _print_out(json.dumps({"exitCode": int(ExitCode.INTERRUPTED), "error": _printable(said), "jobId": job_id}))
-        return ExitCode.INTERRUPTED
+            lines = ["", said]
+        return _ended_early(console, ExitCode.INTERRUPTED, said, lines, {"jobId": job_id})
     except Exception as error:
         launcher_error = _as_launcher_error(error)
         if launcher_error is None:
@@ -761,7 +785,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
         ):
             # The job may still run (the endpoint went away, a results file could not be written);
             # not when the service has no such job (a mistyped --attach).
-            console.error(f"job {job_id} may keep running. Re-attach with:\n  {_reattach_command(argv, job_id)}")
+            console.error(f"job {job_id} may keep running. Re-attach with:", f"  {_reattach_command(argv, job_id)}")
         elif (
             job_id
             and launch_finished(launch)
@@ -773,7 +797,7 @@ def _main(argv: Sequence[str] | None = None) -> int:
             # (that --redact-keep) is in the command as given: it must be corrected first.
             then = "correct what the line above names and run" if code == ExitCode.BAD_INPUT else "run"
             finish = _finish_command(argv, job_id)
-            console.error(f"job {job_id} ended and its results were written; to finish, {then}:\n  {finish}")
+            console.error(f"job {job_id} ended and its results were written; to finish, {then}:", f"  {finish}")
         return code
 
 

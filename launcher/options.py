@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,18 +14,29 @@ from rekognition_limits import MAX_DURATION_MS, MAX_OPEN_JOBS
 from .aws import AwsSettings
 from .jobs.detection import DEFAULT_RETRY_WAIT_SECONDS, MAX_RETRY_WAIT_SECONDS, check_parameter
 from .jobs.errors import BadInput
-from .jobs.formats import FORMATS
+from .jobs.formats import FORMATS, OutputAdvice, check_name_fits, check_output_file, name_max
 from .jobs.notifications import DEFAULT_GRACE_SECONDS
 from .jobs.s3video import is_s3_uri, parse_s3_uri
-from .redact.options import RedactOptions
+from .redact.options import SIDECAR_SUFFIX, RedactOptions
+from .redact.options import SUFFIX as REDACTED_SUFFIX
 from .stack import StackOutputs
 from .upload import check_local_video
 
 DEFAULT_TIMEOUT_SECONDS = MAX_DURATION_MS / 1000  # as long as Rekognition's longest video
 DEFAULT_OUT_DIR = Path("faces-results")
 STDOUT = Path("-")  # --out -: the results on standard output
-# The longest results or report suffix: ".faces.jsonl".
-LONGEST_SUFFIX = max(len(f".faces.{suffix}") for suffix in ("html", "json", "jsonl", "csv"))
+# The longest suffix a file named from a video's results name has: ".faces.jsonl.redaction.json",
+# --redact's record beside a jsonl results file. With ".faces.jsonl" alone, a long name's results fit
+# but its redacted copy (".redacted.mp4", one byte more) and that record did not: "File name too long"
+# after the job, for every long name of a batch with --redact.
+LONGEST_SUFFIX = max(
+    len(suffix)
+    for suffix in (
+        *(f".faces.{fmt}" for fmt in ("html", "json", "jsonl", "csv")),
+        REDACTED_SUFFIX,
+        *(f".faces.{fmt}{SIDECAR_SUFFIX}" for fmt in ("jsonl", "csv")),
+    )
+)
 _DIGEST_LENGTH = 8
 # Defaults and limits the CLI shows.
 __all__ = ["DEFAULT_GRACE_SECONDS", "DEFAULT_RETRY_WAIT_SECONDS", "MAX_OPEN_JOBS", "MAX_RETRY_WAIT_SECONDS"]
@@ -35,14 +45,6 @@ __all__ = ["DEFAULT_GRACE_SECONDS", "DEFAULT_RETRY_WAIT_SECONDS", "MAX_OPEN_JOBS
 def file_name(video: str) -> str:
     """The video's file name: the last part of its path or of its object key."""
     return (parse_s3_uri(video).key if is_s3_uri(video) else video).rstrip("/").rsplit("/", 1)[-1]
-
-
-def name_max(folder: Path = Path(".")) -> int:
-    """The longest file name the folder's file system takes, in bytes (NAME_MAX, 255 on most)."""
-    try:
-        return os.pathconf(folder, "PC_NAME_MAX")
-    except (OSError, ValueError):
-        return 255
 
 
 def results_name(name: str, folder: Path = Path(".")) -> str:
@@ -115,10 +117,12 @@ class LaunchOptions(JobOptions):
         return folder / f"{results_name(self.video_name(), folder)}.faces.html"
 
     def redact_path(self) -> Path | None:
-        """The redacted copy: --redact's OUT, or <video name>.redacted.mp4 beside the results."""
+        """The redacted copy: --redact's OUT, or <results name>.redacted.mp4 beside the results (the
+        video's name, shortened as the results' when too long)."""
         if self.redact is None:
             return None
-        return self.redact.path(self.video_name(), self.out_path().parent)
+        folder = self.out_path().parent
+        return self.redact.path(results_name(self.video_name(), folder), folder)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -173,6 +177,8 @@ def check_launch_options(options: LaunchOptions) -> None:
     check_name(options.video_name())
     paths = [] if options.to_stdout else [options.out_path()]
     paths += [options.report_path()] if options.report else []
+    for path in paths:
+        check_name_fits(path, TOO_LONG)
     check_distinct(options, paths)
     for path in paths:
         check_writable(path, options.overwrite, is_report=options.report and path == paths[-1])
@@ -193,33 +199,22 @@ def check_distinct(options: LaunchOptions, paths: list[Path]) -> None:
         raise BadInput(f"--out {paths[0]}: --report writes its page there; give --out another file")
 
 
+TOO_LONG = "give a shorter --out"
+
+
 def check_writable(path: Path, overwrite: bool, is_report: bool = False) -> None:
-    """Before a job starts: the file's folder exists and takes a new file (tried: root passes every
-    permission check, a read-only mount does not), and the file is new, or --overwrite says to replace it.
-    ``is_report``: the page --report writes beside the results, whose name no option gives."""
-    if path.is_dir():
-        raise BadInput(f"cannot write {path}: it is a folder")
-    if path.exists() and not path.is_file():  # a device or a pipe: the finished file would replace it
-        fix = (
-            "--report writes its page there: move it away, or give --out a file in another folder"
-            if is_report
-            else "give --out - for standard output, or a file name"
-        )
-        raise BadInput(f"cannot write {path}: it is not a regular file (a device or a pipe); {fix}")
-    if not path.parent.is_dir():
-        raise BadInput(f"cannot write {path}: the folder {path.parent} does not exist")
-    if len(os.fsencode(path.name)) > name_max(path.parent):
-        raise BadInput(f"cannot write {path}: the name is longer than the file system takes; give a shorter --out")
-    if path.exists() and not overwrite:
-        elsewhere = "give --out a file in another folder" if is_report else "--out another file"
-        raise BadInput(f"{path} exists: pass --overwrite to replace it, or {elsewhere}")
-    try:
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".probe-", suffix=".partial"):
-            pass
-    except OSError as error:
-        raise BadInput(
-            f"cannot write {path}: {error.strerror or error} in {path.parent}; pick a folder you may write to (--out)"
-        ) from None
+    """Before a job starts: the results file or report can be written (``check_output_file``), with
+    advice that names --out. ``is_report``: the page --report writes beside the results, whose name no
+    option gives."""
+    if is_report:
+        not_a_file = "--report writes its page there: move it away, or give --out a file in another folder"
+        elsewhere = "give --out a file in another folder"
+    else:
+        not_a_file, elsewhere = "give --out - for standard output, or a file name", "--out another file"
+    advice = OutputAdvice(
+        not_a_file, elsewhere, too_long=TOO_LONG, unwritable="; pick a folder you may write to (--out)"
+    )
+    check_output_file(path, overwrite, advice)
 
 
 def check_batch_options(options: BatchOptions) -> None:

@@ -27,6 +27,7 @@ from rekognition_limits import MAX_DURATION_MS, MAX_VIDEO_BYTES
 from .jobs.errors import BadInput
 from .jobs.s3video import S3ObjectReader, is_s3_uri, parse_s3_uri
 from .probe import UnsupportedVideo, VideoFacts, describe
+from .terminal import one_line
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -190,13 +191,14 @@ def _size(size: int | None) -> str:
 
 def render(plan: Plan, price_source: str) -> str:
     """The plan as a table and a summary, for people."""
-    names = [Path(video.video).name if not is_s3_uri(video.video) else video.video for video in plan.videos]
+    # A name's newline or escape sequence as \\n, \\x1b: one row a video, whatever its name holds.
+    names = [one_line(Path(video.video).name if not is_s3_uri(video.video) else video.video) for video in plan.videos]
     width = max([len("VIDEO"), *map(len, names)])
     lines = [f"{'VIDEO':<{width}}  {'DURATION':>8}  {'CODEC':<5}  {'SIZE':>8}  SERVICE"]
     for name, video in zip(names, plan.videos, strict=True):
         duration = _clock(video.facts.duration_ms / 1000) if video.facts else "-"
         codec = video.facts.codec if video.facts else "-"
-        verdict = "accepted" if video.accepted else f"refused: {video.refusal}"
+        verdict = "accepted" if video.accepted else f"refused: {one_line(str(video.refusal))}"
         lines.append(f"{name:<{width}}  {duration:>8}  {codec:<5}  {_size(video.size_bytes):>8}  {verdict}")
     refused = len(plan.videos) - len(plan.accepted)
     lines += [

@@ -8,8 +8,9 @@ import hashlib
 import logging
 import os
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,6 +24,7 @@ from rekognition_limits import MAX_DURATION_MS, MAX_VIDEO_BYTES
 from .jobs.errors import MISSING_RESOURCE_CODES, BadInput, ExitCode, LauncherError, error_code, from_client_error
 from .jobs.s3video import S3Video, head_object, is_s3_uri, parse_s3_uri, pin_s3_video
 from .probe import UnsupportedVideo, duration_ms
+from .terminal import one_line
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -88,8 +90,8 @@ def upload(
     uploaded. By default the key is the prefix and the content's SHA-256, so a file is never uploaded twice."""
     digest = sha256_of(path, progress_bars)
     key = key or f"{prefix}{digest}{path.suffix.lower()}"
-    with one_upload_at_a_time(bucket, key, digest):
-        return _upload(s3, path, bucket, key, digest, progress_bars)
+    with one_upload_at_a_time(bucket, key, digest) as heartbeat:
+        return _upload(s3, path, bucket, key, digest, progress_bars, heartbeat)
 
 
 def upload_lock_path(bucket: str, key: str, digest: str) -> Path:
@@ -99,31 +101,106 @@ def upload_lock_path(bucket: str, key: str, digest: str) -> Path:
     return Path(tempfile.gettempdir()) / f"rekognition-faces-upload-{name}.lock"
 
 
+# A launch waiting for another's upload of the same video gives up once that upload has not moved for
+# this long: the other may be stopped (Ctrl-Z) or hung, and it waited forever. Progress, not the
+# upload's length, is bounded: a 10 GB upload takes longer than any fixed bound, and botocore's own
+# stalls (a 60 s read timeout, then a retry with backoff) stay well under it.
+UPLOAD_STALL_SECONDS = 300.0
+_LOCK_POLL_SECONDS = 0.25
+_HEARTBEAT_SECONDS = 1.0
+
+
 @contextmanager
-def one_upload_at_a_time(bucket: str, key: str, digest: str) -> Iterator[None]:
+def one_upload_at_a_time(
+    bucket: str, key: str, digest: str, stall_seconds: float | None = None
+) -> Iterator[Callable[[], None]]:
     """Two launches of one new video at once on this machine (two terminals, two batches) each
     uploaded it: two object versions, so two tokens and two jobs. The second now waits for the first
     upload (an ``flock`` on a file in the temporary folder, released by the kernel however the first
-    ends), then finds the bytes there. Best effort: a lock file that cannot be opened locks nothing."""
+    ends), then finds the bytes there. Best effort: a lock file that cannot be opened locks nothing.
+
+    Yields a heartbeat for the holder to call as its upload moves (it touches the lock file); a
+    waiter gives up, with one line, when the holder has not moved for ``stall_seconds`` (default:
+    ``UPLOAD_STALL_SECONDS``, read when called)."""
+    path = upload_lock_path(bucket, key, digest)
     try:
-        lock = os.open(upload_lock_path(bucket, key, digest), os.O_RDONLY | os.O_CREAT, 0o644)
+        lock = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)
     except OSError:
-        yield
+        yield lambda: None
         return
     try:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            log.warning(
-                "another launch on this machine is uploading the same video: waiting for it, not uploading twice"
-            )
-            fcntl.flock(lock, fcntl.LOCK_EX)
-        yield
+        _wait_for_lock(lock, path, UPLOAD_STALL_SECONDS if stall_seconds is None else stall_seconds)
+        heartbeat = _Heartbeat(lock)
+        heartbeat()
+        yield heartbeat
     finally:
         os.close(lock)  # releases the lock
 
 
-def _upload(s3: S3Client, path: Path, bucket: str, key: str, digest: str, progress_bars: bool) -> tuple[S3Video, bool]:
+def _wait_for_lock(
+    lock: int,
+    path: Path,
+    stall_seconds: float,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """Take the exclusive lock, waiting while its holder's heartbeat (the lock file's modification
+    time) moves; a holder still for ``stall_seconds`` is refused in one line naming it and the fix."""
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return
+    except BlockingIOError:
+        pass
+    log.warning(
+        "another launch on this machine is uploading the same video: waiting for it, not uploading twice "
+        "(giving up if its upload makes no progress for %g s)",
+        stall_seconds,
+    )
+    seen, moved = os.fstat(lock).st_mtime_ns, clock()
+    while True:
+        sleep(_LOCK_POLL_SECONDS)
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
+        now, mtime = clock(), os.fstat(lock).st_mtime_ns
+        if mtime != seen:
+            seen, moved = mtime, now
+        elif now - moved >= stall_seconds:
+            raise LauncherError(
+                f"another launch on this machine holds the upload lock {path} for this video but has uploaded "
+                f"nothing for {stall_seconds:g} s (stopped with Ctrl-Z, or hung): resume or end it, then run "
+                "this again",
+                ExitCode.BAD_INPUT,
+            )
+
+
+class _Heartbeat:
+    """Touches the lock file (at most once a second) to tell waiters the upload moves."""
+
+    def __init__(self, lock: int) -> None:
+        self._lock = lock
+        self._last = -_HEARTBEAT_SECONDS
+
+    def __call__(self, *_: object) -> None:
+        now = time.monotonic()
+        if now - self._last < _HEARTBEAT_SECONDS:
+            return
+        self._last = now
+        with suppress(OSError):  # another user's lock file: its waiters then bound the wait by time alone
+            os.utime(self._lock)
+
+
+def _upload(
+    s3: S3Client,
+    path: Path,
+    bucket: str,
+    key: str,
+    digest: str,
+    progress_bars: bool,
+    heartbeat: Callable[[], None] = lambda: None,
+) -> tuple[S3Video, bool]:
     existing = head_object(s3, S3Video(bucket, key, None))
     if existing is not None and existing.get("Metadata", {}).get(DIGEST_METADATA) == digest:
         return S3Video(bucket, key, existing.get("VersionId")), False
@@ -132,16 +209,21 @@ def _upload(s3: S3Client, path: Path, bucket: str, key: str, digest: str, progre
             total=path.stat().st_size,
             unit="B",
             unit_scale=True,
-            desc=f"uploading {path.name}",
+            desc=f"uploading {one_line(path.name)}",
             disable=None if progress_bars else True,
         ) as progress:
+
+            def sent(count: int) -> None:
+                progress.update(count)
+                heartbeat()
+
             s3.upload_file(
                 str(path),
                 bucket,
                 key,
                 ExtraArgs={"Metadata": {DIGEST_METADATA: digest}},
                 Config=TRANSFER,
-                Callback=progress.update,
+                Callback=sent,
             )
     except ClientError as error:
         raise from_client_error(error, f"uploading {path} to s3://{bucket}/{key}") from None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit
@@ -44,16 +44,49 @@ def _is_video_name(name: str) -> bool:
     return is_video_name(name) and not name.startswith(".")
 
 
-def folder_videos(folder: Path, recursive: bool) -> list[str]:
+def _unreadable(error: OSError) -> tuple[str, str]:
+    """Why a folder cannot be listed, and what to do: permissions, or else the disk."""
+    if isinstance(error, PermissionError):
+        return str(error.strerror), "check its permissions"
+    return str(error.strerror or error), "check the disk, or copy the videos elsewhere"
+
+
+def cannot_read(folder: str | Path, error: OSError) -> str:
+    reason, fix = _unreadable(error)
+    return f"folder {folder} cannot be read ({reason}): {fix}"
+
+
+def left_out_line(folder: str, error: OSError) -> str:
+    """The warning for a subfolder a recursive batch cannot list: as ``aws s3 sync`` and ``rsync`` do,
+    the rest goes on, and the folder is named so that nothing is lost silently."""
+    reason, fix = _unreadable(error)
+    return f"folder {folder} cannot be read ({reason}), so its videos are left out: {fix}"
+
+
+# A subfolder that cannot be listed: its path (as given, joined) and the error.
+OnUnreadable = Callable[[str, OSError], None]
+
+
+def refuse_unreadable(folder: str, error: OSError) -> None:
+    """For a caller that names no handler: an unreadable subfolder is refused, never skipped."""
+    raise BadInput(cannot_read(folder, error))
+
+
+def folder_videos(folder: Path, recursive: bool, on_unreadable: OnUnreadable = refuse_unreadable) -> list[str]:
+    """The folder's videos (``recursive``: its subfolders' too), sorted. The folder itself unreadable is
+    bad input; a subfolder that cannot be listed goes to ``on_unreadable`` (pathlib's rglob skipped it
+    without a word)."""
     try:
         os.listdir(folder)  # rglob would take a folder it may not read for an empty one
-    except PermissionError as error:
-        raise BadInput(f"folder {folder} cannot be read ({error.strerror}): check its permissions") from None
     except OSError as error:
-        raise BadInput(
-            f"folder {folder} cannot be read ({error.strerror or error}): check the disk, or copy the videos elsewhere"
-        ) from None
-    candidates = folder.rglob("*") if recursive else folder.iterdir()
+        raise BadInput(cannot_read(folder, error)) from None
+    if recursive:
+        unreadable: list[OSError] = []
+        candidates = [Path(top, name) for top, _, names in os.walk(folder, onerror=unreadable.append) for name in names]
+        for listing in unreadable:
+            on_unreadable(str(listing.filename), listing)
+    else:
+        candidates = list(folder.iterdir())
     found = sorted(str(path.absolute()) for path in candidates if _is_video_name(path.name) and path.is_file())
     if not found:
         where = "or in its subfolders" if recursive else "(add --recursive to look in its subfolders)"
@@ -83,8 +116,11 @@ def prefix_videos(s3: Any, uri: str) -> list[str]:
     return found
 
 
-def discover(videos: Iterable[str], recursive: bool, s3: Any) -> list[str]:
-    """Every video of the batch once, in the order given (a folder's or a prefix's sorted by name)."""
+def discover(
+    videos: Iterable[str], recursive: bool, s3: Any, on_unreadable: OnUnreadable = refuse_unreadable
+) -> list[str]:
+    """Every video of the batch once, in the order given (a folder's or a prefix's sorted by name);
+    each subfolder that cannot be listed is handed to ``on_unreadable`` (by default: refused)."""
     found: dict[str, None] = {}
     for video in videos:
         if is_prefix(video):
@@ -93,7 +129,7 @@ def discover(videos: Iterable[str], recursive: bool, s3: Any) -> list[str]:
             parse_s3_uri(video)  # a malformed URI is bad input, refused before anything starts
             expanded = [video]
         elif Path(video).is_dir():
-            expanded = folder_videos(Path(video), recursive)
+            expanded = folder_videos(Path(video), recursive, on_unreadable)
         else:
             expanded = [os.path.abspath(video)]
         found.update(dict.fromkeys(expanded))

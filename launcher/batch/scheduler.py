@@ -63,8 +63,9 @@ from ..jobs.notifications import (
 )
 from ..jobs.s3video import S3Video, is_s3_uri
 from ..options import BatchOptions, check_batch_options, check_name
+from ..terminal import one_line
 from ..upload import check_local_video, pinned_video
-from .discovery import discover, result_names
+from .discovery import discover, left_out_line, result_names
 from .ledger import ERROR, FAILED, SKIPPED, SUCCEEDED, Entry, Ledger
 from .log import BATCH_LOG
 
@@ -149,15 +150,21 @@ class OutDirLock:
 class Tally:
     counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys((SUCCEEDED, SKIPPED, FAILED, ERROR), 0))
     faces: int = 0
+    left_out: list[str] = field(default_factory=list)  # subfolders that could not be listed (--recursive)
 
     @property
     def ok(self) -> bool:
-        return self.counts[FAILED] == self.counts[ERROR] == 0
+        """No video failed and no folder was left out: a batch that lost videos does not end 0."""
+        return self.counts[FAILED] == self.counts[ERROR] == 0 and not self.left_out
 
     def describe(self, out_dir: Path) -> str:
         total = sum(self.counts.values())
         counts = ", ".join(f"{count} {status.lower()}" for status, count in self.counts.items())
-        return f"{total} video(s): {counts}; {self.faces} face(s); results in {out_dir}/ (each video in {BATCH_LOG})"
+        left_out = f"; {len(self.left_out)} folder(s) left out (cannot be read)" if self.left_out else ""
+        return (
+            f"{total} video(s): {counts}{left_out}; {self.faces} face(s); results in {out_dir}/ (each video in "
+            f"{BATCH_LOG})"
+        )
 
 
 # A video's phases, in order.
@@ -240,10 +247,12 @@ class Batch:
         options: BatchOptions,
         clock: Callable[[], float] = time.monotonic,
         on_end: Callable[[dict[str, Any]], None] | None = None,
+        on_warning: Callable[[str], None] | None = None,
     ) -> None:
         self.options = options
         self._clock = clock
         self._on_end = on_end  # each batch.jsonl line, as its video ends
+        self._on_warning = on_warning  # each subfolder left out, as it is found
         self._events: queue.Queue[tuple[Any, ...]] = queue.Queue()
         self._lock = threading.Lock()  # guards what the consumer reads: _job_ids, _open, _unstarted
         self._job_ids: dict[str, list[Video]] = {}  # videos with the same bytes share a job
@@ -288,11 +297,19 @@ class Batch:
         clients = Clients(options.outputs.region, options.aws)
         clients.check_region(options.outputs.region)
         self._s3, self._sqs = clients("s3"), clients("sqs")
-        sources = discover(options.videos, options.recursive, self._s3)
+        sources = discover(options.videos, options.recursive, self._s3, self._left_out)
         with OutDirLock(options.out_dir):
             prepare_out_dir(options.out_dir)
             (options.out_dir / PERSONS_FILE).unlink(missing_ok=True)  # a run with --people writes it anew
             return self._run(clients, sources)
+
+    def _left_out(self, folder: str, error: OSError) -> None:
+        """A subfolder --recursive cannot list: named now, counted, and the batch does not end 0."""
+        self.tally.left_out.append(folder)
+        if self._on_warning is not None:
+            self._on_warning(left_out_line(folder, error))
+        else:
+            log.warning("%s", one_line(left_out_line(folder, error)))
 
     def _run(self, clients: Clients, sources: list[str]) -> Tally:
         options = self.options
@@ -809,4 +826,4 @@ class Batch:
         if self._on_end is not None:
             self._on_end(line)
         elif status in (FAILED, ERROR):
-            log.warning("%s: %s", entry.name, error)
+            log.warning("%s", one_line(f"{entry.name}: {error}"))

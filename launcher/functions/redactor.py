@@ -167,7 +167,9 @@ class Redactor:
                         f"{video.uri} --outputs OUTPUTS --redact"
                     )
 
-            out = folder / f"{Path(video.key).name}{SUFFIX}"
+            # Not the key's last part: a key's part may be longer than a file name may be (1024 bytes
+            # against 255), and the copy is only uploaded from here under keys.copy.
+            out = folder / f"copy{SUFFIX}"
             options = RedactOptions(out=out, audit_every=every, overwrite=True)
             try:
                 with S3ObjectReader(self._s3, video) as reader:

@@ -25,7 +25,9 @@ class ExitCode(IntEnum):
     BAD_INPUT = 2  # a missing or unusable argument, file, URI, token, tag or stack output
     JOB_FAILED = 3  # the job ended FAILED (or ERROR): its StatusMessage says why
     TIMEOUT = 4  # --timeout passed before the job ended; it keeps running (re-attach with --attach)
-    BATCH_INCOMPLETE = 5  # a batch ended with videos FAILED or in ERROR (each one's error is in batch.jsonl)
+    # a batch ended with videos FAILED or in ERROR (each one's error is in batch.jsonl), or --recursive left out a
+    # subfolder it could not read
+    BATCH_INCOMPLETE = 5
     REDACTION_LEAKS = 6  # --redact: the copy is written, but the leak audit found faces in it (results: Redaction)
     ACCESS_DENIED = 10
     INVALID_PARAMETER = 11

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from .appearances import Appearance, AppearanceTracker, Detection, TrackerSettings, _Track, frames
+from .errors import BadInput
 
 FORMATS = ("json", "jsonl", "csv")
 # The FaceDetail members beyond the box, pose and quality, with their members, in the service's
@@ -398,6 +399,55 @@ def partial_prefix(out: Path) -> str:
     """The temporary file's name prefix: a dot, the first bytes of ``out``'s name (so that the whole
     temporary name stays well inside the file system's longest, whatever the name's length), a dot."""
     return "." + os.fsdecode(os.fsencode(out.name)[:64]) + "."
+
+
+def name_max(folder: Path = Path(".")) -> int:
+    """The longest file name the folder's file system takes, in bytes (NAME_MAX, 255 on most)."""
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return 255
+
+
+@dataclass(frozen=True)
+class OutputAdvice:
+    """What a refused output's line tells the user to do: each caller names its own option."""
+
+    not_a_file: str  # after "it is not a regular file (a device or a pipe); "
+    exists: str  # after "pass --overwrite to replace it, or "
+    too_long: str  # after "the name is longer than the file system takes; "
+    unwritable: str = ""  # after "... in FOLDER"
+
+
+def check_name_fits(path: Path, advice: str) -> None:
+    """Before anything stats ``path``: a name longer than the file system takes (NAME_MAX) makes a
+    stat raise (ENAMETOOLONG), which ended as "cannot use ...: File name too long. What to do: pick a
+    file or folder you may write to"."""
+    if len(os.fsencode(path.name)) > name_max(path.parent if path.parent.is_dir() else Path(".")):
+        raise BadInput(f"cannot write {path}: the name is longer than the file system takes; {advice}")
+
+
+def check_output_file(path: Path, overwrite: bool, advice: OutputAdvice) -> None:
+    """Refuse, in one line naming the fix, a file that could not be written once the job is done: a
+    folder, a device or a pipe (the finished file would replace it), a missing folder, a name too
+    long, an existing file (unless ``overwrite``), a folder that takes no new file (tried: root passes
+    every permission check, a read-only mount does not). The one check of the results file, the
+    report and the redacted copy, before a job starts and again before writing."""
+    check_name_fits(path, advice.too_long)
+    if path.is_dir():
+        raise BadInput(f"cannot write {path}: it is a folder")
+    if path.exists() and not path.is_file():
+        raise BadInput(f"cannot write {path}: it is not a regular file (a device or a pipe); {advice.not_a_file}")
+    if not path.parent.is_dir():
+        raise BadInput(f"cannot write {path}: the folder {path.parent} does not exist")
+    if path.exists() and not overwrite:
+        raise BadInput(f"{path} exists: pass --overwrite to replace it, or {advice.exists}")
+    try:  # named as write_results' own temporary files, so a batch's clean-up takes a left-over one too
+        handle, probe = tempfile.mkstemp(dir=path.parent, prefix=partial_prefix(path), suffix=".partial")
+    except OSError as error:
+        raise BadInput(f"cannot write {path}: {error.strerror or error} in {path.parent}{advice.unwritable}") from None
+    os.close(handle)
+    os.unlink(probe)
 
 
 def write_results(

@@ -207,7 +207,7 @@ def load_detector(name: str = "auto") -> AuditDetector:
     raise BadInput(
         "no face detector for the leak audit is installed ("
         + "; ".join(reasons)
-        + "). What to do: pip install yuface (or the local endpoint's requirements), or skip the audit "
+        + "). What to do: .venv/bin/pip install -r requirements.txt (it pins yuface), or skip the audit "
         "with --audit-every 0"
     )
 

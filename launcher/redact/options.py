@@ -3,17 +3,16 @@ starts. Standard library only, so the command line does not load PyAV to parse t
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..jobs.errors import BadInput
-from ..jobs.formats import partial_prefix
+from ..jobs.formats import OutputAdvice, check_name_fits, check_output_file
 from .boxes import Padding
 
 SUFFIX = ".redacted.mp4"
+SIDECAR_SUFFIX = ".redaction.json"  # beside a jsonl or csv results file, which has no place for it
 STYLES = ("blur", "pixelate", "box")
 DEFAULT_STYLE = "blur"
 DETECTORS = ("auto", "retinaface", "yuface", "opencv")
@@ -66,25 +65,14 @@ def parse_keep(text: str | None) -> tuple[tuple[int, ...], tuple[int, ...]]:
     return tuple(sorted(appearances)), tuple(sorted(persons))
 
 
+TOO_LONG = "name a shorter output"
+
+
 def check_output(out: Path, overwrite: bool) -> None:
-    """Refuse, with one line, an output the redaction could not write: an existing file (unless
-    ``overwrite``), a folder, a missing or unwritable folder. Checked before a job starts and again
-    before writing."""
-    if out.is_dir():
-        raise BadInput(f"cannot write {out}: it is a folder")
-    if out.exists() and not out.is_file():  # a device or a pipe: the finished copy would replace it
-        raise BadInput(f"cannot write {out}: it is not a regular file (a device or a pipe); name a file")
-    if out.exists() and not overwrite:
-        raise BadInput(f"{out} exists: pass --overwrite to replace it, or name another output")
-    folder = out.parent
-    if not folder.is_dir():
-        raise BadInput(f"cannot write {out}: the folder {folder} does not exist")
-    try:
-        handle, probe = tempfile.mkstemp(dir=folder, prefix=partial_prefix(out), suffix=".probe")
-    except OSError as error:
-        raise BadInput(f"cannot write {out}: {error.strerror or error} in {folder}") from None
-    os.close(handle)
-    os.unlink(probe)
+    """Refuse, with one line, an output the redaction could not write (``check_output_file``, with
+    advice for --redact). Checked before a job starts and again before writing."""
+    advice = OutputAdvice(not_a_file="name a file", exists="name another output", too_long=TOO_LONG)
+    check_output_file(out, overwrite, advice)
 
 
 @dataclass(frozen=True)
@@ -115,6 +103,7 @@ class RedactOptions:
 
     def check_path(self, out: Path, video: str | None = None, others: tuple[Path, ...] = ()) -> None:
         """The output may be written, and is neither the video itself nor another file of the launch."""
+        check_name_fits(out, TOO_LONG)
         if video is not None and not video.lower().startswith("s3:"):
             source = Path(video)
             if source.exists() and out.exists() and out.resolve() == source.resolve():

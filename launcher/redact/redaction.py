@@ -21,7 +21,7 @@ from ..jobs.formats import partial_prefix, read_summary
 from ..jobs.s3video import is_s3_uri
 from .audit import Audit, AuditDetector, audit_video, default_every, load_detector
 from .boxes import Timeline
-from .options import RedactOptions, redacted_name
+from .options import SIDECAR_SUFFIX, RedactOptions, redacted_name
 from .writer import VideoSource, Written, redact_video
 
 if TYPE_CHECKING:
@@ -33,7 +33,6 @@ MEMBER = b', "Redaction": '
 TAIL_BYTES = 16 * 1024**2  # where a JSON results file's end (and an earlier Redaction) is looked for
 # A --redact-keep the video has not is known only after the job: what to run then is the caller's to say
 # (a single launch prints the command that finishes with the same job; a batch names the video).
-SIDECAR_SUFFIX = ".redaction.json"  # beside a jsonl or csv results file, which has no place for it
 
 
 @dataclass(frozen=True)

@@ -448,6 +448,20 @@ def test_a_redaction_that_runs_out_of_time_midway_uploads_nothing(aws, redacting
     assert document["Code"] == "OutOfTime" and "nothing was uploaded" in document["Message"]
 
 
+def test_a_key_whose_last_part_is_longer_than_a_file_name_is_redacted(aws, redacting, short_clip):
+    """The local copy was named after the key's last part: above 242 bytes (S3 takes 1024) it could not
+    be made in /tmp, and the video got no copy."""
+    bucket = redacting["outputs"]["bucketName"]
+    video = put(aws, bucket, "elsewhere/" + "n" * 250 + ".mp4", short_clip.path.read_bytes())
+    results_key = f"results/{video.key}.faces.json"
+    aws("s3").put_object(Bucket=bucket, Key=results_key, Body=json.dumps({"JobStatus": "SUCCEEDED", "Faces": []}))
+    event = {"JobId": "job", "Video": {"S3Object": video.as_s3_object()}, "Results": results_key}
+    answer = Redactor(bucket, "results/", aws("s3")).handle(event, DwindlingClock(900_000, 0))
+    keys = RedactionKeys.of("results/", video.key)
+    assert answer["written"] == keys.copy, answer
+    assert keys_under(aws, bucket, f"results/{video.key}") == {results_key, keys.copy, keys.audit}
+
+
 def test_an_unreadable_video_gets_one_line_and_no_copy(aws, redacting):
     bucket = redacting["outputs"]["bucketName"]
     video = put(aws, bucket, "elsewhere/garbage.mp4", b"this is not a video" * 100)

@@ -159,6 +159,43 @@ def test_one_launch_of_a_relative_name(stack, aws_env, workdir, videos, name):
     assert len([entry for entry in os.listdir(b".") if entry.endswith(b".faces.html")]) == 1
 
 
+HOSTILE = "a\nb\x1b[31mred\u202e.mp4"  # a newline, a colour escape, a right-to-left override
+
+
+def test_a_name_with_control_characters_is_shown_on_one_line_and_exact_in_json(
+    stack, aws_env, workdir, videos, monkeypatch, capsys
+):
+    """A newline in a video's name split "results written to ..." in two, and its ESC coloured the
+    terminal: each line is now one line, with the characters escaped as repr writes them, while
+    --json keeps the name exact and the re-attach command names the very file (bash's $'...')."""
+    own_copy(videos["no-face"].path, workdir / HOSTILE)
+    shown = "a\\nb\\x1b[31mred\\u202e.mp4"
+    assert launch(stack, HOSTILE, "--report") == ExitCode.OK
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    assert lines[-2:] == [f"results written to {shown}.faces.json", f"report written to {shown}.faces.html"]
+    assert all(line.isprintable() for line in out.splitlines() + err.splitlines())
+    assert launch(stack, HOSTILE) == ExitCode.BAD_INPUT
+    assert capsys.readouterr().err == (
+        f"error: {shown}.faces.json exists: pass --overwrite to replace it, or --out another file\n"
+    )
+    assert launch(stack, HOSTILE, "--json", "--quiet", "--overwrite") == ExitCode.OK
+    summary = json.loads(capsys.readouterr().out)
+    assert (summary["video"], summary["results"]) == (HOSTILE, f"{HOSTILE}.faces.json")
+
+    def read_only(*_, **__):
+        raise PermissionError(13, "Permission denied", f"{HOSTILE}.faces.json")
+
+    monkeypatch.setattr(launcher.people.launch, "write_results", read_only)
+    assert launch(stack, HOSTILE, "--overwrite") == ExitCode.BAD_INPUT
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot use {shown}.faces.json: Permission denied. ")
+    assert all(line.isprintable() for line in err.splitlines())
+    reattach = err.splitlines()[-1].strip()
+    words = subprocess.run(["bash", "-c", f"printf '%s\\0' {reattach}"], capture_output=True, check=True).stdout
+    assert os.fsencode(HOSTILE) in words.split(b"\0"), "the command names the very file"
+
+
 @pytest.mark.parametrize(
     "extra, note",
     [

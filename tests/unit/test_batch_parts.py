@@ -61,6 +61,41 @@ def test_an_empty_folder_is_bad_input(tmp_path: Path):
         folder_videos(tmp_path, recursive=False)
 
 
+def test_a_subfolder_that_cannot_be_listed_is_handed_over_or_refused_never_skipped(tmp_path: Path, monkeypatch):
+    """rglob skipped a subfolder whose listing failed, without a word. Here the disk fails to list
+    one (EIO, which root meets too): a handler hears of it and the rest is found; without one, refused."""
+    import errno
+    import os
+
+    import launcher.batch.discovery
+
+    for name in ("a.mp4", "bad/b.mp4", "good/c.mp4"):
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_bytes(b"")
+    real_scandir = os.scandir
+
+    def scandir(path: Any = ".") -> Any:
+        if os.fspath(path) == str(tmp_path / "bad"):
+            raise OSError(errno.EIO, os.strerror(errno.EIO), os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(launcher.batch.discovery.os, "scandir", scandir)  # what os.walk lists with
+    heard: list[tuple[str, str]] = []
+    found = discover([str(tmp_path)], True, None, lambda folder, error: heard.append((folder, str(error.strerror))))
+    assert [Path(video).name for video in found] == ["a.mp4", "c.mp4"]
+    assert heard == [(str(tmp_path / "bad"), "Input/output error")]
+    with pytest.raises(BadInput) as refused:
+        discover([str(tmp_path)], True, None)
+    assert str(refused.value) == (
+        f"folder {tmp_path / 'bad'} cannot be read (Input/output error): check the disk, or copy the videos elsewhere"
+    )
+
+
+def test_a_batch_with_a_folder_left_out_is_not_ok():
+    assert Tally().ok and not Tally(left_out=["videos/locked"]).ok
+    assert "; 1 folder(s) left out (cannot be read); 0 face(s)" in Tally(left_out=["x"]).describe(Path("out"))
+
+
 def test_discover_keeps_the_order_given_once_each(tmp_path: Path):
     (tmp_path / "x.mp4").write_bytes(b"")
     found = discover([str(tmp_path / "x.mp4"), str(tmp_path), "s3://b/k.mov", "missing.mp4"], False, s3=None)

@@ -269,6 +269,21 @@ def test_launch_says_how_to_remake_an_outputs_file_it_cannot_read(launch_dir, ca
 
 
 @pytest.mark.parametrize(
+    "option, advice",
+    [("--out", "give a shorter --out"), ("--redact", "name a shorter output")],
+)
+def test_an_output_name_longer_than_the_file_system_takes_is_said_so(launch_dir, capsys, option, advice):
+    """It was "cannot use NAME: File name too long. What to do: pick a file or folder you may write to":
+    the length was looked at only after a stat of the name, which raises ENAMETOOLONG."""
+    long = "n" * 256 + ".mp4"
+    assert launcher.cli.main(["clip.mp4", "--outputs", "outputs.json", f"{option}={long}"]) == ExitCode.BAD_INPUT
+    assert (
+        capsys.readouterr().err
+        == f"error: cannot write {long}: the name is longer than the file system takes; {advice}\n"
+    )
+
+
+@pytest.mark.parametrize(
     "option, says",
     [
         (["--out", "clip.mp4"], "--out clip.mp4: that is the video itself; give --out another file"),
@@ -588,7 +603,7 @@ def test_ctrl_c_in_a_batchs_report_says_the_jobs_ended(launch_dir, monkeypatch, 
     class Ended:
         open_jobs = 0
 
-        def __init__(self, options, on_end=None):
+        def __init__(self, options, on_end=None, on_warning=None):
             options.out_dir.mkdir(exist_ok=True)
             (options.out_dir / BATCH_LOG).write_text("")
 

@@ -123,3 +123,64 @@ def test_an_input_the_user_may_not_read_is_named_with_what_to_check(shared, hidd
     done = run([str(ROOT / "scripts" / "launch.py"), *argv, "--outputs", "outputs.json"], shared)
     assert done.returncode == 2
     assert one_line(done) == line
+
+
+@pytest.fixture
+def locked_subfolder(shared: Path) -> Path:
+    """videos/a.mp4, videos/open/c.mp4, and videos/locked/b.mp4 in a subfolder nobody may list."""
+    for name in ("a.mp4", "open/c.mp4", "locked/b.mp4"):
+        (shared / "videos" / name).parent.mkdir(parents=True, exist_ok=True)
+        make_video(shared / "videos" / name, seconds=0.2)
+    for path in (shared / "videos").rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    (shared / "videos").chmod(0o755)
+    (shared / "videos" / "locked").chmod(0o700)
+    return shared
+
+
+LEFT_OUT = (
+    "warning: folder videos/locked cannot be read (Permission denied), so its videos are left out: check its "
+    "permissions"
+)
+
+
+@needs_non_root
+def test_a_recursive_plan_names_a_subfolder_it_cannot_read(locked_subfolder):
+    """pathlib's rglob skipped it without a word: the plan counted two videos of three."""
+    command = [str(ROOT / "scripts" / "launch.py"), "videos", "--recursive", "--plan", "--outputs", "outputs.json"]
+    done = run(command, locked_subfolder)
+    assert done.returncode == 0
+    assert one_line(done) == LEFT_OUT
+    assert "2 video(s): 2 accepted" in done.stdout and "b.mp4" not in done.stdout
+
+
+@needs_non_root
+def test_a_recursive_batch_names_a_subfolder_it_cannot_read_and_does_not_end_0(locked_subfolder):
+    """As `aws s3 sync` (exit 2) and rsync (exit 23): the readable videos are done, the folder is named
+    at once (with --quiet too) and in the summary, and the batch ends 5. Here the two readable videos'
+    results are already written (the ledger says so), so nothing needs AWS: without the warning the
+    batch ended 0, all done."""
+    from launcher.batch.ledger import SUCCEEDED, Entry, Ledger
+
+    out = locked_subfolder / "out"
+    out.mkdir()
+    params = json.dumps(["DEFAULT", None, OUTPUTS["topicArn"], OUTPUTS["roleArn"]])
+    ledger = Ledger(out)
+    for name in ("a.mp4", "open/c.mp4"):
+        video = str(locked_subfolder / "videos" / name)
+        results = out / f"{Path(name).name}.faces.json"
+        results.write_text("{}")
+        ledger.save(Entry(video, Path(name).name, params, status=SUCCEEDED, faces=1, results=str(results)))
+    ledger.close()
+    for path in [out, *out.iterdir()]:
+        path.chmod(0o777 if path.is_dir() else 0o666)
+    command = [str(ROOT / "scripts" / "launch.py"), "videos", "--recursive", "--outputs", "outputs.json"]
+    done = run([*command, "--out-dir", "out", "--json", "--quiet"], locked_subfolder)
+    assert one_line(done) == LEFT_OUT
+    summary = json.loads(done.stdout)
+    assert (done.returncode, summary["exitCode"], summary["leftOut"]) == (5, 5, ["videos/locked"])
+    assert summary["counts"] == {"SUCCEEDED": 0, "SKIPPED": 2, "FAILED": 0, "ERROR": 0}
+    done = run([*command, "--out-dir", "out"], locked_subfolder)
+    assert done.returncode == 5
+    assert one_line(done) == LEFT_OUT
+    assert "2 skipped, 0 failed, 0 error; 1 folder(s) left out (cannot be read); 2 face(s)" in done.stdout
