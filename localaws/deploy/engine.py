@@ -215,11 +215,13 @@ def _interrupts_stop(mocks: ProvisioningMocks) -> Iterator[None]:
     there. Raised inside Pulumi's event loop, it was lost: Pulumi runs the loop within one of its tasks
     (``_sync_await``), which it leaves half-entered, so asyncio logged "Leaving task ... does not match
     the current task None" with a traceback, and the deploy went on to make every resource. The
-    previous handlers are back afterwards; off the main thread (no signal handlers there) nothing changes."""
+    previous handlers are back afterwards; off the main thread (no signal handlers there) nothing
+    changes, nor does a signal whose handler was not set from Python (it could not be put back)."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = {signum: signal.signal(signum, lambda *_: mocks.stop()) for signum in STOP_SIGNALS}
+    ours = [signum for signum in STOP_SIGNALS if signal.getsignal(signum) is not None]
+    previous = {signum: signal.signal(signum, lambda *_: mocks.stop()) for signum in ours}
     try:
         yield
     finally:

@@ -323,3 +323,31 @@ def test_destroy_with_the_cli_and_no_such_stack_says_so_in_one_line(tmp_path):
         "check --stack and --data-dir\n"
     )
     assert (data / "outputs-local.json").exists()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_the_program_runs_stops_the_deploy_and_the_handlers_are_back(tmp_path, caplog, signum):
+    """A real signal while the deployer runs a program (no resources here, so no endpoint): the deploy
+    ends in KeyboardInterrupt, asyncio reports nothing, and the handlers before it are back."""
+    import logging
+
+    from localaws.deploy import engine
+
+    (tmp_path / "Pulumi.yaml").write_text("name: stopped\nruntime: python\n")
+    (tmp_path / "__main__.py").write_text(
+        f"import os, pulumi, time\nos.kill(os.getpid(), {int(signum)})\ntime.sleep(0.1)\npulumi.export('x', 1)\n"
+    )
+
+    def theirs(signum: int, frame: object) -> None:
+        raise AssertionError("the program's own handler ran")
+
+    previous = {s: signal.signal(s, theirs) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with caplog.at_level(logging.WARNING), pytest.raises(KeyboardInterrupt):
+            engine.deploy(None, tmp_path, "s", tmp_path / "state.json", {"aws:region": "us-east-1"})  # type: ignore[arg-type]
+        assert [signal.getsignal(s) for s in previous] == [theirs, theirs]
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    assert caplog.records == []
+    assert not (tmp_path / "state.json").exists()
