@@ -45,6 +45,40 @@ def provider_config(endpoint: str, region: str) -> dict[str, str]:
     return config
 
 
+def run_to_the_end(
+    argv: list[str], cwd: Path, env: dict[str, str], cancellable: bool
+) -> subprocess.CompletedProcess[str]:
+    """Runs ``argv`` to its end; Ctrl-C (KeyboardInterrupt) is raised only once it has ended.
+
+    subprocess.run would kill the child 0.25 s after a Ctrl-C: a ``pulumi up`` killed mid-cancel
+    leaves the stack locked and its operations in flight unrecorded. The child runs in a session of its
+    own, so that the terminal's Ctrl-C reaches it only through here: a ``cancellable`` one (``up``,
+    ``destroy``) gets one SIGINT, on which Pulumi finishes what is in flight, records it and releases the
+    lock; another (a short command) ends by itself. Each further Ctrl-C is passed on (Pulumi's second
+    one stops it at once)."""
+    process = subprocess.Popen(
+        argv,
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    interrupts = 0
+    while True:
+        try:
+            stdout, stderr = process.communicate()
+            break
+        except KeyboardInterrupt:
+            interrupts += 1
+            if (cancellable or interrupts > 1) and process.poll() is None:
+                process.send_signal(signal.SIGINT)
+    if interrupts:
+        raise KeyboardInterrupt
+    return subprocess.CompletedProcess(argv, process.returncode, stdout, stderr)
+
+
 class PulumiCli:
     def __init__(self, project_dir: Path, data_dir: Path, stack: str) -> None:
         self.project_dir = project_dir
@@ -59,35 +93,12 @@ class PulumiCli:
         }
 
     def run(self, *args: str, cancellable: bool = False) -> str:
-        """``pulumi <args>``'s standard output. Ctrl-C (KeyboardInterrupt) waits for pulumi to end, then
-        is raised: subprocess.run would kill it 0.25 s later, mid-cancel, leaving the stack locked with
-        its operations in flight unrecorded. pulumi runs in a session of its own, so that the terminal's
-        Ctrl-C reaches it only through here: an ``up`` or ``destroy`` (``cancellable``) gets one SIGINT,
-        on which pulumi finishes what is in flight, records it and releases the lock; a short command
-        ends by itself. Each further Ctrl-C is passed on (pulumi's second one stops it at once)."""
-        process = subprocess.Popen(
-            ["pulumi", *args, "--non-interactive"],
-            cwd=self.project_dir,
-            env=self.env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            start_new_session=True,
-        )
-        interrupts = 0
-        while True:
-            try:
-                stdout, stderr = process.communicate()
-                break
-            except KeyboardInterrupt:
-                interrupts += 1
-                if (cancellable or interrupts > 1) and process.poll() is None:
-                    process.send_signal(signal.SIGINT)
-        if interrupts:
-            raise KeyboardInterrupt
-        if process.returncode != 0:
-            raise PulumiCliError(f"pulumi {' '.join(args)} failed:\n{stdout}\n{stderr}")
-        return stdout
+        """``pulumi <args>``'s standard output (``run_to_the_end``: an ``up`` or ``destroy`` is
+        ``cancellable``)."""
+        done = run_to_the_end(["pulumi", *args, "--non-interactive"], self.project_dir, self.env, cancellable)
+        if done.returncode != 0:
+            raise PulumiCliError(f"pulumi {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}")
+        return done.stdout
 
     def deploy(self, endpoint: str) -> dict[str, Any]:
         self.run("stack", "select", "--create", self.stack, "--secrets-provider", "passphrase")

@@ -154,78 +154,94 @@ def test_sigterm_while_local_py_loads_its_modules_is_one_line():
     assert (done.returncode, done.stdout, done.stderr) == (130, "", "\ninterrupted before anything started\n")
 
 
-def _start_with_fake_pulumi(tmp_path: Path, command: str) -> tuple[subprocess.Popen, Path, Path]:
-    """``scripts/local.py <command> --engine cli`` as a terminal runs it (a process group of its own),
-    with tests/support/fake_pulumi.py as pulumi; returned once pulumi's up or destroy has started."""
-    from tests.support import fake_pulumi
+# A child that, like ``pulumi up``, takes a while to stop after its first SIGINT and stops at once on a
+# second; each step is appended to the log named by its first argument.
+SLOW_TO_STOP = """
+import signal, sys, time
+log = open(sys.argv[1], "a", buffering=1)
+seen = []
+def interrupted(*_):
+    seen.append(1)
+    log.write(f"SIGINT {len(seen)}\\n")
+    if len(seen) > 1:
+        sys.exit(3)
+signal.signal(signal.SIGINT, interrupted)
+log.write("started\\n")
+deadline = time.monotonic() + float(sys.argv[2])
+while time.monotonic() < deadline:
+    if seen:
+        time.sleep(0.8)
+        log.write("stopped after its work in flight\\n")
+        sys.exit(2)
+    time.sleep(0.01)
+log.write("ran to its end\\n")
+"""
 
-    log = tmp_path / "pulumi.log"
-    path = f"{fake_pulumi.install(tmp_path / 'bin')}{os.pathsep}{os.environ['PATH']}"
-    data = tmp_path / "data"
-    if command == "destroy":
-        fake_pulumi.make_stack(data / "pulumi-backend", "local")
-    process = subprocess.Popen(
-        [sys.executable, str(ROOT / "scripts" / "local.py"), command, "--engine", "cli", "--data-dir", str(data)],
-        env={**os.environ, "PATH": path, "FAKE_PULUMI_LOG": str(log)},
+# ``run_to_the_end`` in a process of its own (a terminal's process group): it prints the child's exit
+# code, or "interrupted" once the KeyboardInterrupt comes.
+RUNNER = """
+import sys
+from pathlib import Path
+from localaws.deploy.pulumi_cli import run_to_the_end
+child, log, seconds, cancellable = sys.argv[1:]
+try:
+    done = run_to_the_end([sys.executable, "-c", child, log, seconds], Path.cwd(), {}, cancellable == "yes")
+    print(done.returncode)
+except KeyboardInterrupt:
+    with open(log, "a") as out:
+        out.write("runner interrupted\\n")
+    print("interrupted")
+"""
+
+
+def _run_and_interrupt(tmp_path: Path, cancellable: bool, seconds: float, interrupts: int) -> tuple[str, list[str]]:
+    """The runner's output and the child's log after ``interrupts`` Ctrl-Cs at the runner's process group
+    (the second once the child has logged the first)."""
+    log = tmp_path / "child.log"
+    runner = subprocess.Popen(
+        [sys.executable, "-c", RUNNER, SLOW_TO_STOP, str(log), str(seconds), "yes" if cancellable else "no"],
+        cwd=ROOT,
         stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
         text=True,
         start_new_session=True,
     )
-    verb = "up" if command == "deploy" else "destroy"
-    while f"{verb} started" not in (log.read_text() if log.exists() else ""):
-        assert process.poll() is None, process.communicate()
-        time.sleep(0.01)
-    return process, log, data
-
-
-LINES = {
-    "deploy": "interrupted: what was made is recorded in the deploy state: run deploy again to finish, or destroy",
-    "destroy": "interrupted: what is left is recorded in the deploy state: run destroy again to finish",
-}
-
-
-@pytest.mark.parametrize("command", ["deploy", "destroy"])
-@pytest.mark.parametrize("how", ["ctrl-c in the terminal", "kill -INT", "kill -TERM"])
-def test_ctrl_c_during_pulumi_up_or_destroy_lets_it_cancel_cleanly(tmp_path, command, how):
-    """It was killed 0.25 s after the Ctrl-C (subprocess.run's way), mid-cancel: the stack stayed locked,
-    its operations in flight unrecorded. Pulumi now gets the one SIGINT on which it cancels cleanly."""
-    from tests.support import fake_pulumi
-
-    process, log, data = _start_with_fake_pulumi(tmp_path, command)
-    outputs = data / "outputs-local.json"
-    if command == "destroy":
-        outputs.write_text("{}\n")
     try:
-        if how == "ctrl-c in the terminal":
-            os.killpg(process.pid, signal.SIGINT)
-        else:
-            process.send_signal(signal.SIGINT if how == "kill -INT" else signal.SIGTERM)
-        out, err = process.communicate(timeout=60)
-    finally:
-        process.kill()
-        process.wait()
-    assert (process.returncode, out, err) == (130, "", f"\n{LINES[command]}\n")
-    assert log.read_text().splitlines()[-2:] == ["cancelling", "cancelled cleanly"]
-    assert fake_pulumi.locks(data / "pulumi-backend") == []
-    assert outputs.exists() == (command == "destroy")  # not written; not removed: the stack is not gone
-    assert [path.name for path in data.rglob("*.partial")] == []
-
-
-def test_a_second_ctrl_c_during_pulumi_up_stops_it_at_once(tmp_path):
-    process, log, data = _start_with_fake_pulumi(tmp_path, "deploy")
-    try:
-        os.killpg(process.pid, signal.SIGINT)
-        while "cancelling" not in log.read_text():
+        while "started" not in (log.read_text() if log.exists() else ""):
+            assert runner.poll() is None
             time.sleep(0.01)
-        os.killpg(process.pid, signal.SIGINT)
-        out, err = process.communicate(timeout=60)
+        os.killpg(runner.pid, signal.SIGINT)
+        if interrupts > 1:
+            while "SIGINT 1" not in log.read_text():
+                assert runner.poll() is None, log.read_text()
+                time.sleep(0.01)
+            os.killpg(runner.pid, signal.SIGINT)
+        out, _ = runner.communicate(timeout=60)
     finally:
-        process.kill()
-        process.wait()
-    assert (process.returncode, out, err) == (130, "", f"\n{LINES['deploy']}\n")
-    assert log.read_text().splitlines()[-1] == "stopped at once"
-    assert not (data / "outputs-local.json").exists()
+        runner.kill()
+        runner.wait()
+    return out.strip(), log.read_text().splitlines()
+
+
+def test_ctrl_c_during_pulumi_up_or_destroy_lets_it_stop_cleanly(tmp_path):
+    """It was killed 0.25 s after the Ctrl-C (subprocess.run's way), mid-cancel: the stack stayed locked,
+    its operations in flight unrecorded. The child gets one SIGINT (not the terminal's: it runs in a
+    session of its own), and the Ctrl-C is raised once it has stopped."""
+    out, log = _run_and_interrupt(tmp_path, cancellable=True, seconds=60, interrupts=1)
+    assert out == "interrupted"
+    assert log == ["started", "SIGINT 1", "stopped after its work in flight", "runner interrupted"]
+
+
+def test_a_second_ctrl_c_is_passed_on(tmp_path):
+    out, log = _run_and_interrupt(tmp_path, cancellable=True, seconds=60, interrupts=2)
+    assert out == "interrupted"
+    assert log == ["started", "SIGINT 1", "SIGINT 2", "runner interrupted"]
+
+
+def test_a_short_command_is_not_interrupted_but_the_ctrl_c_is_kept(tmp_path):
+    """`config set` or `stack output` is let finish (a file it writes is not cut in two)."""
+    out, log = _run_and_interrupt(tmp_path, cancellable=False, seconds=1.5, interrupts=1)
+    assert out == "interrupted"
+    assert log == ["started", "ran to its end", "runner interrupted"]
 
 
 def test_ctrl_c_while_a_file_is_written_leaves_the_old_one_and_nothing_beside_it(tmp_path, monkeypatch):
@@ -295,34 +311,6 @@ def test_serve_takes_sigterm_as_a_stop_and_puts_back_every_handler_it_replaced()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         signal.set_wakeup_fd(wakeup_fd)
-
-
-def test_destroy_with_the_cli_and_no_such_stack_says_so_in_one_line(tmp_path):
-    """Once destroyed (or with a mistyped --stack or --data-dir), `pulumi destroy` failed with its whole
-    output: a Ctrl-C while `stack rm` ran said "run destroy again to finish", which then failed."""
-    from tests.support import fake_pulumi
-
-    data = tmp_path / "data"
-    env = {
-        **os.environ,
-        "PATH": f"{fake_pulumi.install(tmp_path / 'bin')}{os.pathsep}{os.environ['PATH']}",
-        "FAKE_PULUMI_LOG": str(tmp_path / "pulumi.log"),
-        "FAKE_PULUMI_RUN_SECONDS": "0",
-    }
-    fake_pulumi.make_stack(data / "pulumi-backend", "local")
-    (data / "outputs-local.json").write_text("{}\n")
-    argv = [sys.executable, str(ROOT / "scripts" / "local.py"), "destroy", "--engine", "cli", "--data-dir", str(data)]
-    first = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120, check=False)
-    assert (first.returncode, first.stdout, first.stderr) == (0, "", "")
-    assert not (data / "outputs-local.json").exists()
-    (data / "outputs-local.json").write_text("{}\n")  # another stack's, say
-    again = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120, check=False)
-    assert (again.returncode, again.stderr) == (0, "")
-    assert again.stdout == (
-        f"nothing to destroy: no stack local in {(data / 'pulumi-backend').resolve()} (deploy makes it there): "
-        "check --stack and --data-dir\n"
-    )
-    assert (data / "outputs-local.json").exists()
 
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
