@@ -54,8 +54,8 @@ RESOURCE_POLICIES = {BUCKET_POLICY: "policy", TOPIC_POLICY: "policy", QUEUE_POLI
 ACTIONS_WITHOUT_RESOURCE_LEVEL_PERMISSIONS = {"rekognition:StartFaceDetection", "rekognition:GetFaceDetection"}
 # Condition operators that pin aws:SourceArn in a trust policy.
 SOURCE_ARN_OPERATORS = ("ArnLike", "ArnEquals", "StringLike", "StringEquals")
-# The only KMS actions whose IAM resource is an alias (Service Authorization Reference, AWS KMS's
-# resource types): they manage the alias itself, so an alias ARN is their legitimate Resource.
+# The KMS actions that manage an alias itself: an alias ARN is their legitimate Resource (AWS KMS
+# guide, "Controlling access to aliases"; see kms_grants_name_key_arns).
 KMS_ALIAS_ACTIONS = ("kms:createalias", "kms:updatealias", "kms:deletealias")
 # An alias ARN, wildcards allowed in partition, region and account: arn:aws:kms:<region>:<account>:alias/<name>.
 KMS_ALIAS_ARN = re.compile(r"^arn:[^:]*:kms:[^:]*:[^:]*:(alias/.*)$")
@@ -264,9 +264,10 @@ def kms_grants_name_key_arns(args: ResourceValidationArgs, report_violation: Rep
     (alias-authorization): when an alias is the Resource, the policy applies to the alias resource,
     not to any key associated with it (aliases steer access to keys only through the
     kms:RequestAlias / kms:ResourceAliases conditions). "Controlling access to aliases"
-    (alias-access): kms:CreateAlias (and UpdateAlias, DeleteAlias) is granted on the alias ARN, and
-    on the key. The Service Authorization Reference for AWS KMS lists the alias resource type for
-    exactly those three actions.
+    (alias-access) and the API Reference's "Required permissions" of CreateAlias, UpdateAlias and
+    DeleteAlias: each needs its action on the alias (IAM policy, alias ARN as Resource) and on the
+    key; the guide's own example grants the three on an alias ARN, and notes kms:Create* covers
+    CreateAlias.
 
     So kms:Decrypt or kms:GenerateDataKey on arn:aws:kms:<region>:<account>:alias/<name> silently
     allows nothing: an SNS topic or SQS queue under that key never gets its messages, an upload to
