@@ -8,7 +8,7 @@ Pulumi.yaml's defaults are not applied (under mocks, or the offline deployer).
 
 import pulumi
 
-from components import ConfigError, FaceDetectionPipeline, FaceDetectionPipelineArgs
+from components import ConfigError, FaceDetectionPipeline, FaceDetectionPipelineArgs, check_name
 
 DEFAULT_NAME_PREFIX = "faces"
 
@@ -41,7 +41,9 @@ def read_args(config: pulumi.Config) -> FaceDetectionPipelineArgs:
 
 
 config = pulumi.Config()
-pipeline = FaceDetectionPipeline(config.get("namePrefix") or DEFAULT_NAME_PREFIX, read_args(config))
+# Named as the stack's key (the component's own check would call it "the component's name").
+name = check_name("namePrefix", config.get("namePrefix") or DEFAULT_NAME_PREFIX)
+pipeline = FaceDetectionPipeline(name, read_args(config))
 
 pulumi.export("bucketName", pipeline.bucket_name)
 pulumi.export("bucketArn", pipeline.bucket_arn)

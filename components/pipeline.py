@@ -15,7 +15,7 @@ from .auto_processing import (
 )
 from .documents import policy_json
 from .queues import queue_with_dead_letter
-from .settings import ConfigError, FaceDetectionPipelineArgs, checked_args
+from .settings import ConfigError, FaceDetectionPipelineArgs, check_name, checked_args
 
 TYPE_TOKEN = "rekognition-faces:index:FaceDetectionPipeline"
 
@@ -128,6 +128,7 @@ class FaceDetectionPipeline(pulumi.ComponentResource):
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
         # Checked before anything is declared (Outputs are checked when they resolve).
+        check_name("the component's name", name)
         settings = checked_args(args)
         auto_process = _auto_process(settings)
         redact = _redact(settings, auto_process)

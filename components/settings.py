@@ -148,6 +148,51 @@ def _email(key: str, value: Any) -> str:
     raise ConfigError(f"{key} must be an email address, got {value!r}")
 
 
+# Each child's physical name is <component name><suffix>-<7 random hex> (Pulumi's AWS provider
+# auto-naming, which lower-cases a bucket's), and the provider refuses one longer than its service
+# allows only when it reaches that child, after others are made. The longest child name of each
+# limited kind: (suffix, the service's maximum length, what it names).
+AUTO_NAME_RANDOM_LENGTH = len("-") + 7
+BUCKET_SUFFIX = "-videos"
+LONGEST_CHILD_NAMES = (
+    (BUCKET_SUFFIX, 63, "S3 bucket"),
+    ("-rekognition", 64, "IAM role"),
+    ("-collector", 64, "Lambda function"),
+    ("-intake-dead-letter", 80, "SQS queue"),
+)
+MAX_NAME_LENGTH = min(limit - len(suffix) - AUTO_NAME_RANDOM_LENGTH for suffix, limit, _ in LONGEST_CHILD_NAMES)
+# What every child's name takes: no '_' (S3 refuses it in a bucket's), no '.' (SQS, SNS and Lambda refuse
+# it), a letter or digit first (S3 again). S3 also reserves bucket names starting with these.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
+_RESERVED_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
+
+
+def check_name(key: str, value: Any) -> str:
+    """The component's name, if every child named after it is a name AWS accepts: refused here,
+    before anything is declared, it is not found by a deployment that stops half-way."""
+    rule = f"use 1-{MAX_NAME_LENGTH} ASCII letters, digits and hyphens, starting with a letter or digit"
+    if not isinstance(value, str):
+        raise ConfigError(f"{key} must be a string: {rule}, got {value!r}")
+    if not _NAME.fullmatch(value):
+        suggestion = re.sub(r"[^A-Za-z0-9-]+", "-", value).strip("-")[:MAX_NAME_LENGTH]
+        example = f"e.g. {suggestion!r}" if suggestion and _NAME.fullmatch(suggestion) else "e.g. 'faces'"
+        raise ConfigError(f"{key} {value!r} cannot start AWS resource names: {rule} ({example})")
+    if len(value) > MAX_NAME_LENGTH:
+        suffix, limit, kind = min(LONGEST_CHILD_NAMES, key=lambda row: row[1] - len(row[0]))
+        raise ConfigError(
+            f"{key} {value!r} has {len(value)} characters, at most {MAX_NAME_LENGTH} fit: the {kind} named "
+            f"<name>{suffix}-<7 random characters> may have {limit}; shorten it"
+        )
+    bucket = f"{value}{BUCKET_SUFFIX}".lower()
+    reserved = [prefix for prefix in _RESERVED_BUCKET_PREFIXES if bucket.startswith(prefix)]
+    if reserved:
+        raise ConfigError(
+            f"{key} {value!r} would name the S3 bucket {bucket}-…, and S3 reserves names starting with "
+            f"{reserved[0]!r}: choose another"
+        )
+    return value
+
+
 @dataclass(frozen=True)
 class Setting:
     """One argument of the component: its default (None: unset) and the check a given value goes through."""

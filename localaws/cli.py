@@ -4,7 +4,6 @@ destroy), show what it holds (status), and publish the redactor's layer there (r
 from __future__ import annotations
 
 import argparse
-import errno
 import faulthandler
 import fcntl
 import json
@@ -350,6 +349,8 @@ def _check_serve_args(args: argparse.Namespace) -> str | None:
     if landmarks_problem:
         return f"--landmarks {args.landmarks}: {landmarks_problem}"
     data_dir = args.data_dir
+    if (in_the_way := _file_in_the_way(data_dir)) is not None:
+        return _not_a_folder("--data-dir", data_dir, in_the_way)
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=data_dir):
@@ -535,6 +536,18 @@ def _context(endpoint: str, region: str) -> Context:
     return Context(client, region, account_id)
 
 
+def _file_in_the_way(folder: Path) -> Path | None:
+    """The file (not a folder) standing at ``folder`` or at one of its parents, if any: making the
+    folder would fail with "File exists" or "Not a directory", which names neither it nor the fix."""
+    return next((path for path in (folder, *folder.parents) if path.exists() and not path.is_dir()), None)
+
+
+def _not_a_folder(option: str, folder: Path, in_the_way: Path) -> str:
+    """What is wrong with ``option``'s folder when a file stands in its way, and what to do, in one line."""
+    where = f"{option} {folder} is" if in_the_way == folder else f"{option} {folder}: {in_the_way} is"
+    return f"{where} a file, not a folder; choose another {option}, or move the file away"
+
+
 def _check_paths(args: argparse.Namespace, make_folders: bool) -> None:
     """Check (and for deploy, make) the folders the command writes to before anything else: a bad path
     then costs nothing, not a resource made whose state cannot be saved."""
@@ -542,12 +555,11 @@ def _check_paths(args: argparse.Namespace, make_folders: bool) -> None:
     if outputs_file.is_dir():
         raise BadPath(f"--outputs-file {outputs_file} is a folder; give a file name")
     for folder, option in ((_state_file(args).parent, "--data-dir"), (outputs_file.parent, "--outputs-file")):
+        if (in_the_way := _file_in_the_way(folder)) is not None:
+            raise BadPath(_not_a_folder(option, args.data_dir if option == "--data-dir" else outputs_file, in_the_way))
         try:
-            if make_folders:
-                folder.mkdir(parents=True, exist_ok=True)
-            elif any(parent.exists() and not parent.is_dir() for parent in (folder, *folder.parents)):
-                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
             if make_folders:  # written, not only checked: root passes every permission check, a read-only mount not
+                folder.mkdir(parents=True, exist_ok=True)
                 with tempfile.NamedTemporaryFile(dir=folder, prefix=".probe-", suffix=".partial"):
                     pass
         except OSError as error:
@@ -585,8 +597,14 @@ def destroy(args: argparse.Namespace) -> int:
                 "--force is for the in-process deployer; with the Pulumi CLI, set the stack's forceDestroy "
                 "config to true and deploy, then destroy"
             )
-        PulumiCli(PROJECT_DIR, args.data_dir, args.stack).destroy()
-        _outputs_file(args).unlink(missing_ok=True)
+        cli = PulumiCli(PROJECT_DIR, args.data_dir, args.stack)
+        if not cli.has_stack():  # a mistyped --stack or --data-dir, or destroyed already (Ctrl-C after it)
+            print(
+                f"nothing to destroy: no stack {args.stack} in {cli.backend} (deploy makes it there): check "
+                "--stack and --data-dir"
+            )
+            return 0  # and the --outputs-file named is kept: it may be another stack's
+        cli.destroy(_outputs_file(args))
         return 0
     # The check, the destroy and the outputs' removal under the lock a first deploy holds from the start
     # (not made for a mistyped --data-dir, so its folder is not left behind).
@@ -597,8 +615,9 @@ def destroy(args: argparse.Namespace) -> int:
                 "--stack and --data-dir"
             )
             return 0  # and the --outputs-file named is kept: it may be another stack's
-        changes = engine.destroy(_in_process_context(args), _state_file(args), force=args.force)
-        _outputs_file(args).unlink(missing_ok=True)
+        changes = engine.destroy(
+            _in_process_context(args), _state_file(args), force=args.force, outputs_path=_outputs_file(args)
+        )
     print(f"{len(changes)} resource(s) deleted (in-process deployer)")
     return 0
 
@@ -637,7 +656,46 @@ def redactor_layer(args: argparse.Namespace) -> int:
     return 0
 
 
+def _request_ids(error: ClientError) -> str:
+    """The ids AWS support asks for, as --debug prints them: botocore's ResponseMetadata.RequestId, else
+    the header it came in, which botocore reads only for some protocols (an S3 HEAD's error has no body,
+    and the local endpoint's S3 sends x-amzn-requestid, which botocore's S3 parser does not read); S3's
+    host id too. The launcher's jobs.errors.request_id reads the same places (layering keeps them apart)."""
+    metadata = error.response.get("ResponseMetadata", {})
+    headers = metadata.get("HTTPHeaders", {})
+    request_id = metadata.get("RequestId") or headers.get("x-amzn-requestid") or headers.get("x-amz-request-id")
+    host_id = metadata.get("HostId") or headers.get("x-amz-id-2")
+    return f"AWS request id: {request_id or 'none in the response'}" + (f", host id: {host_id}" if host_id else "")
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+@contextmanager
+def _sigterm_as_ctrl_c() -> Iterator[None]:
+    """SIGTERM (kill, a timeout, a supervisor) stops a command as Ctrl-C does, with its one line and
+    exit code 130, instead of ending the process at once and silently: between a resource made and
+    its record, or with a file half-written. The previous handler is back afterwards (main() may be
+    called in a program of its own); serve puts its own in place meanwhile. Signal handlers belong
+    to the main thread: elsewhere, and where the previous handler was not set from Python (which
+    could not restore it), nothing changes."""
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) is None:
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    with _sigterm_as_ctrl_c():
+        return _main(argv)
+
+
+def _main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
     commands = {
@@ -669,7 +727,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             traceback.print_exception(error)
             if isinstance(error, ClientError):
-                request_id = error.response.get("ResponseMetadata", {}).get("RequestId")
-                print(f"AWS request id: {request_id or 'none in the response'}", file=sys.stderr)
+                print(_request_ids(error), file=sys.stderr)
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -11,8 +11,10 @@ delete the old, as Pulumi does), and ``destroy`` removes everything in reverse o
 from __future__ import annotations
 
 import json
+import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,11 +65,16 @@ class StackState:
 
 
 def write_atomically(path: Path, text: str) -> None:
-    """Write beside, then rename: readers see the old file or the new one, never half of one."""
+    """Write beside, then rename: readers see the old file or the new one, never half of one; nor,
+    once Ctrl-C has stopped the write, the half-written one beside it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
-    partial.write_text(text)
-    partial.replace(path)
+    try:
+        partial.write_text(text)
+        partial.replace(path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
 
 
 def _normalise(value: Any) -> Any:
@@ -101,9 +108,15 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
         self.current: list[ResourceState] = []
         self.superseded: list[ResourceState] = []  # replaced: deleted once the new ones exist
         self.changes: list[Change] = []
-        self.failure: Exception | None = None
+        self.failure: BaseException | None = None
         self._save = save
         self._lock = threading.Lock()
+
+    def stop(self) -> None:
+        """Make nothing more (Ctrl-C): the resource being made is finished and recorded; deploy() then
+        raises KeyboardInterrupt."""
+        if self.failure is None:
+            self.failure = KeyboardInterrupt()
 
     def pending_state(self) -> StackState:
         """Everything that exists right now: safe to save at any moment."""
@@ -193,14 +206,40 @@ def delete_all(
         after_each(remaining)
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextmanager
+def _interrupts_stop(mocks: ProvisioningMocks) -> Iterator[None]:
+    """Ctrl-C (or SIGTERM) while the program runs stops the mocks instead of raising KeyboardInterrupt
+    there. Raised inside Pulumi's event loop, it was lost: Pulumi runs the loop within one of its tasks
+    (``_sync_await``), which it leaves half-entered, so asyncio logged "Leaving task ... does not match
+    the current task None" with a traceback, and the deploy went on to make every resource. The
+    previous handlers are back afterwards; off the main thread (no signal handlers there) nothing
+    changes, nor does a signal whose handler was not set from Python (it could not be put back)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    ours = [signum for signum in STOP_SIGNALS if signal.getsignal(signum) is not None]
+    previous = {signum: signal.signal(signum, lambda *_: mocks.stop()) for signum in ours}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def deploy(
     ctx: Context, project_dir: Path, stack: str, state_path: Path, config: dict[str, str] | None = None
 ) -> tuple[dict[str, Any], list[Change]]:
-    """Bring the endpoint in line with the program; return the stack outputs and what changed."""
+    """Bring the endpoint in line with the program; return the stack outputs and what changed. Ctrl-C
+    (or SIGTERM) while the program runs: what is being made is finished and recorded, nothing more is
+    made, and KeyboardInterrupt is raised."""
     previous = StackState.load(state_path)
     mocks = ProvisioningMocks(ctx, previous, lambda state: state.save(state_path))
     try:
-        outputs = run_main(mocks, project_dir, stack, config)
+        with _interrupts_stop(mocks):
+            outputs = run_main(mocks, project_dir, stack, config)
     except Exception as error:
         if mocks.failure is not None:  # the SDK's own error says less than ours
             raise mocks.failure from error
@@ -220,9 +259,11 @@ def deploy(
     return outputs, changes
 
 
-def destroy(ctx: Context, state_path: Path, force: bool = False) -> list[Change]:
-    """Delete everything the state file records, then the state file. ``force`` deletes buckets with
-    what they hold, as if the stack had set forceDestroy."""
+def destroy(ctx: Context, state_path: Path, force: bool = False, outputs_path: Path | None = None) -> list[Change]:
+    """Delete everything the state file records, then the stack's ``outputs_path`` (if given) and last the
+    state file: stopped in between, the state is left for the next destroy to finish, never the outputs
+    alone (naming what is gone, with nothing that says so). ``force`` deletes buckets with what they
+    hold, as if the stack had set forceDestroy."""
     state = StackState.load(state_path)
     if force:
         for resource in state.resources:
@@ -239,5 +280,7 @@ def destroy(ctx: Context, state_path: Path, force: bool = False) -> list[Change]
         )
     changes: list[Change] = []
     delete_all(ctx, state.resources, changes, lambda remaining: StackState(remaining, state.outputs).save(state_path))
+    if outputs_path is not None:
+        outputs_path.unlink(missing_ok=True)
     state_path.unlink(missing_ok=True)
     return changes

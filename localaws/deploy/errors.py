@@ -23,6 +23,10 @@ class UnsupportedResource(DeployError):
     """A type, input or invoke the offline deployer does not implement."""
 
 
+class NameTooLong(DeployError):
+    """An auto-name longer than the resource's service allows."""
+
+
 class ResourceNotEmpty(DeployError):
     """A resource cannot be deleted while it holds data (a bucket with object versions)."""
 

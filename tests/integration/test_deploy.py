@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -405,3 +407,84 @@ def test_a_replacement_makes_the_new_resource_before_deleting_the_old(ctx, aws, 
     assert first["topicArn"] not in topics
     engine.destroy(ctx, state)
     assert second["topicArn"] not in {t["TopicArn"] for t in aws("sns").list_topics()["Topics"]}
+
+
+# scripts/local.py with a real SIGINT sent to itself right after its first file removal.
+SIGINT_AFTER_FIRST_REMOVAL = """
+import os, pathlib, runpy, signal, sys, time
+unlink = pathlib.Path.unlink
+def unlink_then_ctrl_c(self, *args, **kwargs):
+    unlink(self, *args, **kwargs)
+    pathlib.Path.unlink = unlink
+    os.kill(os.getpid(), signal.SIGINT)
+    time.sleep(5)  # the KeyboardInterrupt comes first
+pathlib.Path.unlink = unlink_then_ctrl_c
+sys.argv = sys.argv[1:]
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def test_ctrl_c_between_the_last_two_removals_of_a_destroy_leaves_the_state_to_finish_it(endpoint, aws, tmp_path):
+    """Done, a destroy removes the outputs file and the state file. Ctrl-C between the two left the
+    outputs (naming what is gone) and no state: the next destroy said "nothing to destroy", the
+    outputs kept. The state goes last, so the next destroy finishes."""
+    before = inventory(aws)
+    common = ["--endpoint", endpoint.url, "--data-dir", str(tmp_path), "--engine", "in-process", "--stack", "cut"]
+    assert run_script("deploy", *common).returncode == 0
+    state, outputs = tmp_path / "deploy" / "cut.json", tmp_path / "outputs-cut.json"
+    script = str(ROOT / "scripts" / "local.py")
+    cut = subprocess.run(
+        [sys.executable, "-c", SIGINT_AFTER_FIRST_REMOVAL, script, "destroy", *common],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert (cut.returncode, cut.stderr) == (
+        130,
+        "\ninterrupted: what is left is recorded in the deploy state: run destroy again to finish\n",
+    )
+    assert inventory(aws) == before  # every resource was deleted
+    assert state.exists() and not outputs.exists()
+    again = run_script("destroy", *common)
+    assert (again.returncode, again.stdout) == (0, "0 resource(s) deleted (in-process deployer)\n")
+    assert not state.exists() and [path.name for path in tmp_path.rglob("*.json")] == []
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_during_a_deploy_stops_it_in_one_line_and_records_what_it_made(endpoint, aws, tmp_path, signum):
+    """Raised inside Pulumi's event loop, the KeyboardInterrupt was lost: asyncio printed "Leaving task
+    ... does not match the current task None" with its traceback, and the deploy went on to make every
+    resource. Now the resource being made is finished and recorded, and nothing more is made."""
+    before = inventory(aws)
+    common = ["--endpoint", endpoint.url, "--data-dir", str(tmp_path), "--engine", "in-process", "--stack", "stopped"]
+    state = tmp_path / "deploy" / "stopped.json"
+
+    def recorded() -> int:
+        try:
+            return len(json.loads(state.read_text())["resources"])
+        except (FileNotFoundError, ValueError):  # not yet written
+            return 0
+
+    process = subprocess.Popen(
+        [sys.executable, str(ROOT / "scripts" / "local.py"), "deploy", *common],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        while recorded() < 3 and process.poll() is None:
+            time.sleep(0.002)
+        process.send_signal(signum)
+        out, err = process.communicate(timeout=120)
+    finally:
+        process.kill()
+        process.wait()
+    assert (process.returncode, err) == (
+        130,
+        "\ninterrupted: what was made is recorded in the deploy state: run deploy again to finish, or destroy\n",
+    )
+    assert 3 <= recorded() <= 4, out  # the one being made when the signal came, and no more
+    assert not (tmp_path / "outputs-stopped.json").exists()
+    assert run_script("destroy", *common).returncode == 0
+    assert inventory(aws) == before

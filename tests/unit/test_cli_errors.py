@@ -65,14 +65,19 @@ def test_local_refuses_an_endpoint_that_is_not_a_url(capsys, command, url):
 @pytest.mark.parametrize(
     "option, message",
     [
-        ("--data-dir", "cannot use the folder {file}/deploy (Not a directory); choose another --data-dir"),
+        ("--data-dir", "--data-dir {file} is a file, not a folder; choose another --data-dir, or move the file away"),
         ("--outputs-file", "--outputs-file {folder} is a folder; give a file name"),
+        (
+            "--outputs-file",
+            "--outputs-file {file}/out.json: {file} is a file, not a folder; choose another --outputs-file, or move "
+            "the file away",
+        ),
     ],
 )
 def test_local_refuses_a_path_it_cannot_write_before_reaching_the_endpoint(tmp_path, capsys, command, option, message):
     file = tmp_path / "a-file"
     file.write_text("")
-    value = file if option == "--data-dir" else tmp_path
+    value = {"--data-dir": file, "--outputs-file": file / "out.json" if "{file}" in message else tmp_path}[option]
     # Nothing answers at this endpoint: the path is refused first, so nothing is made that could not be recorded.
     argv = [command, "--endpoint", "http://127.0.0.1:1", "--engine", "in-process", option, str(value)]
     if option == "--outputs-file":
@@ -199,14 +204,18 @@ def test_serve_says_in_one_line_that_the_detector_cannot_be_loaded(capsys, tmp_p
     assert len(lines) == 1 and lines[0].startswith("error: --detector: ") and says in lines[0], lines
 
 
-def test_serve_says_in_one_line_that_the_data_folder_cannot_be_written(capsys, tmp_path):
-    not_a_folder = tmp_path / "a-file"
-    not_a_folder.write_text("")
-    for data_dir in (not_a_folder, not_a_folder / "below"):
-        assert localaws.cli.main(["serve", "--data-dir", str(data_dir)]) == 2
-        lines = capsys.readouterr().err.strip().splitlines()
-        assert lines == [lines[0]] and lines[0].startswith(f"error: cannot write to the folder {data_dir} (")
-        assert lines[0].endswith("choose another --data-dir"), lines
+@pytest.mark.parametrize("under", [False, True])
+def test_serve_with_a_file_as_its_data_folder_names_the_file_and_the_fix(tmp_path, capsys, under):
+    """It said "cannot write to the folder FILE (File exists)", (Not a directory) under it."""
+    file = tmp_path / "a-file"
+    file.write_text("kept")
+    data_dir = file / "data" if under else file
+    assert localaws.cli.main(["serve", "--port", "0", "--data-dir", str(data_dir)]) == 2
+    where = f"{data_dir}: {file} is" if under else f"{file} is"
+    assert capsys.readouterr().err == (
+        f"error: --data-dir {where} a file, not a folder; choose another --data-dir, or move the file away\n"
+    )
+    assert file.read_text() == "kept"
 
 
 def test_serve_refuses_an_allowed_origin_that_is_not_an_origin(capsys):
@@ -264,3 +273,46 @@ def test_serve_on_a_port_another_program_holds_is_one_line(capsys, tmp_path):
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert code == 2
     assert line.startswith(f"error: cannot listen on 127.0.0.1:{port}: ") and line.endswith("choose another --port")
+
+
+def _parsed_refusal(protocol: str, operation: str, status: int, headers: dict[str, str], body: bytes) -> ClientError:
+    """A refusal as botocore's own parser reads it off the wire."""
+    from botocore.parsers import create_parser
+
+    parsed = create_parser(protocol).parse({"status_code": status, "headers": headers, "body": body}, None)
+    return ClientError(parsed, operation)
+
+
+@pytest.mark.parametrize(
+    "error, line",
+    [
+        (  # AWS's S3: a HEAD's error has no body; botocore reads its ids from S3's headers
+            _parsed_refusal("rest-xml", "HeadObject", 404, {"x-amz-request-id": "R1", "x-amz-id-2": "H1"}, b""),
+            "AWS request id: R1, host id: H1",
+        ),
+        (  # the local endpoint's S3 sends x-amzn-requestid, which botocore's S3 parser does not read
+            _parsed_refusal("rest-xml", "HeadBucket", 404, {"x-amzn-requestid": "R2"}, b""),
+            "AWS request id: R2",
+        ),
+        (  # a query-protocol service: the id in the error body
+            _parsed_refusal(
+                "query",
+                "GetRole",
+                404,
+                {"x-amzn-requestid": "R3"},
+                b"<ErrorResponse><Error><Code>NoSuchEntity</Code><Message>no</Message></Error>"
+                b"<RequestId>R3</RequestId></ErrorResponse>",
+            ),
+            "AWS request id: R3",
+        ),
+        (
+            _parsed_refusal("json", "GetFaceDetection", 502, {}, b"<html>Bad gateway</html>"),
+            "AWS request id: none in the response",
+        ),
+    ],
+)
+def test_local_debug_finds_the_request_id_where_aws_puts_it(monkeypatch, capsys, error, line):
+    monkeypatch.setattr(localaws.cli, "deploy", failing(error))
+    assert localaws.cli.main(["--debug", "deploy"]) == 1
+    printed = [text for text in capsys.readouterr().err.splitlines() if text.startswith("AWS request id")]
+    assert printed == [line]

@@ -3,8 +3,11 @@ code, no traceback; the hints name the interpreter that is running."""
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +16,7 @@ import pytest
 import launcher.cli
 import localaws.cli
 import offline_demo.run
+from tests.support.pulumi_mocks import ROOT
 
 
 def raising(error: BaseException) -> Any:
@@ -129,3 +133,209 @@ def test_ctrl_c_while_a_script_loads_its_modules_is_one_line(script, module):
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert (done.returncode, done.stdout, done.stderr) == (130, "", "\ninterrupted before anything started\n")
+
+
+def test_sigterm_while_local_py_loads_its_modules_is_one_line():
+    """A real SIGTERM as the modules load: it ended the process silently (exit -15)."""
+    path = ROOT / "scripts" / "local.py"
+    code = (
+        "import builtins, os, runpy, signal, sys, time\n"
+        "real = builtins.__import__\n"
+        "def sigterm(name, *args, **kwargs):\n"
+        "    if name == 'localaws.cli':\n"
+        "        os.kill(os.getpid(), signal.SIGTERM)\n"
+        "        time.sleep(5)\n"
+        "    return real(name, *args, **kwargs)\n"
+        "builtins.__import__ = sigterm\n"
+        f"sys.argv = [{str(path)!r}, '--help']\n"
+        f"runpy.run_path({str(path)!r}, run_name='__main__')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout, done.stderr) == (130, "", "\ninterrupted before anything started\n")
+
+
+# A child that, like ``pulumi up``, takes a while to stop after its first SIGINT and stops at once on a
+# second; each step is appended to the log named by its first argument.
+SLOW_TO_STOP = """
+import signal, sys, time
+log = open(sys.argv[1], "a", buffering=1)
+seen = []
+def interrupted(*_):
+    seen.append(1)
+    log.write(f"SIGINT {len(seen)}\\n")
+    if len(seen) > 1:
+        sys.exit(3)
+signal.signal(signal.SIGINT, interrupted)
+log.write("started\\n")
+deadline = time.monotonic() + float(sys.argv[2])
+while time.monotonic() < deadline:
+    if seen:
+        time.sleep(0.8)
+        log.write("stopped after its work in flight\\n")
+        sys.exit(2)
+    time.sleep(0.01)
+log.write("ran to its end\\n")
+"""
+
+# ``run_to_the_end`` in a process of its own (a terminal's process group): it prints the child's exit
+# code, or "interrupted" once the KeyboardInterrupt comes.
+RUNNER = """
+import sys
+from pathlib import Path
+from localaws.deploy.pulumi_cli import run_to_the_end
+child, log, seconds, cancellable = sys.argv[1:]
+try:
+    done = run_to_the_end([sys.executable, "-c", child, log, seconds], Path.cwd(), {}, cancellable == "yes")
+    print(done.returncode)
+except KeyboardInterrupt:
+    with open(log, "a") as out:
+        out.write("runner interrupted\\n")
+    print("interrupted")
+"""
+
+
+def _run_and_interrupt(tmp_path: Path, cancellable: bool, seconds: float, interrupts: int) -> tuple[str, list[str]]:
+    """The runner's output and the child's log after ``interrupts`` Ctrl-Cs at the runner's process group
+    (the second once the child has logged the first)."""
+    log = tmp_path / "child.log"
+    runner = subprocess.Popen(
+        [sys.executable, "-c", RUNNER, SLOW_TO_STOP, str(log), str(seconds), "yes" if cancellable else "no"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        while "started" not in (log.read_text() if log.exists() else ""):
+            assert runner.poll() is None
+            time.sleep(0.01)
+        os.killpg(runner.pid, signal.SIGINT)
+        if interrupts > 1:
+            while "SIGINT 1" not in log.read_text():
+                assert runner.poll() is None, log.read_text()
+                time.sleep(0.01)
+            os.killpg(runner.pid, signal.SIGINT)
+        out, _ = runner.communicate(timeout=60)
+    finally:
+        runner.kill()
+        runner.wait()
+    return out.strip(), log.read_text().splitlines()
+
+
+def test_ctrl_c_during_pulumi_up_or_destroy_lets_it_stop_cleanly(tmp_path):
+    """It was killed 0.25 s after the Ctrl-C (subprocess.run's way), mid-cancel: the stack stayed locked,
+    its operations in flight unrecorded. The child gets one SIGINT (not the terminal's: it runs in a
+    session of its own), and the Ctrl-C is raised once it has stopped."""
+    out, log = _run_and_interrupt(tmp_path, cancellable=True, seconds=60, interrupts=1)
+    assert out == "interrupted"
+    assert log == ["started", "SIGINT 1", "stopped after its work in flight", "runner interrupted"]
+
+
+def test_a_second_ctrl_c_is_passed_on(tmp_path):
+    out, log = _run_and_interrupt(tmp_path, cancellable=True, seconds=60, interrupts=2)
+    assert out == "interrupted"
+    assert log == ["started", "SIGINT 1", "SIGINT 2", "runner interrupted"]
+
+
+def test_a_short_command_is_not_interrupted_but_the_ctrl_c_is_kept(tmp_path):
+    """`config set` or `stack output` is let finish (a file it writes is not cut in two)."""
+    out, log = _run_and_interrupt(tmp_path, cancellable=False, seconds=1.5, interrupts=1)
+    assert out == "interrupted"
+    assert log == ["started", "ran to its end", "runner interrupted"]
+
+
+def test_ctrl_c_while_a_file_is_written_leaves_the_old_one_and_nothing_beside_it(tmp_path, monkeypatch):
+    """The deploy state and the outputs are written beside, then renamed: a real SIGINT between the two
+    left STATE.json.partial behind."""
+    from localaws.deploy import engine
+
+    target = tmp_path / "local.json"
+    target.write_text("old")
+
+    def ctrl_c(self: Path, other: Path) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(5)  # the KeyboardInterrupt comes first
+
+    monkeypatch.setattr(Path, "replace", ctrl_c)
+    with pytest.raises(KeyboardInterrupt):
+        engine.write_atomically(target, "new")
+    assert target.read_text() == "old"
+    assert list(tmp_path.iterdir()) == [target]
+
+
+def _sigterm_myself(args: Any) -> int:
+    os.kill(os.getpid(), signal.SIGTERM)
+    time.sleep(5)  # the KeyboardInterrupt comes first
+    return 0
+
+
+@pytest.mark.parametrize("command", ["deploy", "destroy", "status"])
+def test_sigterm_stops_a_command_as_ctrl_c_does_and_the_previous_handler_is_back(monkeypatch, capsys, command):
+    """It ended the process at once and silently (exit -15): between a resource made and its record,
+    or with a file half-written. main() may run inside another program: its own handler comes back."""
+
+    def theirs(signum: int, frame: object) -> None:
+        raise AssertionError("the program's own handler ran")
+
+    monkeypatch.setattr(localaws.cli, command, _sigterm_myself)
+    previous = signal.signal(signal.SIGTERM, theirs)
+    try:
+        assert localaws.cli.main([command]) == 130
+        assert signal.getsignal(signal.SIGTERM) is theirs
+        monkeypatch.setattr(localaws.cli, command, raising(ValueError("a bug")))
+        with pytest.raises(ValueError):
+            localaws.cli.main([command])
+        assert signal.getsignal(signal.SIGTERM) is theirs
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert capsys.readouterr().err.strip().startswith("interrupted")
+
+
+def test_serve_takes_sigterm_as_a_stop_and_puts_back_every_handler_it_replaced():
+    """serve catches Ctrl-C, SIGTERM and Ctrl-Z while it runs (a real SIGTERM here), then the handlers
+    and the wakeup fd before it are back: main()'s, or those of a program that runs it."""
+
+    def theirs(signum: int, frame: object) -> None:
+        raise AssertionError("the program's own handler ran")
+
+    signums = (signal.SIGINT, signal.SIGTERM, signal.SIGTSTP)
+    previous = {signum: signal.signal(signum, theirs) for signum in signums}
+    wakeup_fd = signal.set_wakeup_fd(-1)
+    try:
+        with localaws.cli._stop_signals() as wait_for_stop:
+            os.kill(os.getpid(), signal.SIGTERM)
+            wait_for_stop(lambda: None)  # returns: SIGTERM stops serve
+        assert [signal.getsignal(signum) for signum in signums] == [theirs] * 3
+        assert signal.set_wakeup_fd(-1) == -1
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        signal.set_wakeup_fd(wakeup_fd)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_while_the_program_runs_stops_the_deploy_and_the_handlers_are_back(tmp_path, caplog, signum):
+    """A real signal while the deployer runs a program (no resources here, so no endpoint): the deploy
+    ends in KeyboardInterrupt, asyncio reports nothing, and the handlers before it are back."""
+    import logging
+
+    from localaws.deploy import engine
+
+    (tmp_path / "Pulumi.yaml").write_text("name: stopped\nruntime: python\n")
+    (tmp_path / "__main__.py").write_text(
+        f"import os, pulumi, time\nos.kill(os.getpid(), {int(signum)})\ntime.sleep(0.1)\npulumi.export('x', 1)\n"
+    )
+
+    def theirs(signum: int, frame: object) -> None:
+        raise AssertionError("the program's own handler ran")
+
+    previous = {s: signal.signal(s, theirs) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with caplog.at_level(logging.WARNING), pytest.raises(KeyboardInterrupt):
+            engine.deploy(None, tmp_path, "s", tmp_path / "state.json", {"aws:region": "us-east-1"})  # type: ignore[arg-type]
+        assert [signal.getsignal(s) for s in previous] == [theirs, theirs]
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    assert caplog.records == []
+    assert not (tmp_path / "state.json").exists()

@@ -13,8 +13,8 @@ from pulumi.runtime.settings import SETTINGS
 
 from components import ConfigError, FaceDetectionPipeline, FaceDetectionPipelineArgs
 from components.pipeline import TYPE_TOKEN
+from components.settings import MAX_NAME_LENGTH, setting_key
 from components.settings import SETTINGS as CHECKS
-from components.settings import setting_key
 from tests.support.pulumi_mocks import ACCOUNT_ID, REGION, RecordingMocks, run_body
 
 BUCKET_TYPES = {
@@ -418,3 +418,103 @@ def test_an_empty_value_from_another_stack_is_refused_not_taken_as_unset():
             {"aws:region": REGION},
             stacks={KEYS_STACK: {"bucket": ""}},
         )
+
+
+# How AWS names each child type the component declares with every feature on: auto-named (the
+# logical name, "-" and 7 random hex: Pulumi's AWS provider) with the service's longest name, or
+# given a name prefix (plus the provider's 26 unique characters), or named by nothing that grows.
+AUTO_NAMED = {
+    "aws:s3/bucket:Bucket": 63,
+    "aws:iam/role:Role": 64,
+    "aws:lambda/function:Function": 64,
+    "aws:sqs/queue:Queue": 80,
+    "aws:iam/rolePolicy:RolePolicy": 128,
+    "aws:iam/policy:Policy": 128,
+    "aws:cloudwatch/metricAlarm:MetricAlarm": 255,
+}
+PREFIXED = {"aws:sns/topic:Topic": 256, "aws:cloudwatch/logGroup:LogGroup": 512}
+NOT_GROWING = BUCKET_TYPES - {"aws:s3/bucket:Bucket"} | {
+    "aws:s3/bucketNotification:BucketNotification",
+    "aws:sns/topicPolicy:TopicPolicy",
+    "aws:sns/topicSubscription:TopicSubscription",
+    "aws:sqs/queuePolicy:QueuePolicy",
+    "aws:kms/key:Key",
+    "aws:lambda/eventSourceMapping:EventSourceMapping",
+    "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig",
+    "aws:cloudwatch/dashboard:Dashboard",  # truncated to CloudWatch's 255 (alarms.dashboard_name)
+}
+EVERY_FEATURE = FaceDetectionPipelineArgs(
+    auto_process=True,
+    redact=True,
+    redact_layer_arn="arn:aws:lambda:eu-west-1:111122223333:layer:redactor:1",
+    alarm_email="team@example.com",
+)
+
+
+def _name_overflow(declared) -> dict[str, int]:
+    """Each child's physical name length minus its service's limit (> 0: AWS would refuse it)."""
+    overflow = {}
+    for resource in (r for r in declared.resources if r.custom):
+        if resource.typ in AUTO_NAMED:
+            overflow[resource.name] = len(resource.name) + len("-0a1b2c3") - AUTO_NAMED[resource.typ]
+        elif resource.typ in PREFIXED:
+            overflow[resource.name] = len(resource.inputs["namePrefix"]) + 26 - PREFIXED[resource.typ]
+        else:
+            assert resource.typ in NOT_GROWING, f"how does AWS name {resource.typ}? Add it to a table above"
+    return overflow
+
+
+def test_the_longest_name_allowed_fits_every_child_and_one_character_more_would_not():
+    """Pulumi's provider refuses an auto-name longer than the service allows only when it reaches that
+    child, after others are made: the name is checked against the longest child of each kind first."""
+    longest = "n" * MAX_NAME_LENGTH
+    declared = run_body(lambda: FaceDetectionPipeline(longest, EVERY_FEATURE), {"aws:region": REGION})
+    overflow = _name_overflow(declared)
+    assert max(overflow.values()) == 0, overflow  # the limit is exact: the longest child just fits
+    assert [name for name, over in overflow.items() if over == 0] == [f"{longest}-rekognition"]
+    mocks = RecordingMocks()
+    with pytest.raises(ConfigError) as refused:
+        run_body(lambda: FaceDetectionPipeline(longest + "n", EVERY_FEATURE), {"aws:region": REGION}, mocks=mocks)
+    assert mocks.resources == []
+    assert str(refused.value) == (
+        f"the component's name {longest + 'n'!r} has 45 characters, at most 44 fit: the IAM role named "
+        "<name>-rekognition-<7 random characters> may have 64; shorten it"
+    )
+
+
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("My Faces", r"'My Faces' cannot start AWS resource names: use 1-44 ASCII letters, .*\(e\.g\. 'My-Faces'\)"),
+        ("team_videos", r"'team_videos' cannot start .*\(e\.g\. 'team-videos'\)"),  # S3 refuses '_'
+        ("team.videos", r"'team.videos' cannot start .*\(e\.g\. 'team-videos'\)"),  # SQS, SNS, Lambda refuse '.'
+        (
+            "-faces",
+            r"'-faces' cannot start .*starting with a letter or digit \(e\.g\. 'faces'\)",
+        ),  # a bucket's first character
+        ("", r"'' cannot start AWS resource names"),
+        ("visages-é", r"'visages-é' cannot start .*\(e\.g\. 'visages'\)"),
+        (
+            "xn--faces",
+            r"'xn--faces' would name the S3 bucket xn--faces-videos-…, and S3 reserves names starting with 'xn--'",
+        ),
+        ("sthree", r"'sthree' would name the S3 bucket sthree-videos-…, and S3 reserves names starting with 'sthree-'"),
+        (
+            "Amzn-S3-Demo",
+            r"'Amzn-S3-Demo' would name the S3 bucket amzn-s3-demo-videos-…, and S3 reserves names starting with "
+            r"'amzn-s3-demo-'",
+        ),
+    ],
+)
+def test_a_name_aws_would_refuse_for_a_child_is_refused_before_anything_is_declared(name, message):
+    mocks = RecordingMocks()
+    with pytest.raises(ConfigError, match=f"^the component's name {message}"):
+        run_body(lambda: FaceDetectionPipeline(name), {"aws:region": REGION}, mocks=mocks)
+    assert mocks.resources == []
+
+
+@pytest.mark.parametrize("name", ["a", "Faces", "9lives", "team--videos-", "xn-faces"])
+def test_names_every_child_takes_are_accepted(name):
+    """Upper case too: the provider lower-cases a bucket's auto-name, the other services take it."""
+    declared = run_body(lambda: FaceDetectionPipeline(name, EVERY_FEATURE), {"aws:region": REGION})
+    assert max(_name_overflow(declared).values()) < 0

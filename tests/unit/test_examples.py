@@ -14,10 +14,11 @@ import pulumi
 import pytest
 import yaml
 from pulumi.provider.experimental.component import ComponentProvider
+from pulumi.provider.server import ComponentInitError
 
 from components.provider import COMPONENTS, PACKAGE_NAME, PACKAGE_VERSION, SCHEMA_FILE
 from localaws.deploy import program as pulumi_program
-from tests.support.pulumi_mocks import ACCOUNT_ID, REGION, ROOT, run_body
+from tests.support.pulumi_mocks import ACCOUNT_ID, REGION, ROOT, RecordingMocks, run_body
 
 EXAMPLES = ROOT / "examples"
 SCHEMA = json.loads(SCHEMA_FILE.read_text())
@@ -81,6 +82,26 @@ def test_yaml_example_declares_the_pipeline_as_the_provider_would():
     assert declared.one("aws:sns/topicSubscription:TopicSubscription")["rawMessageDelivery"] is True
     lifecycle = declared.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
     assert {"noncurrentDays": 14} in [r.get("noncurrentVersionExpiration") for r in lifecycle["rules"]]
+
+
+def test_a_yaml_resource_name_aws_would_refuse_is_refused_before_anything_is_declared():
+    """A YAML program names the component by its key; `my_pipeline` (an '_' S3 refuses in a bucket
+    name) was found only when `pulumi up` reached the bucket."""
+    (_, resource), *_ = YAML_PROGRAM["resources"].items()
+    provider = ComponentProvider(COMPONENTS, PACKAGE_NAME, None, PACKAGE_VERSION)
+    mocks = RecordingMocks()
+    with pytest.raises(ComponentInitError) as refused:  # what the engine reports, the ConfigError's message
+        run_body(
+            lambda: provider.construct("my_pipeline", resource["type"], resource["properties"], None),
+            {"aws:region": REGION},
+            project="faces-from-yaml",
+            mocks=mocks,
+        )
+    assert str(refused.value) == (
+        "the component's name 'my_pipeline' cannot start AWS resource names: use 1-44 ASCII letters, digits and "
+        "hyphens, starting with a letter or digit (e.g. 'my-pipeline')"
+    )
+    assert mocks.resources == []
 
 
 # What examples/stack-reference reads: the real program's outputs (under mocks), and a key stack.

@@ -9,7 +9,8 @@ import yaml
 
 from components import DEFAULTS, ConfigError
 from components.settings import setting_key as camel
-from tests.support.pulumi_mocks import ACCOUNT_ID, ALARM_OUTPUTS, REGION, ROOT, STACK_OUTPUTS
+from localaws.deploy.program import main_program
+from tests.support.pulumi_mocks import ACCOUNT_ID, ALARM_OUTPUTS, REGION, ROOT, STACK_OUTPUTS, RecordingMocks, run_body
 
 PROJECT_FILE = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
 
@@ -113,3 +114,32 @@ def test_project_file_declares_every_key_with_the_components_defaults():
         if key == "tags":
             yaml_default = json.loads(yaml_default)
         assert yaml_default == ("" if default is None else default), key
+
+
+@pytest.mark.parametrize(
+    "value, message",
+    [
+        (
+            "My Faces",
+            "namePrefix 'My Faces' cannot start AWS resource names: use 1-44 ASCII letters, digits and "
+            "hyphens, starting with a letter or digit (e.g. 'My-Faces')",
+        ),
+        (
+            "f" * 45,
+            f"namePrefix '{'f' * 45}' has 45 characters, at most 44 fit: the IAM role named "
+            "<name>-rekognition-<7 random characters> may have 64; shorten it",
+        ),
+    ],
+)
+def test_a_name_prefix_aws_would_refuse_is_named_in_one_line_before_anything_is_declared(value, message):
+    """Found before the first resource, not by a deployment that stops half-way at the child AWS refuses."""
+    mocks = RecordingMocks()
+    with pytest.raises(ConfigError) as refused:
+        run_body(main_program(ROOT), {"aws:region": REGION, "namePrefix": value}, mocks=mocks)
+    assert str(refused.value) == message
+    assert mocks.resources == []
+
+
+def test_the_longest_name_prefix_is_taken(run_program):
+    declared = run_program({"aws:region": REGION, "namePrefix": "F" * 44})
+    assert declared.outputs["roleArn"].endswith(f":role/{'F' * 44}-rekognition-0a1b2c3")

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from mypy_boto3_s3.type_defs import (
         TagTypeDef,
     )
-from ..errors import UnsupportedResource
+from ..errors import NameTooLong, UnsupportedResource
 
 Inputs = dict[str, Any]
 Outputs = dict[str, Any]
@@ -30,9 +30,19 @@ class Context:
     account_id: str
 
 
+AUTO_NAME_RANDOM = 7
+
+
 def physical_name(logical_name: str, max_length: int = 63) -> str:
-    """Pulumi's auto-naming: the logical name plus a dash and 7 random hex characters."""
-    return f"{logical_name[: max_length - 8]}-{secrets.token_hex(4)[:7]}"
+    """Pulumi's auto-naming: the logical name plus a dash and 7 random hex characters; refused, as
+    Pulumi refuses it, when that is longer than the resource's name may be (it was cut short here,
+    so a name that fails on AWS deployed locally)."""
+    if len(logical_name) + 1 + AUTO_NAME_RANDOM > max_length:
+        raise NameTooLong(
+            f"{logical_name!r} plus a dash and {AUTO_NAME_RANDOM} random characters is longer than {max_length}, the "
+            "longest name this resource may have (Pulumi refuses it too): give it a shorter name"
+        )
+    return f"{logical_name}-{secrets.token_hex(4)[:AUTO_NAME_RANDOM]}"
 
 
 def prefixed_name(prefix: str) -> str:
