@@ -35,7 +35,10 @@ def _run(step: str, command: list[str], env: dict[str, str]) -> None:
 def run_demo(output: Path, seconds: float) -> None:
     output.mkdir(parents=True, exist_ok=True)
     python = sys.executable
-    with tempfile.TemporaryDirectory(prefix="faces-demo-") as scratch, EndpointProcess(Path(scratch)) as endpoint:
+    with (
+        tempfile.TemporaryDirectory(prefix="faces-demo-") as scratch,
+        EndpointProcess(Path(scratch), isolated=True) as endpoint,
+    ):
         env = isolated_environment(os.environ, endpoint.url)  # offline whatever the shell and ~/.aws say
         print(f"== local endpoint at {endpoint.url} (AWS_ENDPOINT_URL), log in {endpoint.log_path}", flush=True)
         outputs = output / "stack-outputs.json"
