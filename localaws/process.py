@@ -40,6 +40,7 @@ class EndpointProcess:
         extra_args: Sequence[str] = (),
         own_process_group: bool = False,
         isolated: bool = False,
+        log_path: Path | None = None,
     ) -> None:
         self.data_dir = data_dir
         self._own_process_group = own_process_group  # as a terminal runs it: its Ctrl-C goes to the group
@@ -52,7 +53,9 @@ class EndpointProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         self._args = list(extra_args)
         self._process: subprocess.Popen | None = None
-        self.log_path = data_dir / "endpoint.log"
+        # Beside its data by default; elsewhere for a data folder removed on exit (the demo's), so that
+        # the log a failure names is still there to read.
+        self.log_path = log_path or data_dir / "endpoint.log"
 
     def start(self) -> EndpointProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
