@@ -61,6 +61,21 @@ def test_an_empty_folder_is_bad_input(tmp_path: Path):
         folder_videos(tmp_path, recursive=False)
 
 
+def _tree(folder: Path, *names: str) -> None:
+    """Empty files at ``names`` under ``folder``, their subfolders made."""
+    for name in names:
+        (folder / name).parent.mkdir(exist_ok=True)
+        (folder / name).write_bytes(b"")
+
+
+def _found_and_heard(folder: Path) -> tuple[list[str], list[tuple[str, str]]]:
+    """A recursive discovery of ``folder``: the names of the videos found, and the (subfolder, reason)
+    its handler heard of."""
+    heard: list[tuple[str, str]] = []
+    found = discover([str(folder)], True, None, lambda where, error: heard.append((where, str(error.strerror))))
+    return [Path(video).name for video in found], heard
+
+
 def test_a_subfolder_that_cannot_be_listed_is_handed_over_or_refused_never_skipped(tmp_path: Path, monkeypatch):
     """rglob skipped a subfolder whose listing failed, without a word. Here the disk fails to list
     one (EIO, which root meets too): a handler hears of it and the rest is found; without one, refused."""
@@ -69,9 +84,7 @@ def test_a_subfolder_that_cannot_be_listed_is_handed_over_or_refused_never_skipp
 
     import launcher.batch.discovery
 
-    for name in ("a.mp4", "bad/b.mp4", "good/c.mp4"):
-        (tmp_path / name).parent.mkdir(exist_ok=True)
-        (tmp_path / name).write_bytes(b"")
+    _tree(tmp_path, "a.mp4", "bad/b.mp4", "good/c.mp4")
     real_scandir = os.scandir
 
     def scandir(path: Any = ".") -> Any:
@@ -80,10 +93,7 @@ def test_a_subfolder_that_cannot_be_listed_is_handed_over_or_refused_never_skipp
         return real_scandir(path)
 
     monkeypatch.setattr(launcher.batch.discovery.os, "scandir", scandir)  # what os.walk lists with
-    heard: list[tuple[str, str]] = []
-    found = discover([str(tmp_path)], True, None, lambda folder, error: heard.append((folder, str(error.strerror))))
-    assert [Path(video).name for video in found] == ["a.mp4", "c.mp4"]
-    assert heard == [(str(tmp_path / "bad"), "Input/output error")]
+    assert _found_and_heard(tmp_path) == (["a.mp4", "c.mp4"], [(str(tmp_path / "bad"), "Input/output error")])
     with pytest.raises(BadInput) as refused:
         discover([str(tmp_path)], True, None)
     assert str(refused.value) == (
@@ -100,9 +110,7 @@ def test_a_subfolder_whose_files_cannot_be_looked_at_is_handed_over_or_refused(t
 
     import launcher.batch.discovery
 
-    for name in ("a.mp4", "part/b.mp4", "good/c.mp4"):
-        (tmp_path / name).parent.mkdir(exist_ok=True)
-        (tmp_path / name).write_bytes(b"")
+    _tree(tmp_path, "a.mp4", "part/b.mp4", "good/c.mp4")
     real_stat = os.stat
 
     def stat(path: Any, *args: Any, **kwargs: Any) -> Any:
@@ -112,10 +120,7 @@ def test_a_subfolder_whose_files_cannot_be_looked_at_is_handed_over_or_refused(t
 
     entered = True
     monkeypatch.setattr(launcher.batch.discovery.os, "stat", stat)
-    heard: list[tuple[str, str]] = []
-    found = discover([str(tmp_path)], True, None, lambda folder, error: heard.append((folder, str(error.strerror))))
-    assert [Path(video).name for video in found] == ["a.mp4", "c.mp4"]
-    assert heard == [(str(tmp_path / "part"), "Permission denied")]
+    assert _found_and_heard(tmp_path) == (["a.mp4", "c.mp4"], [(str(tmp_path / "part"), "Permission denied")])
     with pytest.raises(BadInput) as refused:
         discover([str(tmp_path)], True, None)
     assert str(refused.value) == f"folder {tmp_path / 'part'} cannot be read (Permission denied): check its permissions"
