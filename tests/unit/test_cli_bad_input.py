@@ -574,16 +574,20 @@ def test_launch_json_error_to_a_reader_that_has_gone_is_its_one_line(tmp_path):
     assert len(done.stderr.splitlines()) == 1 and done.stderr.startswith("error: "), done.stderr
 
 
+LAUNCH_JSON = ["nope.mp4", "--json", "--outputs", "nope.json"]
+
+
 def test_launch_json_error_with_standard_output_closed_is_its_one_line(tmp_path):
     """`launch.py ... --json >&-`: Python's sys.stdout is then None, which print() skipped and the
     stream that stops with its reader once called .write on (an AttributeError traceback, exit 1)."""
+    # The shell closes it, as `>&-` does (a preexec_fn would run Python between fork and exec, which
+    # can deadlock in a process with threads: it hung the suite once).
     done = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "launch.py"), "nope.mp4", "--json", "--outputs", "nope.json"],
+        ["sh", "-c", 'exec "$0" "$@" >&-', sys.executable, str(ROOT / "scripts" / "launch.py"), *LAUNCH_JSON],
         stderr=subprocess.PIPE,
         text=True,
         cwd=tmp_path,
         timeout=60,
-        preexec_fn=lambda: os.close(1),  # the child's standard output, closed as >&- closes it
     )
     assert done.returncode == ExitCode.BAD_INPUT, done.stderr
     assert len(done.stderr.splitlines()) == 1 and done.stderr.startswith("error: "), done.stderr
