@@ -182,6 +182,12 @@ def check_launch_options(options: LaunchOptions) -> None:
     check_distinct(options, paths)
     for path in paths:
         check_writable(path, options.overwrite, is_report=options.report and path == paths[-1])
+    if options.redact is not None and options.fmt != "json" and not options.to_stdout:
+        # --redact's record beside a jsonl or csv results file, written after the job and the copy: a
+        # --out that fits but leaves no room for it failed then ("File name too long", naming a
+        # temporary file).
+        out = options.out_path()
+        check_name_fits(out.with_name(out.name + SIDECAR_SUFFIX), TOO_LONG)
     redacted = options.redact_path()
     if options.redact is not None and redacted is not None:
         options.redact.check()

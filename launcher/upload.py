@@ -107,6 +107,7 @@ def upload_lock_path(bucket: str, key: str, digest: str) -> Path:
 # stalls (a 60 s read timeout, then a retry with backoff) stay well under it.
 UPLOAD_STALL_SECONDS = 300.0
 _LOCK_POLL_SECONDS = 0.25
+_SHARED = "the same video's, or another video's whose lock file is the same"
 _HEARTBEAT_SECONDS = 1.0
 
 
@@ -151,9 +152,13 @@ def _wait_for_lock(
         return
     except BlockingIOError:
         pass
+    # Not "the same video": 256 lock files serve every video (upload_lock_path), so another video's
+    # upload, often the same batch's, holds this one's lock about once in 256 uploads at once.
     log.warning(
-        "another launch on this machine is uploading the same video: waiting for it, not uploading twice "
-        "(giving up if its upload makes no progress for %g s)",
+        "another upload on this machine holds the lock %s (%s): waiting for it, so as not to upload the same "
+        "video twice (giving up if it makes no progress for %g s)",
+        path,
+        _SHARED,
         stall_seconds,
     )
     seen, moved = os.fstat(lock).st_mtime_ns, clock()
@@ -169,9 +174,9 @@ def _wait_for_lock(
             seen, moved = mtime, now
         elif now - moved >= stall_seconds:
             raise LauncherError(
-                f"another launch on this machine holds the upload lock {path} for this video but has uploaded "
-                f"nothing for {stall_seconds:g} s (stopped with Ctrl-Z, or hung): resume or end it, then run "
-                "this again",
+                f"another upload on this machine holds the lock {path} ({_SHARED}) but has sent nothing for "
+                f"{stall_seconds:g} s (a launch stopped with Ctrl-Z, or hung): resume or end it, then run this "
+                "again",
                 ExitCode.BAD_INPUT,
             )
 

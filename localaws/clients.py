@@ -10,8 +10,10 @@ Making a client from a session is not thread-safe (using the client is), hence t
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 from typing import TYPE_CHECKING, Any, Literal, Protocol, cast, get_args, overload
+from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
@@ -80,9 +82,26 @@ def local_client(
             cast(Service, service),  # checked just above
             region_name=region_name,
             endpoint_url=endpoint_url,
-            config=config,
+            config=_direct_to_loopback(endpoint_url, config),
             **DUMMY_CREDENTIALS,
         )
+
+
+def _direct_to_loopback(endpoint_url: str, config: Config | None) -> Config | None:
+    """``config``, with no proxy when the endpoint is on this machine's loopback: botocore sends every
+    request through an ``HTTP_PROXY`` of the environment unless ``NO_PROXY`` names the host, and a
+    proxy cannot reach this machine's 127.0.0.1. Started from a shell behind a company's proxy, the
+    endpoint's own calls to itself failed (every StartFaceDetection: InternalServerError, "Failed to
+    connect to proxy URL"), and so did the deployer's."""
+    host = urlsplit(endpoint_url).hostname or ""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name other than localhost: the environment's proxies apply
+        loopback = False
+    if not loopback:
+        return config
+    direct = Config(proxies={})  # given, even empty, botocore does not read the environment's
+    return direct if config is None else config.merge(direct)
 
 
 class ClientFactory(Protocol):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from typing import Final, TypedDict
+from urllib.parse import urlsplit
 
 DEFAULT_REGION: Final = "us-east-1"
 ACCESS_KEY_ID: Final = "testing"
@@ -42,11 +43,18 @@ def isolated_environment(base: Mapping[str, str], url: str) -> dict[str, str]:
     ``AWS_ENDPOINT_URL_S3``, ``AWS_IGNORE_CONFIGURED_ENDPOINT_URLS`` or a profile's
     ``ignore_configured_endpoint_urls`` would send a client past ``AWS_ENDPOINT_URL``, and an
     ``AWS_PROFILE`` the files below do not hold would fail every client: every ``AWS_`` variable is
-    dropped and the config and credentials files are empty (as the local Lambda runtime does)."""
+    dropped and the config and credentials files are empty (as the local Lambda runtime does). An
+    ``HTTP_PROXY`` would send every request to the proxy, which cannot reach this machine's 127.0.0.1:
+    the endpoint's host is put first in ``NO_PROXY`` (and ``no_proxy``, which wins where both are set),
+    the user's entries kept for anything else."""
     kept = {name: value for name, value in base.items() if not name.startswith("AWS_")}
+    users = base.get("no_proxy") or base.get("NO_PROXY") or ""
+    bypass = ",".join(dict.fromkeys([urlsplit(url).hostname or "127.0.0.1", *filter(None, users.split(","))]))
     return {
         **kept,
         **client_environment(url),
         "AWS_CONFIG_FILE": os.devnull,
         "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        "NO_PROXY": bypass,
+        "no_proxy": bypass,
     }

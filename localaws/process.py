@@ -11,7 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .defaults import client_environment
+from .defaults import client_environment, isolated_environment
 
 ROOT = Path(__file__).resolve().parents[1]
 READY = "Local AWS endpoint ready at "
@@ -34,15 +34,28 @@ def is_running(pid: int) -> bool:
 
 class EndpointProcess:
     def __init__(
-        self, data_dir: Path, port: int | None = None, extra_args: Sequence[str] = (), own_process_group: bool = False
+        self,
+        data_dir: Path,
+        port: int | None = None,
+        extra_args: Sequence[str] = (),
+        own_process_group: bool = False,
+        isolated: bool = False,
+        log_path: Path | None = None,
     ) -> None:
         self.data_dir = data_dir
         self._own_process_group = own_process_group  # as a terminal runs it: its Ctrl-C goes to the group
+        # The demo's: the endpoint without the user's AWS set-up either (defaults.isolated_environment).
+        # Its own botocore sessions (the guard's region list, its clients of itself) read AWS_PROFILE:
+        # one that ~/.aws does not hold failed the import of localaws.clients, so the endpoint never
+        # started, or every request with a 500.
+        self._isolated = isolated
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._args = list(extra_args)
         self._process: subprocess.Popen | None = None
-        self.log_path = data_dir / "endpoint.log"
+        # Beside its data by default; elsewhere for a data folder removed on exit (the demo's), so that
+        # the log a failure names is still there to read.
+        self.log_path = log_path or data_dir / "endpoint.log"
 
     def start(self) -> EndpointProcess:
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -63,6 +76,7 @@ class EndpointProcess:
             text=True,
             cwd=ROOT,
             start_new_session=self._own_process_group,
+            env=isolated_environment(os.environ, self.url) if self._isolated else None,
         )
         assert self._process.stdout is not None
         line = self._process.stdout.readline()  # the one line it prints when ready

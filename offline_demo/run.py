@@ -35,7 +35,10 @@ def _run(step: str, command: list[str], env: dict[str, str]) -> None:
 def run_demo(output: Path, seconds: float) -> None:
     output.mkdir(parents=True, exist_ok=True)
     python = sys.executable
-    with tempfile.TemporaryDirectory(prefix="faces-demo-") as scratch, EndpointProcess(Path(scratch)) as endpoint:
+    with (
+        tempfile.TemporaryDirectory(prefix="faces-demo-") as scratch,
+        EndpointProcess(Path(scratch), isolated=True, log_path=_fresh(output / "endpoint.log")) as endpoint,
+    ):
         env = isolated_environment(os.environ, endpoint.url)  # offline whatever the shell and ~/.aws say
         print(f"== local endpoint at {endpoint.url} (AWS_ENDPOINT_URL), log in {endpoint.log_path}", flush=True)
         outputs = output / "stack-outputs.json"
@@ -107,6 +110,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"demo: {_describe(error)}", file=sys.stderr)
         return 1
     return 0
+
+
+def _fresh(log: Path) -> Path:
+    """``log`` emptied of a previous demo's lines: the endpoint's log is kept in --output, not in the
+    scratch folder, which is removed on the way out, so that the log a failure names can be read."""
+    log.unlink(missing_ok=True)
+    return log
 
 
 def _describe(error: BaseException) -> str:

@@ -15,6 +15,7 @@ created. Stack rules follow the engine's property dependencies, known even in pr
 
 import functools
 import json
+import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -53,6 +54,11 @@ RESOURCE_POLICIES = {BUCKET_POLICY: "policy", TOPIC_POLICY: "policy", QUEUE_POLI
 ACTIONS_WITHOUT_RESOURCE_LEVEL_PERMISSIONS = {"rekognition:StartFaceDetection", "rekognition:GetFaceDetection"}
 # Condition operators that pin aws:SourceArn in a trust policy.
 SOURCE_ARN_OPERATORS = ("ArnLike", "ArnEquals", "StringLike", "StringEquals")
+# The KMS actions that manage an alias itself: an alias ARN is their legitimate Resource (AWS KMS
+# guide, "Controlling access to aliases"; see kms_grants_name_key_arns).
+KMS_ALIAS_ACTIONS = ("kms:createalias", "kms:updatealias", "kms:deletealias")
+# An alias ARN, wildcards allowed in partition, region and account: arn:aws:kms:<region>:<account>:alias/<name>.
+KMS_ALIAS_ARN = re.compile(r"^arn:[^:]*:kms:[^:]*:[^:]*:(alias/.*)$")
 SQS_NAMESPACE = "AWS/SQS"
 DEAD_LETTER_METRIC = "ApproximateNumberOfMessagesVisible"
 
@@ -229,6 +235,73 @@ def no_wildcard_permissions(args: ResourceValidationArgs, report_violation: Repo
                 report_violation(f'statement {sid!r} allows {actions} on every resource (Resource "*")', None)
 
 
+def _action_pattern(action: str) -> re.Pattern[str]:
+    """An IAM action as IAM matches it: case-insensitively, ``*`` any run of characters, ``?`` one."""
+    return re.compile("".join({"*": ".*", "?": "."}.get(c, re.escape(c)) for c in action.lower()))
+
+
+def _key_actions(actions: list[str]) -> list[str]:
+    """The kms: actions that act on a key, not on an alias: every one but CreateAlias, UpdateAlias and
+    DeleteAlias. A wildcard counts as a key action only when it matches none of those three (AWS's
+    own alias example grants kms:Create*); a wildcard at all is no-wildcard-permissions' business."""
+    found = []
+    for action in actions:
+        if not action.lower().startswith("kms:"):
+            continue
+        pattern = _action_pattern(action)
+        if not any(pattern.fullmatch(alias_action) for alias_action in KMS_ALIAS_ACTIONS):
+            found.append(action)
+    return found
+
+
+def kms_grants_name_key_arns(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
+    """Identity policies grant KMS key actions on key ARNs, never on an alias ARN (that grants nothing).
+
+    AWS KMS Developer Guide, "Specifying KMS keys in IAM policy statements" (cmks-in-iam-policies):
+    an IAM policy statement must name a KMS key by its key ARN; a key ID, an alias name or an alias
+    ARN cannot identify a key there, and an alias ARN belongs only in statements about alias
+    operations (CreateAlias, UpdateAlias, DeleteAlias). "Use aliases to control access to KMS keys"
+    (alias-authorization): when an alias is the Resource, the policy applies to the alias resource,
+    not to any key associated with it (aliases steer access to keys only through the
+    kms:RequestAlias / kms:ResourceAliases conditions). "Controlling access to aliases"
+    (alias-access) and the API Reference's "Required permissions" of CreateAlias, UpdateAlias and
+    DeleteAlias: each needs its action on the alias (IAM policy, alias ARN as Resource) and on the
+    key; the guide's own example grants the three on an alias ARN, and notes kms:Create* covers
+    CreateAlias.
+
+    So kms:Decrypt or kms:GenerateDataKey on arn:aws:kms:<region>:<account>:alias/<name> silently
+    allows nothing: an SNS topic or SQS queue under that key never gets its messages, an upload to
+    the SSE-KMS bucket fails. The component refuses alias ARNs for its key settings for this reason
+    (components/settings.py); this rule holds any stack to it. Only Allow statements are read, in the
+    same identity policies as no-wildcard-permissions (a role's inline policies, role policies,
+    managed policies); the alias actions are left alone. A document unknown during preview is left
+    to pulumi-policy (its "can't run policy ... during preview" notice), as everywhere in the pack;
+    one that is not JSON is no-wildcard-permissions' to report (it reads the same documents), once.
+    """
+    for document in _identity_policies(args):
+        try:
+            statements = _statements(document)
+        except MalformedDocument:
+            continue
+        for statement in statements:
+            if statement.get("Effect") != "Allow":
+                continue
+            actions = _key_actions([str(action) for action in _items(statement.get("Action"))])
+            if not actions:
+                continue
+            for resource in _items(statement.get("Resource")):
+                alias = KMS_ALIAS_ARN.match(str(resource))
+                if alias is None:
+                    continue
+                name = alias.group(1) if not set("*?") & set(alias.group(1)) else "alias/<name>"
+                report_violation(
+                    f"statement {statement.get('Sid', '')!r} allows {actions} on the KMS alias ARN {resource!r}: "
+                    "IAM matches a key by its key ARN only, so this grants nothing on the key behind the alias; "
+                    f"name the key ARN instead (`aws kms describe-key --key-id {name} --query KeyMetadata.Arn`)",
+                    None,
+                )
+
+
 def _dependencies(resource: PolicyResource, key: str, resource_type: str) -> list[PolicyResource]:
     """The resources of ``resource_type`` that the engine says property ``key`` was computed from."""
     return [d for d in resource.property_dependencies.get(key, []) if d.resource_type == resource_type]
@@ -321,6 +394,9 @@ POLICIES: list[Policy] = [
     _resource_rule("encrypted-at-rest", encrypted_at_rest),
     _resource_rule("rekognition-role-trust", rekognition_role_trust),
     _resource_rule("no-wildcard-permissions", no_wildcard_permissions),
+    # Mandatory, like the component's own refusal: a key action on an alias ARN is never useful (it
+    # grants nothing), so no stack loses anything it needs by fixing it.
+    _resource_rule("kms-grants-name-key-arns", kms_grants_name_key_arns),
     _stack_rule(
         "completion-queue-has-dead-letter-queue", completion_queue_has_dead_letter_queue, EnforcementLevel.MANDATORY
     ),

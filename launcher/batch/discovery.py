@@ -9,8 +9,10 @@ current folder.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import stat
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -74,24 +76,47 @@ def refuse_unreadable(folder: str, error: OSError) -> None:
 
 def folder_videos(folder: Path, recursive: bool, on_unreadable: OnUnreadable = refuse_unreadable) -> list[str]:
     """The folder's videos (``recursive``: its subfolders' too), sorted. The folder itself unreadable is
-    bad input; a subfolder that cannot be listed goes to ``on_unreadable`` (pathlib's rglob skipped it
-    without a word)."""
+    bad input; a subfolder that cannot be listed, or listed but not entered (read without search
+    permission: its files cannot be looked at), goes to ``on_unreadable`` (pathlib's rglob skipped the
+    first without a word, and the second refused the whole batch as a file it could not write)."""
     try:
         os.listdir(folder)  # rglob would take a folder it may not read for an empty one
     except OSError as error:
         raise BadInput(cannot_read(folder, error)) from None
+    given = os.fspath(folder)
+    listings: Iterable[tuple[str, list[str]]]
     if recursive:
-        unreadable: list[OSError] = []
-        candidates = [Path(top, name) for top, _, names in os.walk(folder, onerror=unreadable.append) for name in names]
-        for listing in unreadable:
-            on_unreadable(str(listing.filename), listing)
+        listings = (
+            (top, names)
+            for top, _, names in os.walk(folder, onerror=lambda error: on_unreadable(str(error.filename), error))
+        )
     else:
-        candidates = list(folder.iterdir())
-    found = sorted(str(path.absolute()) for path in candidates if _is_video_name(path.name) and path.is_file())
+        listings = [(given, os.listdir(folder))]
+    found: list[str] = []
+    for top, names in listings:
+        try:
+            found += [str(Path(top, name).absolute()) for name in names if _is_video_file(Path(top, name))]
+        except OSError as error:
+            if top == given:
+                raise BadInput(cannot_read(folder, error)) from None
+            on_unreadable(top, error)
     if not found:
         where = "or in its subfolders" if recursive else "(add --recursive to look in its subfolders)"
         raise BadInput(f"folder {folder} has no {'/'.join(VIDEO_SUFFIXES)} videos {where}")
-    return found
+    return sorted(found)
+
+
+def _is_video_file(path: Path) -> bool:
+    """A video's name, and a regular file (a link's target); OSError when the file cannot be looked at
+    (its folder may be read but not entered), not False: that folder's videos would be lost silently."""
+    if not _is_video_name(path.name):
+        return False
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError as error:
+        if error.errno in (errno.ENOENT, errno.ENOTDIR, errno.ELOOP):  # a broken link, a file gone since
+            return False
+        raise
 
 
 def prefix_videos(s3: Any, uri: str) -> list[str]:

@@ -13,6 +13,8 @@ import json
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import pulumi
+import pulumi_aws as aws
 import pytest
 
 from localaws.deploy import program as pulumi_program
@@ -43,6 +45,7 @@ POLICIES = {
     "encrypted-at-rest": "mandatory",
     "rekognition-role-trust": "mandatory",
     "no-wildcard-permissions": "mandatory",
+    "kms-grants-name-key-arns": "mandatory",
     "completion-queue-has-dead-letter-queue": "mandatory",
     "dead-letter-queues-have-alarms": "advisory",
 }
@@ -194,3 +197,127 @@ def test_dead_letter_queues_without_alarms_are_advised(analyzer, preview):
     }
     watched = stack({"autoProcess": "true"}, preview=preview)
     assert [d for d in analyzer.analyze_stack(watched) if d.policy == "dead-letter-queues-have-alarms"] == []
+
+
+# -- kms-grants-name-key-arns: a stack that does not use the component -----------------------------
+
+KEY_RULE = "kms-grants-name-key-arns"
+ALIAS = "arn:aws:kms:eu-west-1:111122223333:alias/videos"
+KEY_HOLDERS = {  # the three places the pack reads identity policies
+    ("aws:iam/role:Role", "worker"),
+    ("aws:iam/rolePolicy:RolePolicy", "worker-keys"),
+    ("aws:iam/policy:Policy", "uploader-keys"),
+}
+
+
+def _type_and_name(diagnostic: Diagnostic) -> tuple[str, str]:
+    """The resource a diagnostic is about, from its URN (...::<parent type>$<type>::<name>)."""
+    qualified_type, name = diagnostic.urn.rsplit("::", 2)[-2:]
+    return qualified_type.rsplit("$", 1)[-1], name
+
+
+def hand_written_stack(grant_on: str) -> Callable[[], None]:
+    """A stack written without the component: a key with an alias, a role with an inline policy, a
+    role policy and a managed policy, each letting a worker use the key: on the key's ARN
+    (``grant_on="key"``, and administering the alias on the alias ARN, as AWS's guide writes it) or
+    on the alias ARN (``"alias"``), as one might write it by hand."""
+
+    def program() -> None:
+        key = aws.kms.Key("videos", description="videos")
+        alias = aws.kms.Alias("videos", name="alias/videos", target_key_id=key.key_id)
+        target = key.arn if grant_on == "key" else alias.arn
+
+        def document(*statements: dict[str, Any]) -> pulumi.Output[str]:
+            return pulumi.Output.json_dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+        use_key = document({"Sid": "UseKey", "Effect": "Allow", "Action": ["kms:Decrypt"], "Resource": target})
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}
+            ],
+        }
+        role = aws.iam.Role(
+            "worker",
+            assume_role_policy=json.dumps(trust),
+            inline_policies=[aws.iam.RoleInlinePolicyArgs(name="use-key", policy=use_key)],
+        )
+        aws.iam.RolePolicy(
+            "worker-keys",
+            role=role.id,
+            policy=document(
+                {"Sid": "Encrypt", "Effect": "Allow", "Action": ["kms:GenerateDataKey"], "Resource": target},
+                {
+                    "Sid": "ManageAlias",
+                    "Effect": "Allow",
+                    "Action": ["kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias"],
+                    "Resource": [alias.arn, key.arn],
+                },
+            ),
+        )
+        aws.iam.Policy(
+            "uploader-keys",
+            policy=document(
+                {
+                    "Sid": "Upload",
+                    "Effect": "Allow",
+                    "Action": ["kms:GenerateDataKey", "kms:Decrypt"],
+                    "Resource": target,
+                }
+            ),
+        )
+
+    return program
+
+
+def hand_written(grant_on: str, preview: bool = False) -> list[Registration]:
+    return capture(hand_written_stack(grant_on), {"aws:region": REGION}, preview=preview)
+
+
+def test_a_hand_written_stack_granting_key_actions_on_an_alias_arn_is_refused(analyzer):
+    found = analyzer.analyze_each(hand_written("alias"))
+    assert {(d.policy, d.level) for d in found} == {(KEY_RULE, "mandatory")}, found
+    assert {_type_and_name(d) for d in found} == KEY_HOLDERS
+    assert len(found) == 3, found  # one per statement: the alias-management statement is not among them
+    for violation in found:
+        assert ALIAS in violation.message and "ManageAlias" not in violation.message
+        assert "`aws kms describe-key --key-id alias/videos --query KeyMetadata.Arn`" in violation.message
+
+
+def test_a_hand_written_stack_with_key_arns_and_alias_administration_passes(analyzer):
+    registrations = hand_written("key")
+    assert {(r.type, r.name) for r in registrations} >= KEY_HOLDERS
+    assert analyzer.analyze_each(registrations) == []
+    assert analyzer.analyze_stack(registrations) == []
+
+
+def test_at_preview_an_alias_arn_not_yet_known_is_left_undecided(analyzer):
+    """At preview the alias's ARN is unknown, so are the documents built from it: pulumi-policy's
+    "can't run" notice (advisory), never a violation; the rule decides at `pulumi up`."""
+    found = analyzer.analyze_each(hand_written("alias", preview=True))
+    assert found
+    assert all(d.level == "advisory" and PREVIEW_NOTICE in d.message for d in found), found
+    assert {_type_and_name(d) for d in found if d.policy == KEY_RULE} == KEY_HOLDERS
+
+
+def test_the_components_key_grants_with_an_alias_in_place_of_the_key_are_refused(analyzer):
+    """The component refuses an alias for its key settings; another program writing the same grants
+    by hand might not: the service role's topic-key grant and the launcher's, with the alias."""
+    registrations = stack(STACKS["existing-bucket-and-keys"])
+    aliased = _replace(KEY, ALIAS)
+    for typ, name, statements in [
+        ("aws:iam/rolePolicy:RolePolicy", "faces-rekognition-publish", {"EncryptForTopic"}),
+        ("aws:iam/policy:Policy", "faces-launcher", {"UseBucketKey", "UseQueueKey"}),
+    ]:
+        resource = one(registrations, typ, name)
+        assert analyzer.analyze(resource) == []
+        found = _mandatory(analyzer.analyze(resource.with_inputs(aliased)), KEY_RULE)
+        assert {d.message.split("statement '")[1].split("'")[0] for d in found} == statements, found
+
+
+def _replace(old: str, new: str) -> Callable[[dict[str, Any]], None]:
+    def change(values: dict[str, Any]) -> None:
+        assert old in values["policy"]
+        values["policy"] = values["policy"].replace(old, new)
+
+    return change

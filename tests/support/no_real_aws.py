@@ -1,10 +1,11 @@
 """Nothing the tests run reaches real AWS (the suite's autouse guard, tests/conftest.py).
 
 A client a test forgets to point at the local endpoint would otherwise sign with a developer's own
-credentials (``AWS_PROFILE``, ``~/.aws``) and call AWS. Under the guard it signs with dummy keys,
-reads no profile or config file, and, in the test process, cannot even resolve an AWS hostname, so it
-fails at once. A process a test starts with ``os.environ`` inherits the environment part. moto's
-in-process mocks answer before any name is resolved; the local endpoint is on 127.0.0.1.
+credentials (``AWS_PROFILE``, ``~/.aws``) and call AWS, directly or through the developer's proxy.
+Under the guard it signs with dummy keys, reads no profile or config file, names no proxy, and, in
+the test process, cannot even resolve an AWS hostname, so it fails at once. A process a test starts
+with ``os.environ`` inherits the environment part. moto's in-process mocks answer before any name is
+resolved; the local endpoint is on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -39,6 +40,11 @@ GUARD_REMOVED = (
     "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
     "AWS_CONTAINER_CREDENTIALS_FULL_URI",
     "AWS_IGNORE_CONFIGURED_ENDPOINT_URLS",
+    # A developer's proxy: botocore would send a forgotten client's request for AWS to it, which
+    # resolves the AWS name itself (the guard's getaddrinfo sees only the proxy's), and the endpoint's
+    # 127.0.0.1 is out of its reach anyway. Lower-case names win over upper-case ones where both are set.
+    *(f"{scheme}_proxy" for scheme in ("http", "https", "all")),
+    *(f"{scheme}_PROXY" for scheme in ("HTTP", "HTTPS", "ALL")),
 )
 
 

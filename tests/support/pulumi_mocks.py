@@ -70,6 +70,9 @@ class RecordingMocks(pulumi.runtime.Mocks):
         if args.typ == "aws:kms/key:Key":
             outputs.update(arn=f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/{physical}", keyId=physical)
             return physical, outputs
+        if args.typ == "aws:kms/alias:Alias":
+            outputs.update(arn=f"arn:aws:kms:{REGION}:{ACCOUNT_ID}:{args.inputs['name']}")
+            return args.inputs["name"], outputs
         if args.typ == "aws:s3/bucket:Bucket":
             outputs.update(bucket=physical, arn=f"arn:aws:s3:::{physical}")
             return physical, outputs

@@ -61,6 +61,21 @@ def test_an_empty_folder_is_bad_input(tmp_path: Path):
         folder_videos(tmp_path, recursive=False)
 
 
+def _tree(folder: Path, *names: str) -> None:
+    """Empty files at ``names`` under ``folder``, their subfolders made."""
+    for name in names:
+        (folder / name).parent.mkdir(exist_ok=True)
+        (folder / name).write_bytes(b"")
+
+
+def _found_and_heard(folder: Path) -> tuple[list[str], list[tuple[str, str]]]:
+    """A recursive discovery of ``folder``: the names of the videos found, and the (subfolder, reason)
+    its handler heard of."""
+    heard: list[tuple[str, str]] = []
+    found = discover([str(folder)], True, None, lambda where, error: heard.append((where, str(error.strerror))))
+    return [Path(video).name for video in found], heard
+
+
 def test_a_subfolder_that_cannot_be_listed_is_handed_over_or_refused_never_skipped(tmp_path: Path, monkeypatch):
     """rglob skipped a subfolder whose listing failed, without a word. Here the disk fails to list
     one (EIO, which root meets too): a handler hears of it and the rest is found; without one, refused."""
@@ -69,9 +84,7 @@ def test_a_subfolder_that_cannot_be_listed_is_handed_over_or_refused_never_skipp
 
     import launcher.batch.discovery
 
-    for name in ("a.mp4", "bad/b.mp4", "good/c.mp4"):
-        (tmp_path / name).parent.mkdir(exist_ok=True)
-        (tmp_path / name).write_bytes(b"")
+    _tree(tmp_path, "a.mp4", "bad/b.mp4", "good/c.mp4")
     real_scandir = os.scandir
 
     def scandir(path: Any = ".") -> Any:
@@ -80,15 +93,42 @@ def test_a_subfolder_that_cannot_be_listed_is_handed_over_or_refused_never_skipp
         return real_scandir(path)
 
     monkeypatch.setattr(launcher.batch.discovery.os, "scandir", scandir)  # what os.walk lists with
-    heard: list[tuple[str, str]] = []
-    found = discover([str(tmp_path)], True, None, lambda folder, error: heard.append((folder, str(error.strerror))))
-    assert [Path(video).name for video in found] == ["a.mp4", "c.mp4"]
-    assert heard == [(str(tmp_path / "bad"), "Input/output error")]
+    assert _found_and_heard(tmp_path) == (["a.mp4", "c.mp4"], [(str(tmp_path / "bad"), "Input/output error")])
     with pytest.raises(BadInput) as refused:
         discover([str(tmp_path)], True, None)
     assert str(refused.value) == (
         f"folder {tmp_path / 'bad'} cannot be read (Input/output error): check the disk, or copy the videos elsewhere"
     )
+
+
+def test_a_subfolder_whose_files_cannot_be_looked_at_is_handed_over_or_refused(tmp_path: Path, monkeypatch):
+    """A folder that may be read but not entered (0744) lists its names, but a stat of its files fails
+    (EACCES): the whole batch was refused as a file it could not use. Root passes that check, so the
+    stat of the files in one subfolder fails here as it does for another user."""
+    import errno
+    import os
+
+    import launcher.batch.discovery
+
+    _tree(tmp_path, "a.mp4", "part/b.mp4", "good/c.mp4")
+    real_stat = os.stat
+
+    def stat(path: Any, *args: Any, **kwargs: Any) -> Any:
+        if os.path.dirname(os.fspath(path)) in (str(tmp_path / "part"), str(tmp_path) if entered is False else ""):
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), os.fspath(path))
+        return real_stat(path, *args, **kwargs)
+
+    entered = True
+    monkeypatch.setattr(launcher.batch.discovery.os, "stat", stat)
+    assert _found_and_heard(tmp_path) == (["a.mp4", "c.mp4"], [(str(tmp_path / "part"), "Permission denied")])
+    with pytest.raises(BadInput) as refused:
+        discover([str(tmp_path)], True, None)
+    assert str(refused.value) == f"folder {tmp_path / 'part'} cannot be read (Permission denied): check its permissions"
+    entered = False  # the folder given itself: refused, recursive or not
+    for recursive in (False, True):
+        with pytest.raises(BadInput) as refused:
+            discover([str(tmp_path)], recursive, None, lambda folder, error: None)
+        assert str(refused.value) == f"folder {tmp_path} cannot be read (Permission denied): check its permissions"
 
 
 def test_a_batch_with_a_folder_left_out_is_not_ok():

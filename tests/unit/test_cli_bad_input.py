@@ -283,6 +283,20 @@ def test_an_output_name_longer_than_the_file_system_takes_is_said_so(launch_dir,
     )
 
 
+@pytest.mark.parametrize("fmt", ["jsonl", "csv"])
+def test_an_out_that_leaves_no_room_for_the_redaction_record_is_refused_before_the_job(launch_dir, capsys, fmt):
+    """--redact writes its record beside a jsonl or csv results file, as OUT.redaction.json: an --out
+    that fits without it passed every check, the job ran, the results and the copy were written, then
+    'cannot use .OUT.xxxx.partial: File name too long' (reproduced against the local endpoint)."""
+    out = "r" * (255 - len(f".{fmt}") - 10) + f".{fmt}"  # fits; with .redaction.json (15 bytes) it does not
+    argv = ["clip.mp4", "--outputs", "outputs.json", "--out", out, "--format", fmt, "--redact", "copy.mp4"]
+    assert launcher.cli.main(argv) == ExitCode.BAD_INPUT
+    assert capsys.readouterr().err == (
+        f"error: cannot write {out}.redaction.json: the name is longer than the file system takes; "
+        "give a shorter --out\n"
+    )
+
+
 @pytest.mark.parametrize(
     "option, says",
     [

@@ -339,3 +339,22 @@ def test_a_signal_while_the_program_runs_stops_the_deploy_and_the_handlers_are_b
             signal.signal(s, handler)
     assert caplog.records == []
     assert not (tmp_path / "state.json").exists()
+
+
+def test_the_endpoint_log_a_failed_demo_names_is_still_there(tmp_path, monkeypatch):
+    """It was in the demo's scratch folder, removed on the way out: "the local endpoint did not start:
+    ...; see /tmp/faces-demo-.../endpoint.log" named a file that no longer existed. Here the endpoint
+    really fails to start (a detector that cannot be loaded), and its log is kept in --output."""
+    from localaws.process import EndpointProcess
+
+    class Refused(EndpointProcess):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, extra_args=["--detector", "nosuch.module:factory"], **kwargs)
+
+    monkeypatch.setattr(offline_demo.run, "EndpointProcess", Refused)
+    output = tmp_path / "out"
+    with pytest.raises(RuntimeError) as failed:
+        offline_demo.run.run_demo(output, 1.0)
+    log = output / "endpoint.log"
+    assert str(failed.value).endswith(f"; see {log}")
+    assert "nosuch" in log.read_text()

@@ -184,3 +184,32 @@ def test_a_recursive_batch_names_a_subfolder_it_cannot_read_and_does_not_end_0(l
     assert done.returncode == 5
     assert one_line(done) == LEFT_OUT
     assert "2 skipped, 0 failed, 0 error; 1 folder(s) left out (cannot be read); 2 face(s)" in done.stdout
+
+
+@needs_non_root
+def test_a_subfolder_that_may_be_read_but_not_entered_is_left_out_as_one_that_cannot_be_listed(shared):
+    """A folder of mode 0744 (chmod -R 644 on a tree) lists its names, but its files cannot be looked
+    at: the whole recursive batch was refused with "cannot use videos/part/b.mp4: Permission denied.
+    What to do: pick a file or folder you may write to". It is left out as an unlistable one is; the
+    folder given as VIDEO itself is refused as unreadable."""
+    for name in ("a.mp4", "part/b.mp4"):
+        (shared / "videos" / name).parent.mkdir(parents=True, exist_ok=True)
+        make_video(shared / "videos" / name, seconds=0.2).path.chmod(0o644)
+    (shared / "videos").chmod(0o755)
+    (shared / "videos" / "part").chmod(0o744)
+    command = [str(ROOT / "scripts" / "launch.py"), "videos", "--recursive", "--plan", "--outputs", "outputs.json"]
+    done = run(command, shared)
+    assert (done.returncode, one_line(done)) == (
+        0,
+        "warning: folder videos/part cannot be read (Permission denied), so its videos are left out: check its "
+        "permissions",
+    )
+    assert "1 video(s): 1 accepted" in done.stdout and "b.mp4" not in done.stdout
+    (shared / "videos" / "part").chmod(0o755)
+    (shared / "videos").chmod(0o744)
+    for recursive in ([], ["--recursive"]):
+        done = run([*command[:2], *recursive, *command[3:]], shared)
+        assert (done.returncode, one_line(done)) == (
+            2,
+            "error: folder videos cannot be read (Permission denied): check its permissions",
+        )

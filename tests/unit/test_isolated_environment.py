@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import select
+import socket
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
-from localaws.defaults import ACCESS_KEY_ID, isolated_environment
+from localaws.defaults import ACCESS_KEY_ID, client_environment, isolated_environment
 
 URL = "http://127.0.0.1:4599"
 
@@ -70,3 +73,56 @@ def test_what_is_not_aws_is_kept(tmp_path: Path) -> None:
     assert env["PATH"] == "/bin" and env["HOME"] == str(tmp_path)
     assert "AWS_PROFILE" not in env
     assert env["AWS_CONFIG_FILE"] == env["AWS_SHARED_CREDENTIALS_FILE"] == os.devnull
+
+
+# A client of boto3's defaults making one request, without retries: where it goes is what is checked.
+REQUEST = """
+import boto3, botocore.config
+config = botocore.config.Config(retries={"total_max_attempts": 1}, connect_timeout=2, read_timeout=1)
+try:
+    boto3.session.Session().client("s3", config=config).list_buckets()
+except Exception:
+    pass
+"""
+
+
+def _reached(env: dict[str, str], proxy: socket.socket, endpoint: socket.socket) -> list[str]:
+    """Which of the two listening sockets the client's request reached (a connection waits in its
+    backlog, accepted or not)."""
+    subprocess.run([sys.executable, "-c", REQUEST], env=env, capture_output=True, check=True, timeout=60)
+    readable, _, _ = select.select([proxy, endpoint], [], [], 0)
+    return ["proxy" if listener is proxy else "endpoint" for listener in readable]
+
+
+def _listening() -> socket.socket:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(4)
+    return listener
+
+
+def test_a_users_proxy_is_not_asked_for_the_endpoint(tmp_path: Path) -> None:
+    """An HTTP_PROXY in the user's shell (common behind a company's proxy) sent every request of the
+    demo's commands to the proxy, which cannot reach this machine's 127.0.0.1: the endpoint's host is
+    added to NO_PROXY, whatever the shell's NO_PROXY already holds."""
+    with closing(_listening()) as proxy, closing(_listening()) as endpoint:
+        url = f"http://127.0.0.1:{endpoint.getsockname()[1]}"
+        shell = {
+            name: value
+            for name, value in os.environ.items()
+            if not name.lower().endswith("_proxy") and not name.startswith("AWS_")  # the guard's
+        }
+        proxied = {
+            **shell,
+            "HOME": str(tmp_path),
+            "HTTP_PROXY": f"http://127.0.0.1:{proxy.getsockname()[1]}",
+            "http_proxy": f"http://127.0.0.1:{proxy.getsockname()[1]}",
+            "no_proxy": "example.internal",
+        }
+        assert _reached({**proxied, **client_environment(url)}, proxy, endpoint) == ["proxy"]  # the set-up bites
+    with closing(_listening()) as proxy, closing(_listening()) as endpoint:
+        url = f"http://127.0.0.1:{endpoint.getsockname()[1]}"
+        proxied["HTTP_PROXY"] = proxied["http_proxy"] = f"http://127.0.0.1:{proxy.getsockname()[1]}"
+        env = isolated_environment(proxied, url)
+        assert _reached(env, proxy, endpoint) == ["endpoint"]
+        assert env["no_proxy"] == env["NO_PROXY"] == "127.0.0.1,example.internal"  # the user's entry kept

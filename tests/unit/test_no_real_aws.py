@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import socket
 import subprocess
 import sys
+from contextlib import closing
 
 import boto3
 import pytest
@@ -65,3 +67,25 @@ def test_which_hosts_are_aws(host, blocked):
 
 def test_the_local_endpoint_s_addresses_still_resolve():
     assert socket.getaddrinfo("127.0.0.1", 4566)[0][4][0] == "127.0.0.1"
+
+
+def test_a_developers_proxy_is_not_a_way_round_the_guard(monkeypatch):
+    """With HTTPS_PROXY set (a developer behind a company's proxy), a forgotten client sent its request
+    for AWS to the proxy, which resolves the AWS name itself: the guard's getaddrinfo saw only the
+    proxy's address. Under the guard no proxy is named. The proxy here is a real listening socket."""
+    from tests.support.no_real_aws import real_aws_blocked
+
+    with closing(socket.socket()) as proxy:
+        proxy.bind(("127.0.0.1", 0))
+        proxy.listen(4)
+        url = f"http://127.0.0.1:{proxy.getsockname()[1]}"
+        for name in ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy"):
+            monkeypatch.setenv(name, url)
+        with real_aws_blocked():
+            sts = boto3.session.Session().client(
+                "sts", region_name="us-east-1", config=Config(retries={"total_max_attempts": 1}, read_timeout=1)
+            )
+            with pytest.raises(EndpointConnectionError) as refused:
+                sts.get_caller_identity()
+        assert "tests may not reach real AWS (sts.us-east-1.amazonaws.com)" in str(refused.value.kwargs["error"])
+        assert select.select([proxy], [], [], 0)[0] == [], "nothing was sent to the proxy"

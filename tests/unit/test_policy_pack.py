@@ -242,3 +242,81 @@ def test_the_pack_assembles_every_rule_mandatory_but_the_alarm_advice(monkeypatc
 
 def test_resource_wildcards_are_allowed_only_for_the_launchers_rekognition_actions():
     assert set(LAUNCHER_REKOGNITION_ACTIONS) == rules.ACTIONS_WITHOUT_RESOURCE_LEVEL_PERMISSIONS
+
+
+ALIAS = "arn:aws:kms:eu-west-1:111122223333:alias/videos"
+KEY_RULE = "kms-grants-name-key-arns"
+
+
+def _identity_policy_args(typ: str, *statements: dict[str, Any]) -> ResourceValidationArgs:
+    """One policy document as each resource type the pack reads for IAM holds it."""
+    document = json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+    if typ == rules.ROLE:
+        props: dict[str, Any] = {"inlinePolicies": [{"name": "inline", "policy": document}]}
+    else:
+        props = {"policy": document}
+    return _resource_args(typ, "hand-written", props)
+
+
+def _allow(actions: Any, resources: Any, sid: str = "UseKey") -> dict[str, Any]:
+    return {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources}
+
+
+@pytest.mark.parametrize("typ", [rules.ROLE, rules.ROLE_POLICY, rules.MANAGED_POLICY])
+def test_a_key_grant_on_an_alias_arn_is_refused_with_the_describe_key_fix(typ):
+    args = _identity_policy_args(typ, _allow(["kms:GenerateDataKey", "kms:Decrypt"], ALIAS))
+    (message,) = violations(BY_NAME[KEY_RULE], args)
+    assert ALIAS in message and "['kms:GenerateDataKey', 'kms:Decrypt']" in message and "'UseKey'" in message
+    assert "`aws kms describe-key --key-id alias/videos --query KeyMetadata.Arn`" in message
+
+
+# (Action, Resource, reported): what IAM would match against the key behind the alias, and what not.
+KEY_GRANT_CASES = [
+    ("kms:Decrypt", ALIAS, True),
+    ("KMS:decrypt", ALIAS, True),  # IAM action names are case-insensitive
+    (["kms:Encrypt", "kms:ReEncrypt*"], [KEY, ALIAS], True),  # the key is granted, the alias entry gives nothing
+    ("kms:GenerateDataKey*", ALIAS, True),  # matches no alias action: a key grant
+    ("kms:DescribeKey", "arn:aws:kms:*:111122223333:alias/*", True),
+    ("kms:Decrypt", "arn:aws-cn:kms:cn-north-1:111122223333:alias/videos", True),
+    (["kms:CreateAlias", "kms:Decrypt"], [ALIAS, KEY], True),  # the alias actions pass, Decrypt does not
+    (["kms:CreateAlias", "kms:UpdateAlias", "kms:DeleteAlias"], [ALIAS, KEY], False),  # as AWS's guide writes it
+    ("KMS:deleteALIAS", ALIAS, False),
+    ("kms:Create*", ALIAS, False),  # AWS's guide: alias creation may be granted as kms:Create*
+    ("kms:*Alias", ALIAS, False),
+    (["kms:Decrypt", "kms:GenerateDataKey"], KEY, False),
+    (["kms:Decrypt", "kms:GenerateDataKey"], "arn:aws:kms:eu-west-1:111122223333:key/*", False),
+    ("s3:GetObject", ALIAS, False),  # not a KMS action: nothing this rule knows about
+    ("kms:Decrypt", "arn:aws:s3:::team-videos/alias/x", False),
+]
+
+
+@pytest.mark.parametrize("action, resource, reported", KEY_GRANT_CASES)
+def test_only_key_actions_on_alias_arns_are_reported(action, resource, reported):
+    found = violations(BY_NAME[KEY_RULE], _identity_policy_args(rules.MANAGED_POLICY, _allow(action, resource)))
+    assert len(found) == (1 if reported else 0), found
+
+
+def test_a_deny_on_an_alias_arn_is_not_a_grant():
+    deny = {"Sid": "NoDecrypt", "Effect": "Deny", "Action": "kms:Decrypt", "Resource": ALIAS}
+    assert violations(BY_NAME[KEY_RULE], _identity_policy_args(rules.ROLE_POLICY, deny)) == []
+
+
+def test_each_alias_in_a_statement_gets_its_own_fix():
+    other = "arn:aws:kms:eu-west-1:111122223333:alias/results"
+    found = violations(BY_NAME[KEY_RULE], _identity_policy_args(rules.ROLE, _allow("kms:Decrypt", [ALIAS, other])))
+    assert [("--key-id alias/videos " in m, "--key-id alias/results " in m) for m in found] == [
+        (True, False),
+        (False, True),
+    ]
+
+
+def test_the_components_key_grants_written_with_an_alias_are_refused(run_program):
+    """The launcher policy the component writes for customer-managed keys, as another program (or a
+    hand-written stack) would write it with the alias in place of the key: both key grants are refused."""
+    declared = run_program({"aws:region": REGION, "bucketKmsKeyArn": KEY, "queueKmsKeyArn": KEY})
+    props = dict(declared.one(rules.MANAGED_POLICY, "-launcher"))
+    args = _resource_args(rules.MANAGED_POLICY, "faces-launcher", props)
+    assert violations(BY_NAME[KEY_RULE], args) == []
+    props["policy"] = props["policy"].replace(KEY, ALIAS)
+    found = violations(BY_NAME[KEY_RULE], _resource_args(rules.MANAGED_POLICY, "faces-launcher", props))
+    assert sorted(m.split("'")[1] for m in found) == ["UseBucketKey", "UseQueueKey"], found

@@ -6,7 +6,9 @@ the real lock."""
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -71,6 +73,14 @@ def video(tmp_path: Path) -> tuple[Path, str, Path]:
     return path, digest, upload_lock_path("b", f"videos/{digest}.mp4", digest)
 
 
+def stalled(lock: Path, seconds: float) -> str:
+    return (
+        f"another upload on this machine holds the lock {lock} (the same video's, or another video's whose lock "
+        f"file is the same) but has sent nothing for {seconds:g} s (a launch stopped with Ctrl-Z, or hung): resume "
+        "or end it, then run this again"
+    )
+
+
 def test_a_launch_waiting_for_a_stalled_upload_gives_up_in_one_line(video, monkeypatch):
     """It waited forever for a launch stopped (Ctrl-Z) or hung mid-upload. Here the holder never
     moves, and would end only after 30 s: without the bound this upload would then go on."""
@@ -79,12 +89,9 @@ def test_a_launch_waiting_for_a_stalled_upload_gives_up_in_one_line(video, monke
     s3 = S3(digest)
     with held(lock, beat=0, hold=30) as holder, pytest.raises(LauncherError) as raised:
         upload(s3, path, "b", progress_bars=False)  # type: ignore[arg-type]
-    assert holder.returncode is not None  # killed by held(): it still held the lock when the launch gave up
+    assert holder.returncode == -signal.SIGKILL  # killed by held(): it still held the lock when the launch gave up
     assert raised.value.exit_code == ExitCode.BAD_INPUT
-    assert str(raised.value) == (
-        f"another launch on this machine holds the upload lock {lock} for this video but has uploaded nothing "
-        "for 0.5 s (stopped with Ctrl-Z, or hung): resume or end it, then run this again"
-    )
+    assert str(raised.value) == stalled(lock, 0.5)
     assert s3.calls == 0  # nothing looked at, nothing uploaded
 
 
@@ -141,9 +148,34 @@ def test_the_launch_command_says_the_one_line(tmp_path, monkeypatch, capsys):
         code = launcher.cli.main(["clip.mp4", "--outputs", "outputs.json", "--quiet"])
     err = capsys.readouterr().err
     assert code == ExitCode.BAD_INPUT
-    assert err == (
-        f"error: another launch on this machine holds the upload lock {lock} for this video but has uploaded "
-        "nothing for 0.5 s (stopped with Ctrl-Z, or hung): resume or end it, then run this again\n"
-    )
+    assert err == f"error: {stalled(lock, 0.5)}\n"
     with lock.open("rb") as other:  # released: the next launch is not kept waiting by this one
         fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def test_another_videos_upload_sharing_the_lock_file_is_not_called_the_same_video(video, monkeypatch, caplog):
+    """256 lock files serve every video: a batch of two different new videos whose locks are one file
+    said "another launch on this machine is uploading the same video" (reproduced against the local
+    endpoint), and a stalled one "holds the upload lock ... for this video". Here the holder holds
+    another video's lock, which is this one's file."""
+    path, digest, lock = video
+    base = path.read_bytes()
+    other = next(  # other bytes (a different video) whose lock file is this one's
+        candidate
+        for candidate in (hashlib.sha256(base + i.to_bytes(4, "big")).hexdigest() for i in range(100_000))
+        if candidate != digest and upload_lock_path("b", f"videos/{candidate}.mp4", candidate) == lock
+    )
+    assert other != digest
+    monkeypatch.setattr(launcher.upload, "UPLOAD_STALL_SECONDS", 0.5)
+    with (
+        caplog.at_level("WARNING", "launcher.upload"),
+        held(lock, beat=0, hold=30),
+        pytest.raises(LauncherError) as raised,
+    ):
+        upload(S3(digest), path, "b", progress_bars=False)  # type: ignore[arg-type]
+    assert str(raised.value) == stalled(lock, 0.5)
+    assert [record.getMessage() for record in caplog.records] == [
+        f"another upload on this machine holds the lock {lock} (the same video's, or another video's whose lock "
+        "file is the same): waiting for it, so as not to upload the same video twice (giving up if it makes no "
+        "progress for 0.5 s)"
+    ]
