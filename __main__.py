@@ -42,8 +42,11 @@ def read_args(config: pulumi.Config) -> FaceDetectionPipelineArgs:
 
 config = pulumi.Config()
 # Named as the stack's key (the component's own check would call it "the component's name").
-name = check_name("namePrefix", config.get("namePrefix") or DEFAULT_NAME_PREFIX)
-pipeline = FaceDetectionPipeline(name, read_args(config))
+args = read_args(config)
+name = check_name(
+    "namePrefix", config.get("namePrefix") or DEFAULT_NAME_PREFIX, makes_bucket=not args.get("existing_bucket_name")
+)
+pipeline = FaceDetectionPipeline(name, args)
 
 pulumi.export("bucketName", pipeline.bucket_name)
 pulumi.export("bucketArn", pipeline.bucket_arn)

@@ -128,8 +128,8 @@ class FaceDetectionPipeline(pulumi.ComponentResource):
         opts: Optional[pulumi.ResourceOptions] = None,
     ) -> None:
         # Checked before anything is declared (Outputs are checked when they resolve).
-        check_name("the component's name", name)
         settings = checked_args(args)
+        check_name("the component's name", name, makes_bucket=settings["existing_bucket_name"] is None)
         auto_process = _auto_process(settings)
         redact = _redact(settings, auto_process)
         alarms = _alarms(settings)

@@ -161,19 +161,28 @@ LONGEST_CHILD_NAMES = (
     ("-intake-dead-letter", 80, "SQS queue"),
 )
 MAX_NAME_LENGTH = min(limit - len(suffix) - AUTO_NAME_RANDOM_LENGTH for suffix, limit, _ in LONGEST_CHILD_NAMES)
-# What every child's name takes: no '_' (S3 refuses it in a bucket's), no '.' (SQS, SNS and Lambda refuse
-# it), a letter or digit first (S3 again). S3 also reserves bucket names starting with these.
+# What every child's name takes: no '.' (SQS, SNS and Lambda refuse it), a letter or digit first (S3);
+# and when the component makes the bucket, no '_' either (S3 refuses it in a bucket's name; every other
+# child takes it, so a stack on an existingBucketName may use it). S3 also reserves bucket names
+# starting with these.
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
+_NAME_WITHOUT_BUCKET = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 _RESERVED_BUCKET_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 
 
-def check_name(key: str, value: Any) -> str:
+def check_name(key: str, value: Any, makes_bucket: bool = True) -> str:
     """The component's name, if every child named after it is a name AWS accepts: refused here,
-    before anything is declared, it is not found by a deployment that stops half-way."""
-    rule = f"use 1-{MAX_NAME_LENGTH} ASCII letters, digits and hyphens, starting with a letter or digit"
+    before anything is declared, it is not found by a deployment that stops half-way. A bucket's
+    rules apply only if the component ``makes_bucket`` (no existingBucketName)."""
+    pattern, characters = (
+        (_NAME, "letters, digits and hyphens")
+        if makes_bucket
+        else (_NAME_WITHOUT_BUCKET, "letters, digits, hyphens and underscores")
+    )
+    rule = f"use 1-{MAX_NAME_LENGTH} ASCII {characters}, starting with a letter or digit"
     if not isinstance(value, str):
         raise ConfigError(f"{key} must be a string: {rule}, got {value!r}")
-    if not _NAME.fullmatch(value):
+    if not pattern.fullmatch(value):
         suggestion = re.sub(r"[^A-Za-z0-9-]+", "-", value).strip("-")[:MAX_NAME_LENGTH]
         example = f"e.g. {suggestion!r}" if suggestion and _NAME.fullmatch(suggestion) else "e.g. 'faces'"
         raise ConfigError(f"{key} {value!r} cannot start AWS resource names: {rule} ({example})")
@@ -185,7 +194,7 @@ def check_name(key: str, value: Any) -> str:
         )
     bucket = f"{value}{BUCKET_SUFFIX}".lower()
     reserved = [prefix for prefix in _RESERVED_BUCKET_PREFIXES if bucket.startswith(prefix)]
-    if reserved:
+    if reserved and makes_bucket:
         raise ConfigError(
             f"{key} {value!r} would name the S3 bucket {bucket}-…, and S3 reserves names starting with "
             f"{reserved[0]!r}: choose another"

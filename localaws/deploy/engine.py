@@ -11,7 +11,9 @@ delete the old, as Pulumi does), and ``destroy`` removes everything in reverse o
 from __future__ import annotations
 
 import json
+import os
 import signal
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -111,12 +113,30 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
         self.failure: BaseException | None = None
         self._save = save
         self._lock = threading.Lock()
+        self._in_flight: str | None = None  # "<type> <name>" while the endpoint is making it
+        self._flight_lock = threading.Lock()
 
     def stop(self) -> None:
         """Make nothing more (Ctrl-C): the resource being made is finished and recorded; deploy() then
-        raises KeyboardInterrupt."""
+        raises KeyboardInterrupt. A second Ctrl-C while the endpoint is still making it (an endpoint
+        that does not answer: the wait would last the client's timeouts and retries, minutes) ends the
+        process at once, in one line naming that resource, which may then exist with no record."""
         if self.failure is None:
             self.failure = KeyboardInterrupt()
+        elif isinstance(self.failure, KeyboardInterrupt) and self._flight_lock.acquire(timeout=1):
+            # Held to the end: the call cannot finish and its record start being written meanwhile.
+            if self._in_flight is None:
+                self._flight_lock.release()  # between two resources: the program ends by itself
+                return
+            sys.stdout.flush()
+            print(
+                f"\ninterrupted again: stopped at once while making {self._in_flight}, which may exist in the "
+                "endpoint without a record in the deploy state: run deploy again, then delete it by hand if it is "
+                "left over",
+                file=sys.stderr,
+                flush=True,
+            )
+            os._exit(130)
 
     def pending_state(self) -> StackState:
         """Everything that exists right now: safe to save at any moment."""
@@ -129,11 +149,17 @@ class ProvisioningMocks(pulumi.runtime.Mocks):
             return "", {}  # a component: nothing to make
         with self._lock:
             if self.failure is None:
+                with self._flight_lock:
+                    self._in_flight = f"{args.typ} {args.name}"
+                state: ResourceState | None = None
                 try:
                     state = self._provision(args.typ, args.name, _normalise(args.inputs))
                 except Exception as error:
                     self.failure = error
-                else:
+                finally:
+                    with self._flight_lock:  # (a second Ctrl-C ending the process holds it: no record half-written)
+                        self._in_flight = None
+                if state is not None:
                     self._save(self.pending_state())
                     return state.id, state.outputs
         # After a failure nothing more is made. The error is not raised into Pulumi's own futures

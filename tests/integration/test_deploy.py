@@ -4,6 +4,7 @@ with boto3 as an auditor would."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import signal
 import subprocess
@@ -488,3 +489,54 @@ def test_ctrl_c_during_a_deploy_stops_it_in_one_line_and_records_what_it_made(en
     assert not (tmp_path / "outputs-stopped.json").exists()
     assert run_script("destroy", *common).returncode == 0
     assert inventory(aws) == before
+
+
+SCRIPT = str(ROOT / "scripts" / "local.py")
+SCRIPT_DEPLOY = (sys.executable, SCRIPT, "deploy", "--endpoint")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_a_second_ctrl_c_stops_a_deploy_at_once_while_the_endpoint_does_not_answer(tmp_path, signum):
+    """The first Ctrl-C waits for the resource being made; an endpoint that does not answer (suspended
+    with Ctrl-Z, stopped in a debugger) made that wait last the client's timeouts and retries, about 3
+    minutes, and every further Ctrl-C was ignored. The second one stops at once, naming the resource
+    that may exist unrecorded. A real endpoint process, suspended with SIGSTOP."""
+    server = subprocess.Popen(
+        [sys.executable, SCRIPT, "serve", "--port", "0", "--ephemeral", "--data-dir", str(tmp_path / "endpoint")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    deploy = None
+    try:
+        assert server.stdout is not None
+        url = server.stdout.readline().split(" at ")[1].split()[0]
+        state = tmp_path / "deploy" / "hung.json"
+        deploy = subprocess.Popen(
+            [*SCRIPT_DEPLOY, url, "--data-dir", str(tmp_path), "--engine", "in-process", "--stack", "hung"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        while not state.exists() and deploy.poll() is None:
+            time.sleep(0.002)
+        server.send_signal(signal.SIGSTOP)
+        time.sleep(1)  # the next resource's call is sent, and waits
+        deploy.send_signal(signum)
+        with pytest.raises(subprocess.TimeoutExpired):  # the first waits for the resource being made
+            deploy.wait(timeout=1)
+        deploy.send_signal(signum)
+        out, err = deploy.communicate(timeout=20)
+        assert (deploy.returncode, out) == (130, ""), err
+        assert re.fullmatch(
+            r"\ninterrupted again: stopped at once while making (\S+) (\S+), which may exist in the endpoint "
+            r"without a record in the deploy state: run deploy again, then delete it by hand if it is left over\n",
+            err,
+        ), err
+        assert not list(tmp_path.rglob("*.partial"))
+    finally:
+        server.send_signal(signal.SIGCONT)
+        for process in (deploy, server):
+            if process is not None:
+                process.kill()
+                process.wait()

@@ -518,3 +518,26 @@ def test_names_every_child_takes_are_accepted(name):
     """Upper case too: the provider lower-cases a bucket's auto-name, the other services take it."""
     declared = run_body(lambda: FaceDetectionPipeline(name, EVERY_FEATURE), {"aws:region": REGION})
     assert max(_name_overflow(declared).values()) < 0
+
+
+# With existingBucketName the component makes no bucket, and every child it makes takes an '_' (SNS
+# topics, SQS queues, IAM roles and policies, Lambda functions, log groups, alarms): such a stack deployed
+# before the name was checked, and must still.
+@pytest.mark.parametrize("name", ["my_pipeline", "team_videos-2", "xn--faces"])
+def test_a_name_only_a_bucket_refuses_is_accepted_when_the_component_makes_no_bucket(name):
+    args = FaceDetectionPipelineArgs(**EVERY_FEATURE, existing_bucket_name="team-videos")
+    declared = run_body(lambda: FaceDetectionPipeline(name, args), {"aws:region": REGION})
+    assert "aws:s3/bucket:Bucket" not in {r.typ for r in declared.resources}
+    assert max(_name_overflow(declared).values()) < 0
+
+
+def test_without_a_bucket_the_rule_names_underscores_and_still_refuses_what_other_services_refuse():
+    args = FaceDetectionPipelineArgs(existing_bucket_name="team-videos")
+    mocks = RecordingMocks()
+    with pytest.raises(ConfigError) as refused:
+        run_body(lambda: FaceDetectionPipeline("team.videos", args), {"aws:region": REGION}, mocks=mocks)
+    assert str(refused.value) == (
+        "the component's name 'team.videos' cannot start AWS resource names: use 1-44 ASCII letters, digits, "
+        "hyphens and underscores, starting with a letter or digit (e.g. 'team-videos')"
+    )
+    assert mocks.resources == []

@@ -143,3 +143,11 @@ def test_a_name_prefix_aws_would_refuse_is_named_in_one_line_before_anything_is_
 def test_the_longest_name_prefix_is_taken(run_program):
     declared = run_program({"aws:region": REGION, "namePrefix": "F" * 44})
     assert declared.outputs["roleArn"].endswith(f":role/{'F' * 44}-rekognition-0a1b2c3")
+
+
+def test_a_name_prefix_with_an_underscore_is_taken_on_an_existing_bucket(run_program):
+    """Only S3 refuses an '_', and with existingBucketName no bucket is made: such stacks deployed
+    before the name was checked."""
+    declared = run_program({"aws:region": REGION, "namePrefix": "team_videos", "existingBucketName": "team-videos"})
+    assert declared.outputs["roleArn"].endswith(":role/team_videos-rekognition-0a1b2c3")
+    assert declared.outputs["bucketName"] == "team-videos"

@@ -15,7 +15,7 @@ class LogGroup(Handler):
     replace_on = frozenset({"name", "namePrefix", "kmsKeyId"})
 
     def create(self, ctx: Context, name: str, inputs: Inputs) -> tuple[str, Outputs]:
-        group = choose_name(inputs, name, 512)
+        group = choose_name(inputs, name, 255)  # the provider's auto-name limit (CloudWatch Logs takes 512)
         params: dict[str, Any] = {"logGroupName": group, "tags": inputs.get("tags") or {}}
         if inputs.get("kmsKeyId"):
             params["kmsKeyId"] = inputs["kmsKeyId"]

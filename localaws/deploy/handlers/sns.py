@@ -18,7 +18,7 @@ class Topic(Handler):
     replace_on = frozenset({"name", "namePrefix"})
 
     def create(self, ctx: Context, name: str, inputs: Inputs) -> tuple[str, Outputs]:
-        topic = choose_name(inputs, name, 256)
+        topic = choose_name(inputs, name, 80)  # the provider's auto-name limit (SNS itself takes 256)
         attributes = {"KmsMasterKeyId": inputs["kmsMasterKeyId"]} if inputs.get("kmsMasterKeyId") else {}
         arn = ctx.client("sns").create_topic(Name=topic, Attributes=attributes, Tags=tag_list(inputs.get("tags")))[
             "TopicArn"
