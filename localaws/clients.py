@@ -11,11 +11,13 @@ Making a client from a session is not thread-safe (using the client is), hence t
 from __future__ import annotations
 
 import ipaddress
+import os
 import threading
 from typing import TYPE_CHECKING, Any, Literal, Protocol, cast, get_args, overload
 from urllib.parse import urlsplit
 
 import boto3
+import botocore.session
 from botocore.config import Config
 
 from .defaults import DEFAULT_REGION, DUMMY_CREDENTIALS
@@ -34,7 +36,25 @@ if TYPE_CHECKING:
 # cloudwatch (alarms, dashboards) and kms (the alarm topic's key) have no typed stubs here: Any.
 Service = Literal["s3", "sns", "sqs", "iam", "sts", "rekognition", "lambda", "logs", "cloudwatch", "kms"]
 SERVICES: tuple[str, ...] = get_args(Service)
-_SESSION = boto3.session.Session()
+
+
+def _own_session() -> boto3.session.Session:
+    """A session that reads none of the user's AWS set-up: the endpoint's clients name their endpoint,
+    credentials and region, and an ``AWS_PROFILE`` that ~/.aws does not hold stopped ``serve`` with
+    botocore's ProfileNotFound traceback as this module was imported (a profile's retry or addressing
+    settings would also have reached them)."""
+    unset = (None, None, None, None)  # botocore's session variable: (config key, env var, default, conversion)
+    core = botocore.session.Session(
+        session_vars={
+            "profile": unset,
+            "config_file": (None, None, os.devnull, None),
+            "credentials_file": (None, None, os.devnull, None),
+        }
+    )
+    return boto3.session.Session(botocore_session=core)
+
+
+_SESSION = _own_session()
 _SESSION_LOCK = threading.Lock()
 
 

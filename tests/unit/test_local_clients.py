@@ -4,8 +4,11 @@ request to two real listening sockets, one standing for the proxy."""
 
 from __future__ import annotations
 
+import os
 import select
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import closing
 
@@ -14,6 +17,7 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError
 
 from localaws.clients import local_client
+from tests.support.pulumi_mocks import ROOT
 
 # One attempt, soon over: nothing answers the request, only where it went is looked at.
 ONE_TRY = Config(retries={"total_max_attempts": 1}, connect_timeout=2, read_timeout=0.5)
@@ -72,3 +76,20 @@ def test_the_environments_proxy_is_what_a_plain_client_uses(listeners, monkeypat
         config=ONE_TRY,
     )
     assert reached(client, proxy, endpoint) == ["proxy"]
+
+
+def test_the_endpoints_clients_read_none_of_the_users_aws_setup(tmp_path):
+    """An AWS_PROFILE that ~/.aws does not hold stopped `serve` with a ProfileNotFound traceback as
+    localaws.clients was imported; a profile's settings reached the endpoint's own clients too."""
+    config = tmp_path / "config"
+    config.write_text("[profile work]\nretry_mode = legacy\nmax_attempts = 9\n")
+    probe = (
+        "from localaws.clients import local_client\n"
+        "client = local_client('s3', 'http://127.0.0.1:1')\n"
+        "print(client.meta.endpoint_url, client.meta.config.retries)\n"
+    )
+    for profile in ("nosuch", "work"):
+        env = {**os.environ, "AWS_PROFILE": profile, "AWS_CONFIG_FILE": str(config)}
+        done = subprocess.run([sys.executable, "-c", probe], env=env, cwd=ROOT, capture_output=True, text=True)
+        assert (done.returncode, done.stderr) == (0, ""), profile
+        assert done.stdout.startswith("http://127.0.0.1:1 ") and "legacy" not in done.stdout, profile
