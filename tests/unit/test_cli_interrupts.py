@@ -113,44 +113,39 @@ def test_after_ctrl_c_in_a_deploy_the_event_loops_complaint_is_not_printed(caplo
     assert [record.exc_info[1] for record in caplog.records if record.exc_info] == [leaving, other, other]
 
 
+def _interrupted_while_importing(script: str, module: str, interrupt: str) -> subprocess.CompletedProcess[str]:
+    """``scripts/<script> --help`` run as the user runs it, ``interrupt`` (a statement) done as it
+    imports ``module``."""
+    path = ROOT / "scripts" / script
+    code = (
+        "import builtins, os, runpy, signal, sys, time\n"
+        "real = builtins.__import__\n"
+        "def interrupting(name, *args, **kwargs):\n"
+        f"    if name == {module!r}:\n"
+        f"        {interrupt}\n"
+        "    return real(name, *args, **kwargs)\n"
+        "builtins.__import__ = interrupting\n"
+        f"sys.argv = [{str(path)!r}, '--help']\n"
+        f"runpy.run_path({str(path)!r}, run_name='__main__')\n"
+    )
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+
+
 @pytest.mark.parametrize(
     "script, module", [("launch.py", "launcher.cli"), ("local.py", "localaws.cli"), ("demo.py", "offline_demo.run")]
 )
 def test_ctrl_c_while_a_script_loads_its_modules_is_one_line(script, module):
     """The scripts take a second or two to import (boto3, PyAV, Flask...): Ctrl-C then printed an
     import traceback. Run here as the user runs them, with the interrupt arriving at that import."""
-    path = Path(__file__).resolve().parents[2] / "scripts" / script
-    code = (
-        "import builtins, runpy, sys\n"
-        "real = builtins.__import__\n"
-        "def ctrl_c(name, *args, **kwargs):\n"
-        f"    if name == {module!r}:\n"
-        "        raise KeyboardInterrupt\n"
-        "    return real(name, *args, **kwargs)\n"
-        "builtins.__import__ = ctrl_c\n"
-        f"sys.argv = [{str(path)!r}, '--help']\n"
-        f"runpy.run_path({str(path)!r}, run_name='__main__')\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    done = _interrupted_while_importing(script, module, "raise KeyboardInterrupt")
     assert (done.returncode, done.stdout, done.stderr) == (130, "", "\ninterrupted before anything started\n")
 
 
 def test_sigterm_while_local_py_loads_its_modules_is_one_line():
     """A real SIGTERM as the modules load: it ended the process silently (exit -15)."""
-    path = ROOT / "scripts" / "local.py"
-    code = (
-        "import builtins, os, runpy, signal, sys, time\n"
-        "real = builtins.__import__\n"
-        "def sigterm(name, *args, **kwargs):\n"
-        "    if name == 'localaws.cli':\n"
-        "        os.kill(os.getpid(), signal.SIGTERM)\n"
-        "        time.sleep(5)\n"
-        "    return real(name, *args, **kwargs)\n"
-        "builtins.__import__ = sigterm\n"
-        f"sys.argv = [{str(path)!r}, '--help']\n"
-        f"runpy.run_path({str(path)!r}, run_name='__main__')\n"
+    done = _interrupted_while_importing(
+        "local.py", "localaws.cli", "os.kill(os.getpid(), signal.SIGTERM); time.sleep(5)"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert (done.returncode, done.stdout, done.stderr) == (130, "", "\ninterrupted before anything started\n")
 
 
