@@ -49,9 +49,17 @@ REKOGNITION_SERVICE = "rekognition.amazonaws.com"
 PUBLIC_ACCESS_FLAGS = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
 PUBLIC_CANNED_ACLS = {"public-read", "public-read-write", "authenticated-read"}
 RESOURCE_POLICIES = {BUCKET_POLICY: "policy", TOPIC_POLICY: "policy", QUEUE_POLICY: "policy"}
-# Actions with no resource-level permissions: the only ones allowed on Resource "*". Kept in step with
-# components.policies.LAUNCHER_REKOGNITION_ACTIONS by a test (the pack installs without the component).
-ACTIONS_WITHOUT_RESOURCE_LEVEL_PERMISSIONS = {"rekognition:StartFaceDetection", "rekognition:GetFaceDetection"}
+# Actions with no resource-level permissions: the only ones allowed on Resource "*". The Rekognition ones
+# are kept in step with components.policies.LAUNCHER_REKOGNITION_ACTIONS by a test (the pack installs
+# without the component); kms:ListAliases names no key nor alias in IAM (AWS KMS guide, "Controlling
+# access to aliases": its Resource must be "*"), so "*" is its only grant, which kms-grants-name-key-arns
+# advises.
+KMS_LIST_ALIASES = "kms:ListAliases"
+REKOGNITION_ACTIONS_WITHOUT_RESOURCE_LEVEL_PERMISSIONS = {
+    "rekognition:StartFaceDetection",
+    "rekognition:GetFaceDetection",
+}
+ACTIONS_WITHOUT_RESOURCE_LEVEL_PERMISSIONS = REKOGNITION_ACTIONS_WITHOUT_RESOURCE_LEVEL_PERMISSIONS | {KMS_LIST_ALIASES}
 # Condition operators that pin aws:SourceArn in a trust policy.
 SOURCE_ARN_OPERATORS = ("ArnLike", "ArnEquals", "StringLike", "StringEquals")
 # The KMS actions that manage an alias itself: an alias ARN is their legitimate Resource (AWS KMS
@@ -274,9 +282,11 @@ def kms_grants_name_key_arns(args: ResourceValidationArgs, report_violation: Rep
     the SSE-KMS bucket fails. The component refuses alias ARNs for its key settings for this reason
     (components/settings.py); this rule holds any stack to it. Only Allow statements are read, in the
     same identity policies as no-wildcard-permissions (a role's inline policies, role policies,
-    managed policies); the alias actions are left alone. A document unknown during preview is left
-    to pulumi-policy (its "can't run policy ... during preview" notice), as everywhere in the pack;
-    one that is not JSON is no-wildcard-permissions' to report (it reads the same documents), once.
+    managed policies); the alias actions are left alone. kms:ListAliases on an alias ARN grants nothing
+    either, but its fix is Resource "*" (alias-access: it is not about any key or alias), not a key ARN.
+    A document unknown during preview is left to pulumi-policy (its "can't run policy ... during
+    preview" notice), as everywhere in the pack; one that is not JSON is no-wildcard-permissions' to
+    report (it reads the same documents), once.
     """
     for document in _identity_policies(args):
         try:
@@ -287,19 +297,30 @@ def kms_grants_name_key_arns(args: ResourceValidationArgs, report_violation: Rep
             if statement.get("Effect") != "Allow":
                 continue
             actions = _key_actions([str(action) for action in _items(statement.get("Action"))])
-            if not actions:
+            listing = [action for action in actions if action.lower() == KMS_LIST_ALIASES.lower()]
+            actions = [action for action in actions if action not in listing]
+            if not actions and not listing:
                 continue
+            sid = statement.get("Sid", "")
             for resource in _items(statement.get("Resource")):
                 alias = KMS_ALIAS_ARN.match(str(resource))
                 if alias is None:
                     continue
-                name = alias.group(1) if not set("*?") & set(alias.group(1)) else "alias/<name>"
-                report_violation(
-                    f"statement {statement.get('Sid', '')!r} allows {actions} on the KMS alias ARN {resource!r}: "
-                    "IAM matches a key by its key ARN only, so this grants nothing on the key behind the alias; "
-                    f"name the key ARN instead (`aws kms describe-key --key-id {name} --query KeyMetadata.Arn`)",
-                    None,
-                )
+                if actions:
+                    name = alias.group(1) if not set("*?") & set(alias.group(1)) else "alias/<name>"
+                    report_violation(
+                        f"statement {sid!r} allows {actions} on the KMS alias ARN {resource!r}: IAM matches a key by "
+                        "its key ARN only, so this grants nothing on the key behind the alias; name the key ARN "
+                        f"instead (`aws kms describe-key --key-id {name} --query KeyMetadata.Arn`)",
+                        None,
+                    )
+                if listing:
+                    report_violation(
+                        f"statement {sid!r} allows {listing} on the KMS alias ARN {resource!r}: {KMS_LIST_ALIASES} "
+                        'names no alias nor key in IAM, so this grants nothing; it takes Resource "*" only: grant '
+                        'it in a statement of its own with Resource "*"',
+                        None,
+                    )
 
 
 def _dependencies(resource: PolicyResource, key: str, resource_type: str) -> list[PolicyResource]:

@@ -321,3 +321,32 @@ def _replace(old: str, new: str) -> Callable[[dict[str, Any]], None]:
         values["policy"] = values["policy"].replace(old, new)
 
     return change
+
+
+def listing_stack(resource: str) -> Callable[[], None]:
+    """A managed policy granting kms:ListAliases, its Statement one object (not a list) and its Action a
+    string, on the alias ARN or on ``"*"``."""
+
+    def program() -> None:
+        key = aws.kms.Key("videos", description="videos")
+        alias = aws.kms.Alias("videos", name="alias/videos", target_key_id=key.key_id)
+        statement = {"Sid": "List", "Effect": "Allow", "Action": "kms:ListAliases"}
+        aws.iam.Policy(
+            "lister",
+            policy=pulumi.Output.json_dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": {**statement, "Resource": alias.arn if resource == "alias" else "*"},
+                }
+            ),
+        )
+
+    return program
+
+
+def test_list_aliases_on_an_alias_arn_is_told_resource_star_which_the_pack_passes(analyzer):
+    (violation,) = analyzer.analyze_each(capture(listing_stack("alias"), {"aws:region": REGION}))
+    assert (violation.policy, violation.level) == (KEY_RULE, "mandatory")
+    assert ALIAS in violation.message and 'Resource "*"' in violation.message
+    assert "describe-key" not in violation.message
+    assert analyzer.analyze_each(capture(listing_stack("*"), {"aws:region": REGION})) == []

@@ -241,7 +241,8 @@ def test_the_pack_assembles_every_rule_mandatory_but_the_alarm_advice(monkeypatc
 
 
 def test_resource_wildcards_are_allowed_only_for_the_launchers_rekognition_actions():
-    assert set(LAUNCHER_REKOGNITION_ACTIONS) == rules.ACTIONS_WITHOUT_RESOURCE_LEVEL_PERMISSIONS
+    assert set(LAUNCHER_REKOGNITION_ACTIONS) == rules.REKOGNITION_ACTIONS_WITHOUT_RESOURCE_LEVEL_PERMISSIONS
+    assert rules.ACTIONS_WITHOUT_RESOURCE_LEVEL_PERMISSIONS - set(LAUNCHER_REKOGNITION_ACTIONS) == {"kms:ListAliases"}
 
 
 ALIAS = "arn:aws:kms:eu-west-1:111122223333:alias/videos"
@@ -320,3 +321,16 @@ def test_the_components_key_grants_written_with_an_alias_are_refused(run_program
     props["policy"] = props["policy"].replace(KEY, ALIAS)
     found = violations(BY_NAME[KEY_RULE], _resource_args(rules.MANAGED_POLICY, "faces-launcher", props))
     assert sorted(m.split("'")[1] for m in found) == ["UseBucketKey", "UseQueueKey"], found
+
+
+def test_list_aliases_on_an_alias_arn_is_told_to_take_resource_star_which_the_pack_then_passes():
+    """kms:ListAliases has no resource in IAM (AWS KMS guide, alias-access: Resource "*"): on an alias ARN it
+    grants nothing, and naming a key ARN (the key actions' fix) would grant nothing either."""
+    args = _identity_policy_args(rules.ROLE_POLICY, _allow(["kms:ListAliases", "kms:Decrypt"], ALIAS))
+    listing, key = sorted(violations(BY_NAME[KEY_RULE], args), key=lambda m: "describe-key" in m)
+    assert "['kms:ListAliases']" in listing and 'Resource "*"' in listing and "describe-key" not in listing
+    assert "['kms:Decrypt']" in key and "ListAliases" not in key and "--key-id alias/videos " in key
+    fixed = _identity_policy_args(
+        rules.ROLE_POLICY, _allow("kms:ListAliases", "*", sid="List"), _allow("kms:Decrypt", KEY)
+    )
+    assert [m for name in (KEY_RULE, "no-wildcard-permissions") for m in violations(BY_NAME[name], fixed)] == []
