@@ -135,11 +135,12 @@ def _is_anonymous(principal: Any) -> bool:
 
 
 def _denies_insecure_transport(statement: Statement) -> bool:
+    """A condition's value may be one value or a list of them (IAM ORs them): "false" and ["false"] alike."""
     condition = _mapping(_mapping(statement.get("Condition")).get("Bool"))
     return (
         statement.get("Effect") == "Deny"
         and _is_anonymous(statement.get("Principal"))
-        and str(condition.get("aws:SecureTransport")).lower() == "false"
+        and any(str(value).lower() == "false" for value in _items(condition.get("aws:SecureTransport")))
     )
 
 

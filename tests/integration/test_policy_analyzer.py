@@ -350,3 +350,23 @@ def test_list_aliases_on_an_alias_arn_is_told_resource_star_which_the_pack_passe
     assert ALIAS in violation.message and 'Resource "*"' in violation.message
     assert "describe-key" not in violation.message
     assert analyzer.analyze_each(capture(listing_stack("*"), {"aws:region": REGION})) == []
+
+
+@pytest.mark.parametrize(
+    "typ, name",
+    [
+        ("aws:s3/bucketPolicy:BucketPolicy", "faces-videos"),
+        ("aws:sns/topicPolicy:TopicPolicy", "faces-completion"),
+        ("aws:sqs/queuePolicy:QueuePolicy", "faces-completion"),
+    ],
+)
+def test_a_tls_deny_whose_condition_value_is_a_list_passes(analyzer, typ, name):
+    """IAM takes a condition's values as one value or a list ("aws:SecureTransport": ["false"]): the
+    same deny, which the rule refused when written as a list."""
+
+    def as_list(document: dict[str, Any]) -> None:
+        (deny,) = [s for s in document["Statement"] if s["Effect"] == "Deny"]
+        deny["Condition"]["Bool"]["aws:SecureTransport"] = ["false"]
+
+    resource = one(stack(STACKS["default"]), typ, name)
+    assert analyzer.analyze(resource.with_inputs(_policy_document("policy", as_list))) == []
