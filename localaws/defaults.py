@@ -7,7 +7,7 @@ exports say the same. moto accepts any credentials: these only make clients sign
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from typing import Final, TypedDict
 from urllib.parse import urlsplit
 
@@ -58,3 +58,14 @@ def isolated_environment(base: Mapping[str, str], url: str) -> dict[str, str]:
         "NO_PROXY": bypass,
         "no_proxy": bypass,
     }
+
+
+def set_aside_users_profile(environ: MutableMapping[str, str]) -> None:
+    """No profile and empty config and credentials files in ``environ``, the endpoint's own process
+    environment (it calls no AWS): botocore reads them in every session made there, moto's (its
+    regions of a service) and the endpoint's (its region list, its service models), and a profile the
+    files do not hold failed each with ProfileNotFound: every request was answered 500."""
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        environ.pop(name, None)
+    environ["AWS_CONFIG_FILE"] = os.devnull
+    environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
