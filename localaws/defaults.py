@@ -46,10 +46,14 @@ def isolated_environment(base: Mapping[str, str], url: str) -> dict[str, str]:
     dropped and the config and credentials files are empty (as the local Lambda runtime does). An
     ``HTTP_PROXY`` would send every request to the proxy, which cannot reach this machine's 127.0.0.1:
     the endpoint's host is put first in ``NO_PROXY`` (and ``no_proxy``, which wins where both are set),
-    the user's entries kept for anything else."""
+    the user's entries kept for anything else (a ``*`` of theirs alone: it already names every host)."""
     kept = {name: value for name, value in base.items() if not name.startswith("AWS_")}
-    users = base.get("no_proxy") or base.get("NO_PROXY") or ""
-    bypass = ",".join(dict.fromkeys([urlsplit(url).hostname or "127.0.0.1", *filter(None, users.split(","))]))
+    users = [entry.strip() for entry in (base.get("no_proxy") or base.get("NO_PROXY") or "").split(",")]
+    # A '*' (no proxy for any host) only means that alone for Python's clients (urllib's proxy_bypass):
+    # "127.0.0.1,*" sent every other host to the proxy.
+    bypass = (
+        "*" if "*" in users else ",".join(dict.fromkeys([urlsplit(url).hostname or "127.0.0.1", *filter(None, users)]))
+    )
     return {
         **kept,
         **client_environment(url),
