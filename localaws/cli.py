@@ -29,7 +29,7 @@ from botocore.parsers import ResponseParserError
 
 from .awslambda.runner import REDACTOR_LAYER_NAME, REDACTOR_LAYER_PACKAGES, endpoint_packages_layer
 from .clients import local_client
-from .defaults import DEFAULT_REGION
+from .defaults import DEFAULT_REGION, set_aside_users_profile
 from .deploy.errors import BadPath, DeployError, EndpointUnreachable, PulumiCliError, StackBusy
 from .deploy.pulumi_cli import PulumiCli, cli_available
 from .endpoint import DEFAULT_HOST, DEFAULT_PORT, LocalEndpoint
@@ -410,6 +410,7 @@ def serve(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    set_aside_users_profile(os.environ)  # before any botocore session is made (moto's are made as it serves)
     emotion_problem = check_emotion_model()
     if emotion_problem:  # only FaceAttributes=ALL needs the model: its jobs fail, the rest work
         print(f"warning: FaceAttributes=ALL jobs will fail: {emotion_problem}", file=sys.stderr)

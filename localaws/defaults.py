@@ -7,7 +7,7 @@ exports say the same. moto accepts any credentials: these only make clients sign
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from typing import Final, TypedDict
 from urllib.parse import urlsplit
 
@@ -46,10 +46,14 @@ def isolated_environment(base: Mapping[str, str], url: str) -> dict[str, str]:
     dropped and the config and credentials files are empty (as the local Lambda runtime does). An
     ``HTTP_PROXY`` would send every request to the proxy, which cannot reach this machine's 127.0.0.1:
     the endpoint's host is put first in ``NO_PROXY`` (and ``no_proxy``, which wins where both are set),
-    the user's entries kept for anything else."""
+    the user's entries kept for anything else (a ``*`` of theirs alone: it already names every host)."""
     kept = {name: value for name, value in base.items() if not name.startswith("AWS_")}
-    users = base.get("no_proxy") or base.get("NO_PROXY") or ""
-    bypass = ",".join(dict.fromkeys([urlsplit(url).hostname or "127.0.0.1", *filter(None, users.split(","))]))
+    users = [entry.strip() for entry in (base.get("no_proxy") or base.get("NO_PROXY") or "").split(",")]
+    # A '*' (no proxy for any host) only means that alone for Python's clients (urllib's proxy_bypass):
+    # "127.0.0.1,*" sent every other host to the proxy.
+    bypass = (
+        "*" if "*" in users else ",".join(dict.fromkeys([urlsplit(url).hostname or "127.0.0.1", *filter(None, users)]))
+    )
     return {
         **kept,
         **client_environment(url),
@@ -58,3 +62,14 @@ def isolated_environment(base: Mapping[str, str], url: str) -> dict[str, str]:
         "NO_PROXY": bypass,
         "no_proxy": bypass,
     }
+
+
+def set_aside_users_profile(environ: MutableMapping[str, str]) -> None:
+    """No profile and empty config and credentials files in ``environ``, the endpoint's own process
+    environment (it calls no AWS): botocore reads them in every session made there, moto's (its
+    regions of a service) and the endpoint's (its region list, its service models), and a profile the
+    files do not hold failed each with ProfileNotFound: every request was answered 500."""
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
+        environ.pop(name, None)
+    environ["AWS_CONFIG_FILE"] = os.devnull
+    environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull

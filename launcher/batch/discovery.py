@@ -81,6 +81,10 @@ def folder_videos(folder: Path, recursive: bool, on_unreadable: OnUnreadable = r
     first without a word, and the second refused the whole batch as a file it could not write)."""
     try:
         os.listdir(folder)  # rglob would take a folder it may not read for an empty one
+        # Entered too (search permission, which "folder/." needs): a folder given that may be listed but
+        # not entered (0744) with its videos in subfolders warned of each subfolder as unreadable, then
+        # said it had no videos.
+        os.stat(os.path.join(folder, os.curdir))
     except OSError as error:
         raise BadInput(cannot_read(folder, error)) from None
     given = os.fspath(folder)

@@ -250,3 +250,33 @@ def test_an_endpoint_on_an_ipv6_address_prints_a_url_that_works(tmp_path):
         name = unique("ipv6")  # moto's state is this process's: other tests' buckets are there too
         s3.create_bucket(Bucket=name)
         assert name in [bucket["Name"] for bucket in s3.list_buckets()["Buckets"]]
+
+
+def test_serve_answers_whatever_profile_the_shell_names(tmp_path, monkeypatch):
+    """`local.py serve` from a shell whose AWS_PROFILE ~/.aws does not hold: it started (its clients
+    read no profile since 7b4e42e), but every request was answered 500, ProfileNotFound raised by
+    the botocore sessions made as it serves (its region list, moto's regions of a service). A real
+    endpoint process, and a request to each kind of service: S3, a query one (SQS), Rekognition."""
+    import boto3
+
+    from localaws.process import EndpointProcess
+
+    config = tmp_path / "config"
+    config.write_text("[profile work]\nregion = eu-west-1\n")
+    monkeypatch.setenv("AWS_PROFILE", "nosuch")
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
+    with EndpointProcess(tmp_path / "endpoint", extra_args=["--ephemeral"]) as endpoint:
+        monkeypatch.delenv("AWS_PROFILE")  # only the endpoint's: this process's clients would read it too
+        env = client_environment(endpoint.url)
+        session = boto3.session.Session(
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+            region_name=env["AWS_DEFAULT_REGION"],
+        )
+        s3, sqs = (session.client(name, endpoint_url=endpoint.url) for name in ("s3", "sqs"))
+        s3.create_bucket(Bucket="profile-test")
+        assert [bucket["Name"] for bucket in s3.list_buckets()["Buckets"]] == ["profile-test"]
+        assert sqs.create_queue(QueueName="profile-test")["QueueUrl"].endswith("/profile-test")
+        rekognition = session.client("rekognition", endpoint_url=endpoint.url)
+        with pytest.raises(rekognition.exceptions.InvalidS3ObjectException):
+            rekognition.start_face_detection(Video={"S3Object": {"Bucket": "profile-test", "Name": "none.mp4"}})

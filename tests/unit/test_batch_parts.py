@@ -131,6 +131,50 @@ def test_a_subfolder_whose_files_cannot_be_looked_at_is_handed_over_or_refused(t
         assert str(refused.value) == f"folder {tmp_path} cannot be read (Permission denied): check its permissions"
 
 
+# Lists the folder given as another user would (root drops to nobody once the imports are done, in the
+# folder above, so that nothing above it needs to be searchable): what it found, or the line refused.
+_DISCOVER_AS_ANOTHER_USER = """
+import os, sys
+from pathlib import Path
+from launcher.batch.discovery import discover
+from launcher.jobs.errors import BadInput
+os.chdir(sys.argv[1])
+if os.getuid() == 0:
+    os.setgid(65534)
+    os.setuid(65534)
+heard = []
+try:
+    found = discover(["top"], sys.argv[2] == "recursive", None, lambda where, error: heard.append(where))
+    print([Path(video).name for video in found], heard)
+except BadInput as refused:
+    print(refused, heard)
+"""
+
+
+@pytest.mark.parametrize("recursive", ["recursive", "flat"])
+def test_a_folder_given_that_may_be_listed_but_not_entered_is_refused_as_unreadable(tmp_path: Path, recursive: str):
+    """The folder given of mode 0744 with its videos in subfolders only: a recursive batch warned of
+    each subfolder as unreadable and then said the folder had no videos, and a flat one told to add
+    --recursive. Real permissions, in a real process of a user other than root."""
+    from tests.support.pulumi_mocks import ROOT
+
+    (tmp_path / "top").mkdir()
+    _tree(tmp_path / "top", "a/b.mp4", "c/d.mp4")
+    tmp_path.chmod(0o755)
+    (tmp_path / "top").chmod(0o744)
+    done = subprocess.run(
+        [sys.executable, "-c", _DISCOVER_AS_ANOTHER_USER, str(tmp_path), recursive],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert (done.returncode, done.stderr, done.stdout) == (
+        0,
+        "",
+        "folder top cannot be read (Permission denied): check its permissions []\n",
+    )
+
+
 def test_a_batch_with_a_folder_left_out_is_not_ok():
     assert Tally().ok and not Tally(left_out=["videos/locked"]).ok
     assert "; 1 folder(s) left out (cannot be read); 0 face(s)" in Tally(left_out=["x"]).describe(Path("out"))

@@ -126,3 +126,29 @@ def test_a_users_proxy_is_not_asked_for_the_endpoint(tmp_path: Path) -> None:
         env = isolated_environment(proxied, url)
         assert _reached(env, proxy, endpoint) == ["endpoint"]
         assert env["no_proxy"] == env["NO_PROXY"] == "127.0.0.1,example.internal"  # the user's entry kept
+
+
+# Whether botocore would send a request for each URL given to the proxy of its environment.
+BYPASSED = """
+import sys
+from botocore.utils import should_bypass_proxies
+print([should_bypass_proxies(url) for url in sys.argv[1:]])
+"""
+
+
+def test_a_users_no_proxy_of_every_host_still_means_every_host() -> None:
+    """NO_PROXY=* (no proxy at all) became "127.0.0.1,*", which Python's clients read as no proxy for
+    127.0.0.1 alone, so that every other host went to the user's HTTP_PROXY. Entries with spaces keep
+    their meaning."""
+    shell = {name: value for name, value in os.environ.items() if not name.lower().endswith("_proxy")}
+    urls = [URL, "http://example.org/", "http://b.internal/"]
+    for users, expected in [
+        ("*", [True, True, True]),
+        (" * ", [True, True, True]),
+        ("a.internal, b.internal", [True, False, True]),
+    ]:
+        env = isolated_environment({**shell, "HTTP_PROXY": "http://127.0.0.1:9", "NO_PROXY": users}, URL)
+        done = subprocess.run(
+            [sys.executable, "-c", BYPASSED, *urls], env=env, capture_output=True, text=True, check=True
+        )
+        assert done.stdout == f"{expected}\n", users
