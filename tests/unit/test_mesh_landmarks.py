@@ -15,7 +15,7 @@ from localaws.vision import face_mesh as face_mesh_module
 from localaws.vision.face_mesh import face_mesh, with_eyes
 from localaws.vision.landmark_models import LANDMARK_MODELS
 from localaws.vision.landmarks import eye_ratio
-from localaws.vision.mesh_landmarks import EXPRESSIONS, EYE_OPEN_RATIO, expressions
+from localaws.vision.mesh_landmarks import EXPRESSIONS, EYE_OPEN_RATIO
 from tests.support.head_renders import (
     TURNS,
     Measure,
@@ -46,11 +46,12 @@ def shut_eyes(frame: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 def test_eyes_painted_shut_read_as_shut_with_the_eye_model(astronaut):
     """Her eyes painted shut: the eye model's lids close (the face mesh's own barely move, which is
-    why the eye model places them)."""
+    why the eye model places them). Read as the emulator reads them (``serve --landmarks mesh``)."""
     frame, face = astronaut
     shut = shut_eyes(frame, with_eyes(frame, face_mesh(frame, face)))
-    mesh = face_mesh(shut, face)
-    found = expressions(with_eyes(shut, mesh))
+    model = LANDMARK_MODELS["mesh"]
+    mesh = model.points(shut, face)
+    found = model.expressions(shut, mesh)
     assert not found["EyesOpen"]["Value"]
     assert eye_ratio(mesh, EXPRESSIONS) > EYE_OPEN_RATIO, "the face mesh's own lids would read open"
     assert found["Smile"]["Value"] and found["MouthOpen"]["Value"], "the rest of her face is unchanged"
