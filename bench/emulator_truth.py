@@ -413,15 +413,6 @@ class LandmarkSteps:
     module: Any
     vertices: dict[int, int]
 
-    def points(self, rgb: np.ndarray, face: Any) -> np.ndarray:
-        return self.model.points(rgb, face)
-
-    def pose(self, points: np.ndarray, width: int, height: int) -> dict[str, float]:
-        return dict(self.model.pose(points, width, height))
-
-    def expressions(self, rgb: np.ndarray, points: np.ndarray) -> dict[str, Any]:
-        return self.model.expressions(rgb, points)
-
 
 def fit_faces() -> dict[str, tuple[Any, dict[int, int]]]:
     """Per landmark model, the module of its fit's face and the canonical mesh's vertex of each of its
@@ -536,7 +527,7 @@ def render_trials(cache: Path, split: str, steps: LandmarkSteps, seed: int = 22)
             best = max(range(len(found)), key=lambda i: boxes[i].iou(place), default=None)
             measured = None
             if best is not None and boxes[best].iou(place) >= MATCH_IOU:
-                measured = steps.pose(steps.points(sample.rgb, found[best]), width, height)
+                measured = steps.model.pose(steps.model.points(sample.rgb, found[best]), width, height)
             truth = {"Roll": roll, "Yaw": yaw, "Pitch": pitch}
             trials.append(RenderTrial(f"{photo_id}#{index}", kind, truth, measured))
     return trials
@@ -616,7 +607,7 @@ def pose_and_attributes(cache: Path, landmarks: str) -> list[str]:
     from localaws.rekognition.faces import five_point_pose
 
     steps = landmark_steps(landmarks)
-    pose = steps.pose
+    pose = steps.model.pose
     lines = ["", f"Pose (degrees), landmarks {landmarks}"]
     synthetic = synthetic_pose_error(steps)
     lines.append(
@@ -638,9 +629,9 @@ def pose_and_attributes(cache: Path, landmarks: str) -> list[str]:
     for split in ("dev", "held-out"):
         # the press photographs (faces at the camera), not the ImageNet photographs added later
         faces = [face for face in faces_with_landmarks(cache, split) if not face[0].startswith("inet_")]
-        found_points = [steps.points(frame, face) for _, _, frame, face in faces]
+        found_points = [steps.model.points(frame, face) for _, _, frame, face in faces]
         poses = [pose(points, width, height) for points in found_points]
-        mirrored = [pose(steps.points(*mirror(frame, face)), width, height) for _, _, frame, face in faces]
+        mirrored = [pose(steps.model.points(*mirror(frame, face)), width, height) for _, _, frame, face in faces]
         pairs = list(zip(poses, mirrored, strict=True))
         lines.append(
             f"  {split}: the same faces mirrored (truth: Yaw and Roll change sign, Pitch stays), mean "
@@ -660,7 +651,7 @@ def pose_and_attributes(cache: Path, landmarks: str) -> list[str]:
         for (_, _, frame, face), upright in zip(faces, poses, strict=True):
             for degrees in ROLLS:
                 turned, turned_face = rotated_about(frame, face, degrees)
-                measured = pose(steps.points(turned, turned_face), width, height)
+                measured = pose(steps.model.points(turned, turned_face), width, height)
                 roll_errors.append(abs(measured["Roll"] - upright["Roll"] - degrees))
                 drift.append(max(abs(measured["Yaw"] - upright["Yaw"]), abs(measured["Pitch"] - upright["Pitch"])))
         lines.append(
@@ -670,7 +661,7 @@ def pose_and_attributes(cache: Path, landmarks: str) -> list[str]:
         tallies: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])  # right, labelled, labelled True
         for (photo_id, index, frame, _), points in zip(faces, found_points, strict=True):
             label = labels.get((photo_id, index), {})
-            found = steps.expressions(frame, points)
+            found = steps.model.expressions(frame, points)
             for attribute in ("EyesOpen", "MouthOpen", "Smile"):
                 if attribute in label:
                     tally = tallies[attribute]
