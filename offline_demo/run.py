@@ -78,7 +78,7 @@ def run_demo(output: Path, seconds: float) -> None:
     report = output / f"{video.name}.faces.html"  # the launcher writes it beside the results
     pictures = render(faces, video, output)
     print("\n== demo output")
-    for path in [faces, report, *pictures, video, outputs]:
+    for path in [faces, report, *pictures, video, outputs, endpoint.log_path]:
         print(f"  {path}")
     print(f"\n== the report, to open in a browser: {report.resolve().as_uri()}")
 
