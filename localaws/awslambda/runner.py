@@ -27,6 +27,8 @@ from io import BytesIO
 from pathlib import Path
 from typing import IO, Any
 
+from ..defaults import NO_AWS_FILES
+
 log = logging.getLogger(__name__)
 
 BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
@@ -304,8 +306,7 @@ class FunctionRunner:
             # As on Lambda, no ~/.aws: without a HOME the SDK would still find the user's through the
             # password database, and a profile's ignore_configured_endpoint_urls there would send the
             # function's calls past AWS_ENDPOINT_URL to AWS. A function may set its own.
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            **NO_AWS_FILES,
             **dict(spec.environment),
             "_HANDLER": spec.handler,
             "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",
