@@ -669,10 +669,6 @@ def _request_ids(error: ClientError) -> str:
     return f"AWS request id: {request_id or 'none in the response'}" + (f", host id: {host_id}" if host_id else "")
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
 @contextmanager
 def _sigterm_as_ctrl_c() -> Iterator[None]:
     """SIGTERM (kill, a timeout, a supervisor) stops a command as Ctrl-C does, with its one line and
@@ -684,7 +680,7 @@ def _sigterm_as_ctrl_c() -> Iterator[None]:
     if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) is None:
         yield
         return
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)  # raises KeyboardInterrupt
     try:
         yield
     finally:
