@@ -18,7 +18,7 @@ import tempfile
 import threading
 import traceback
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
@@ -35,6 +35,7 @@ from .deploy.pulumi_cli import PulumiCli, cli_available
 from .endpoint import DEFAULT_HOST, DEFAULT_PORT, LocalEndpoint
 from .hints import local_command, python
 from .rekognition.models import JOB_STORE, EmulatorSettings
+from .signals import STOP_SIGNALS, handlers_replaced
 from .state.files import StateError
 from .status import UNREACHABLE, EndpointStatus
 from .vision.detector import check_detector
@@ -287,7 +288,6 @@ def _add_endpoint_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 MAX_PORT = 65535
 # After Ctrl-C or SIGTERM, a stop that has not ended within this many seconds ends the process hard.
 STOP_GRACE_SECONDS = 8.0
@@ -669,22 +669,13 @@ def _request_ids(error: ClientError) -> str:
     return f"AWS request id: {request_id or 'none in the response'}" + (f", host id: {host_id}" if host_id else "")
 
 
-@contextmanager
-def _sigterm_as_ctrl_c() -> Iterator[None]:
+def _sigterm_as_ctrl_c() -> AbstractContextManager[None]:
     """SIGTERM (kill, a timeout, a supervisor) stops a command as Ctrl-C does, with its one line and
     exit code 130, instead of ending the process at once and silently: between a resource made and
     its record, or with a file half-written. The previous handler is back afterwards (main() may be
-    called in a program of its own); serve puts its own in place meanwhile. Signal handlers belong
-    to the main thread: elsewhere, and where the previous handler was not set from Python (which
-    could not restore it), nothing changes."""
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) is None:
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)  # raises KeyboardInterrupt
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    called in a program of its own); serve puts its own in place meanwhile. Off the main thread, and
+    where the previous handler was not set from Python, nothing changes (signals.handlers_replaced)."""
+    return handlers_replaced((signal.SIGTERM,), signal.default_int_handler)  # raises KeyboardInterrupt
 
 
 def main(argv: Sequence[str] | None = None) -> int:
