@@ -27,7 +27,7 @@ from io import BytesIO
 from pathlib import Path
 from typing import IO, Any
 
-from ..defaults import NO_AWS_FILES
+from ..defaults import ACCESS_KEY_ID, NO_AWS_FILES, SECRET_ACCESS_KEY
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,11 @@ PYTHON_RUNTIME_PREFIX = "python"
 # Lambda gives a function's init phase (imports, module-level code) 10 s of its own, apart from the
 # invocation's timeout.
 INIT_TIMEOUT_SECONDS = 10
-DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
+DUMMY_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
+    "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
+    "AWS_SESSION_TOKEN": "testing",  # Lambda gives a role's temporary credentials, which have one
+}
 
 
 # A layer holding this file (one top-level package name a line) stands for a layer of those packages
