@@ -361,7 +361,6 @@ def _check_serve_args(args: argparse.Namespace) -> str | None:
 
 
 SERVE_LOCK = ".serve.lock"
-_held: list[Any] = []  # the lock file of the folder this process serves from, open until it exits
 
 
 def _locked(path: Path) -> IO[bytes] | None:
@@ -376,11 +375,11 @@ def _locked(path: Path) -> IO[bytes] | None:
     return file
 
 
-def _hold_data_dir(data_dir: Path) -> str | None:
+def _hold_data_dir(data_dir: Path) -> IO[bytes] | str:
     """One endpoint per data folder: two would run each other's cut-off jobs again at start (a
     second run, a second notification) and each save its own S3/SNS/SQS state over the other's. An
     exclusive ``flock`` on DATA_DIR/.serve.lock, held while serving, released by the kernel however
-    the process ends. None, or why the folder is taken."""
+    the process ends. The lock file held, or why the folder is taken."""
     try:
         lock = _locked(data_dir / SERVE_LOCK)
     except OSError as error:  # a folder of that name
@@ -390,8 +389,7 @@ def _hold_data_dir(data_dir: Path) -> str | None:
             f"another endpoint is serving from {data_dir} (it holds {data_dir / SERVE_LOCK}): use that one, stop "
             "it first, or choose another --data-dir"
         )
-    _held.append(lock)
-    return None
+    return lock
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -399,14 +397,12 @@ def serve(args: argparse.Namespace) -> int:
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
-    if held_by_another := _hold_data_dir(args.data_dir):
-        print(f"error: {held_by_another}", file=sys.stderr)
+    held = _hold_data_dir(args.data_dir)
+    if isinstance(held, str):  # another endpoint's, or not a file
+        print(f"error: {held}", file=sys.stderr)
         return 2
-    try:
+    with held:  # refused (a damaged store, a port in use): the folder is free again
         return _serve(args)  # which ends the process once it has served
-    finally:  # refused (a damaged store, a port in use): the folder is free again
-        while _held:
-            _held.pop().close()
 
 
 def _serve(args: argparse.Namespace) -> int:
