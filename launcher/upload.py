@@ -112,17 +112,15 @@ _HEARTBEAT_SECONDS = 1.0
 
 
 @contextmanager
-def one_upload_at_a_time(
-    bucket: str, key: str, digest: str, stall_seconds: float | None = None
-) -> Iterator[Callable[[], None]]:
+def one_upload_at_a_time(bucket: str, key: str, digest: str) -> Iterator[Callable[[], None]]:
     """Two launches of one new video at once on this machine (two terminals, two batches) each
     uploaded it: two object versions, so two tokens and two jobs. The second now waits for the first
     upload (an ``flock`` on a file in the temporary folder, released by the kernel however the first
     ends), then finds the bytes there. Best effort: a lock file that cannot be opened locks nothing.
 
     Yields a heartbeat for the holder to call as its upload moves (it touches the lock file); a
-    waiter gives up, with one line, when the holder has not moved for ``stall_seconds`` (default:
-    ``UPLOAD_STALL_SECONDS``, read when called)."""
+    waiter gives up, with one line, when the holder has not moved for ``UPLOAD_STALL_SECONDS`` (read
+    when called)."""
     path = upload_lock_path(bucket, key, digest)
     try:
         lock = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)
@@ -130,7 +128,7 @@ def one_upload_at_a_time(
         yield lambda: None
         return
     try:
-        _wait_for_lock(lock, path, UPLOAD_STALL_SECONDS if stall_seconds is None else stall_seconds)
+        _wait_for_lock(lock, path, UPLOAD_STALL_SECONDS)
         heartbeat = _Heartbeat(lock)
         heartbeat()
         yield heartbeat
@@ -138,20 +136,11 @@ def one_upload_at_a_time(
         os.close(lock)  # releases the lock
 
 
-def _wait_for_lock(
-    lock: int,
-    path: Path,
-    stall_seconds: float,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
-) -> None:
+def _wait_for_lock(lock: int, path: Path, stall_seconds: float) -> None:
     """Take the exclusive lock, waiting while its holder's heartbeat (the lock file's modification
     time) moves; a holder still for ``stall_seconds`` is refused in one line naming it and the fix."""
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    if _locked(lock):
         return
-    except BlockingIOError:
-        pass
     # Not "the same video": 256 lock files serve every video (upload_lock_path), so another video's
     # upload, often the same batch's, holds this one's lock about once in 256 uploads at once.
     log.warning(
@@ -161,15 +150,12 @@ def _wait_for_lock(
         _SHARED,
         stall_seconds,
     )
-    seen, moved = os.fstat(lock).st_mtime_ns, clock()
+    seen, moved = os.fstat(lock).st_mtime_ns, time.monotonic()
     while True:
-        sleep(_LOCK_POLL_SECONDS)
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        time.sleep(_LOCK_POLL_SECONDS)
+        if _locked(lock):
             return
-        except BlockingIOError:
-            pass
-        now, mtime = clock(), os.fstat(lock).st_mtime_ns
+        now, mtime = time.monotonic(), os.fstat(lock).st_mtime_ns
         if mtime != seen:
             seen, moved = mtime, now
         elif now - moved >= stall_seconds:
@@ -179,6 +165,15 @@ def _wait_for_lock(
                 "again",
                 ExitCode.BAD_INPUT,
             )
+
+
+def _locked(lock: int) -> bool:
+    """The exclusive lock taken now, or False if another process holds it."""
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
 
 
 class _Heartbeat:
