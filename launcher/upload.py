@@ -21,7 +21,15 @@ from tqdm import tqdm
 
 from rekognition_limits import MAX_DURATION_MS, MAX_VIDEO_BYTES
 
-from .jobs.errors import MISSING_RESOURCE_CODES, BadInput, ExitCode, LauncherError, error_code, from_client_error
+from .jobs.errors import (
+    MISSING_RESOURCE_CODES,
+    BadInput,
+    ExitCode,
+    LauncherError,
+    error_code,
+    from_client_error,
+    unreadable,
+)
 from .jobs.s3video import S3Video, head_object, is_s3_uri, parse_s3_uri, pin_s3_video
 from .probe import UnsupportedVideo, duration_ms
 from .terminal import one_line
@@ -49,12 +57,9 @@ def check_local_video(path: Path) -> None:
         duration = duration_ms(path)
     except UnsupportedVideo as error:
         raise BadInput(f"video {path}: {error}") from None
-    except PermissionError as error:
-        raise BadInput(f"video {path} cannot be read ({error.strerror}): check its permissions") from None
-    except OSError as error:  # a disk's read error, say: its permissions are not the problem
-        raise BadInput(
-            f"video {path} cannot be read ({error.strerror or error}): check the disk, or copy the video elsewhere"
-        ) from None
+    except OSError as error:
+        reason, fix = unreadable(error, "the video")
+        raise BadInput(f"video {path} cannot be read ({reason}): {fix}") from None
     if duration > MAX_DURATION_MS:
         raise BadInput(f"video {path} lasts {duration / 3600000:.1f} hours; the maximum is 6: split it")
 
