@@ -73,7 +73,7 @@ def folder_videos(folder: Path, recursive: bool, on_unreadable: OnUnreadable = r
     permission: its files cannot be looked at), goes to ``on_unreadable`` (pathlib's rglob skipped the
     first without a word, and the second refused the whole batch as a file it could not write)."""
     try:
-        os.listdir(folder)  # rglob would take a folder it may not read for an empty one
+        names = os.listdir(folder)  # rglob would take a folder it may not read for an empty one
         # Entered too (search permission, which "folder/." needs): a folder given that may be listed but
         # not entered (0744) with its videos in subfolders warned of each subfolder as unreadable, then
         # said it had no videos.
@@ -88,7 +88,7 @@ def folder_videos(folder: Path, recursive: bool, on_unreadable: OnUnreadable = r
             for top, _, names in os.walk(folder, onerror=lambda error: on_unreadable(str(error.filename), error))
         )
     else:
-        listings = [(given, os.listdir(folder))]
+        listings = [(given, names)]
     found: list[str] = []
     for top, names in listings:
         try:
