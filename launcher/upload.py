@@ -188,7 +188,7 @@ class _Heartbeat:
         self._lock = lock
         self._last = -_HEARTBEAT_SECONDS
 
-    def __call__(self, *_: object) -> None:
+    def __call__(self) -> None:
         now = time.monotonic()
         if now - self._last < _HEARTBEAT_SECONDS:
             return
