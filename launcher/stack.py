@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from .jobs.errors import BadInput, LauncherError
+from .jobs.errors import BadInput, LauncherError, unreadable
 
 
 @dataclass(frozen=True)
@@ -72,13 +72,14 @@ def load_outputs_file(path: Path) -> StackOutputs:
         raise BadInput(
             f"outputs file {path} does not exist: write it with `pulumi stack output --json > {path}`"
         ) from None
-    except PermissionError as error:
-        raise BadInput(f"outputs file {path} cannot be read ({error.strerror}): check its permissions") from None
     except IsADirectoryError:
         raise BadInput(
             f"outputs file {path} is a folder: give the file `pulumi stack output --json > FILE` wrote"
         ) from None
-    except (OSError, ValueError) as error:
+    except OSError as error:  # its permissions, or a disk's read error: writing it again would not help
+        reason, fix = unreadable(error, "the outputs file")
+        raise BadInput(f"outputs file {path} cannot be read ({reason}): {fix}") from None
+    except ValueError as error:
         raise BadInput(
             f"outputs file {path} is not readable JSON ({error}): write it again with "
             f"`pulumi stack output --json > {path}`"

@@ -21,7 +21,15 @@ from tqdm import tqdm
 
 from rekognition_limits import MAX_DURATION_MS, MAX_VIDEO_BYTES
 
-from .jobs.errors import MISSING_RESOURCE_CODES, BadInput, ExitCode, LauncherError, error_code, from_client_error
+from .jobs.errors import (
+    MISSING_RESOURCE_CODES,
+    BadInput,
+    ExitCode,
+    LauncherError,
+    error_code,
+    from_client_error,
+    unreadable,
+)
 from .jobs.s3video import S3Video, head_object, is_s3_uri, parse_s3_uri, pin_s3_video
 from .probe import UnsupportedVideo, duration_ms
 from .terminal import one_line
@@ -49,12 +57,9 @@ def check_local_video(path: Path) -> None:
         duration = duration_ms(path)
     except UnsupportedVideo as error:
         raise BadInput(f"video {path}: {error}") from None
-    except PermissionError as error:
-        raise BadInput(f"video {path} cannot be read ({error.strerror}): check its permissions") from None
-    except OSError as error:  # a disk's read error, say: its permissions are not the problem
-        raise BadInput(
-            f"video {path} cannot be read ({error.strerror or error}): check the disk, or copy the video elsewhere"
-        ) from None
+    except OSError as error:
+        reason, fix = unreadable(error, "the video")
+        raise BadInput(f"video {path} cannot be read ({reason}): {fix}") from None
     if duration > MAX_DURATION_MS:
         raise BadInput(f"video {path} lasts {duration / 3600000:.1f} hours; the maximum is 6: split it")
 
@@ -112,17 +117,15 @@ _HEARTBEAT_SECONDS = 1.0
 
 
 @contextmanager
-def one_upload_at_a_time(
-    bucket: str, key: str, digest: str, stall_seconds: float | None = None
-) -> Iterator[Callable[[], None]]:
+def one_upload_at_a_time(bucket: str, key: str, digest: str) -> Iterator[Callable[[], None]]:
     """Two launches of one new video at once on this machine (two terminals, two batches) each
     uploaded it: two object versions, so two tokens and two jobs. The second now waits for the first
     upload (an ``flock`` on a file in the temporary folder, released by the kernel however the first
     ends), then finds the bytes there. Best effort: a lock file that cannot be opened locks nothing.
 
     Yields a heartbeat for the holder to call as its upload moves (it touches the lock file); a
-    waiter gives up, with one line, when the holder has not moved for ``stall_seconds`` (default:
-    ``UPLOAD_STALL_SECONDS``, read when called)."""
+    waiter gives up, with one line, when the holder has not moved for ``UPLOAD_STALL_SECONDS`` (read
+    when called)."""
     path = upload_lock_path(bucket, key, digest)
     try:
         lock = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)
@@ -130,7 +133,7 @@ def one_upload_at_a_time(
         yield lambda: None
         return
     try:
-        _wait_for_lock(lock, path, UPLOAD_STALL_SECONDS if stall_seconds is None else stall_seconds)
+        _wait_for_lock(lock, path, UPLOAD_STALL_SECONDS)
         heartbeat = _Heartbeat(lock)
         heartbeat()
         yield heartbeat
@@ -138,20 +141,11 @@ def one_upload_at_a_time(
         os.close(lock)  # releases the lock
 
 
-def _wait_for_lock(
-    lock: int,
-    path: Path,
-    stall_seconds: float,
-    clock: Callable[[], float] = time.monotonic,
-    sleep: Callable[[float], None] = time.sleep,
-) -> None:
+def _wait_for_lock(lock: int, path: Path, stall_seconds: float) -> None:
     """Take the exclusive lock, waiting while its holder's heartbeat (the lock file's modification
     time) moves; a holder still for ``stall_seconds`` is refused in one line naming it and the fix."""
-    try:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    if _locked(lock):
         return
-    except BlockingIOError:
-        pass
     # Not "the same video": 256 lock files serve every video (upload_lock_path), so another video's
     # upload, often the same batch's, holds this one's lock about once in 256 uploads at once.
     log.warning(
@@ -161,15 +155,12 @@ def _wait_for_lock(
         _SHARED,
         stall_seconds,
     )
-    seen, moved = os.fstat(lock).st_mtime_ns, clock()
+    seen, moved = os.fstat(lock).st_mtime_ns, time.monotonic()
     while True:
-        sleep(_LOCK_POLL_SECONDS)
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        time.sleep(_LOCK_POLL_SECONDS)
+        if _locked(lock):
             return
-        except BlockingIOError:
-            pass
-        now, mtime = clock(), os.fstat(lock).st_mtime_ns
+        now, mtime = time.monotonic(), os.fstat(lock).st_mtime_ns
         if mtime != seen:
             seen, moved = mtime, now
         elif now - moved >= stall_seconds:
@@ -181,6 +172,15 @@ def _wait_for_lock(
             )
 
 
+def _locked(lock: int) -> bool:
+    """The exclusive lock taken now, or False if another process holds it."""
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
 class _Heartbeat:
     """Touches the lock file (at most once a second) to tell waiters the upload moves."""
 
@@ -188,7 +188,7 @@ class _Heartbeat:
         self._lock = lock
         self._last = -_HEARTBEAT_SECONDS
 
-    def __call__(self, *_: object) -> None:
+    def __call__(self) -> None:
         now = time.monotonic()
         if now - self._last < _HEARTBEAT_SECONDS:
             return

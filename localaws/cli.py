@@ -18,7 +18,7 @@ import tempfile
 import threading
 import traceback
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, NoReturn
 from urllib.parse import urlsplit
@@ -35,6 +35,7 @@ from .deploy.pulumi_cli import PulumiCli, cli_available
 from .endpoint import DEFAULT_HOST, DEFAULT_PORT, LocalEndpoint
 from .hints import local_command, python
 from .rekognition.models import JOB_STORE, EmulatorSettings
+from .signals import STOP_SIGNALS, handlers_replaced
 from .state.files import StateError
 from .status import UNREACHABLE, EndpointStatus
 from .vision.detector import check_detector
@@ -287,7 +288,6 @@ def _add_endpoint_option(parser: argparse.ArgumentParser) -> None:
     )
 
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 MAX_PORT = 65535
 # After Ctrl-C or SIGTERM, a stop that has not ended within this many seconds ends the process hard.
 STOP_GRACE_SECONDS = 8.0
@@ -361,7 +361,6 @@ def _check_serve_args(args: argparse.Namespace) -> str | None:
 
 
 SERVE_LOCK = ".serve.lock"
-_held: list[Any] = []  # the lock file of the folder this process serves from, open until it exits
 
 
 def _locked(path: Path) -> IO[bytes] | None:
@@ -376,11 +375,11 @@ def _locked(path: Path) -> IO[bytes] | None:
     return file
 
 
-def _hold_data_dir(data_dir: Path) -> str | None:
+def _hold_data_dir(data_dir: Path) -> IO[bytes] | str:
     """One endpoint per data folder: two would run each other's cut-off jobs again at start (a
     second run, a second notification) and each save its own S3/SNS/SQS state over the other's. An
     exclusive ``flock`` on DATA_DIR/.serve.lock, held while serving, released by the kernel however
-    the process ends. None, or why the folder is taken."""
+    the process ends. The lock file held, or why the folder is taken."""
     try:
         lock = _locked(data_dir / SERVE_LOCK)
     except OSError as error:  # a folder of that name
@@ -390,8 +389,7 @@ def _hold_data_dir(data_dir: Path) -> str | None:
             f"another endpoint is serving from {data_dir} (it holds {data_dir / SERVE_LOCK}): use that one, stop "
             "it first, or choose another --data-dir"
         )
-    _held.append(lock)
-    return None
+    return lock
 
 
 def serve(args: argparse.Namespace) -> int:
@@ -399,14 +397,12 @@ def serve(args: argparse.Namespace) -> int:
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
-    if held_by_another := _hold_data_dir(args.data_dir):
-        print(f"error: {held_by_another}", file=sys.stderr)
+    held = _hold_data_dir(args.data_dir)
+    if isinstance(held, str):  # another endpoint's, or not a file
+        print(f"error: {held}", file=sys.stderr)
         return 2
-    try:
+    with held:  # refused (a damaged store, a port in use): the folder is free again
         return _serve(args)  # which ends the process once it has served
-    finally:  # refused (a damaged store, a port in use): the folder is free again
-        while _held:
-            _held.pop().close()
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -669,26 +665,13 @@ def _request_ids(error: ClientError) -> str:
     return f"AWS request id: {request_id or 'none in the response'}" + (f", host id: {host_id}" if host_id else "")
 
 
-def _interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
-@contextmanager
-def _sigterm_as_ctrl_c() -> Iterator[None]:
+def _sigterm_as_ctrl_c() -> AbstractContextManager[None]:
     """SIGTERM (kill, a timeout, a supervisor) stops a command as Ctrl-C does, with its one line and
     exit code 130, instead of ending the process at once and silently: between a resource made and
     its record, or with a file half-written. The previous handler is back afterwards (main() may be
-    called in a program of its own); serve puts its own in place meanwhile. Signal handlers belong
-    to the main thread: elsewhere, and where the previous handler was not set from Python (which
-    could not restore it), nothing changes."""
-    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGTERM) is None:
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, _interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    called in a program of its own); serve puts its own in place meanwhile. Off the main thread, and
+    where the previous handler was not set from Python, nothing changes (signals.handlers_replaced)."""
+    return handlers_replaced((signal.SIGTERM,), signal.default_int_handler)  # raises KeyboardInterrupt
 
 
 def main(argv: Sequence[str] | None = None) -> int:

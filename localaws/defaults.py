@@ -25,6 +25,11 @@ class Credentials(TypedDict):
 
 DUMMY_CREDENTIALS: Final[Credentials] = {"aws_access_key_id": ACCESS_KEY_ID, "aws_secret_access_key": SECRET_ACCESS_KEY}
 
+# Empty AWS config and credentials files: no ~/.aws profile, retry, endpoint or addressing setting read.
+# The demo's commands, the endpoint's own process and a local Lambda function's start with them (the
+# endpoint's clients get the same from their botocore session, clients._own_session).
+NO_AWS_FILES: Final = {"AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+
 
 def client_environment(url: str) -> dict[str, str]:
     """What a user exports to point the AWS SDK and CLI at the endpoint (boto3 and the AWS CLI v1 read
@@ -57,8 +62,7 @@ def isolated_environment(base: Mapping[str, str], url: str) -> dict[str, str]:
     return {
         **kept,
         **client_environment(url),
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+        **NO_AWS_FILES,
         "NO_PROXY": bypass,
         "no_proxy": bypass,
     }
@@ -71,5 +75,4 @@ def set_aside_users_profile(environ: MutableMapping[str, str]) -> None:
     files do not hold failed each with ProfileNotFound: every request was answered 500."""
     for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):
         environ.pop(name, None)
-    environ["AWS_CONFIG_FILE"] = os.devnull
-    environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+    environ.update(NO_AWS_FILES)

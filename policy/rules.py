@@ -238,9 +238,10 @@ def no_wildcard_permissions(args: ResourceValidationArgs, report_violation: Repo
             wildcards = [action for action in actions if "*" in action]
             if wildcards:
                 report_violation(f"statement {sid!r} allows wildcard actions {wildcards}", None)
-            if "*" in _items(statement.get("Resource")) and not set(actions) <= (
-                ACTIONS_WITHOUT_RESOURCE_LEVEL_PERMISSIONS
-            ):
+            # IAM reads an action's name case-insensitively: kms:listAliases is kms:ListAliases.
+            if "*" in _items(statement.get("Resource")) and not {action.lower() for action in actions} <= {
+                action.lower() for action in ACTIONS_WITHOUT_RESOURCE_LEVEL_PERMISSIONS
+            }:
                 report_violation(f'statement {sid!r} allows {actions} on every resource (Resource "*")', None)
 
 

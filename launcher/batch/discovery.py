@@ -23,7 +23,7 @@ from botocore.exceptions import ClientError
 
 from rekognition_limits import VIDEO_SUFFIXES, is_video_name
 
-from ..jobs.errors import BadInput, error_code, from_client_error
+from ..jobs.errors import BadInput, error_code, from_client_error, unreadable
 from ..jobs.s3video import is_s3_uri, parse_s3_uri
 from ..options import file_name, results_name
 
@@ -46,22 +46,15 @@ def _is_video_name(name: str) -> bool:
     return is_video_name(name) and not name.startswith(".")
 
 
-def _unreadable(error: OSError) -> tuple[str, str]:
-    """Why a folder cannot be listed, and what to do: permissions, or else the disk."""
-    if isinstance(error, PermissionError):
-        return str(error.strerror), "check its permissions"
-    return str(error.strerror or error), "check the disk, or copy the videos elsewhere"
-
-
 def cannot_read(folder: str | Path, error: OSError) -> str:
-    reason, fix = _unreadable(error)
+    reason, fix = unreadable(error, "the videos")
     return f"folder {folder} cannot be read ({reason}): {fix}"
 
 
 def left_out_line(folder: str, error: OSError) -> str:
     """The warning for a subfolder a recursive batch cannot list: as ``aws s3 sync`` and ``rsync`` do,
     the rest goes on, and the folder is named so that nothing is lost silently."""
-    reason, fix = _unreadable(error)
+    reason, fix = unreadable(error, "the videos")
     return f"folder {folder} cannot be read ({reason}), so its videos are left out: {fix}"
 
 
@@ -80,7 +73,7 @@ def folder_videos(folder: Path, recursive: bool, on_unreadable: OnUnreadable = r
     permission: its files cannot be looked at), goes to ``on_unreadable`` (pathlib's rglob skipped the
     first without a word, and the second refused the whole batch as a file it could not write)."""
     try:
-        os.listdir(folder)  # rglob would take a folder it may not read for an empty one
+        names = os.listdir(folder)  # rglob would take a folder it may not read for an empty one
         # Entered too (search permission, which "folder/." needs): a folder given that may be listed but
         # not entered (0744) with its videos in subfolders warned of each subfolder as unreadable, then
         # said it had no videos.
@@ -95,7 +88,7 @@ def folder_videos(folder: Path, recursive: bool, on_unreadable: OnUnreadable = r
             for top, _, names in os.walk(folder, onerror=lambda error: on_unreadable(str(error.filename), error))
         )
     else:
-        listings = [(given, os.listdir(folder))]
+        listings = [(given, names)]
     found: list[str] = []
     for top, names in listings:
         try:

@@ -63,7 +63,6 @@ from ..jobs.notifications import (
 )
 from ..jobs.s3video import S3Video, is_s3_uri
 from ..options import BatchOptions, check_batch_options, check_name
-from ..terminal import one_line
 from ..upload import check_local_video, pinned_video
 from .discovery import discover, left_out_line, result_names
 from .ledger import ERROR, FAILED, SKIPPED, SUCCEEDED, Entry, Ledger
@@ -309,7 +308,7 @@ class Batch:
         if self._on_warning is not None:
             self._on_warning(left_out_line(folder, error))
         else:
-            log.warning("%s", one_line(left_out_line(folder, error)))
+            log.warning("%s", left_out_line(folder, error))  # on one line: the CLI's OneLineFormatter
 
     def _run(self, clients: Clients, sources: list[str]) -> Tally:
         options = self.options
@@ -826,4 +825,4 @@ class Batch:
         if self._on_end is not None:
             self._on_end(line)
         elif status in (FAILED, ERROR):
-            log.warning("%s", one_line(f"{entry.name}: {error}"))
+            log.warning("%s: %s", entry.name, error)

@@ -151,6 +151,14 @@ def _http_reason(status: int) -> str:
         return f"HTTP {status}"
 
 
+def unreadable(error: OSError, what: str) -> tuple[str, str]:
+    """Why a file or folder cannot be read, and what to do: its permissions if they are the cause,
+    else the disk (``what``: what to copy elsewhere, "the video", "the videos")."""
+    if isinstance(error, PermissionError):
+        return str(error.strerror), "check its permissions"
+    return str(error.strerror or error), f"check the disk, or copy {what} elsewhere"
+
+
 def error_code(error: ClientError) -> str:
     return error.response.get("Error", {}).get("Code", "")
 

@@ -17,6 +17,7 @@ Standard library only (no tqdm, no PyAV): a Lambda function writes the same docu
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import itertools
 import json
@@ -422,8 +423,16 @@ class OutputAdvice:
 def check_name_fits(path: Path, advice: str) -> None:
     """Before anything stats ``path``: a name longer than the file system takes (NAME_MAX) makes a
     stat raise (ENAMETOOLONG), which ended as "cannot use ...: File name too long. What to do: pick a
-    file or folder you may write to"."""
-    if len(os.fsencode(path.name)) > name_max(path.parent if path.parent.is_dir() else Path(".")):
+    file or folder you may write to". So does a folder's name in it, or a path longer than PATH_MAX."""
+    try:
+        folder = path.parent if path.parent.is_dir() else Path(".")
+    except OSError as error:
+        if error.errno != errno.ENAMETOOLONG:
+            raise
+        raise BadInput(
+            f"cannot write {path}: its folder's path is longer than the file system takes; {advice}"
+        ) from None
+    if len(os.fsencode(path.name)) > name_max(folder):
         raise BadInput(f"cannot write {path}: the name is longer than the file system takes; {advice}")
 
 

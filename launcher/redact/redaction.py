@@ -31,8 +31,6 @@ if TYPE_CHECKING:
 
 MEMBER = b', "Redaction": '
 TAIL_BYTES = 16 * 1024**2  # where a JSON results file's end (and an earlier Redaction) is looked for
-# A --redact-keep the video has not is known only after the job: what to run then is the caller's to say
-# (a single launch prints the command that finishes with the same job; a batch names the video).
 
 
 @dataclass(frozen=True)
@@ -103,6 +101,8 @@ def redact(
     """Write ``out`` from ``source`` with every appearance not kept covered, then audit it (with
     ``detector``, else the one ``options`` names)."""
     options.check()
+    # A --redact-keep the video has not is known only after the job: what to run then is the caller's to
+    # say (a single launch prints the command that finishes with the same job; a batch names the video).
     kept = set(options.keep)
     if options.keep_persons:
         if person_of_appearance is None:

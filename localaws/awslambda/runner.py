@@ -27,6 +27,8 @@ from io import BytesIO
 from pathlib import Path
 from typing import IO, Any
 
+from ..defaults import ACCESS_KEY_ID, NO_AWS_FILES, SECRET_ACCESS_KEY
+
 log = logging.getLogger(__name__)
 
 BOOTSTRAP = Path(__file__).with_name("bootstrap.py")
@@ -35,7 +37,11 @@ PYTHON_RUNTIME_PREFIX = "python"
 # Lambda gives a function's init phase (imports, module-level code) 10 s of its own, apart from the
 # invocation's timeout.
 INIT_TIMEOUT_SECONDS = 10
-DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing"}
+DUMMY_CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
+    "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
+    "AWS_SESSION_TOKEN": "testing",  # Lambda gives a role's temporary credentials, which have one
+}
 
 
 # A layer holding this file (one top-level package name a line) stands for a layer of those packages
@@ -304,8 +310,7 @@ class FunctionRunner:
             # As on Lambda, no ~/.aws: without a HOME the SDK would still find the user's through the
             # password database, and a profile's ignore_configured_endpoint_urls there would send the
             # function's calls past AWS_ENDPOINT_URL to AWS. A function may set its own.
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            **NO_AWS_FILES,
             **dict(spec.environment),
             "_HANDLER": spec.handler,
             "AWS_EXECUTION_ENV": f"AWS_Lambda_{spec.runtime}",

@@ -12,17 +12,17 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pulumi
 
+from ..signals import STOP_SIGNALS, handlers_replaced
 from . import archives
 from .errors import ResourceNotEmpty, StateFileError, UnsupportedResource
 from .handlers import Context, handler_for
@@ -232,27 +232,14 @@ def delete_all(
         after_each(remaining)
 
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-
-@contextmanager
-def _interrupts_stop(mocks: ProvisioningMocks) -> Iterator[None]:
+def _interrupts_stop(mocks: ProvisioningMocks) -> AbstractContextManager[None]:
     """Ctrl-C (or SIGTERM) while the program runs stops the mocks instead of raising KeyboardInterrupt
     there. Raised inside Pulumi's event loop, it was lost: Pulumi runs the loop within one of its tasks
     (``_sync_await``), which it leaves half-entered, so asyncio logged "Leaving task ... does not match
     the current task None" with a traceback, and the deploy went on to make every resource. The
-    previous handlers are back afterwards; off the main thread (no signal handlers there) nothing
-    changes, nor does a signal whose handler was not set from Python (it could not be put back)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    ours = [signum for signum in STOP_SIGNALS if signal.getsignal(signum) is not None]
-    previous = {signum: signal.signal(signum, lambda *_: mocks.stop()) for signum in ours}
-    try:
-        yield
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+    previous handlers are back afterwards (``signals.handlers_replaced``: off the main thread, or for
+    a signal whose handler was not set from Python, nothing changes)."""
+    return handlers_replaced(STOP_SIGNALS, lambda *_: mocks.stop())
 
 
 def deploy(

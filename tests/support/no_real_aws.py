@@ -10,7 +10,6 @@ resolved; the local endpoint is on 127.0.0.1.
 
 from __future__ import annotations
 
-import os
 import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,14 +17,15 @@ from typing import Any
 
 import pytest
 
+from localaws.defaults import ACCESS_KEY_ID, NO_AWS_FILES, SECRET_ACCESS_KEY
+
 # Domains of AWS's public endpoints: commercial, China, dual-stack, Lambda function URLs.
 AWS_DOMAINS = ("amazonaws.com", "amazonaws.com.cn", "api.aws", "on.aws")
 GUARD_ENVIRONMENT = {
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_ACCESS_KEY_ID": ACCESS_KEY_ID,
+    "AWS_SECRET_ACCESS_KEY": SECRET_ACCESS_KEY,
     # No ~/.aws: neither a profile's keys nor an endpoint_url or ignore_configured_endpoint_urls there.
-    "AWS_CONFIG_FILE": os.devnull,
-    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    **NO_AWS_FILES,
     # Nor EC2's or a container's metadata service.
     "AWS_EC2_METADATA_DISABLED": "true",
 }

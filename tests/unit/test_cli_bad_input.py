@@ -268,6 +268,22 @@ def test_launch_says_how_to_remake_an_outputs_file_it_cannot_read(launch_dir, ca
     assert capsys.readouterr().err == f"error: outputs file outputs.json {says}\n"
 
 
+def test_an_outputs_file_that_fails_to_read_is_not_told_to_be_written_again(launch_dir, monkeypatch, capsys):
+    """A disk's read error (EIO) said "is not readable JSON (...): write it again with `pulumi stack
+    output ...`": the file is not the problem, reading it is."""
+    import errno
+
+    def broken(*_: object, **__: object) -> str:
+        raise OSError(errno.EIO, os.strerror(errno.EIO))
+
+    monkeypatch.setattr(Path, "read_text", broken)
+    assert launcher.cli.main(["clip.mp4", "--outputs", "outputs.json"]) == ExitCode.BAD_INPUT
+    assert capsys.readouterr().err == (
+        "error: outputs file outputs.json cannot be read (Input/output error): check the disk, or copy the outputs "
+        "file elsewhere\n"
+    )
+
+
 @pytest.mark.parametrize(
     "option, advice",
     [("--out", "give a shorter --out"), ("--redact", "name a shorter output")],

@@ -45,6 +45,8 @@ ALLOWED_INSIDE = {
     # reinstall it, in the words every bundled model's error uses).
     "localaws.vision.emotions": ("localaws.vision.face", "localaws.vision.installation"),
     "localaws.vision.installation": (),
+    # Signal handlers set for a while (local.py's, the in-process deployer's): nothing of the emulator.
+    "localaws.signals": (),
     # The face mesh knows a face's box, its five points and pixels (the upright crop is the human
     # check's), and nothing else of the emulator; what its points measure is ``mesh_landmarks``',
     # which works on the points alone, with the pose fit and the expressions' measures it shares with

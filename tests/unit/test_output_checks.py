@@ -81,6 +81,10 @@ def test_a_name_longer_than_the_file_system_takes_is_said_so(tmp_path, check, ad
     "cannot use ...: File name too long. What to do: pick a file or folder you may write to"."""
     for long in (tmp_path / ("n" * 256), Path("n" * 256)):
         assert refusal(check, long) == (f"cannot write {long}: the name is longer than the file system takes; {advice}")
+    folder = tmp_path / ("d" * 256) / "f"  # a folder's name: its stat raised ENAMETOOLONG first
+    assert refusal(check, folder) == (
+        f"cannot write {folder}: its folder's path is longer than the file system takes; {advice}"
+    )
 
 
 @pytest.mark.skipif(not Path("/sys/kernel").is_dir(), reason="no /sys here")

@@ -334,3 +334,15 @@ def test_list_aliases_on_an_alias_arn_is_told_to_take_resource_star_which_the_pa
         rules.ROLE_POLICY, _allow("kms:ListAliases", "*", sid="List"), _allow("kms:Decrypt", KEY)
     )
     assert [m for name in (KEY_RULE, "no-wildcard-permissions") for m in violations(BY_NAME[name], fixed)] == []
+
+
+@pytest.mark.parametrize("action", ["kms:listaliases", "KMS:ListAliases", "rekognition:startFaceDetection"])
+def test_resource_star_for_an_action_without_resource_permissions_is_passed_in_any_case(action):
+    """IAM reads an action's name case-insensitively, as kms-grants-name-key-arns does: its advice (ListAliases
+    on Resource "*") followed in another case was refused by no-wildcard-permissions."""
+    assert (
+        violations(BY_NAME["no-wildcard-permissions"], _identity_policy_args(rules.ROLE_POLICY, _allow(action, "*")))
+        == []
+    )
+    wider = _identity_policy_args(rules.ROLE_POLICY, _allow([action, "kms:Decrypt"], "*"))
+    assert "['" + action + "', 'kms:Decrypt']" in violations(BY_NAME["no-wildcard-permissions"], wider)[0]

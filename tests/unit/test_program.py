@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from components import DEFAULTS, ConfigError
+from components.settings import MAX_NAME_LENGTH
 from components.settings import setting_key as camel
 from localaws.deploy.program import main_program
 from tests.support.pulumi_mocks import ACCOUNT_ID, ALARM_OUTPUTS, REGION, ROOT, STACK_OUTPUTS, RecordingMocks, run_body
@@ -114,6 +115,8 @@ def test_project_file_declares_every_key_with_the_components_defaults():
         if key == "tags":
             yaml_default = json.loads(yaml_default)
         assert yaml_default == ("" if default is None else default), key
+    # namePrefix's rule, as the component's check states it (the length is derived from its children).
+    assert f"1-{MAX_NAME_LENGTH} ASCII letters, digits and hyphens" in declared["namePrefix"]["description"]
 
 
 @pytest.mark.parametrize(
